@@ -1,0 +1,229 @@
+#pragma once
+// Catalog records. Times are EpochMs (UTC milliseconds). Secrets are never
+// stored in clear: tokens as SHA-256 hex of the token, passwords as argon2id.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/time.hpp"
+
+namespace deskaudit::catalog {
+
+enum class RecordingMode { off, session, period };
+enum class RecordingStatus { recording, complete, interrupted };
+enum class PolicySource { none, computer, pool };
+enum class TargetType { computer, pool };
+
+std::string_view to_string(RecordingMode);
+std::string_view to_string(RecordingStatus);
+std::string_view to_string(PolicySource);
+std::string_view to_string(TargetType);
+std::optional<RecordingMode> recording_mode_from(std::string_view);
+std::optional<RecordingStatus> recording_status_from(std::string_view);
+
+// The screen-recording rule of a policy (api.md names).
+struct RecordingRule {
+  RecordingMode mode = RecordingMode::off;
+  std::string period_start = "09:00";  // "HH:MM", used when mode == period
+  std::string period_end = "18:00";
+  int fps = 5;                                   // 2, 5, 10, 15
+  bool audio = false;
+  std::int64_t segment_max_bytes = 32ll << 20;   // <= 32 MiB
+  int segment_max_minutes = 60;                  // 10, 20, 30, 60
+  int retention_days = 30;                       // 1..3650
+  bool user_notice = false;
+  std::string user_notice_message;
+  bool operator==(const RecordingRule&) const = default;
+};
+
+struct Policy {
+  std::string id;  // "pol-..."
+  std::string name;
+  RecordingRule recording;
+  std::int64_t version = 1;  // bumped on every change; the agent's etag
+  EpochMs created_at = 0;
+  EpochMs updated_at = 0;
+};
+
+struct Pool {
+  std::string id;  // "pool-..."
+  std::string name;
+  std::string description;
+  EpochMs created_at = 0;
+};
+
+// What the agent last reported (heartbeat), stored as JSON text where noted.
+struct AgentState {
+  std::string agent_version;
+  std::string capture_json = "null";  // {"backend","width","height","ok","error"}
+  std::int64_t spool_bytes = 0;
+  std::string last_error;
+  std::string session_json = "null";  // current session or null
+  EpochMs last_seen_at = 0;           // 0 = never
+  EpochMs last_upload_at = 0;         // last accepted segment, 0 = never
+  std::string last_upload_error;
+  EpochMs last_session_at = 0;        // last time a user session started
+};
+
+struct Computer {
+  std::string id;  // "cc-..."
+  std::string name;
+  std::string hostname;
+  std::string os;
+  std::optional<std::string> pool_id;
+  bool enrolled = false;  // holds an agent credential
+  EpochMs created_at = 0;
+  AgentState agent;
+};
+
+struct EffectivePolicy {
+  PolicySource source = PolicySource::none;
+  std::optional<Policy> policy;  // absent when source == none
+};
+
+struct EnrollmentToken {
+  std::string id;  // "enr-..."
+  std::string token_sha256;
+  std::optional<std::string> pool_id;  // enrolled computers join this pool
+  std::optional<EpochMs> expires_at;
+  std::optional<std::int64_t> max_uses;
+  std::int64_t uses = 0;
+  std::string created_by;  // user id
+  EpochMs created_at = 0;
+  bool revoked = false;
+};
+
+struct Recording {
+  std::string id;  // "rec-..."
+  std::string computer_id;
+  std::string computer_name;          // joined from computers
+  std::optional<std::string> pool_id; // the computer's current pool (joined)
+  std::optional<std::string> policy_id;
+  std::string policy_name;            // snapshot at creation
+  std::string username;
+  EpochMs start_time = 0;
+  std::optional<EpochMs> end_time;    // absent while recording
+  RecordingStatus status = RecordingStatus::recording;
+  std::int64_t size_bytes = 0;        // sum of segment sizes
+  std::int64_t segment_count = 0;
+  std::int64_t duration_ms = 0;       // sum of segment durations
+  int retention_days = 30;            // snapshot of the policy at creation
+  std::optional<EpochMs> expires_at;  // end_time + retention; set when finished
+  bool legal_hold = false;
+  EpochMs created_at = 0;
+};
+
+struct Segment {
+  std::string recording_id;
+  std::int64_t seq = 0;               // 0, 1, 2, ...
+  std::string object_key;
+  std::int64_t size_bytes = 0;
+  std::string sha256;                 // lowercase hex
+  std::int64_t start_offset_ms = 0;   // from the recording's start
+  std::int64_t duration_ms = 0;
+  std::string index_json = "{}";      // media::FragmentIndex as JSON (for HLS/download)
+  EpochMs created_at = 0;
+};
+
+struct User {
+  std::string id;  // "usr-..."
+  std::string username;
+  std::string password_hash;  // argon2id string (crypto_pwhash_str)
+  bool disabled = false;
+  EpochMs created_at = 0;
+  EpochMs password_changed_at = 0;
+  std::int64_t failed_logins = 0;
+  EpochMs locked_until = 0;
+};
+
+// A role: a named set of permissions ("policy:read", "recording:play", ...).
+struct Role {
+  std::string id;  // "role-..." or a built-in id such as "administrator"
+  std::string name;
+  std::string description;
+  std::vector<std::string> permissions;
+  bool builtin = false;
+};
+
+// A role granted to a user, optionally limited to pools/computers.
+struct RoleGrant {
+  std::string user_id;
+  std::string role_id;
+  std::optional<TargetType> scope_type;  // absent = everything
+  std::optional<std::string> scope_id;
+};
+
+// Bearer credentials of administrators: console sessions and API tokens.
+enum class TokenKind { session, api };
+struct ApiToken {
+  std::string id;  // "tok-..."
+  std::string user_id;
+  TokenKind kind = TokenKind::api;
+  std::string name;
+  std::string token_sha256;
+  EpochMs created_at = 0;
+  std::optional<EpochMs> expires_at;
+  EpochMs last_used_at = 0;
+  bool revoked = false;
+};
+
+struct AuditEntry {
+  std::int64_t seq = 0;         // 1, 2, ... in append order
+  EpochMs time = 0;
+  std::string actor;            // username, "agent:<computer id>", "system"
+  std::string action;           // "auth.login", "policy.update", "recording.play", ...
+  std::string target;           // an id or name
+  std::string details_json = "{}";
+  std::string prev_hash;        // hash of entry seq-1 ("" for the first)
+  std::string hash;             // sha256(prev_hash + canonical entry)
+};
+
+// --- list queries -------------------------------------------------------
+// Paging: limit rows plus an opaque next_token (keyset, stable under inserts:
+// no duplicates, no gaps). Filters left empty do not apply.
+
+struct Page {
+  int limit = 50;
+  std::string next_token;  // from a previous page; empty = first page
+};
+
+template <class T>
+struct PageOf {
+  std::vector<T> items;
+  std::string next_token;  // empty on the last page
+};
+
+// Limits a query to what a scoped administrator may see: when set, only
+// computers in `computer_ids` or in one of `pool_ids`.
+struct Scope {
+  std::vector<std::string> computer_ids;
+  std::vector<std::string> pool_ids;
+};
+
+struct RecordingFilter {
+  std::string computer_id;
+  std::string pool_id;        // via the computer's current membership
+  std::string policy_id;
+  std::string username;       // exact match
+  std::optional<EpochMs> start_time;  // overlap: recording.end (or now/open) >= start_time
+  std::optional<EpochMs> end_time;    //          and recording.start <= end_time
+  std::optional<RecordingStatus> status;
+  std::optional<Scope> scope;
+};
+
+struct ComputerFilter {
+  std::string pool_id;
+  std::string q;  // substring of id or name
+  std::optional<Scope> scope;
+};
+
+struct AuditFilter {
+  std::string actor;
+  std::string action;  // exact, or a prefix ending in '.' ("policy.")
+  std::string target;
+  std::optional<EpochMs> start_time;
+  std::optional<EpochMs> end_time;
+};
+
+}  // namespace deskaudit::catalog

@@ -1,0 +1,51 @@
+#pragma once
+// Expected failures are values: Result<T> = std::expected<T, Error>.
+// Exceptions are reserved for broken invariants and start-up configuration.
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace deskaudit {
+
+// What went wrong, coarse enough to pick an HTTP status or an exit code.
+enum class Errc {
+  invalid_argument,   // malformed input (400)
+  unauthenticated,    // no or bad credentials (401)
+  permission_denied,  // signed in, not allowed (403)
+  not_found,          // (404)
+  conflict,           // state or content conflict (409)
+  too_large,          // (413)
+  unprocessable,      // well-formed but invalid values (422)
+  unavailable,        // transient: network, remote 5xx, timeouts (503)
+  io,                 // local I/O failure (500)
+  corrupt,            // stored or received data fails validation (500/422)
+  internal,           // anything else (500)
+};
+
+std::string_view errc_name(Errc code) noexcept;  // "not_found", ...
+
+struct Error {
+  Errc code = Errc::internal;
+  std::string message;  // human readable, names what to fix; never holds secrets
+  std::string field;    // optional: the input field at fault (422)
+};
+
+template <class T>
+using Result = std::expected<T, Error>;
+using Status = std::expected<void, Error>;
+
+inline std::unexpected<Error> fail(Errc code, std::string message, std::string field = {}) {
+  return std::unexpected<Error>(Error{code, std::move(message), std::move(field)});
+}
+
+// Adds context in front of an error's message: "reading segment 3: <message>".
+inline Error with_context(Error e, std::string_view context) {
+  e.message = std::string(context) + ": " + e.message;
+  return e;
+}
+
+// errno text for system-call failures: "open /x: No such file or directory".
+std::string errno_message(std::string_view what, int errnum);
+
+}  // namespace deskaudit

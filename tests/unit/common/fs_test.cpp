@@ -1,0 +1,48 @@
+#include "common/fs.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+using namespace deskaudit;
+namespace fs = std::filesystem;
+
+class FsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("deskaudit-fs-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FsTest, PrivateDirIs0700) {
+  ASSERT_TRUE(ensure_private_dir(dir_ / "spool"));
+  struct stat st{};
+  ASSERT_EQ(::stat((dir_ / "spool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(FsTest, AtomicWriteReplacesAndIs0600) {
+  ASSERT_TRUE(ensure_private_dir(dir_));
+  ASSERT_TRUE(write_file_atomic(dir_ / "f", "one"));
+  ASSERT_TRUE(write_file_atomic(dir_ / "f", "two"));
+  EXPECT_EQ(read_file(dir_ / "f").value(), "two");
+  struct stat st{};
+  ASSERT_EQ(::stat((dir_ / "f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No temp files left behind.
+  int n = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(dir_)) ++n;
+  EXPECT_EQ(n, 1);
+}
+
+TEST_F(FsTest, ReadMissingIsNotFoundAndLimitIsEnforced) {
+  ASSERT_TRUE(ensure_private_dir(dir_));
+  EXPECT_EQ(read_file(dir_ / "nope").error().code, Errc::not_found);
+  ASSERT_TRUE(write_file_atomic(dir_ / "big", std::string(100, 'x')));
+  EXPECT_EQ(read_file(dir_ / "big", 10).error().code, Errc::too_large);
+}
