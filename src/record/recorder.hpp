@@ -1,0 +1,79 @@
+#pragma once
+// The recording pipeline of one recording: X11 capture -> H.264 -> fragmented
+// MP4 segment files in a spool directory. Runs on its own thread(s) between
+// start() and stop().
+//
+// Files: segment N is written as `seg-NNNNNN.mp4.part` (6 digits, mode 0600)
+// and renamed to `seg-NNNNNN.mp4` when closed. Every file starts with the
+// init segment (ftyp+moov) and a keyframe, holds whole fragments
+// (moof+mdat), and each fragment is fsync'd when written, so after a crash a
+// .part file is valid up to its last whole fragment (media::valid_prefix).
+// Timestamps continue across the segments of one recording (segment N+1's
+// first decode time = segment N's end): no gap, no jump.
+// A segment closes at segment_max_bytes or segment_max_ms, at a fragment
+// boundary, and the next one opens at once.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+#include "common/time.hpp"
+
+namespace deskaudit::record {
+
+struct RecorderOptions {
+  std::string display;                       // X display, ":1"
+  int fps = 5;                               // upper bound; a still screen costs no frames
+  std::int64_t segment_max_bytes = 32ll << 20;
+  std::int64_t segment_max_ms = 60ll * 60 * 1000;
+  std::filesystem::path output_dir;          // exists, 0700, owned by the caller
+  std::int64_t first_seq = 0;                // seq of the first segment written
+  std::int64_t start_offset_ms = 0;          // media time of the first frame
+  bool draw_cursor = true;
+};
+
+struct SegmentClosed {
+  std::int64_t seq = 0;
+  std::filesystem::path path;       // the final seg-NNNNNN.mp4
+  std::int64_t size_bytes = 0;
+  std::int64_t start_offset_ms = 0;  // media time of its first frame
+  std::int64_t duration_ms = 0;
+};
+
+// What the agent reports in its heartbeat about capture.
+struct CaptureInfo {
+  std::string backend;  // "xcb-shm+damage", "xcb-getimage", ...
+  int width = 0;
+  int height = 0;
+  bool ok = false;
+  std::string error;    // why not ok
+};
+
+// Checks that the display can be captured (connects, reads the size, tries
+// the best backend). Cheap; used for heartbeats before any session.
+CaptureInfo probe_capture(const std::string& display);
+
+class Recorder {
+ public:
+  using SegmentCallback = std::function<void(const SegmentClosed&)>;
+
+  // Opens the display and the first segment and starts recording.
+  // on_segment_closed runs on the recorder's thread after each segment file
+  // is closed, fsync'd and renamed; it must not block for long.
+  static Result<std::unique_ptr<Recorder>> start(const RecorderOptions& options,
+                                                 SegmentCallback on_segment_closed);
+  virtual ~Recorder() = default;  // stops if still running
+  // Stops capture, flushes the encoder, closes the last segment (calling
+  // on_segment_closed for it, unless it holds no frame: then it is removed).
+  virtual Status stop() = 0;
+  virtual CaptureInfo capture_info() const = 0;
+  // Set when the pipeline stopped by itself (display gone, disk full, ...).
+  virtual std::optional<Error> failure() const = 0;
+  // Media time recorded so far (end of the last frame written).
+  virtual std::int64_t elapsed_ms() const = 0;
+};
+
+}  // namespace deskaudit::record
