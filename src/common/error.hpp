@@ -26,6 +26,9 @@ enum class Errc {
 std::string_view errc_name(Errc code) noexcept;  // "not_found", ...
 
 struct Error {
+  Error() = default;
+  Error(Errc code_, std::string message_, std::string field_ = {})
+      : code(code_), message(std::move(message_)), field(std::move(field_)) {}
   Errc code = Errc::internal;
   std::string message;  // human readable, names what to fix; never holds secrets
   std::string field;    // optional: the input field at fault (422)

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Recording benchmark: the scripted desktop session of
+# /work/shared/workload/desktop-session.sh on a 1920x1080x24 Xvfb, recorded by
+#   agent      deskaudit-record --fps 5 (the Recorder the agent runs)
+#   ultrafast  ffmpeg x11grab 5 fps, libx264 -preset ultrafast -crf 28
+#   veryfast   ffmpeg x11grab 5 fps, libx264 -preset veryfast -crf 28
+# and an idle desktop (only `xclock -digital -update 1`) for the agent.
+# Prints CPU, peak RSS, size, and per text checkpoint the OCR word recall
+# (tesseract) and SSIM of the recorded frame against the screenshot.
+# Figures only, no assertions. See README.md.
+#
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast idle"]
+#                       [--idle-s 60] [--work DIR] [--agent-args "..."]
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$here/../../build"
+profile=standard
+runs="agent ultrafast veryfast idle"
+idle_s=60
+work=""
+agent_args=""
+session=/work/shared/workload/desktop-session.sh
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build) build="$2"; shift 2 ;;
+    --profile) profile="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --idle-s) idle_s="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    --agent-args) agent_args="$2"; shift 2 ;;
+    --session) session="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+recorder="$build/bin/deskaudit-record"
+[[ -x "$recorder" ]] || { echo "build deskaudit-record first (cmake -DDESKAUDIT_BENCH=ON; ninja deskaudit-record); looked in $recorder" >&2; exit 1; }
+for tool in Xvfb ffmpeg ffprobe tesseract xclock import python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+[[ -n "$work" ]] || work="$(mktemp -d /tmp/deskaudit-bench.XXXXXX)"
+mkdir -p "$work"
+echo "work directory: $work"
+hz=$(getconf CLK_TCK)
+
+xvfb_pid=""
+rec_pid=""
+extra_pids=()
+cleanup() {
+  [[ -n "$rec_pid" ]] && kill "$rec_pid" 2>/dev/null || true
+  for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -n "$xvfb_pid" ]] && kill "$xvfb_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start_xvfb() {
+  local n
+  for n in $(seq 150 250); do
+    [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] && continue
+    Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp -noreset >/dev/null 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 50); do
+      [[ -e /tmp/.X11-unix/X$n ]] && { display=":$n"; sleep 0.3; return 0; }
+      sleep 0.1
+    done
+    kill "$xvfb_pid" 2>/dev/null || true
+  done
+  echo "no free display" >&2
+  exit 1
+}
+stop_xvfb() { kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true; xvfb_pid=""; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# start_recorder KIND DIR: sets rec_pid; writes DIR/start_ms (wall clock of media time 0)
+start_recorder() {
+  local kind=$1 dir=$2
+  mkdir -p "$dir"
+  case "$kind" in
+    agent|idle)
+      # shellcheck disable=SC2086
+      "$recorder" --display "$display" --fps 5 --out "$dir/segments" $agent_args >"$dir/recorder.log" 2>&1 &
+      rec_pid=$!
+      for _ in $(seq 100); do
+        grep -q '^media_start_epoch_ms=' "$dir/recorder.log" 2>/dev/null && break
+        sleep 0.05
+      done
+      sed -n 's/^media_start_epoch_ms=//p' "$dir/recorder.log" | head -1 >"$dir/start_ms"
+      ;;
+    ultrafast|veryfast)
+      date +%s%3N >"$dir/start_ms"
+      ffmpeg -nostdin -loglevel error -f x11grab -framerate 5 -video_size 1920x1080 -i "$display" \
+        -c:v libx264 -preset "$kind" -crf 28 -pix_fmt yuv420p -y "$dir/out.mp4" >"$dir/recorder.log" 2>&1 &
+      rec_pid=$!
+      ;;
+  esac
+  sleep 1
+}
+
+# stop_recorder DIR: records CPU seconds and peak RSS before stopping.
+stop_recorder() {
+  local dir=$1
+  echo "$(cpu_ticks "$rec_pid") $hz" >"$dir/cpu"
+  hwm_kb "$rec_pid" >"$dir/hwm_kb"
+  kill -INT "$rec_pid"
+  wait "$rec_pid" 2>/dev/null || true
+  rec_pid=""
+}
+
+run_session() {
+  local kind=$1 dir="$work/$1"
+  rm -rf "$dir"
+  mkdir -p "$dir/marks"
+  start_xvfb
+  echo "== $kind on $display ($(date +%T))"
+  start_recorder "$kind" "$dir"
+  "$session" "$display" --profile "$profile" --marks "$dir/marks/marks.jsonl" --snap >"$dir/session.log" 2>&1
+  sleep 1
+  stop_recorder "$dir"
+  stop_xvfb
+}
+
+run_idle() {
+  local dir="$work/idle"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  start_xvfb
+  echo "== idle agent on $display for ${idle_s}s ($(date +%T))"
+  DISPLAY=$display xclock -digital -update 1 -geometry 260x40-10+10 &
+  extra_pids+=($!)
+  sleep 1
+  start_recorder idle "$dir"
+  local t0 c0
+  t0=$(date +%s%3N)
+  c0=$(cpu_ticks "$rec_pid")
+  sleep "$idle_s"
+  echo "$c0 $(date +%s%3N) $t0" >"$dir/idle_window"
+  stop_recorder "$dir"
+  kill "${extra_pids[-1]}" 2>/dev/null || true
+  stop_xvfb
+}
+
+for r in $runs; do
+  case "$r" in
+    agent|ultrafast|veryfast) run_session "$r" ;;
+    idle) run_idle ;;
+    *) echo "unknown run $r" >&2; exit 2 ;;
+  esac
+done
+
+echo "== analysing ($(date +%T))"
+python3 "$here/analyse.py" "$work" $runs

@@ -1,0 +1,538 @@
+#include "agent/agent.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/api.hpp"
+#include "common/fs.hpp"
+
+namespace deskaudit::agent {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string os_name() {
+  utsname u{};
+  if (::uname(&u) != 0) return "Linux";
+  return std::string(u.sysname) + " " + u.release;
+}
+
+json session_json(const std::optional<UserSession>& s) {
+  if (!s) return nullptr;
+  return {{"username", s->username}, {"started_at", format_rfc3339(s->started_at)}};
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options)
+    : options_(std::move(options)), paths_(options_.state_dir), spool_(paths_.spool()) {}
+
+Agent::~Agent() {
+  request_stop();
+  if (sync_thread_.joinable()) sync_thread_.join();
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
+  if (options.state_dir.empty()) return fail(Errc::invalid_argument, "--state-dir is required", "state-dir");
+  auto display = display_number(options.display);
+  if (!display) return std::unexpected(display.error());
+  if (!options.server_url.empty()) {
+    auto url = normalize_server_url(options.server_url);
+    if (!url) return std::unexpected(url.error());
+    options.server_url = *url;
+  }
+  if (!options.session_user.empty()) {
+    if (auto st = validate_username(options.session_user); !st) return std::unexpected(st.error());
+  }
+  std::unique_ptr<Agent> agent(new Agent(std::move(options)));
+  agent->display_number_ = *display;
+  if (auto st = ensure_private_dir(agent->paths_.dir, 0700); !st) return std::unexpected(st.error());
+  if (auto st = agent->spool_.init(); !st) return std::unexpected(st.error());
+  auto cred = load_credential(agent->paths_);
+  if (!cred) return std::unexpected(cred.error());
+  if (*cred) {
+    agent->credential_ = **cred;
+    // A server that moved: the flag wins over the stored URL.
+    if (!agent->options_.server_url.empty()) agent->credential_.server_url = agent->options_.server_url;
+  } else if (agent->options_.server_url.empty() || agent->options_.enroll_token.empty()) {
+    return fail(Errc::invalid_argument,
+                "this agent is not enrolled yet (no " + agent->paths_.credential().string() +
+                    "): pass --server URL and --enroll-token TOKEN");
+  }
+  if (auto cached = load_policy_cache(agent->paths_); cached && *cached) {
+    agent->policy_ = **cached;
+    agent->policy_known_ = true;
+  } else if (!cached) {
+    spdlog::warn("ignoring the policy cache: {}", cached.error().message);
+  }
+  if (agent->options_.sessions == SessionSource::socket) {
+    if (auto s = load_session(agent->paths_); s && *s) {
+      agent->session_ = **s;
+      agent->session_generation_ = 1;
+      spdlog::info("resuming the session of user={} started_at={}", (*s)->username, format_rfc3339((*s)->started_at));
+    } else if (!s) {
+      spdlog::warn("ignoring the saved session: {}", s.error().message);
+    }
+  }
+  return agent;
+}
+
+void Agent::request_stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Agent::report_error(const Error& error) {
+  spdlog::warn("{}", error.message);
+  std::lock_guard lock(mu_);
+  last_error_ = error.message;
+}
+
+Status Agent::enroll_if_needed() {
+  if (!credential_.agent_token.empty()) return {};
+  AgentApi api(options_.server_url, "");
+  Backoff backoff;
+  for (;;) {
+    auto e = api.enroll(options_.enroll_token, host_name(), os_name());
+    if (e) {
+      credential_ = Credential{options_.server_url, e->computer_id, e->agent_token};
+      if (auto st = save_credential(paths_, credential_); !st) return st;
+      spdlog::info("enrolled computer_id={} server={}", e->computer_id, options_.server_url);
+      return {};
+    }
+    if (e.error().code != Errc::unavailable) return std::unexpected(with_context(e.error(), "enrollment failed"));
+    const auto delay = backoff.next();
+    spdlog::warn("enrollment: {}; retrying in {} ms", e.error().message, delay.count());
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, delay, [&] { return stop_; })) return fail(Errc::unavailable, "stopped before enrolling");
+  }
+}
+
+void Agent::recover_spool() {
+  auto dirs = spool_.recordings();
+  if (!dirs) {
+    report_error(dirs.error());
+    return;
+  }
+  for (const auto& dir : *dirs) {
+    auto r = spool_.recover(dir);
+    if (!r) {
+      report_error(with_context(r.error(), "recovering " + dir.string()));
+      continue;
+    }
+    if (r->marked_interrupted || r->parts_recovered || r->parts_dropped) {
+      spdlog::info("recovered recording dir={} parts_recovered={} parts_dropped={} torn_bytes_cut={}",
+                   dir.filename().string(), r->parts_recovered, r->parts_dropped, r->bytes_cut);
+    }
+  }
+}
+
+Status Agent::run() {
+  if (auto st = enroll_if_needed(); !st) return st;
+  recover_spool();
+  uploader_ = std::make_unique<Uploader>(
+      spool_, UploaderOptions{credential_.server_url, credential_.agent_token, options_.upload_backoff},
+      [this](const Error& e) { report_error(e); });
+  uploader_->start();
+  auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
+  if (!control) {
+    uploader_->stop();
+    return std::unexpected(control.error());
+  }
+  control_ = std::move(*control);
+  sync_thread_ = std::thread([this] { sync_loop(); });
+  spdlog::info("agent running computer_id={} display={} state_dir={}", credential_.computer_id, options_.display,
+               paths_.dir.string());
+
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, 1s, [&] { return stop_ || dirty_; });
+      dirty_ = false;
+    }
+    control_tick();
+    std::lock_guard lock(mu_);
+    if (stop_ && !recorder_) break;
+  }
+
+  // Shutting down: no new sessions, upload what we have within the bound.
+  control_.reset();
+  const auto deadline = SteadyClock::now() + options_.shutdown_timeout;
+  const bool drained = uploader_->drain(deadline);
+  uploader_->stop();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (!drained) {
+    spdlog::warn("stopping with recordings still in the spool ({} bytes); they upload at the next start",
+                 spool_.bytes());
+  }
+  spdlog::info("agent stopped");
+  return {};
+}
+
+void Agent::sync_loop() {
+  AgentApi api(credential_.server_url, credential_.agent_token);
+  std::string etag;
+  {
+    std::lock_guard lock(mu_);
+    if (policy_known_) etag = policy_.etag;
+  }
+  bool fetch = true;  // at start-up always fetch: the cache may be stale
+  bool refetched = false;
+  for (;;) {
+    if (fetch) {
+      if (auto p = api.policy()) {
+        if (auto st = save_policy_cache(paths_, *p); !st) report_error(st.error());
+        {
+          std::lock_guard lock(mu_);
+          policy_ = *p;
+          policy_known_ = true;
+          dirty_ = true;
+        }
+        cv_.notify_all();
+        spdlog::info("policy in force id={} source={} etag={} mode={}", p->policy ? p->policy->id : "none",
+                     p->source, p->etag,
+                     !p->policy                                      ? "none"
+                     : p->policy->mode == RecordingMode::off     ? "off"
+                     : p->policy->mode == RecordingMode::session ? "session"
+                                                                     : "period");
+        etag = p->etag;
+        fetch = false;
+      } else {
+        report_error(p.error());
+      }
+    }
+    const json body = heartbeat_body();
+    if (auto reply = api.heartbeat(body)) {
+      if (*reply != etag) {
+        fetch = true;
+        // The etag moved: fetch at once, but only once in a row, so an etag
+        // that never matches costs one fetch per heartbeat, not a busy loop.
+        if (!refetched) {
+          refetched = true;
+          continue;
+        }
+      }
+    } else if (reply.error().code != Errc::unavailable) {
+      report_error(reply.error());
+    } else {
+      spdlog::debug("heartbeat: {}", reply.error().message);
+    }
+    refetched = false;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, options_.heartbeat_interval, [&] { return stop_ || sync_wake_; });
+    sync_wake_ = false;
+    if (stop_) return;
+  }
+}
+
+json Agent::heartbeat_body() {
+  std::optional<record::CaptureInfo> capture;
+  std::optional<std::filesystem::path> dir;
+  std::optional<UserSession> session;
+  std::string last_error;
+  {
+    std::lock_guard lock(mu_);
+    capture = active_capture_;
+    dir = active_dir_shared_;
+    session = session_;
+    last_error = last_error_;
+  }
+  if (!capture) capture = record::probe_capture(options_.display);
+  json session_doc = nullptr;
+  if (session) {
+    json recording_id = nullptr;
+    if (dir) {
+      if (auto meta = spool_.load(*dir); meta && meta->server_id) recording_id = *meta->server_id;
+    }
+    session_doc = {{"username", session->username},
+                   {"recording_id", recording_id},
+                   {"started_at", format_rfc3339(session->started_at)}};
+  }
+  return {{"agent_version", kAgentVersion},
+          {"capture",
+           {{"backend", capture->backend},
+            {"width", capture->width},
+            {"height", capture->height},
+            {"ok", capture->ok},
+            {"error", capture->error}}},
+          {"spool_bytes", spool_.bytes()},
+          {"last_error", last_error.empty() ? json(nullptr) : json(last_error)},
+          {"session", session_doc}};
+}
+
+json Agent::handle_control(const json& req) {
+  const std::string op = req.at("op").get<std::string>();
+  std::unique_lock lock(mu_);
+  if (op != "status" && options_.sessions == SessionSource::display) {
+    return {{"ok", false},
+            {"error", "this agent runs with --display-session: the display's lifetime is the session, "
+                      "so connect/disconnect are not accepted"}};
+  }
+  const auto will_record = [&]() -> json {
+    if (!policy_known_) return "no policy fetched yet";
+    if (!policy_.policy) return "no policy is assigned to this computer";
+    if (!policy_records_at(*policy_.policy, local_minute_of_day(clock_.now_ms()))) {
+      return policy_.policy->mode == RecordingMode::off ? "the policy turns recording off"
+                                                        : "outside the policy's time window";
+    }
+    return true;
+  };
+  json reply = {{"ok", true}};
+  if (op == "connect") {
+    const std::string user = req.at("user").get<std::string>();
+    if (!session_ || session_->username != user) {
+      session_ = UserSession{user, clock_.now_ms()};
+      ++session_generation_;
+      if (auto st = save_session(paths_, session_); !st) {
+        lock.unlock();
+        report_error(st.error());
+        lock.lock();
+      }
+      spdlog::info("session connected user={}", user);
+    }
+    reply["will_record"] = will_record();
+  } else if (op == "disconnect") {
+    if (session_) {
+      spdlog::info("session disconnected user={}", session_->username);
+      session_.reset();
+      ++session_generation_;
+      if (auto st = save_session(paths_, std::nullopt); !st) {
+        lock.unlock();
+        report_error(st.error());
+        lock.lock();
+      }
+    } else {
+      reply["note"] = "no session was open";
+    }
+  } else {
+    reply["recording"] = active_dir_shared_.has_value();
+    reply["will_record"] = will_record();
+    reply["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
+  }
+  reply["session"] = session_json(session_);
+  dirty_ = true;
+  sync_wake_ = true;
+  lock.unlock();
+  cv_.notify_all();
+  return reply;
+}
+
+Agent::RecorderParams Agent::params_of(const Policy& p) {
+  return RecorderParams{p.fps, p.segment_max_bytes, std::int64_t{p.segment_max_minutes} * 60 * 1000};
+}
+
+void Agent::watch_display() {
+  const bool present = display_present(display_number_);
+  std::lock_guard lock(mu_);
+  if (present && !session_) {
+    std::string user = options_.session_user;
+    if (user.empty()) {
+      auto owner = display_owner(display_number_);
+      if (!owner) {
+        last_error_ = owner.error().message;
+        return;
+      }
+      user = *owner;
+    }
+    session_ = UserSession{user, clock_.now_ms()};
+    ++session_generation_;
+    sync_wake_ = true;
+    spdlog::info("display session started display={} user={}", options_.display, user);
+  } else if (!present && session_) {
+    spdlog::info("display session ended display={} user={}", options_.display, session_->username);
+    session_.reset();
+    ++session_generation_;
+    sync_wake_ = true;
+  }
+}
+
+void Agent::control_tick() {
+  if (options_.sessions == SessionSource::display) watch_display();
+  notices_.reap();
+
+  bool stop;
+  std::optional<UserSession> session;
+  std::uint64_t generation;
+  std::optional<Policy> policy;
+  {
+    std::lock_guard lock(mu_);
+    stop = stop_;
+    session = session_;
+    generation = session_generation_;
+    if (policy_known_) policy = policy_.policy;
+  }
+
+  bool disk_low = false;
+  if (auto space = disk_space(spool_.root())) {
+    disk_low = below_floor(*space, options_.disk_floor);
+    if (disk_low && !disk_low_reported_ && (session || recorder_)) {
+      report_error(Error{Errc::io,
+                         "recording stopped: only " + std::to_string(space->free_bytes >> 20) +
+                             " MiB free on the spool's file system (floor " +
+                             std::to_string(options_.disk_floor.min_free_bytes >> 20) + " MiB or " +
+                             std::to_string(options_.disk_floor.min_free_percent) + "%)",
+                         {}});
+      disk_low_reported_ = true;
+    }
+    if (!disk_low) disk_low_reported_ = false;
+  } else {
+    report_error(space.error());
+  }
+
+  const bool want = !stop && session && policy && !disk_low &&
+                    policy_records_at(*policy, local_minute_of_day(clock_.now_ms()));
+
+  if (recorder_) {
+    if (auto failure = recorder_->failure()) {
+      // In display-session mode the X server going away is the session's
+      // normal end; give its socket a moment to disappear.
+      bool display_gone = false;
+      if (options_.sessions == SessionSource::display) {
+        for (int i = 0; i < 10 && !display_gone; ++i) {
+          display_gone = !display_present(display_number_);
+          if (!display_gone) std::this_thread::sleep_for(100ms);
+        }
+      }
+      if (!display_gone) report_error(with_context(*failure, "recorder stopped"));
+      end_recording(display_gone ? FinishStatus::complete : FinishStatus::interrupted);
+      if (display_gone) watch_display();
+      if (!display_gone) retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    } else if (!want || generation != active_generation_) {
+      end_recording(stop || disk_low ? FinishStatus::interrupted : FinishStatus::complete);
+    } else if (params_of(*policy) != active_params_) {
+      restart_recorder(params_of(*policy));
+    }
+  }
+  if (!recorder_ && want && SteadyClock::now() >= retry_start_at_) start_recording(*session, *policy, generation);
+
+  std::lock_guard lock(mu_);
+  active_capture_ = recorder_ ? std::optional(recorder_->capture_info()) : std::nullopt;
+  active_dir_shared_ = recorder_ ? std::optional(active_dir_) : std::nullopt;
+}
+
+Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderParams& params, std::int64_t first_seq,
+                                                                std::int64_t start_offset_ms) {
+  record::RecorderOptions ro;
+  ro.display = options_.display;
+  ro.fps = params.fps;
+  ro.segment_max_bytes = params.segment_max_bytes;
+  ro.segment_max_ms = params.segment_max_ms;
+  ro.output_dir = active_dir_;
+  ro.first_seq = first_seq;
+  ro.start_offset_ms = start_offset_ms;
+  const auto dir = active_dir_;
+  // Runs on the recorder's thread: touch only the spool and the uploader.
+  return record::Recorder::start(ro, [this, dir](const record::SegmentClosed& s) {
+    auto st = spool_.update(dir, [&](RecordingMeta& m) {
+      m.next_seq = std::max(m.next_seq, s.seq + 1);
+      m.media_end_ms = std::max(m.media_end_ms, s.start_offset_ms + s.duration_ms);
+    });
+    if (!st) report_error(st.error());
+    spdlog::debug("segment closed seq={} bytes={} duration_ms={}", s.seq, s.size_bytes, s.duration_ms);
+    if (uploader_) uploader_->wake();
+  });
+}
+
+void Agent::start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation) {
+  RecordingMeta meta;
+  meta.username = session.username;
+  meta.start_time = clock_.now_ms();
+  meta.policy = policy_to_json(policy);
+  meta.policy_id = policy.id;
+  meta.policy_version = policy.version;
+  auto dir = spool_.create(meta);
+  if (!dir) {
+    report_error(with_context(dir.error(), "creating a spool recording"));
+    retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    return;
+  }
+  active_dir_ = *dir;
+  const auto params = params_of(policy);
+  auto rec = start_recorder(params, 0, 0);
+  if (!rec) {
+    report_error(with_context(rec.error(), "starting the recorder on " + options_.display));
+    // Finished with no segment: the uploader drops it (or finishes it as
+    // interrupted if the server recording exists already).
+    mark_interrupted(*dir);
+    retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    return;
+  }
+  start_backoff_.reset();
+  recorder_ = std::move(*rec);
+  active_start_ = meta.start_time;
+  active_generation_ = generation;
+  active_params_ = params;
+  spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={}", meta.local_id, session.username,
+               params.fps, params.segment_max_bytes);
+  if (policy.user_notice) {
+    if (auto st = notices_.show(options_.display, policy.user_notice_message); !st) report_error(st.error());
+  }
+  uploader_->wake();
+}
+
+void Agent::end_recording(FinishStatus status) {
+  if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
+  recorder_.reset();
+  const EpochMs end = clock_.now_ms();
+  if (auto st = spool_.update(active_dir_, [&](RecordingMeta& m) {
+        m.finished = true;
+        m.status = status;
+        m.end_time = std::max(end, m.start_time + m.media_end_ms);
+      });
+      !st) {
+    report_error(st.error());
+  }
+  spdlog::info("recording ended local_id={} status={}", active_dir_.filename().string(), finish_status_name(status));
+  uploader_->wake();
+}
+
+void Agent::mark_interrupted(const std::filesystem::path& dir) {
+  if (auto st = spool_.update(dir, [&](RecordingMeta& m) {
+        m.finished = true;
+        m.status = FinishStatus::interrupted;
+        m.end_time = std::max(clock_.now_ms(), m.start_time + m.media_end_ms);
+      });
+      !st) {
+    report_error(st.error());
+  }
+  uploader_->wake();
+}
+
+void Agent::restart_recorder(const RecorderParams& params) {
+  // The Recorder's limits are fixed per instance: close the current segment
+  // and continue the same recording with a new one (seq and media time go on).
+  if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
+  recorder_.reset();
+  auto meta = spool_.load(active_dir_);
+  if (!meta) {
+    report_error(meta.error());
+    mark_interrupted(active_dir_);
+    return;
+  }
+  const std::int64_t offset = std::max(meta->media_end_ms, clock_.now_ms() - active_start_);
+  auto rec = start_recorder(params, meta->next_seq, offset);
+  if (!rec) {
+    report_error(with_context(rec.error(), "restarting the recorder with the new policy"));
+    mark_interrupted(active_dir_);
+    return;
+  }
+  recorder_ = std::move(*rec);
+  active_params_ = params;
+  spdlog::info("policy change applied from segment {} fps={} segment_max_bytes={}", meta->next_seq, params.fps,
+               params.segment_max_bytes);
+}
+
+}  // namespace deskaudit::agent

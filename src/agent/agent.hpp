@@ -1,0 +1,129 @@
+#pragma once
+// The agent runtime: enrolls, keeps the policy current, follows user
+// sessions, runs one Recorder per recording and hands closed segments to the
+// Uploader.
+//
+// Threads: run() is the control loop (the only owner of the Recorder); a sync
+// thread sends heartbeats and fetches the policy; the Uploader and the
+// ControlServer run their own. Shared state lives behind one mutex.
+// request_stop() may be called from any thread (e.g. a signal-waiting one).
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/backoff.hpp"
+#include "agent/control_socket.hpp"
+#include "agent/desktop.hpp"
+#include "agent/policy.hpp"
+#include "agent/spool.hpp"
+#include "agent/state.hpp"
+#include "agent/uploader.hpp"
+#include "common/time.hpp"
+#include "record/recorder.hpp"
+
+namespace deskaudit::agent {
+
+enum class SessionSource {
+  socket,   // sessions come from `deskaudit-agent session connect|disconnect`
+  display,  // the display's lifetime is the session (--display-session)
+};
+
+struct AgentOptions {
+  std::string server_url;    // may be empty once enrolled (taken from the credential)
+  std::string enroll_token;  // secret; needed only before the first enrollment
+  std::filesystem::path state_dir;
+  std::string display = ":0";
+  SessionSource sessions = SessionSource::socket;
+  std::string session_user;  // display sessions: the user; empty = the display socket's owner
+  std::chrono::milliseconds heartbeat_interval{15000};
+  DiskFloor disk_floor;
+  std::chrono::milliseconds shutdown_timeout{30000};  // to finish uploading on SIGTERM
+  BackoffOptions upload_backoff;
+};
+
+class Agent {
+ public:
+  // Checks the options and prepares the state directory; no network yet.
+  static Result<std::unique_ptr<Agent>> create(AgentOptions options);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Enrolls if needed (retrying while the server is unreachable), recovers
+  // the spool, then records and uploads until request_stop(); on the way out
+  // finishes the open recording and uploads within shutdown_timeout.
+  Status run();
+  void request_stop();
+
+ private:
+  explicit Agent(AgentOptions options);
+
+  Status enroll_if_needed();
+  void recover_spool();
+  void sync_loop();
+  void control_tick();
+  nlohmann::json handle_control(const nlohmann::json& request);
+  nlohmann::json heartbeat_body();
+  void report_error(const Error& error);
+
+  struct RecorderParams {
+    int fps = 0;
+    std::int64_t segment_max_bytes = 0;
+    std::int64_t segment_max_ms = 0;
+    bool operator==(const RecorderParams&) const = default;
+  };
+  static RecorderParams params_of(const Policy& policy);
+  void start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation);
+  Result<std::unique_ptr<record::Recorder>> start_recorder(const RecorderParams& params, std::int64_t first_seq,
+                                                           std::int64_t start_offset_ms);
+  void end_recording(FinishStatus status);
+  void mark_interrupted(const std::filesystem::path& dir);
+  void restart_recorder(const RecorderParams& params);
+  void watch_display();
+
+  AgentOptions options_;
+  StatePaths paths_;
+  Credential credential_;
+  Spool spool_;
+  SystemClock clock_;
+  int display_number_ = 0;
+
+  std::unique_ptr<Uploader> uploader_;
+  std::unique_ptr<ControlServer> control_;
+  std::thread sync_thread_;
+
+  // Shared state.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool dirty_ = false;       // control loop: look now
+  bool sync_wake_ = false;   // sync loop: send a heartbeat now
+  std::optional<UserSession> session_;
+  std::uint64_t session_generation_ = 0;  // bumps on every connect/disconnect
+  PolicyState policy_;
+  bool policy_known_ = false;
+  std::string last_error_;
+  std::optional<record::CaptureInfo> active_capture_;
+  std::optional<std::filesystem::path> active_dir_shared_;
+
+  // Control-loop state (run()'s thread only).
+  std::unique_ptr<record::Recorder> recorder_;
+  std::filesystem::path active_dir_;
+  EpochMs active_start_ = 0;
+  std::uint64_t active_generation_ = 0;
+  RecorderParams active_params_;
+  std::chrono::steady_clock::time_point retry_start_at_{};
+  Backoff start_backoff_{BackoffOptions{std::chrono::milliseconds(2000), std::chrono::milliseconds(60000), 2.0}};
+  bool disk_low_reported_ = false;
+  NoticeShower notices_;
+};
+
+}  // namespace deskaudit::agent

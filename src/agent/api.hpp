@@ -1,0 +1,67 @@
+#pragma once
+// The agent's side of the REST API (/api/v1/agent/..., docs/api.md).
+// HTTP statuses become Result errors: transport failures and 5xx are
+// Errc::unavailable (retry later), 401 unauthenticated, 404 not_found,
+// 409 conflict, 413 too_large, other 4xx unprocessable; the message carries
+// the server's error text. The agent token is sent, never logged.
+// Not thread-safe (one HttpClient inside): one AgentApi per thread.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/policy.hpp"
+#include "client/http.hpp"
+#include "common/error.hpp"
+#include "common/time.hpp"
+
+namespace deskaudit::agent {
+
+inline constexpr std::string_view kAgentVersion = DESKAUDIT_AGENT_VERSION;
+
+struct Enrollment {
+  std::string computer_id;
+  std::string agent_token;
+};
+
+struct NewRecording {
+  std::string local_id;  // sent as agent_recording_id: lets a server dedupe a retried create
+  std::string username;
+  EpochMs start_time = 0;
+  std::string policy_id;
+  std::int64_t policy_version = 0;
+};
+
+class AgentApi {
+ public:
+  // server_url: "http://host:port" (a trailing slash is ignored).
+  AgentApi(std::string server_url, std::string agent_token);
+
+  Result<Enrollment> enroll(const std::string& enrollment_token, const std::string& hostname,
+                            const std::string& os);
+  // Returns the policy_etag of the reply.
+  Result<std::string> heartbeat(const nlohmann::json& body);
+  Result<PolicyState> policy();
+  Result<std::string> create_recording(const NewRecording& recording);
+  // Streams the file from disk; sha256_hex is sent as X-Content-SHA256.
+  // Success = the server holds these bytes under seq (also when it already
+  // had them); Errc::conflict = it holds different bytes.
+  Status put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
+                     std::uint64_t size_bytes, const std::string& sha256_hex);
+  Status finish(const std::string& recording_id, EpochMs end_time, std::string_view status);
+
+ private:
+  Result<nlohmann::json> call(std::string method, const std::string& path, const nlohmann::json* body,
+                              bool authenticated = true);
+  Result<client::HttpResponse> send(client::HttpRequest request, bool authenticated);
+
+  std::string base_;
+  std::string token_;
+  client::HttpClient http_;
+};
+
+// Normalises and checks a server URL: http(s)://host[:port], no trailing slash.
+Result<std::string> normalize_server_url(std::string_view url);
+
+}  // namespace deskaudit::agent

@@ -1,0 +1,163 @@
+// deskaudit-agent: records the user sessions of this cloud computer and
+// uploads them to the deskaudit server. Thin CLI over deskaudit::agent.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <pthread.h>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.hpp"
+#include "agent/api.hpp"
+#include "agent/control_socket.hpp"
+#include "common/log.hpp"
+
+namespace {
+
+using namespace deskaudit;
+using namespace deskaudit::agent;
+
+int run_agent(AgentOptions options) {
+  // Signals are taken by sigtimedwait below, on this thread only: block them
+  // before any thread starts so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto agent = Agent::create(std::move(options));
+  if (!agent) {
+    std::fprintf(stderr, "deskaudit-agent: %s\n", agent.error().message.c_str());
+    return 1;
+  }
+  std::atomic<bool> done{false};
+  Status result;
+  std::thread runner([&] {
+    result = (*agent)->run();
+    done = true;
+  });
+  const timespec tick{0, 200'000'000};
+  bool stopping = false;
+  while (!done) {
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+      spdlog::info("signal {}: finishing the open recording and uploading", sig);
+      (*agent)->request_stop();
+      stopping = true;
+    }
+  }
+  runner.join();
+  if (!result) {
+    std::fprintf(stderr, "deskaudit-agent: %s\n", result.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int session_command(const std::filesystem::path& state_dir, const nlohmann::json& request) {
+  auto reply = control_request(StatePaths(state_dir).socket(), request);
+  if (!reply) {
+    std::fprintf(stderr, "deskaudit-agent session: %s\n", reply.error().message.c_str());
+    return 1;
+  }
+  std::printf("%s\n", reply->dump().c_str());
+  if (!reply->value("ok", false)) {
+    std::fprintf(stderr, "deskaudit-agent session: %s\n", reply->value("error", std::string("refused")).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "deskaudit-agent " + std::string(kAgentVersion) +
+      ": records the user sessions of this cloud computer, as its deskaudit policy says, and uploads them.\n"
+      "Run `deskaudit-agent run` as a service; xrdp or PAM hooks call `deskaudit-agent session connect|disconnect`."};
+  app.require_subcommand(1);
+
+  AgentOptions options;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  double heartbeat_s = 15, shutdown_s = 30, retry_max_s = 30;
+  std::uint64_t min_free_mib = 512;
+  bool display_session = false;
+
+  auto* run = app.add_subcommand("run", "Enroll (first time), then record and upload until SIGTERM.");
+  run->add_option("--server", options.server_url,
+                  "Server URL, e.g. http://audit.example:8443 (needed to enroll; later taken from the credential).");
+  run->add_option("--enroll-token", options.enroll_token,
+                  "Enrollment token from the console (POST /api/v1/enrollment-tokens); used once, when the state "
+                  "directory holds no credential yet. Also read from DESKAUDIT_ENROLL_TOKEN.")
+      ->envname("DESKAUDIT_ENROLL_TOKEN");
+  run->add_option("--state-dir", options.state_dir,
+                  "State directory (created 0700): credential, policy cache, session socket, spool.")
+      ->required();
+  run->add_option("--display", options.display, "X display to record.")->default_val(":0");
+  run->add_flag("--display-session", display_session,
+                "The display's lifetime is the session: recording starts when it appears and ends when it goes away "
+                "(no session connect/disconnect needed).");
+  run->add_option("--user", options.session_user,
+                  "With --display-session: the user of the session (default: owner of /tmp/.X11-unix/X<N>).");
+  run->add_option("--heartbeat-seconds", heartbeat_s, "Seconds between heartbeats (policy changes show up then).")
+      ->default_val(15)
+      ->check(CLI::Range(0.2, 3600.0));
+  run->add_option("--min-free-mib", min_free_mib, "Stop recording when the spool's file system has less free (MiB).")
+      ->default_val(512)
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
+  run->add_option("--min-free-percent", options.disk_floor.min_free_percent,
+                  "... or less than this percentage free.")
+      ->default_val(5.0)
+      ->check(CLI::Range(0.0, 100.0));
+  run->add_option("--shutdown-timeout", shutdown_s, "Seconds to finish uploading after SIGTERM before exiting.")
+      ->default_val(30)
+      ->check(CLI::Range(0.0, 3600.0));
+  run->add_option("--retry-max-seconds", retry_max_s,
+                  "Longest wait between upload retries (exponential backoff with jitter up to this).")
+      ->default_val(30)
+      ->check(CLI::Range(1.0, 3600.0));
+  run->add_option("--log-level", log_level, "trace, debug, info, warn, error.")->default_val("info");
+  run->add_option("--log-format", log_format, "text or json.")->default_val("text")->check(CLI::IsMember({"text", "json"}));
+
+  auto* session = app.add_subcommand("session", "Tell the running agent that a user session connected or ended.");
+  session->require_subcommand(1);
+  std::filesystem::path session_state_dir;
+  std::string user;
+  auto* connect = session->add_subcommand("connect", "A user connected: start recording if the policy says so.");
+  connect->add_option("--user", user, "The user's name.")->required();
+  connect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
+  auto* disconnect = session->add_subcommand("disconnect", "The user disconnected: finish the recording.");
+  disconnect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
+  auto* status = session->add_subcommand("status", "Print the agent's session and recording state as JSON.");
+  status->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run) {
+    try {
+      init_logging("agent", log_level, log_format == "json" ? LogFormat::json : LogFormat::text);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "deskaudit-agent: %s\n", e.what());
+      return 2;
+    }
+    if (!display_session && !options.session_user.empty()) {
+      std::fprintf(stderr, "deskaudit-agent: --user applies to --display-session only\n");
+      return 2;
+    }
+    options.sessions = display_session ? SessionSource::display : SessionSource::socket;
+    options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(heartbeat_s * 1000));
+    options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(shutdown_s * 1000));
+    options.disk_floor.min_free_bytes = min_free_mib << 20;
+    options.upload_backoff.max = std::chrono::milliseconds(static_cast<std::int64_t>(retry_max_s * 1000));
+    return run_agent(std::move(options));
+  }
+  if (*connect) return session_command(session_state_dir, {{"op", "connect"}, {"user", user}});
+  if (*disconnect) return session_command(session_state_dir, {{"op", "disconnect"}});
+  if (*status) return session_command(session_state_dir, {{"op", "status"}});
+  return 2;
+}

@@ -1,0 +1,55 @@
+#pragma once
+// The agent's state directory (0700) and the small files in it, each 0600
+// and written atomically:
+//   credential.json  server URL, computer id, agent token (a secret)
+//   policy.json      the last effective policy fetched (to record offline)
+//   session.json     the user session in progress (survives an agent restart)
+//   agent.sock       the session control socket (see control_socket.hpp)
+//   spool/           recordings waiting for upload (see spool.hpp)
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "agent/policy.hpp"
+#include "common/error.hpp"
+#include "common/time.hpp"
+
+namespace deskaudit::agent {
+
+struct StatePaths {
+  explicit StatePaths(std::filesystem::path root) : dir(std::move(root)) {}
+  std::filesystem::path dir;
+  std::filesystem::path credential() const { return dir / "credential.json"; }
+  std::filesystem::path policy() const { return dir / "policy.json"; }
+  std::filesystem::path session() const { return dir / "session.json"; }
+  std::filesystem::path socket() const { return dir / "agent.sock"; }
+  std::filesystem::path spool() const { return dir / "spool"; }
+};
+
+// Holds the agent token: never log it.
+struct Credential {
+  std::string server_url;
+  std::string computer_id;
+  std::string agent_token;
+};
+
+// Absent file = not enrolled yet (nullopt); unreadable or malformed = error.
+Result<std::optional<Credential>> load_credential(const StatePaths& paths);
+Status save_credential(const StatePaths& paths, const Credential& credential);
+
+Result<std::optional<PolicyState>> load_policy_cache(const StatePaths& paths);
+Status save_policy_cache(const StatePaths& paths, const PolicyState& state);
+
+struct UserSession {
+  std::string username;
+  EpochMs started_at = 0;
+};
+
+Result<std::optional<UserSession>> load_session(const StatePaths& paths);
+// nullopt removes the file.
+Status save_session(const StatePaths& paths, const std::optional<UserSession>& session);
+
+// A user name as xrdp/PAM hand it over: 1..256 bytes, no control characters.
+Status validate_username(std::string_view name);
+
+}  // namespace deskaudit::agent

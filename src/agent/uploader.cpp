@@ -1,0 +1,222 @@
+#include "agent/uploader.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.hpp"
+#include "common/fs.hpp"
+
+namespace deskaudit::agent {
+
+namespace fs = std::filesystem;
+
+Uploader::Uploader(Spool& spool, UploaderOptions options, std::function<void(const Error&)> report_error)
+    : spool_(spool), options_(std::move(options)), report_error_(std::move(report_error)) {}
+
+Uploader::~Uploader() { stop(); }
+
+void Uploader::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Uploader::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Uploader::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+    idle_ = false;
+  }
+  cv_.notify_all();
+}
+
+bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  draining_ = true;
+  drain_kick_ = true;
+  woken_ = true;
+  idle_ = false;
+  cv_.notify_all();
+  const bool done = cv_.wait_until(lock, deadline, [&] { return idle_ || stop_; }) && idle_;
+  draining_ = false;
+  return done;
+}
+
+void Uploader::run() {
+  AgentApi api(options_.server_url, options_.agent_token);
+  Backoff backoff(options_.backoff);
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      woken_ = false;
+    }
+    const UploadPass p = pass(api);
+    std::unique_lock lock(mu_);
+    if (p.blocked) {
+      idle_ = false;
+      // While draining for shutdown, retry at the short end of the range.
+      const auto delay = draining_ ? std::min(backoff.next(), std::chrono::milliseconds(1000)) : backoff.next();
+      cv_.wait_for(lock, delay, [&] { return stop_ || drain_kick_; });
+      drain_kick_ = false;
+      continue;
+    }
+    backoff.reset();
+    idle_ = !p.pending;
+    cv_.notify_all();  // drain() waiters
+    cv_.wait_for(lock, options_.idle_poll, [&] { return stop_ || woken_; });
+  }
+}
+
+UploadPass Uploader::pass(AgentApi& api) {
+  UploadPass out;
+  auto dirs = spool_.recordings();
+  if (!dirs) {
+    report_error_(dirs.error());
+    out.blocked = true;
+    return out;
+  }
+  for (const auto& dir : *dirs) {
+    if (!upload_recording(api, dir, out)) {
+      out.blocked = true;
+      return out;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) break;
+    }
+  }
+  return out;
+}
+
+bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& out) {
+  auto meta = spool_.load(dir);
+  if (!meta) {
+    report_error_(meta.error());
+    return false;
+  }
+  auto segments = list_segments(dir);
+  if (!segments) {
+    report_error_(segments.error());
+    return false;
+  }
+  bool has_closed = false, has_conflict = false, has_part = false;
+  for (const auto& s : *segments) {
+    has_closed |= s.kind == SegmentFile::Kind::closed;
+    has_conflict |= s.kind == SegmentFile::Kind::conflict;
+    has_part |= s.kind == SegmentFile::Kind::part;
+  }
+  if (meta->finish_confirmed) return true;  // only .conflict files left, kept for an operator
+  // A recording that never wrote a segment and never reached the server
+  // (the recorder could not start, or was stopped at once) leaves nothing.
+  if (!meta->server_id && meta->finished && !has_closed && !has_part && !has_conflict) {
+    if (auto st = spool_.remove(dir); !st) report_error_(st.error());
+    return true;
+  }
+  if (!meta->server_id) {
+    auto id = api.create_recording(NewRecording{meta->local_id, meta->username, meta->start_time, meta->policy_id,
+                                                meta->policy_version});
+    if (!id) {
+      report_error_(with_context(id.error(), "creating the server recording"));
+      return false;
+    }
+    meta->server_id = *id;
+    if (auto st = spool_.update(dir, [&](RecordingMeta& m) { m.server_id = *id; }); !st) {
+      report_error_(st.error());
+      return false;
+    }
+    ++out.recordings_created;
+    spdlog::info("recording created server_id={} local_id={} user={}", *id, meta->local_id, meta->username);
+  }
+  for (const auto& seg : *segments) {
+    if (seg.kind != SegmentFile::Kind::closed) continue;
+    std::error_code ec;
+    const auto size = fs::file_size(seg.path, ec);
+    if (ec) {
+      report_error_(Error{Errc::io, "stat " + seg.path.string() + ": " + ec.message(), {}});
+      return false;
+    }
+    auto sha = sha256_file_hex(seg.path);
+    if (!sha) {
+      report_error_(sha.error());
+      return false;
+    }
+    auto st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha);
+    if (!st && st.error().code == Errc::conflict) {
+      // The server holds different bytes under this seq: keep ours for an
+      // operator to compare, report it, and move on rather than loop.
+      const fs::path kept = fs::path(seg.path).concat(".conflict");
+      report_error_(with_context(st.error(), "segment " + std::to_string(seg.seq) + " of " + *meta->server_id +
+                                                 " kept as " + kept.string()));
+      if (::rename(seg.path.c_str(), kept.c_str()) != 0) {
+        report_error_(Error{Errc::io, errno_message("rename " + seg.path.string(), errno), {}});
+        return false;
+      }
+      has_conflict = true;
+      continue;
+    }
+    if (!st) {
+      report_error_(st.error());
+      return false;
+    }
+    // Confirmed by the server (it checked X-Content-SHA256): now it may go.
+    if (::unlink(seg.path.c_str()) != 0) {
+      report_error_(Error{Errc::io, errno_message("unlink " + seg.path.string(), errno), {}});
+      return false;
+    }
+    if (auto fst = fsync_dir(dir); !fst) report_error_(fst.error());
+    ++out.segments_uploaded;
+    spdlog::debug("segment uploaded recording={} seq={} bytes={}", *meta->server_id, seg.seq, size);
+  }
+  // Re-read: the recorder may have finished it while we uploaded.
+  meta = spool_.load(dir);
+  if (!meta) {
+    report_error_(meta.error());
+    return false;
+  }
+  auto left = list_segments(dir);
+  if (!left) {
+    report_error_(left.error());
+    return false;
+  }
+  for (const auto& s : *left) {
+    if (s.kind != SegmentFile::Kind::conflict) {
+      out.pending = true;  // a new segment, or the open .part
+      return true;
+    }
+  }
+  if (!meta->finished) {
+    out.pending = true;
+    return true;
+  }
+  const EpochMs end = meta->end_time.value_or(meta->start_time + meta->media_end_ms);
+  if (auto st = api.finish(*meta->server_id, end, finish_status_name(meta->status));
+      !st && st.error().code != Errc::conflict) {
+    // 409 = already finished (a retry after a lost reply): done.
+    report_error_(with_context(st.error(), "finishing recording " + *meta->server_id));
+    return false;
+  }
+  ++out.recordings_finished;
+  spdlog::info("recording finished server_id={} status={}", *meta->server_id, finish_status_name(meta->status));
+  if (has_conflict) {
+    if (auto st = spool_.update(dir, [](RecordingMeta& m) { m.finish_confirmed = true; }); !st) {
+      report_error_(st.error());
+    }
+    return true;
+  }
+  if (auto st = spool_.remove(dir); !st) report_error_(st.error());
+  return true;
+}
+
+}  // namespace deskaudit::agent

@@ -1,0 +1,79 @@
+#pragma once
+// Moves the spool to the server, oldest recording first: creates the server
+// recording (keeping the local start_time, so a recording made offline is
+// created later with its true start), PUTs each closed segment in seq order
+// and deletes it only after a 2xx, finishes the recording once the recorder
+// is done with it, then removes its directory. Failures are retried with
+// exponential backoff and jitter, without limit: network loss and server
+// restarts only delay the upload. A 409 (the server holds other bytes under
+// that seq) is reported once and the file kept as .conflict, never retried.
+//
+// Thread safety: start()/stop()/wake()/drain() may be called from any
+// thread; the upload itself runs on the uploader's own thread.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/api.hpp"
+#include "agent/backoff.hpp"
+#include "agent/spool.hpp"
+
+namespace deskaudit::agent {
+
+struct UploaderOptions {
+  std::string server_url;
+  std::string agent_token;  // secret
+  BackoffOptions backoff{};
+  std::chrono::milliseconds idle_poll{5000};  // rescan even without wake()
+};
+
+// What one pass over the spool achieved.
+struct UploadPass {
+  int segments_uploaded = 0;
+  int recordings_created = 0;
+  int recordings_finished = 0;
+  bool blocked = false;      // stopped on a retryable error
+  bool pending = false;      // something is left (e.g. a recording still open)
+};
+
+class Uploader {
+ public:
+  // report_error receives every error worth the heartbeat's last_error.
+  Uploader(Spool& spool, UploaderOptions options, std::function<void(const Error&)> report_error);
+  ~Uploader();  // stops
+  Uploader(const Uploader&) = delete;
+  Uploader& operator=(const Uploader&) = delete;
+
+  void start();
+  void stop();
+  void wake();  // a segment closed or a recording finished: look now
+  // Blocks until the spool holds nothing left to upload (true) or the
+  // deadline passes (false). Wakes the uploader and skips backoff waits.
+  bool drain(std::chrono::steady_clock::time_point deadline);
+
+  // One pass over the spool on the caller's thread (the thread calls this).
+  UploadPass pass(AgentApi& api);
+
+ private:
+  void run();
+  // Returns false when blocked on a retryable error.
+  bool upload_recording(AgentApi& api, const std::filesystem::path& dir, UploadPass& out);
+
+  Spool& spool_;
+  UploaderOptions options_;
+  std::function<void(const Error&)> report_error_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool woken_ = false;
+  bool draining_ = false;
+  bool drain_kick_ = false;  // drain() cuts the current backoff wait short, once
+  bool idle_ = false;  // last pass left nothing to do
+  std::thread thread_;
+};
+
+}  // namespace deskaudit::agent

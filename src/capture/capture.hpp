@@ -1,0 +1,101 @@
+#pragma once
+// Screen capture: watches a display for changes and converts only the changed
+// parts into a persistent I420 picture that the caller owns.
+//
+// Backends, tried in order by open_x11_capture():
+//   "xcb-shm+damage"      MIT-SHM reads of the XDamage rectangles (best)
+//   "xcb-getimage+damage" xcb_get_image of the XDamage rectangles (no MIT-SHM,
+//                         e.g. a remote X server)
+//   "xcb-getimage"        no XDamage: the whole screen is read each tick and
+//                         compared with the previous read (slow; last resort)
+// The cursor (XFixes) is drawn into the picture; pointer moves and cursor
+// image changes count as changes.
+//
+// Thread safety: a ScreenCapture is used by one thread at a time.
+// Privacy: the pixels are the user's screen. MIT-SHM segments are created
+// 0600 and removed (IPC_RMID) as soon as the server has attached them.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace deskaudit::capture {
+
+struct Rect {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
+// Planes of an I420 picture of exactly the capture's width x height
+// (chroma planes (width+1)/2 x (height+1)/2). Not owned.
+struct I420View {
+  std::uint8_t* y = nullptr;
+  int stride_y = 0;
+  std::uint8_t* u = nullptr;
+  int stride_u = 0;
+  std::uint8_t* v = nullptr;
+  int stride_v = 0;
+  int width = 0;
+  int height = 0;
+};
+
+enum class CaptureStatus {
+  ok,           // a change is pending (wait) / the picture was updated (grab)
+  timeout,      // the deadline passed with nothing pending
+  reinit,       // the screen size changed: call reinit(), then start a new picture
+  interrupted,  // interrupt_fd became readable
+};
+
+enum class BackendChoice {
+  best,      // shm+damage, falling back as described above
+  getimage,  // skip MIT-SHM (tests the fallback; remote displays)
+};
+
+struct CaptureOptions {
+  std::string display;  // ":1"; empty means $DISPLAY
+  bool draw_cursor = true;
+  BackendChoice backend = BackendChoice::best;
+  // How often the pointer position is polled (X has no cheap motion event on
+  // the root for other clients' windows); normally the frame interval.
+  std::chrono::milliseconds cursor_poll_interval{200};
+};
+
+enum class WaitFor {
+  change,    // return as soon as a change is pending
+  deadline,  // keep collecting changes until the deadline
+};
+
+class ScreenCapture {
+ public:
+  virtual ~ScreenCapture() = default;
+  virtual std::string_view backend() const = 0;
+  virtual int width() const = 0;
+  virtual int height() const = 0;
+  // Processes X events until the deadline, an interrupt (interrupt_fd
+  // readable; -1 for none), a size change, or (WaitFor::change) a pending change.
+  virtual Result<CaptureStatus> wait(std::chrono::steady_clock::time_point deadline, WaitFor until,
+                                     int interrupt_fd) = 0;
+  // True when something changed since the last grab().
+  virtual bool changed() const = 0;
+  // Reads the changed regions (all of the screen after open or reinit) into
+  // `frame`, which must be width() x height(), and draws the cursor.
+  // Returns timeout when nothing had changed after all (nothing was read),
+  // reinit instead when the screen size changed.
+  virtual Result<CaptureStatus> grab(const I420View& frame) = 0;
+  // After a reinit status: adopts the new screen size; the next grab()
+  // refreshes the whole picture.
+  virtual Status reinit() = 0;
+  // Pixels converted by the last grab (for statistics and tests).
+  virtual std::int64_t last_grab_pixels() const = 0;
+  virtual std::vector<Rect> last_grab_rects() const = 0;
+};
+
+Result<std::unique_ptr<ScreenCapture>> open_x11_capture(const CaptureOptions& options);
+
+}  // namespace deskaudit::capture

@@ -1,0 +1,382 @@
+#pragma once
+// Internal to the catalog: the column lists of each entity and the SOCI
+// into() targets that read one row of them. A Row's bind() must be paired
+// with the matching k*Columns text in the same column order.
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/sql.hpp"
+#include "catalog/types.hpp"
+
+namespace deskaudit::catalog::rows {
+
+inline std::optional<std::string> opt(const std::string& v, soci::indicator ind) {
+  return ind == soci::i_ok ? std::optional<std::string>(v) : std::nullopt;
+}
+inline std::optional<std::int64_t> opt(long long v, soci::indicator ind) {
+  return ind == soci::i_ok ? std::optional<std::int64_t>(v) : std::nullopt;
+}
+
+inline constexpr std::string_view kPoolColumns = "p.id, p.name, p.description, p.created_at";
+struct PoolRow {
+  std::string id, name, description;
+  long long created_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(name));
+    st.exchange(soci::into(description));
+    st.exchange(soci::into(created_at));
+  }
+  Pool get() const { return Pool{id, name, description, created_at}; }
+};
+
+inline constexpr std::string_view kComputerColumns =
+    "c.id, c.name, c.hostname, c.os, c.pool_id, c.created_at, c.agent_version, c.capture_json, c.spool_bytes, "
+    "c.last_error, c.session_json, c.last_seen_at, c.last_upload_at, c.last_upload_error, c.last_session_at, "
+    "(SELECT COUNT(*) FROM agent_credentials a WHERE a.computer_id = c.id)";
+struct ComputerRow {
+  std::string id, name, hostname, os, pool_id, agent_version, capture_json, last_error, session_json, last_upload_error;
+  soci::indicator pool_ind = soci::i_ok;
+  long long created_at = 0, spool_bytes = 0, last_seen_at = 0, last_upload_at = 0, last_session_at = 0, credentials = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(name));
+    st.exchange(soci::into(hostname));
+    st.exchange(soci::into(os));
+    st.exchange(soci::into(pool_id, pool_ind));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(agent_version));
+    st.exchange(soci::into(capture_json));
+    st.exchange(soci::into(spool_bytes));
+    st.exchange(soci::into(last_error));
+    st.exchange(soci::into(session_json));
+    st.exchange(soci::into(last_seen_at));
+    st.exchange(soci::into(last_upload_at));
+    st.exchange(soci::into(last_upload_error));
+    st.exchange(soci::into(last_session_at));
+    st.exchange(soci::into(credentials));
+  }
+  Computer get() const {
+    Computer c;
+    c.id = id;
+    c.name = name;
+    c.hostname = hostname;
+    c.os = os;
+    c.pool_id = opt(pool_id, pool_ind);
+    c.enrolled = credentials > 0;
+    c.created_at = created_at;
+    c.agent.agent_version = agent_version;
+    c.agent.capture_json = capture_json;
+    c.agent.spool_bytes = spool_bytes;
+    c.agent.last_error = last_error;
+    c.agent.session_json = session_json;
+    c.agent.last_seen_at = last_seen_at;
+    c.agent.last_upload_at = last_upload_at;
+    c.agent.last_upload_error = last_upload_error;
+    c.agent.last_session_at = last_session_at;
+    return c;
+  }
+};
+
+inline constexpr std::string_view kPolicyColumns =
+    "p.id, p.name, p.mode, p.period_start, p.period_end, p.fps, p.audio, p.segment_max_bytes, "
+    "p.segment_max_minutes, p.retention_days, p.user_notice, p.user_notice_message, p.version, p.created_at, "
+    "p.updated_at";
+struct PolicyRow {
+  std::string id, name, mode, period_start, period_end, user_notice_message;
+  int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0;
+  long long segment_max_bytes = 0, version = 0, created_at = 0, updated_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(name));
+    st.exchange(soci::into(mode));
+    st.exchange(soci::into(period_start));
+    st.exchange(soci::into(period_end));
+    st.exchange(soci::into(fps));
+    st.exchange(soci::into(audio));
+    st.exchange(soci::into(segment_max_bytes));
+    st.exchange(soci::into(segment_max_minutes));
+    st.exchange(soci::into(retention_days));
+    st.exchange(soci::into(user_notice));
+    st.exchange(soci::into(user_notice_message));
+    st.exchange(soci::into(version));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(updated_at));
+  }
+  Policy get() const {
+    Policy p;
+    p.id = id;
+    p.name = name;
+    p.recording.mode = recording_mode_from(mode).value_or(RecordingMode::off);
+    p.recording.period_start = period_start;
+    p.recording.period_end = period_end;
+    p.recording.fps = fps;
+    p.recording.audio = audio != 0;
+    p.recording.segment_max_bytes = segment_max_bytes;
+    p.recording.segment_max_minutes = segment_max_minutes;
+    p.recording.retention_days = retention_days;
+    p.recording.user_notice = user_notice != 0;
+    p.recording.user_notice_message = user_notice_message;
+    p.version = version;
+    p.created_at = created_at;
+    p.updated_at = updated_at;
+    return p;
+  }
+};
+
+inline constexpr std::string_view kEnrollmentColumns =
+    "e.id, e.token_sha256, e.pool_id, e.expires_at, e.max_uses, e.uses, e.created_by, e.created_at, e.revoked";
+struct EnrollmentRow {
+  std::string id, token_sha256, pool_id, created_by;
+  soci::indicator pool_ind = soci::i_ok, expires_ind = soci::i_ok, max_uses_ind = soci::i_ok;
+  long long expires_at = 0, max_uses = 0, uses = 0, created_at = 0;
+  int revoked = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(token_sha256));
+    st.exchange(soci::into(pool_id, pool_ind));
+    st.exchange(soci::into(expires_at, expires_ind));
+    st.exchange(soci::into(max_uses, max_uses_ind));
+    st.exchange(soci::into(uses));
+    st.exchange(soci::into(created_by));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(revoked));
+  }
+  EnrollmentToken get() const {
+    EnrollmentToken t;
+    t.id = id;
+    t.token_sha256 = token_sha256;
+    t.pool_id = opt(pool_id, pool_ind);
+    t.expires_at = opt(expires_at, expires_ind);
+    t.max_uses = opt(max_uses, max_uses_ind);
+    t.uses = uses;
+    t.created_by = created_by;
+    t.created_at = created_at;
+    t.revoked = revoked != 0;
+    return t;
+  }
+};
+
+// Recordings join their computer for the current name and pool; the snapshot
+// name stands in once the computer is deleted.
+inline constexpr std::string_view kRecordingColumns =
+    "r.id, r.computer_id, COALESCE(c.name, r.computer_name), c.pool_id, r.policy_id, r.policy_name, r.username, "
+    "r.start_time, r.end_time, r.status, r.size_bytes, r.segment_count, r.duration_ms, r.retention_days, "
+    "r.expires_at, r.legal_hold, r.created_at";
+inline constexpr std::string_view kRecordingFrom = " FROM recordings r LEFT JOIN computers c ON c.id = r.computer_id";
+struct RecordingRow {
+  std::string id, computer_id, computer_name, pool_id, policy_id, policy_name, username, status;
+  soci::indicator name_ind = soci::i_ok, pool_ind = soci::i_ok, policy_ind = soci::i_ok, end_ind = soci::i_ok,
+                  expires_ind = soci::i_ok;
+  long long start_time = 0, end_time = 0, size_bytes = 0, segment_count = 0, duration_ms = 0, expires_at = 0,
+            created_at = 0;
+  int retention_days = 0, legal_hold = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(computer_id));
+    st.exchange(soci::into(computer_name, name_ind));
+    st.exchange(soci::into(pool_id, pool_ind));
+    st.exchange(soci::into(policy_id, policy_ind));
+    st.exchange(soci::into(policy_name));
+    st.exchange(soci::into(username));
+    st.exchange(soci::into(start_time));
+    st.exchange(soci::into(end_time, end_ind));
+    st.exchange(soci::into(status));
+    st.exchange(soci::into(size_bytes));
+    st.exchange(soci::into(segment_count));
+    st.exchange(soci::into(duration_ms));
+    st.exchange(soci::into(retention_days));
+    st.exchange(soci::into(expires_at, expires_ind));
+    st.exchange(soci::into(legal_hold));
+    st.exchange(soci::into(created_at));
+  }
+  Recording get() const {
+    Recording r;
+    r.id = id;
+    r.computer_id = computer_id;
+    r.computer_name = name_ind == soci::i_ok ? computer_name : std::string();
+    r.pool_id = opt(pool_id, pool_ind);
+    r.policy_id = opt(policy_id, policy_ind);
+    r.policy_name = policy_name;
+    r.username = username;
+    r.start_time = start_time;
+    r.end_time = opt(end_time, end_ind);
+    r.status = recording_status_from(status).value_or(RecordingStatus::interrupted);
+    r.size_bytes = size_bytes;
+    r.segment_count = segment_count;
+    r.duration_ms = duration_ms;
+    r.retention_days = retention_days;
+    r.expires_at = opt(expires_at, expires_ind);
+    r.legal_hold = legal_hold != 0;
+    r.created_at = created_at;
+    return r;
+  }
+};
+
+inline constexpr std::string_view kSegmentColumns =
+    "s.recording_id, s.seq, s.object_key, s.size_bytes, s.sha256, s.start_offset_ms, s.duration_ms, s.index_json, "
+    "s.created_at";
+struct SegmentRow {
+  std::string recording_id, object_key, sha256, index_json;
+  long long seq = 0, size_bytes = 0, start_offset_ms = 0, duration_ms = 0, created_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(recording_id));
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(object_key));
+    st.exchange(soci::into(size_bytes));
+    st.exchange(soci::into(sha256));
+    st.exchange(soci::into(start_offset_ms));
+    st.exchange(soci::into(duration_ms));
+    st.exchange(soci::into(index_json));
+    st.exchange(soci::into(created_at));
+  }
+  Segment get() const {
+    return Segment{recording_id,    seq,         object_key, size_bytes, sha256,
+                   start_offset_ms, duration_ms, index_json, created_at};
+  }
+};
+
+inline constexpr std::string_view kUserColumns =
+    "u.id, u.username, u.password_hash, u.disabled, u.created_at, u.password_changed_at, u.failed_logins, "
+    "u.locked_until";
+struct UserRow {
+  std::string id, username, password_hash;
+  int disabled = 0;
+  long long created_at = 0, password_changed_at = 0, failed_logins = 0, locked_until = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(username));
+    st.exchange(soci::into(password_hash));
+    st.exchange(soci::into(disabled));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(password_changed_at));
+    st.exchange(soci::into(failed_logins));
+    st.exchange(soci::into(locked_until));
+  }
+  User get() const {
+    return User{id,          username, password_hash, disabled != 0, created_at, password_changed_at, failed_logins,
+                locked_until};
+  }
+};
+
+inline constexpr std::string_view kTokenColumns =
+    "t.id, t.user_id, t.kind, t.name, t.token_sha256, t.created_at, t.expires_at, t.last_used_at, t.revoked";
+struct TokenRow {
+  std::string id, user_id, kind, name, token_sha256;
+  soci::indicator expires_ind = soci::i_ok;
+  long long created_at = 0, expires_at = 0, last_used_at = 0;
+  int revoked = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(user_id));
+    st.exchange(soci::into(kind));
+    st.exchange(soci::into(name));
+    st.exchange(soci::into(token_sha256));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(expires_at, expires_ind));
+    st.exchange(soci::into(last_used_at));
+    st.exchange(soci::into(revoked));
+  }
+  ApiToken get() const {
+    ApiToken t;
+    t.id = id;
+    t.user_id = user_id;
+    t.kind = kind == "session" ? TokenKind::session : TokenKind::api;
+    t.name = name;
+    t.token_sha256 = token_sha256;
+    t.created_at = created_at;
+    t.expires_at = opt(expires_at, expires_ind);
+    t.last_used_at = last_used_at;
+    t.revoked = revoked != 0;
+    return t;
+  }
+};
+
+inline constexpr std::string_view kAuditColumns =
+    "l.seq, l.entry_time, l.actor, l.action, l.target, l.details_json, l.prev_hash, l.hash";
+struct AuditRow {
+  std::string actor, action, target, details_json, prev_hash, hash;
+  long long seq = 0, time = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(time));
+    st.exchange(soci::into(actor));
+    st.exchange(soci::into(action));
+    st.exchange(soci::into(target));
+    st.exchange(soci::into(details_json));
+    st.exchange(soci::into(prev_hash));
+    st.exchange(soci::into(hash));
+  }
+  AuditEntry get() const { return AuditEntry{seq, time, actor, action, target, details_json, prev_hash, hash}; }
+};
+
+// "'id'" for messages.
+inline std::string quote_id(std::string_view id) { return "'" + std::string(id) + "'"; }
+
+// Whether `table` (a constant name, never input) has a row with this id.
+inline bool row_exists(soci::session& s, std::string_view table, std::string_view id) {
+  sql::Sql q("SELECT COUNT(*) FROM ");
+  q(table)(" WHERE id = ").bind(id);
+  return sql::query_int(s, q).value_or(0) > 0;
+}
+
+// Scope: a computer listed by id, or a computer whose pool is listed. An
+// empty scope matches nothing.
+inline void add_scope(sql::Sql& q, const Scope& scope, std::string_view computer_col, std::string_view pool_col) {
+  if (scope.computer_ids.empty() && scope.pool_ids.empty()) {
+    q(" AND 1 = 0");
+    return;
+  }
+  q(" AND (");
+  if (!scope.computer_ids.empty()) {
+    q(computer_col)(" IN (").bind_list(scope.computer_ids)(")");
+    if (!scope.pool_ids.empty()) q(" OR ");
+  }
+  if (!scope.pool_ids.empty()) q(pool_col)(" IN (").bind_list(scope.pool_ids)(")");
+  q(")");
+}
+
+// Every row of q, read through Row.
+template <class Row>
+auto fetch_all(soci::session& s, sql::Sql& q) {
+  Row row;
+  std::vector<decltype(row.get())> out;
+  sql::query(
+      s, q, [&](soci::statement& st) { row.bind(st); }, [&] { out.push_back(row.get()); });
+  return out;
+}
+
+// The first row of q, if any.
+template <class Row>
+auto fetch_one(soci::session& s, sql::Sql& q) {
+  Row row;
+  std::optional<decltype(row.get())> out;
+  sql::query(
+      s, q, [&](soci::statement& st) { row.bind(st); },
+      [&] {
+        if (!out) out = row.get();
+      });
+  return out;
+}
+
+// Page sizes outside 1..500 are clamped rather than refused.
+inline int clamp_limit(int limit) { return std::clamp(limit, 1, 500); }
+
+// Lists fetch limit + 1 rows: the extra row only says that a next page exists.
+template <class T, class TokenOf>
+PageOf<T> make_page(std::vector<T> items, int limit, TokenOf token_of) {
+  PageOf<T> page;
+  if (items.size() > static_cast<std::size_t>(limit)) {
+    items.resize(static_cast<std::size_t>(limit));
+    page.next_token = token_of(items.back());
+  }
+  page.items = std::move(items);
+  return page;
+}
+
+}  // namespace deskaudit::catalog::rows

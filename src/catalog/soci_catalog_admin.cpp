@@ -1,0 +1,444 @@
+// Administrators, roles, tokens, the audit log and leases of SociCatalog.
+#include <map>
+#include <set>
+
+#include "catalog/page_token.hpp"
+#include "catalog/rows.hpp"
+#include "catalog/soci_catalog.hpp"
+#include "common/crypto.hpp"
+
+namespace deskaudit::catalog {
+
+using sql::Backend;
+using sql::Sql;
+
+namespace {
+
+// Serialises audit appends across every replica sharing the database
+// ("dskadu"; the migration lock is "dskadt").
+constexpr std::string_view kAuditLockSql = "SELECT pg_advisory_xact_lock(110446885561461)";
+
+std::string_view token_kind_text(TokenKind k) { return k == TokenKind::session ? "session" : "api"; }
+
+void canonical_field(std::string& out, std::string_view name, std::string_view value) {
+  // Length-prefixed so that no value (which may hold '\n') can imitate
+  // another field.
+  out += name;
+  out += '=';
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += '\n';
+}
+
+}  // namespace
+
+std::string audit_entry_hash(const AuditEntry& e) {
+  std::string text = e.prev_hash;
+  text += '\n';
+  text += "seq=" + std::to_string(e.seq) + "\n";
+  text += "time=" + std::to_string(e.time) + "\n";
+  canonical_field(text, "actor", e.actor);
+  canonical_field(text, "action", e.action);
+  canonical_field(text, "target", e.target);
+  canonical_field(text, "details", e.details_json);
+  return sha256_hex(text);
+}
+
+// --- users ---------------------------------------------------------------------
+
+Status SociCatalog::create_user(const User& u) {
+  if (u.id.empty()) return fail(Errc::invalid_argument, "id must not be empty", "id");
+  if (u.username.empty()) return fail(Errc::invalid_argument, "username must not be empty", "username");
+  return run("create_user", "the username " + rows::quote_id(u.username) + " is taken", [&](sql::Session& s) -> Status {
+    Sql q(
+        "INSERT INTO users (id, username, password_hash, disabled, created_at, password_changed_at, "
+        "failed_logins, locked_until) VALUES (");
+    q.bind(u.id)(", ").bind(u.username)(", ").bind(u.password_hash)(", ").bind(u.disabled)(", ").bind(u.created_at);
+    q(", ").bind(u.password_changed_at)(", ").bind(u.failed_logins)(", ").bind(u.locked_until)(")");
+    sql::exec(*s, q);
+    return {};
+  });
+}
+
+Result<User> SociCatalog::get_user(std::string_view id) {
+  Sql q("SELECT ");
+  q(rows::kUserColumns)(" FROM users u WHERE u.id = ").bind(id);
+  return fetch_required<rows::UserRow>("get_user", std::move(q), "user " + rows::quote_id(id) + " not found");
+}
+
+Result<User> SociCatalog::find_user(std::string_view username) {
+  Sql q("SELECT ");
+  q(rows::kUserColumns)(" FROM users u WHERE u.username = ").bind(username);
+  return fetch_required<rows::UserRow>("find_user", std::move(q), "user " + rows::quote_id(username) + " not found");
+}
+
+Result<std::vector<User>> SociCatalog::list_users() {
+  return run("list_users", "", [&](sql::Session& s) -> Result<std::vector<User>> {
+    Sql q("SELECT ");
+    q(rows::kUserColumns)(" FROM users u ORDER BY u.username, u.id");
+    return rows::fetch_all<rows::UserRow>(*s, q);
+  });
+}
+
+Status SociCatalog::update_user(const User& u) {
+  return run("update_user", "", [&](sql::Session& s) -> Status {
+    Sql q("UPDATE users SET password_hash = ");
+    q.bind(u.password_hash)(", password_changed_at = ").bind(u.password_changed_at)(", disabled = ").bind(u.disabled);
+    q(", failed_logins = ").bind(u.failed_logins)(", locked_until = ").bind(u.locked_until)(" WHERE id = ").bind(u.id);
+    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "user " + rows::quote_id(u.id) + " not found");
+    return {};
+  });
+}
+
+Status SociCatalog::delete_user(std::string_view id) {
+  return run("delete_user", "", [&](sql::Session& s) -> Status {
+    sql::Tx tx(*s, backend_);
+    Sql grants("DELETE FROM role_grants WHERE user_id = ");
+    grants.bind(id);
+    sql::exec(*s, grants);
+    Sql tokens("DELETE FROM api_tokens WHERE user_id = ");
+    tokens.bind(id);
+    sql::exec(*s, tokens);
+    Sql del("DELETE FROM users WHERE id = ");
+    del.bind(id);
+    if (sql::exec(*s, del) == 0) return fail(Errc::not_found, "user " + rows::quote_id(id) + " not found");
+    tx.commit();
+    return {};
+  });
+}
+
+Result<std::int64_t> SociCatalog::count_users() {
+  return run("count_users", "", [&](sql::Session& s) -> Result<std::int64_t> {
+    Sql q("SELECT COUNT(*) FROM users");
+    return sql::query_int(*s, q).value_or(0);
+  });
+}
+
+// --- roles ---------------------------------------------------------------------
+
+Status SociCatalog::upsert_role(const Role& role) {
+  if (role.id.empty()) return fail(Errc::invalid_argument, "role id must not be empty", "id");
+  return run("upsert_role", "", [&](sql::Session& s) -> Status {
+    sql::Tx tx(*s, backend_);
+    Sql q("INSERT INTO roles (id, name, description, builtin) VALUES (");
+    q.bind(role.id)(", ").bind(role.name)(", ").bind(role.description)(", ").bind(role.builtin)(")");
+    q(" ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, "
+      "builtin = excluded.builtin");
+    sql::exec(*s, q);
+    Sql clear("DELETE FROM role_permissions WHERE role_id = ");
+    clear.bind(role.id);
+    sql::exec(*s, clear);
+    for (const auto& permission : std::set<std::string>(role.permissions.begin(), role.permissions.end())) {
+      Sql add("INSERT INTO role_permissions (role_id, permission) VALUES (");
+      add.bind(role.id)(", ").bind(permission)(")");
+      sql::exec(*s, add);
+    }
+    tx.commit();
+    return {};
+  });
+}
+
+namespace {
+
+std::vector<Role> load_roles(soci::session& s, std::optional<std::string_view> id) {
+  Sql q("SELECT id, name, description, builtin FROM roles");
+  if (id) q(" WHERE id = ").bind(*id);
+  q(" ORDER BY id");
+  std::string rid, name, description;
+  int builtin = 0;
+  std::vector<Role> roles;
+  sql::query(
+      s, q,
+      [&](soci::statement& st) {
+        st.exchange(soci::into(rid));
+        st.exchange(soci::into(name));
+        st.exchange(soci::into(description));
+        st.exchange(soci::into(builtin));
+      },
+      [&] {
+        roles.push_back(Role{rid, name, description, {}, builtin != 0});
+      });
+  if (roles.empty()) return roles;
+  Sql p("SELECT role_id, permission FROM role_permissions");
+  if (id) p(" WHERE role_id = ").bind(*id);
+  p(" ORDER BY role_id, permission");
+  std::map<std::string, std::vector<std::string>> perms;
+  std::string permission;
+  sql::query(
+      s, p,
+      [&](soci::statement& st) {
+        st.exchange(soci::into(rid));
+        st.exchange(soci::into(permission));
+      },
+      [&] { perms[rid].push_back(permission); });
+  for (auto& r : roles) {
+    if (auto it = perms.find(r.id); it != perms.end()) r.permissions = std::move(it->second);
+  }
+  return roles;
+}
+
+}  // namespace
+
+Result<Role> SociCatalog::get_role(std::string_view id) {
+  return run("get_role", "", [&](sql::Session& s) -> Result<Role> {
+    auto roles = load_roles(*s, id);
+    if (roles.empty()) return fail(Errc::not_found, "role " + rows::quote_id(id) + " not found");
+    return std::move(roles.front());
+  });
+}
+
+Result<std::vector<Role>> SociCatalog::list_roles() {
+  return run("list_roles", "",
+             [&](sql::Session& s) -> Result<std::vector<Role>> { return load_roles(*s, std::nullopt); });
+}
+
+Status SociCatalog::delete_role(std::string_view id) {
+  return run("delete_role", "role " + rows::quote_id(id) + " is still granted", [&](sql::Session& s) -> Status {
+    sql::Tx tx(*s, backend_);
+    Sql builtin("SELECT builtin FROM roles WHERE id = ");
+    builtin.bind(id);
+    const auto flag = sql::query_int(*s, builtin);
+    if (!flag) return fail(Errc::not_found, "role " + rows::quote_id(id) + " not found");
+    if (*flag != 0) return fail(Errc::conflict, "role " + rows::quote_id(id) + " is built in and cannot be deleted");
+    Sql grants("SELECT COUNT(*) FROM role_grants WHERE role_id = ");
+    grants.bind(id);
+    if (const auto n = sql::query_int(*s, grants).value_or(0); n > 0) {
+      return fail(Errc::conflict,
+                  "role " + rows::quote_id(id) + " is still granted to " + std::to_string(n) + " user(s)");
+    }
+    Sql del("DELETE FROM roles WHERE id = ");
+    del.bind(id);
+    sql::exec(*s, del);
+    tx.commit();
+    return {};
+  });
+}
+
+namespace {
+
+Status check_grant_scope(const RoleGrant& g) {
+  if (g.scope_type.has_value() != g.scope_id.has_value() || (g.scope_id && g.scope_id->empty())) {
+    return fail(Errc::invalid_argument, "a grant's scope needs both a type and a non-empty id, or neither", "scope");
+  }
+  return {};
+}
+
+void bind_grant_key(Sql& q, const RoleGrant& g) {
+  q(" user_id = ").bind(g.user_id)(" AND role_id = ").bind(g.role_id)(" AND scope_type = ");
+  q.bind(g.scope_type ? to_string(*g.scope_type) : std::string_view())(" AND scope_id = ")
+      .bind(g.scope_id.value_or(""));
+}
+
+}  // namespace
+
+Status SociCatalog::grant_role(const RoleGrant& g) {
+  if (auto st = check_grant_scope(g); !st) return st;
+  return run("grant_role", "", [&](sql::Session& s) -> Status {
+    sql::Tx tx(*s, backend_);
+    if (!rows::row_exists(*s, "users", g.user_id)) {
+      return fail(Errc::not_found, "user " + rows::quote_id(g.user_id) + " not found", "user_id");
+    }
+    if (!rows::row_exists(*s, "roles", g.role_id)) {
+      return fail(Errc::not_found, "role " + rows::quote_id(g.role_id) + " not found", "role_id");
+    }
+    Sql q("INSERT INTO role_grants (user_id, role_id, scope_type, scope_id) VALUES (");
+    q.bind(g.user_id)(", ").bind(g.role_id)(", ").bind(g.scope_type ? to_string(*g.scope_type) : std::string_view());
+    q(", ").bind(g.scope_id.value_or(""))(") ON CONFLICT (user_id, role_id, scope_type, scope_id) DO NOTHING");
+    sql::exec(*s, q);
+    tx.commit();
+    return {};
+  });
+}
+
+Status SociCatalog::revoke_role(const RoleGrant& g) {
+  if (auto st = check_grant_scope(g); !st) return st;
+  return run("revoke_role", "", [&](sql::Session& s) -> Status {
+    Sql q("DELETE FROM role_grants WHERE");
+    bind_grant_key(q, g);
+    if (sql::exec(*s, q) == 0) {
+      return fail(Errc::not_found, "role " + rows::quote_id(g.role_id) + " is not granted to user " +
+                                       rows::quote_id(g.user_id) + " with that scope");
+    }
+    return {};
+  });
+}
+
+Result<std::vector<RoleGrant>> SociCatalog::list_grants(std::string_view user_id) {
+  return run("list_grants", "", [&](sql::Session& s) -> Result<std::vector<RoleGrant>> {
+    Sql q("SELECT user_id, role_id, scope_type, scope_id FROM role_grants WHERE user_id = ");
+    q.bind(user_id)(" ORDER BY role_id, scope_type, scope_id");
+    std::string uid, rid, type, sid;
+    std::vector<RoleGrant> out;
+    sql::query(
+        *s, q,
+        [&](soci::statement& st) {
+          st.exchange(soci::into(uid));
+          st.exchange(soci::into(rid));
+          st.exchange(soci::into(type));
+          st.exchange(soci::into(sid));
+        },
+        [&] {
+          RoleGrant g{uid, rid, std::nullopt, std::nullopt};
+          if (!type.empty()) {
+            g.scope_type = type == "pool" ? TargetType::pool : TargetType::computer;
+            g.scope_id = sid;
+          }
+          out.push_back(std::move(g));
+        });
+    return out;
+  });
+}
+
+// --- tokens --------------------------------------------------------------------
+
+Status SociCatalog::create_token(const ApiToken& t) {
+  if (t.id.empty()) return fail(Errc::invalid_argument, "id must not be empty", "id");
+  if (!is_sha256_hex(t.token_sha256)) {
+    return fail(Errc::invalid_argument, "token_sha256 must be 64 lowercase hex characters", "token_sha256");
+  }
+  return run("create_token", "a token with this id or secret already exists", [&](sql::Session& s) -> Status {
+    if (!rows::row_exists(*s, "users", t.user_id)) {
+      return fail(Errc::not_found, "user " + rows::quote_id(t.user_id) + " not found", "user_id");
+    }
+    Sql q(
+        "INSERT INTO api_tokens (id, user_id, kind, name, token_sha256, created_at, expires_at, last_used_at, "
+        "revoked) VALUES (");
+    q.bind(t.id)(", ").bind(t.user_id)(", ").bind(token_kind_text(t.kind))(", ").bind(t.name)(", ");
+    q.bind(t.token_sha256)(", ").bind(t.created_at)(", ").bind(t.expires_at)(", ").bind(t.last_used_at)(", ");
+    q.bind(t.revoked)(")");
+    sql::exec(*s, q);
+    return {};
+  });
+}
+
+Result<ApiToken> SociCatalog::find_token(std::string_view token_sha256) {
+  Sql q("SELECT ");
+  q(rows::kTokenColumns)(" FROM api_tokens t WHERE t.token_sha256 = ").bind(token_sha256);
+  return fetch_required<rows::TokenRow>("find_token", std::move(q), "token not found");
+}
+
+Result<ApiToken> SociCatalog::get_token(std::string_view id) {
+  Sql q("SELECT ");
+  q(rows::kTokenColumns)(" FROM api_tokens t WHERE t.id = ").bind(id);
+  return fetch_required<rows::TokenRow>("get_token", std::move(q), "token " + rows::quote_id(id) + " not found");
+}
+
+Result<std::vector<ApiToken>> SociCatalog::list_tokens(std::string_view user_id) {
+  return run("list_tokens", "", [&](sql::Session& s) -> Result<std::vector<ApiToken>> {
+    Sql q("SELECT ");
+    q(rows::kTokenColumns)(" FROM api_tokens t");
+    if (!user_id.empty()) q(" WHERE t.user_id = ").bind(user_id);
+    q(" ORDER BY t.created_at, t.id");
+    return rows::fetch_all<rows::TokenRow>(*s, q);
+  });
+}
+
+Status SociCatalog::revoke_token(std::string_view id) {
+  return run("revoke_token", "", [&](sql::Session& s) -> Status {
+    Sql q("UPDATE api_tokens SET revoked = 1 WHERE id = ");
+    q.bind(id);
+    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "token " + rows::quote_id(id) + " not found");
+    return {};
+  });
+}
+
+Status SociCatalog::touch_token(std::string_view id, EpochMs at) {
+  return run("touch_token", "", [&](sql::Session& s) -> Status {
+    Sql q("UPDATE api_tokens SET last_used_at = ");
+    q.bind(at)(" WHERE id = ").bind(id);
+    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "token " + rows::quote_id(id) + " not found");
+    return {};
+  });
+}
+
+// --- audit log -----------------------------------------------------------------
+
+Result<AuditEntry> SociCatalog::append_audit(AuditEntry entry) {
+  if (entry.action.empty()) return fail(Errc::invalid_argument, "audit action must not be empty", "action");
+  return run("append_audit", "", [&](sql::Session& s) -> Result<AuditEntry> {
+    // SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
+    sql::Tx tx(*s, backend_);
+    if (backend_ == Backend::postgresql) sql::exec(*s, kAuditLockSql);
+    Sql last("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    long long seq = 0;
+    std::string hash;
+    sql::query(
+        *s, last,
+        [&](soci::statement& st) {
+          st.exchange(soci::into(seq));
+          st.exchange(soci::into(hash));
+        },
+        [] {});
+    entry.seq = seq + 1;
+    entry.prev_hash = hash;
+    entry.hash = audit_entry_hash(entry);
+    Sql q("INSERT INTO audit_log (seq, entry_time, actor, action, target, details_json, prev_hash, hash) VALUES (");
+    q.bind(entry.seq)(", ").bind(entry.time)(", ").bind(entry.actor)(", ").bind(entry.action)(", ");
+    q.bind(entry.target)(", ").bind(entry.details_json)(", ").bind(entry.prev_hash)(", ").bind(entry.hash)(")");
+    sql::exec(*s, q);
+    tx.commit();
+    return entry;
+  });
+}
+
+Result<PageOf<AuditEntry>> SociCatalog::list_audit(const AuditFilter& f, const Page& page) {
+  const int limit = rows::clamp_limit(page.limit);
+  std::optional<std::int64_t> before;
+  if (!page.next_token.empty()) {
+    auto fields = decode_page_token(page.next_token, "a", 1);
+    if (!fields) return std::unexpected(fields.error());
+    auto seq = page_token_int((*fields)[0]);
+    if (!seq) return std::unexpected(seq.error());
+    before = *seq;
+  }
+  return run("list_audit", "", [&](sql::Session& s) -> Result<PageOf<AuditEntry>> {
+    Sql q("SELECT ");
+    q(rows::kAuditColumns)(" FROM audit_log l WHERE 1 = 1");
+    if (!f.actor.empty()) q(" AND l.actor = ").bind(f.actor);
+    if (!f.action.empty()) {
+      if (f.action.ends_with('.')) {
+        q(" AND l.action LIKE ").bind(sql::like_prefix(f.action))(" ESCAPE '!'");
+      } else {
+        q(" AND l.action = ").bind(f.action);
+      }
+    }
+    if (!f.target.empty()) q(" AND l.target = ").bind(f.target);
+    if (f.start_time) q(" AND l.entry_time >= ").bind(*f.start_time);
+    if (f.end_time) q(" AND l.entry_time <= ").bind(*f.end_time);
+    if (before) q(" AND l.seq < ").bind(*before);
+    q(" ORDER BY l.seq DESC LIMIT " + std::to_string(limit + 1));
+    return rows::make_page(rows::fetch_all<rows::AuditRow>(*s, q), limit,
+                           [](const AuditEntry& e) { return encode_page_token("a", {std::to_string(e.seq)}); });
+  });
+}
+
+Result<std::vector<AuditEntry>> SociCatalog::audit_after(std::int64_t after_seq, int limit) {
+  const int n = std::clamp(limit, 1, 5000);
+  return run("audit_after", "", [&](sql::Session& s) -> Result<std::vector<AuditEntry>> {
+    Sql q("SELECT ");
+    q(rows::kAuditColumns)(" FROM audit_log l WHERE l.seq > ")
+        .bind(after_seq)(" ORDER BY l.seq LIMIT " + std::to_string(n));
+    return rows::fetch_all<rows::AuditRow>(*s, q);
+  });
+}
+
+// --- leases --------------------------------------------------------------------
+
+Result<bool> SociCatalog::acquire_lease(std::string_view name, std::string_view holder, EpochMs now,
+                                        std::int64_t ttl_ms) {
+  if (name.empty() || holder.empty()) return fail(Errc::invalid_argument, "lease name and holder must not be empty");
+  if (ttl_ms <= 0) return fail(Errc::invalid_argument, "lease ttl must be positive", "ttl_ms");
+  std::int64_t until = 0;
+  if (__builtin_add_overflow(now, ttl_ms, &until)) return fail(Errc::invalid_argument, "lease expiry overflows");
+  return run("acquire_lease", "", [&](sql::Session& s) -> Result<bool> {
+    // One atomic statement on both backends: insert when absent, take over
+    // when expired or ours, otherwise change nothing (0 rows).
+    Sql q("INSERT INTO leases (name, holder, expires_at) VALUES (");
+    q.bind(name)(", ").bind(holder)(", ").bind(until)(") ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, ");
+    q("expires_at = excluded.expires_at WHERE leases.holder = excluded.holder OR leases.expires_at <= ").bind(now);
+    return sql::exec(*s, q) > 0;
+  });
+}
+
+}  // namespace deskaudit::catalog

@@ -1,0 +1,228 @@
+#include "media/init.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace deskaudit::media::detail {
+
+namespace {
+
+bool known_brand(std::uint32_t b) {
+  static constexpr std::array kBrands = {
+      fourcc("isom"), fourcc("iso2"), fourcc("iso3"), fourcc("iso4"), fourcc("iso5"), fourcc("iso6"),
+      fourcc("iso7"), fourcc("iso8"), fourcc("iso9"), fourcc("mp41"), fourcc("mp42"), fourcc("avc1"),
+      fourcc("dash"), fourcc("msdh"), fourcc("msix"), fourcc("cmfc"), fourcc("cmf2")};
+  for (auto k : kBrands)
+    if (k == b) return true;
+  return false;
+}
+
+// Reads version/flags and returns the version (0 or 1), or an error.
+Result<std::uint8_t> full_box_version(ByteReader& in, const Box& box) {
+  const std::uint8_t version = in.u8();
+  in.u24();
+  if (!in.ok() || version > 1) return box_error(Errc::corrupt, box.header, "unsupported version or too short");
+  return version;
+}
+
+// mvhd and mdhd: the timescale follows the creation and modification times.
+Result<std::uint32_t> header_timescale(const Box& box) {
+  ByteReader in(box.payload);
+  auto v = full_box_version(in, box);
+  if (!v) return std::unexpected(v.error());
+  in.skip(*v == 1 ? 16 : 8);
+  const std::uint32_t timescale = in.u32();
+  if (!in.ok() || timescale == 0) return box_error(Errc::corrupt, box.header, "bad timescale");
+  return timescale;
+}
+
+Result<std::vector<Box>> children_of(const Box& box) {
+  return parse_children(box.payload, box.payload_offset(), fourcc_text(box.type()));
+}
+
+Result<Box> child_path(const Box& from, std::initializer_list<std::uint32_t> path) {
+  Box cur = from;
+  for (auto type : path) {
+    auto kids = children_of(cur);
+    if (!kids) return std::unexpected(kids.error());
+    auto next = only_child(*kids, type, cur);
+    if (!next) return std::unexpected(next.error());
+    cur = *next;
+  }
+  return cur;
+}
+
+std::string hex(std::span<const std::byte> bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) out += fmt::format("{:02x}", std::to_integer<unsigned>(b));
+  return out;
+}
+
+// Entry count of a table box that must be empty in a fragmented file's moov.
+Status expect_empty_table(const std::vector<Box>& stbl_kids, std::uint32_t type, std::size_t count_at) {
+  auto box = find_child(stbl_kids, type);
+  if (!box) return {};
+  ByteReader in(box->payload);
+  in.skip(count_at);
+  const std::uint32_t count = in.u32();
+  if (!in.ok()) return box_error(Errc::corrupt, box->header, "too short");
+  if (count != 0) {
+    return box_error(Errc::unprocessable, box->header,
+                     "the init segment holds samples; expected a fragmented MP4 with an empty moov");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_ftyp(const Box& ftyp) {
+  ByteReader in(ftyp.payload);
+  const std::uint32_t major = in.u32();
+  in.u32();  // minor version
+  if (!in.ok() || in.remaining() % 4 != 0) return box_error(Errc::corrupt, ftyp.header, "malformed brand list");
+  bool known = known_brand(major);
+  while (in.remaining() >= 4) known = known_brand(in.u32()) || known;
+  if (!known) {
+    return box_error(Errc::unprocessable, ftyp.header,
+                     fmt::format("major brand '{}' and its compatible brands are not ISO/MP4 brands",
+                                 fourcc_text(major)));
+  }
+  return {};
+}
+
+Result<InitInfo> parse_moov(const Box& moov) {
+  if (auto st = validate_tree(moov, 1); !st) return std::unexpected(st.error());
+  auto kids = children_of(moov);
+  if (!kids) return std::unexpected(kids.error());
+  InitInfo info;
+
+  auto mvhd = only_child(*kids, fourcc("mvhd"), moov);
+  if (!mvhd) return std::unexpected(mvhd.error());
+  auto movie_timescale = header_timescale(*mvhd);
+  if (!movie_timescale) return std::unexpected(movie_timescale.error());
+  info.movie_timescale = *movie_timescale;
+
+  std::vector<Box> traks;
+  for (const auto& k : *kids)
+    if (k.type() == fourcc("trak")) traks.push_back(k);
+  if (traks.size() != 1) {
+    return box_error(Errc::unprocessable, moov.header,
+                     fmt::format("expected exactly one (video) track, found {}", traks.size()));
+  }
+  const Box& trak = traks.front();
+
+  auto tkhd = child_path(trak, {fourcc("tkhd")});
+  if (!tkhd) return std::unexpected(tkhd.error());
+  int tkhd_width = 0, tkhd_height = 0;
+  {
+    ByteReader in(tkhd->payload);
+    auto v = full_box_version(in, *tkhd);
+    if (!v) return std::unexpected(v.error());
+    in.skip(*v == 1 ? 16 : 8);
+    info.track_id = in.u32();
+    in.skip(4 + (*v == 1 ? 8 : 4) + 8 + 8 + 36);  // reserved, duration, reserved, layer.., matrix
+    tkhd_width = static_cast<int>(in.u32() >> 16);
+    tkhd_height = static_cast<int>(in.u32() >> 16);
+    if (!in.ok() || info.track_id == 0) return box_error(Errc::corrupt, tkhd->header, "malformed or track_ID 0");
+  }
+
+  auto mdhd = child_path(trak, {fourcc("mdia"), fourcc("mdhd")});
+  if (!mdhd) return std::unexpected(mdhd.error());
+  auto timescale = header_timescale(*mdhd);
+  if (!timescale) return std::unexpected(timescale.error());
+  info.timescale = *timescale;
+  auto hdlr = child_path(trak, {fourcc("mdia"), fourcc("hdlr")});
+  if (!hdlr) return std::unexpected(hdlr.error());
+  {
+    ByteReader in(hdlr->payload);
+    in.skip(8);
+    const std::uint32_t handler = in.u32();
+    if (!in.ok()) return box_error(Errc::corrupt, hdlr->header, "too short");
+    if (handler != fourcc("vide")) {
+      return box_error(Errc::unprocessable, hdlr->header,
+                       fmt::format("track handler is '{}', expected a video track", fourcc_text(handler)));
+    }
+  }
+
+  auto stbl = child_path(trak, {fourcc("mdia"), fourcc("minf"), fourcc("stbl")});
+  if (!stbl) return std::unexpected(stbl.error());
+  auto stbl_kids = children_of(*stbl);
+  if (!stbl_kids) return std::unexpected(stbl_kids.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stts"), 4); !st) return std::unexpected(st.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stsz"), 8); !st) return std::unexpected(st.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stz2"), 8); !st) return std::unexpected(st.error());
+  auto stsd = only_child(*stbl_kids, fourcc("stsd"), *stbl);
+  if (!stsd) return std::unexpected(stsd.error());
+  {
+    ByteReader in(stsd->payload);
+    in.skip(4);
+    const std::uint32_t entries = in.u32();
+    if (!in.ok()) return box_error(Errc::corrupt, stsd->header, "too short");
+    if (entries != 1) {
+      return box_error(Errc::unprocessable, stsd->header,
+                       fmt::format("{} sample descriptions, expected exactly one", entries));
+    }
+  }
+  auto entries = parse_children(stsd->payload.subspan(8), stsd->payload_offset() + 8, "stsd");
+  if (!entries) return std::unexpected(entries.error());
+  if (entries->size() != 1) return box_error(Errc::corrupt, stsd->header, "entry_count does not match its boxes");
+  const Box& entry = entries->front();
+  if (entry.type() != fourcc("avc1") && entry.type() != fourcc("avc3")) {
+    return box_error(Errc::unprocessable, entry.header, "sample entry is not H.264 (avc1/avc3)");
+  }
+  {
+    ByteReader in(entry.payload);
+    in.skip(24);
+    info.width = in.u16();
+    info.height = in.u16();
+    if (!in.ok() || entry.payload.size() < 78) return box_error(Errc::corrupt, entry.header, "too short");
+  }
+  if (info.width == 0 || info.height == 0) {
+    info.width = tkhd_width;
+    info.height = tkhd_height;
+  }
+  if (info.width == 0 || info.height == 0) return box_error(Errc::corrupt, entry.header, "no picture size");
+  auto avc_kids = parse_children(entry.payload.subspan(78), entry.payload_offset() + 78, fourcc_text(entry.type()));
+  if (!avc_kids) return std::unexpected(avc_kids.error());
+  auto avcc = only_child(*avc_kids, fourcc("avcC"), entry);
+  if (!avcc) return std::unexpected(avcc.error());
+  {
+    ByteReader in(avcc->payload);
+    const std::uint8_t version = in.u8();
+    const std::uint8_t profile = in.u8();
+    const std::uint8_t compat = in.u8();
+    const std::uint8_t level = in.u8();
+    if (!in.ok() || version != 1) return box_error(Errc::corrupt, avcc->header, "bad AVC decoder configuration");
+    info.codec = fmt::format("{}.{:02x}{:02x}{:02x}", fourcc_text(entry.type()), profile, compat, level);
+    info.avcc_hex = hex(avcc->payload);
+  }
+
+  auto mvex = only_child(*kids, fourcc("mvex"), moov);
+  if (!mvex) {
+    return fail(Errc::unprocessable, "not a fragmented MP4: " + mvex.error().message);
+  }
+  auto mvex_kids = children_of(*mvex);
+  if (!mvex_kids) return std::unexpected(mvex_kids.error());
+  bool have_trex = false;
+  for (const auto& k : *mvex_kids) {
+    if (k.type() != fourcc("trex")) continue;
+    ByteReader in(k.payload);
+    in.skip(4);
+    const std::uint32_t id = in.u32();
+    in.u32();  // default_sample_description_index
+    const std::uint32_t duration = in.u32(), size = in.u32(), flags = in.u32();
+    if (!in.ok()) return box_error(Errc::corrupt, k.header, "too short");
+    if (id != info.track_id) continue;
+    if (have_trex) return box_error(Errc::corrupt, k.header, "repeated for the same track");
+    have_trex = true;
+    info.trex_duration = duration;
+    info.trex_size = size;
+    info.trex_flags = flags;
+  }
+  if (!have_trex) return box_error(Errc::corrupt, mvex->header, "has no 'trex' for the video track");
+  return info;
+}
+
+}  // namespace deskaudit::media::detail

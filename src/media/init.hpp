@@ -1,0 +1,35 @@
+#pragma once
+// Internal to deskaudit_media: the init segment (ftyp + moov) of a fragmented
+// MP4 with exactly one H.264 video track.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/error.hpp"
+#include "media/box.hpp"
+
+namespace deskaudit::media::detail {
+
+struct InitInfo {
+  std::uint32_t movie_timescale = 0;  // mvhd
+  std::uint32_t timescale = 0;        // mdhd of the video track
+  std::uint32_t track_id = 0;
+  int width = 0;
+  int height = 0;
+  std::string codec;     // "avc1.64001f"
+  std::string avcc_hex;  // avcC payload
+  // trex defaults, used when tfhd/trun leave a field out.
+  std::uint32_t trex_duration = 0;
+  std::uint32_t trex_size = 0;
+  std::uint32_t trex_flags = 0;
+};
+
+// Major brand or a compatible brand must be one we know (ISO base media / MP4).
+Status check_ftyp(const Box& ftyp);
+// Validates the moov of a fragmented MP4 (mvex present, empty sample tables,
+// exactly one track, video, avc1/avc3 with avcC) and extracts its parameters.
+Result<InitInfo> parse_moov(const Box& moov);
+// Validates bytes that hold only an init segment (ftyp, moov, free/skip).
+Result<InitInfo> parse_init_segment(std::span<const std::byte> init_segment);
+
+}  // namespace deskaudit::media::detail

@@ -1,0 +1,45 @@
+#pragma once
+// Where the screen keeps moving, per 16x16 macroblock, to spend bits where
+// auditors read: areas that changed in several frames in a row (video, a
+// window being dragged, a scrolling list) are coded coarser (hot_qp_offset),
+// and once such an area has been still for refine_after_ms it is coded once
+// more, finer (refine_qp_offset), so the picture that stays on screen (the
+// text after a scroll) is sharp. Not thread-safe.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "capture/capture.hpp"
+#include "encode/h264_encoder.hpp"
+
+namespace deskaudit::record {
+
+struct ActivityOptions {
+  int hot_frames = 3;           // changed in this many frames in a row = moving
+  int hot_qp_offset = 8;        // 0 turns the scheme off
+  std::int64_t refine_after_ms = 1000;
+  int refine_qp_offset = -3;
+};
+
+class ActivityMap {
+ public:
+  ActivityMap(int width, int height, ActivityOptions options);
+  // The quality regions for a frame at t_ms whose changed areas are `changed`
+  // (an empty span: a refinement frame without any change).
+  std::vector<encode::QualityRegion> plan(std::span<const capture::Rect> changed, std::int64_t t_ms);
+  // When a refinement frame is due if nothing else changes (nullopt: none).
+  std::optional<std::int64_t> refinement_due_ms() const;
+
+ private:
+  int mb_w_ = 0;
+  int mb_h_ = 0;
+  ActivityOptions options_;
+  std::vector<std::uint8_t> streak_;
+  std::vector<std::uint8_t> coarse_;  // coded coarser and not refined since
+  std::vector<std::int64_t> last_change_ms_;
+  std::vector<std::uint8_t> changed_;
+  std::vector<std::int8_t> offset_;
+};
+
+}  // namespace deskaudit::record

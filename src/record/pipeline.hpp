@@ -1,0 +1,38 @@
+#pragma once
+// The knobs of the recording pipeline that are not policy: encoder tuning,
+// fragment and keyframe spacing, capture backend. Recorder::start() uses the
+// defaults below (measured with bench/record); benchmarks and tests may pass
+// others through start_recorder().
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "capture/capture.hpp"
+#include "common/time.hpp"
+#include "encode/h264_encoder.hpp"
+#include "record/activity_map.hpp"
+#include "record/recorder.hpp"
+
+namespace deskaudit::record {
+
+struct RecorderTuning {
+  // width, height and fps are filled in by the recorder.
+  encode::EncoderOptions encoder;
+  // A fragment is written (and fsync'd) at each keyframe and once it spans
+  // this much media time; also when the screen has been still this long.
+  std::int64_t fragment_ms = 2000;
+  // A keyframe after this many frames of activity (idle time costs none):
+  // the most a player decodes to reach any point.
+  int keyframe_interval_frames = 300;
+  // Coarser coding of areas in constant motion, refined once still.
+  ActivityOptions activity;
+  capture::BackendChoice backend = capture::BackendChoice::best;
+  // Called once, on the recorder thread, with the wall-clock time of media
+  // time start_offset_ms (the first frame's capture time).
+  std::function<void(EpochMs)> on_first_frame;
+};
+
+Result<std::unique_ptr<Recorder>> start_recorder(const RecorderOptions& options, RecorderTuning tuning,
+                                                 Recorder::SegmentCallback on_segment_closed);
+
+}  // namespace deskaudit::record

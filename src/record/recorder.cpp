@@ -1,0 +1,379 @@
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fs.hpp"
+#include "encode/fmp4_muxer.hpp"
+#include "record/pipeline.hpp"
+#include "record/segment_files.hpp"
+
+namespace deskaudit::record {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using capture::CaptureStatus;
+using encode::FrameKind;
+
+// moof/traf/tfhd/tfdt/trun headers plus mdat header, and per-sample trun entry:
+// a generous bound so a fragment never exceeds its estimate.
+constexpr std::int64_t kFragmentOverheadBytes = 256;
+constexpr std::int64_t kSampleOverheadBytes = 16;
+
+class RecorderImpl final : public Recorder {
+ public:
+  RecorderImpl(RecorderOptions options, RecorderTuning tuning, SegmentCallback cb)
+      : options_(std::move(options)), tuning_(std::move(tuning)), on_closed_(std::move(cb)),
+        segments_(options_.output_dir, options_.first_seq) {}
+  ~RecorderImpl() override { (void)stop(); }
+
+  Status init();
+  Status stop() override;
+  CaptureInfo capture_info() const override {
+    std::lock_guard lock(mu_);
+    return info_;
+  }
+  std::optional<Error> failure() const override {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+  std::int64_t elapsed_ms() const override { return elapsed_ms_.load(); }
+
+ private:
+  void run();
+  Status loop();
+  Status take_frame(SteadyClock::time_point now);
+  Status handle_resize();
+  Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions);
+  Status refine(SteadyClock::time_point now);
+  Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
+  Status flush_fragment(std::size_t count);
+  Status close_segment();
+  Status finish(SteadyClock::time_point now);
+  std::int64_t media_ms(SteadyClock::time_point t) const {
+    return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
+  }
+  bool fits(std::int64_t packet_bytes) const {
+    const std::int64_t n = static_cast<std::int64_t>(frag_.size()) + 1;
+    return segments_.size_bytes() + frag_bytes_ + packet_bytes + kFragmentOverheadBytes + n * kSampleOverheadBytes <=
+           options_.segment_max_bytes;
+  }
+
+  RecorderOptions options_;
+  RecorderTuning tuning_;
+  SegmentCallback on_closed_;
+  SegmentFiles segments_;
+  std::unique_ptr<capture::ScreenCapture> capture_;
+  std::optional<encode::H264Encoder> encoder_;
+  std::optional<ActivityMap> activity_;
+  std::unique_ptr<encode::Fmp4Muxer> muxer_;
+  bool new_muxer_pending_ = true;
+  std::vector<encode::AvPacketPtr> frag_;  // the fragment being built; the last duration is unknown
+  std::int64_t frag_bytes_ = 0;
+  int frames_since_key_ = 0;
+  bool started_ = false;
+  SteadyClock::time_point t0_{};
+  std::int64_t last_pts_ = -1;
+
+  UniqueFd stop_fd_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  CaptureInfo info_;
+  std::optional<Error> failure_;
+  bool stopped_ = false;
+  std::atomic<std::int64_t> elapsed_ms_{0};
+};
+
+Status RecorderImpl::init() {
+  const auto& o = options_;
+  if (o.fps < 1 || o.fps > 60) return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " outside 1..60", "fps");
+  if (o.segment_max_bytes < (64 << 10))
+    return fail(Errc::invalid_argument, "segment_max_bytes below 64 KiB", "segment_max_bytes");
+  if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
+  if (o.first_seq < 0 || o.first_seq > 999999) return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
+  if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
+  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1)
+    return fail(Errc::invalid_argument, "fragment_ms below 100 or keyframe interval below 1");
+  struct stat st{};
+  if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
+
+  capture::CaptureOptions co;
+  co.display = o.display;
+  co.draw_cursor = o.draw_cursor;
+  co.backend = tuning_.backend;
+  co.cursor_poll_interval = std::chrono::milliseconds(1000 / o.fps);
+  auto cap = capture::open_x11_capture(co);
+  if (!cap) return std::unexpected(cap.error());
+  capture_ = std::move(*cap);
+  elapsed_ms_ = o.start_offset_ms;
+
+  auto eo = tuning_.encoder;
+  eo.width = capture_->width();
+  eo.height = capture_->height();
+  eo.fps = o.fps;
+  auto enc = encode::H264Encoder::open(eo);
+  if (!enc) return std::unexpected(enc.error());
+  encoder_.emplace(std::move(*enc));
+  activity_.emplace(eo.width, eo.height, tuning_.activity);
+  {
+    std::lock_guard lock(mu_);
+    info_ = CaptureInfo{std::string(capture_->backend()), capture_->width(), capture_->height(), true, {}};
+  }
+  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd_) return fail(Errc::internal, errno_message("eventfd", errno));
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void RecorderImpl::run() {
+  Status st = loop();
+  if (!st) {
+    spdlog::error("recording stopped: {}", st.error().message);
+    {
+      std::lock_guard lock(mu_);
+      failure_ = st.error();
+      info_.ok = false;
+      info_.error = st.error().message;
+    }
+    // Keep what is on disk usable: whole fragments are already there; the
+    // open segment stays a .part file (valid up to its last fragment).
+  }
+}
+
+Status RecorderImpl::loop() {
+  const auto interval = std::chrono::microseconds(1'000'000 / options_.fps);
+  // A burst of drawing (a window mapping) right after a still period is
+  // caught whole instead of half-drawn and again 1/fps later.
+  const auto settle = std::min<std::chrono::microseconds>(interval / 4, std::chrono::milliseconds(50));
+  auto next_allowed = SteadyClock::now();
+  std::optional<SteadyClock::time_point> change_seen;
+  for (;;) {
+    const auto now = SteadyClock::now();
+    const bool pending = capture_->changed();
+    SteadyClock::time_point deadline;
+    if (pending) {
+      if (!change_seen) change_seen = now;
+      deadline = std::max(next_allowed, started_ ? *change_seen + settle : now);
+    } else {
+      deadline = now + std::chrono::milliseconds(tuning_.fragment_ms);
+      if (const auto due = activity_->refinement_due_ms(); due && started_)
+        deadline = std::min(deadline, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms));
+    }
+    auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
+    if (!st) return std::unexpected(st.error());
+    switch (*st) {
+      case CaptureStatus::interrupted:
+        return finish(SteadyClock::now());
+      case CaptureStatus::reinit:
+        if (auto r = handle_resize(); !r) return r;
+        break;
+      case CaptureStatus::timeout:
+        if (const auto due = activity_->refinement_due_ms(); due && started_ && media_ms(SteadyClock::now()) >= *due) {
+          const auto t = SteadyClock::now();
+          if (auto r = refine(t); !r) return r;
+          next_allowed = t + interval;
+          break;
+        }
+        // Still screen: write all but the newest frame (whose duration is
+        // still open) so little stays in memory only.
+        if (frag_.size() >= 2 && media_ms(SteadyClock::now()) - frag_.back()->pts >= tuning_.fragment_ms)
+          if (auto r = flush_fragment(frag_.size() - 1); !r) return r;
+        break;
+      case CaptureStatus::ok:
+        if (pending && SteadyClock::now() >= deadline) {
+          const auto t = SteadyClock::now();
+          if (auto r = take_frame(t); !r) return r;
+          next_allowed = t + interval;
+          change_seen.reset();
+        } else if (!pending) {
+          change_seen = SteadyClock::now();
+        }
+        break;
+    }
+  }
+}
+
+Status RecorderImpl::take_frame(SteadyClock::time_point now) {
+  auto planes = encoder_->picture();
+  if (!planes) return std::unexpected(planes.error());
+  const capture::I420View view{planes->data[0], planes->linesize[0], planes->data[1], planes->linesize[1],
+                               planes->data[2], planes->linesize[2], planes->width,       planes->height};
+  auto st = capture_->grab(view);
+  if (!st) return std::unexpected(st.error());
+  if (*st == CaptureStatus::reinit) return handle_resize();
+  if (*st == CaptureStatus::timeout) return {};  // nothing had changed after all
+  if (!started_) {
+    started_ = true;
+    t0_ = now;
+    if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
+  }
+  std::int64_t pts = media_ms(now);
+  if (pts <= last_pts_) pts = last_pts_ + 1;
+  last_pts_ = pts;
+  const auto rects = capture_->last_grab_rects();
+  const auto regions = activity_->plan(rects, pts);
+  return encode_and_mux(pts, regions);
+}
+
+// The screen is still, but parts of it were last coded coarsely while they
+// moved: code the same picture once more, finer there.
+Status RecorderImpl::refine(SteadyClock::time_point now) {
+  std::int64_t pts = media_ms(now);
+  if (pts <= last_pts_) pts = last_pts_ + 1;
+  last_pts_ = pts;
+  const auto regions = activity_->plan({}, pts);
+  if (regions.empty()) return {};
+  return encode_and_mux(pts, regions);
+}
+
+Status RecorderImpl::handle_resize() {
+  if (auto st = capture_->reinit(); !st) return st;
+  auto eo = tuning_.encoder;
+  eo.width = capture_->width();
+  eo.height = capture_->height();
+  eo.fps = options_.fps;
+  auto enc = encode::H264Encoder::open(eo);
+  if (!enc) return std::unexpected(enc.error());
+  // Packets already made by the old encoder stay queued; the segment of the
+  // old size is closed when the first frame of the new size is ready, so the
+  // last old frame lasts exactly until then.
+  encoder_.emplace(std::move(*enc));
+  activity_.emplace(eo.width, eo.height, tuning_.activity);
+  new_muxer_pending_ = true;
+  spdlog::info("screen size changed to {}x{}", eo.width, eo.height);
+  std::lock_guard lock(mu_);
+  info_.width = eo.width;
+  info_.height = eo.height;
+  return {};
+}
+
+Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions) {
+  const bool has_content = segments_.fragments() > 0 || !frag_.empty();
+  bool new_segment = new_muxer_pending_ ||
+                     (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
+  FrameKind kind =
+      new_segment || frames_since_key_ >= tuning_.keyframe_interval_frames ? FrameKind::keyframe : FrameKind::delta;
+  auto pkt = encoder_->encode(pts, kind, regions);
+  if (!pkt) return std::unexpected(pkt.error());
+  if (!new_segment && has_content && !fits((*pkt)->size)) {
+    // The segment is full. A delta frame cannot start the next one: encode
+    // the same picture again as a keyframe and drop the delta packet.
+    new_segment = true;
+    if (kind == FrameKind::delta) {
+      kind = FrameKind::keyframe;
+      pkt = encoder_->encode(pts, kind, regions);
+      if (!pkt) return std::unexpected(pkt.error());
+    }
+  }
+  return add_packet(std::move(*pkt), kind, new_segment);
+}
+
+Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment) {
+  if (!frag_.empty()) frag_.back()->duration = pkt->pts - frag_.back()->pts;
+  if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= tuning_.fragment_ms))
+    if (auto st = flush_fragment(frag_.size()); !st) return st;
+  if (new_segment) {
+    if (auto st = close_segment(); !st) return st;
+    if (new_muxer_pending_) {
+      auto m = encode::Fmp4Muxer::open(encoder_->context(), pkt->pts);
+      if (!m) return std::unexpected(m.error());
+      muxer_ = std::move(*m);
+      new_muxer_pending_ = false;
+    }
+    if (auto st = segments_.open(muxer_->init_segment(), pkt->pts); !st) return st;
+  }
+  frag_bytes_ += pkt->size;
+  frag_.push_back(std::move(pkt));
+  frames_since_key_ = kind == FrameKind::keyframe ? 1 : frames_since_key_ + 1;
+  return {};
+}
+
+Status RecorderImpl::flush_fragment(std::size_t count) {
+  count = std::min(count, frag_.size());
+  if (count == 0) return {};
+  std::vector<const AVPacket*> pkts;
+  pkts.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) pkts.push_back(frag_[i].get());
+  auto bytes = muxer_->fragment(pkts);
+  if (!bytes) return std::unexpected(bytes.error());
+  const std::int64_t end = frag_[count - 1]->pts + frag_[count - 1]->duration;
+  if (auto st = segments_.append(*bytes, end); !st) return st;
+  for (std::size_t i = 0; i < count; ++i) frag_bytes_ -= frag_[i]->size;
+  frag_.erase(frag_.begin(), frag_.begin() + static_cast<std::ptrdiff_t>(count));
+  elapsed_ms_ = end;
+  return {};
+}
+
+Status RecorderImpl::close_segment() {
+  auto closed = segments_.close();
+  if (!closed) return std::unexpected(closed.error());
+  if (*closed && on_closed_) on_closed_(**closed);
+  return {};
+}
+
+Status RecorderImpl::finish(SteadyClock::time_point now) {
+  if (!frag_.empty()) {
+    // The last picture stayed on screen until now.
+    frag_.back()->duration = std::max<std::int64_t>(1, media_ms(now) - frag_.back()->pts);
+    if (auto st = flush_fragment(frag_.size()); !st) return st;
+  }
+  return close_segment();
+}
+
+Status RecorderImpl::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return failure_ ? Status(std::unexpected(*failure_)) : Status{};
+    stopped_ = true;
+  }
+  if (thread_.joinable()) {
+    const std::uint64_t one = 1;
+    if (::write(stop_fd_.get(), &one, sizeof one) < 0) {
+      // An eventfd write fails only on overflow, which a single write cannot cause.
+    }
+    thread_.join();
+  }
+  std::lock_guard lock(mu_);
+  if (failure_) return std::unexpected(*failure_);
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Recorder>> start_recorder(const RecorderOptions& options, RecorderTuning tuning,
+                                                 Recorder::SegmentCallback on_segment_closed) {
+  auto r = std::make_unique<RecorderImpl>(options, std::move(tuning), std::move(on_segment_closed));
+  if (auto st = r->init(); !st) return std::unexpected(st.error());
+  return std::unique_ptr<Recorder>(std::move(r));
+}
+
+Result<std::unique_ptr<Recorder>> Recorder::start(const RecorderOptions& options, SegmentCallback on_segment_closed) {
+  return start_recorder(options, RecorderTuning{}, std::move(on_segment_closed));
+}
+
+CaptureInfo probe_capture(const std::string& display) {
+  CaptureInfo info;
+  capture::CaptureOptions co;
+  co.display = display;
+  auto cap = capture::open_x11_capture(co);
+  if (!cap) {
+    info.error = cap.error().message;
+    return info;
+  }
+  info.backend = std::string((*cap)->backend());
+  info.width = (*cap)->width();
+  info.height = (*cap)->height();
+  info.ok = true;
+  return info;
+}
+
+}  // namespace deskaudit::record

@@ -1,0 +1,51 @@
+#pragma once
+// The segment files of one recording in its spool directory.
+// A segment is `seg-NNNNNN.mp4.part` (0600, created exclusively: an existing
+// file is never overwritten) while open, holds the init segment and whole
+// fragments, each fsync'd as written, and is renamed to `seg-NNNNNN.mp4`
+// (directory fsync'd) when closed.
+// Thread safety: one thread at a time.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "record/recorder.hpp"
+
+namespace deskaudit::record {
+
+std::filesystem::path segment_path(const std::filesystem::path& dir, std::int64_t seq, bool part);
+
+class SegmentFiles {
+ public:
+  SegmentFiles(std::filesystem::path dir, std::int64_t first_seq) : dir_(std::move(dir)), next_seq_(first_seq) {}
+  ~SegmentFiles();  // leaves an open .part file in place (valid up to its last fragment)
+
+  bool is_open() const { return static_cast<bool>(fd_); }
+  std::int64_t size_bytes() const { return size_; }
+  std::int64_t fragments() const { return fragments_; }
+  std::int64_t start_ms() const { return start_ms_; }
+
+  // Creates the next segment file and writes the init segment into it.
+  Status open(std::string_view init_segment, std::int64_t start_ms);
+  // Appends one whole fragment (moof+mdat) and fsyncs; end_ms is the media
+  // time where its last sample ends.
+  Status append(std::string_view fragment, std::int64_t end_ms);
+  // Closes the open segment: fsync, rename, fsync dir. A segment without a
+  // fragment is removed and yields nullopt.
+  Result<std::optional<SegmentClosed>> close();
+
+ private:
+  std::filesystem::path dir_;
+  std::int64_t next_seq_;
+  std::int64_t seq_ = -1;
+  UniqueFd fd_;
+  std::int64_t size_ = 0;
+  std::int64_t fragments_ = 0;
+  std::int64_t start_ms_ = 0;
+  std::int64_t end_ms_ = 0;
+};
+
+}  // namespace deskaudit::record

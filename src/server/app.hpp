@@ -1,0 +1,53 @@
+#pragma once
+// The composition root: builds catalog and object store from the config,
+// creates the first administrator, registers the route table on an HTTP
+// server, serves the console, and runs the retention sweeper.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/config.hpp"
+#include "server/services.hpp"
+
+namespace deskaudit::server {
+
+class App {
+ public:
+  // Connects, migrates, seeds built-in roles and (on a new catalog) the
+  // administrator "admin" with admin_password, or a generated one reported
+  // through first_admin_password().
+  static Result<std::unique_ptr<App>> create(ServerConfig config, std::shared_ptr<const Clock> clock,
+                                             std::string admin_password);
+  ~App();
+
+  // Binds and serves until stop(); on_listening gets the bound port.
+  Status run(const std::function<void(int port)>& on_listening);
+  // Stops accepting, lets requests in flight finish, stops the sweeper. Thread-safe.
+  void stop();
+
+  // Empty unless this start created the administrator with a generated password.
+  const std::string& first_admin_password() const { return generated_password_; }
+  Services& services() { return *services_; }
+  const std::vector<Route>& routes() const { return routes_; }
+  // One retention pass (also run by the sweeper thread): deletes expired recordings.
+  Result<int> sweep_once();
+
+ private:
+  App() = default;
+  void register_routes();
+  void serve_console();
+  void sweeper_loop();
+
+  std::unique_ptr<Services> services_;
+  std::vector<Route> routes_;
+  std::unique_ptr<httplib::Server> http_;
+  std::string generated_password_;
+  std::atomic<bool> stopping_{false};
+  std::thread sweeper_;
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+};
+
+}  // namespace deskaudit::server

@@ -1,0 +1,48 @@
+#pragma once
+// Server configuration: defaults, then a TOML file, then environment
+// variables (DESKAUDIT_*), then command-line flags; later sources win.
+// Only the composition root (app.cpp) and main.cpp read it.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "storage/object_store.hpp"
+
+namespace deskaudit::server {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";       // HOST:PORT
+  std::filesystem::path data_dir = "data";      // catalog.db, objects/, incoming/
+  std::string catalog;                          // URL; default sqlite:///<data_dir>/catalog.db
+  std::string store;                            // URL; default file:///<data_dir>/objects
+  storage::S3Options s3;
+  std::filesystem::path web_root;               // built console; empty = search defaults
+  std::string public_url;                       // printed console URL; default http://<listen>/
+  std::int64_t max_segment_bytes = 40ll << 20;  // upload body limit (policy max is 32 MiB)
+  std::int64_t max_json_bytes = 1ll << 20;
+  int http_threads = 32;
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::text;
+  std::int64_t session_ttl_ms = 12ll * 3600 * 1000;
+  std::int64_t sweep_interval_ms = 60'000;
+  std::int64_t agent_offline_after_ms = 90'000;
+  std::string replica_id;                        // default hostname:pid
+};
+
+// Applies a TOML document (keys as the struct's field names; s3 settings in
+// an [s3] table). invalid_argument naming the key on a wrong type/unknown key.
+Status apply_toml(ServerConfig& config, const std::string& toml_text);
+// Applies DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,
+// DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT,
+// DESKAUDIT_PUBLIC_URL, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION,
+// DESKAUDIT_S3_PATH_STYLE from env.
+Status apply_env(ServerConfig& config, const std::map<std::string, std::string>& env);
+// Fills defaults that depend on other fields (catalog/store URLs, replica id).
+Status finalize(ServerConfig& config);
+// Splits "HOST:PORT"; invalid_argument when malformed.
+Result<std::pair<std::string, int>> split_listen(const std::string& listen);
+
+}  // namespace deskaudit::server

@@ -1,0 +1,117 @@
+// deskaudit-server: REST API, web console, segment ingest, retention sweeper.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/fs.hpp"
+#include "server/app.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace deskaudit;
+  CLI::App cli{"deskaudit-server: screen-recording audit server (REST API, console, ingest, retention)"};
+  std::string config_file, listen, data_dir, catalog_url, store_url, web_root, log_level, log_format;
+  cli.add_option("--config", config_file, "TOML config file (flags and DESKAUDIT_* variables override it)");
+  cli.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
+  cli.add_option("--data-dir", data_dir, "data directory: SQLite catalog, local objects, upload temp files");
+  cli.add_option("--catalog", catalog_url, "catalog URL: sqlite:///path.db or postgresql://user@host/db");
+  cli.add_option("--store", store_url, "object store URL: file:///dir or s3://bucket/prefix");
+  cli.add_option("--web-root", web_root, "directory of the built web console");
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+  cli.add_option("--log-format", log_format, "text or json");
+  cli.footer(
+      "Environment: DESKAUDIT_ADMIN_PASSWORD sets the first administrator's password when the catalog is new\n"
+      "(otherwise one is generated and printed once). DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,\n"
+      "DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT, DESKAUDIT_S3_ENDPOINT,\n"
+      "DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.");
+  CLI11_PARSE(cli, argc, argv);
+
+  server::ServerConfig config;
+  const auto env = environment();
+  auto die = [](const Error& e) {
+    std::cerr << "deskaudit-server: " << e.message << "\n";
+    return 2;
+  };
+  if (!config_file.empty()) {
+    auto text = read_file(config_file);
+    if (!text) return die(text.error());
+    if (auto st = server::apply_toml(config, *text); !st) return die(with_context(st.error(), config_file));
+  }
+  if (auto st = server::apply_env(config, env); !st) return die(st.error());
+  if (!listen.empty()) config.listen = listen;
+  if (!data_dir.empty()) config.data_dir = data_dir;
+  if (!catalog_url.empty()) config.catalog = catalog_url;
+  if (!store_url.empty()) config.store = store_url;
+  if (!web_root.empty()) config.web_root = web_root;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (!log_format.empty()) {
+    if (log_format != "text" && log_format != "json") return die(Error{Errc::invalid_argument, "--log-format must be text or json"});
+    config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
+  }
+  try {
+    init_logging("server", config.log_level, config.log_format);
+  } catch (const std::exception& e) {
+    std::cerr << "deskaudit-server: " << e.what() << "\n";
+    return 2;
+  }
+
+  // Signals are taken by a thread of ours, so the HTTP threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto admin_password = env.contains("DESKAUDIT_ADMIN_PASSWORD") ? env.at("DESKAUDIT_ADMIN_PASSWORD") : "";
+  auto app = server::App::create(config, std::make_shared<SystemClock>(), admin_password);
+  if (!app) return die(app.error());
+  auto& services = (*app)->services();
+  std::thread signal_thread([&app, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: finishing requests in flight and stopping", sig);
+    (*app)->stop();
+  });
+  auto st = (*app)->run([&](int port) {
+    const auto host = server::split_listen(services.config.listen)->first;
+    const auto url = services.config.public_url.empty()
+                         ? "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" + std::to_string(port) + "/"
+                         : services.config.public_url;
+    spdlog::info("listening on {}:{} catalog={} store={}", host, port, services.catalog->backend(), services.store->describe());
+    std::cout << "deskaudit console: " << url << "\n";
+    if (!(*app)->first_admin_password().empty()) {
+      std::cout << "first administrator: user 'admin', password '" << (*app)->first_admin_password()
+                << "' (shown once; change it in the console)\n";
+    }
+    std::cout.flush();
+  });
+  if (!st) {
+    (*app)->stop();
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+    return die(st.error());
+  }
+  signal_thread.join();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,52 @@
+#pragma once
+// What route handlers share: catalog, object store, clock and settings.
+// Built once by the composition root (App::create); thread-safe to use from
+// every request thread.
+#include <filesystem>
+#include <memory>
+
+#include "catalog/catalog.hpp"
+#include "common/time.hpp"
+#include "server/config.hpp"
+#include "server/http.hpp"
+#include "storage/object_store.hpp"
+
+namespace deskaudit::server {
+
+struct Services {
+  ServerConfig config;
+  std::unique_ptr<catalog::Catalog> catalog;
+  std::unique_ptr<storage::ObjectStore> store;
+  std::shared_ptr<const Clock> clock;
+  std::filesystem::path incoming_dir;  // temp files of uploads in progress (0700)
+
+  EpochMs now() const { return clock->now_ms(); }
+  // Appends to the audit log; a failure is logged (the action already happened).
+  void audit(const Principal& who, std::string action, std::string target, const Json& details = Json::object());
+  void audit_as(std::string actor, std::string action, std::string target, const Json& details = Json::object());
+};
+
+// Route groups, one file each.
+void add_auth_routes(std::vector<Route>& routes, Services& s);
+void add_admin_routes(std::vector<Route>& routes, Services& s);
+void add_inventory_routes(std::vector<Route>& routes, Services& s);
+void add_policy_routes(std::vector<Route>& routes, Services& s);
+void add_agent_routes(std::vector<Route>& routes, Services& s);
+void add_recording_routes(std::vector<Route>& routes, Services& s);
+
+// Every API route of the server, in matching order.
+std::vector<Route> build_routes(Services& s);
+
+// Bearer secrets are stored as sha256 hex; prefixes tell their kind.
+inline constexpr std::string_view kSessionPrefix = "das_";
+inline constexpr std::string_view kApiTokenPrefix = "dat_";
+inline constexpr std::string_view kAgentPrefix = "dag_";
+inline constexpr std::string_view kEnrollPrefix = "det_";
+inline constexpr std::string_view kSessionCookie = "deskaudit_session";
+inline constexpr std::string_view kCsrfCookie = "deskaudit_csrf";
+// The CSRF token of a console session, derived from its secret.
+std::string csrf_for(std::string_view session_token);
+// Loads an administrator's effective permissions from the catalog.
+Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id);
+
+}  // namespace deskaudit::server

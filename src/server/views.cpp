@@ -1,0 +1,231 @@
+#include "server/views.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace deskaudit::server {
+
+using namespace catalog;
+
+namespace {
+Json opt(const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); }
+Json opt_time(const std::optional<EpochMs>& v) { return v ? Json(format_rfc3339(*v)) : Json(nullptr); }
+Json time_or_null(EpochMs v) { return v > 0 ? Json(format_rfc3339(v)) : Json(nullptr); }
+Json parsed_or_null(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() ? Json(nullptr) : j;
+}
+}  // namespace
+
+Json to_json(const RecordingRule& r) {
+  return {{"mode", std::string(to_string(r.mode))},
+          {"period_start", r.period_start},
+          {"period_end", r.period_end},
+          {"fps", r.fps},
+          {"audio", r.audio},
+          {"segment_max_bytes", r.segment_max_bytes},
+          {"segment_max_minutes", r.segment_max_minutes},
+          {"retention_days", r.retention_days},
+          {"user_notice", r.user_notice},
+          {"user_notice_message", r.user_notice_message}};
+}
+
+Json to_json(const Policy& p) {
+  return {{"id", p.id},
+          {"name", p.name},
+          {"recording", to_json(p.recording)},
+          {"version", p.version},
+          {"created_at", format_rfc3339(p.created_at)},
+          {"updated_at", format_rfc3339(p.updated_at)}};
+}
+
+Json to_json(const Pool& p) {
+  return {{"id", p.id}, {"name", p.name}, {"description", p.description}, {"created_at", format_rfc3339(p.created_at)}};
+}
+
+Json to_json(const Recording& r) {
+  return {{"id", r.id},
+          {"computer_id", r.computer_id},
+          {"computer_name", r.computer_name},
+          {"pool_id", opt(r.pool_id)},
+          {"policy_id", opt(r.policy_id)},
+          {"policy_name", r.policy_name},
+          {"username", r.username},
+          {"start_time", format_rfc3339(r.start_time)},
+          {"end_time", opt_time(r.end_time)},
+          {"status", std::string(to_string(r.status))},
+          {"size_bytes", r.size_bytes},
+          {"segment_count", r.segment_count},
+          {"duration_ms", r.duration_ms},
+          {"retention_days", r.retention_days},
+          {"expires_at", opt_time(r.expires_at)},
+          {"legal_hold", r.legal_hold}};
+}
+
+Json to_json(const Segment& s) {
+  return {{"seq", s.seq},
+          {"size_bytes", s.size_bytes},
+          {"sha256", s.sha256},
+          {"start_offset_ms", s.start_offset_ms},
+          {"duration_ms", s.duration_ms}};
+}
+
+Json to_json(const RoleGrant& g) {
+  Json j = {{"role_id", g.role_id}};
+  if (g.scope_type && g.scope_id) {
+    j["scope_type"] = std::string(to_string(*g.scope_type));
+    j["scope_id"] = *g.scope_id;
+  }
+  return j;
+}
+
+Json to_json(const User& u, const std::vector<RoleGrant>& grants) {
+  Json roles = Json::array();
+  for (const auto& g : grants) roles.push_back(to_json(g));
+  return {{"id", u.id},
+          {"username", u.username},
+          {"disabled", u.disabled},
+          {"created_at", format_rfc3339(u.created_at)},
+          {"roles", roles}};
+}
+
+Json to_json(const Role& r) {
+  return {{"id", r.id}, {"name", r.name}, {"description", r.description}, {"permissions", r.permissions},
+          {"builtin", r.builtin}};
+}
+
+Json to_json(const ApiToken& t) {
+  return {{"id", t.id},
+          {"user_id", t.user_id},
+          {"kind", t.kind == TokenKind::api ? "api" : "session"},
+          {"name", t.name},
+          {"created_at", format_rfc3339(t.created_at)},
+          {"expires_at", opt_time(t.expires_at)},
+          {"last_used_at", time_or_null(t.last_used_at)},
+          {"revoked", t.revoked}};
+}
+
+Json to_json(const AuditEntry& e) {
+  return {{"seq", e.seq},
+          {"time", format_rfc3339(e.time)},
+          {"actor", e.actor},
+          {"action", e.action},
+          {"target", e.target},
+          {"details", parsed_or_null(e.details_json)},
+          {"prev_hash", e.prev_hash},
+          {"hash", e.hash}};
+}
+
+Json to_json(const EnrollmentToken& t) {
+  return {{"id", t.id},
+          {"pool_id", opt(t.pool_id)},
+          {"expires_at", opt_time(t.expires_at)},
+          {"max_uses", t.max_uses ? Json(*t.max_uses) : Json(nullptr)},
+          {"uses", t.uses},
+          {"created_at", format_rfc3339(t.created_at)},
+          {"revoked", t.revoked}};
+}
+
+Json to_json(const Computer& c, EpochMs now, std::int64_t offline_after_ms) {
+  const auto& a = c.agent;
+  const bool online = a.last_seen_at > 0 && now - a.last_seen_at <= offline_after_ms;
+  const Json session = parsed_or_null(a.session_json);
+  return {{"id", c.id},
+          {"name", c.name},
+          {"hostname", c.hostname},
+          {"os", c.os},
+          {"pool_id", opt(c.pool_id)},
+          {"enrolled", c.enrolled},
+          {"created_at", format_rfc3339(c.created_at)},
+          {"agent",
+           {{"version", a.agent_version},
+            {"online", online},
+            {"last_seen_at", time_or_null(a.last_seen_at)},
+            {"capture", parsed_or_null(a.capture_json)},
+            {"spool_bytes", a.spool_bytes},
+            {"last_error", a.last_error},
+            {"session", online ? session : Json(nullptr)},
+            {"last_upload_at", time_or_null(a.last_upload_at)},
+            {"last_upload_error", a.last_upload_error},
+            {"last_session_at", time_or_null(a.last_session_at)}}},
+          {"recording_now", online && session.is_object() && session.contains("recording_id")}};
+}
+
+Status check_name(const std::string& name, std::string_view field) {
+  if (name.empty() || name.size() > 128) {
+    return fail(Errc::unprocessable, std::string(field) + " must have 1 to 128 characters", std::string(field));
+  }
+  if (std::ranges::any_of(name, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
+    return fail(Errc::unprocessable, std::string(field) + " must not contain control characters", std::string(field));
+  }
+  return {};
+}
+
+Result<std::optional<EpochMs>> get_time(const Json& j, std::string_view field) {
+  auto s = get_string(j, field, false);
+  if (!s) return std::unexpected(s.error());
+  if (s->empty()) return std::optional<EpochMs>{};
+  auto t = parse_rfc3339(*s);
+  if (!t) return fail(Errc::unprocessable, std::string(field) + ": " + t.error().message, std::string(field));
+  return std::optional<EpochMs>{*t};
+}
+
+Result<RecordingRule> rule_from_json(const Json& j, RecordingRule r) {
+  if (!j.is_object()) return fail(Errc::unprocessable, "recording must be an object", "recording");
+  static const std::array<std::string_view, 10> known = {"mode", "period_start", "period_end", "fps", "audio",
+                                                         "segment_max_bytes", "segment_max_minutes", "retention_days",
+                                                         "user_notice", "user_notice_message"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::ranges::find(known, it.key()) == known.end()) {
+      return fail(Errc::unprocessable, "recording." + it.key() + " is not a recording setting", "recording." + it.key());
+    }
+  }
+  auto field = [](std::string_view f) { return "recording." + std::string(f); };
+  auto bad = [&](std::string_view f, std::string what) {
+    return fail(Errc::unprocessable, field(f) + " " + what, field(f));
+  };
+  if (j.contains("mode")) {
+    auto m = j["mode"].is_string() ? recording_mode_from(j["mode"].get<std::string>()) : std::nullopt;
+    if (!m) return bad("mode", "must be \"off\", \"session\" or \"period\"");
+    r.mode = *m;
+  }
+  for (auto f : {"period_start", "period_end"}) {
+    if (!j.contains(f)) continue;
+    if (!j[f].is_string() || !parse_time_of_day(j[f].get<std::string>())) return bad(f, "must be a time of day HH:MM");
+    (std::string_view(f) == "period_start" ? r.period_start : r.period_end) = j[f].get<std::string>();
+  }
+  if (r.mode == RecordingMode::period && r.period_start == r.period_end) {
+    return bad("period_end", "must differ from period_start");
+  }
+  auto int_in = [&](std::string_view f, auto&& ok, std::string what, auto& out) -> Status {
+    if (!j.contains(f)) return {};
+    const auto& v = j[std::string(f)];
+    if (!v.is_number_integer() || !ok(v.template get<std::int64_t>())) return bad(f, std::move(what));
+    out = static_cast<std::remove_reference_t<decltype(out)>>(v.template get<std::int64_t>());
+    return {};
+  };
+  if (auto s = int_in("fps", [](std::int64_t v) { return v == 2 || v == 5 || v == 10 || v == 15; },
+                      "must be 2, 5, 10 or 15", r.fps); !s) return std::unexpected(s.error());
+  if (auto s = int_in("segment_max_bytes", [](std::int64_t v) { return v >= (64 << 10) && v <= (32 << 20); },
+                      "must be from 65536 to 33554432 (32 MiB)", r.segment_max_bytes); !s) return std::unexpected(s.error());
+  if (auto s = int_in("segment_max_minutes", [](std::int64_t v) { return v == 10 || v == 20 || v == 30 || v == 60; },
+                      "must be 10, 20, 30 or 60", r.segment_max_minutes); !s) return std::unexpected(s.error());
+  if (auto s = int_in("retention_days", [](std::int64_t v) { return v >= 1 && v <= 3650; },
+                      "must be from 1 to 3650", r.retention_days); !s) return std::unexpected(s.error());
+  for (auto f : {"audio", "user_notice"}) {
+    if (!j.contains(f)) continue;
+    if (!j[f].is_boolean()) return bad(f, "must be true or false");
+    (std::string_view(f) == "audio" ? r.audio : r.user_notice) = j[f].get<bool>();
+  }
+  if (j.contains("user_notice_message")) {
+    if (!j["user_notice_message"].is_string()) return bad("user_notice_message", "must be a string");
+    r.user_notice_message = j["user_notice_message"].get<std::string>();
+    if (r.user_notice_message.size() > 1000) return bad("user_notice_message", "must have at most 1000 characters");
+  }
+  if (r.user_notice && r.user_notice_message.empty()) {
+    return bad("user_notice_message", "is required when user_notice is on");
+  }
+  return r;
+}
+
+}  // namespace deskaudit::server

@@ -1,0 +1,34 @@
+#pragma once
+// JSON shapes of catalog records (api.md names) and validation of the
+// values administrators send.
+#include <optional>
+
+#include "catalog/types.hpp"
+#include "server/http.hpp"
+
+namespace deskaudit::server {
+
+Json to_json(const catalog::RecordingRule& rule);
+Json to_json(const catalog::Policy& policy);
+Json to_json(const catalog::Pool& pool);
+Json to_json(const catalog::Recording& recording);
+Json to_json(const catalog::Segment& segment);
+Json to_json(const catalog::User& user, const std::vector<catalog::RoleGrant>& grants);
+Json to_json(const catalog::Role& role);
+Json to_json(const catalog::ApiToken& token);
+Json to_json(const catalog::AuditEntry& entry);
+Json to_json(const catalog::EnrollmentToken& token);
+Json to_json(const catalog::RoleGrant& grant);
+// A computer with its agent state; online when seen within offline_after_ms.
+Json to_json(const catalog::Computer& computer, EpochMs now, std::int64_t offline_after_ms);
+
+// Applies the given fields of a "recording" object onto base (PATCH merges,
+// POST starts from defaults), validating every value: unprocessable with
+// the field named ("recording.fps").
+Result<catalog::RecordingRule> rule_from_json(const Json& j, catalog::RecordingRule base);
+// Validates a display name (1..128 printable characters); field named.
+Status check_name(const std::string& name, std::string_view field);
+// Optional RFC 3339 string field -> time; unprocessable naming the field.
+Result<std::optional<EpochMs>> get_time(const Json& j, std::string_view field);
+
+}  // namespace deskaudit::server

@@ -1,0 +1,16 @@
+#pragma once
+// Real recordings for tests: H.264 fragmented MP4 made by the ffmpeg CLI from
+// a test pattern, cut into segment files the way the agent writes them (each
+// = the init segment + whole fragments; decode times continue across files).
+#include <string>
+#include <vector>
+
+namespace deskaudit::testing {
+
+// Throws std::runtime_error when ffmpeg is missing or fails.
+// seconds of video at fps, one fragment per second, split over `segments` files.
+std::vector<std::string> make_segments(int segments, int seconds, int fps = 5, const std::string& size = "320x240");
+
+std::string sha256_of(const std::string& bytes);
+
+}  // namespace deskaudit::testing

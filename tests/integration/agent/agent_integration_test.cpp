@@ -1,0 +1,535 @@
+// The agent against the real server, under Xvfb: sessions recorded end to
+// end, segment limits, crash and server-restart recovery, policy changes.
+// Each test starts its own server, X display and agent.
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "agent_harness.hpp"
+#include "common/fs.hpp"
+#include "common/time.hpp"
+#include "media/fmp4.hpp"
+#include "server_process.hpp"
+
+using namespace deskaudit;
+using namespace deskaudit::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t now_ms() { return SystemClock().now_ms(); }
+
+// "HH:MM" of the local time `minutes` from now (wrapping at midnight).
+std::string local_hhmm(int minutes_from_now) {
+  const std::time_t t = std::time(nullptr) + minutes_from_now * 60;
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", tm.tm_hour, tm.tm_min);
+  return buf;
+}
+
+std::string current_user() {
+  passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : std::to_string(::geteuid());
+}
+
+// ffprobe's view of a media file.
+struct Probe {
+  bool ok = false;
+  double duration_s = 0;
+  long frames = 0;
+  std::string errors;  // from a full decode
+};
+
+Probe probe(const fs::path& file) {
+  Probe p;
+  int st = 0;
+  const auto out = shell("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+                         "stream=nb_read_frames:format=duration -of default=nw=1 " +
+                             quote(file.string()) + " 2>&1",
+                         &st);
+  if (st != 0) {
+    p.errors = out;
+    return p;
+  }
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("nb_read_frames=")) p.frames = std::atol(line.c_str() + 15);
+    if (line.starts_with("duration=")) p.duration_s = std::atof(line.c_str() + 9);
+  }
+  p.errors = shell("ffmpeg -v error -i " + quote(file.string()) + " -f null - 2>&1", &st);
+  p.ok = st == 0 && p.frames > 0;
+  return p;
+}
+
+}  // namespace
+
+class AgentIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v Xvfb ffprobe ffplay >/dev/null 2>&1") != 0) {
+      if (std::getenv("CI")) FAIL() << "Xvfb, ffprobe and ffplay are required (Debian: xvfb ffmpeg)";
+      GTEST_SKIP() << "Xvfb/ffmpeg not installed";
+    }
+    data_ = std::make_unique<TempDir>("agent-it-data");
+    logs_ = std::make_unique<TempDir>("agent-it-logs");
+    state_ = std::make_unique<TempDir>("agent-it-state");
+    server_ = std::make_unique<ServerProcess>(ServerOptions{data_->path()});
+    admin_ = std::make_unique<Api>(server_->url(), admin_token(server_->url()));
+    xvfb_ = std::make_unique<Xvfb>(logs_->path());
+  }
+
+  void TearDown() override {
+    if (HasFailure() && logs_) {
+      std::cerr << "---- agent log (tail) ----\n" << tail_of(logs_->path() / "agent.log") << "\n";
+    }
+    motion_.reset();
+    agent_.reset();
+    xvfb_.reset();
+    admin_.reset();
+    server_.reset();
+  }
+
+  // A policy assigned to a fresh pool; the agent enrolls into that pool.
+  void set_policy(nlohmann::json recording) {
+    recording.emplace("retention_days", 7);
+    auto pol = admin_->post("/api/v1/policies", {{"name", "it-" + random_suffix()}, {"recording", recording}});
+    ASSERT_EQ(pol.status, 201) << pol.body;
+    policy_id_ = pol.json["id"];
+    auto pool = admin_->post("/api/v1/pools", {{"name", "pool-" + random_suffix()}});
+    ASSERT_EQ(pool.status, 201) << pool.body;
+    pool_id_ = pool.json["id"];
+    auto as = admin_->put("/api/v1/policies/" + policy_id_ + "/assignments/pools/" + pool_id_);
+    ASSERT_TRUE(as.status == 200 || as.status == 201 || as.status == 204) << as.body;
+  }
+
+  void patch_policy(const nlohmann::json& recording) {
+    auto r = admin_->patch("/api/v1/policies/" + policy_id_, {{"recording", recording}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  static std::string random_suffix() {
+    static int n = 0;
+    return std::to_string(::getpid()) + "-" + std::to_string(++n);
+  }
+
+  std::vector<std::string> agent_args(std::vector<std::string> extra = {}) {
+    auto tok = admin_->post("/api/v1/enrollment-tokens", {{"pool_id", pool_id_}});
+    EXPECT_EQ(tok.status, 201) << tok.body;
+    std::vector<std::string> a = {DESKAUDIT_AGENT_BIN, "run", "--server", server_->url(),
+                                  "--state-dir", state_->path().string(), "--display", xvfb_->display(),
+                                  "--heartbeat-seconds", "1", "--retry-max-seconds", "2",
+                                  "--min-free-mib", "16", "--min-free-percent", "0",
+                                  "--shutdown-timeout", "20", "--log-level", "debug"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    enroll_token_ = tok.json.value("token", std::string());
+    return a;
+  }
+
+  void start_agent(std::vector<std::string> extra = {}) {
+    auto args = agent_args(std::move(extra));
+    agent_ = std::make_unique<Child>(args, logs_->path() / "agent.log",
+                                     std::map<std::string, std::string>{{"DESKAUDIT_ENROLL_TOKEN", enroll_token_}});
+    // Up = answering on its socket (a socket file left by a killed agent is not enough).
+    const std::string status_cmd = std::string(DESKAUDIT_AGENT_BIN) + " session status --state-dir " +
+                                   quote(state_->path().string()) + " >/dev/null 2>&1";
+    ASSERT_TRUE(wait_until(
+        [&] {
+          int st = 1;
+          shell(status_cmd, &st);
+          return st == 0 || !agent_->running();
+        },
+        30s))
+        << "agent did not come up";
+    ASSERT_TRUE(agent_->running()) << "agent exited:\n" << tail_of(logs_->path() / "agent.log");
+    auto cred = read_file(state_->path() / "credential.json");
+    ASSERT_TRUE(cred);
+    computer_id_ = nlohmann::json::parse(*cred)["computer_id"];
+  }
+
+  nlohmann::json session(const std::string& op, const std::string& user = {}) {
+    std::string cmd = std::string(DESKAUDIT_AGENT_BIN) + " session " + op + " --state-dir " + quote(state_->path().string());
+    if (!user.empty()) cmd += " --user " + quote(user);
+    int st = 0;
+    const auto out = shell(cmd + " 2>/dev/null", &st);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_EQ(st, 0) << cmd << " -> " << out;
+    return j;
+  }
+
+  // Continuous motion on the display for `seconds` (a test pattern video).
+  void start_motion(int seconds) {
+    motion_ = std::make_unique<Child>(
+        std::vector<std::string>{"ffplay", "-loglevel", "quiet", "-an", "-f", "lavfi", "-i",
+                                 "testsrc2=size=480x270:rate=25:duration=" + std::to_string(seconds), "-left",
+                                 "100", "-top", "100", "-autoexit", "-window_title", "motion"},
+        logs_->path() / "motion.log", std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
+  }
+
+  std::vector<nlohmann::json> recordings() {
+    auto r = admin_->get("/api/v1/recordings?computer_id=" + computer_id_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<nlohmann::json> out;
+    if (r.json.is_object() && r.json.contains("items")) {
+      for (const auto& it : r.json["items"]) out.push_back(it);
+    }
+    std::reverse(out.begin(), out.end());  // oldest first
+    return out;
+  }
+
+  nlohmann::json detail(const std::string& id) {
+    auto r = admin_->get("/api/v1/recordings/" + id);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json;
+  }
+
+  // Waits until `count` recordings exist and the first `count` have left
+  // status "recording"; returns them oldest first.
+  std::vector<nlohmann::json> wait_finished(std::size_t count, std::chrono::seconds timeout) {
+    std::vector<nlohmann::json> recs;
+    wait_until(
+        [&] {
+          recs = recordings();
+          if (recs.size() < count) return false;
+          for (std::size_t i = 0; i < count; ++i) {
+            if (recs[i]["status"] == "recording") return false;
+          }
+          return true;
+        },
+        timeout, 500ms);
+    return recs;
+  }
+
+  fs::path download(const std::string& path, const std::string& name) {
+    auto r = admin_->get(path);
+    EXPECT_EQ(r.status, 200) << path;
+    const auto file = logs_->path() / name;
+    std::ofstream(file, std::ios::binary) << r.body;
+    return file;
+  }
+
+  // Checks a finished recording on the server: segments 0..n-1 without a
+  // gap, each playable alone, media times back to back, the download
+  // playable and as long as the segments together. Returns the segments.
+  nlohmann::json check_recording(const nlohmann::json& rec) {
+    const std::string id = rec["id"];
+    auto d = detail(id);
+    const auto& segs = d["segments"];
+    EXPECT_GE(segs.size(), 1u) << d.dump();
+    std::int64_t total_ms = 0;
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+      EXPECT_EQ(segs[i]["seq"].get<std::int64_t>(), static_cast<std::int64_t>(i)) << "gap in the segments";
+      if (i > 0) {
+        const auto prev_end = segs[i - 1]["start_offset_ms"].get<std::int64_t>() + segs[i - 1]["duration_ms"].get<std::int64_t>();
+        EXPECT_NEAR(static_cast<double>(segs[i]["start_offset_ms"].get<std::int64_t>()), static_cast<double>(prev_end), 2.0)
+            << "segment " << i << " does not continue where " << i - 1 << " ended";
+      }
+      total_ms += segs[i]["duration_ms"].get<std::int64_t>();
+      auto file = download("/api/v1/recordings/" + id + "/segments/" + std::to_string(i), id + "-" + std::to_string(i) + ".mp4");
+      auto p = probe(file);
+      EXPECT_TRUE(p.ok) << "segment " << i << ": " << p.errors;
+      EXPECT_TRUE(p.errors.empty()) << "segment " << i << " decodes with errors: " << p.errors;
+    }
+    auto whole = download("/api/v1/recordings/" + id + "/download", id + ".mp4");
+    auto p = probe(whole);
+    EXPECT_TRUE(p.ok) << p.errors;
+    EXPECT_NEAR(p.duration_s * 1000.0, static_cast<double>(total_ms), 250.0) << "download vs segments";
+    return d;
+  }
+
+  std::size_t spool_recordings() {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(state_->path() / "spool", ec), end; !ec && it != end; it.increment(ec)) ++n;
+    return n;
+  }
+
+  std::unique_ptr<TempDir> data_, logs_, state_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Api> admin_;
+  std::unique_ptr<Xvfb> xvfb_;
+  std::unique_ptr<Child> agent_, motion_;
+  std::string policy_id_, pool_id_, computer_id_, enroll_token_;
+};
+
+TEST_F(AgentIT, SessionRecordedEndToEndWithTheWorkload) {
+  auto script = workload_script();
+  if (!script) {
+    if (std::getenv("CI")) FAIL() << "shared/workload/desktop-session.sh not found (set DESKAUDIT_WORKLOAD)";
+    GTEST_SKIP() << "workload script not found";
+  }
+  set_policy({{"mode", "session"}, {"fps", 5}, {"user_notice", true},
+              {"user_notice_message", "This session is recorded for audit."}});
+  start_agent();
+  const auto t0 = now_ms();
+  auto reply = session("connect", "alice");
+  EXPECT_TRUE(reply["ok"].get<bool>()) << reply.dump();
+  EXPECT_EQ(reply["will_record"], true) << reply.dump();
+  // The user notice appears on the display without holding recording up.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        int st = 0;
+        shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^xmessage$' >/dev/null 2>&1", &st);
+        return st == 0;
+      },
+      10s))
+      << "no user notice window";
+  {
+    Child workload({script->string(), xvfb_->display(), "--profile", "quick"}, logs_->path() / "workload.log");
+    ASSERT_TRUE(workload.wait(180s)) << "workload did not finish";
+  }
+  reply = session("disconnect");
+  EXPECT_TRUE(reply["ok"].get<bool>());
+  const auto t1 = now_ms();
+  auto recs = wait_finished(1, 90s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete") << recs[0].dump();
+  EXPECT_EQ(recs[0]["username"], "alice");
+  EXPECT_EQ(recs[0]["policy_id"], policy_id_);
+  auto d = check_recording(recs[0]);
+  const auto start = *parse_rfc3339(recs[0]["start_time"].get<std::string>());
+  const auto end = *parse_rfc3339(recs[0]["end_time"].get<std::string>());
+  EXPECT_GE(start, t0 - 1000);
+  EXPECT_LE(end, t1 + 1000);
+  std::int64_t total_ms = 0;
+  for (const auto& s : d["segments"]) total_ms += s["duration_ms"].get<std::int64_t>();
+  // The media covers the session (a still screen costs no frames, but the
+  // workload's clock ticks every second).
+  EXPECT_NEAR(static_cast<double>(total_ms), static_cast<double>(end - start), 3000.0);
+  EXPECT_TRUE(wait_until([&] { return spool_recordings() == 0; }, 10s)) << "spool not emptied after upload";
+}
+
+TEST_F(AgentIT, SmallSegmentLimitGivesSeveralSegmentsThatPlayBackToBackAtThePolicyFps) {
+  set_policy({{"mode", "session"}, {"fps", 2}, {"segment_max_bytes", 65536}});
+  start_agent();
+  session("connect", "bob");
+  start_motion(14);
+  ASSERT_TRUE(motion_->wait(60s));
+  session("disconnect");
+  auto recs = wait_finished(1, 90s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete");
+  auto d = check_recording(recs[0]);
+  EXPECT_GE(d["segments"].size(), 3u) << "a 64 KiB limit should cut a 14 s busy screen into several segments";
+  for (const auto& s : d["segments"]) {
+    EXPECT_LE(s["size_bytes"].get<std::int64_t>(), 65536) << s.dump();
+  }
+  auto whole = probe(logs_->path() / (recs[0]["id"].get<std::string>() + ".mp4"));
+  ASSERT_TRUE(whole.ok);
+  ASSERT_GT(whole.duration_s, 5.0);
+  EXPECT_LE(static_cast<double>(whole.frames) / whole.duration_s, 2.0 * 1.05) << "frame rate above the policy's fps";
+}
+
+TEST_F(AgentIT, KillNineLosesAtMostTheFragmentInProgress) {
+  set_policy({{"mode", "session"}, {"fps", 5}, {"segment_max_bytes", 131072}});
+  start_agent();
+  session("connect", "carol");
+  start_motion(30);
+  std::this_thread::sleep_for(12s);
+  ASSERT_TRUE(agent_->stop(SIGKILL, 5s));
+  const auto killed_at = now_ms();
+
+  // What the spool holds right after the crash: whole fragments only count.
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(state_->path() / "spool")) dirs.push_back(e.path());
+  ASSERT_EQ(dirs.size(), 1u);
+  auto meta = nlohmann::json::parse(*read_file(dirs[0] / "recording.json"));
+  const auto start = *parse_rfc3339(meta["start_time"].get<std::string>());
+  std::int64_t on_disk_end_ms = 0;
+  for (const auto& e : fs::directory_iterator(dirs[0])) {
+    const auto name = e.path().filename().string();
+    if (!name.starts_with("seg-")) continue;
+    fs::path whole = e.path();
+    if (name.ends_with(".part")) {
+      auto len = media::valid_prefix_length(e.path());
+      ASSERT_TRUE(len) << len.error().message;
+      whole = logs_->path() / name;
+      fs::copy_file(e.path(), whole, fs::copy_options::overwrite_existing);
+      fs::resize_file(whole, *len);
+    }
+    if (auto idx = media::index_segment_file(whole)) {
+      on_disk_end_ms = std::max(on_disk_end_ms, idx->start_ms() + idx->duration_ms());
+    }
+  }
+  // Segments uploaded (and deleted from the spool) before the crash.
+  for (const auto& r : recordings()) {
+    for (const auto& s : detail(r["id"])["segments"]) {
+      on_disk_end_ms = std::max(on_disk_end_ms, s["start_offset_ms"].get<std::int64_t>() + s["duration_ms"].get<std::int64_t>());
+    }
+  }
+  // At most the fragment in progress (2 s of media) plus encoder latency is lost.
+  EXPECT_LE(killed_at - start - on_disk_end_ms, 3500) << "lost more than the fragment in progress";
+
+  // Restarted, the agent finishes the old recording as interrupted and,
+  // the session still being open, records it anew.
+  start_agent();
+  auto recs = wait_finished(1, 60s);
+  ASSERT_GE(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "interrupted") << recs[0].dump();
+  auto d = check_recording(recs[0]);
+  const auto& segs = d["segments"];
+  ASSERT_FALSE(segs.empty());
+  const auto server_end = segs.back()["start_offset_ms"].get<std::int64_t>() + segs.back()["duration_ms"].get<std::int64_t>();
+  EXPECT_NEAR(static_cast<double>(server_end), static_cast<double>(on_disk_end_ms), 2.0)
+      << "every whole fragment on disk reached the server";
+  const auto end = *parse_rfc3339(recs[0]["end_time"].get<std::string>());
+  EXPECT_NEAR(static_cast<double>(end - start), static_cast<double>(on_disk_end_ms), 2.0)
+      << "end_time = the last whole fragment's end";
+
+  EXPECT_TRUE(wait_until([&] { return recordings().size() == 2; }, 20s)) << "the open session was not resumed";
+  session("disconnect");
+  recs = wait_finished(2, 60s);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[1]["status"], "complete");
+  EXPECT_EQ(recs[1]["username"], "carol");
+}
+
+TEST_F(AgentIT, ServerStoppedDuringUploadThenRestartedLosesNothing) {
+  set_policy({{"mode", "session"}, {"fps", 5}, {"segment_max_bytes", 65536}});
+  start_agent();
+  session("connect", "dave");
+  start_motion(22);
+  ASSERT_TRUE(wait_until([&] {
+    auto recs = recordings();
+    return !recs.empty() && detail(recs[0]["id"])["segments"].size() >= 1;
+  }, 30s)) << "no segment reached the server";
+  // The server dies (as on a crash) while the agent keeps recording.
+  server_->stop(SIGKILL);
+  std::this_thread::sleep_for(8s);
+  std::size_t waiting = 0;
+  for (const auto& e : fs::recursive_directory_iterator(state_->path() / "spool")) {
+    const auto name = e.path().filename().string();
+    if (name.starts_with("seg-") && name.ends_with(".mp4")) ++waiting;
+  }
+  EXPECT_GE(waiting, 1u) << "closed segments must wait in the spool while the server is away";
+  server_->restart();
+  admin_ = std::make_unique<Api>(server_->url(), admin_token(server_->url()));
+  ASSERT_TRUE(motion_->wait(60s));
+  session("disconnect");
+  auto recs = wait_finished(1, 90s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete");
+  auto d = check_recording(recs[0]);
+  EXPECT_GE(d["segments"].size(), 3u);
+  std::int64_t total_ms = 0;
+  for (const auto& s : d["segments"]) total_ms += s["duration_ms"].get<std::int64_t>();
+  EXPECT_GT(total_ms, 18000) << "22 s of motion recorded";
+  EXPECT_TRUE(wait_until([&] { return spool_recordings() == 0; }, 10s));
+}
+
+TEST_F(AgentIT, PolicyOffRecordsNothingAndTurningItOffStopsARecording) {
+  set_policy({{"mode", "off"}});
+  start_agent();
+  auto reply = session("connect", "erin");
+  EXPECT_EQ(reply["will_record"], "the policy turns recording off") << reply.dump();
+  start_motion(40);
+  std::this_thread::sleep_for(4s);
+  EXPECT_TRUE(recordings().empty());
+  EXPECT_EQ(spool_recordings(), 0u);
+  // Changed on the server, applied by the running agent.
+  patch_policy({{"mode", "session"}});
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 20s)) << "recording did not start";
+  std::this_thread::sleep_for(4s);
+  patch_policy({{"mode", "off"}});
+  auto recs = wait_finished(1, 30s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete");
+  check_recording(recs[0]);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(recordings().size(), 1u) << "recording resumed although the policy is off";
+  EXPECT_EQ(session("status")["recording"], false);
+}
+
+TEST_F(AgentIT, OutsideTheTimeWindowNothingIsRecorded) {
+  // A window that starts two hours from now (local time) and lasts one.
+  set_policy({{"mode", "period"}, {"period_start", local_hhmm(120)}, {"period_end", local_hhmm(180)}});
+  start_agent();
+  auto reply = session("connect", "frank");
+  EXPECT_EQ(reply["will_record"], "outside the policy's time window") << reply.dump();
+  start_motion(40);
+  std::this_thread::sleep_for(5s);
+  EXPECT_TRUE(recordings().empty());
+  EXPECT_EQ(spool_recordings(), 0u);
+  // Move the window over now: recording starts; move it away: it stops.
+  patch_policy({{"period_start", local_hhmm(-1)}, {"period_end", local_hhmm(5)}});
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 20s)) << "recording did not start inside the window";
+  std::this_thread::sleep_for(3s);
+  patch_policy({{"period_start", local_hhmm(120)}, {"period_end", local_hhmm(180)}});
+  auto recs = wait_finished(1, 30s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete");
+  check_recording(recs[0]);
+}
+
+TEST_F(AgentIT, DisplaySessionEndsWhenTheDisplayGoesAway) {
+  set_policy({{"mode", "session"}, {"fps", 5}});
+  start_agent({"--display-session"});
+  start_motion(30);
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 20s)) << "display session not recorded";
+  // connect/disconnect are refused in this mode.
+  int st = 0;
+  shell(std::string(DESKAUDIT_AGENT_BIN) + " session disconnect --state-dir " + quote(state_->path().string()) +
+            " >/dev/null 2>&1",
+        &st);
+  EXPECT_NE(st, 0);
+  std::this_thread::sleep_for(4s);
+  motion_.reset();
+  xvfb_->stop();
+  auto recs = wait_finished(1, 30s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete") << recs[0].dump();
+  EXPECT_EQ(recs[0]["username"], current_user()) << "user = owner of the display socket";
+  check_recording(recs[0]);
+}
+
+TEST_F(AgentIT, SigtermFinishesAndUploadsTheOpenRecordingInBoundedTime) {
+  set_policy({{"mode", "session"}, {"fps", 5}});
+  start_agent();
+  session("connect", "gina");
+  start_motion(30);
+  std::this_thread::sleep_for(6s);
+  const auto t = std::chrono::steady_clock::now();
+  auto status = agent_->stop(SIGTERM, 30s);
+  ASSERT_TRUE(status) << "agent did not exit within 30 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t, 25s);
+  auto recs = recordings();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "interrupted") << "the session was still open";
+  auto d = check_recording(recs[0]);
+  std::int64_t total_ms = 0;
+  for (const auto& s : d["segments"]) total_ms += s["duration_ms"].get<std::int64_t>();
+  EXPECT_GT(total_ms, 4000);
+  EXPECT_EQ(spool_recordings(), 0u) << "everything uploaded before exiting";
+}
+
+TEST_F(AgentIT, DiskFloorStopsRecordingWithAnError) {
+  set_policy({{"mode", "session"}, {"fps", 5}});
+  start_agent({"--min-free-percent", "100"});  // no file system is 100 % free
+  session("connect", "hank");
+  std::this_thread::sleep_for(4s);
+  EXPECT_TRUE(recordings().empty());
+  auto st = session("status");
+  ASSERT_TRUE(st["last_error"].is_string()) << st.dump();
+  EXPECT_NE(st["last_error"].get<std::string>().find("free"), std::string::npos) << st.dump();
+  // The console learns it from the heartbeat.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto c = admin_->get("/api/v1/computers/" + computer_id_ + "/recording-status");
+        return c.body.find("MiB free") != std::string::npos;
+      },
+      10s))
+      << admin_->get("/api/v1/computers/" + computer_id_ + "/recording-status").body;
+}

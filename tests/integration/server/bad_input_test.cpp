@@ -1,0 +1,152 @@
+// Bad input gets a clear JSON error with the right status and loses nothing.
+#include <gtest/gtest.h>
+
+#include "sample_media.hpp"
+#include "server_process.hpp"
+
+using namespace deskaudit::testing;
+
+namespace {
+
+class BadInput : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("badinput");
+    server_ = new ServerProcess({dir_->path() / "data"});
+    token_ = admin_token(server_->url());
+    Api api(server_->url(), token_);
+    auto creds = enroll_agent(api, "desk-bad");
+    agent_token_ = creds.agent_token;
+    Api agent(server_->url(), agent_token_);
+    rec_id_ = agent.post("/api/v1/agent/recordings", {{"username", "dave"}, {"start_time", "2026-11-27T10:00:00Z"}})
+                  .json["id"]
+                  .get<std::string>();
+    segments_ = new std::vector<std::string>(make_segments(2, 4));
+  }
+  static void TearDownTestSuite() {
+    delete segments_;
+    delete server_;
+    delete dir_;
+  }
+  static void expect_error(const Reply& r, long status, const std::string& code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    ASSERT_TRUE(r.json.is_object()) << r.body;
+    EXPECT_EQ(r.json["error"]["code"], code) << r.body;
+    EXPECT_FALSE(r.json["error"]["message"].get<std::string>().empty());
+  }
+  Reply put_segment(int seq, const std::string& bytes, const std::string& sha) {
+    Api agent(server_->url(), agent_token_);
+    return agent.raw("PUT", "/api/v1/agent/recordings/" + rec_id_ + "/segments/" + std::to_string(seq), bytes,
+                     {{"X-Content-SHA256", sha}});
+  }
+  static inline TempDir* dir_ = nullptr;
+  static inline ServerProcess* server_ = nullptr;
+  static inline std::string token_, agent_token_, rec_id_;
+  static inline std::vector<std::string>* segments_ = nullptr;
+};
+
+TEST_F(BadInput, MalformedJsonIs400) {
+  Api api(server_->url(), token_);
+  expect_error(api.raw("POST", "/api/v1/pools", "{\"name\": ", {{"Content-Type", "application/json"}}), 400, "invalid_argument");
+  expect_error(api.raw("POST", "/api/v1/pools", "[1,2]", {{"Content-Type", "application/json"}}), 400, "invalid_argument");
+  expect_error(api.raw("POST", "/api/v1/pools", "", {{"Content-Type", "application/json"}}), 400, "invalid_argument");
+}
+
+TEST_F(BadInput, WrongTypesAndValuesAre422NamingTheField) {
+  Api api(server_->url(), token_);
+  auto r = api.post("/api/v1/pools", {{"name", 42}});
+  expect_error(r, 422, "unprocessable");
+  EXPECT_EQ(r.json["error"]["field"], "name");
+  struct Case {
+    Json recording;
+    std::string field;
+  };
+  for (const auto& c : std::vector<Case>{{{{"fps", 7}}, "recording.fps"},
+                                         {{{"fps", "5"}}, "recording.fps"},
+                                         {{{"mode", "always"}}, "recording.mode"},
+                                         {{{"retention_days", 0}}, "recording.retention_days"},
+                                         {{{"retention_days", 4000}}, "recording.retention_days"},
+                                         {{{"segment_max_bytes", 64 << 20}}, "recording.segment_max_bytes"},
+                                         {{{"segment_max_minutes", 15}}, "recording.segment_max_minutes"},
+                                         {{{"mode", "period"}, {"period_start", "25:00"}}, "recording.period_start"},
+                                         {{{"audio", "yes"}}, "recording.audio"},
+                                         {{{"user_notice", true}}, "recording.user_notice_message"},
+                                         {{{"colour", "red"}}, "recording.colour"}}) {
+    auto p = api.post("/api/v1/policies", {{"name", "bad " + c.field}, {"recording", c.recording}});
+    expect_error(p, 422, "unprocessable");
+    EXPECT_EQ(p.json["error"]["field"], c.field) << c.recording.dump();
+  }
+  expect_error(api.get("/api/v1/recordings?start_time=yesterday"), 400, "invalid_argument");
+  expect_error(api.get("/api/v1/recordings?limit=0"), 400, "invalid_argument");
+  expect_error(api.get("/api/v1/recordings?limit=501"), 400, "invalid_argument");
+  expect_error(api.get("/api/v1/recordings?status=lost"), 400, "invalid_argument");
+  expect_error(api.get("/api/v1/recordings?next_token=%%%garbage"), 400, "invalid_argument");
+}
+
+TEST_F(BadInput, HugeBodiesAre413WithoutBeingRead) {
+  Api api(server_->url(), token_);
+  const std::string big(2 << 20, 'x');  // over the 1 MiB JSON limit
+  expect_error(api.raw("POST", "/api/v1/pools", big, {{"Content-Type", "application/json"}}), 413, "too_large");
+  // A segment body over the upload limit is refused from its Content-Length.
+  const std::string huge(41 << 20, 'y');
+  auto r = put_segment(5, huge, sha256_of(huge));
+  expect_error(r, 413, "too_large");
+  // The server still serves.
+  EXPECT_EQ(api.get("/api/v1/health").status, 200);
+}
+
+TEST_F(BadInput, UnknownRoutesAndIdsAreJson404) {
+  Api api(server_->url(), token_);
+  expect_error(api.get("/api/v1/nothing-here"), 404, "not_found");
+  expect_error(api.get("/api/v1/recordings/rec-doesnotexist"), 404, "not_found");
+  expect_error(api.get("/api/v1/recordings/..%2F..%2Fetc%2Fpasswd/segments/0"), 404, "not_found");
+  expect_error(api.get("/api/v1/computers/cc-none/recording-status"), 404, "not_found");
+}
+
+TEST_F(BadInput, SegmentChecksumSizeAndContainerAreVerified) {
+  const auto& seg = (*segments_)[0];
+  // Wrong SHA-256: refused, nothing stored.
+  expect_error(put_segment(0, seg, std::string(64, 'a')), 422, "unprocessable");
+  expect_error(put_segment(0, seg, "not-hex"), 400, "invalid_argument");
+  // Valid checksum but not an MP4.
+  const std::string junk(5000, 'j');
+  expect_error(put_segment(0, junk, sha256_of(junk)), 422, "unprocessable");
+  // A torn MP4 (cut mid-fragment).
+  const auto torn = seg.substr(0, seg.size() - 100);
+  expect_error(put_segment(0, torn, sha256_of(torn)), 422, "unprocessable");
+  // Path-like and negative sequence numbers.
+  expect_error(put_segment(-1, seg, sha256_of(seg)), 400, "invalid_argument");
+  Api agent(server_->url(), agent_token_);
+  auto r = agent.raw("PUT", "/api/v1/agent/recordings/" + rec_id_ + "/segments/..%2F..%2Fx", seg, {{"X-Content-SHA256", sha256_of(seg)}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  Api api(server_->url(), token_);
+  auto detail = api.get("/api/v1/recordings/" + rec_id_);
+  EXPECT_EQ(detail.json["segment_count"], 0);
+  // Then the right bytes land.
+  EXPECT_EQ(put_segment(0, seg, sha256_of(seg)).status, 201);
+  EXPECT_EQ(api.get("/api/v1/recordings/" + rec_id_).json["segment_count"], 1);
+}
+
+TEST_F(BadInput, FinishIsValidated) {
+  Api agent(server_->url(), agent_token_);
+  auto r = agent.post("/api/v1/agent/recordings/" + rec_id_ + "/finish", {{"end_time", "2026-11-27T09:00:00Z"}});
+  expect_error(r, 422, "unprocessable");
+  r = agent.post("/api/v1/agent/recordings/" + rec_id_ + "/finish", {{"end_time", "2026-11-27T11:00:00Z"}, {"status", "recording"}});
+  expect_error(r, 422, "unprocessable");
+  EXPECT_EQ(r.json["error"]["field"], "status");
+}
+
+TEST_F(BadInput, WrongPasswordIsThrottled) {
+  Api api(server_->url(), token_);
+  ASSERT_EQ(api.post("/api/v1/users", {{"username", "eve"}, {"password", "eve-password-123"}, {"roles", Json::array()}}).status, 201);
+  Api anon(server_->url());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(anon.post("/api/v1/auth/login", {{"username", "eve"}, {"password", "wrong-password"}}).status, 401);
+  }
+  // Locked now, even with the right password.
+  auto locked = anon.post("/api/v1/auth/login", {{"username", "eve"}, {"password", "eve-password-123"}});
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  EXPECT_FALSE(locked.headers["retry-after"].empty());
+}
+
+}  // namespace

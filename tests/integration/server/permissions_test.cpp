@@ -1,0 +1,182 @@
+// Each built-in role against every route of the table: allowed, or 403 with
+// nothing leaked. And a scoped auditor sees only its pool by every route.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+
+#include "auth/permissions.hpp"
+#include "sample_media.hpp"
+#include "server/services.hpp"
+#include "server_process.hpp"
+
+using namespace deskaudit;
+using namespace deskaudit::testing;
+
+namespace {
+
+class Permissions : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("perms");
+    server_ = new ServerProcess({dir_->path() / "data"});
+    Api admin(server_->url(), admin_token(server_->url()));
+    ids_["pools"] = admin.post("/api/v1/pools", {{"name", "pool a"}}).json["id"];
+    pool_b_ = admin.post("/api/v1/pools", {{"name", "pool b"}}).json["id"];
+    auto a = enroll_agent(admin, "desk-a", ids_["pools"]);
+    auto b = enroll_agent(admin, "desk-b", pool_b_);
+    ids_["computers"] = a.computer_id;
+    computer_b_ = b.computer_id;
+    ids_["policies"] = admin.post("/api/v1/policies", {{"name", "p"}, {"recording", {{"mode", "session"}}}}).json["id"];
+    auto segs = make_segments(1, 2);
+    auto record = [&](const EnrolledAgent& who) {
+      Api agent(server_->url(), who.agent_token);
+      auto id = agent.post("/api/v1/agent/recordings", {{"username", "u"}, {"start_time", "2026-11-27T10:00:00Z"}}).json["id"].get<std::string>();
+      agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0", segs[0], {{"X-Content-SHA256", sha256_of(segs[0])}});
+      agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T10:00:02Z"}});
+      return id;
+    };
+    ids_["recordings"] = record(a);
+    rec_b_ = record(b);
+    ids_["segments"] = "0";
+    ids_["users"] = admin.post("/api/v1/users", {{"username", "victim"}, {"password", "victim-password-1"}}).json["id"];
+    ids_["roles"] = admin.post("/api/v1/roles", {{"name", "custom"}, {"permissions", {"audit:read"}}}).json["id"];
+    ids_["enrollment-tokens"] = admin.post("/api/v1/enrollment-tokens", Json::object()).json["id"];
+    for (const auto& role : auth::builtin_roles()) {
+      const auto name = "user-" + role.id;
+      auto u = admin.post("/api/v1/users", {{"username", name}, {"password", "role-password-123"}, {"roles", {{{"role_id", role.id}}}}});
+      ASSERT_EQ(u.status, 201) << u.body;
+      Api anon(server_->url());
+      tokens_[role.id] = anon.post("/api/v1/auth/login", {{"username", name}, {"password", "role-password-123"}}).json["token"];
+    }
+    ids_["api-tokens"] = Api(server_->url(), tokens_["read-only"]).post("/api/v1/api-tokens", {{"name", "t"}}).json["id"];
+    auto scoped = admin.post("/api/v1/users", {{"username", "scoped-auditor"}, {"password", "scoped-password-1"},
+                                               {"roles", {{{"role_id", "auditor-download"}, {"scope_type", "pool"}, {"scope_id", ids_["pools"]}}}}});
+    ASSERT_EQ(scoped.status, 201) << scoped.body;
+    scoped_token_ = Api(server_->url()).post("/api/v1/auth/login", {{"username", "scoped-auditor"}, {"password", "scoped-password-1"}}).json["token"];
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+  }
+
+  // A concrete path for a route pattern: each group takes the id of the
+  // resource named just before it.
+  static std::string path_for(const std::string& pattern) {
+    std::string out;
+    std::string last;
+    std::size_t i = 0;
+    while (i < pattern.size()) {
+      if (pattern.compare(i, 7, "([^/]+)") == 0) {
+        out += ids_.at(last);
+        i += 7;
+      } else if (pattern[i] == '\\') {
+        out += pattern[i + 1];
+        i += 2;
+      } else {
+        if (pattern[i] == '/') last.clear();
+        else last += pattern[i];
+        out += pattern[i];
+        ++i;
+      }
+      if (!out.empty() && out.back() == '/') {
+        auto prev = out.substr(0, out.size() - 1);
+        last = prev.substr(prev.rfind('/') + 1);
+      }
+    }
+    return out;
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline ServerProcess* server_ = nullptr;
+  static inline std::map<std::string, std::string> ids_;
+  static inline std::map<std::string, std::string> tokens_;
+  static inline std::string pool_b_, computer_b_, rec_b_, scoped_token_;
+};
+
+TEST_F(Permissions, EveryBuiltinRoleAgainstEveryRoute) {
+  server::Services none;
+  const auto routes = server::build_routes(none);
+  // The administrator last: its allowed DELETEs remove fixtures.
+  std::vector<std::string> order = {"read-only", "auditor", "auditor-download", "policy-administrator", "administrator"};
+  int checked = 0;
+  for (const auto& role_id : order) {
+    const auto& role = *std::ranges::find(auth::builtin_roles(), role_id, &catalog::Role::id);
+    Api api(server_->url(), tokens_[role_id]);
+    for (const auto& r : routes) {
+      if (r.access.kind == server::AccessKind::open || r.access.kind == server::AccessKind::agent) continue;
+      if (r.pattern == "/api/v1/auth/logout") continue;  // would end this role's session
+      const auto path = path_for(r.pattern);
+      const bool allowed = r.access.kind == server::AccessKind::signed_in ||
+                           std::ranges::find(role.permissions, r.access.permission) != role.permissions.end();
+      const std::string body = (r.method == "GET" || r.method == "DELETE") ? "" : "{}";
+      auto reply = api.raw(r.method, path, body, {{"Content-Type", "application/json"}});
+      SCOPED_TRACE(role_id + " " + r.method + " " + path);
+      if (allowed) {
+        EXPECT_NE(reply.status, 403) << reply.body;
+        EXPECT_NE(reply.status, 401) << reply.body;
+      } else {
+        EXPECT_EQ(reply.status, 403) << reply.body;
+        ASSERT_TRUE(reply.json.is_object()) << reply.body;
+        EXPECT_EQ(reply.json.size(), 1u) << "a refusal carries only the error: " << reply.body;
+        EXPECT_EQ(reply.json["error"]["code"], "permission_denied");
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 5 * 40);
+}
+
+TEST_F(Permissions, AuditorListsAndPlaysButCannotDownload) {
+  Api auditor(server_->url(), tokens_["auditor"]);
+  const auto rec = ids_["recordings"];
+  EXPECT_EQ(auditor.get("/api/v1/recordings").status, 200);
+  EXPECT_EQ(auditor.get("/api/v1/recordings/" + rec + "/playlist.m3u8").status, 200);
+  EXPECT_EQ(auditor.get("/api/v1/recordings/" + rec + "/segments/0").status, 200);
+  EXPECT_EQ(auditor.get("/api/v1/recordings/" + rec + "/download").status, 403);
+  EXPECT_EQ(auditor.del("/api/v1/recordings/" + rec).status, 403);
+  EXPECT_EQ(auditor.post("/api/v1/policies", {{"name", "x"}}).status, 403);
+}
+
+TEST_F(Permissions, ScopedAuditorSeesOnlyItsPoolByEveryRoute) {
+  Api s(server_->url(), scoped_token_);
+  auto list = s.get("/api/v1/recordings?count=true");
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.json["items"].size(), 1u);
+  EXPECT_EQ(list.json["items"][0]["id"], ids_["recordings"]);
+  EXPECT_EQ(list.json["total"], 1);
+  EXPECT_EQ(s.get("/api/v1/recordings?pool_id=" + pool_b_).json["items"].size(), 0u);
+  EXPECT_EQ(s.get("/api/v1/recordings?computer_id=" + computer_b_).json["items"].size(), 0u);
+  for (const std::string suffix : {"", "/playlist.m3u8", "/segments/0", "/download"}) {
+    auto r = s.get("/api/v1/recordings/" + rec_b_ + suffix);
+    EXPECT_EQ(r.status, 404) << suffix << " " << r.body;
+    EXPECT_EQ(r.body.find(computer_b_), std::string::npos);
+    EXPECT_EQ(s.get("/api/v1/recordings/" + ids_["recordings"] + suffix).status, 200) << suffix;
+  }
+  auto computers = s.get("/api/v1/computers");
+  ASSERT_EQ(computers.json["items"].size(), 1u);
+  EXPECT_EQ(computers.json["items"][0]["id"], ids_["computers"]);
+  EXPECT_EQ(s.get("/api/v1/computers/" + computer_b_).status, 404);
+  EXPECT_EQ(s.get("/api/v1/computers/" + computer_b_ + "/recording-status").status, 404);
+  EXPECT_EQ(s.get("/api/v1/pools/" + pool_b_ + "/computers").status, 404);
+}
+
+TEST_F(Permissions, ConsoleCookieNeedsCsrfHeaderForChanges) {
+  Api anon(server_->url());
+  auto login = anon.post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}});
+  ASSERT_EQ(login.status, 200);
+  const auto session = login.json["token"].get<std::string>();
+  const auto csrf = login.json["csrf_token"].get<std::string>();
+  const std::string cookie = "deskaudit_session=" + session + "; deskaudit_csrf=" + csrf;
+  EXPECT_EQ(anon.raw("GET", "/api/v1/pools", "", {{"Cookie", cookie}}).status, 200);
+  EXPECT_EQ(anon.raw("POST", "/api/v1/pools", "{\"name\":\"c1\"}", {{"Cookie", cookie}, {"Content-Type", "application/json"}}).status, 403);
+  EXPECT_EQ(anon.raw("POST", "/api/v1/pools", "{\"name\":\"c1\"}",
+                     {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"X-CSRF-Token", "wrong"}}).status, 403);
+  EXPECT_EQ(anon.raw("POST", "/api/v1/pools", "{\"name\":\"c1\"}",
+                     {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"X-CSRF-Token", csrf}}).status, 201);
+  // Signing out revokes the session.
+  EXPECT_EQ(anon.raw("POST", "/api/v1/auth/logout", "{}", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Content-Type", "application/json"}}).status, 204);
+  EXPECT_EQ(anon.raw("GET", "/api/v1/pools", "", {{"Cookie", cookie}}).status, 401);
+}
+
+}  // namespace

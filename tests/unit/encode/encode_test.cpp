@@ -1,0 +1,124 @@
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "encode/fmp4_muxer.hpp"
+#include "encode/h264_encoder.hpp"
+
+using namespace deskaudit;
+using encode::FrameKind;
+
+namespace {
+
+encode::H264Encoder open_encoder(int w = 320, int h = 240) {
+  encode::EncoderOptions o;
+  o.width = w;
+  o.height = h;
+  auto e = encode::H264Encoder::open(o);
+  if (!e) throw std::runtime_error(e.error().message);
+  return std::move(*e);
+}
+
+void paint(encode::H264Encoder& e, int frame) {
+  auto p = e.picture();
+  ASSERT_TRUE(p);
+  for (int y = 0; y < p->height; ++y)
+    std::memset(p->data[0] + static_cast<std::ptrdiff_t>(y) * p->linesize[0], (y + frame * 8) % 220 + 16, p->width);
+}
+
+std::string box_type_at(const std::string& b, std::size_t off) { return b.substr(off + 4, 4); }
+
+}  // namespace
+
+TEST(H264Encoder, RejectsBadSizesAndOptions) {
+  encode::EncoderOptions o;
+  o.width = 0;
+  o.height = 100;
+  EXPECT_EQ(encode::H264Encoder::open(o).error().code, Errc::invalid_argument);
+  o.width = 20000;
+  EXPECT_EQ(encode::H264Encoder::open(o).error().code, Errc::invalid_argument);
+  o.width = 320;
+  o.height = 240;
+  o.preset = "no-such-preset";
+  EXPECT_FALSE(encode::H264Encoder::open(o));
+}
+
+TEST(H264Encoder, OnePacketPerFrameAndForcedKeyframes) {
+  auto e = open_encoder();
+  paint(e, 0);
+  auto first = e.encode(0, FrameKind::delta);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE((*first)->flags & AV_PKT_FLAG_KEY) << "the first frame is always a keyframe";
+  EXPECT_EQ((*first)->pts, 0);
+  for (int i = 1; i < 5; ++i) {
+    paint(e, i);
+    auto p = e.encode(i * 200, FrameKind::delta);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_FALSE((*p)->flags & AV_PKT_FLAG_KEY);
+    EXPECT_EQ((*p)->pts, i * 200);
+  }
+  // The same picture again as a keyframe (what a segment cut does).
+  auto k = e.encode(800, FrameKind::keyframe);
+  ASSERT_TRUE(k);
+  EXPECT_TRUE((*k)->flags & AV_PKT_FLAG_KEY);
+  EXPECT_EQ((*k)->pts, 800);
+}
+
+TEST(Fmp4Muxer, InitThenWholeFragmentsWithContinuingDecodeTime) {
+  auto e = open_encoder();
+  auto m = encode::Fmp4Muxer::open(e.context(), 5000);
+  ASSERT_TRUE(m) << m.error().message;
+  const std::string init = (*m)->init_segment();
+  ASSERT_GT(init.size(), 16u);
+  EXPECT_EQ(box_type_at(init, 0), "ftyp");
+
+  std::vector<encode::AvPacketPtr> pkts;
+  for (int i = 0; i < 4; ++i) {
+    paint(e, i);
+    auto p = e.encode(5000 + i * 250, i == 0 ? FrameKind::keyframe : FrameKind::delta);
+    ASSERT_TRUE(p);
+    pkts.push_back(std::move(*p));
+  }
+  for (int i = 0; i < 4; ++i) pkts[i]->duration = 250;
+  std::vector<const AVPacket*> a{pkts[0].get(), pkts[1].get()};
+  std::vector<const AVPacket*> b{pkts[2].get(), pkts[3].get()};
+  auto f1 = (*m)->fragment(a);
+  ASSERT_TRUE(f1) << f1.error().message;
+  auto f2 = (*m)->fragment(b);
+  ASSERT_TRUE(f2) << f2.error().message;
+  EXPECT_EQ(box_type_at(*f1, 0), "moof");
+  EXPECT_EQ(box_type_at(*f2, 0), "moof");
+  EXPECT_NE(f1->find("tfdt"), std::string::npos);
+  // Nothing but the fragment itself is produced (no mfra, no second moov).
+  EXPECT_EQ(f1->find("moov"), std::string::npos);
+
+  // tfdt of the second fragment = 5000 + 2 * 250.
+  const auto tfdt = f2->find("tfdt");
+  ASSERT_NE(tfdt, std::string::npos);
+  const auto* d = reinterpret_cast<const unsigned char*>(f2->data() + tfdt + 4);
+  const unsigned long long v = d[0] == 1 ? ((unsigned long long)d[4] << 56 | (unsigned long long)d[5] << 48 |
+                                            (unsigned long long)d[6] << 40 | (unsigned long long)d[7] << 32 |
+                                            (unsigned long long)d[8] << 24 | d[9] << 16 | d[10] << 8 | d[11])
+                                         : ((unsigned long long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7]);
+  EXPECT_EQ(v, 5500u);
+}
+
+TEST(Fmp4Muxer, RejectsBadInput) {
+  auto e = open_encoder();
+  auto m = encode::Fmp4Muxer::open(e.context(), 1000);
+  ASSERT_TRUE(m);
+  EXPECT_FALSE((*m)->fragment({}));
+  paint(e, 0);
+  auto p = e.encode(2000, FrameKind::keyframe);
+  ASSERT_TRUE(p);
+  std::vector<const AVPacket*> one{p->get()};
+  EXPECT_FALSE((*m)->fragment(one)) << "no duration";
+  (*p)->duration = 100;
+  auto wrong_start = (*m)->fragment(one);
+  ASSERT_FALSE(wrong_start) << "first packet must be at the muxer's start time";
+  EXPECT_NE(wrong_start.error().message.find("1000"), std::string::npos);
+  EXPECT_FALSE(encode::Fmp4Muxer::open(nullptr, 0));
+  EXPECT_FALSE(encode::Fmp4Muxer::open(e.context(), -1));
+}

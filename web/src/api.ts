@@ -1,0 +1,241 @@
+// The REST API client of the console (contract: docs api.md). The session
+// lives in the HttpOnly cookie `deskaudit_session`; every non-GET request
+// carries the `deskaudit_csrf` cookie's value in X-CSRF-Token. Errors come
+// back as ApiError carrying the server's {"error":{"code","message"}}.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface User {
+  id: string;
+  username: string;
+  permissions?: string[];
+}
+
+export interface Me {
+  user: User;
+  permissions: string[];
+}
+
+export interface Page<T> {
+  items: T[];
+  next_token?: string;
+}
+
+export interface AgentInfo {
+  version?: string;
+  online?: boolean;
+  last_seen_at?: string | null;
+  capture?: unknown;
+  spool_bytes?: number;
+  last_error?: string;
+  session?: unknown;
+}
+
+export interface EffectivePolicyRef {
+  source: 'computer' | 'pool' | 'none';
+  policy_id?: string | null;
+  policy_name?: string | null;
+  mode?: string | null;
+}
+
+export interface Computer {
+  id: string;
+  name: string;
+  hostname?: string;
+  os?: string;
+  pool_id?: string | null;
+  enrolled?: boolean;
+  agent?: AgentInfo;
+  effective_policy?: EffectivePolicyRef;
+  recording_now?: boolean;
+}
+
+export interface Pool {
+  id: string;
+  name: string;
+  description?: string;
+  computer_count?: number;
+}
+
+export type RecordingMode = 'off' | 'session' | 'period';
+
+export interface RecordingRule {
+  mode: RecordingMode;
+  period_start: string;
+  period_end: string;
+  fps: number;
+  audio: boolean;
+  segment_max_bytes: number;
+  segment_max_minutes: number;
+  retention_days: number;
+  user_notice: boolean;
+  user_notice_message: string;
+}
+
+export interface Assignment {
+  target_type: 'computer' | 'pool';
+  target_id: string;
+}
+
+export interface Policy {
+  id: string;
+  name: string;
+  recording: RecordingRule;
+  assignments?: Assignment[];
+}
+
+export interface Recording {
+  id: string;
+  computer_id: string;
+  computer_name?: string;
+  pool_id?: string | null;
+  policy_id?: string | null;
+  policy_name?: string | null;
+  username: string;
+  start_time: string;
+  end_time?: string | null;
+  status: 'recording' | 'complete' | 'interrupted';
+  size_bytes: number;
+  segment_count: number;
+  duration_ms?: number;
+  expires_at?: string | null;
+}
+
+export interface Segment {
+  seq: number;
+  size_bytes: number;
+  sha256: string;
+  start_offset_ms: number;
+  duration_ms: number;
+}
+
+export interface RecordingDetail extends Recording {
+  segments: Segment[];
+}
+
+export interface StatusCheck {
+  id: string;
+  label: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface RecordingStatus {
+  computer_id: string;
+  checks: StatusCheck[];
+}
+
+const BASE = '/api/v1';
+
+/** Called on every 401 so the app can go back to the sign-in page. */
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+let csrfFromLogin = '';
+
+function csrfToken(): string {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === 'deskaudit_csrf') return decodeURIComponent(v.join('='));
+  }
+  return csrfFromLogin;
+}
+
+/** Query string from a filter object, leaving out empty values. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
+  let res: Response;
+  try {
+    res = await fetch(BASE + path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', `The server cannot be reached (${(e as Error).message}).`);
+  }
+  const text = await res.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      if (res.ok) throw new ApiError(res.status, 'bad_response', `The server sent a response that is not JSON for ${path}.`);
+    }
+  }
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const message = err?.message || `${method} ${path} failed: HTTP ${res.status} ${res.statusText}`.trim();
+    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, message);
+    if (res.status === 401 && path !== '/auth/login') onUnauthorized();
+    throw e;
+  }
+  return data as T;
+}
+
+export const api = {
+  async login(username: string, password: string): Promise<{ user: User; csrf_token?: string }> {
+    const r = await request<{ user: User; csrf_token?: string }>('POST', '/auth/login', { username, password });
+    if (r.csrf_token) csrfFromLogin = r.csrf_token;
+    return r;
+  },
+  logout: () => request<unknown>('POST', '/auth/logout'),
+  me: () => request<Me>('GET', '/auth/me'),
+
+  computers: (p: { q?: string; pool_id?: string; limit?: number; next_token?: string }) =>
+    request<Page<Computer>>('GET', `/computers${query(p)}`),
+  computer: (id: string) => request<Computer>('GET', `/computers/${encodeURIComponent(id)}`),
+  recordingStatus: (id: string) =>
+    request<RecordingStatus>('GET', `/computers/${encodeURIComponent(id)}/recording-status`),
+
+  pools: (p: { limit?: number; next_token?: string }) => request<Page<Pool>>('GET', `/pools${query(p)}`),
+  pool: (id: string) => request<Pool>('GET', `/pools/${encodeURIComponent(id)}`),
+  poolComputers: (id: string, p: { limit?: number; next_token?: string }) =>
+    request<Page<Computer>>('GET', `/pools/${encodeURIComponent(id)}/computers${query(p)}`),
+
+  policies: (p: { limit?: number; next_token?: string }) => request<Page<Policy>>('GET', `/policies${query(p)}`),
+  policy: (id: string) => request<Policy>('GET', `/policies/${encodeURIComponent(id)}`),
+  createPolicy: (p: { name: string; recording: RecordingRule }) => request<Policy>('POST', '/policies', p),
+  updatePolicy: (id: string, p: { name: string; recording: RecordingRule }) =>
+    request<Policy>('PATCH', `/policies/${encodeURIComponent(id)}`, p),
+  deletePolicy: (id: string) => request<unknown>('DELETE', `/policies/${encodeURIComponent(id)}`),
+  assign: (id: string, a: Assignment) =>
+    request<unknown>(
+      'PUT',
+      `/policies/${encodeURIComponent(id)}/assignments/${a.target_type === 'pool' ? 'pools' : 'computers'}/${encodeURIComponent(a.target_id)}`,
+    ),
+  unassign: (id: string, a: Assignment) =>
+    request<unknown>(
+      'DELETE',
+      `/policies/${encodeURIComponent(id)}/assignments/${a.target_type === 'pool' ? 'pools' : 'computers'}/${encodeURIComponent(a.target_id)}`,
+    ),
+
+  recordings: (p: Record<string, string | number | undefined>) =>
+    request<Page<Recording>>('GET', `/recordings${query(p)}`),
+  recording: (id: string) => request<RecordingDetail>('GET', `/recordings/${encodeURIComponent(id)}`),
+  playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/playlist.m3u8`,
+  downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
+};

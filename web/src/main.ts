@@ -1,0 +1,203 @@
+// Entry point: the app shell (header, left navigation, main region) and the
+// route table. Signed-out visitors get the sign-in page; a 401 from any call
+// brings them back to it, remembering where they were.
+import './style.css';
+import { api, ApiError, Me, setUnauthorizedHandler } from './api';
+import { errorBox } from './components';
+import { clear, h } from './dom';
+import { renderComputers, renderRecordingStatus } from './pages/computers';
+import { renderLogin } from './pages/login';
+import { renderPolicies, renderPolicyEditor } from './pages/policies';
+import { renderPool, renderPools } from './pages/pools';
+import { renderRecordings } from './pages/recordings';
+import { currentRoute, href, navigate } from './router';
+
+const root = document.getElementById('app')!;
+let me: Me | null = null;
+let shell: { main: HTMLElement; nav: HTMLElement } | null = null;
+let cleanup: (() => void) | null = null;
+let generation = 0;
+
+interface NavItem {
+  label: string;
+  route: string;
+}
+const NAV: { group: string; items: NavItem[] }[] = [
+  {
+    group: 'Resource management',
+    items: [
+      { label: 'Cloud computers', route: 'computers' },
+      { label: 'Computer pools', route: 'pools' },
+    ],
+  },
+  {
+    group: 'Security & audits',
+    items: [
+      { label: 'Screen recordings', route: 'recordings' },
+      { label: 'Policies', route: 'policies' },
+    ],
+  },
+];
+
+function buildShell(): { main: HTMLElement; nav: HTMLElement } {
+  const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
+  signOut.addEventListener('click', async () => {
+    try {
+      await api.logout();
+    } catch {
+      // Signed out either way: the cookie is dropped by the server or expires.
+    }
+    me = null;
+    shell = null;
+    showLogin('You signed out.');
+  });
+  const nav = h(
+    'nav',
+    { class: 'sidenav', 'aria-label': 'Main' },
+    NAV.map((g) =>
+      h(
+        'div',
+        { class: 'nav-group' },
+        h('h2', { class: 'nav-title', id: `nav-${g.group.replace(/\W+/g, '-')}` }, g.group),
+        h(
+          'ul',
+          { 'aria-labelledby': `nav-${g.group.replace(/\W+/g, '-')}` },
+          g.items.map((i) => h('li', {}, h('a', { href: href([i.route]), 'data-route': i.route }, i.label))),
+        ),
+      ),
+    ),
+  );
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  clear(
+    root,
+    h('a', { href: '#main', class: 'skip', onclick: ((ev: Event) => { ev.preventDefault(); main.focus(); }) as EventListener }, 'Skip to content'),
+    h(
+      'header',
+      { class: 'topbar' },
+      h('a', { class: 'brand', href: href(['computers']) }, 'deskaudit'),
+      h('span', { class: 'spacer' }),
+      h('span', { class: 'who' }, `Signed in as ${me?.user.username ?? ''}`),
+      signOut,
+    ),
+    h('div', { class: 'body' }, nav, main),
+  );
+  return { main, nav };
+}
+
+function showLogin(notice?: string): void {
+  cleanup?.();
+  cleanup = null;
+  shell = null;
+  renderLogin(
+    root,
+    async () => {
+      await boot();
+      const next = currentRoute().params.get('next');
+      navigate(next && next.startsWith('#/') && !next.startsWith('#/login') ? next : href(['computers']), true);
+    },
+    notice,
+  );
+}
+
+function sessionEnded(): void {
+  if (!me) return;
+  me = null;
+  const here = location.hash.startsWith('#/login') ? '' : location.hash;
+  history.replaceState(null, '', href(['login'], { next: here }));
+  showLogin('Your session ended. Sign in again.');
+}
+setUnauthorizedHandler(sessionEnded);
+
+async function route(): Promise<void> {
+  const gen = ++generation;
+  cleanup?.();
+  cleanup = null;
+  const r = currentRoute();
+  if (!me) {
+    if (r.path[0] !== 'login') history.replaceState(null, '', href(['login'], { next: location.hash || '' }));
+    showLogin();
+    return;
+  }
+  if (!shell) {
+    shell = buildShell();
+    prefetchPlayer();
+  }
+  const { main, nav } = shell;
+  const [first, second, third] = r.path;
+  for (const a of nav.querySelectorAll('a')) {
+    const active = a.dataset.route === first || (first === undefined && a.dataset.route === 'computers');
+    if (active) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const prevFocusInMain = main.contains(document.activeElement) || document.activeElement === document.body;
+  try {
+    switch (first) {
+      case undefined:
+      case 'login':
+        navigate(href(['computers']), true);
+        return;
+      case 'computers':
+        if (second && third === 'status') await renderRecordingStatus(main, second);
+        else await renderComputers(main, r);
+        break;
+      case 'pools':
+        if (second) await renderPool(main, second, r);
+        else await renderPools(main, r);
+        break;
+      case 'recordings':
+        if (second) {
+          // hls.js is large: load the player only when a recording is opened.
+          const { renderPlayer } = await import('./pages/play');
+          const stop = await renderPlayer(main, second, sessionEnded);
+          if (gen !== generation) stop();
+          else cleanup = stop;
+        } else {
+          await renderRecordings(main, r);
+        }
+        break;
+      case 'policies':
+        if (second === 'new') await renderPolicyEditor(main, null);
+        else if (second) await renderPolicyEditor(main, second);
+        else await renderPolicies(main, r);
+        break;
+      default:
+        clear(main, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, 'No page here. Use the navigation on the left.'));
+    }
+  } catch (e) {
+    clear(main, errorBox(e));
+  }
+  if (gen !== generation) return;
+  const title = main.querySelector('h1');
+  document.title = `${title?.textContent ?? 'deskaudit'} · deskaudit`;
+  // Move focus to the new page's heading, unless the user is typing in a
+  // control that survived (filters re-render on submit).
+  if (prevFocusInMain && title instanceof HTMLElement) title.focus({ preventScroll: true });
+}
+
+let playerPrefetched = false;
+/** Loads the player's code while the auditor is still browsing lists, so
+ *  "Play back" does not wait for it. */
+function prefetchPlayer(): void {
+  if (playerPrefetched) return;
+  playerPrefetched = true;
+  const load = () => void import('./pages/play').catch(() => (playerPrefetched = false));
+  if ('requestIdleCallback' in window) requestIdleCallback(load, { timeout: 2000 });
+  else setTimeout(load, 500);
+}
+
+async function boot(): Promise<void> {
+  try {
+    me = await api.me();
+  } catch (e) {
+    me = null;
+    if (!(e instanceof ApiError && e.status === 401)) {
+      clear(root, h('main', { class: 'login-page' }, h('h1', {}, 'deskaudit'), errorBox(e)));
+      throw e;
+    }
+  }
+}
+
+window.addEventListener('hashchange', () => void route());
+boot()
+  .then(() => route())
+  .catch(() => {});

@@ -1,0 +1,300 @@
+import { api, Assignment, Computer, Policy, Pool, RecordingRule } from '../api';
+import { Column, errorBox, loading, pager, table } from '../components';
+import { clear, h } from '../dom';
+import { href, navigate, Route } from '../router';
+import { loadPools } from './computers';
+
+const MIB = 1024 * 1024;
+const modeText: Record<string, string> = { off: 'Off', session: 'Whole session', period: 'Daily time window' };
+
+export const DEFAULT_RULE: RecordingRule = {
+  mode: 'session',
+  period_start: '09:00',
+  period_end: '18:00',
+  fps: 5,
+  audio: false,
+  segment_max_bytes: 32 * MIB,
+  segment_max_minutes: 60,
+  retention_days: 30,
+  user_notice: false,
+  user_notice_message: '',
+};
+
+function describe(r: RecordingRule): string {
+  if (r.mode === 'off') return 'Off';
+  if (r.mode === 'period') return `Daily ${r.period_start}–${r.period_end}`;
+  return modeText[r.mode] ?? r.mode;
+}
+
+export async function renderPolicies(main: HTMLElement, route: Route): Promise<void> {
+  const token = route.params.get('next_token') ?? '';
+  const body = h('div', {}, loading());
+  clear(
+    main,
+    h('h1', { tabindex: '-1' }, 'Policies'),
+    h('p', {}, h('a', { href: href(['policies', 'new']), class: 'button primary' }, 'New policy')),
+    body,
+  );
+  try {
+    const page = await api.policies({ limit: 50, next_token: token });
+    const cols: Column<Policy>[] = [
+      { title: 'Name', cell: (p) => h('a', { href: href(['policies', p.id]) }, p.name || p.id) },
+      { title: 'ID', cell: (p) => h('code', {}, p.id) },
+      { title: 'Recording', cell: (p) => describe(p.recording) },
+      { title: 'Frame rate', cell: (p) => `${p.recording.fps} fps` },
+      { title: 'Audio', cell: (p) => (p.recording.audio ? 'On' : 'Off') },
+      { title: 'Segment', cell: (p) => `${Math.round(p.recording.segment_max_bytes / MIB)} MiB / ${p.recording.segment_max_minutes} min` },
+      { title: 'Retention', cell: (p) => `${p.recording.retention_days} days` },
+      { title: 'User notice', cell: (p) => (p.recording.user_notice ? 'On' : 'Off') },
+    ];
+    clear(
+      body,
+      table('Policies', cols, page.items, 'No policies yet: create one to start recording.'),
+      pager(page.next_token ? href(['policies'], { next_token: page.next_token }) : null, token ? href(['policies']) : null),
+    );
+  } catch (e) {
+    clear(body, errorBox(e));
+  }
+}
+
+/** Reads and checks the form; returns the error text of the first bad field. */
+function readRule(form: HTMLFormElement): RecordingRule | string {
+  const v = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value;
+  const c = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).checked;
+  const mode = v('mode') as RecordingRule['mode'];
+  const sizeMiB = Number(v('segment_mib'));
+  const retention = Number(v('retention_days'));
+  const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
+  if (mode === 'period' && (!hhmm.test(v('period_start')) || !hhmm.test(v('period_end'))))
+    return 'Give the start and end of the daily time window as HH:MM.';
+  if (mode === 'period' && v('period_start') === v('period_end'))
+    return 'The daily time window must not start and end at the same time.';
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 32) return 'Segment size must be a whole number of MiB from 1 to 32.';
+  if (!Number.isInteger(retention) || retention < 1 || retention > 3650) return 'Retention must be from 1 to 3650 days.';
+  if (c('user_notice') && !v('user_notice_message').trim()) return 'Write the message the user sees when recording starts.';
+  return {
+    mode,
+    period_start: v('period_start'),
+    period_end: v('period_end'),
+    fps: Number(v('fps')),
+    audio: c('audio'),
+    segment_max_bytes: sizeMiB * MIB,
+    segment_max_minutes: Number(v('segment_max_minutes')),
+    retention_days: retention,
+    user_notice: c('user_notice'),
+    user_notice_message: v('user_notice_message'),
+  };
+}
+
+function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElement {
+  const r = p.recording;
+  const field = (id: string, label: string, input: HTMLElement, hint?: string) =>
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: id }, label),
+      input,
+      hint ? h('small', { id: `${id}-hint`, class: 'muted' }, hint) : null,
+    );
+  const options = (values: (string | number)[], current: string | number, text: (v: string | number) => string) =>
+    values.map((x) => h('option', { value: String(x), selected: String(x) === String(current) }, text(x)));
+
+  const mode = h('select', { id: 'p-mode', name: 'mode' }, options(['off', 'session', 'period'], r.mode, (m) => modeText[m]));
+  const start = h('input', { id: 'p-start', name: 'period_start', type: 'time', value: r.period_start });
+  const end = h('input', { id: 'p-end', name: 'period_end', type: 'time', value: r.period_end });
+  const window = h('fieldset', { class: 'window' }, h('legend', {}, 'Daily time window'), field('p-start', 'Start time', start), field('p-end', 'End time', end));
+  const notice = h('input', { id: 'p-notice', name: 'user_notice', type: 'checkbox', checked: r.user_notice });
+  const message = h('textarea', { id: 'p-message', name: 'user_notice_message', rows: 3 }, r.user_notice_message);
+  const sync = () => {
+    window.disabled = mode.value !== 'period';
+    message.disabled = !notice.checked;
+  };
+  mode.addEventListener('change', sync);
+  notice.addEventListener('change', sync);
+
+  const form = h(
+    'form',
+    { class: 'policy-form', novalidate: true },
+    field('p-name', 'Name', h('input', { id: 'p-name', name: 'name', value: p.name, required: true, maxlength: 200 })),
+    field('p-mode', 'Recording', mode),
+    window,
+    field('p-fps', 'Frame rate', h('select', { id: 'p-fps', name: 'fps' }, options([2, 5, 10, 15], r.fps, (x) => `${x} frames a second`))),
+    h('div', { class: 'field check' }, h('input', { id: 'p-audio', name: 'audio', type: 'checkbox', checked: r.audio }), h('label', { for: 'p-audio' }, 'Record audio')),
+    field(
+      'p-size',
+      'Segment size (MiB)',
+      h('input', { id: 'p-size', name: 'segment_mib', type: 'number', min: 1, max: 32, step: 1, value: Math.round(r.segment_max_bytes / MIB), 'aria-describedby': 'p-size-hint' }),
+      'A segment file is closed and uploaded at this size (at most 32 MiB).',
+    ),
+    field(
+      'p-minutes',
+      'Segment length (minutes)',
+      h('select', { id: 'p-minutes', name: 'segment_max_minutes' }, options([10, 20, 30, 60], r.segment_max_minutes, (x) => `${x} minutes`)),
+    ),
+    field(
+      'p-retention',
+      'Retention (days)',
+      h('input', { id: 'p-retention', name: 'retention_days', type: 'number', min: 1, max: 3650, step: 1, value: r.retention_days, 'aria-describedby': 'p-retention-hint' }),
+      'Recordings are deleted this many days after they end.',
+    ),
+    h('div', { class: 'field check' }, notice, h('label', { for: 'p-notice' }, 'Show a notice to the user when recording starts')),
+    field('p-message', 'Notice message', message),
+  );
+  sync();
+  return form;
+}
+
+export async function renderPolicyEditor(main: HTMLElement, id: string | null): Promise<void> {
+  const isNew = id === null;
+  const body = h('div', {}, loading());
+  clear(
+    main,
+    h('p', { class: 'crumbs' }, h('a', { href: href(['policies']) }, 'Policies'), ' / ', isNew ? 'New policy' : id),
+    h('h1', { tabindex: '-1' }, isNew ? 'New policy' : 'Edit policy'),
+    body,
+  );
+  let policy: Policy | null = null;
+  try {
+    if (!isNew) policy = await api.policy(id);
+  } catch (e) {
+    clear(body, errorBox(e));
+    return;
+  }
+  const form = policyForm(policy ?? { name: '', recording: { ...DEFAULT_RULE } });
+  const msg = h('div', { class: 'form-msg', 'aria-live': 'polite' });
+  const save = h('button', { type: 'submit', class: 'primary' }, isNew ? 'Create policy' : 'Save policy');
+  form.append(msg, h('div', { class: 'buttons' }, save));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = (form.elements.namedItem('name') as HTMLInputElement).value.trim();
+    const rule = readRule(form);
+    if (!name) {
+      clear(msg, errorBox('Give the policy a name.'));
+      return;
+    }
+    if (typeof rule === 'string') {
+      clear(msg, errorBox(rule));
+      return;
+    }
+    save.disabled = true;
+    try {
+      if (isNew) {
+        const created = await api.createPolicy({ name, recording: rule });
+        navigate(href(['policies', created.id], { saved: '1' }));
+      } else {
+        await api.updatePolicy(id, { name, recording: rule });
+        clear(msg, h('p', { class: 'success', role: 'status' }, 'Policy saved.'));
+      }
+    } catch (e) {
+      clear(msg, errorBox(e));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  clear(body, form);
+  if (policy) {
+    if (location.hash.includes('saved=1')) clear(msg, h('p', { class: 'success', role: 'status' }, 'Policy created.'));
+    body.append(await assignmentsSection(policy));
+    const del = h('button', { type: 'button', class: 'danger' }, 'Delete policy');
+    const delMsg = h('div', { 'aria-live': 'polite' });
+    del.addEventListener('click', async () => {
+      if (!confirm(`Delete policy “${policy!.name}”? Existing recordings keep their own retention.`)) return;
+      try {
+        await api.deletePolicy(policy!.id);
+        navigate(href(['policies']));
+      } catch (e) {
+        clear(delMsg, errorBox(e));
+      }
+    });
+    body.append(h('section', { class: 'danger-zone' }, h('h2', {}, 'Delete'), del, delMsg));
+  }
+}
+
+async function assignmentsSection(policy: Policy): Promise<HTMLElement> {
+  const section = h('section', { 'aria-labelledby': 'assign-title' }, h('h2', { id: 'assign-title' }, 'Assigned to'));
+  const list = h('div', {});
+  const msg = h('div', { 'aria-live': 'polite' });
+  let pools = new Map<string, Pool>();
+  let computers: Computer[] = [];
+  try {
+    [pools, computers] = await Promise.all([loadPools(), api.computers({ limit: 500 }).then((p) => p.items)]);
+  } catch (e) {
+    msg.append(errorBox(e));
+  }
+  const nameOf = (a: Assignment) =>
+    a.target_type === 'pool' ? pools.get(a.target_id)?.name : computers.find((c) => c.id === a.target_id)?.name;
+  let assignments = [...(policy.assignments ?? [])];
+
+  const draw = () => {
+    clear(
+      list,
+      table<Assignment>(
+        'Assignments',
+        [
+          { title: 'Type', cell: (a) => (a.target_type === 'pool' ? 'Computer pool' : 'Cloud computer') },
+          { title: 'Target', cell: (a) => h('span', {}, nameOf(a) ?? '', ' ', h('code', {}, a.target_id)) },
+          {
+            title: 'Actions',
+            cell: (a) => {
+              const b = h('button', { type: 'button', 'aria-label': `Remove ${a.target_id}` }, 'Remove');
+              b.addEventListener('click', async () => {
+                try {
+                  await api.unassign(policy.id, a);
+                  assignments = assignments.filter((x) => !(x.target_type === a.target_type && x.target_id === a.target_id));
+                  draw();
+                  clear(msg, h('p', { class: 'success', role: 'status' }, `Removed ${a.target_id}.`));
+                } catch (e) {
+                  clear(msg, errorBox(e));
+                }
+              });
+              return b;
+            },
+          },
+        ],
+        assignments,
+        'Not assigned: this policy applies to no computer yet.',
+      ),
+    );
+  };
+
+  const type = h(
+    'select',
+    { id: 'a-type' },
+    h('option', { value: 'computer' }, 'Cloud computer'),
+    h('option', { value: 'pool' }, 'Computer pool'),
+  );
+  const target = h('select', { id: 'a-target' });
+  const fillTargets = () => {
+    const opts =
+      type.value === 'pool'
+        ? [...pools.values()].map((p) => h('option', { value: p.id }, `${p.name || p.id} (${p.id})`))
+        : computers.map((c) => h('option', { value: c.id }, `${c.name || c.id} (${c.id})`));
+    clear(target, opts.length ? opts : h('option', { value: '' }, 'Nothing to assign'));
+  };
+  type.addEventListener('change', fillTargets);
+  fillTargets();
+  const add = h('button', { type: 'submit' }, 'Assign');
+  const form = h(
+    'form',
+    { class: 'filters', 'aria-label': 'Assign policy' },
+    h('div', { class: 'field' }, h('label', { for: 'a-type' }, 'Assign to'), type),
+    h('div', { class: 'field' }, h('label', { for: 'a-target' }, 'Target'), target),
+    h('div', { class: 'field buttons' }, add),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!target.value) return;
+    const a: Assignment = { target_type: type.value as Assignment['target_type'], target_id: target.value };
+    try {
+      await api.assign(policy.id, a);
+      if (!assignments.some((x) => x.target_type === a.target_type && x.target_id === a.target_id)) assignments.push(a);
+      draw();
+      clear(msg, h('p', { class: 'success', role: 'status' }, `Assigned to ${a.target_id}.`));
+    } catch (e) {
+      clear(msg, errorBox(e));
+    }
+  });
+  draw();
+  section.append(list, form, msg);
+  return section;
+}
