@@ -139,6 +139,20 @@ async function main() {
       await page.waitForTimeout(300);
     }
 
+    // The server's compression of the player's code, which a cold open waits for.
+    const html = await (await fetch(`${server.url}/`)).text();
+    const indexJs = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    const indexCode = indexJs ? await (await fetch(`${server.url}${indexJs}`)).text() : '';
+    const playChunk = indexCode.match(/play-[\w-]+\.js/)?.[0];
+    const playJs = playChunk && `assets/${playChunk}`;
+    const ttfb = async (enc) => {
+      const t0 = performance.now();
+      const r = await fetch(`${server.url}/${playJs}`, { headers: { 'Accept-Encoding': enc } });
+      await r.arrayBuffer();
+      return `${(performance.now() - t0).toFixed(0)} ms (${r.headers.get('content-encoding') ?? 'identity'})`;
+    };
+    const chunkTimes = playJs ? `br ${await ttfb('br')}, gzip ${await ttfb('gzip')}, none ${await ttfb('identity')}` : 'not found';
+
     const coldOpen = opens[0];
     const warm = opens.slice(1);
     console.log('');
@@ -146,6 +160,7 @@ async function main() {
     console.log(`  open (click Play back -> first frame), cold: ${ms(coldOpen)}   target < 1000 ms`);
     if (warm.length) console.log(`  open, warm (n=${warm.length}): p50 ${ms(pct(warm, 50))}  p95 ${ms(pct(warm, 95))}  max ${ms(Math.max(...warm))}`);
     console.log(`  seek -> frame shown (n=${seeks.length}): p50 ${ms(pct(seeks, 50))}  p95 ${ms(pct(seeks, 95))}  max ${ms(Math.max(...seeks))}   target < 300 ms`);
+    console.log(`  server time for the player chunk (${playJs}): ${chunkTimes}`);
     console.log(`  seeks: ${seeks.map((x) => x.toFixed(0)).join(' ')} ms`);
   } finally {
     await browser.close();

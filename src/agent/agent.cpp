@@ -483,9 +483,22 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   uploader_->wake();
 }
 
+void Agent::close_open_segment(const std::filesystem::path& dir) {
+  // A recorder that failed (display gone, disk full) leaves its open segment
+  // as a .part, valid up to its last whole fragment: close it as recovery does.
+  auto report = spool_.close_parts(dir);
+  if (!report) {
+    report_error(with_context(report.error(), "closing the open segment"));
+  } else if (report->parts_recovered + report->parts_dropped > 0) {
+    spdlog::info("closed the segment a stopped recorder left open parts_recovered={} parts_dropped={}",
+                 report->parts_recovered, report->parts_dropped);
+  }
+}
+
 void Agent::end_recording(FinishStatus status) {
   if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
   recorder_.reset();
+  close_open_segment(active_dir_);
   const EpochMs end = clock_.now_ms();
   if (auto st = spool_.update(active_dir_, [&](RecordingMeta& m) {
         m.finished = true;
@@ -500,6 +513,7 @@ void Agent::end_recording(FinishStatus status) {
 }
 
 void Agent::mark_interrupted(const std::filesystem::path& dir) {
+  close_open_segment(dir);
   if (auto st = spool_.update(dir, [&](RecordingMeta& m) {
         m.finished = true;
         m.status = FinishStatus::interrupted;
@@ -516,6 +530,7 @@ void Agent::restart_recorder(const RecorderParams& params) {
   // and continue the same recording with a new one (seq and media time go on).
   if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
   recorder_.reset();
+  close_open_segment(active_dir_);
   auto meta = spool_.load(active_dir_);
   if (!meta) {
     report_error(meta.error());

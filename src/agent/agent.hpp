@@ -86,6 +86,7 @@ class Agent {
                                                            std::int64_t start_offset_ms);
   void end_recording(FinishStatus status);
   void mark_interrupted(const std::filesystem::path& dir);
+  void close_open_segment(const std::filesystem::path& dir);
   void restart_recorder(const RecorderParams& params);
   void watch_display();
 

@@ -179,7 +179,7 @@ Status Spool::remove(const fs::path& dir) {
   return fsync_dir(root_);
 }
 
-Result<RecoveryReport> Spool::recover(const fs::path& dir) {
+Result<RecoveryReport> Spool::close_parts(const fs::path& dir) {
   RecoveryReport report;
   auto segments = list_segments(dir);
   if (!segments) return std::unexpected(segments.error());
@@ -234,21 +234,31 @@ Result<RecoveryReport> Spool::recover(const fs::path& dir) {
   if (report.parts_recovered + report.parts_dropped > 0) {
     if (auto st = fsync_dir(dir); !st) return std::unexpected(st.error());
   }
+  if (auto st = update(dir, [&](RecordingMeta& m) {
+        m.next_seq = std::max(m.next_seq, max_seq + 1);
+        m.media_end_ms = std::max(m.media_end_ms, last_end_ms);
+      });
+      !st) {
+    return std::unexpected(st.error());
+  }
+  return report;
+}
+
+Result<RecoveryReport> Spool::recover(const fs::path& dir) {
+  auto report = close_parts(dir);
+  if (!report) return report;
   std::lock_guard lock(mu_);
   auto meta = load(dir);
   if (!meta) return std::unexpected(meta.error());
-  if (meta->finished && report.parts_recovered == 0 && report.parts_dropped == 0) return report;
-  meta->next_seq = std::max(meta->next_seq, max_seq + 1);
-  meta->media_end_ms = std::max(meta->media_end_ms, last_end_ms);
-  if (!meta->finished) {
-    meta->finished = true;
-    meta->status = FinishStatus::interrupted;
-    meta->end_time = meta->start_time + meta->media_end_ms;
-    report.marked_interrupted = true;
-  }
+  if (meta->finished) return report;
+  meta->finished = true;
+  meta->status = FinishStatus::interrupted;
+  meta->end_time = meta->start_time + meta->media_end_ms;
+  report->marked_interrupted = true;
   if (auto st = save(dir, *meta); !st) return std::unexpected(st.error());
   return report;
 }
+
 
 std::uint64_t Spool::bytes() const {
   std::uint64_t total = 0;

@@ -85,11 +85,15 @@ class Spool {
   // Deletes a recording directory (after the server confirmed everything).
   Status remove(const std::filesystem::path& dir);
 
-  // Crash recovery for a recording an earlier agent process left open: every
-  // .part is cut back to its valid prefix (media::valid_prefix_length) and
-  // renamed to its final name, or removed when it holds no whole fragment;
-  // an unfinished recording is finished as interrupted, end_time = start +
-  // the end of its last whole fragment. Idempotent.
+  // Closes what a stopped (or failed) recorder left open: every .part is cut
+  // back to its valid prefix (media::valid_prefix_length) and renamed to its
+  // final name, or removed when it holds no whole fragment; next_seq and
+  // media_end_ms follow. The recording's finished state is not touched.
+  Result<RecoveryReport> close_parts(const std::filesystem::path& dir);
+
+  // Crash recovery for a recording an earlier agent process left open:
+  // close_parts(), then an unfinished recording is finished as interrupted,
+  // end_time = start + the end of its last whole fragment. Idempotent.
   Result<RecoveryReport> recover(const std::filesystem::path& dir);
 
   // Bytes of all files under the root (for the heartbeat's spool_bytes).

@@ -498,10 +498,8 @@ Status X11Capture::read_rects_getimage(const std::vector<Rect>& rects, const I42
 
 Status X11Capture::read_rects_polled(const std::vector<Rect>& rects, const I420View& frame) {
   const std::size_t row = static_cast<std::size_t>(width_) * 4;
-  if (screen_copy_.size() != row * static_cast<std::size_t>(height_)) {
-    if (auto st = poll_screen(); !st) return st;
-    if (size_changed_) return {};
-  }
+  if (screen_copy_.size() != row * static_cast<std::size_t>(height_))
+    return fail(Errc::internal, "no screen read to convert from");
   for (const auto& r : rects) {
     const std::size_t out_row = static_cast<std::size_t>(r.width) * 4;
     scratch_.resize(out_row * static_cast<std::size_t>(r.height));
@@ -520,6 +518,11 @@ Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
     return fail(Errc::invalid_argument, "grab: picture is " + std::to_string(frame.width) + "x" +
                                             std::to_string(frame.height) + ", screen is " + std::to_string(width_) +
                                             "x" + std::to_string(height_));
+  if (!use_damage_) {
+    // Convert from a read made now, not from the last tick's.
+    if (auto st = poll_screen(); !st) return std::unexpected(st.error());
+    if (size_changed_) return CaptureStatus::reinit;
+  }
   std::vector<Rect> rects;
   if (damage_pending_ || full_refresh_) {
     damage_pending_ = false;

@@ -244,12 +244,9 @@ Status SociCatalog::delete_pool(std::string_view id) {
       return fail(Errc::conflict, "pool " + rows::quote_id(id) + " still has " + std::to_string(count) +
                                       " computer(s); move them out first");
     }
-    Sql assignments("DELETE FROM policy_assignments WHERE target_type = 'pool' AND target_id = ");
-    assignments.bind(id);
-    sql::exec(*s, assignments);
-    Sql del("DELETE FROM pools WHERE id = ");
-    del.bind(id);
-    if (sql::exec(*s, del) == 0) return fail(Errc::not_found, "pool " + rows::quote_id(id) + " not found");
+    sql::exec(*s, "DELETE FROM policy_assignments WHERE target_type = 'pool' AND target_id = ", id);
+    if (sql::exec(*s, "DELETE FROM pools WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "pool " + rows::quote_id(id) + " not found");
     tx.commit();
     return {};
   });
@@ -326,15 +323,10 @@ Status SociCatalog::delete_computer(std::string_view id) {
         .bind(id)(" AND EXISTS (SELECT 1 FROM computers c WHERE c.id = ")
         .bind(id)(")");
     sql::exec(*s, names);
-    Sql assignments("DELETE FROM policy_assignments WHERE target_type = 'computer' AND target_id = ");
-    assignments.bind(id);
-    sql::exec(*s, assignments);
-    Sql credentials("DELETE FROM agent_credentials WHERE computer_id = ");
-    credentials.bind(id);
-    sql::exec(*s, credentials);
-    Sql del("DELETE FROM computers WHERE id = ");
-    del.bind(id);
-    if (sql::exec(*s, del) == 0) return fail(Errc::not_found, "computer " + rows::quote_id(id) + " not found");
+    sql::exec(*s, "DELETE FROM policy_assignments WHERE target_type = 'computer' AND target_id = ", id);
+    sql::exec(*s, "DELETE FROM agent_credentials WHERE computer_id = ", id);
+    if (sql::exec(*s, "DELETE FROM computers WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "computer " + rows::quote_id(id) + " not found");
     tx.commit();
     return {};
   });
@@ -457,12 +449,9 @@ Result<Policy> SociCatalog::update_policy(const Policy& p) {
 Status SociCatalog::delete_policy(std::string_view id) {
   return run("delete_policy", "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
-    Sql assignments("DELETE FROM policy_assignments WHERE policy_id = ");
-    assignments.bind(id);
-    sql::exec(*s, assignments);
-    Sql del("DELETE FROM policies WHERE id = ");
-    del.bind(id);
-    if (sql::exec(*s, del) == 0) return fail(Errc::not_found, "policy " + rows::quote_id(id) + " not found");
+    sql::exec(*s, "DELETE FROM policy_assignments WHERE policy_id = ", id);
+    if (sql::exec(*s, "DELETE FROM policies WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "policy " + rows::quote_id(id) + " not found");
     tx.commit();
     return {};
   });
@@ -592,9 +581,8 @@ Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& 
 
 Status SociCatalog::revoke_enrollment_token(std::string_view id) {
   return run("revoke_enrollment_token", "", [&](sql::Session& s) -> Status {
-    Sql q("UPDATE enrollment_tokens SET revoked = 1 WHERE id = ");
-    q.bind(id);
-    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "enrollment token " + rows::quote_id(id) + " not found");
+    if (sql::exec(*s, "UPDATE enrollment_tokens SET revoked = 1 WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "enrollment token " + rows::quote_id(id) + " not found");
     return {};
   });
 }

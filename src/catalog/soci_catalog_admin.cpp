@@ -94,15 +94,10 @@ Status SociCatalog::update_user(const User& u) {
 Status SociCatalog::delete_user(std::string_view id) {
   return run("delete_user", "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
-    Sql grants("DELETE FROM role_grants WHERE user_id = ");
-    grants.bind(id);
-    sql::exec(*s, grants);
-    Sql tokens("DELETE FROM api_tokens WHERE user_id = ");
-    tokens.bind(id);
-    sql::exec(*s, tokens);
-    Sql del("DELETE FROM users WHERE id = ");
-    del.bind(id);
-    if (sql::exec(*s, del) == 0) return fail(Errc::not_found, "user " + rows::quote_id(id) + " not found");
+    sql::exec(*s, "DELETE FROM role_grants WHERE user_id = ", id);
+    sql::exec(*s, "DELETE FROM api_tokens WHERE user_id = ", id);
+    if (sql::exec(*s, "DELETE FROM users WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "user " + rows::quote_id(id) + " not found");
     tx.commit();
     return {};
   });
@@ -126,9 +121,7 @@ Status SociCatalog::upsert_role(const Role& role) {
     q(" ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, "
       "builtin = excluded.builtin");
     sql::exec(*s, q);
-    Sql clear("DELETE FROM role_permissions WHERE role_id = ");
-    clear.bind(role.id);
-    sql::exec(*s, clear);
+    sql::exec(*s, "DELETE FROM role_permissions WHERE role_id = ", role.id);
     for (const auto& permission : std::set<std::string>(role.permissions.begin(), role.permissions.end())) {
       Sql add("INSERT INTO role_permissions (role_id, permission) VALUES (");
       add.bind(role.id)(", ").bind(permission)(")");
@@ -207,9 +200,7 @@ Status SociCatalog::delete_role(std::string_view id) {
       return fail(Errc::conflict,
                   "role " + rows::quote_id(id) + " is still granted to " + std::to_string(n) + " user(s)");
     }
-    Sql del("DELETE FROM roles WHERE id = ");
-    del.bind(id);
-    sql::exec(*s, del);
+    sql::exec(*s, "DELETE FROM roles WHERE id = ", id);
     tx.commit();
     return {};
   });
@@ -336,9 +327,8 @@ Result<std::vector<ApiToken>> SociCatalog::list_tokens(std::string_view user_id)
 
 Status SociCatalog::revoke_token(std::string_view id) {
   return run("revoke_token", "", [&](sql::Session& s) -> Status {
-    Sql q("UPDATE api_tokens SET revoked = 1 WHERE id = ");
-    q.bind(id);
-    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "token " + rows::quote_id(id) + " not found");
+    if (sql::exec(*s, "UPDATE api_tokens SET revoked = 1 WHERE id = ", id) == 0)
+      return fail(Errc::not_found, "token " + rows::quote_id(id) + " not found");
     return {};
   });
 }

@@ -163,12 +163,8 @@ Result<std::vector<Recording>> SociCatalog::list_expired_recordings(EpochMs now,
 Status SociCatalog::delete_recording(std::string_view id) {
   return run("delete_recording", "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
-    Sql segments("DELETE FROM segments WHERE recording_id = ");
-    segments.bind(id);
-    sql::exec(*s, segments);
-    Sql del("DELETE FROM recordings WHERE id = ");
-    del.bind(id);
-    sql::exec(*s, del);
+    sql::exec(*s, "DELETE FROM segments WHERE recording_id = ", id);
+    sql::exec(*s, "DELETE FROM recordings WHERE id = ", id);
     tx.commit();
     return {};
   });

@@ -45,7 +45,7 @@ std::int64_t exec(soci::session& s, Sql& q) {
   soci::statement st(s);
   q.exchange_uses(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), kStatementType);
   st.define_and_bind();
   st.execute(true);
   return st.get_affected_rows();

@@ -73,10 +73,21 @@ class Sql {
   std::deque<Param> params_;  // deque: stable addresses for soci::use
 };
 
+// Statements are built per call, so they are not kept prepared: on
+// PostgreSQL one-time queries take one round trip (PQexecParams) instead of
+// three (PREPARE, EXECUTE, DEALLOCATE).
+inline constexpr auto kStatementType = soci::details::st_one_time_query;
+
 // Runs a statement that returns no rows; returns the affected row count.
 std::int64_t exec(soci::session& s, Sql& q);
 inline std::int64_t exec(soci::session& s, std::string_view text) {
   Sql q(text);
+  return exec(s, q);
+}
+// exec() of `text` followed by one bound value ("DELETE ... WHERE id = ").
+inline std::int64_t exec(soci::session& s, std::string_view text, std::string_view value) {
+  Sql q(text);
+  q.bind(value);
   return exec(s, q);
 }
 
@@ -88,7 +99,7 @@ void query(soci::session& s, Sql& q, Bind&& bind, OnRow&& row) {
   bind(st);
   q.exchange_uses(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), kStatementType);
   st.define_and_bind();
   if (!st.execute(true)) return;
   do {

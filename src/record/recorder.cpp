@@ -106,6 +106,9 @@ Status RecorderImpl::init() {
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
 
+  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd_) return fail(Errc::internal, errno_message("eventfd", errno));
+
   capture::CaptureOptions co;
   co.display = o.display;
   co.draw_cursor = o.draw_cursor;
@@ -124,12 +127,17 @@ Status RecorderImpl::init() {
   if (!enc) return std::unexpected(enc.error());
   encoder_.emplace(std::move(*enc));
   activity_.emplace(eo.width, eo.height, tuning_.activity);
+  // The first frame is captured at media time start_offset_ms, so the first
+  // segment can be opened now and a bad spool fails start(), not the thread.
+  auto m = encode::Fmp4Muxer::open(encoder_->context(), o.start_offset_ms);
+  if (!m) return std::unexpected(m.error());
+  muxer_ = std::move(*m);
+  new_muxer_pending_ = false;
+  if (auto st = segments_.open(muxer_->init_segment(), o.start_offset_ms); !st) return st;
   {
     std::lock_guard lock(mu_);
     info_ = CaptureInfo{std::string(capture_->backend()), capture_->width(), capture_->height(), true, {}};
   }
-  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_fd_) return fail(Errc::internal, errno_message("eventfd", errno));
   thread_ = std::thread([this] { run(); });
   return {};
 }
@@ -249,6 +257,7 @@ Status RecorderImpl::handle_resize() {
   encoder_.emplace(std::move(*enc));
   activity_.emplace(eo.width, eo.height, tuning_.activity);
   new_muxer_pending_ = true;
+  frames_since_key_ = 0;
   spdlog::info("screen size changed to {}x{}", eo.width, eo.height);
   std::lock_guard lock(mu_);
   info_.width = eo.width;
@@ -260,8 +269,9 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
   bool new_segment = new_muxer_pending_ ||
                      (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
-  FrameKind kind =
-      new_segment || frames_since_key_ >= tuning_.keyframe_interval_frames ? FrameKind::keyframe : FrameKind::delta;
+  FrameKind kind = new_segment || frames_since_key_ == 0 || frames_since_key_ >= tuning_.keyframe_interval_frames
+                       ? FrameKind::keyframe
+                       : FrameKind::delta;
   auto pkt = encoder_->encode(pts, kind, regions);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {

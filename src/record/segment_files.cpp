@@ -13,7 +13,13 @@ std::filesystem::path segment_path(const std::filesystem::path& dir, std::int64_
   return dir / name;
 }
 
-SegmentFiles::~SegmentFiles() = default;
+SegmentFiles::~SegmentFiles() {
+  // A segment that never got a fragment holds no recording: leave no file.
+  if (fd_ && fragments_ == 0) {
+    fd_.reset();
+    ::unlink(segment_path(dir_, seq_, true).c_str());
+  }
+}
 
 Status SegmentFiles::open(std::string_view init_segment, std::int64_t start_ms) {
   if (fd_) return fail(Errc::internal, "segment " + std::to_string(seq_) + " is still open");

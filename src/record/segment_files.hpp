@@ -21,7 +21,9 @@ std::filesystem::path segment_path(const std::filesystem::path& dir, std::int64_
 class SegmentFiles {
  public:
   SegmentFiles(std::filesystem::path dir, std::int64_t first_seq) : dir_(std::move(dir)), next_seq_(first_seq) {}
-  ~SegmentFiles();  // leaves an open .part file in place (valid up to its last fragment)
+  // Leaves an open .part file with fragments in place (valid up to its last
+  // fragment, for crash recovery); removes one without any.
+  ~SegmentFiles();
 
   bool is_open() const { return static_cast<bool>(fd_); }
   std::int64_t size_bytes() const { return size_; }

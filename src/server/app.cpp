@@ -234,14 +234,26 @@ void App::register_routes() {
     const bool has_body = route.method == "POST" || route.method == "PUT" || route.method == "PATCH";
     auto run = [&s, &route](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader* reader) {
+      // A body refused before it is read is drained (its size is already
+      // capped by the pre-routing check), or its bytes would be parsed as
+      // the connection's next request.
+      auto drain = [reader] {
+        if (reader) (*reader)([](const char*, std::size_t) { return true; });
+      };
       try {
         Principal principal;
         if (route.access.kind != AccessKind::open) {
           auto p = authenticate(s, req);
-          if (!p) return write_error(res, p.error());
+          if (!p) {
+            drain();
+            return write_error(res, p.error());
+          }
           principal = std::move(*p);
         }
-        if (auto st = check_access(route, principal, req); !st) return write_error(res, st.error());
+        if (auto st = check_access(route, principal, req); !st) {
+          drain();
+          return write_error(res, st.error());
+        }
         std::string body;
         if (reader && !route.streams_body) {
           bool too_large = false;
@@ -260,7 +272,9 @@ void App::register_routes() {
         }
         Context ctx(req, res, std::move(principal), std::move(body));
         if (route.streams_body) ctx.reader = reader;
-        if (auto st = route.handler(ctx); !st) write_error(res, st.error());
+        auto st = route.handler(ctx);
+        if (route.streams_body && !ctx.body_consumed) drain();
+        if (!st) write_error(res, st.error());
       } catch (const std::exception& e) {
         spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, e.what());
         write_error(res, Error{Errc::internal, "internal error; see the server log"});
@@ -290,6 +304,12 @@ void App::serve_console() {
     });
     return;
   }
+  // httplib compresses only exact content types, with brotli at quality 11
+  // when the browser accepts it: seconds for the player bundle. Scripts are
+  // served with a charset parameter so they go out uncompressed and fast.
+  http_->set_file_extension_and_mimetype_mapping("js", "application/javascript; charset=utf-8");
+  http_->set_file_extension_and_mimetype_mapping("mjs", "application/javascript; charset=utf-8");
+  http_->set_file_extension_and_mimetype_mapping("map", "application/json; charset=utf-8");
   http_->set_mount_point("/", root.string());
   const auto index = root / "index.html";
   // Client-side routes (/recordings/..., /computers) get the console's index.

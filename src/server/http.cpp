@@ -23,7 +23,7 @@ Result<Json> Context::json_body() const {
 
 void Context::reply(const Json& body, int status) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(), "application/json; charset=utf-8");
 }
 
 void Context::reply_empty(int status) {
@@ -52,7 +52,7 @@ void write_error(httplib::Response& res, const Error& error) {
   Json e = {{"code", std::string(errc_name(error.code))}, {"message", error.message}};
   if (!error.field.empty()) e["field"] = error.field;
   res.status = http_status(error.code);
-  res.set_content(Json{{"error", e}}.dump(), "application/json");
+  res.set_content(Json{{"error", e}}.dump(), "application/json; charset=utf-8");
 }
 
 Result<catalog::Page> page_from(const Context& ctx) {

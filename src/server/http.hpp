@@ -56,7 +56,14 @@ class Context {
   httplib::Response& res;
   Principal principal;
   // Streaming body reader; set only for routes declared with streams_body.
+  // Use read_body(): a body left unread is drained by the dispatcher so the
+  // connection stays usable for the next request.
   const httplib::ContentReader* reader = nullptr;
+  bool read_body(const httplib::ContentReceiver& receiver) {
+    body_consumed = true;
+    return (*reader)(receiver);
+  }
+  bool body_consumed = false;
 
   std::string param(std::size_t i) const { return req.matches[static_cast<int>(i)].str(); }
   std::string query(const std::string& name) const { return req.get_param_value(name); }

@@ -83,7 +83,7 @@ Status upload_segment(Services& s, Context& ctx) {
   Status write_status;
   bool too_large = false;
   const auto limit = static_cast<std::uint64_t>(s.config.max_segment_bytes);
-  const bool complete = (*ctx.reader)([&](const char* data, std::size_t n) {
+  const bool complete = ctx.read_body([&](const char* data, std::size_t n) {
     if (received + n > limit || received + n > claimed_size) {
       too_large = true;
       return false;

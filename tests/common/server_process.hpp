@@ -17,7 +17,7 @@ namespace deskaudit::testing {
 
 using Json = nlohmann::json;
 
-inline constexpr const char* kAdminPassword = "test-admin-password-1";
+inline constexpr const char* kAdminPassword = "test-secret-password-1";
 
 // A unique empty directory under /tmp, removed by the destructor.
 class TempDir {
@@ -33,6 +33,7 @@ class TempDir {
 };
 
 struct ServerOptions {
+  ServerOptions(std::filesystem::path dir) : data_dir(std::move(dir)) {}  // NOLINT: implicit on purpose
   std::filesystem::path data_dir;                 // required
   std::vector<std::string> args;                  // extra flags
   std::map<std::string, std::string> env;         // extra environment

@@ -144,6 +144,17 @@ export function setUnauthorizedHandler(fn: () => void): void {
 
 let csrfFromLogin = '';
 
+// The signed-in administrator's permissions ("recording:download", ...), to
+// offer only what the server will allow. null = not known: offer everything
+// and let the server's 403 speak.
+let permissions: Set<string> | null = null;
+export function setPermissions(list: string[] | undefined | null): void {
+  permissions = list ? new Set(list) : null;
+}
+export function can(permission: string): boolean {
+  return permissions === null || permissions.has(permission);
+}
+
 function csrfToken(): string {
   for (const part of document.cookie.split(';')) {
     const [k, ...v] = part.trim().split('=');

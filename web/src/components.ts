@@ -57,14 +57,14 @@ export interface MenuItem {
 let openMenu: { close: (focusButton: boolean) => void } | null = null;
 document.addEventListener('click', () => openMenu?.close(false));
 
-/** A "More" button that opens a menu of links (WAI-ARIA menu button):
+/** An "Actions" button that opens a menu of links (WAI-ARIA menu button):
  *  Enter/Space/ArrowDown open it, arrows move, Escape closes, Tab leaves. */
 export function actionsMenu(label: string, items: MenuItem[]): HTMLElement {
   const id = `menu-${Math.random().toString(36).slice(2, 10)}`;
   const button = h(
     'button',
     { type: 'button', class: 'menu-button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': id, 'aria-label': label },
-    'More ▾',
+    'Actions ▾',
   );
   const links = items.map((it) => h('a', { role: 'menuitem', href: it.href, tabindex: '-1' }, it.label));
   const menu = h('div', { role: 'menu', id, class: 'menu', hidden: true, 'aria-label': label }, links);

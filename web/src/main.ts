@@ -2,7 +2,7 @@
 // route table. Signed-out visitors get the sign-in page; a 401 from any call
 // brings them back to it, remembering where they were.
 import './style.css';
-import { api, ApiError, Me, setUnauthorizedHandler } from './api';
+import { api, ApiError, Me, setPermissions, setUnauthorizedHandler } from './api';
 import { errorBox } from './components';
 import { clear, h } from './dom';
 import { renderComputers, renderRecordingStatus } from './pages/computers';
@@ -188,6 +188,7 @@ function prefetchPlayer(): void {
 async function boot(): Promise<void> {
   try {
     me = await api.me();
+    setPermissions(me.permissions ?? me.user.permissions);
   } catch (e) {
     me = null;
     if (!(e instanceof ApiError && e.status === 401)) {

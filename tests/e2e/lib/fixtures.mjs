@@ -15,7 +15,9 @@ import { captureScreen, splitFmp4, startXvfb } from './media.mjs';
 import { agentBin, isExecutable, workloadScript } from './paths.mjs';
 import { run, start, tempDir, waitFor } from './proc.mjs';
 
-export const SEGMENT_MAX_BYTES = 256 * 1024; // small: a short session spans several segments
+// Small (the server's minimum is 64 KiB): the agent's short scripted session
+// of ~250 KiB spans several segments.
+export const SEGMENT_MAX_BYTES = 96 * 1024;
 
 export async function seedInventory(admin, { poolName = 'Finance desks', policyName = 'Record every session' } = {}) {
   const pool = await admin.call('POST', '/pools', { body: { name: poolName, description: 'Shared desktops of the finance team' } });
@@ -54,16 +56,19 @@ export async function enrollAgent(url, token, hostname) {
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
-/** Uploads segment files as one recording through the agent API. */
+/** PUT one segment file of a recording, as the agent does. */
+export async function putSegment(agent, recordingId, seq, body) {
+  await agent.call('PUT', `/agent/recordings/${recordingId}/segments/${seq}`, {
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    headers: { 'Content-Type': 'video/mp4', 'X-Content-SHA256': sha256(body) },
+  });
+}
+
+/** Uploads segment files as one recording through the agent API; without
+ *  endTime the recording stays in progress. */
 export async function uploadRecording(agent, { username, startTime, segments, endTime }) {
   const rec = await agent.call('POST', '/agent/recordings', { body: { username, start_time: startTime } });
-  for (let seq = 0; seq < segments.length; seq++) {
-    const body = segments[seq];
-    await agent.call('PUT', `/agent/recordings/${rec.id}/segments/${seq}`, {
-      body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-      headers: { 'Content-Type': 'video/mp4', 'X-Content-SHA256': sha256(body) },
-    });
-  }
+  for (let seq = 0; seq < segments.length; seq++) await putSegment(agent, rec.id, seq, segments[seq]);
   if (endTime) await agent.call('POST', `/agent/recordings/${rec.id}/finish`, { body: { end_time: endTime, status: 'complete' } });
   return rec.id;
 }

@@ -140,7 +140,7 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 std::optional<fs::path> workload_script() {
   if (const char* env = std::getenv("DESKAUDIT_WORKLOAD")) return fs::path(env);
-  for (const fs::path p : {fs::path(DESKAUDIT_SOURCE_DIR) / ".." / "shared" / "workload" / "desktop-session.sh",
+  for (const fs::path& p : {fs::path(DESKAUDIT_SOURCE_DIR) / ".." / "shared" / "workload" / "desktop-session.sh",
                            fs::path("/work/shared/workload/desktop-session.sh")}) {
     if (fs::exists(p)) return p;
   }

@@ -86,8 +86,10 @@ class AgentIT : public ::testing::Test {
     data_ = std::make_unique<TempDir>("agent-it-data");
     logs_ = std::make_unique<TempDir>("agent-it-logs");
     state_ = std::make_unique<TempDir>("agent-it-state");
-    server_ = std::make_unique<ServerProcess>(ServerOptions{data_->path()});
-    admin_ = std::make_unique<Api>(server_->url(), admin_token(server_->url()));
+    ServerOptions so(data_->path());
+    so.env["DESKAUDIT_ADMIN_PASSWORD"] = kPassword;
+    server_ = std::make_unique<ServerProcess>(so);
+    login();
     xvfb_ = std::make_unique<Xvfb>(logs_->path());
   }
 
@@ -101,6 +103,15 @@ class AgentIT : public ::testing::Test {
     admin_.reset();
     server_.reset();
   }
+
+  void login() {
+    Api anon(server_->url());
+    auto r = anon.post("/api/v1/auth/login", {{"username", "admin"}, {"password", kPassword}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    admin_ = std::make_unique<Api>(server_->url(), r.json["token"].get<std::string>());
+  }
+
+  static constexpr const char* kPassword = "Agent-IT-passphrase-42";
 
   // A policy assigned to a fresh pool; the agent enrolls into that pool.
   void set_policy(nlohmann::json recording) {
@@ -133,6 +144,16 @@ class AgentIT : public ::testing::Test {
                                   "--heartbeat-seconds", "1", "--retry-max-seconds", "2",
                                   "--min-free-mib", "16", "--min-free-percent", "0",
                                   "--shutdown-timeout", "20", "--log-level", "debug"};
+    // An option in `extra` replaces the default given above.
+    for (std::size_t i = 0; i + 1 < extra.size(); ++i) {
+      if (!extra[i].starts_with("--")) continue;
+      for (std::size_t j = 2; j + 1 < a.size(); ++j) {
+        if (a[j] == extra[i] && !a[j + 1].starts_with("--")) {
+          a.erase(a.begin() + static_cast<long>(j), a.begin() + static_cast<long>(j) + 2);
+          break;
+        }
+      }
+    }
     a.insert(a.end(), extra.begin(), extra.end());
     enroll_token_ = tok.json.value("token", std::string());
     return a;
@@ -415,7 +436,7 @@ TEST_F(AgentIT, ServerStoppedDuringUploadThenRestartedLosesNothing) {
   }
   EXPECT_GE(waiting, 1u) << "closed segments must wait in the spool while the server is away";
   server_->restart();
-  admin_ = std::make_unique<Api>(server_->url(), admin_token(server_->url()));
+  login();
   ASSERT_TRUE(motion_->wait(60s));
   session("disconnect");
   auto recs = wait_finished(1, 90s);

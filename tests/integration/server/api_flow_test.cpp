@@ -16,7 +16,7 @@ class ApiFlow : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("flow");
-    server_ = new ServerProcess({dir_->path() / "data"});
+    server_ = new ServerProcess(ServerOptions(dir_->path() / "data"));
     token_ = admin_token(server_->url());
   }
   static void TearDownTestSuite() {
@@ -110,7 +110,7 @@ TEST_F(ApiFlow, AdministratorSetsUpAndAgentUploadsAndAuditorDownloads) {
   EXPECT_NEAR(static_cast<double>(media_ms), 9000.0, 1.0);
 
   // Found by computer, by pool, by user and time.
-  for (const std::string q : {"computer_id=" + agent_creds.computer_id, "pool_id=" + pool_id, std::string("username=alice"),
+  for (const std::string& q : std::vector<std::string>{"computer_id=" + agent_creds.computer_id, "pool_id=" + pool_id, std::string("username=alice"),
                               std::string("start_time=2026-11-27T09:00:05Z&end_time=2026-11-27T10:00:00Z")}) {
     auto list = api.get("/api/v1/recordings?" + q);
     ASSERT_EQ(list.status, 200) << q;

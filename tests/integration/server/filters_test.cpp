@@ -14,7 +14,7 @@ class Filters : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("filters");
-    server_ = new ServerProcess({dir_->path() / "data"});
+    server_ = new ServerProcess(ServerOptions(dir_->path() / "data"));
     Api api(server_->url(), admin_token(server_->url()));
     pool_a_ = api.post("/api/v1/pools", {{"name", "pool a"}}).json["id"].get<std::string>();
     pool_b_ = api.post("/api/v1/pools", {{"name", "pool b"}}).json["id"].get<std::string>();

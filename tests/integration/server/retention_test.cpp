@@ -48,7 +48,9 @@ class Retention : public ::testing::Test {
 };
 
 TEST_F(Retention, PolicyDeletionKeepsRecordingsUntilTheirExpiryThenTheSweeperRemovesThem) {
+  // An API token without expiry: console sessions end after 12 h of clock.
   Api admin(url_, admin_token(url_));
+  admin.set_token(admin.post("/api/v1/api-tokens", {{"name", "retention test"}}).json["token"].get<std::string>());
   auto pol = admin.post("/api/v1/policies", {{"name", "short"}, {"recording", {{"mode", "session"}, {"retention_days", 2}}}});
   ASSERT_EQ(pol.status, 201);
   const auto policy_id = pol.json["id"].get<std::string>();
@@ -103,7 +105,7 @@ TEST_F(Retention, PolicyDeletionKeepsRecordingsUntilTheirExpiryThenTheSweeperRem
   EXPECT_FALSE(std::filesystem::exists(objects_dir / held));
 
   // The audit log tells the story and its chain verifies.
-  for (const std::string action : {"policy.unassign", "policy.delete", "recording.hold", "recording.release", "recording.expire"}) {
+  for (const std::string& action : std::vector<std::string>{"policy.unassign", "policy.delete", "recording.hold", "recording.release", "recording.expire"}) {
     auto a = admin.get("/api/v1/audit-log?action=" + action);
     ASSERT_EQ(a.status, 200);
     EXPECT_FALSE(a.json["items"].empty()) << action;

@@ -215,3 +215,33 @@ TEST_F(X11CaptureTest, ResizeIsReportedAndAdopted) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("1280x720"), std::string::npos);
 }
+
+TEST(X11CaptureFallback, WithoutMitShmReadsWithGetImage) {
+  xtest::Xvfb xvfb("1920x1080x24", {"-extension", "MIT-SHM"});
+  auto cap = open_capture(xvfb.display());
+  EXPECT_EQ(cap->backend(), "xcb-getimage+damage");
+  cap.reset();
+  expect_change_detected(xvfb.display(), capture::BackendChoice::best);
+}
+
+TEST(X11CaptureFallback, WithoutDamageComparesWholeReads) {
+  xtest::Xvfb xvfb("1920x1080x24", {"-extension", "DAMAGE"});
+  auto cap = open_capture(xvfb.display());
+  EXPECT_EQ(cap->backend(), "xcb-getimage");
+  Picture pic(1920, 1080);
+  ASSERT_TRUE(cap->grab(pic.view()));
+  auto w = cap->wait(SteadyClock::now() + 500ms, capture::WaitFor::change, -1);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, CaptureStatus::timeout);
+  xtest::Painter p(xvfb.display(), 601, 401, 200, 100);
+  p.map();
+  p.fill(0xffffff, 0, 0, 200, 100);
+  w = cap->wait(SteadyClock::now() + 3s, capture::WaitFor::change, -1);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(*w, CaptureStatus::ok);
+  auto g = cap->grab(pic.view());
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(pic.luma(700, 450), 235);
+  // Only the rows that changed were converted.
+  EXPECT_LE(cap->last_grab_pixels(), 1920 * 102);
+}

@@ -25,7 +25,8 @@ namespace deskaudit::xtest {
 
 class Xvfb {
  public:
-  explicit Xvfb(const std::string& geometry = "1920x1080x24") {
+  // extra: more server arguments, e.g. {"-extension", "MIT-SHM"} to turn one off.
+  explicit Xvfb(const std::string& geometry = "1920x1080x24", const std::vector<std::string>& extra = {}) {
     namespace fs = std::filesystem;
     for (int i = 0; i < 100; ++i) {
       const int n = 90 + static_cast<int>((::getpid() + i * 7) % 400);
@@ -33,6 +34,7 @@ class Xvfb {
         continue;
       display_ = ":" + std::to_string(n);
       std::vector<std::string> args = {"Xvfb", display_, "-screen", "0", geometry, "-nolisten", "tcp", "-noreset"};
+      args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

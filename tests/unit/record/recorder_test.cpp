@@ -285,6 +285,15 @@ TEST_F(RecorderTest, BadOptionsAreRefused) {
   o.segment_max_bytes = 1000;
   EXPECT_FALSE(record::Recorder::start(o, {}));
   o = options();
+  {
+    std::ofstream(dir_ / "seg-000000.mp4") << "an earlier recording";
+  }
+  auto taken = record::Recorder::start(o, {});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, Errc::conflict);
+  EXPECT_EQ(mtest::read_all(dir_ / "seg-000000.mp4"), "an earlier recording");
+  EXPECT_FALSE(fs::exists(dir_ / "seg-000000.mp4.part"));
+  o = options();
   o.display = ":358";
   auto r = record::Recorder::start(o, {});
   ASSERT_FALSE(r);

@@ -33,7 +33,9 @@ TEST(RouteTable, EveryRouteDeclaresItsAccess) {
     if (r.access.kind == AccessKind::permission) {
       EXPECT_TRUE(auth::is_permission(r.access.permission)) << r.access.permission;
     }
-    if (r.access.kind == AccessKind::agent) EXPECT_EQ(r.pattern.rfind("/api/v1/agent/", 0), 0u);
+    if (r.access.kind == AccessKind::agent) {
+      EXPECT_EQ(r.pattern.rfind("/api/v1/agent/", 0), 0u);
+    }
     if (r.pattern.rfind("/api/v1/agent/", 0) == 0 && r.pattern != "/api/v1/agent/enroll") {
       EXPECT_EQ(r.access.kind, AccessKind::agent);
     }

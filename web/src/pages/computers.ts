@@ -21,7 +21,7 @@ export function policyInForce(c: Computer): string {
 export function computerColumns(pools: Map<string, Pool>, withPool = true): Column<Computer>[] {
   const cols: Column<Computer>[] = [
     { title: 'ID', cell: (c) => h('code', {}, c.id) },
-    { title: 'Name', cell: (c) => c.name || c.hostname || '—' },
+    { title: 'Name', cell: (c) => c.name || c.hostname || '—', className: 'nowrap' },
   ];
   if (withPool)
     cols.push({

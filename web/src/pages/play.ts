@@ -3,7 +3,7 @@ import { errorBox, loading } from '../components';
 import { clear, formatBytes, formatDuration, formatTime, h } from '../dom';
 import { createPlayer, Player } from '../player';
 import { href } from '../router';
-import { linkButton, recordingDurationMs } from './recordings';
+import { downloadButton, recordingDurationMs } from './recordings';
 
 const META_REFRESH_MS = 10_000;
 
@@ -30,7 +30,7 @@ function metadata(r: RecordingDetail, player: Player | null): HTMLElement {
       row('Expires', r.expires_at ? formatTime(r.expires_at) : '—'),
       row('ID', h('code', {}, r.id)),
     ),
-    linkButton('Download', api.downloadUrl(r.id), { download: true }),
+    downloadButton(r.id),
     r.segments.length > 0
       ? h(
           'details',

@@ -1,10 +1,14 @@
-import { api, Assignment, Computer, Policy, Pool, RecordingRule } from '../api';
+import { api, Assignment, can, Computer, Policy, Pool, RecordingRule } from '../api';
 import { Column, errorBox, loading, pager, table } from '../components';
-import { clear, h } from '../dom';
+import { clear, formatBytes, h } from '../dom';
 import { href, navigate, Route } from '../router';
 import { loadPools } from './computers';
 
 const MIB = 1024 * 1024;
+// The server's floor: smaller segments would be mostly headers.
+const MIN_SEGMENT_BYTES = 64 * 1024;
+/** MiB with at most 4 decimals: 96 KiB -> "0.0938", 32 MiB -> "32". */
+const mibText = (bytes: number) => String(Number((bytes / MIB).toFixed(4)));
 const modeText: Record<string, string> = { off: 'Off', session: 'Whole session', period: 'Daily time window' };
 
 export const DEFAULT_RULE: RecordingRule = {
@@ -32,7 +36,7 @@ export async function renderPolicies(main: HTMLElement, route: Route): Promise<v
   clear(
     main,
     h('h1', { tabindex: '-1' }, 'Policies'),
-    h('p', {}, h('a', { href: href(['policies', 'new']), class: 'button primary' }, 'New policy')),
+    can('policy:write') ? h('p', {}, h('a', { href: href(['policies', 'new']), class: 'button primary' }, 'New policy')) : null,
     body,
   );
   try {
@@ -43,7 +47,7 @@ export async function renderPolicies(main: HTMLElement, route: Route): Promise<v
       { title: 'Recording', cell: (p) => describe(p.recording) },
       { title: 'Frame rate', cell: (p) => `${p.recording.fps} fps` },
       { title: 'Audio', cell: (p) => (p.recording.audio ? 'On' : 'Off') },
-      { title: 'Segment', cell: (p) => `${Math.round(p.recording.segment_max_bytes / MIB)} MiB / ${p.recording.segment_max_minutes} min` },
+      { title: 'Segment', cell: (p) => `${formatBytes(p.recording.segment_max_bytes)} / ${p.recording.segment_max_minutes} min` },
       { title: 'Retention', cell: (p) => `${p.recording.retention_days} days` },
       { title: 'User notice', cell: (p) => (p.recording.user_notice ? 'On' : 'Off') },
     ];
@@ -62,14 +66,19 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
   const v = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value;
   const c = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).checked;
   const mode = v('mode') as RecordingRule['mode'];
-  const sizeMiB = Number(v('segment_mib'));
+  const sizeInput = form.elements.namedItem('segment_mib') as HTMLInputElement;
+  const sizeMiB = Number(sizeInput.value);
+  // An untouched field keeps the exact byte count it was shown from.
+  const sizeBytes =
+    sizeInput.value === sizeInput.dataset.shown ? Number(sizeInput.dataset.bytes) : Math.round(sizeMiB * MIB);
   const retention = Number(v('retention_days'));
   const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
   if (mode === 'period' && (!hhmm.test(v('period_start')) || !hhmm.test(v('period_end'))))
     return 'Give the start and end of the daily time window as HH:MM.';
   if (mode === 'period' && v('period_start') === v('period_end'))
     return 'The daily time window must not start and end at the same time.';
-  if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 32) return 'Segment size must be a whole number of MiB from 1 to 32.';
+  if (!Number.isFinite(sizeMiB) || sizeBytes < MIN_SEGMENT_BYTES || sizeBytes > 32 * MIB)
+    return 'Segment size must be from 0.0625 MiB (64 KiB) to 32 MiB.';
   if (!Number.isInteger(retention) || retention < 1 || retention > 3650) return 'Retention must be from 1 to 3650 days.';
   if (c('user_notice') && !v('user_notice_message').trim()) return 'Write the message the user sees when recording starts.';
   return {
@@ -78,7 +87,7 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
     period_end: v('period_end'),
     fps: Number(v('fps')),
     audio: c('audio'),
-    segment_max_bytes: sizeMiB * MIB,
+    segment_max_bytes: sizeBytes,
     segment_max_minutes: Number(v('segment_max_minutes')),
     retention_days: retention,
     user_notice: c('user_notice'),
@@ -123,8 +132,8 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
     field(
       'p-size',
       'Segment size (MiB)',
-      h('input', { id: 'p-size', name: 'segment_mib', type: 'number', min: 1, max: 32, step: 1, value: Math.round(r.segment_max_bytes / MIB), 'aria-describedby': 'p-size-hint' }),
-      'A segment file is closed and uploaded at this size (at most 32 MiB).',
+      h('input', { id: 'p-size', name: 'segment_mib', type: 'number', min: 0.0625, max: 32, step: 'any', value: mibText(r.segment_max_bytes), 'data-shown': mibText(r.segment_max_bytes), 'data-bytes': r.segment_max_bytes, 'aria-describedby': 'p-size-hint' }),
+      'A segment file is closed and uploaded at this size (64 KiB to 32 MiB).',
     ),
     field(
       'p-minutes',

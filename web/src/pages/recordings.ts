@@ -1,4 +1,4 @@
-import { api, Policy, Pool, Recording } from '../api';
+import { api, can, Policy, Pool, Recording } from '../api';
 import { Column, errorBox, loading, pager, table } from '../components';
 import { clear, formatBytes, formatDuration, formatTime, fromLocalInput, h, toLocalInput } from '../dom';
 import { href, navigate, Route } from '../router';
@@ -7,6 +7,19 @@ import { loadPools } from './computers';
 /** URL parameters of the list = the API's filter names, so a shared link
  *  reproduces the same query. */
 export const FILTERS = ['computer_id', 'username', 'start_time', 'end_time', 'pool_id', 'policy_id', 'status'] as const;
+
+/** "Play back" and "Download" of a recording; disabled, with the reason as
+ *  their description, when the administrator lacks the permission. */
+export function playBackButton(id: string): HTMLElement {
+  return can('recording:play')
+    ? linkButton('Play back', href(['recordings', id]), { class: 'button primary' })
+    : h('button', { type: 'button', class: 'primary', disabled: true, title: 'You are not permitted to play recordings (recording:play)' }, 'Play back');
+}
+export function downloadButton(id: string): HTMLElement {
+  return can('recording:download')
+    ? linkButton('Download', api.downloadUrl(id), { download: true })
+    : h('button', { type: 'button', disabled: true, title: 'You are not permitted to download recordings (recording:download)' }, 'Download');
+}
 
 /** A link styled and announced as a button that also answers Space. */
 export function linkButton(label: string, url: string, extra: Record<string, string | boolean> = {}): HTMLAnchorElement {
@@ -37,6 +50,10 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
   const f: Record<string, string> = {};
   for (const k of FILTERS) f[k] = route.params.get(k) ?? '';
   const token = route.params.get('next_token') ?? '';
+  // Page size from the URL (a shared link keeps it); the API allows 1..500.
+  const limitParam = Number(route.params.get('limit') ?? '');
+  const limit = Number.isInteger(limitParam) && limitParam >= 1 && limitParam <= 500 ? limitParam : 50;
+  const limitText = limit === 50 ? '' : String(limit);
 
   const computerId = h('input', { id: 'f-computer', name: 'computer_id', value: f.computer_id, placeholder: 'cc-…' });
   const username = h('input', { id: 'f-user', name: 'username', value: f.username });
@@ -86,6 +103,7 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
         pool_id: pool.value,
         policy_id: policy.value,
         status: status.value,
+        limit: limitText,
       }),
     );
   });
@@ -114,7 +132,7 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
   policy.value = f.policy_id;
 
   try {
-    const page = await api.recordings({ ...f, limit: 50, next_token: token || undefined });
+    const page = await api.recordings({ ...f, limit, next_token: token || undefined });
     const cols: Column<Recording>[] = [
       {
         title: 'Computer',
@@ -134,16 +152,23 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
           h(
             'span',
             { class: 'row-actions', 'data-recording-id': r.id },
-            linkButton('Play back', href(['recordings', r.id]), { class: 'button primary' }),
+            playBackButton(r.id),
             ' ',
-            linkButton('Download', api.downloadUrl(r.id), { download: true }),
+            downloadButton(r.id),
           ),
       },
     ];
-    const params = Object.fromEntries(FILTERS.map((k) => [k, f[k]]));
+    const params: Record<string, string> = { ...Object.fromEntries(FILTERS.map((k) => [k, f[k]])), limit: limitText };
     clear(
       body,
       h('p', { class: 'muted', role: 'status' }, `${page.items.length}${page.next_token ? '+' : ''} recording${page.items.length === 1 ? '' : 's'}, newest first`),
+      !can('recording:play') || !can('recording:download')
+        ? h(
+            'p',
+            { class: 'notice', id: 'perm-note' },
+            `Your role does not allow ${[!can('recording:play') && 'playing', !can('recording:download') && 'downloading'].filter(Boolean).join(' or ')} recordings: those buttons are disabled.`,
+          )
+        : null,
       table('Screen recordings', cols, page.items, active.length ? 'No recording matches these filters.' : 'No recordings yet.'),
       pager(
         page.next_token ? href(['recordings'], { ...params, next_token: page.next_token }) : null,

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+
+#include "record/activity_map.hpp"
+
+using namespace deskaudit;
+using capture::Rect;
+
+TEST(ActivityMap, AreasMovingFrameAfterFrameAreCodedCoarserThenRefined) {
+  record::ActivityMap map(1920, 1080, {});
+  const Rect video{900, 500, 640, 360};
+  const Rect once{0, 0, 100, 20};
+  // The first two frames of motion are coded normally.
+  EXPECT_TRUE(map.plan(std::vector<Rect>{video}, 0).empty());
+  EXPECT_TRUE(map.plan(std::vector<Rect>{video, once}, 200).empty());
+  // The third in a row: coarser, as one rectangle covering whole macroblocks.
+  auto r = map.plan(std::vector<Rect>{video}, 400);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].x, 896);
+  EXPECT_EQ(r[0].y, 496);
+  EXPECT_EQ(r[0].width, 1552 - 896);
+  EXPECT_EQ(r[0].height, 864 - 496);
+  EXPECT_EQ(r[0].qp_offset, 10);
+  EXPECT_EQ(map.refinement_due_ms(), 1400);
+  // Still, but not long enough: nothing; then refined once, finer.
+  EXPECT_TRUE(map.plan(std::vector<Rect>{once}, 900).empty());
+  r = map.plan({}, 1400);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].qp_offset, -2);
+  EXPECT_EQ(r[0].width, 1552 - 896);
+  EXPECT_FALSE(map.refinement_due_ms());
+  EXPECT_TRUE(map.plan({}, 3000).empty());
+}
+
+TEST(ActivityMap, OffTurnsEverythingOff) {
+  record::ActivityOptions o;
+  o.hot_qp_offset = 0;
+  record::ActivityMap map(640, 480, o);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(map.plan(std::vector<Rect>{{0, 0, 640, 480}}, i * 200).empty());
+  EXPECT_FALSE(map.refinement_due_ms());
+}
+
+TEST(ActivityMap, OutOfRangeRectanglesAreClipped) {
+  record::ActivityMap map(100, 100, {});
+  for (int i = 0; i < 3; ++i) map.plan(std::vector<Rect>{{-50, -50, 1000, 1000}}, i * 200);
+  const auto r = map.plan(std::vector<Rect>{{-50, -50, 1000, 1000}}, 600);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].x, 0);
+  EXPECT_EQ(r[0].width, 112);  // whole macroblocks; the encoder clips to the picture
+}
