@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The request field the server blames (e.g. "password"), if any. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -134,6 +136,60 @@ export interface RecordingStatus {
   checks: StatusCheck[];
 }
 
+export interface RoleGrant {
+  role_id: string;
+  scope_type?: 'pool' | 'computer';
+  scope_id?: string;
+}
+
+export interface AdminUser {
+  id: string;
+  username: string;
+  disabled: boolean;
+  created_at: string;
+  roles: RoleGrant[];
+}
+
+export interface Role {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string[];
+  builtin: boolean;
+}
+
+export interface ApiToken {
+  id: string;
+  user_id: string;
+  kind: 'api' | 'session';
+  name: string;
+  created_at: string;
+  expires_at?: string | null;
+  last_used_at?: string | null;
+  revoked: boolean;
+  /** The secret: only in the answer to its creation. */
+  token?: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string;
+  details: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditVerify {
+  ok: boolean;
+  entries: number;
+  first_bad_seq?: number;
+  reason?: string;
+  last_hash?: string;
+}
+
 const BASE = '/api/v1';
 
 /** Called on every 401 so the app can go back to the sign-in page. */
@@ -198,9 +254,9 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     }
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const err = (data as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
     const message = err?.message || `${method} ${path} failed: HTTP ${res.status} ${res.statusText}`.trim();
-    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, message);
+    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, message, err?.field || undefined);
     if (res.status === 401 && path !== '/auth/login') onUnauthorized();
     throw e;
   }
@@ -249,4 +305,26 @@ export const api = {
   recording: (id: string) => request<RecordingDetail>('GET', `/recordings/${encodeURIComponent(id)}`),
   playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/playlist.m3u8`,
   downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
+
+  changePassword: (current_password: string, new_password: string) =>
+    request<unknown>('POST', '/auth/password', { current_password, new_password }),
+
+  users: () => request<Page<AdminUser>>('GET', '/users'),
+  createUser: (u: { username: string; password: string; roles: RoleGrant[] }) => request<AdminUser>('POST', '/users', u),
+  updateUser: (id: string, u: { password?: string; disabled?: boolean; roles?: RoleGrant[] }) =>
+    request<AdminUser>('PATCH', `/users/${encodeURIComponent(id)}`, u),
+  deleteUser: (id: string) => request<unknown>('DELETE', `/users/${encodeURIComponent(id)}`),
+
+  roles: () => request<{ items: Role[]; permissions: string[] }>('GET', '/roles'),
+  createRole: (r: { name: string; description: string; permissions: string[] }) => request<Role>('POST', '/roles', r),
+  updateRole: (id: string, r: { name?: string; description?: string; permissions?: string[] }) =>
+    request<Role>('PATCH', `/roles/${encodeURIComponent(id)}`, r),
+  deleteRole: (id: string) => request<unknown>('DELETE', `/roles/${encodeURIComponent(id)}`),
+
+  apiTokens: () => request<Page<ApiToken>>('GET', '/api-tokens'),
+  createApiToken: (t: { name: string; expires_at?: string }) => request<ApiToken>('POST', '/api-tokens', t),
+  revokeApiToken: (id: string) => request<unknown>('DELETE', `/api-tokens/${encodeURIComponent(id)}`),
+
+  auditLog: (p: Record<string, string | number | undefined>) => request<Page<AuditEntry>>('GET', `/audit-log${query(p)}`),
+  verifyAuditLog: () => request<AuditVerify>('GET', '/audit-log/verify'),
 };
