@@ -17,7 +17,7 @@ namespace deskaudit::record {
 
 struct ActivityOptions {
   int hot_frames = 3;           // changed in this many frames in a row = moving
-  int hot_qp_offset = 10;       // 0 turns the scheme off
+  int hot_qp_offset = 12;       // 0 turns the scheme off
   std::int64_t refine_after_ms = 1000;
   int refine_qp_offset = -2;
 };

@@ -78,6 +78,16 @@ void Services::audit_as(std::string actor, std::string action, std::string targe
   }
 }
 
+Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action) {
+  return [&s, op = std::move(op), action = std::move(action)](Context& ctx) -> Status {
+    const auto id = ctx.param(1);
+    if (auto st = op(id); !st) return st;
+    s.audit(ctx.principal, action, id);
+    ctx.reply_empty();
+    return {};
+  };
+}
+
 std::vector<Route> build_routes(Services& s) {
   std::vector<Route> routes;
   routes.push_back(Route{"GET", "/api/v1/health", Access::open(),

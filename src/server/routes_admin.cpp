@@ -112,9 +112,8 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto username = get_string(*body, "username");
+                      auto username = get_name(*body, "username");
                       if (!username) return std::unexpected(username.error());
-                      if (auto st = check_name(*username, "username"); !st) return st;
                       auto password = get_string(*body, "password");
                       if (!password) return std::unexpected(password.error());
                       if (auto st = auth::check_password_rules(*username, *password); !st) return st;
@@ -221,9 +220,8 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto name = get_string(*body, "name");
+                      auto name = get_name(*body, "name");
                       if (!name) return std::unexpected(name.error());
-                      if (auto st = check_name(*name, "name"); !st) return st;
                       auto perms = permissions_from(*body);
                       if (!perms) return std::unexpected(perms.error());
                       auto desc = get_string(*body, "description", false);
@@ -243,9 +241,8 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       if (!r) return std::unexpected(r.error());
                       if (r->builtin) return fail(Errc::conflict, "built-in roles cannot be changed");
                       if (body->contains("name")) {
-                        auto name = get_string(*body, "name");
+                        auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
-                        if (auto st = check_name(*name, "name"); !st) return st;
                         r->name = *name;
                       }
                       if (body->contains("permissions")) {
@@ -265,12 +262,8 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Change a custom role"});
   routes.push_back({"DELETE", "/api/v1/roles/([^/]+)", users,
-                    [&s](Context& ctx) -> Status {
-                      if (auto st = s.catalog->delete_role(ctx.param(1)); !st) return st;
-                      s.audit(ctx.principal, "role.delete", ctx.param(1));
-                      ctx.reply_empty();
-                      return {};
-                    },
+                    apply_to_id(
+                        s, [&s](const std::string& id) { return s.catalog->delete_role(id); }, "role.delete"),
                     false, "Delete a custom role that nobody holds"});
 
   // API tokens act for the administrator who creates them.
@@ -291,9 +284,8 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto name = get_string(*body, "name");
+                      auto name = get_name(*body, "name");
                       if (!name) return std::unexpected(name.error());
-                      if (auto st = check_name(*name, "name"); !st) return st;
                       auto expires = get_time(*body, "expires_at");
                       if (!expires) return std::unexpected(expires.error());
                       if (*expires && **expires <= s.now()) {

@@ -154,9 +154,8 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                       if (!body) return std::unexpected(body.error());
                       auto token = get_string(*body, "enrollment_token");
                       if (!token) return std::unexpected(token.error());
-                      auto host = get_string(*body, "hostname");
+                      auto host = get_name(*body, "hostname");
                       if (!host) return std::unexpected(host.error());
-                      if (auto st = check_name(*host, "hostname"); !st) return st;
                       auto os = get_string(*body, "os", false);
                       if (!os) return std::unexpected(os.error());
                       auto version = get_string(*body, "agent_version", false);
@@ -230,9 +229,8 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto user = get_string(*body, "username");
+                      auto user = get_name(*body, "username");
                       if (!user) return std::unexpected(user.error());
-                      if (auto st = check_name(*user, "username"); !st) return st;
                       auto start = get_time(*body, "start_time");
                       if (!start) return std::unexpected(start.error());
                       if (!*start) return fail(Errc::unprocessable, "start_time is required", "start_time");

@@ -165,9 +165,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
                       Computer c;
-                      auto name = get_string(*body, "name");
+                      auto name = get_name(*body, "name");
                       if (!name) return std::unexpected(name.error());
-                      if (auto st = check_name(*name, "name"); !st) return st;
                       auto host = get_string(*body, "hostname", false);
                       if (!host) return std::unexpected(host.error());
                       auto os = get_string(*body, "os", false);
@@ -205,9 +204,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       auto c = visible_computer(s, ctx, ctx.param(1), auth::perm::inventory_write);
                       if (!c) return std::unexpected(c.error());
                       if (body->contains("name")) {
-                        auto name = get_string(*body, "name");
+                        auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
-                        if (auto st = check_name(*name, "name"); !st) return st;
                         c->name = *name;
                       }
                       if (auto st = s.catalog->update_computer(*c); !st) return st;
@@ -266,9 +264,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto name = get_string(*body, "name");
+                      auto name = get_name(*body, "name");
                       if (!name) return std::unexpected(name.error());
-                      if (auto st = check_name(*name, "name"); !st) return st;
                       auto desc = get_string(*body, "description", false);
                       if (!desc) return std::unexpected(desc.error());
                       Pool p{random_id("pool-"), *name, *desc, s.now()};
@@ -302,9 +299,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       auto p = s.catalog->get_pool(ctx.param(1));
                       if (!p) return std::unexpected(p.error());
                       if (body->contains("name")) {
-                        auto name = get_string(*body, "name");
+                        auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
-                        if (auto st = check_name(*name, "name"); !st) return st;
                         p->name = *name;
                       }
                       if (body->contains("description")) {
@@ -319,12 +315,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Rename a pool"});
   routes.push_back({"DELETE", "/api/v1/pools/([^/]+)", write,
-                    [&s](Context& ctx) -> Status {
-                      if (auto st = s.catalog->delete_pool(ctx.param(1)); !st) return st;
-                      s.audit(ctx.principal, "pool.delete", ctx.param(1));
-                      ctx.reply_empty();
-                      return {};
-                    },
+                    apply_to_id(
+                        s, [&s](const std::string& id) { return s.catalog->delete_pool(id); }, "pool.delete"),
                     false, "Delete an empty pool"});
   routes.push_back({"GET", "/api/v1/pools/([^/]+)/computers", read,
                     [&s, visible_pool](Context& ctx) -> Status {
@@ -406,12 +398,8 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Create an enrollment token for agents (shown once)"});
   routes.push_back({"DELETE", "/api/v1/enrollment-tokens/([^/]+)", write,
-                    [&s](Context& ctx) -> Status {
-                      if (auto st = s.catalog->revoke_enrollment_token(ctx.param(1)); !st) return st;
-                      s.audit(ctx.principal, "enrollment_token.revoke", ctx.param(1));
-                      ctx.reply_empty();
-                      return {};
-                    },
+                    apply_to_id(
+                        s, [&s](const std::string& id) { return s.catalog->revoke_enrollment_token(id); }, "enrollment_token.revoke"),
                     false, "Revoke an enrollment token"});
 }
 

@@ -56,9 +56,8 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto name = get_string(*body, "name");
+                      auto name = get_name(*body, "name");
                       if (!name) return std::unexpected(name.error());
-                      if (auto st = check_name(*name, "name"); !st) return st;
                       RecordingRule rule;
                       if (body->contains("recording")) {
                         auto r = rule_from_json((*body)["recording"], rule);
@@ -96,9 +95,8 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                       if (!p) return std::unexpected(p.error());
                       const Json before = to_json(*p);
                       if (body->contains("name")) {
-                        auto name = get_string(*body, "name");
+                        auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
-                        if (auto st = check_name(*name, "name"); !st) return st;
                         p->name = *name;
                       }
                       if (body->contains("recording")) {

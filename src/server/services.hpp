@@ -34,6 +34,10 @@ void add_policy_routes(std::vector<Route>& routes, Services& s);
 void add_agent_routes(std::vector<Route>& routes, Services& s);
 void add_recording_routes(std::vector<Route>& routes, Services& s);
 
+// A handler that applies `op` to the id in the path, writes `action` on it
+// to the audit log and answers 204 (deletes, revocations).
+Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action);
+
 // Every API route of the server, in matching order.
 std::vector<Route> build_routes(Services& s);
 

@@ -161,6 +161,13 @@ Status check_name(const std::string& name, std::string_view field) {
   return {};
 }
 
+Result<std::string> get_name(const Json& body, std::string_view field) {
+  auto name = get_string(body, field);
+  if (!name) return name;
+  if (auto st = check_name(*name, field); !st) return std::unexpected(st.error());
+  return name;
+}
+
 Result<std::optional<EpochMs>> get_time(const Json& j, std::string_view field) {
   auto s = get_string(j, field, false);
   if (!s) return std::unexpected(s.error());

@@ -28,6 +28,8 @@ Json to_json(const catalog::Computer& computer, EpochMs now, std::int64_t offlin
 Result<catalog::RecordingRule> rule_from_json(const Json& j, catalog::RecordingRule base);
 // Validates a display name (1..128 printable characters); field named.
 Status check_name(const std::string& name, std::string_view field);
+// The body's string field `field`, required and valid as a name.
+Result<std::string> get_name(const Json& body, std::string_view field);
 // Optional RFC 3339 string field -> time; unprocessable naming the field.
 Result<std::optional<EpochMs>> get_time(const Json& j, std::string_view field);
 

@@ -2,14 +2,19 @@
 // route table. Signed-out visitors get the sign-in page; a 401 from any call
 // brings them back to it, remembering where they were.
 import './style.css';
-import { api, ApiError, Me, setPermissions, setUnauthorizedHandler } from './api';
+import { api, ApiError, can, Me, setPermissions, setUnauthorizedHandler } from './api';
 import { errorBox } from './components';
 import { clear, h } from './dom';
+import { renderAuditLog } from './pages/audit';
 import { renderComputers, renderRecordingStatus } from './pages/computers';
 import { renderLogin } from './pages/login';
+import { renderChangePassword } from './pages/password';
 import { renderPolicies, renderPolicyEditor } from './pages/policies';
 import { renderPool, renderPools } from './pages/pools';
 import { renderRecordings } from './pages/recordings';
+import { renderRole, renderRoles } from './pages/roles';
+import { renderTokens } from './pages/tokens';
+import { renderUser, renderUsers } from './pages/users';
 import { currentRoute, href, navigate } from './router';
 
 const root = document.getElementById('app')!;
@@ -21,11 +26,15 @@ let generation = 0;
 interface NavItem {
   label: string;
   route: string;
+  /** Shown only to administrators holding it (from /auth/me). */
+  perm?: string;
 }
 const NAV: { group: string; items: NavItem[] }[] = [
   {
     group: 'Resource management',
     items: [
+      // The first four stay visible to everyone: their pages explain a
+      // refusal (the console e2e test relies on that for Policies).
       { label: 'Cloud computers', route: 'computers' },
       { label: 'Computer pools', route: 'pools' },
     ],
@@ -35,9 +44,30 @@ const NAV: { group: string; items: NavItem[] }[] = [
     items: [
       { label: 'Screen recordings', route: 'recordings' },
       { label: 'Policies', route: 'policies' },
+      { label: 'Audit log', route: 'audit-log', perm: 'audit:read' },
+    ],
+  },
+  {
+    group: 'Administration',
+    items: [
+      { label: 'Users', route: 'users', perm: 'admin:users' },
+      { label: 'Roles', route: 'roles', perm: 'admin:users' },
+      // Everyone signed in may hold API tokens of their own.
+      { label: 'API tokens', route: 'api-tokens' },
     ],
   },
 ];
+
+/** The navigation the signed-in administrator may use: links they lack the
+ *  permission for are left out, and so are groups left empty. */
+function visibleNav(): { group: string; items: NavItem[] }[] {
+  return NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.perm || can(i.perm)) })).filter((g) => g.items.length > 0);
+}
+
+/** Where "home" is: the first page this administrator may see. */
+function homeRoute(): string {
+  return visibleNav()[0]?.items[0]?.route ?? 'api-tokens';
+}
 
 function buildShell(): { main: HTMLElement; nav: HTMLElement } {
   const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
@@ -54,7 +84,7 @@ function buildShell(): { main: HTMLElement; nav: HTMLElement } {
   const nav = h(
     'nav',
     { class: 'sidenav', 'aria-label': 'Main' },
-    NAV.map((g) =>
+    visibleNav().map((g) =>
       h(
         'div',
         { class: 'nav-group' },
@@ -74,9 +104,10 @@ function buildShell(): { main: HTMLElement; nav: HTMLElement } {
     h(
       'header',
       { class: 'topbar' },
-      h('a', { class: 'brand', href: href(['computers']) }, 'deskaudit'),
+      h('a', { class: 'brand', href: href([homeRoute()]) }, 'deskaudit'),
       h('span', { class: 'spacer' }),
       h('span', { class: 'who' }, `Signed in as ${me?.user.username ?? ''}`),
+      h('a', { href: href(['password']), class: 'nav-link', 'data-route': 'password' }, 'Change password'),
       signOut,
     ),
     h('div', { class: 'body' }, nav, main),
@@ -93,7 +124,7 @@ function showLogin(notice?: string): void {
     async () => {
       await boot();
       const next = currentRoute().params.get('next');
-      navigate(next && next.startsWith('#/') && !next.startsWith('#/login') ? next : href(['computers']), true);
+      navigate(next && next.startsWith('#/') && !next.startsWith('#/login') ? next : href([homeRoute()]), true);
     },
     notice,
   );
@@ -122,10 +153,10 @@ async function route(): Promise<void> {
     shell = buildShell();
     prefetchPlayer();
   }
-  const { main, nav } = shell;
+  const { main } = shell;
   const [first, second, third] = r.path;
-  for (const a of nav.querySelectorAll('a')) {
-    const active = a.dataset.route === first || (first === undefined && a.dataset.route === 'computers');
+  for (const a of root.querySelectorAll<HTMLAnchorElement>('a[data-route]')) {
+    const active = a.dataset.route === first || (first === undefined && a.dataset.route === homeRoute());
     if (active) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
@@ -134,7 +165,7 @@ async function route(): Promise<void> {
     switch (first) {
       case undefined:
       case 'login':
-        navigate(href(['computers']), true);
+        navigate(href([homeRoute()]), true);
         return;
       case 'computers':
         if (second && third === 'status') await renderRecordingStatus(main, second);
@@ -159,6 +190,23 @@ async function route(): Promise<void> {
         if (second === 'new') await renderPolicyEditor(main, null);
         else if (second) await renderPolicyEditor(main, second);
         else await renderPolicies(main, r);
+        break;
+      case 'audit-log':
+        await renderAuditLog(main, r);
+        break;
+      case 'users':
+        if (second) await renderUser(main, second);
+        else await renderUsers(main, r);
+        break;
+      case 'roles':
+        if (second) await renderRole(main, second);
+        else await renderRoles(main, r);
+        break;
+      case 'api-tokens':
+        await renderTokens(main);
+        break;
+      case 'password':
+        renderChangePassword(main, me.user.username);
         break;
       default:
         clear(main, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, 'No page here. Use the navigation on the left.'));

@@ -19,7 +19,7 @@ TEST(ActivityMap, AreasMovingFrameAfterFrameAreCodedCoarserThenRefined) {
   EXPECT_EQ(r[0].y, 496);
   EXPECT_EQ(r[0].width, 1552 - 896);
   EXPECT_EQ(r[0].height, 864 - 496);
-  EXPECT_EQ(r[0].qp_offset, 10);
+  EXPECT_EQ(r[0].qp_offset, 12);
   EXPECT_EQ(map.refinement_due_ms(), 1400);
   // Still, but not long enough: nothing; then refined once, finer.
   EXPECT_TRUE(map.plan(std::vector<Rect>{once}, 900).empty());

@@ -1,0 +1,352 @@
+// Ingest benchmark: N simulated agents upload M real fMP4 segments each,
+// concurrently (one thread and one HttpClient per agent), to
+//   - one replica on the embedded defaults (SQLite + local directory),
+//   - two replicas on PostgreSQL + S3 (s3rver), agents alternating,
+// and, for comparison, the object store alone with the same bytes and the
+// same concurrency (direct PUTs to the bucket / writes to a local
+// directory). Prints a table; asserts nothing. See README.md.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "client/http.hpp"
+#include "common/crypto.hpp"
+#include "sample_media.hpp"
+#include "scratch_schema.hpp"
+#include "server_process.hpp"
+#include "storage/object_store.hpp"
+
+using namespace deskaudit;
+using namespace deskaudit::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct ProcStats {
+  double cpu_seconds = 0;
+  long peak_rss_kib = 0;
+};
+
+ProcStats proc_stats(pid_t pid) {
+  ProcStats out;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+  const auto close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    long long utime = 0, stime = 0;
+    for (int i = 1; i <= 13 && rest >> field; ++i) {
+      if (i == 12) utime = std::stoll(field);
+      if (i == 13) stime = std::stoll(field);
+    }
+    out.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) out.peak_rss_kib = std::stol(line.substr(6));
+  }
+  return out;
+}
+
+struct Figures {
+  std::string setup;
+  int agents = 0;
+  int per_agent = 0;
+  std::int64_t requests = 0;
+  std::int64_t errors = 0;
+  double bytes = 0;
+  double seconds = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double cpu_seconds = -1;  // server(s); -1 = not applicable
+  long peak_rss_kib = -1;
+  std::string first_error;
+};
+
+// Runs `agents` threads that each call op(agent, i) per_agent times after a
+// common start signal; op returns an error text or "" and adds its bytes.
+template <class Op>
+Figures drive(int agents, int per_agent, const Op& op) {
+  Figures f;
+  f.agents = agents;
+  f.per_agent = per_agent;
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(agents));
+  std::atomic<std::int64_t> errors{0};
+  std::atomic<double> bytes{0};
+  std::mutex error_mu;
+  std::atomic<bool> go{false};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(agents));
+  for (int a = 0; a < agents; ++a) {
+    threads.emplace_back([&, a] {
+      auto state = op.prepare(a);
+      ready.fetch_add(1);
+      while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      auto& lat = latencies[static_cast<std::size_t>(a)];
+      for (int i = 0; i < per_agent; ++i) {
+        const auto t0 = Clock::now();
+        std::size_t sent = 0;
+        const std::string err = op.run(state, a, i, sent);
+        lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (err.empty()) {
+          bytes.fetch_add(static_cast<double>(sent));
+        } else {
+          errors.fetch_add(1);
+          std::lock_guard lock(error_mu);
+          if (f.first_error.empty()) f.first_error = err;
+        }
+      }
+    });
+  }
+  while (ready.load() < agents) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto t0 = Clock::now();
+  go.store(true);
+  for (auto& t : threads) t.join();
+  f.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  f.requests = static_cast<std::int64_t>(all.size());
+  f.errors = errors.load();
+  f.bytes = bytes.load();
+  if (!all.empty()) {
+    f.p50_ms = all[all.size() / 2];
+    f.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return f;
+}
+
+void print_header() {
+  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s\n", "setup", "agents", "M", "PUTs", "errors", "MB/s",
+              "req/s", "p50 ms", "p99 ms", "srv CPU s", "peak RSS");
+}
+
+void print(const Figures& f) {
+  const double mb = f.bytes / 1e6;
+  std::printf("%-26s %6d %4d %7lld %6lld %9.1f %8.1f %9.1f %9.1f ", f.setup.c_str(), f.agents, f.per_agent,
+              static_cast<long long>(f.requests), static_cast<long long>(f.errors), mb / f.seconds,
+              static_cast<double>(f.requests) / f.seconds, f.p50_ms, f.p99_ms);
+  if (f.cpu_seconds >= 0) {
+    std::printf("%9.1f %6ld MiB\n", f.cpu_seconds, f.peak_rss_kib / 1024);
+  } else {
+    std::printf("%9s %9s\n", "-", "-");
+  }
+  if (!f.first_error.empty()) std::printf("    first error: %s\n", f.first_error.c_str());
+  std::fflush(stdout);
+}
+
+struct Agent {
+  std::string base;
+  std::string token;
+  std::string recording;
+  std::unique_ptr<client::HttpClient> http;
+};
+
+// Enrolls `agents` agents (one enrollment token with max_uses) and opens a
+// recording for each, spread over `bases` round robin. Not timed.
+std::vector<Agent> enroll_all(const std::vector<std::string>& bases, int agents) {
+  Api admin(bases[0], admin_token(bases[0]));
+  auto pol = admin.post("/api/v1/policies", {{"name", "bench"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
+  auto pool = admin.post("/api/v1/pools", {{"name", "bench"}});
+  if (pol.status != 201 || pool.status != 201) throw std::runtime_error("bench setup: " + pol.body + pool.body);
+  const auto pool_id = pool.json["id"].get<std::string>();
+  admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/pools/" + pool_id);
+  auto tok = admin.post("/api/v1/enrollment-tokens", {{"pool_id", pool_id}, {"max_uses", agents}});
+  if (tok.status != 201) throw std::runtime_error("enrollment token: " + tok.body);
+  const auto enrollment = tok.json["token"].get<std::string>();
+  std::vector<Agent> out(static_cast<std::size_t>(agents));
+  std::atomic<int> next{0};
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::string failure;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < agents; i = next++) {
+        auto& a = out[static_cast<std::size_t>(i)];
+        a.base = bases[static_cast<std::size_t>(i) % bases.size()];
+        Api anon(a.base);
+        auto e = anon.post("/api/v1/agent/enroll", {{"enrollment_token", enrollment},
+                                                    {"hostname", "bench-" + std::to_string(i)},
+                                                    {"os", "Debian GNU/Linux 12 (Linux)"},
+                                                    {"agent_version", "0.1.0"}});
+        if (e.status != 201) {
+          std::lock_guard lock(mu);
+          failure = "enroll: " + e.body;
+          return;
+        }
+        a.token = e.json["agent_token"].get<std::string>();
+        Api agent(a.base, a.token);
+        auto rec = agent.post("/api/v1/agent/recordings", {{"username", "u" + std::to_string(i)},
+                                                           {"start_time", "2026-11-27T09:00:00Z"}});
+        if (rec.status != 201) {
+          std::lock_guard lock(mu);
+          failure = "recording: " + rec.body;
+          return;
+        }
+        a.recording = rec.json["id"].get<std::string>();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (!failure.empty()) throw std::runtime_error(failure);
+  return out;
+}
+
+struct UploadOp {
+  std::vector<Agent>* agents;
+  const std::vector<std::string>* segs;
+  const std::vector<std::string>* shas;
+  client::HttpClient* prepare(int a) const {
+    auto& ag = (*agents)[static_cast<std::size_t>(a)];
+    ag.http = std::make_unique<client::HttpClient>();
+    return ag.http.get();
+  }
+  std::string run(client::HttpClient* http, int a, int i, std::size_t& sent) const {
+    const auto& ag = (*agents)[static_cast<std::size_t>(a)];
+    const auto k = static_cast<std::size_t>(i) % segs->size();
+    client::HttpRequest req;
+    req.method = "PUT";
+    req.url = ag.base + "/api/v1/agent/recordings/" + ag.recording + "/segments/" + std::to_string(i);
+    req.headers = {{"Authorization", "Bearer " + ag.token},
+                   {"Content-Type", "video/mp4"},
+                   {"X-Content-SHA256", (*shas)[k]}};
+    req.body = (*segs)[k];
+    req.timeout_ms = 300000;
+    req.connect_timeout_ms = 60000;
+    auto r = http->send(req);
+    if (!r) return r.error().message;
+    if (r->status != 201) return "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
+    sent = req.body.size();
+    return {};
+  }
+};
+
+struct StoreOp {
+  storage::ObjectStore* store;
+  std::string run_id;
+  const std::vector<std::string>* segs;
+  int prepare(int) const { return 0; }
+  std::string run(int, int a, int i, std::size_t& sent) const {
+    const auto& body = (*segs)[static_cast<std::size_t>(i) % segs->size()];
+    auto st = store->put_bytes("bench/" + run_id + "/" + std::to_string(a) + "/" + std::to_string(i) + ".mp4",
+                               std::as_bytes(std::span(body.data(), body.size())));
+    if (!st) return st.error().message;
+    sent = body.size();
+    return {};
+  }
+};
+
+Figures server_run(const std::string& name, const std::vector<ServerProcess*>& servers, int agents, int per_agent,
+                   const std::vector<std::string>& segs, const std::vector<std::string>& shas) {
+  std::vector<std::string> bases;
+  for (auto* s : servers) bases.push_back(s->url());
+  auto enrolled = enroll_all(bases, agents);
+  std::vector<ProcStats> before;
+  for (auto* s : servers) before.push_back(proc_stats(s->pid()));
+  Figures f = drive(agents, per_agent, UploadOp{&enrolled, &segs, &shas});
+  f.setup = name;
+  f.cpu_seconds = 0;
+  f.peak_rss_kib = 0;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    const auto after = proc_stats(servers[i]->pid());
+    f.cpu_seconds += after.cpu_seconds - before[i].cpu_seconds;
+    f.peak_rss_kib = std::max(f.peak_rss_kib, after.peak_rss_kib);
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> agent_counts = {50, 200, 1000};
+  std::vector<int> per_agent = {4, 1, 1};
+  int seg_count = 4;
+  std::string size = "1280x720";
+  int seconds = 5;
+  CLI::App app{"ingest_bench: concurrent segment uploads to deskaudit-server (see bench/ingest/README.md)"};
+  app.add_option("--agents", agent_counts, "agent counts, e.g. 50 200 1000");
+  app.add_option("--segments-per-agent", per_agent, "M for each agent count (same length as --agents)");
+  app.add_option("--video-size", size, "test video size for the sample segments")->capture_default_str();
+  app.add_option("--video-seconds", seconds, "seconds of video cut into 4 segments")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (per_agent.size() != agent_counts.size()) {
+    std::fprintf(stderr, "ingest_bench: --segments-per-agent needs one value per --agents value\n");
+    return 2;
+  }
+  const char* pg = std::getenv("DESKAUDIT_TEST_POSTGRES_URL");
+  const char* s3 = std::getenv("DESKAUDIT_TEST_S3_ENDPOINT");
+  const bool scale = pg && *pg && s3 && *s3;
+  if (!scale) std::printf("DESKAUDIT_TEST_POSTGRES_URL / DESKAUDIT_TEST_S3_ENDPOINT unset: embedded runs only\n");
+
+  const auto segs = make_segments(seg_count, seconds, 25, size);
+  std::vector<std::string> shas;
+  double avg = 0;
+  for (const auto& s : segs) {
+    shas.push_back(sha256_of(s));
+    avg += static_cast<double>(s.size()) / static_cast<double>(segs.size());
+  }
+  std::printf("segments: %zu real fMP4 files of %s, average %.2f MiB; %u cores\n", segs.size(), size.c_str(),
+              avg / 1048576.0, std::thread::hardware_concurrency());
+  print_header();
+  storage::S3Options s3opt;
+  if (scale) {
+    s3opt.endpoint = s3;
+    s3opt.access_key_id = "S3RVER";
+    s3opt.secret_access_key = "S3RVER";
+  }
+  for (std::size_t r = 0; r < agent_counts.size(); ++r) {
+    const int n = agent_counts[r];
+    const int m = per_agent[r];
+    {
+      TempDir dir("bench-embedded");
+      ServerProcess one(ServerOptions(dir.path() / "data"));
+      print(server_run("server, embedded (1)", {&one}, n, m, segs, shas));
+    }
+    {
+      TempDir dir("bench-local");
+      auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
+      if (!store) throw std::runtime_error(store.error().message);
+      auto f = drive(n, m, StoreOp{store->get(), "local", &segs});
+      f.setup = "local dir alone";
+      print(f);
+    }
+    if (scale) {
+      TempDir dir("bench-scale");
+      // A schema of its own per run: the catalog starts empty.
+      const std::string prefix = unique_name("bench-" + std::to_string(n));
+      ScratchSchema schema(pg, "ingest_bench");
+      const std::string& url = schema.url();
+      std::map<std::string, std::string> env = {{"DESKAUDIT_S3_ENDPOINT", s3},
+                                                {"AWS_ACCESS_KEY_ID", "S3RVER"},
+                                                {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+      ServerOptions oa(dir.path() / "a");
+      oa.args = {"--catalog", url, "--store", "s3://deskaudit-test/" + prefix};
+      oa.env = env;
+      ServerOptions ob(dir.path() / "b");
+      ob.args = oa.args;
+      ob.env = env;
+      ServerProcess a(oa);
+      ServerProcess b(ob);
+      print(server_run("server, PG + S3 (2)", {&a, &b}, n, m, segs, shas));
+      auto store = storage::make_object_store("s3://deskaudit-test/" + prefix + "-alone", s3opt);
+      if (!store) throw std::runtime_error(store.error().message);
+      auto f = drive(n, m, StoreOp{store->get(), "s3", &segs});
+      f.setup = "s3rver alone";
+      print(f);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,239 @@
+#include "migrate/migrate.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "catalog/copy.hpp"
+#include "common/fs.hpp"
+
+namespace deskaudit::migrate {
+
+namespace {
+
+// A private (0700) scratch directory, removed with its contents.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> create() {
+    std::error_code ec;
+    auto base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string pattern = (base / "deskaudit-migrate-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) return fail(Errc::io, errno_message("mkdtemp " + pattern, errno));
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::filesystem::path p) : path_(std::move(p)) {}
+  std::filesystem::path path_;
+};
+
+void say(const std::function<void(std::string_view)>& progress, const std::string& line) {
+  if (progress) progress(line);
+}
+
+// Source object -> scratch file -> target, then the target's size is checked.
+Status copy_one(storage::ObjectStore& from, storage::ObjectStore& to, const storage::ObjectInfo& object,
+                const std::filesystem::path& scratch) {
+  const auto file = scratch / "object";
+  {
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return fail(Errc::io, errno_message("open " + file.string(), errno));
+    Status written;
+    auto read = from.read(object.key, {}, [&](std::span<const std::byte> bytes) {
+      written = write_all(fd.get(), bytes.data(), bytes.size(), "write " + file.string());
+      return written.has_value();
+    });
+    if (!written) return std::unexpected(written.error());
+    if (!read) return std::unexpected(with_context(read.error(), "reading " + object.key + " from the source"));
+    if (*read != object.size_bytes) {
+      return fail(Errc::corrupt, "object " + object.key + ": read " + std::to_string(*read) + " bytes, listed as " +
+                                     std::to_string(object.size_bytes) + " (is something writing to the source?)");
+    }
+  }
+  if (auto st = to.put_file(object.key, file); !st) {
+    return std::unexpected(with_context(st.error(), "writing " + object.key + " to the target"));
+  }
+  auto head = to.head(object.key);
+  if (!head) return std::unexpected(with_context(head.error(), "checking " + object.key + " in the target"));
+  if (!*head || (*head)->size_bytes != object.size_bytes) {
+    return fail(Errc::corrupt, "object " + object.key + " in the target has size " +
+                                   (*head ? std::to_string((*head)->size_bytes) : std::string("(absent)")) +
+                                   ", expected " + std::to_string(object.size_bytes));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ObjectCopyReport> copy_objects(storage::ObjectStore& from, storage::ObjectStore& to,
+                                      const std::function<void(std::string_view)>& progress) {
+  auto source = from.list("");
+  if (!source) return std::unexpected(with_context(source.error(), "listing the source store " + from.describe()));
+  auto existing = to.list("");
+  if (!existing) return std::unexpected(with_context(existing.error(), "listing the target store " + to.describe()));
+  std::map<std::string, std::uint64_t, std::less<>> present;
+  for (const auto& o : *existing) present.emplace(o.key, o.size_bytes);
+  auto scratch = ScratchDir::create();
+  if (!scratch) return std::unexpected(scratch.error());
+
+  ObjectCopyReport report;
+  const auto total = source->size();
+  std::size_t done = 0;
+  for (const auto& object : *source) {
+    ++done;
+    if (auto it = present.find(object.key); it != present.end() && it->second == object.size_bytes) {
+      ++report.skipped;
+    } else {
+      if (auto st = copy_one(from, to, object, scratch->path()); !st) return std::unexpected(st.error());
+      ++report.copied;
+      report.bytes_copied += object.size_bytes;
+    }
+    if (done % 100 == 0 || done == total) {
+      say(progress, "objects: " + std::to_string(done) + "/" + std::to_string(total) + " (" +
+                        std::to_string(report.copied) + " copied, " + std::to_string(report.skipped) +
+                        " already present)");
+    }
+  }
+  return report;
+}
+
+Result<MigrateReport> run_migration(const MigrateOptions& o) {
+  for (auto [value, flag] : {std::pair{&o.from_catalog, "--from-catalog (or --from-data-dir)"},
+                             std::pair{&o.from_store, "--from-store (or --from-data-dir)"},
+                             std::pair{&o.to_catalog, "--to-catalog"}, std::pair{&o.to_store, "--to-store"}}) {
+    if (value->empty()) return fail(Errc::invalid_argument, std::string("missing ") + flag);
+  }
+  // Both stores are opened before the catalog is touched, so a wrong store
+  // URL fails before anything is written.
+  auto from_store = storage::make_object_store(o.from_store, o.s3);
+  if (!from_store) return std::unexpected(with_context(from_store.error(), "source store"));
+  auto to_store = storage::make_object_store(o.to_store, o.s3);
+  if (!to_store) return std::unexpected(with_context(to_store.error(), "target store"));
+  if ((*from_store)->describe() == (*to_store)->describe()) {
+    return fail(Errc::invalid_argument, "source and target store are the same: " + (*to_store)->describe());
+  }
+
+  MigrateReport report;
+  if (o.skip_catalog) {
+    say(o.progress, "catalog: skipped (--objects-only)");
+  } else {
+    say(o.progress, "catalog: copying tables");
+    catalog::CopyOptions copy;
+    copy.batch_rows = o.batch_rows;
+    copy.on_table = [&](const catalog::TableCopied& t) {
+      say(o.progress, "catalog: " + t.table + ": " + std::to_string(t.rows) + " rows");
+    };
+    auto copied = catalog::copy_catalog(o.from_catalog, o.to_catalog, copy);
+    if (!copied) {
+      Error e = with_context(copied.error(), "copying the catalog");
+      if (e.code == Errc::conflict && e.message.find("not empty") != std::string::npos) {
+        e.message += " (if an earlier run copied the catalog and stopped during the objects, rerun with --objects-only)";
+      }
+      return std::unexpected(std::move(e));
+    }
+    report.catalog_rows = copied->total_rows;
+    report.catalog_tables = static_cast<int>(copied->tables.size());
+  }
+  say(o.progress, "objects: " + (*from_store)->describe() + " -> " + (*to_store)->describe());
+  auto objects = copy_objects(**from_store, **to_store, o.progress);
+  if (!objects) return std::unexpected(with_context(objects.error(), "copying objects"));
+  report.objects = *objects;
+  return report;
+}
+
+Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
+  ParsedArgs out;
+  auto& o = out.options;
+  std::string data_dir;
+  std::string s3_style;
+  CLI::App app{"deskaudit-migrate: copy a deskaudit catalog and its objects to another catalog and store\n"
+               "(stop the server first; S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"};
+  app.add_option("--from-data-dir", data_dir, "source data directory (its catalog.db and objects/)");
+  app.add_option("--from-catalog", o.from_catalog, "source catalog URL (sqlite:///... or postgresql://...)");
+  app.add_option("--from-store", o.from_store, "source object store URL (file:///... or s3://bucket/prefix)");
+  app.add_option("--to-catalog", o.to_catalog, "target catalog URL (an empty database)")->required();
+  app.add_option("--to-store", o.to_store, "target object store URL")->required();
+  app.add_option("--s3-endpoint", o.s3.endpoint, "S3 endpoint, e.g. http://127.0.0.1:4568 (default AWS)");
+  app.add_option("--s3-region", o.s3.region, "S3 region")->capture_default_str();
+  app.add_flag("--s3-virtual-host", s3_style, "virtual-host-style bucket addressing (default path style)");
+  app.add_flag("--objects-only", o.skip_catalog, "skip the catalog copy (finish an interrupted object copy)");
+  app.add_option("--batch-rows", o.batch_rows, "rows per INSERT")->check(CLI::Range(1, 10000));
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp&) {
+    out.help = true;
+    out.help_text = app.help();
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return fail(Errc::invalid_argument, e.what());
+  }
+  if (!s3_style.empty()) o.s3.path_style = false;
+  if (!data_dir.empty()) {
+    if (!o.from_catalog.empty() || !o.from_store.empty()) {
+      return fail(Errc::invalid_argument, "--from-data-dir replaces --from-catalog and --from-store: give one or the other");
+    }
+    std::error_code ec;
+    const auto dir = std::filesystem::absolute(data_dir, ec);
+    if (ec || !std::filesystem::is_directory(dir, ec)) {
+      return fail(Errc::invalid_argument, "--from-data-dir " + data_dir + " is not a directory");
+    }
+    if (!std::filesystem::exists(dir / "catalog.db", ec)) {
+      return fail(Errc::invalid_argument, "--from-data-dir " + data_dir + " holds no catalog.db (is it the server's data_dir?)");
+    }
+    o.from_catalog = "sqlite://" + (dir / "catalog.db").string();
+    o.from_store = "file://" + (dir / "objects").string();
+  }
+  if (o.from_catalog.empty() && !o.skip_catalog) return fail(Errc::invalid_argument, "give --from-data-dir or --from-catalog");
+  if (o.from_store.empty()) return fail(Errc::invalid_argument, "give --from-data-dir or --from-store");
+  return out;
+}
+
+int run_cli(const std::vector<std::string>& args) {
+  auto parsed = parse_args(args);
+  if (!parsed) {
+    std::fprintf(stderr, "deskaudit-migrate: %s\n(run with --help for usage)\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (parsed->help) {
+    std::fputs(parsed->help_text.c_str(), stdout);
+    return 0;
+  }
+  auto options = parsed->options;
+  options.progress = [](std::string_view line) {
+    std::fprintf(stdout, "%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stdout);
+  };
+  auto report = run_migration(options);
+  if (!report) {
+    std::fprintf(stderr, "deskaudit-migrate: failed: %s\n", report.error().message.c_str());
+    return 1;
+  }
+  std::fprintf(stdout,
+               "done: %lld catalog rows in %d tables; %lld objects copied (%llu bytes), %lld already present\n",
+               static_cast<long long>(report->catalog_rows), report->catalog_tables,
+               static_cast<long long>(report->objects.copied),
+               static_cast<unsigned long long>(report->objects.bytes_copied),
+               static_cast<long long>(report->objects.skipped));
+  return 0;
+}
+
+}  // namespace deskaudit::migrate
