@@ -82,6 +82,7 @@ class RecorderImpl final : public Recorder {
   bool started_ = false;
   SteadyClock::time_point t0_{};
   std::int64_t last_pts_ = -1;
+  std::int64_t last_packet_pts_ = -1;  // of the last packet added to a fragment
 
   UniqueFd stop_fd_;
   std::thread thread_;
@@ -280,6 +281,9 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
     new_segment = true;
     if (kind == FrameKind::delta) {
       kind = FrameKind::keyframe;
+      // The encoder has seen `pts` once already: the keyframe gets the next
+      // millisecond, so timestamps stay strictly increasing.
+      pts = ++last_pts_;
       pkt = encoder_->encode(pts, kind, regions);
       if (!pkt) return std::unexpected(pkt.error());
     }
@@ -288,6 +292,13 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
 }
 
 Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment) {
+  // Sample durations come from pts differences: two packets with one pts
+  // would give a zero-length sample and equal decode times in the file.
+  if (last_packet_pts_ >= 0 && pkt->pts <= last_packet_pts_) {
+    pkt->pts = last_packet_pts_ + 1;
+    pkt->dts = pkt->pts;
+  }
+  last_packet_pts_ = pkt->pts;
   if (!frag_.empty()) frag_.back()->duration = pkt->pts - frag_.back()->pts;
   if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= tuning_.fragment_ms))
     if (auto st = flush_fragment(frag_.size()); !st) return st;
