@@ -5,6 +5,7 @@
 // and, for comparison, the object store alone with the same bytes and the
 // same concurrency (direct PUTs to the bucket / writes to a local
 // directory). Prints a table; asserts nothing. See README.md.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -16,7 +17,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 #include "client/http.hpp"
 #include "common/crypto.hpp"
@@ -159,7 +159,8 @@ struct Agent {
 // recording for each, spread over `bases` round robin. Not timed.
 std::vector<Agent> enroll_all(const std::vector<std::string>& bases, int agents) {
   Api admin(bases[0], admin_token(bases[0]));
-  auto pol = admin.post("/api/v1/policies", {{"name", "bench"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
+  auto pol =
+      admin.post("/api/v1/policies", {{"name", "bench"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
   auto pool = admin.post("/api/v1/pools", {{"name", "bench"}});
   if (pol.status != 201 || pool.status != 201) throw std::runtime_error("bench setup: " + pol.body + pool.body);
   const auto pool_id = pool.json["id"].get<std::string>();
@@ -189,8 +190,8 @@ std::vector<Agent> enroll_all(const std::vector<std::string>& bases, int agents)
         }
         a.token = e.json["agent_token"].get<std::string>();
         Api agent(a.base, a.token);
-        auto rec = agent.post("/api/v1/agent/recordings", {{"username", "u" + std::to_string(i)},
-                                                           {"start_time", "2026-11-27T09:00:00Z"}});
+        auto rec = agent.post("/api/v1/agent/recordings",
+                              {{"username", "u" + std::to_string(i)}, {"start_time", "2026-11-27T09:00:00Z"}});
         if (rec.status != 201) {
           std::lock_guard lock(mu);
           failure = "recording: " + rec.body;
@@ -220,9 +221,8 @@ struct UploadOp {
     client::HttpRequest req;
     req.method = "PUT";
     req.url = ag.base + "/api/v1/agent/recordings/" + ag.recording + "/segments/" + std::to_string(i);
-    req.headers = {{"Authorization", "Bearer " + ag.token},
-                   {"Content-Type", "video/mp4"},
-                   {"X-Content-SHA256", (*shas)[k]}};
+    req.headers = {
+        {"Authorization", "Bearer " + ag.token}, {"Content-Type", "video/mp4"}, {"X-Content-SHA256", (*shas)[k]}};
     req.body = (*segs)[k];
     req.timeout_ms = 300000;
     req.connect_timeout_ms = 60000;
@@ -329,9 +329,8 @@ int main(int argc, char** argv) {
       const std::string prefix = unique_name("bench-" + std::to_string(n));
       ScratchSchema schema(pg, "ingest_bench");
       const std::string& url = schema.url();
-      std::map<std::string, std::string> env = {{"DESKAUDIT_S3_ENDPOINT", s3},
-                                                {"AWS_ACCESS_KEY_ID", "S3RVER"},
-                                                {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+      std::map<std::string, std::string> env = {
+          {"DESKAUDIT_S3_ENDPOINT", s3}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
       ServerOptions oa(dir.path() / "a");
       oa.args = {"--catalog", url, "--store", "s3://deskaudit-test/" + prefix};
       oa.env = env;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -23,9 +24,11 @@ using sql::Sql;
 
 // Parents before children so that foreign keys hold after every table.
 const std::vector<std::string> kTables = {
-    "pools",    "computers",       "agent_credentials", "policies",    "policy_assignments",
-    "enrollment_tokens", "recordings", "segments",      "users",       "roles",
-    "role_permissions", "role_grants", "api_tokens",    "audit_log",
+    "pools",      "computers",          "agent_credentials",
+    "policies",   "policy_assignments", "enrollment_tokens",
+    "recordings", "segments",           "users",
+    "roles",      "role_permissions",   "role_grants",
+    "api_tokens", "audit_log",
 };
 
 // Every catalog column is TEXT, INTEGER or BIGINT (migrations.hpp), so a
@@ -118,8 +121,8 @@ void insert_batch(soci::session& to, const std::string& table, const std::vector
   sql::exec(to, q);
 }
 
-std::int64_t copy_table(soci::session& from, soci::session& to, Backend to_backend,
-                        const std::string& table, int batch_rows) {
+std::int64_t copy_table(soci::session& from, soci::session& to, Backend to_backend, const std::string& table,
+                        int batch_rows) {
   sql::Tx tx(to, to_backend);
   std::vector<std::string> columns;
   std::vector<std::vector<Value>> batch;
@@ -161,6 +164,14 @@ Result<CopyReport> copy_catalog(std::string_view from_url, std::string_view to_u
     return fail(Errc::invalid_argument, "batch_rows must be 1..10000", "batch_rows");
   }
   if (from_url == to_url) return fail(Errc::invalid_argument, "source and target catalog are the same");
+  // make_catalog() would create a missing SQLite file: an empty source is a typo.
+  if (const Endpoint from = endpoint_for(from_url); from.backend == Backend::sqlite) {
+    const std::string_view path = from_url.starts_with("sqlite://") ? from_url.substr(9) : from_url;
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(path), ec)) {
+      return fail(Errc::not_found, "source catalog " + std::string(path) + " does not exist");
+    }
+  }
   // Schema first, through the catalog itself: the same migrations the server runs.
   auto from_catalog = make_catalog(from_url, 1);
   if (!from_catalog) return std::unexpected(from_catalog.error());
@@ -203,8 +214,9 @@ Result<CopyReport> copy_catalog(std::string_view from_url, std::string_view to_u
       TableCopied done{table, copy_table(**from, **to, to_ep.backend, table, options.batch_rows)};
       const auto expected = count_rows(**from, table);
       if (done.rows != expected) {
-        return fail(Errc::internal, "table " + table + ": copied " + std::to_string(done.rows) + " rows but the source has " +
-                                        std::to_string(expected) + " (was the server still running?)");
+        return fail(Errc::internal, "table " + table + ": copied " + std::to_string(done.rows) +
+                                        " rows but the source has " + std::to_string(expected) +
+                                        " (was the server still running?)");
       }
       report.total_rows += done.rows;
       if (options.on_table) options.on_table(done);

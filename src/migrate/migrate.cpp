@@ -144,7 +144,8 @@ Result<MigrateReport> run_migration(const MigrateOptions& o) {
     if (!copied) {
       Error e = with_context(copied.error(), "copying the catalog");
       if (e.code == Errc::conflict && e.message.find("not empty") != std::string::npos) {
-        e.message += " (if an earlier run copied the catalog and stopped during the objects, rerun with --objects-only)";
+        e.message +=
+            " (if an earlier run copied the catalog and stopped during the objects, rerun with --objects-only)";
       }
       return std::unexpected(std::move(e));
     }
@@ -162,9 +163,10 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   ParsedArgs out;
   auto& o = out.options;
   std::string data_dir;
-  std::string s3_style;
-  CLI::App app{"deskaudit-migrate: copy a deskaudit catalog and its objects to another catalog and store\n"
-               "(stop the server first; S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"};
+  bool virtual_host = false;
+  CLI::App app{
+      "deskaudit-migrate: copy a deskaudit catalog and its objects to another catalog and store\n"
+      "(stop the server first; S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"};
   app.add_option("--from-data-dir", data_dir, "source data directory (its catalog.db and objects/)");
   app.add_option("--from-catalog", o.from_catalog, "source catalog URL (sqlite:///... or postgresql://...)");
   app.add_option("--from-store", o.from_store, "source object store URL (file:///... or s3://bucket/prefix)");
@@ -172,7 +174,7 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   app.add_option("--to-store", o.to_store, "target object store URL")->required();
   app.add_option("--s3-endpoint", o.s3.endpoint, "S3 endpoint, e.g. http://127.0.0.1:4568 (default AWS)");
   app.add_option("--s3-region", o.s3.region, "S3 region")->capture_default_str();
-  app.add_flag("--s3-virtual-host", s3_style, "virtual-host-style bucket addressing (default path style)");
+  app.add_flag("--s3-virtual-host", virtual_host, "virtual-host-style bucket addressing (default path style)");
   app.add_flag("--objects-only", o.skip_catalog, "skip the catalog copy (finish an interrupted object copy)");
   app.add_option("--batch-rows", o.batch_rows, "rows per INSERT")->check(CLI::Range(1, 10000));
   std::vector<const char*> argv;
@@ -186,10 +188,11 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return fail(Errc::invalid_argument, e.what());
   }
-  if (!s3_style.empty()) o.s3.path_style = false;
+  if (virtual_host) o.s3.path_style = false;
   if (!data_dir.empty()) {
     if (!o.from_catalog.empty() || !o.from_store.empty()) {
-      return fail(Errc::invalid_argument, "--from-data-dir replaces --from-catalog and --from-store: give one or the other");
+      return fail(Errc::invalid_argument,
+                  "--from-data-dir replaces --from-catalog and --from-store: give one or the other");
     }
     std::error_code ec;
     const auto dir = std::filesystem::absolute(data_dir, ec);
@@ -197,12 +200,14 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       return fail(Errc::invalid_argument, "--from-data-dir " + data_dir + " is not a directory");
     }
     if (!std::filesystem::exists(dir / "catalog.db", ec)) {
-      return fail(Errc::invalid_argument, "--from-data-dir " + data_dir + " holds no catalog.db (is it the server's data_dir?)");
+      return fail(Errc::invalid_argument,
+                  "--from-data-dir " + data_dir + " holds no catalog.db (is it the server's data_dir?)");
     }
     o.from_catalog = "sqlite://" + (dir / "catalog.db").string();
     o.from_store = "file://" + (dir / "objects").string();
   }
-  if (o.from_catalog.empty() && !o.skip_catalog) return fail(Errc::invalid_argument, "give --from-data-dir or --from-catalog");
+  if (o.from_catalog.empty() && !o.skip_catalog)
+    return fail(Errc::invalid_argument, "give --from-data-dir or --from-catalog");
   if (o.from_store.empty()) return fail(Errc::invalid_argument, "give --from-data-dir or --from-store");
   return out;
 }
@@ -227,8 +232,7 @@ int run_cli(const std::vector<std::string>& args) {
     std::fprintf(stderr, "deskaudit-migrate: failed: %s\n", report.error().message.c_str());
     return 1;
   }
-  std::fprintf(stdout,
-               "done: %lld catalog rows in %d tables; %lld objects copied (%llu bytes), %lld already present\n",
+  std::fprintf(stdout, "done: %lld catalog rows in %d tables; %lld objects copied (%llu bytes), %lld already present\n",
                static_cast<long long>(report->catalog_rows), report->catalog_tables,
                static_cast<long long>(report->objects.copied),
                static_cast<unsigned long long>(report->objects.bytes_copied),

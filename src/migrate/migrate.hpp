@@ -25,8 +25,8 @@ struct MigrateOptions {
   std::string from_store;    // object store URL (make_object_store)
   std::string to_catalog;
   std::string to_store;
-  storage::S3Options s3;     // for whichever side is s3:// (credentials from the environment when empty)
-  bool skip_catalog = false; // objects only (finishing an interrupted run)
+  storage::S3Options s3;      // for whichever side is s3:// (credentials from the environment when empty)
+  bool skip_catalog = false;  // objects only (finishing an interrupted run)
   int batch_rows = 200;
   // Progress lines for a human; may be empty.
   std::function<void(std::string_view)> progress;

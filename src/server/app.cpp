@@ -1,8 +1,12 @@
 #include "server/app.hpp"
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -46,6 +50,30 @@ std::filesystem::path find_web_root(const std::filesystem::path& configured) {
     if (std::filesystem::exists(c / "index.html", ec)) return std::filesystem::weakly_canonical(c, ec);
   }
   return {};
+}
+
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed
+// when Debian compiled the library), so a burst of agents connecting at once
+// gets connection resets. On Linux, listen() again on a listening socket
+// raises its backlog: find ours by its port and do that.
+void raise_listen_backlog(int port, int backlog) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return;
+  while (auto* entry = ::readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd <= 2) continue;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port && ::listen(fd, backlog) == 0) spdlog::debug("listen backlog raised to {}", backlog);
+  }
+  ::closedir(dir);
 }
 
 }  // namespace
@@ -400,6 +428,7 @@ Status App::run(const std::function<void(int port)>& on_listening) {
     bound = -1;
   }
   if (bound < 0) return fail(Errc::unavailable, "cannot listen on " + services_->config.listen + " (in use or not permitted)");
+  raise_listen_backlog(bound, 1024);
   sweeper_ = std::thread([this] { sweeper_loop(); });
   if (on_listening) on_listening(bound);
   if (stopping_.load()) return {};

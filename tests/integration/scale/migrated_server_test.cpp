@@ -43,15 +43,19 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   {
     ServerProcess old_server{ServerOptions(old_data)};
     Api admin(old_server.url(), admin_token(old_server.url()));
-    auto pol = admin.post("/api/v1/policies", {{"name", "all"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
+    auto pol =
+        admin.post("/api/v1/policies", {{"name", "all"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
     ASSERT_EQ(pol.status, 201);
     auto pool = admin.post("/api/v1/pools", {{"name", "desks"}});
     const auto pool_id = pool.json["id"].get<std::string>();
-    ASSERT_EQ(admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/pools/" + pool_id).status, 204);
+    ASSERT_EQ(
+        admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/pools/" + pool_id).status,
+        204);
     for (int i = 0; i < 2; ++i) {
       auto creds = enroll_agent(admin, "desk-old-" + std::to_string(i), pool_id);
       Api agent(old_server.url(), creds.agent_token);
-      auto rec = agent.post("/api/v1/agent/recordings", {{"username", "u" + std::to_string(i)}, {"start_time", "2026-11-27T08:00:00Z"}});
+      auto rec = agent.post("/api/v1/agent/recordings",
+                            {{"username", "u" + std::to_string(i)}, {"start_time", "2026-11-27T08:00:00Z"}});
       ASSERT_EQ(rec.status, 201);
       const auto id = rec.json["id"].get<std::string>();
       for (std::size_t s = 0; s < segs.size(); ++s) {
@@ -59,7 +63,8 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
                            {{"X-Content-SHA256", sha256_of(segs[s])}});
         ASSERT_EQ(r.status, 201) << r.body;
       }
-      ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T08:00:06Z"}}).status, 200);
+      ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T08:00:06Z"}}).status,
+                200);
       auto dl = admin.get("/api/v1/recordings/" + id + "/download");
       ASSERT_EQ(dl.status, 200);
       downloads.emplace_back(id, dl.body);
@@ -71,8 +76,8 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   const auto store = "s3://deskaudit-test/" + unique_name("migrated");
   ::setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-  const std::string args = "--from-data-dir " + old_data.string() + " --to-catalog '" + schema.url() +
-                           "' --to-store " + store + " --s3-endpoint " + endpoint;
+  const std::string args = "--from-data-dir " + old_data.string() + " --to-catalog '" + schema.url() + "' --to-store " +
+                           store + " --s3-endpoint " + endpoint;
   auto first = run_migrate(args);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("catalog: segments: 6 rows"), std::string::npos) << first.output;

@@ -48,7 +48,8 @@ class StalledUpload {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect failed");
+    if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("connect failed");
     std::string head = "PUT " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
                        "\r\nContent-Type: video/mp4\r\nX-Content-SHA256: " + sha256_of(body) +
                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
@@ -105,7 +106,9 @@ class Scale : public ::testing::Test {
                           {{"name", name}, {"recording", {{"mode", "session"}, {"retention_days", retention_days}}}});
     EXPECT_EQ(pol.status, 201) << pol.body;
     const auto pool_id = pool.json["id"].get<std::string>();
-    EXPECT_EQ(admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/pools/" + pool_id).status, 204);
+    EXPECT_EQ(
+        admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/pools/" + pool_id).status,
+        204);
     return pool_id;
   }
 
@@ -139,8 +142,8 @@ TEST_F(Scale, AgentsAndAuditorsMoveFreelyBetweenReplicas) {
       auto creds = enroll_agent(enroll_on_a, "desk-scale-" + std::to_string(i), pool_id);
       Api on_a(a_->url(), creds.agent_token);
       Api on_b(b_->url(), creds.agent_token);
-      auto rec = on_b.post("/api/v1/agent/recordings", {{"username", "user" + std::to_string(i)},
-                                                        {"start_time", "2026-11-27T09:00:00Z"}});
+      auto rec = on_b.post("/api/v1/agent/recordings",
+                           {{"username", "user" + std::to_string(i)}, {"start_time", "2026-11-27T09:00:00Z"}});
       ASSERT_EQ(rec.status, 201) << rec.body;
       const auto id = rec.json["id"].get<std::string>();
       for (std::size_t s = 0; s < segs.size(); ++s) {
@@ -244,12 +247,13 @@ TEST_F(Scale, TheRetentionSweeperRunsOnOneReplicaAtATime) {
   const auto& segs = sample_segments();
   // Recorded long ago with one day of retention: expired as soon as finished.
   auto record = [&](Api& agent, int i) {
-    auto rec = agent.post("/api/v1/agent/recordings", {{"username", "old" + std::to_string(i)},
-                                                       {"start_time", "2020-01-01T00:00:00Z"}});
+    auto rec = agent.post("/api/v1/agent/recordings",
+                          {{"username", "old" + std::to_string(i)}, {"start_time", "2020-01-01T00:00:00Z"}});
     EXPECT_EQ(rec.status, 201) << rec.body;
     const auto id = rec.json["id"].get<std::string>();
     EXPECT_EQ(upload(agent, id, 0, segs[0]).status, 201);
-    EXPECT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2020-01-01T00:10:00Z"}}).status, 200);
+    EXPECT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2020-01-01T00:10:00Z"}}).status,
+              200);
     return id;
   };
   auto wait_gone = [&](Api& admin, const std::vector<std::string>& which) {

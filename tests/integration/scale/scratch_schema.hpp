@@ -29,7 +29,8 @@ inline std::optional<std::string> service_env(const char* name) {
 class ScratchSchema {
  public:
   ScratchSchema(const std::string& base_url, const std::string& tag) : name_(unique_name(tag)) {
-    const std::string admin_url = base_url + (base_url.find('?') == std::string::npos ? "?application_name=deskaudit_test" : "");
+    const std::string admin_url =
+        base_url + (base_url.find('?') == std::string::npos ? "?application_name=deskaudit_test" : "");
     admin_ = std::make_unique<soci::session>(soci::postgresql, admin_url);
     *admin_ << "SET client_min_messages = warning";
     *admin_ << "CREATE SCHEMA " + name_;
@@ -65,10 +66,10 @@ class ScratchSchema {
 }  // namespace deskaudit::testing
 
 // Skips (or fails under CI) when the service's variable is unset.
-#define DESKAUDIT_REQUIRE_SERVICE(var, how)                                          \
-  do {                                                                               \
-    if (!::deskaudit::testing::service_env(var)) {                                   \
-      if (std::getenv("CI") != nullptr) FAIL() << "CI is set but " var " is not";    \
-      GTEST_SKIP() << var " is not set (run: " how ")";                              \
-    }                                                                                \
+#define DESKAUDIT_REQUIRE_SERVICE(var, how)                                       \
+  do {                                                                            \
+    if (!::deskaudit::testing::service_env(var)) {                                \
+      if (std::getenv("CI") != nullptr) FAIL() << "CI is set but " var " is not"; \
+      GTEST_SKIP() << var " is not set (run: " how ")";                           \
+    }                                                                             \
   } while (0)

@@ -34,10 +34,10 @@ class TempPath {
   std::filesystem::path path_;
 };
 
-#define OK(expr)                                                                \
-  do {                                                                          \
-    auto ok_result_ = (expr);                                                   \
-    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().message;     \
+#define OK(expr)                                                            \
+  do {                                                                      \
+    auto ok_result_ = (expr);                                               \
+    ASSERT_TRUE(ok_result_) << #expr << ": " << ok_result_.error().message; \
   } while (0)
 
 std::unique_ptr<catalog::Catalog> open_migrated(const std::string& url) {
@@ -192,12 +192,17 @@ TEST(CopyCatalog, SqliteToPostgresql) {
 TEST(CopyCatalog, RejectsBadArguments) {
   TempPath dir;
   const auto url = "sqlite://" + (dir.path() / "a.db").string();
+  open_migrated(url);
   auto same = catalog::copy_catalog(url, url);
   ASSERT_FALSE(same);
   EXPECT_EQ(same.error().code, Errc::invalid_argument);
   auto scheme = catalog::copy_catalog(url, "mysql://host/db");
   ASSERT_FALSE(scheme);
   EXPECT_EQ(scheme.error().code, Errc::invalid_argument);
+  auto missing = catalog::copy_catalog("sqlite://" + (dir.path() / "typo.db").string(), url);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos) << missing.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "typo.db"));
   catalog::CopyOptions bad;
   bad.batch_rows = 0;
   EXPECT_FALSE(catalog::copy_catalog(url, "sqlite://" + (dir.path() / "b.db").string(), bad));
@@ -221,7 +226,8 @@ void put(storage::ObjectStore& store, const std::string& key, const std::string&
 void check_objects(storage::ObjectStore& from, storage::ObjectStore& to) {
   std::map<std::string, std::string> objects;
   for (int i = 0; i < 7; ++i) {
-    objects["recordings/cmp-1/rec-" + std::to_string(i) + "/0.mp4"] = std::string(static_cast<std::size_t>(1000 * i + 1), static_cast<char>('a' + i));
+    objects["recordings/cmp-1/rec-" + std::to_string(i) + "/0.mp4"] =
+        std::string(static_cast<std::size_t>(1000 * i + 1), static_cast<char>('a' + i));
   }
   objects["recordings/cmp-2/rec-big/0.mp4"] = std::string(3u << 20, 'z');  // several read chunks
   for (const auto& [k, v] : objects) put(from, k, v);
@@ -283,8 +289,8 @@ TEST(MigrateCli, FromDataDirRunsBothStepsAndNamesWhatToFix) {
   const auto to_catalog = "sqlite://" + (dir.path() / "new.db").string();
   const auto to_store = "file://" + (dir.path() / "new-objects").string();
 
-  auto parsed = migrate::parse_args({"deskaudit-migrate", "--from-data-dir", data.string(), "--to-catalog", to_catalog,
-                                     "--to-store", to_store});
+  auto parsed = migrate::parse_args(
+      {"deskaudit-migrate", "--from-data-dir", data.string(), "--to-catalog", to_catalog, "--to-store", to_store});
   ASSERT_TRUE(parsed) << parsed.error().message;
   auto report = migrate::run_migration(parsed->options);
   ASSERT_TRUE(report) << report.error().message;
