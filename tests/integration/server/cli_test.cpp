@@ -14,7 +14,7 @@ using namespace deskaudit::testing;
 
 namespace {
 
-struct Run {
+struct CliRun {
   int exit_code = -1;
   std::string out;
 };
@@ -30,10 +30,10 @@ class Cli : public ::testing::Test {
     delete dir_;
   }
   // Runs the CLI with its own config home (saved credentials) and stdout+stderr captured.
-  static Run cli(const std::string& args) {
+  static CliRun cli(const std::string& args) {
     const std::string cmd = "XDG_CONFIG_HOME='" + (dir_->path() / "home").string() + "' DESKAUDIT_PASSWORD='" +
                             kAdminPassword + "' '" + DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " " + args + " 2>&1";
-    Run r;
+    CliRun r;
     FILE* p = ::popen(cmd.c_str(), "r");
     std::array<char, 4096> buf{};
     std::size_t n = 0;
@@ -42,7 +42,7 @@ class Cli : public ::testing::Test {
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
   }
-  static Json json_of(const Run& r) { return Json::parse(r.out, nullptr, false); }
+  static Json json_of(const CliRun& r) { return Json::parse(r.out, nullptr, false); }
   static inline TempDir* dir_ = nullptr;
   static inline ServerProcess* server_ = nullptr;
 };
