@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 extern "C" {
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixfmt.h>
 }
@@ -17,6 +19,12 @@ std::string av_error_text(int errnum) {
 }
 
 Result<H264Encoder> H264Encoder::open(const EncoderOptions& o) {
+  // libx264 reports its settings and statistics at info level for every
+  // encoder opened (every segment): keep warnings and errors only.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] {
+    if (av_log_get_level() > AV_LOG_WARNING) av_log_set_level(AV_LOG_WARNING);
+  });
   if (o.width < 2 || o.height < 2 || o.width > 16384 || o.height > 16384)
     return fail(Errc::invalid_argument, "encoder size " + std::to_string(o.width) + "x" + std::to_string(o.height) +
                                             " outside 2..16384");
