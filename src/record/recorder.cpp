@@ -174,8 +174,9 @@ Status RecorderImpl::loop() {
       deadline = std::max(next_allowed, started_ ? *change_seen + settle : now);
     } else {
       deadline = now + std::chrono::milliseconds(tuning_.fragment_ms);
+      // A refinement is a frame too: it waits for the fps cap like any other.
       if (const auto due = activity_->refinement_due_ms(); due && started_)
-        deadline = std::min(deadline, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms));
+        deadline = std::min(deadline, std::max(next_allowed, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms)));
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
     if (!st) return std::unexpected(st.error());
@@ -186,7 +187,8 @@ Status RecorderImpl::loop() {
         if (auto r = handle_resize(); !r) return r;
         break;
       case CaptureStatus::timeout:
-        if (const auto due = activity_->refinement_due_ms(); due && started_ && media_ms(SteadyClock::now()) >= *due) {
+        if (const auto due = activity_->refinement_due_ms();
+            due && started_ && media_ms(SteadyClock::now()) >= *due && SteadyClock::now() >= next_allowed) {
           const auto t = SteadyClock::now();
           if (auto r = refine(t); !r) return r;
           next_allowed = t + interval;
