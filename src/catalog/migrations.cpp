@@ -172,6 +172,16 @@ const std::vector<Migration> kMigrations = {
   expires_at BIGINT NOT NULL
 ))sql",
      }},
+    // A recording keeps the pool it was made in: scoped visibility must not
+    // follow a computer moved to another pool. Existing rows take their
+    // computer's pool at upgrade time, the best record there is.
+    {2,
+     "0002_recording_pool",
+     {
+         "ALTER TABLE recordings ADD COLUMN pool_id TEXT",
+         "UPDATE recordings SET pool_id = (SELECT c.pool_id FROM computers c WHERE c.id = recordings.computer_id)",
+         "CREATE INDEX recordings_pool ON recordings (pool_id, start_time DESC, id DESC)",
+     }},
 };
 
 }  // namespace

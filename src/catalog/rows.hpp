@@ -162,10 +162,12 @@ struct EnrollmentRow {
   }
 };
 
-// Recordings join their computer for the current name and pool; the snapshot
-// name stands in once the computer is deleted.
+// Recordings join their computer for the current name; the snapshot name
+// stands in once the computer is deleted. The pool is the recording's own:
+// the computer's pool when the recording was made, which a later move of
+// the computer does not change.
 inline constexpr std::string_view kRecordingColumns =
-    "r.id, r.computer_id, COALESCE(c.name, r.computer_name), c.pool_id, r.policy_id, r.policy_name, r.username, "
+    "r.id, r.computer_id, COALESCE(c.name, r.computer_name), r.pool_id, r.policy_id, r.policy_name, r.username, "
     "r.start_time, r.end_time, r.status, r.size_bytes, r.segment_count, r.duration_ms, r.retention_days, "
     "r.expires_at, r.legal_hold, r.created_at";
 inline constexpr std::string_view kRecordingFrom = " FROM recordings r LEFT JOIN computers c ON c.id = r.computer_id";

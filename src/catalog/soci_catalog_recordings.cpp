@@ -19,13 +19,13 @@ constexpr std::int64_t kDayMs = 86'400'000;
 void recording_where(Sql& q, const RecordingFilter& f) {
   q(" WHERE 1 = 1");
   if (!f.computer_id.empty()) q(" AND r.computer_id = ").bind(f.computer_id);
-  if (!f.pool_id.empty()) q(" AND c.pool_id = ").bind(f.pool_id);
+  if (!f.pool_id.empty()) q(" AND r.pool_id = ").bind(f.pool_id);
   if (!f.policy_id.empty()) q(" AND r.policy_id = ").bind(f.policy_id);
   if (!f.username.empty()) q(" AND r.username = ").bind(f.username);
   if (f.start_time) q(" AND (r.end_time IS NULL OR r.end_time >= ").bind (*f.start_time)(")");
   if (f.end_time) q(" AND r.start_time <= ").bind(*f.end_time);
   if (f.status) q(" AND r.status = ").bind(to_string(*f.status));
-  if (f.scope) rows::add_scope(q, *f.scope, "r.computer_id", "c.pool_id");
+  if (f.scope) rows::add_scope(q, *f.scope, "r.computer_id", "r.pool_id");
 }
 
 std::optional<Recording> load_recording(soci::session& s, std::string_view id) {
@@ -46,8 +46,8 @@ Status SociCatalog::create_recording(const Recording& r) {
   return run("create_recording", "a recording with id " + rows::quote_id(r.id) + " already exists",
              [&](sql::Session& s) -> Status {
                Sql q(
-                   "INSERT INTO recordings (id, computer_id, computer_name, policy_id, policy_name, username, "
-                   "start_time, end_time, status, size_bytes, segment_count, duration_ms, retention_days, "
+                   "INSERT INTO recordings (id, computer_id, computer_name, pool_id, policy_id, policy_name, "
+                   "username, start_time, end_time, status, size_bytes, segment_count, duration_ms, retention_days, "
                    "expires_at, legal_hold, created_at) VALUES (");
                q.bind(r.id)(", ").bind(r.computer_id)(", ");
                // The snapshot name: the caller's, else the computer's current one.
@@ -55,6 +55,15 @@ Status SociCatalog::create_recording(const Recording& r) {
                  q("COALESCE((SELECT c.name FROM computers c WHERE c.id = ").bind(r.computer_id)("), '')");
                } else {
                  q.bind(r.computer_name);
+               }
+               // The pool it is made in: the caller's, else the computer's
+               // pool now (read in the same statement, so a concurrent move
+               // lands wholly before or after).
+               q(", ");
+               if (r.pool_id) {
+                 q.bind(r.pool_id);
+               } else {
+                 q("(SELECT c.pool_id FROM computers c WHERE c.id = ").bind(r.computer_id)(")");
                }
                q(", ").bind(r.policy_id)(", ").bind(r.policy_name)(", ").bind(r.username)(", ").bind(r.start_time);
                q(", ").bind(r.end_time)(", ").bind(to_string(r.status))(", ").bind(r.size_bytes)(", ");

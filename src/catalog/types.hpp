@@ -98,7 +98,7 @@ struct Recording {
   std::string id;  // "rec-..."
   std::string computer_id;
   std::string computer_name;          // joined from computers
-  std::optional<std::string> pool_id; // the computer's current pool (joined)
+  std::optional<std::string> pool_id; // the pool the computer was in when the recording was made
   std::optional<std::string> policy_id;
   std::string policy_name;            // snapshot at creation
   std::string username;

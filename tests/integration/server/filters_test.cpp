@@ -70,13 +70,13 @@ TEST_F(Filters, ComputerAndUserAndNewestFirst) {
   EXPECT_TRUE(ids("username=ALICE").empty());  // user names match exactly
 }
 
-TEST_F(Filters, PoolFollowsMembership) {
+TEST_F(Filters, PoolIsWhereTheRecordingWasMade) {
   EXPECT_EQ(ids("pool_id=" + pool_a_), (std::vector<std::string>{r3_, r2_, r1_}));
   Api api(server_->url(), token_);
-  // Moving desk-a into pool b moves its recordings with it.
+  // Moving desk-a into pool b leaves its recordings in pool a.
   ASSERT_EQ(api.put("/api/v1/pools/" + pool_b_ + "/computers/" + a_.computer_id).status, 204);
-  EXPECT_TRUE(ids("pool_id=" + pool_a_).empty());
-  EXPECT_EQ(ids("pool_id=" + pool_b_ + "&username=bob"), std::vector<std::string>{r2_});
+  EXPECT_EQ(ids("pool_id=" + pool_a_), (std::vector<std::string>{r3_, r2_, r1_}));
+  EXPECT_EQ(ids("pool_id=" + pool_b_ + "&computer_id=" + a_.computer_id), std::vector<std::string>{});
   ASSERT_EQ(api.put("/api/v1/pools/" + pool_a_ + "/computers/" + a_.computer_id).status, 204);
 }
 

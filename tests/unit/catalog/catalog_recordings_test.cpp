@@ -80,12 +80,22 @@ TEST_P(CatalogTest, RecordingFiltersAndOverlap) {
   EXPECT_EQ(list_ids(cat(), RF().scope(Scope{})), Ids{});
   EXPECT_EQ(list_ids(cat(), RF().username("bob").scope(Scope{{}, {"pool-a"}})), (Ids{"rec-4"}));
 
-  // Pool filtering follows the computer's current membership.
+  // A recording keeps the pool it was made in: moving its computer changes
+  // neither the pool filter nor a scope's view of earlier recordings.
   CAT_OK(cat().set_computer_pool("cc-3", std::string("pool-b")));
-  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-b")), (Ids{"rec-3", "rec-2"}));
-  EXPECT_EQ(cat().get_recording("rec-3")->pool_id, "pool-b");
+  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-b")), (Ids{"rec-2"}));
+  EXPECT_FALSE(cat().get_recording("rec-3")->pool_id);
+  CAT_OK(cat().set_computer_pool("cc-1", std::string("pool-b")));
+  EXPECT_EQ(list_ids(cat(), RF().scope(Scope{{}, {"pool-b"}})), (Ids{"rec-2"}));
+  EXPECT_EQ(list_ids(cat(), RF().scope(Scope{{}, {"pool-a"}})), (Ids{"rec-4", "rec-1"}));
+  EXPECT_EQ(cat().get_recording("rec-1")->pool_id, "pool-a");
   CAT_OK(cat().set_computer_pool("cc-2", std::nullopt));
-  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-b")), (Ids{"rec-3"}));
+  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-b")), (Ids{"rec-2"}));
+  // Recordings made after the move belong to the new pool.
+  CAT_OK(cat().create_recording(make_recording("rec-5", "cc-3", "carol", kT0 + 50 * kMinute)));
+  EXPECT_EQ(cat().get_recording("rec-5")->pool_id, "pool-b");
+  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-b")), (Ids{"rec-5", "rec-2"}));
+  EXPECT_EQ(list_ids(cat(), RF().scope(Scope{{}, {"pool-b"}})), (Ids{"rec-5", "rec-2"}));
 
   // A deleted computer's recordings stay and keep its last name.
   CAT_OK(cat().update_computer(make_computer("cc-1", "one-renamed")));
@@ -93,7 +103,7 @@ TEST_P(CatalogTest, RecordingFiltersAndOverlap) {
   auto orphan = cat().get_recording("rec-1");
   ASSERT_TRUE(orphan);
   EXPECT_EQ(orphan->computer_name, "one-renamed");
-  EXPECT_FALSE(orphan->pool_id);
+  EXPECT_EQ(orphan->pool_id, "pool-a");
   EXPECT_EQ(list_ids(cat(), RF().computer_id("cc-1")), (Ids{"rec-4", "rec-1"}));
 }
 
