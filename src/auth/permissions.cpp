@@ -84,6 +84,42 @@ bool Grants::allows(std::string_view permission, std::string_view computer_id,
   return pool_id && s.pool_ids.contains(*pool_id);
 }
 
+bool Grants::covers_pool(std::string_view permission, std::string_view pool_id) const {
+  auto it = by_permission_.find(permission);
+  if (it == by_permission_.end()) return false;
+  return it->second.everywhere || it->second.pool_ids.contains(std::string(pool_id));
+}
+
+bool Grants::can_grant(const catalog::Role& role, const std::optional<catalog::TargetType>& scope_type,
+                       const std::optional<std::string>& scope_id, const PoolOf& pool_of) const {
+  for (const auto& p : role.permissions) {
+    bool ok = false;
+    if (!scope_type || !scope_id) {
+      ok = everywhere(p);
+    } else if (*scope_type == catalog::TargetType::pool) {
+      ok = covers_pool(p, *scope_id);
+    } else {
+      ok = allows(p, *scope_id, pool_of(*scope_id));
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool Grants::covers(const Grants& other, const PoolOf& pool_of) const {
+  for (const auto& [name, theirs] : other.by_permission_) {
+    if (everywhere(name)) continue;
+    if (theirs.everywhere) return false;
+    for (const auto& pool : theirs.pool_ids) {
+      if (!covers_pool(name, pool)) return false;
+    }
+    for (const auto& computer : theirs.computer_ids) {
+      if (!allows(name, computer, pool_of(computer))) return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> Grants::names() const {
   std::vector<std::string> out;
   for (const auto& [name, _] : by_permission_) out.push_back(name);

@@ -2,6 +2,7 @@
 // Named permissions, built-in roles, and what a signed-in administrator may
 // do where. A grant may be limited to pools or computers; a permission held
 // through any unscoped grant applies everywhere.
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -54,7 +55,23 @@ class Grants {
   // May this permission be used on a computer (in this pool)?
   bool allows(std::string_view permission, std::string_view computer_id,
               const std::optional<std::string>& pool_id) const;
+  // May this permission be used on a whole pool (its own settings, moving
+  // computers in or out)? Only an unscoped grant or a grant on that pool.
+  bool covers_pool(std::string_view permission, std::string_view pool_id) const;
   std::vector<std::string> names() const;
+
+  // The pool a computer is in (nullopt: none, or no such computer).
+  using PoolOf = std::function<std::optional<std::string>(std::string_view computer_id)>;
+  // Would granting `role` with this scope give nothing wider than the caller
+  // holds? Unscoped: every permission of the role held everywhere; a pool:
+  // each held everywhere or on that pool; a computer: each allowed on that
+  // computer (directly or through its pool).
+  bool can_grant(const catalog::Role& role, const std::optional<catalog::TargetType>& scope_type,
+                 const std::optional<std::string>& scope_id, const PoolOf& pool_of) const;
+  // Does every permission of `other` reach no further than the same
+  // permission of these grants? (Who may manage whom: resetting the password
+  // of someone who holds more would be an escalation.)
+  bool covers(const Grants& other, const PoolOf& pool_of) const;
 
  private:
   std::map<std::string, PermissionScope, std::less<>> by_permission_;

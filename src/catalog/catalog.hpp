@@ -91,6 +91,7 @@ class Catalog {
   // --- enrollment and agent credentials -----------------------------------
   virtual Status create_enrollment_token(const EnrollmentToken& token) = 0;
   virtual Result<PageOf<EnrollmentToken>> list_enrollment_tokens(const Page& page) = 0;  // newest first
+  virtual Result<EnrollmentToken> get_enrollment_token(std::string_view id) = 0;  // not_found
   virtual Status revoke_enrollment_token(std::string_view id) = 0;
   // In one transaction: finds the enrollment token by hash; refuses
   // (unauthenticated) an unknown, revoked, expired or used-up one; counts the

@@ -579,6 +579,13 @@ Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& 
   });
 }
 
+Result<EnrollmentToken> SociCatalog::get_enrollment_token(std::string_view id) {
+  Sql q("SELECT ");
+  q(rows::kEnrollmentColumns)(" FROM enrollment_tokens e WHERE e.id = ").bind(id);
+  return fetch_required<rows::EnrollmentRow>("get_enrollment_token", std::move(q),
+                                             "enrollment token " + rows::quote_id(id) + " not found");
+}
+
 Status SociCatalog::revoke_enrollment_token(std::string_view id) {
   return run("revoke_enrollment_token", "", [&](sql::Session& s) -> Status {
     if (sql::exec(*s, "UPDATE enrollment_tokens SET revoked = 1 WHERE id = ", id) == 0)

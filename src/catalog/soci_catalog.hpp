@@ -70,6 +70,7 @@ class SociCatalog final : public Catalog {
 
   Status create_enrollment_token(const EnrollmentToken& token) override;
   Result<PageOf<EnrollmentToken>> list_enrollment_tokens(const Page& page) override;
+  Result<EnrollmentToken> get_enrollment_token(std::string_view id) override;
   Status revoke_enrollment_token(std::string_view id) override;
   Result<Computer> enroll(std::string_view enrollment_token_sha256, Computer computer,
                           std::string_view agent_token_sha256, EpochMs now) override;

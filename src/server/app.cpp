@@ -106,6 +106,20 @@ void Services::audit_as(std::string actor, std::string action, std::string targe
   }
 }
 
+Status Services::audit_required(const Principal& who, std::string action, std::string target, const Json& details) {
+  catalog::AuditEntry e;
+  e.time = now();
+  e.actor = who.actor();
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.details_json = details.dump();
+  if (auto r = catalog->append_audit(std::move(e)); !r) {
+    spdlog::error("audit log append failed, refusing the request: {}", r.error().message);
+    return fail(Errc::unavailable, "the access could not be written to the audit log; retry shortly");
+  }
+  return {};
+}
+
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action) {
   return [&s, op = std::move(op), action = std::move(action)](Context& ctx) -> Status {
     const auto id = ctx.param(1);
@@ -192,6 +206,14 @@ App::~App() {
 
 namespace {
 
+// Only "no such credential" signs a caller out (401); any other catalog
+// failure is the server's trouble, answered 503 so clients retry.
+bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
+std::unexpected<Error> catalog_unavailable(const Error& e) {
+  spdlog::error("authentication: catalog failure: {}", e.message);
+  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
+}
+
 Result<Principal> authenticate(Services& s, const httplib::Request& req) {
   std::string token;
   bool via_cookie = false;
@@ -210,7 +232,10 @@ Result<Principal> authenticate(Services& s, const httplib::Request& req) {
   Principal p;
   if (token.starts_with(kAgentPrefix)) {
     auto computer = s.catalog->computer_for_agent_token(hash);
-    if (!computer) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+    if (!computer) {
+      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+      return catalog_unavailable(computer.error());
+    }
     p.kind = Principal::Kind::agent;
     p.computer_id = *computer;
     return p;
@@ -220,16 +245,17 @@ Result<Principal> authenticate(Services& s, const httplib::Request& req) {
   }
   auto t = s.catalog->find_token(hash);
   if (!t) {
-    if (t.error().code == Errc::not_found) return fail(Errc::unauthenticated, "unknown or expired token");
-    return std::unexpected(t.error());
+    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
+    return catalog_unavailable(t.error());
   }
   const auto now = s.now();
   if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
   if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
   auto user = s.catalog->get_user(t->user_id);
+  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
   if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
   auto grants = load_grants(*s.catalog, user->id);
-  if (!grants) return std::unexpected(grants.error());
+  if (!grants) return catalog_unavailable(grants.error());
   if (now - t->last_used_at > 60'000) (void)s.catalog->touch_token(t->id, now);
   p.kind = Principal::Kind::admin;
   p.user_id = user->id;
@@ -249,8 +275,9 @@ Status check_access(const Route& route, const Principal& p, const httplib::Reque
     case AccessKind::signed_in:
     case AccessKind::permission:
       if (p.kind != Principal::Kind::admin) return fail(Errc::permission_denied, "only administrators may call this");
-      if (route.access.kind == AccessKind::permission && !p.grants.has(route.access.permission)) {
-        return fail(Errc::permission_denied, "permission " + route.access.permission + " is required");
+      if (!route.access.allows(p.grants)) {
+        return fail(Errc::permission_denied, "permission " + route.access.permission + " is required" +
+                                                 (route.access.unscoped ? ", granted without a scope" : ""));
       }
       if (p.via_cookie && is_unsafe(req.method)) {
         const auto header = req.get_header_value("X-CSRF-Token");

@@ -52,6 +52,7 @@ void write_error(httplib::Response& res, const Error& error) {
   Json e = {{"code", std::string(errc_name(error.code))}, {"message", error.message}};
   if (!error.field.empty()) e["field"] = error.field;
   res.status = http_status(error.code);
+  if (error.code == Errc::unavailable) res.set_header("Retry-After", "1");
   res.set_content(Json{{"error", e}}.dump(), "application/json; charset=utf-8");
 }
 

@@ -40,10 +40,18 @@ enum class AccessKind { open, signed_in, permission, agent };
 struct Access {
   AccessKind kind = AccessKind::permission;
   std::string permission;  // with AccessKind::permission
+  // The permission must be granted without a scope (user and role
+  // management, the audit log): a scoped grant of it is refused with 403.
+  bool unscoped = false;
   static Access open() { return {AccessKind::open, {}}; }
   static Access signed_in() { return {AccessKind::signed_in, {}}; }
   static Access agent() { return {AccessKind::agent, {}}; }
   static Access need(std::string_view p) { return {AccessKind::permission, std::string(p)}; }
+  static Access need_unscoped(std::string_view p) { return {AccessKind::permission, std::string(p), true}; }
+  // Would these grants pass this route's permission check?
+  bool allows(const auth::Grants& g) const {
+    return kind != AccessKind::permission || (unscoped ? g.everywhere(permission) : g.has(permission));
+  }
 };
 
 // Per-request state handed to handlers.

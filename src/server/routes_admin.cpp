@@ -3,6 +3,7 @@
 
 #include "auth/password.hpp"
 #include "common/crypto.hpp"
+#include "server/access.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -92,7 +93,10 @@ Result<std::vector<std::string>> permissions_from(const Json& body) {
 }  // namespace
 
 void add_admin_routes(std::vector<Route>& routes, Services& s) {
-  const auto users = Access::need(auth::perm::admin_users);
+  // Managing administrators, roles and others' tokens changes who holds
+  // what: only an unscoped admin:users grant may, and only within what the
+  // caller itself holds (access::may_grant, may_manage_user, may_define_role).
+  const auto users = Access::need_unscoped(auth::perm::admin_users);
 
   routes.push_back({"GET", "/api/v1/users", users,
                     [&s](Context& ctx) -> Status {
@@ -122,6 +126,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       u.username = *username;
                       auto grants = grants_from(s, *body, u.id);
                       if (!grants) return std::unexpected(grants.error());
+                      if (auto st = access::may_grant(s, ctx, *grants); !st) return st;
                       auto hash = auth::hash_password(*password);
                       if (!hash) return std::unexpected(hash.error());
                       u.password_hash = *hash;
@@ -149,6 +154,14 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       if (!body) return std::unexpected(body.error());
                       auto u = s.catalog->get_user(ctx.param(1));
                       if (!u) return std::unexpected(u.error());
+                      if (auto st = access::may_manage_user(s, ctx, u->id); !st) return st;
+                      std::optional<std::vector<RoleGrant>> new_grants;
+                      if (body->contains("roles")) {
+                        auto grants = grants_from(s, *body, u->id);
+                        if (!grants) return std::unexpected(grants.error());
+                        if (auto st = access::may_grant(s, ctx, *grants); !st) return st;
+                        new_grants = std::move(*grants);
+                      }
                       Json changes = Json::object();
                       if (body->contains("password")) {
                         auto pw = get_string(*body, "password");
@@ -174,11 +187,9 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                         u->locked_until = 0;
                         if (auto st = s.catalog->update_user(*u); !st) return st;
                       }
-                      if (body->contains("roles")) {
-                        auto grants = grants_from(s, *body, u->id);
-                        if (!grants) return std::unexpected(grants.error());
-                        if (auto st = replace_grants(s, u->id, *grants); !st) return st;
-                        changes["roles"] = grants_json(*grants);
+                      if (new_grants) {
+                        if (auto st = replace_grants(s, u->id, *new_grants); !st) return st;
+                        changes["roles"] = grants_json(*new_grants);
                       }
                       if (u->disabled) {
                         auto tokens = s.catalog->list_tokens(u->id);
@@ -199,6 +210,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       if (id == ctx.principal.user_id) return fail(Errc::conflict, "you cannot delete your own account");
                       auto u = s.catalog->get_user(id);
                       if (!u) return std::unexpected(u.error());
+                      if (auto st = access::may_manage_user(s, ctx, id); !st) return st;
                       if (auto st = s.catalog->delete_user(id); !st) return st;
                       s.audit(ctx.principal, "user.delete", id, {{"username", u->username}});
                       ctx.reply_empty();
@@ -224,6 +236,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       if (!name) return std::unexpected(name.error());
                       auto perms = permissions_from(*body);
                       if (!perms) return std::unexpected(perms.error());
+                      if (auto st = access::may_define_role(ctx, *perms); !st) return st;
                       auto desc = get_string(*body, "description", false);
                       if (!desc) return std::unexpected(desc.error());
                       Role r{random_id("role-"), *name, *desc, *perms, false};
@@ -240,6 +253,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       auto r = s.catalog->get_role(ctx.param(1));
                       if (!r) return std::unexpected(r.error());
                       if (r->builtin) return fail(Errc::conflict, "built-in roles cannot be changed");
+                      if (auto st = access::may_define_role(ctx, r->permissions); !st) return st;
                       if (body->contains("name")) {
                         auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
@@ -248,6 +262,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       if (body->contains("permissions")) {
                         auto perms = permissions_from(*body);
                         if (!perms) return std::unexpected(perms.error());
+                        if (auto st = access::may_define_role(ctx, *perms); !st) return st;
                         r->permissions = *perms;
                       }
                       if (body->contains("description")) {
@@ -262,8 +277,15 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Change a custom role"});
   routes.push_back({"DELETE", "/api/v1/roles/([^/]+)", users,
-                    apply_to_id(
-                        s, [&s](const std::string& id) { return s.catalog->delete_role(id); }, "role.delete"),
+                    [&s](Context& ctx) -> Status {
+                      auto r = s.catalog->get_role(ctx.param(1));
+                      if (!r) return std::unexpected(r.error());
+                      if (auto st = access::may_define_role(ctx, r->permissions); !st) return st;
+                      if (auto st = s.catalog->delete_role(r->id); !st) return st;
+                      s.audit(ctx.principal, "role.delete", r->id);
+                      ctx.reply_empty();
+                      return {};
+                    },
                     false, "Delete a custom role that nobody holds"});
 
   // API tokens act for the administrator who creates them.
@@ -312,8 +334,11 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto t = s.catalog->get_token(ctx.param(1));
                       if (!t) return std::unexpected(t.error());
-                      if (t->user_id != ctx.principal.user_id && !ctx.principal.grants.everywhere(auth::perm::admin_users)) {
-                        return fail(Errc::not_found, "no API token " + ctx.param(1));
+                      if (t->user_id != ctx.principal.user_id) {
+                        if (!ctx.principal.grants.everywhere(auth::perm::admin_users)) {
+                          return fail(Errc::not_found, "no API token " + ctx.param(1));
+                        }
+                        if (auto st = access::may_manage_user(s, ctx, t->user_id); !st) return st;
                       }
                       if (auto st = s.catalog->revoke_token(t->id); !st) return st;
                       s.audit(ctx.principal, "token.revoke", t->id, {{"name", t->name}});
@@ -322,7 +347,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Revoke an API token"});
 
-  routes.push_back({"GET", "/api/v1/audit-log", Access::need(auth::perm::audit_read),
+  routes.push_back({"GET", "/api/v1/audit-log", Access::need_unscoped(auth::perm::audit_read),
                     [&s](Context& ctx) -> Status {
                       auto page = page_from(ctx);
                       if (!page) return std::unexpected(page.error());
@@ -344,7 +369,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       return {};
                     },
                     false, "Audit log, newest first, filtered by actor, action, target and time"});
-  routes.push_back({"GET", "/api/v1/audit-log/verify", Access::need(auth::perm::audit_read),
+  routes.push_back({"GET", "/api/v1/audit-log/verify", Access::need_unscoped(auth::perm::audit_read),
                     [&s](Context& ctx) -> Status {
                       std::int64_t after = 0, checked = 0;
                       std::string prev;

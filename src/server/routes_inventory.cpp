@@ -1,6 +1,7 @@
 // Cloud computers, computer pools, enrollment tokens, and the "why are this
 // computer's recordings missing?" checklist.
 #include "common/crypto.hpp"
+#include "server/access.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -58,6 +59,27 @@ Result<std::optional<std::string>> pool_field(Services& s, const Json& body) {
     return std::unexpected(p.error());
   }
   return std::optional<std::string>{*pool};
+}
+
+// A pool named in a body: one the caller cannot see is reported like one
+// that does not exist.
+Status body_pool_reachable(const Context& ctx, const std::optional<std::string>& pool) {
+  return access::pool_reachable(ctx, pool, auth::perm::inventory_write, auth::perm::inventory_read,
+                                Error{Errc::unprocessable, "pool " + pool.value_or("") + " does not exist", "pool_id"});
+}
+
+// Moving a computer changes what both pools hold (and which policy records
+// it): the caller must reach the pool it leaves as well as the one it joins.
+Status may_move_out(const Context& ctx, const Computer& c) {
+  return access::pool_reachable(ctx, c.pool_id, auth::perm::inventory_write, auth::perm::inventory_write,
+                                Error{Errc::permission_denied, "computer " + c.id + " is in a pool outside your inventory:write scope"});
+}
+
+// Enrollment tokens are seen and revoked by who may enroll into their pool;
+// a token without a pool only by an unscoped inventory:write grant.
+bool token_in_scope(const Context& ctx, const EnrollmentToken& t) {
+  const auto& g = ctx.principal.grants;
+  return t.pool_id ? g.covers_pool(auth::perm::inventory_write, *t.pool_id) : g.everywhere(auth::perm::inventory_write);
 }
 
 bool version_at_least(std::string_view have, std::string_view want) {
@@ -173,6 +195,7 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       if (!os) return std::unexpected(os.error());
                       auto pool = pool_field(s, *body);
                       if (!pool) return std::unexpected(pool.error());
+                      if (auto st = body_pool_reachable(ctx, *pool); !st) return st;
                       c.id = random_id("cc-");
                       c.name = *name;
                       c.hostname = *host;
@@ -201,19 +224,27 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto c = visible_computer(s, ctx, ctx.param(1), auth::perm::inventory_write);
+                      auto c = access::writable_computer(s, ctx, ctx.param(1));
                       if (!c) return std::unexpected(c.error());
+                      std::optional<std::optional<std::string>> move_to;
+                      if (body->contains("pool_id")) {
+                        auto pool = pool_field(s, *body);
+                        if (!pool) return std::unexpected(pool.error());
+                        if (*pool != c->pool_id) {
+                          if (auto st = may_move_out(ctx, *c); !st) return st;
+                          if (auto st = body_pool_reachable(ctx, *pool); !st) return st;
+                        }
+                        move_to = *pool;
+                      }
                       if (body->contains("name")) {
                         auto name = get_name(*body, "name");
                         if (!name) return std::unexpected(name.error());
                         c->name = *name;
                       }
                       if (auto st = s.catalog->update_computer(*c); !st) return st;
-                      if (body->contains("pool_id")) {
-                        auto pool = pool_field(s, *body);
-                        if (!pool) return std::unexpected(pool.error());
-                        if (auto st = s.catalog->set_computer_pool(c->id, *pool); !st) return st;
-                        c->pool_id = *pool;
+                      if (move_to) {
+                        if (auto st = s.catalog->set_computer_pool(c->id, *move_to); !st) return st;
+                        c->pool_id = *move_to;
                       }
                       s.audit(ctx.principal, "computer.update", c->id, *body);
                       auto j = computer_json(s, *c);
@@ -224,7 +255,7 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     false, "Rename a computer or move it to a pool"});
   routes.push_back({"DELETE", "/api/v1/computers/([^/]+)", write,
                     [&s](Context& ctx) -> Status {
-                      auto c = visible_computer(s, ctx, ctx.param(1), auth::perm::inventory_write);
+                      auto c = access::writable_computer(s, ctx, ctx.param(1));
                       if (!c) return std::unexpected(c.error());
                       if (auto st = s.catalog->delete_computer(c->id); !st) return st;
                       s.audit(ctx.principal, "computer.delete", c->id, {{"name", c->name}});
@@ -260,7 +291,28 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       return {};
                     },
                     false, "Computer pools"});
-  routes.push_back({"POST", "/api/v1/pools", write,
+  auto visible_pool = [&s](const Context& ctx, std::string_view id) -> Result<Pool> {
+    auto p = s.catalog->get_pool(id);
+    if (!p) return std::unexpected(p.error());
+    auto scope = ctx.principal.grants.scope(auth::perm::inventory_read);
+    if (scope && std::ranges::find(scope->pool_ids, p->id) == scope->pool_ids.end()) {
+      return fail(Errc::not_found, "no pool " + std::string(id));
+    }
+    return p;
+  };
+  // A pool the caller may change: hidden ones answer 404, visible ones
+  // outside the caller's inventory:write scope 403.
+  auto writable_pool = [&s, visible_pool](const Context& ctx, std::string_view id) -> Result<Pool> {
+    auto p = visible_pool(ctx, id);
+    if (!p) return std::unexpected(p.error());
+    if (!ctx.principal.grants.covers_pool(auth::perm::inventory_write, p->id)) {
+      return fail(Errc::permission_denied, "pool " + p->id + " is outside your inventory:write scope");
+    }
+    return p;
+  };
+  // A new pool is outside every scoped grant (those name existing pools):
+  // only an unscoped grant makes one.
+  routes.push_back({"POST", "/api/v1/pools", Access::need_unscoped(auth::perm::inventory_write),
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
@@ -275,15 +327,6 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       return {};
                     },
                     false, "Create a pool"});
-  auto visible_pool = [&s](const Context& ctx, std::string_view id) -> Result<Pool> {
-    auto p = s.catalog->get_pool(id);
-    if (!p) return std::unexpected(p.error());
-    auto scope = ctx.principal.grants.scope(auth::perm::inventory_read);
-    if (scope && std::ranges::find(scope->pool_ids, p->id) == scope->pool_ids.end()) {
-      return fail(Errc::not_found, "no pool " + std::string(id));
-    }
-    return p;
-  };
   routes.push_back({"GET", "/api/v1/pools/([^/]+)", read,
                     [&s, visible_pool](Context& ctx) -> Status {
                       auto p = visible_pool(ctx, ctx.param(1));
@@ -293,10 +336,10 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "One pool"});
   routes.push_back({"PATCH", "/api/v1/pools/([^/]+)", write,
-                    [&s](Context& ctx) -> Status {
+                    [&s, writable_pool](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto p = s.catalog->get_pool(ctx.param(1));
+                      auto p = writable_pool(ctx, ctx.param(1));
                       if (!p) return std::unexpected(p.error());
                       if (body->contains("name")) {
                         auto name = get_name(*body, "name");
@@ -315,8 +358,14 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Rename a pool"});
   routes.push_back({"DELETE", "/api/v1/pools/([^/]+)", write,
-                    apply_to_id(
-                        s, [&s](const std::string& id) { return s.catalog->delete_pool(id); }, "pool.delete"),
+                    [&s, writable_pool](Context& ctx) -> Status {
+                      auto p = writable_pool(ctx, ctx.param(1));
+                      if (!p) return std::unexpected(p.error());
+                      if (auto st = s.catalog->delete_pool(p->id); !st) return st;
+                      s.audit(ctx.principal, "pool.delete", p->id, {{"name", p->name}});
+                      ctx.reply_empty();
+                      return {};
+                    },
                     false, "Delete an empty pool"});
   routes.push_back({"GET", "/api/v1/pools/([^/]+)/computers", read,
                     [&s, visible_pool](Context& ctx) -> Status {
@@ -329,10 +378,17 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "The computers of a pool"});
   routes.push_back({"PUT", "/api/v1/pools/([^/]+)/computers/([^/]+)", write,
-                    [&s](Context& ctx) -> Status {
-                      auto p = s.catalog->get_pool(ctx.param(1));
+                    [&s, writable_pool](Context& ctx) -> Status {
+                      // Both ends of the move: the computer (and the pool it
+                      // leaves) and the pool it joins.
+                      auto c = access::writable_computer(s, ctx, ctx.param(2));
+                      if (!c) return std::unexpected(c.error());
+                      auto p = writable_pool(ctx, ctx.param(1));
                       if (!p) return std::unexpected(p.error());
-                      if (auto st = s.catalog->set_computer_pool(ctx.param(2), p->id); !st) return st;
+                      if (c->pool_id != p->id) {
+                        if (auto st = may_move_out(ctx, *c); !st) return st;
+                      }
+                      if (auto st = s.catalog->set_computer_pool(c->id, p->id); !st) return st;
                       s.audit(ctx.principal, "pool.add_computer", p->id, {{"computer_id", ctx.param(2)}});
                       ctx.reply_empty();
                       return {};
@@ -340,11 +396,14 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     false, "Put a computer into a pool (moving it out of any other)"});
   routes.push_back({"DELETE", "/api/v1/pools/([^/]+)/computers/([^/]+)", write,
                     [&s](Context& ctx) -> Status {
-                      auto c = s.catalog->get_computer(ctx.param(2));
+                      auto c = access::writable_computer(s, ctx, ctx.param(2));
                       if (!c) return std::unexpected(c.error());
                       if (c->pool_id != ctx.param(1)) {
                         return fail(Errc::not_found, "computer " + c->id + " is not in pool " + ctx.param(1));
                       }
+                      // Out of every pool is outside every scoped grant.
+                      if (auto st = may_move_out(ctx, *c); !st) return st;
+                      if (auto st = body_pool_reachable(ctx, std::nullopt); !st) return st;
                       if (auto st = s.catalog->set_computer_pool(c->id, std::nullopt); !st) return st;
                       s.audit(ctx.principal, "pool.remove_computer", ctx.param(1), {{"computer_id", c->id}});
                       ctx.reply_empty();
@@ -359,7 +418,11 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       auto list = s.catalog->list_enrollment_tokens(*page);
                       if (!list) return std::unexpected(list.error());
                       Json items = Json::array();
-                      for (const auto& t : list->items) items.push_back(to_json(t));
+                      // Filtered after paging: a page may hold fewer items
+                      // than the limit, next_token still goes on.
+                      for (const auto& t : list->items) {
+                        if (token_in_scope(ctx, t)) items.push_back(to_json(t));
+                      }
                       ctx.reply(page_json(items, list->next_token));
                       return {};
                     },
@@ -381,6 +444,7 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                       }
                       auto pool = pool_field(s, *body);
                       if (!pool) return std::unexpected(pool.error());
+                      if (auto st = body_pool_reachable(ctx, *pool); !st) return st;
                       const auto secret = random_token(kEnrollPrefix);
                       t.id = random_id("enr-");
                       t.token_sha256 = sha256_hex(secret);
@@ -398,8 +462,15 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s) {
                     },
                     false, "Create an enrollment token for agents (shown once)"});
   routes.push_back({"DELETE", "/api/v1/enrollment-tokens/([^/]+)", write,
-                    apply_to_id(
-                        s, [&s](const std::string& id) { return s.catalog->revoke_enrollment_token(id); }, "enrollment_token.revoke"),
+                    [&s](Context& ctx) -> Status {
+                      auto t = s.catalog->get_enrollment_token(ctx.param(1));
+                      if (!t) return std::unexpected(t.error());
+                      if (!token_in_scope(ctx, *t)) return fail(Errc::not_found, "no enrollment token " + t->id);
+                      if (auto st = s.catalog->revoke_enrollment_token(t->id); !st) return st;
+                      s.audit(ctx.principal, "enrollment_token.revoke", t->id);
+                      ctx.reply_empty();
+                      return {};
+                    },
                     false, "Revoke an enrollment token"});
 }
 

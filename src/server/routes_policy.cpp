@@ -1,5 +1,6 @@
 // Recording policies and their assignment to computers and pools.
 #include "common/crypto.hpp"
+#include "server/access.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -22,6 +23,11 @@ Result<Json> policy_json(Services& s, const Policy& p) {
 
 Status assignment_route(Services& s, Context& ctx, TargetType type, bool assign) {
   Assignment a{ctx.param(1), type, ctx.param(2)};
+  // A scoped writer may (un)assign only a policy that applies nowhere
+  // outside its scope, and only on a target inside it.
+  if (auto p = s.catalog->get_policy(a.policy_id); !p) return std::unexpected(p.error());
+  if (auto st = access::may_assign_to(s, ctx, type, a.target_id); !st) return st;
+  if (auto st = access::may_change_policy(s, ctx, a.policy_id); !st) return st;
   auto st = assign ? s.catalog->assign_policy(a) : s.catalog->unassign_policy(a);
   if (!st) return st;
   s.audit(ctx.principal, assign ? "policy.assign" : "policy.unassign", a.policy_id,
@@ -93,6 +99,7 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                       if (!body) return std::unexpected(body.error());
                       auto p = s.catalog->get_policy(ctx.param(1));
                       if (!p) return std::unexpected(p.error());
+                      if (auto st = access::may_change_policy(s, ctx, p->id); !st) return st;
                       const Json before = to_json(*p);
                       if (body->contains("name")) {
                         auto name = get_name(*body, "name");
@@ -118,6 +125,7 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto p = s.catalog->get_policy(ctx.param(1));
                       if (!p) return std::unexpected(p.error());
+                      if (auto st = access::may_change_policy(s, ctx, p->id); !st) return st;
                       if (auto st = s.catalog->delete_policy(p->id); !st) return st;
                       s.audit(ctx.principal, "policy.delete", p->id, to_json(*p));
                       ctx.reply_empty();

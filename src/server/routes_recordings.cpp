@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
-#include <mutex>
 
 #include <spdlog/spdlog.h>
 
 #include "media/fmp4.hpp"
+#include "server/access.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -91,18 +91,6 @@ Status list_recordings(Services& s, Context& ctx) {
   return {};
 }
 
-bool first_play_in_window(const std::string& key, EpochMs now) {
-  constexpr EpochMs kWindowMs = 10 * 60'000;
-  static std::mutex mu;
-  static std::map<std::string, EpochMs> last_logged;
-  std::lock_guard lock(mu);
-  if (last_logged.size() > 10'000) std::erase_if(last_logged, [&](const auto& kv) { return now - kv.second > kWindowMs; });
-  auto [it, inserted] = last_logged.try_emplace(key, now);
-  if (!inserted && now - it->second <= kWindowMs) return false;
-  it->second = now;
-  return true;
-}
-
 Status playlist(Services& s, Context& ctx) {
   auto rec = visible_recording(s, ctx, auth::perm::recording_play);
   if (!rec) return std::unexpected(rec.error());
@@ -114,13 +102,13 @@ Status playlist(Services& s, Context& ctx) {
   opts.ended = rec->status != RecordingStatus::recording;
   opts.segment_uri = [](std::int64_t seq) { return "segments/" + std::to_string(seq); };
   opts.program_date_time_ms = rec->start_time;
+  // hls.js re-reads a live playlist every few seconds: one play is logged
+  // per viewer and recording in a 10-minute window, not every reload.
+  if (auto st = access::audit_media_access(s, ctx, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return st;
+  }
   ctx.res.set_header("Cache-Control", opts.ended ? "private, max-age=60" : "no-cache");
   ctx.res.set_content(media::build_hls_playlist(*ps, opts), "application/vnd.apple.mpegurl");
-  // hls.js re-reads a live playlist every few seconds: log one play per
-  // viewer and recording in a 10-minute window, not every reload.
-  if (first_play_in_window(ctx.principal.actor() + "/" + rec->id, s.now())) {
-    s.audit(ctx.principal, "recording.play", rec->id, {{"computer_id", rec->computer_id}});
-  }
   return {};
 }
 
@@ -176,6 +164,12 @@ Status download(Services& s, Context& ctx) {
   for (const auto& seg : *segments) keys[seg.seq] = seg.object_key;
   auto shared_plan = std::make_shared<media::DownloadPlan>(std::move(*plan));
   auto shared_keys = std::make_shared<std::map<std::int64_t, std::string>>(std::move(keys));
+  // Every download request is audited, ranged or not (a ranged read from
+  // the middle is still a download); a player's seeks within 10 minutes log
+  // once.
+  Json details = {{"computer_id", rec->computer_id}, {"bytes", shared_plan->total_size}};
+  if (ctx.req.has_header("Range")) details["ranged"] = true;
+  if (auto st = access::audit_media_access(s, ctx, "recording.download", *rec, details); !st) return st;
   ctx.res.set_header("Content-Disposition", "attachment; filename=\"" + download_name(*rec) + "\"");
   ctx.res.set_header("Cache-Control", "private, no-store");
   ctx.res.set_content_provider(
@@ -183,10 +177,6 @@ Status download(Services& s, Context& ctx) {
       [&s, shared_plan, shared_keys](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
         return write_plan_range(s, *shared_plan, *shared_keys, offset, length, sink);
       });
-  // Range requests of one download (players seeking) log once: the first byte.
-  if (ctx.req.ranges.empty() || ctx.req.ranges.front().first <= 0) {
-    s.audit(ctx.principal, "recording.download", rec->id, {{"computer_id", rec->computer_id}, {"bytes", shared_plan->total_size}});
-  }
   return {};
 }
 
@@ -201,6 +191,10 @@ Status segment_file(Services& s, Context& ctx) {
   }
   auto seg = s.catalog->get_segment(rec->id, seq);
   if (!seg) return std::unexpected(seg.error());
+  // Fetching segment files plays the recording as surely as the playlist does.
+  if (auto st = access::audit_media_access(s, ctx, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return st;
+  }
   const auto key = seg->object_key;
   ctx.res.set_header("Cache-Control", "private, max-age=86400, immutable");
   ctx.res.set_content_provider(static_cast<std::size_t>(seg->size_bytes), "video/mp4",

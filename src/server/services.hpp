@@ -24,6 +24,9 @@ struct Services {
   // Appends to the audit log; a failure is logged (the action already happened).
   void audit(const Principal& who, std::string action, std::string target, const Json& details = Json::object());
   void audit_as(std::string actor, std::string action, std::string target, const Json& details = Json::object());
+  // Appends to the audit log before the action happens: a failure is
+  // returned (unavailable, 503) so the caller refuses the action.
+  Status audit_required(const Principal& who, std::string action, std::string target, const Json& details = Json::object());
 };
 
 // Route groups, one file each.

@@ -1,5 +1,8 @@
 // Each built-in role against every route of the table: allowed, or 403 with
-// nothing leaked. And a scoped auditor sees only its pool by every route.
+// nothing leaked. And a scoped auditor sees only its pool by every route. A
+// scoped administrator and a scoped policy writer are tried on every route
+// twice: with objects of their pool (allowed unless the route needs an
+// unscoped grant) and with objects of another pool (403 or 404, never done).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -54,6 +57,20 @@ class Permissions : public ::testing::Test {
                                                {"roles", {{{"role_id", "auditor-download"}, {"scope_type", "pool"}, {"scope_id", ids_["pools"]}}}}});
     ASSERT_EQ(scoped.status, 201) << scoped.body;
     scoped_token_ = Api(server_->url()).post("/api/v1/auth/login", {{"username", "scoped-auditor"}, {"password", "scoped-password-1"}}).json["token"];
+    for (const auto& [name, role] : {std::pair{"scoped-administrator", "administrator"}, std::pair{"scoped-policy-writer", "policy-administrator"}}) {
+      auto u = admin.post("/api/v1/users", {{"username", name}, {"password", "scoped-password-1"},
+                                            {"roles", {{{"role_id", role}, {"scope_type", "pool"}, {"scope_id", ids_["pools"]}}}}});
+      ASSERT_EQ(u.status, 201) << u.body;
+      tokens_[name] = Api(server_->url()).post("/api/v1/auth/login", {{"username", name}, {"password", "scoped-password-1"}}).json["token"];
+    }
+    // The same kinds of objects in pool b, for the scoped rows' other pass.
+    ids_b_ = ids_;
+    ids_b_["pools"] = pool_b_;
+    ids_b_["computers"] = computer_b_;
+    ids_b_["recordings"] = rec_b_;
+    ids_b_["policies"] = admin.post("/api/v1/policies", {{"name", "pb"}, {"recording", {{"mode", "session"}}}}).json["id"];
+    ASSERT_EQ(admin.put("/api/v1/policies/" + ids_b_["policies"] + "/assignments/pools/" + pool_b_).status, 204);
+    ids_b_["enrollment-tokens"] = admin.post("/api/v1/enrollment-tokens", {{"pool_id", pool_b_}}).json["id"];
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -62,13 +79,13 @@ class Permissions : public ::testing::Test {
 
   // A concrete path for a route pattern: each group takes the id of the
   // resource named just before it.
-  static std::string path_for(const std::string& pattern) {
+  static std::string path_for(const std::string& pattern, const std::map<std::string, std::string>& ids = ids_) {
     std::string out;
     std::string last;
     std::size_t i = 0;
     while (i < pattern.size()) {
       if (pattern.compare(i, 7, "([^/]+)") == 0) {
-        out += ids_.at(last);
+        out += ids.at(last);
         i += 7;
       } else if (pattern[i] == '\\') {
         out += pattern[i + 1];
@@ -89,7 +106,7 @@ class Permissions : public ::testing::Test {
 
   static inline TempDir* dir_ = nullptr;
   static inline ServerProcess* server_ = nullptr;
-  static inline std::map<std::string, std::string> ids_;
+  static inline std::map<std::string, std::string> ids_, ids_b_;
   static inline std::map<std::string, std::string> tokens_;
   static inline std::string pool_b_, computer_b_, rec_b_, scoped_token_;
 };
@@ -150,34 +167,78 @@ TEST_F(Permissions, ConsoleCookieNeedsCsrfHeaderForChanges) {
 TEST_F(Permissions, EveryBuiltinRoleAgainstEveryRoute) {
   server::Services none;
   const auto routes = server::build_routes(none);
-  // The administrator last: its allowed DELETEs remove fixtures.
-  std::vector<std::string> order = {"read-only", "auditor", "auditor-download", "policy-administrator", "administrator"};
-  int checked = 0;
-  for (const auto& role_id : order) {
+  // Scoped rows before the administrator; the administrator last: its
+  // allowed DELETEs remove fixtures.
+  std::vector<std::string> order = {"read-only", "auditor", "auditor-download", "policy-administrator",
+                                    "scoped-policy-writer", "scoped-administrator", "administrator"};
+  const std::map<std::string, std::string> scoped_roles = {{"scoped-policy-writer", "policy-administrator"},
+                                                           {"scoped-administrator", "administrator"}};
+  // Object kinds whose scope a pool grant limits.
+  const std::vector<std::string> pooled = {"pools", "computers", "recordings", "policies", "enrollment-tokens"};
+  int checked = 0, outside = 0;
+  for (const auto& row : order) {
+    const bool is_scoped = scoped_roles.contains(row);
+    const auto role_id = is_scoped ? scoped_roles.at(row) : row;
     const auto& role = *std::ranges::find(auth::builtin_roles(), role_id, &catalog::Role::id);
-    Api api(server_->url(), tokens_[role_id]);
+    Api api(server_->url(), tokens_[row]);
+    auto refused = [&](const Reply& reply) {
+      EXPECT_EQ(reply.status, 403) << reply.body;
+      ASSERT_TRUE(reply.json.is_object()) << reply.body;
+      EXPECT_EQ(reply.json.size(), 1u) << "a refusal carries only the error: " << reply.body;
+      EXPECT_EQ(reply.json["error"]["code"], "permission_denied");
+    };
+    // Scoped rows name their own pool in bodies, so a create lands inside it.
+    const std::string body_json = is_scoped ? Json{{"pool_id", ids_["pools"]}}.dump() : "{}";
     for (const auto& r : routes) {
       if (r.access.kind == server::AccessKind::open || r.access.kind == server::AccessKind::agent) continue;
       if (r.pattern == "/api/v1/auth/logout") continue;  // would end this role's session
+      const bool held = std::ranges::find(role.permissions, r.access.permission) != role.permissions.end();
+      const bool allowed = r.access.kind == server::AccessKind::signed_in || (held && !(is_scoped && r.access.unscoped));
+      const std::string body = (r.method == "GET" || r.method == "DELETE") ? "" : (allowed ? body_json : "{}");
+      if (is_scoped && allowed) {
+        // Objects of pool b: never reachable (404 when hidden, 403 when
+        // visible but outside the write scope). Policies are readable by
+        // every policy reader, so GETs of them are not tried.
+        bool names_pooled = false;
+        for (const auto& kind : pooled) names_pooled = names_pooled || r.pattern.find("/" + kind + "/(") != std::string::npos;
+        const bool readable_policy = r.method == "GET" && r.pattern.starts_with("/api/v1/policies/");
+        if (names_pooled && !readable_policy) {
+          const auto path_b = path_for(r.pattern, ids_b_);
+          auto reply = api.raw(r.method, path_b, body, {{"Content-Type", "application/json"}});
+          SCOPED_TRACE(row + " outside its pool: " + r.method + " " + path_b);
+          EXPECT_TRUE(reply.status == 403 || reply.status == 404) << reply.status << " " << reply.body;
+          EXPECT_EQ(reply.body.find("desk-b"), std::string::npos) << reply.body;
+          ++outside;
+        }
+      }
       const auto path = path_for(r.pattern);
-      const bool allowed = r.access.kind == server::AccessKind::signed_in ||
-                           std::ranges::find(role.permissions, r.access.permission) != role.permissions.end();
-      const std::string body = (r.method == "GET" || r.method == "DELETE") ? "" : "{}";
       auto reply = api.raw(r.method, path, body, {{"Content-Type", "application/json"}});
-      SCOPED_TRACE(role_id + " " + r.method + " " + path);
-      if (allowed) {
+      SCOPED_TRACE(row + " " + r.method + " " + path);
+      // Taking a computer out of its pool leaves it outside every pool,
+      // which no pool-scoped grant reaches.
+      const bool leaves_every_pool = r.method == "DELETE" && r.pattern == "/api/v1/pools/([^/]+)/computers/([^/]+)";
+      if (is_scoped && allowed && leaves_every_pool) {
+        // 404 once this row's DELETE of the computer has run before.
+        EXPECT_TRUE(reply.status == 403 || reply.status == 404) << reply.status << " " << reply.body;
+      } else if (allowed) {
         EXPECT_NE(reply.status, 403) << reply.body;
         EXPECT_NE(reply.status, 401) << reply.body;
       } else {
-        EXPECT_EQ(reply.status, 403) << reply.body;
-        ASSERT_TRUE(reply.json.is_object()) << reply.body;
-        EXPECT_EQ(reply.json.size(), 1u) << "a refusal carries only the error: " << reply.body;
-        EXPECT_EQ(reply.json["error"]["code"], "permission_denied");
+        refused(reply);
       }
       ++checked;
     }
   }
-  EXPECT_GT(checked, 5 * 40);
+  EXPECT_GT(checked, 7 * 40);
+  EXPECT_GT(outside, 2 * 15);
+  // Pool b's objects came through both scoped rows untouched.
+  Api admin(server_->url(), admin_token(server_->url()));
+  EXPECT_EQ(admin.get("/api/v1/recordings/" + rec_b_).status, 200);
+  EXPECT_EQ(admin.get("/api/v1/computers/" + computer_b_).json["pool_id"], pool_b_);
+  auto pb = admin.get("/api/v1/policies/" + ids_b_["policies"]);
+  ASSERT_EQ(pb.status, 200);
+  EXPECT_EQ(pb.json["assignments"].size(), 1u);
+  EXPECT_EQ(pb.json["name"], "pb");
 }
 
 }  // namespace

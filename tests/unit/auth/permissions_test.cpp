@@ -54,3 +54,49 @@ TEST(Permissions, MissingPermissionGivesEmptyScope) {
   EXPECT_TRUE(s->pool_ids.empty() && s->computer_ids.empty());
   EXPECT_FALSE(g.allows(perm::recording_list, "cc", std::nullopt));
 }
+
+namespace {
+std::optional<std::string> pool_of(std::string_view computer) {
+  if (computer == "cc-a1") return std::string("pool-a");
+  if (computer == "cc-b1") return std::string("pool-b");
+  return std::nullopt;
+}
+const catalog::Role& role(std::string_view id) { return *std::ranges::find(builtin_roles(), id, &catalog::Role::id); }
+}  // namespace
+
+TEST(Permissions, NobodyGrantsWiderThanTheyHold) {
+  Grants scoped({RoleGrant{"u", "administrator", TargetType::pool, "pool-a"}}, builtin_roles());
+  EXPECT_FALSE(scoped.can_grant(role("administrator"), std::nullopt, std::nullopt, pool_of));
+  EXPECT_FALSE(scoped.can_grant(role("auditor"), std::nullopt, std::nullopt, pool_of));
+  EXPECT_FALSE(scoped.can_grant(role("auditor"), TargetType::pool, std::string("pool-b"), pool_of));
+  EXPECT_FALSE(scoped.can_grant(role("auditor"), TargetType::computer, std::string("cc-b1"), pool_of));
+  EXPECT_TRUE(scoped.can_grant(role("auditor"), TargetType::pool, std::string("pool-a"), pool_of));
+  EXPECT_TRUE(scoped.can_grant(role("administrator"), TargetType::computer, std::string("cc-a1"), pool_of));
+
+  Grants mixed({RoleGrant{"u", "auditor", std::nullopt, std::nullopt},
+                RoleGrant{"u", "administrator", TargetType::pool, "pool-a"}},
+               builtin_roles());
+  EXPECT_TRUE(mixed.can_grant(role("auditor"), std::nullopt, std::nullopt, pool_of));
+  EXPECT_FALSE(mixed.can_grant(role("auditor-download"), std::nullopt, std::nullopt, pool_of));
+  EXPECT_TRUE(mixed.can_grant(role("auditor-download"), TargetType::pool, std::string("pool-a"), pool_of));
+  EXPECT_TRUE(Grants::everything().can_grant(role("administrator"), std::nullopt, std::nullopt, pool_of));
+}
+
+TEST(Permissions, CoversComparesEveryPermissionsReach) {
+  const Grants global = Grants::everything();
+  Grants scoped_a({RoleGrant{"u", "administrator", TargetType::pool, "pool-a"}}, builtin_roles());
+  Grants auditor_a({RoleGrant{"u", "auditor", TargetType::pool, "pool-a"}}, builtin_roles());
+  Grants auditor_b({RoleGrant{"u", "auditor", TargetType::pool, "pool-b"}}, builtin_roles());
+  Grants auditor_c({RoleGrant{"u", "auditor", TargetType::computer, "cc-a1"}}, builtin_roles());
+  Grants auditor_all({RoleGrant{"u", "auditor", std::nullopt, std::nullopt}}, builtin_roles());
+  EXPECT_TRUE(global.covers(scoped_a, pool_of));
+  EXPECT_FALSE(scoped_a.covers(global, pool_of));
+  EXPECT_TRUE(scoped_a.covers(auditor_a, pool_of));
+  EXPECT_TRUE(scoped_a.covers(auditor_c, pool_of));
+  EXPECT_FALSE(scoped_a.covers(auditor_b, pool_of));
+  EXPECT_FALSE(scoped_a.covers(auditor_all, pool_of));
+  EXPECT_TRUE(scoped_a.covers(Grants(), pool_of));
+  EXPECT_TRUE(scoped_a.covers_pool(perm::inventory_write, "pool-a"));
+  EXPECT_FALSE(scoped_a.covers_pool(perm::inventory_write, "pool-b"));
+  EXPECT_FALSE(auditor_c.covers_pool(perm::inventory_read, "pool-a"));
+}

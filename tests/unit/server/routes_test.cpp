@@ -114,6 +114,17 @@ TEST(RouteTable, RecordingRoutesNeedTheMatchingPermission) {
   EXPECT_EQ(match("POST", "/api/v1/policies")->access.permission, "policy:write");
   EXPECT_EQ(match("GET", "/api/v1/audit-log")->access.permission, "audit:read");
   EXPECT_EQ(match("POST", "/api/v1/users")->access.permission, "admin:users");
+  // Managing who holds what, reading the whole log, and making pools reach
+  // beyond any pool: these need the permission granted without a scope.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v1/users"}, {"POST", "/api/v1/users"}, {"PATCH", "/api/v1/users/usr-1"},
+           {"DELETE", "/api/v1/users/usr-1"}, {"POST", "/api/v1/roles"}, {"PATCH", "/api/v1/roles/r-1"},
+           {"DELETE", "/api/v1/roles/r-1"}, {"GET", "/api/v1/audit-log"}, {"GET", "/api/v1/audit-log/verify"},
+           {"POST", "/api/v1/pools"}}) {
+    EXPECT_TRUE(match(method, path)->access.unscoped) << method << " " << path;
+  }
+  EXPECT_FALSE(match("GET", "/api/v1/recordings")->access.unscoped);
+  EXPECT_FALSE(match("PATCH", "/api/v1/computers/cc-1")->access.unscoped);
   // The playlist route must not swallow the detail route and vice versa.
   EXPECT_EQ(match("GET", "/api/v1/recordings/rec-1")->pattern, "/api/v1/recordings/([^/]+)");
 }

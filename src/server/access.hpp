@@ -1,0 +1,54 @@
+#pragma once
+// Scope checks of writes: who may change what, where. Route handlers call
+// these after the route table's permission check (which only asks "held
+// anywhere?").
+//
+// One rule for the answers: an object the caller cannot see under its read
+// permission answers 404, exactly as if it did not exist (scoped
+// administrators learn nothing about other pools); an object the caller can
+// see but whose change would reach outside its write scope answers 403.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/services.hpp"
+
+namespace deskaudit::server::access {
+
+// Looks a computer's pool up in the catalog (nullopt: no pool or no such computer).
+auth::Grants::PoolOf pool_lookup(Services& s);
+
+// A computer the caller may change with inventory:write: 404 when it cannot
+// see it with inventory:read, 403 when it sees it but may not change it.
+Result<catalog::Computer> writable_computer(Services& s, const Context& ctx, std::string_view id);
+
+// May the caller put a computer (or an enrollment token) into `pool_id`
+// with `permission`? No pool means "outside every pool", which only an
+// unscoped grant reaches. A pool hidden from the caller answers
+// `hidden` (404 for a pool in the path, 422 "does not exist" for a field).
+Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool_id, std::string_view permission,
+                      std::string_view read_permission, Error hidden);
+
+// User management: the caller's grants must cover every permission of the
+// target user (else resetting its password would be an escalation). 403.
+Status may_manage_user(Services& s, const Context& ctx, std::string_view user_id);
+// Each grant no wider than what the caller holds (403 naming the grant).
+Status may_grant(Services& s, const Context& ctx, const std::vector<catalog::RoleGrant>& grants);
+// A custom role may hold only permissions the caller holds everywhere (403).
+Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions);
+
+// Policy writes: the caller's policy:write must reach every computer and
+// pool the policy is assigned to (403 otherwise).
+Status may_change_policy(Services& s, const Context& ctx, std::string_view policy_id);
+// The target of an assignment: 404 when hidden from policy:read, 403 when
+// visible but outside policy:write.
+Status may_assign_to(Services& s, const Context& ctx, catalog::TargetType type, const std::string& target_id);
+
+// Media access is logged once per viewer, recording and action in a
+// 10-minute window. The entry is written before a byte is served; when it
+// cannot be written the request fails (503), so no access goes unaudited.
+Status audit_media_access(Services& s, const Context& ctx, std::string_view action, const catalog::Recording& rec,
+                          const Json& details);
+
+}  // namespace deskaudit::server::access
