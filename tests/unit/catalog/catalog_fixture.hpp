@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -86,6 +87,19 @@ class CatalogTest : public ::testing::TestWithParam<BackendKind> {
   }
 
   Catalog& cat() { return *catalog_; }
+
+  // Runs SQL on the test's database from outside the catalog (as an older
+  // release or a database administrator would).
+  void raw_sql(const std::string& statement) {
+    if (GetParam() == BackendKind::sqlite) {
+      soci::session s(soci::sqlite3, "db=\"" + (dir_ / "nested" / "catalog.db").string() + "\" timeout=10");
+      s << statement;
+    } else {
+      *admin_ << "SET search_path TO " + schema_;
+      *admin_ << statement;
+      *admin_ << "SET search_path TO DEFAULT";
+    }
+  }
 
   std::unique_ptr<Catalog> catalog_;
   std::string url_;

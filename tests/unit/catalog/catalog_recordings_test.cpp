@@ -107,6 +107,24 @@ TEST_P(CatalogTest, RecordingFiltersAndOverlap) {
   EXPECT_EQ(list_ids(cat(), RF().computer_id("cc-1")), (Ids{"rec-4", "rec-1"}));
 }
 
+// Upgrading a catalog of schema 1: existing recordings take their
+// computer's pool at upgrade time (the best record there is).
+TEST_P(CatalogTest, MigrationTwoGivesExistingRecordingsTheirComputersPool) {
+  CAT_OK(cat().create_pool(make_pool("pool-a", "Alpha")));
+  CAT_OK(cat().create_computer(make_computer("cc-1", "one", "pool-a")));
+  CAT_OK(cat().create_computer(make_computer("cc-2", "two")));
+  CAT_OK(cat().create_recording(make_recording("rec-1", "cc-1", "alice", kT0, kT0 + kMinute)));
+  CAT_OK(cat().create_recording(make_recording("rec-2", "cc-2", "bob", kT0, kT0 + kMinute)));
+  // Back to schema 1, as an older release left it.
+  raw_sql("DROP INDEX recordings_pool");
+  raw_sql("ALTER TABLE recordings DROP COLUMN pool_id");
+  raw_sql("DELETE FROM schema_migrations WHERE version = 2");
+  CAT_OK(cat().migrate());
+  EXPECT_EQ(cat().get_recording("rec-1")->pool_id, "pool-a");
+  EXPECT_FALSE(cat().get_recording("rec-2")->pool_id);
+  EXPECT_EQ(list_ids(cat(), RF().pool_id("pool-a")), (Ids{"rec-1"}));
+}
+
 TEST_P(CatalogTest, PagingVisitsEveryRowOnceNewestFirstUnderInserts) {
   CAT_OK(cat().create_computer(make_computer("cc-1", "one")));
   constexpr int kRows = 1234;
