@@ -32,8 +32,9 @@ Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool
   const auto& g = ctx.principal.grants;
   if (!pool_id) {
     if (g.everywhere(permission)) return {};
-    return fail(Errc::permission_denied, "only an administrator holding " + std::string(permission) +
-                                             " without a scope may leave a computer or token outside every pool",
+    return fail(Errc::permission_denied,
+                "only an administrator holding " + std::string(permission) +
+                    " without a scope may leave a computer or token outside every pool",
                 "pool_id");
   }
   if (g.covers_pool(permission, *pool_id)) return {};
@@ -74,8 +75,8 @@ Status may_grant(Services& s, const Context& ctx, const std::vector<RoleGrant>& 
 Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions) {
   for (const auto& p : permissions) {
     if (!ctx.principal.grants.everywhere(p)) {
-      return fail(Errc::permission_denied, "a custom role may hold only permissions you hold without a scope; " + p +
-                                               " is not one of them",
+      return fail(Errc::permission_denied,
+                  "a custom role may hold only permissions you hold without a scope; " + p + " is not one of them",
                   "permissions");
     }
   }

@@ -71,8 +71,9 @@ Status body_pool_reachable(const Context& ctx, const std::optional<std::string>&
 // Moving a computer changes what both pools hold (and which policy records
 // it): the caller must reach the pool it leaves as well as the one it joins.
 Status may_move_out(const Context& ctx, const Computer& c) {
-  return access::pool_reachable(ctx, c.pool_id, auth::perm::inventory_write, auth::perm::inventory_write,
-                                Error{Errc::permission_denied, "computer " + c.id + " is in a pool outside your inventory:write scope"});
+  return access::pool_reachable(
+      ctx, c.pool_id, auth::perm::inventory_write, auth::perm::inventory_write,
+      Error{Errc::permission_denied, "computer " + c.id + " is in a pool outside your inventory:write scope"});
 }
 
 // Enrollment tokens are seen and revoked by who may enroll into their pool;

@@ -62,10 +62,12 @@ class Access : public ::testing::Test {
   // A finished recording of one uploaded segment, started a minute ago.
   std::string record(const EnrolledAgent& who) {
     static const auto segs = make_segments(1, 2);
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     Api agent(server_->url(), who.agent_token);
-    auto rec = agent.post("/api/v1/agent/recordings", {{"username", "u"}, {"start_time", format_rfc3339(now - 60'000)}});
+    auto rec =
+        agent.post("/api/v1/agent/recordings", {{"username", "u"}, {"start_time", format_rfc3339(now - 60'000)}});
     EXPECT_EQ(rec.status, 201) << rec.body;
     const auto id = rec.json.value("id", "");
     auto up = agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0", segs[0],
@@ -120,9 +122,14 @@ TEST_F(Access, ScopedAdministratorCannotMakeItselfGlobal) {
 
   // Nor the global administrator's password, nor user or role management.
   EXPECT_EQ(me.api.patch("/api/v1/users/" + admin_id(a), {{"password", "taken-over-password-1"}}).status, 403);
-  EXPECT_EQ(Api(server_->url()).post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}}).status, 200);
-  EXPECT_EQ(me.api.post("/api/v1/users", {{"username", "esc-new"}, {"password", kPassword},
-                                          {"roles", {{{"role_id", "administrator"}}}}}).status, 403);
+  EXPECT_EQ(
+      Api(server_->url()).post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}}).status,
+      200);
+  EXPECT_EQ(me.api
+                .post("/api/v1/users",
+                      {{"username", "esc-new"}, {"password", kPassword}, {"roles", {{{"role_id", "administrator"}}}}})
+                .status,
+            403);
   EXPECT_EQ(me.api.get("/api/v1/users").status, 403);
   EXPECT_EQ(me.api.post("/api/v1/roles", {{"name", "esc-role"}, {"permissions", {"admin:users"}}}).status, 403);
   // audit:read held in a scope does not open the log (it needs no scope).
@@ -155,7 +162,8 @@ TEST_F(Access, UserManagerGrantsNothingWiderThanItHolds) {
   EXPECT_EQ(create("grant-1", {{{"role_id", "administrator"}}}), 403);
   EXPECT_EQ(create("grant-2", {{{"role_id", "auditor"}}}), 403);
   EXPECT_EQ(create("grant-3", scoped("auditor", pool_b)), 403);
-  EXPECT_EQ(create("grant-4", {{{"role_id", "auditor"}, {"scope_type", "computer"}, {"scope_id", b.computer_id}}}), 403);
+  EXPECT_EQ(create("grant-4", {{{"role_id", "auditor"}, {"scope_type", "computer"}, {"scope_id", b.computer_id}}}),
+            403);
   EXPECT_EQ(create("grant-5", scoped("auditor", pool_a)), 201);
   auto users = a.get("/api/v1/users").body;
   for (const auto* refused : {"grant-1", "grant-2", "grant-3", "grant-4"}) {
@@ -166,7 +174,9 @@ TEST_F(Access, UserManagerGrantsNothingWiderThanItHolds) {
   EXPECT_EQ(mgr.api.post("/api/v1/roles", {{"name", "grant-wide"}, {"permissions", {"recording:delete"}}}).status, 403);
   auto own = mgr.api.post("/api/v1/roles", {{"name", "grant-narrow"}, {"permissions", {"admin:users"}}});
   ASSERT_EQ(own.status, 201) << own.body;
-  EXPECT_EQ(mgr.api.patch("/api/v1/roles/" + own.json["id"].get<std::string>(), {{"permissions", {"audit:read"}}}).status, 403);
+  EXPECT_EQ(
+      mgr.api.patch("/api/v1/roles/" + own.json["id"].get<std::string>(), {{"permissions", {"audit:read"}}}).status,
+      403);
   auto wide = a.post("/api/v1/roles", {{"name", "grant-admin-made"}, {"permissions", {"recording:delete"}}});
   ASSERT_EQ(wide.status, 201);
   EXPECT_EQ(mgr.api.patch("/api/v1/roles/" + wide.json["id"].get<std::string>(), {{"name", "renamed"}}).status, 403);
@@ -185,7 +195,9 @@ TEST_F(Access, UserManagerGrantsNothingWiderThanItHolds) {
   auto peer = make_user(a, "grant-peer", scoped("auditor", pool_b));
   EXPECT_EQ(mgr.api.patch("/api/v1/users/" + peer.id, {{"disabled", true}}).status, 403);
   EXPECT_EQ(peer.api.get("/api/v1/recordings").status, 200);
-  EXPECT_EQ(Api(server_->url()).post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}}).status, 200);
+  EXPECT_EQ(
+      Api(server_->url()).post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}}).status,
+      200);
 
   // Someone within its reach it may manage.
   auto list = a.get("/api/v1/users").json["items"];
@@ -272,7 +284,9 @@ TEST_F(Access, ScopedPolicyWriterCannotChangeAPolicyThatAppliesElsewhere) {
   const auto ca = enroll_agent(a, "pol-desk-a", pool_a).computer_id;
   const auto cb = enroll_agent(a, "pol-desk-b", pool_b).computer_id;
   auto me = make_user(a, "pol-scoped", scoped("policy-administrator", pool_a));
-  const auto shared = a.post("/api/v1/policies", {{"name", "pol-shared"}, {"recording", {{"mode", "session"}}}}).json["id"].get<std::string>();
+  const auto shared = a.post("/api/v1/policies", {{"name", "pol-shared"}, {"recording", {{"mode", "session"}}}})
+                          .json["id"]
+                          .get<std::string>();
   ASSERT_EQ(a.put("/api/v1/policies/" + shared + "/assignments/pools/" + pool_a).status, 204);
   ASSERT_EQ(a.put("/api/v1/policies/" + shared + "/assignments/pools/" + pool_b).status, 204);
 
@@ -365,7 +379,8 @@ TEST_F(Access, MediaIsRefusedWhenTheAuditEntryCannotBeWritten) {
   auto viewer = make_user(a, "refuse-viewer", {{{"role_id", "auditor-download"}}});
   const auto base = "/api/v1/recordings/" + rec;
 
-  catalog_sql("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  catalog_sql(
+      "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
   for (const std::string suffix : {"/segments/0", "/playlist.m3u8", "/download"}) {
     auto r = viewer.api.get(base + suffix);
     EXPECT_EQ(r.status, 503) << suffix << " " << r.body;
