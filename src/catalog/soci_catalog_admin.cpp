@@ -403,7 +403,18 @@ Result<AuditCheckpoint> SociCatalog::sign_audit_head(std::string_view key_id, co
     Sql last_q("SELECT ");
     last_q(rows::kCheckpointColumns)(" FROM audit_checkpoints k ORDER BY k.n DESC LIMIT 1");
     auto last = rows::fetch_one<rows::CheckpointRow>(*s, last_q);
-    if (last && last->seq == head->seq) return *last;
+    if (last) {
+      // Never sign over a log that no longer holds what was signed before:
+      // that would bless a rewrite or a cut (verify reports it instead).
+      Sql at("SELECT hash FROM audit_log WHERE seq = ");
+      at.bind(static_cast<std::int64_t>(last->seq));
+      const auto hash = sql::query_text(*s, at);
+      if (!hash || *hash != last->entry_hash) {
+        return fail(Errc::conflict, "the audit log no longer matches checkpoint n=" + std::to_string(last->n) + " (seq " +
+                                        std::to_string(last->seq) + "): not signing over it; run deskaudit audit verify");
+      }
+      if (last->seq == head->seq) return *last;
+    }
     AuditCheckpoint cp;
     cp.n = last ? last->n + 1 : 1;
     cp.seq = head->seq;
