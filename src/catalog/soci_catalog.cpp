@@ -127,7 +127,8 @@ Status SociCatalog::migrate() {
                                     "); upgrade deskaudit");
   }
   for (const auto& m : all) {
-    if (m.version <= *current) continue;
+    // Not skipped by the highest applied version: features reserve numbers
+    // and may land out of order; migrate_one skips what is recorded.
     if (auto st = migrate_one(m.version); !st) return st;
   }
   return {};
