@@ -140,8 +140,9 @@ Result<Report> verify(const EntrySource& entries, const CheckpointSource& checkp
       if (e.seq != after + 1) {
         r.ok = false;
         r.first_bad_seq = r.untrusted_through_seq = after + 1;
-        r.reason = e.seq > after + 1 ? "entries " + std::to_string(after + 1) + ".." + std::to_string(e.seq - 1) + " are missing"
-                                     : "entry seq " + std::to_string(e.seq) + " is out of order";
+        r.reason = e.seq > after + 1
+                       ? "entries " + std::to_string(after + 1) + ".." + std::to_string(e.seq - 1) + " are missing"
+                       : "entry seq " + std::to_string(e.seq) + " is out of order";
         return r;
       }
       if (e.prev_hash != r.last_hash) {
@@ -161,8 +162,8 @@ Result<Report> verify(const EntrySource& entries, const CheckpointSource& checkp
         if (!cp) return std::unexpected(cp.error());
         if (*cp == nullptr || (*cp)->seq > e.seq) break;
         if ((*cp)->seq < e.seq) {
-          untrusted((*cp)->seq, "checkpoint n=" + std::to_string((*cp)->n) + " signs seq " + std::to_string((*cp)->seq) +
-                                    " after a checkpoint of a later entry (out of order)");
+          untrusted((*cp)->seq, "checkpoint n=" + std::to_string((*cp)->n) + " signs seq " +
+                                    std::to_string((*cp)->seq) + " after a checkpoint of a later entry (out of order)");
           return r;
         }
         if (!check(**cp, &e)) return r;

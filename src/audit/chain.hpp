@@ -26,9 +26,9 @@ namespace deskaudit::audit {
 struct Entry {
   std::int64_t seq = 0;  // 1, 2, ... in append order
   EpochMs time = 0;
-  std::string actor;     // username, "agent:<computer id>", "system"
-  std::string action;    // "auth.login", "policy.update", "recording.play", ...
-  std::string target;    // an id or name
+  std::string actor;   // username, "agent:<computer id>", "system"
+  std::string action;  // "auth.login", "policy.update", "recording.play", ...
+  std::string target;  // an id or name
   std::string details_json = "{}";
   std::string prev_hash;  // hash of entry seq-1 ("" for the first)
   std::string hash;       // entry_hash(*this)
@@ -39,7 +39,7 @@ struct Entry {
 std::string entry_hash(const Entry& entry);
 
 // Why a checkpoint was signed.
-inline constexpr std::string_view kCheckpointEvery = "checkpoint";  // every audit_sign_every entries
+inline constexpr std::string_view kCheckpointEvery = "checkpoint";   // every audit_sign_every entries
 inline constexpr std::string_view kCheckpointShutdown = "shutdown";  // the head when a server stops
 inline constexpr std::string_view kCheckpointRotation = "rotation";  // the head when the key changes
 
@@ -68,10 +68,10 @@ struct Witness {
 
 struct Report {
   bool ok = true;
-  std::int64_t entries = 0;         // entries read (the log's length when ok)
-  std::string last_hash;            // hash of the newest entry read
-  std::int64_t checkpoints = 0;     // checkpoints verified
-  std::int64_t signed_through = 0;  // newest seq covered by a verified checkpoint (0: none)
+  std::int64_t entries = 0;           // entries read (the log's length when ok)
+  std::string last_hash;              // hash of the newest entry read
+  std::int64_t checkpoints = 0;       // checkpoints verified
+  std::int64_t signed_through = 0;    // newest seq covered by a verified checkpoint (0: none)
   std::int64_t unsigned_entries = 0;  // entries after signed_through: not yet signed, not a failure
   // When !ok: entries first_bad_seq..untrusted_through_seq cannot be trusted.
   // A broken hash link names the exact entry (both equal); a checkpoint that

@@ -5,9 +5,10 @@ namespace {
 
 Status need(const nlohmann::json& j, const char* field, bool string) {
   if (!j.is_object() || !j.contains(field) || (string ? !j[field].is_string() : !j[field].is_number_integer())) {
-    return fail(Errc::invalid_argument, std::string("audit record field '") + field + "' is missing or not " +
-                                            (string ? "a string" : "an integer"),
-                field);
+    return fail(
+        Errc::invalid_argument,
+        std::string("audit record field '") + field + "' is missing or not " + (string ? "a string" : "an integer"),
+        field);
   }
   return {};
 }
@@ -15,9 +16,14 @@ Status need(const nlohmann::json& j, const char* field, bool string) {
 }  // namespace
 
 nlohmann::json to_json(const Entry& e) {
-  return {{"seq", e.seq},       {"time_ms", e.time},          {"actor", e.actor},
-          {"action", e.action}, {"target", e.target},         {"details_json", e.details_json},
-          {"prev_hash", e.prev_hash}, {"hash", e.hash}};
+  return {{"seq", e.seq},
+          {"time_ms", e.time},
+          {"actor", e.actor},
+          {"action", e.action},
+          {"target", e.target},
+          {"details_json", e.details_json},
+          {"prev_hash", e.prev_hash},
+          {"hash", e.hash}};
 }
 
 nlohmann::json to_json(const Checkpoint& cp) {
@@ -56,10 +62,10 @@ Result<Entry> entry_from_json(const nlohmann::json& j) {
   for (const char* f : {"actor", "action", "target", "details_json", "prev_hash", "hash"}) {
     if (auto st = need(j, f, true); !st) return std::unexpected(st.error());
   }
-  return Entry{j["seq"].get<std::int64_t>(),         j["time_ms"].get<std::int64_t>(),
-               j["actor"].get<std::string>(),        j["action"].get<std::string>(),
-               j["target"].get<std::string>(),       j["details_json"].get<std::string>(),
-               j["prev_hash"].get<std::string>(),    j["hash"].get<std::string>()};
+  return Entry{j["seq"].get<std::int64_t>(),      j["time_ms"].get<std::int64_t>(),
+               j["actor"].get<std::string>(),     j["action"].get<std::string>(),
+               j["target"].get<std::string>(),    j["details_json"].get<std::string>(),
+               j["prev_hash"].get<std::string>(), j["hash"].get<std::string>()};
 }
 
 Result<Checkpoint> checkpoint_from_json(const nlohmann::json& j) {

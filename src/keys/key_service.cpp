@@ -53,7 +53,8 @@ Status check_mode(const std::filesystem::path& path, int fd, unsigned forbidden,
                   std::string_view fix) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(Errc::io, errno_message("stat " + path.string(), errno));
-  if (!S_ISREG(st.st_mode)) return fail(Errc::invalid_argument, std::string(what) + " " + path.string() + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return fail(Errc::invalid_argument, std::string(what) + " " + path.string() + " is not a regular file");
   if ((st.st_mode & forbidden) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
@@ -70,7 +71,8 @@ Result<std::string> read_checked(const std::filesystem::path& path, unsigned for
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     const int e = errno;
-    return fail(e == ENOENT ? Errc::not_found : Errc::io, errno_message("open " + std::string(what) + " " + path.string(), e));
+    return fail(e == ENOENT ? Errc::not_found : Errc::io,
+                errno_message("open " + std::string(what) + " " + path.string(), e));
   }
   if (auto st = check_mode(path, fd.get(), forbidden, what, fix); !st) return std::unexpected(st.error());
   return read_file("/proc/self/fd/" + std::to_string(fd.get()), 1u << 20);
@@ -81,7 +83,8 @@ Result<std::string> read_checked(const std::filesystem::path& path, unsigned for
 std::string PublicKey::base64() const { return to_base64(bytes); }
 
 std::string key_id_of(std::span<const std::uint8_t, kPublicKeyBytes> public_key) {
-  return sha256_hex(std::string_view(reinterpret_cast<const char*>(public_key.data()), public_key.size())).substr(0, 16);
+  return sha256_hex(std::string_view(reinterpret_cast<const char*>(public_key.data()), public_key.size()))
+      .substr(0, 16);
 }
 
 Result<PublicKey> public_key_from_base64(std::string_view text) {
@@ -119,7 +122,8 @@ Result<Keyring> Keyring::parse(std::string_view text, std::string_view origin) {
 }
 
 Result<Keyring> Keyring::load(const std::filesystem::path& path) {
-  auto text = read_checked(path, S_IWGRP | S_IWOTH, "keyring", "a trust anchor must not be writable by others: chmod 644");
+  auto text =
+      read_checked(path, S_IWGRP | S_IWOTH, "keyring", "a trust anchor must not be writable by others: chmod 644");
   if (!text) return std::unexpected(text.error());
   return parse(*text, path.string());
 }
@@ -184,7 +188,8 @@ Result<std::array<std::uint8_t, kSeedBytes>> parse_key_file(std::string_view tex
     const std::string_view line = trim(text.substr(0, nl));
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     if (line.empty() || line.front() == '#') continue;
-    if (seed) return fail(Errc::invalid_argument, "signing key file " + path.string() + " holds more than one key line");
+    if (seed)
+      return fail(Errc::invalid_argument, "signing key file " + path.string() + " holds more than one key line");
     seed = from_base64<kSeedBytes>(line);
     if (!seed) {
       return fail(Errc::invalid_argument, "signing key file " + path.string() +
@@ -210,7 +215,8 @@ Result<std::unique_ptr<KeyService>> KeyService::open(const KeyOptions& options) 
     auto s = from_base64<kSeedBytes>(options.seed_base64);
     if (!s) {
       return fail(Errc::invalid_argument,
-                  "DESKAUDIT_SIGNING_KEY must be the base64 of a 32-byte seed (make one with: head -c 32 /dev/urandom | base64)");
+                  "DESKAUDIT_SIGNING_KEY must be the base64 of a 32-byte seed (make one with: head -c 32 /dev/urandom "
+                  "| base64)");
     }
     seed = *s;
   } else {

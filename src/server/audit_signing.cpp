@@ -1,7 +1,7 @@
 #include "server/audit_signing.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
 
@@ -31,8 +31,8 @@ Result<std::unique_ptr<AuditSigner>> AuditSigner::create(catalog::Catalog& catal
       return fail(Errc::corrupt, "audit witness file " + signer->witness_file_.string() +
                                      " is malformed (it records the newest signed checkpoint; see docs/keys.md)");
     }
-    signer->witness_ = audit::Witness{j["n"].get<std::int64_t>(), j["seq"].get<std::int64_t>(),
-                                      j["entry_hash"].get<std::string>()};
+    signer->witness_ =
+        audit::Witness{j["n"].get<std::int64_t>(), j["seq"].get<std::int64_t>(), j["entry_hash"].get<std::string>()};
   } else if (text.error().code != Errc::not_found) {
     return std::unexpected(text.error());
   }

@@ -100,7 +100,8 @@ class AuditSigning : public ::testing::TestWithParam<Db> {
     server_->restart();
   }
   Ran cli(const std::string& args) {
-    return shell(std::string("'") + DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " --token " + api_->token() + " " + args);
+    return shell(std::string("'") + DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " --token " + api_->token() +
+                 " " + args);
   }
 
   // --- the database editor ---
@@ -142,8 +143,9 @@ class AuditSigning : public ::testing::TestWithParam<Db> {
       if (e.seq == seq) e.details_json = R"({"name":"nothing to see"})";
       if (i > 0) e.prev_hash = entries[i - 1].hash;
       e.hash = audit::entry_hash(e);
-      statements += "UPDATE audit_log SET details_json = " + quote(e.details_json) + ", prev_hash = " + quote(e.prev_hash) +
-                    ", hash = " + quote(e.hash) + " WHERE seq = " + std::to_string(e.seq) + ";\n";
+      statements += "UPDATE audit_log SET details_json = " + quote(e.details_json) +
+                    ", prev_hash = " + quote(e.prev_hash) + ", hash = " + quote(e.hash) +
+                    " WHERE seq = " + std::to_string(e.seq) + ";\n";
     }
     auto r = sql(statements + "COMMIT;\n");
     ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -242,8 +244,8 @@ TEST_P(AuditSigning, AKeyInsertedIntoTheCatalogIsNotTrusted) {
     rewrite_entry(3);
     const auto entries = read_entries();
     std::string statements = "BEGIN;\nDELETE FROM audit_checkpoints;\n";
-    statements += "INSERT INTO signing_keys (key_id, algorithm, public_key, first_seen_at) VALUES (" + quote(key.key_id) +
-                  ", 'ed25519', " + quote(key.base64()) + ", 0);\n";
+    statements += "INSERT INTO signing_keys (key_id, algorithm, public_key, first_seen_at) VALUES (" +
+                  quote(key.key_id) + ", 'ed25519', " + quote(key.base64()) + ", 0);\n";
     std::string prev;
     std::int64_t n = 0;
     for (const auto& e : entries) {
@@ -251,10 +253,12 @@ TEST_P(AuditSigning, AKeyInsertedIntoTheCatalogIsNotTrusted) {
       audit::Checkpoint cp{++n, e.seq, e.hash, prev, 1, "checkpoint", "mallory", key.key_id, ""};
       cp.signature = (*mallory)->sign(audit::signed_message(cp)).signature;
       prev = cp.signature;
-      statements += "INSERT INTO audit_checkpoints (n, seq, entry_hash, prev_signature, signed_at, kind, replica, key_id, "
-                    "signature) VALUES (" + std::to_string(cp.n) + ", " + std::to_string(cp.seq) + ", " +
-                    quote(cp.entry_hash) + ", " + quote(cp.prev_signature) + ", 1, 'checkpoint', 'mallory', " +
-                    quote(cp.key_id) + ", " + quote(cp.signature) + ");\n";
+      statements +=
+          "INSERT INTO audit_checkpoints (n, seq, entry_hash, prev_signature, signed_at, kind, replica, key_id, "
+          "signature) VALUES (" +
+          std::to_string(cp.n) + ", " + std::to_string(cp.seq) + ", " + quote(cp.entry_hash) + ", " +
+          quote(cp.prev_signature) + ", 1, 'checkpoint', 'mallory', " + quote(cp.key_id) + ", " + quote(cp.signature) +
+          ");\n";
     }
     ASSERT_EQ(sql(statements + "COMMIT;\n").exit_code, 0);
   });
