@@ -304,6 +304,32 @@ TEST_P(AuditSigning, RotationIsAuditedAndOldCheckpointsStayVerifiable) {
   EXPECT_NE(fresh.out.find("audit log intact"), std::string::npos) << fresh.out;
 }
 
+TEST_P(AuditSigning, RawChainNeedsUnscopedAuditReadAndRotationUnscopedAdmin) {
+  if (GetParam() != Db::sqlite) GTEST_SKIP() << "access checks do not depend on the catalog";
+  start(4);
+  auto pool = api_->post("/api/v1/pools", {{"name", "scope"}});
+  ASSERT_EQ(pool.status, 201);
+  auto user =
+      api_->post("/api/v1/users",
+                 {{"username", "scoped-reader"},
+                  {"password", "scoped-password-1"},
+                  {"roles", {{{"role_id", "read-only"}, {"scope_type", "pool"}, {"scope_id", pool.json["id"]}}}}});
+  ASSERT_EQ(user.status, 201) << user.body;
+  auto login = Api(server_->url())
+                   .post("/api/v1/auth/login", {{"username", "scoped-reader"}, {"password", "scoped-password-1"}});
+  ASSERT_EQ(login.status, 200) << login.body;
+  Api scoped(server_->url(), login.json["token"].get<std::string>());
+  EXPECT_EQ(scoped.get("/api/v1/audit-log/chain").status, 403);
+  EXPECT_EQ(scoped.get("/api/v1/audit-log/checkpoints").status, 403);
+  EXPECT_EQ(scoped.post("/api/v1/signing-keys/rotate", Json::object()).status, 403);
+  EXPECT_EQ(api_->get("/api/v1/audit-log/chain?after_seq=x").status, 400);
+  auto chain = api_->get("/api/v1/audit-log/chain?after_seq=1&limit=2");
+  ASSERT_EQ(chain.status, 200) << chain.body;
+  ASSERT_EQ(chain.json["items"].size(), 2u);
+  EXPECT_EQ(chain.json["items"][0]["seq"], 2);
+  EXPECT_TRUE(chain.json["items"][0]["details_json"].is_string());
+}
+
 INSTANTIATE_TEST_SUITE_P(Catalogs, AuditSigning, ::testing::Values(Db::sqlite, Db::postgresql),
                          [](const auto& info) { return info.param == Db::sqlite ? "sqlite" : "postgresql"; });
 
