@@ -13,6 +13,7 @@
 //    driver messages go to the log, not into Error::message for not_found.
 //  - IDs are chosen by the caller (the server) and stored as given.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -156,6 +157,20 @@ class Catalog {
   virtual Result<PageOf<AuditEntry>> list_audit(const AuditFilter& filter, const Page& page) = 0;  // newest first
   // Entries with seq > after_seq in ascending order, at most limit.
   virtual Result<std::vector<AuditEntry>> audit_after(std::int64_t after_seq, int limit) = 0;
+  // Signs the chain head as checkpoint n = newest + 1 with prev_signature =
+  // the newest checkpoint's signature, under the same lock as append_audit
+  // (so replicas signing at once still form one checkpoint chain). `sign`
+  // gets audit::signed_message(checkpoint) with key_id already set by
+  // `key_id`. When the newest checkpoint already covers the head nothing is
+  // written and that checkpoint is returned. not_found when the log is empty.
+  using CheckpointSigner = std::function<std::string(std::string_view message)>;  // -> base64 signature
+  virtual Result<AuditCheckpoint> sign_audit_head(std::string_view key_id, const CheckpointSigner& sign,
+                                                  std::string_view kind, std::string_view replica, EpochMs now) = 0;
+  // Checkpoints with n > after_n in ascending order, at most limit.
+  virtual Result<std::vector<AuditCheckpoint>> audit_checkpoints_after(std::int64_t after_n, int limit) = 0;
+  // Records a server's public key (idempotent by key id); see PublishedKey.
+  virtual Status publish_key(const PublishedKey& key) = 0;
+  virtual Result<std::vector<PublishedKey>> list_published_keys() = 0;
 
   // --- leases (one replica runs the sweeper) ---------------------------------
   // Takes or renews the named lease for holder until now + ttl_ms when it is
@@ -172,6 +187,6 @@ Result<std::unique_ptr<Catalog>> make_catalog(std::string_view url, int pool_siz
 
 // sha256 hex over prev_hash and the entry's canonical text (seq, time, actor,
 // action, target, details_json), the audit chain's link.
-std::string audit_entry_hash(const AuditEntry& entry);
+inline std::string audit_entry_hash(const AuditEntry& entry) { return audit::entry_hash(entry); }
 
 }  // namespace deskaudit::catalog

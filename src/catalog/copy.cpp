@@ -28,7 +28,8 @@ const std::vector<std::string> kTables = {
     "policies",   "policy_assignments", "enrollment_tokens",
     "recordings", "segments",           "users",
     "roles",      "role_permissions",   "role_grants",
-    "api_tokens", "audit_log",
+    "api_tokens", "audit_log",          "audit_checkpoints",
+    "signing_keys",
 };
 
 // Every catalog column is TEXT, INTEGER or BIGINT (migrations.hpp), so a

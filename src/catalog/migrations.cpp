@@ -182,6 +182,30 @@ const std::vector<Migration> kMigrations = {
          "UPDATE recordings SET pool_id = (SELECT c.pool_id FROM computers c WHERE c.id = recordings.computer_id)",
          "CREATE INDEX recordings_pool ON recordings (pool_id, start_time DESC, id DESC)",
      }},
+    // 4: signed checkpoints of the audit chain (see audit/chain.hpp) and the
+    // public keys servers announce (informational: trust comes from the
+    // keyring file outside the catalog).
+    {4,
+     "0004_audit_checkpoints",
+     {
+         R"sql(CREATE TABLE audit_checkpoints (
+  n BIGINT PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  entry_hash TEXT NOT NULL,
+  prev_signature TEXT NOT NULL,
+  signed_at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  replica TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  signature TEXT NOT NULL
+))sql",
+         R"sql(CREATE TABLE signing_keys (
+  key_id TEXT PRIMARY KEY,
+  algorithm TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  first_seen_at BIGINT NOT NULL
+))sql",
+     }},
 };
 
 }  // namespace

@@ -16,7 +16,8 @@ struct Migration {
   std::vector<std::string_view> statements;
 };
 
-// In ascending version order, starting at 1 without gaps.
+// In ascending version order, starting at 1 (versions are reserved per
+// feature, so a build may lack some numbers).
 std::span<const Migration> migrations();
 
 }  // namespace deskaudit::catalog

@@ -317,6 +317,40 @@ struct AuditRow {
   AuditEntry get() const { return AuditEntry{seq, time, actor, action, target, details_json, prev_hash, hash}; }
 };
 
+inline constexpr std::string_view kCheckpointColumns =
+    "k.n, k.seq, k.entry_hash, k.prev_signature, k.signed_at, k.kind, k.replica, k.key_id, k.signature";
+struct CheckpointRow {
+  std::string entry_hash, prev_signature, kind, replica, key_id, signature;
+  long long n = 0, seq = 0, signed_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(n));
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(entry_hash));
+    st.exchange(soci::into(prev_signature));
+    st.exchange(soci::into(signed_at));
+    st.exchange(soci::into(kind));
+    st.exchange(soci::into(replica));
+    st.exchange(soci::into(key_id));
+    st.exchange(soci::into(signature));
+  }
+  AuditCheckpoint get() const {
+    return AuditCheckpoint{n, seq, entry_hash, prev_signature, signed_at, kind, replica, key_id, signature};
+  }
+};
+
+inline constexpr std::string_view kPublishedKeyColumns = "s.key_id, s.algorithm, s.public_key, s.first_seen_at";
+struct PublishedKeyRow {
+  std::string key_id, algorithm, public_key;
+  long long first_seen_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(key_id));
+    st.exchange(soci::into(algorithm));
+    st.exchange(soci::into(public_key));
+    st.exchange(soci::into(first_seen_at));
+  }
+  PublishedKey get() const { return PublishedKey{key_id, algorithm, public_key, first_seen_at}; }
+};
+
 // "'id'" for messages.
 inline std::string quote_id(std::string_view id) { return "'" + std::string(id) + "'"; }
 

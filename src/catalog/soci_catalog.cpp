@@ -5,6 +5,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -126,7 +127,8 @@ Status SociCatalog::migrate() {
                                     "); upgrade deskaudit");
   }
   for (const auto& m : all) {
-    if (m.version <= *current) continue;
+    // Not skipped by the highest applied version: features reserve numbers
+    // and may land out of order; migrate_one skips what is recorded.
     if (auto st = migrate_one(m.version); !st) return st;
   }
   return {};
@@ -134,7 +136,9 @@ Status SociCatalog::migrate() {
 
 Status SociCatalog::migrate_one(int version) {
   const auto all = migrations();
-  const Migration& m = all[static_cast<std::size_t>(version - 1)];
+  const auto it = std::find_if(all.begin(), all.end(), [&](const Migration& x) { return x.version == version; });
+  if (it == all.end()) return fail(Errc::internal, "no migration " + std::to_string(version));
+  const Migration& m = *it;
   return run("migrate " + std::string(m.name), "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
     // Replicas starting together: one applies, the others wait and skip.

@@ -114,6 +114,11 @@ class SociCatalog final : public Catalog {
   Result<AuditEntry> append_audit(AuditEntry entry) override;
   Result<PageOf<AuditEntry>> list_audit(const AuditFilter& filter, const Page& page) override;
   Result<std::vector<AuditEntry>> audit_after(std::int64_t after_seq, int limit) override;
+  Result<AuditCheckpoint> sign_audit_head(std::string_view key_id, const CheckpointSigner& sign, std::string_view kind,
+                                          std::string_view replica, EpochMs now) override;
+  Result<std::vector<AuditCheckpoint>> audit_checkpoints_after(std::int64_t after_n, int limit) override;
+  Status publish_key(const PublishedKey& key) override;
+  Result<std::vector<PublishedKey>> list_published_keys() override;
 
   Result<bool> acquire_lease(std::string_view name, std::string_view holder, EpochMs now, std::int64_t ttl_ms) override;
 

@@ -20,30 +20,7 @@ constexpr std::string_view kAuditLockSql = "SELECT pg_advisory_xact_lock(1104468
 
 std::string_view token_kind_text(TokenKind k) { return k == TokenKind::session ? "session" : "api"; }
 
-void canonical_field(std::string& out, std::string_view name, std::string_view value) {
-  // Length-prefixed so that no value (which may hold '\n') can imitate
-  // another field.
-  out += name;
-  out += '=';
-  out += std::to_string(value.size());
-  out += ':';
-  out += value;
-  out += '\n';
-}
-
 }  // namespace
-
-std::string audit_entry_hash(const AuditEntry& e) {
-  std::string text = e.prev_hash;
-  text += '\n';
-  text += "seq=" + std::to_string(e.seq) + "\n";
-  text += "time=" + std::to_string(e.time) + "\n";
-  canonical_field(text, "actor", e.actor);
-  canonical_field(text, "action", e.action);
-  canonical_field(text, "target", e.target);
-  canonical_field(text, "details", e.details_json);
-  return sha256_hex(text);
-}
 
 // --- users ---------------------------------------------------------------------
 
@@ -410,6 +387,80 @@ Result<std::vector<AuditEntry>> SociCatalog::audit_after(std::int64_t after_seq,
     q(rows::kAuditColumns)(" FROM audit_log l WHERE l.seq > ")
         .bind(after_seq)(" ORDER BY l.seq LIMIT " + std::to_string(n));
     return rows::fetch_all<rows::AuditRow>(*s, q);
+  });
+}
+
+Result<AuditCheckpoint> SociCatalog::sign_audit_head(std::string_view key_id, const CheckpointSigner& sign,
+                                                     std::string_view kind, std::string_view replica, EpochMs now) {
+  if (key_id.empty() || kind.empty()) return fail(Errc::invalid_argument, "checkpoint key id and kind must not be empty");
+  return run("sign_audit_head", "", [&](sql::Session& s) -> Result<AuditCheckpoint> {
+    sql::Tx tx(*s, backend_);
+    if (backend_ == Backend::postgresql) sql::exec(*s, kAuditLockSql);
+    Sql head_q("SELECT ");
+    head_q(rows::kAuditColumns)(" FROM audit_log l ORDER BY l.seq DESC LIMIT 1");
+    auto head = rows::fetch_one<rows::AuditRow>(*s, head_q);
+    if (!head) return fail(Errc::not_found, "the audit log is empty: nothing to sign");
+    Sql last_q("SELECT ");
+    last_q(rows::kCheckpointColumns)(" FROM audit_checkpoints k ORDER BY k.n DESC LIMIT 1");
+    auto last = rows::fetch_one<rows::CheckpointRow>(*s, last_q);
+    if (last) {
+      // Never sign over a log that no longer holds what was signed before:
+      // that would bless a rewrite or a cut (verify reports it instead).
+      Sql at("SELECT hash FROM audit_log WHERE seq = ");
+      at.bind(static_cast<std::int64_t>(last->seq));
+      const auto hash = sql::query_text(*s, at);
+      if (!hash || *hash != last->entry_hash) {
+        return fail(Errc::conflict, "the audit log no longer matches checkpoint n=" + std::to_string(last->n) + " (seq " +
+                                        std::to_string(last->seq) + "): not signing over it; run deskaudit audit verify");
+      }
+      if (last->seq == head->seq) return *last;
+    }
+    AuditCheckpoint cp;
+    cp.n = last ? last->n + 1 : 1;
+    cp.seq = head->seq;
+    cp.entry_hash = head->hash;
+    cp.prev_signature = last ? last->signature : "";
+    cp.signed_at = now;
+    cp.kind = std::string(kind);
+    cp.replica = std::string(replica);
+    cp.key_id = std::string(key_id);
+    cp.signature = sign(audit::signed_message(cp));
+    Sql q("INSERT INTO audit_checkpoints (n, seq, entry_hash, prev_signature, signed_at, kind, replica, key_id, signature) "
+          "VALUES (");
+    q.bind(cp.n)(", ").bind(cp.seq)(", ").bind(cp.entry_hash)(", ").bind(cp.prev_signature)(", ").bind(cp.signed_at);
+    q(", ").bind(cp.kind)(", ").bind(cp.replica)(", ").bind(cp.key_id)(", ").bind(cp.signature)(")");
+    sql::exec(*s, q);
+    tx.commit();
+    return cp;
+  });
+}
+
+Result<std::vector<AuditCheckpoint>> SociCatalog::audit_checkpoints_after(std::int64_t after_n, int limit) {
+  const int n = std::clamp(limit, 1, 5000);
+  return run("audit_checkpoints_after", "", [&](sql::Session& s) -> Result<std::vector<AuditCheckpoint>> {
+    Sql q("SELECT ");
+    q(rows::kCheckpointColumns)(" FROM audit_checkpoints k WHERE k.n > ")
+        .bind(after_n)(" ORDER BY k.n LIMIT " + std::to_string(n));
+    return rows::fetch_all<rows::CheckpointRow>(*s, q);
+  });
+}
+
+Status SociCatalog::publish_key(const PublishedKey& key) {
+  if (key.key_id.empty() || key.public_key.empty()) return fail(Errc::invalid_argument, "key id and public key must not be empty");
+  return run("publish_key", "", [&](sql::Session& s) -> Status {
+    Sql q("INSERT INTO signing_keys (key_id, algorithm, public_key, first_seen_at) VALUES (");
+    q.bind(key.key_id)(", ").bind(key.algorithm)(", ").bind(key.public_key)(", ").bind(key.first_seen_at);
+    q(") ON CONFLICT (key_id) DO NOTHING");
+    sql::exec(*s, q);
+    return {};
+  });
+}
+
+Result<std::vector<PublishedKey>> SociCatalog::list_published_keys() {
+  return run("list_published_keys", "", [&](sql::Session& s) -> Result<std::vector<PublishedKey>> {
+    Sql q("SELECT ");
+    q(rows::kPublishedKeyColumns)(" FROM signing_keys s ORDER BY s.first_seen_at, s.key_id");
+    return rows::fetch_all<rows::PublishedKeyRow>(*s, q);
   });
 }
 

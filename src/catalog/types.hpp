@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/chain.hpp"
 #include "common/time.hpp"
 
 namespace deskaudit::catalog {
@@ -168,15 +169,19 @@ struct ApiToken {
   bool revoked = false;
 };
 
-struct AuditEntry {
-  std::int64_t seq = 0;         // 1, 2, ... in append order
-  EpochMs time = 0;
-  std::string actor;            // username, "agent:<computer id>", "system"
-  std::string action;           // "auth.login", "policy.update", "recording.play", ...
-  std::string target;           // an id or name
-  std::string details_json = "{}";
-  std::string prev_hash;        // hash of entry seq-1 ("" for the first)
-  std::string hash;             // sha256(prev_hash + canonical entry)
+// The audit log's rows and signed checkpoints (defined with their hash and
+// verification in audit/chain.hpp).
+using AuditEntry = audit::Entry;
+using AuditCheckpoint = audit::Checkpoint;
+
+// A public key a server announced in the catalog. Informational only: a
+// database editor can add rows here, so verification trusts the keyring
+// file, never this table.
+struct PublishedKey {
+  std::string key_id;
+  std::string algorithm;   // "ed25519"
+  std::string public_key;  // base64
+  EpochMs first_seen_at = 0;
 };
 
 // --- list queries -------------------------------------------------------

@@ -9,8 +9,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "audit/json.hpp"
 #include "cli/api_client.hpp"
 #include "common/crypto.hpp"
+#include "common/fs.hpp"
+#include "keys/key_service.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::cli;
@@ -89,6 +92,49 @@ int fail_with(const Error& e) {
     case Errc::unavailable: return 6;
     default: return 1;
   }
+}
+
+// Verifies the audit log here, trusting only the public keys in `key_file`:
+// the server only supplies the raw entries and checkpoints.
+Result<Json> verify_locally(ApiClient& api, const std::string& key_file) {
+  auto text = read_file(key_file, 1u << 20);
+  if (!text) return std::unexpected(text.error());
+  auto ring = keys::Keyring::parse(*text, key_file);
+  if (!ring) return std::unexpected(ring.error());
+  if (ring->keys().empty()) return fail(Errc::invalid_argument, key_file + " holds no public key");
+  auto items = [&](const std::string& path) -> Result<Json> {
+    auto page = api.get(path);
+    if (!page) return std::unexpected(page.error());
+    if (!page->is_object() || !page->contains("items") || !(*page)["items"].is_array()) {
+      return fail(Errc::corrupt, "the server's answer to " + path + " has no items list");
+    }
+    return (*page)["items"];
+  };
+  auto entries = [&](std::int64_t after) -> Result<std::vector<audit::Entry>> {
+    auto list = items("/api/v1/audit-log/chain?limit=1000&after_seq=" + std::to_string(after));
+    if (!list) return std::unexpected(list.error());
+    std::vector<audit::Entry> out;
+    for (const auto& j : *list) {
+      auto e = audit::entry_from_json(j);
+      if (!e) return std::unexpected(e.error());
+      out.push_back(std::move(*e));
+    }
+    return out;
+  };
+  auto checkpoints = [&](std::int64_t after) -> Result<std::vector<audit::Checkpoint>> {
+    auto list = items("/api/v1/audit-log/checkpoints?limit=1000&after_n=" + std::to_string(after));
+    if (!list) return std::unexpected(list.error());
+    std::vector<audit::Checkpoint> out;
+    for (const auto& j : *list) {
+      auto cp = audit::checkpoint_from_json(j);
+      if (!cp) return std::unexpected(cp.error());
+      out.push_back(std::move(*cp));
+    }
+    return out;
+  };
+  auto report = audit::verify(entries, checkpoints, *ring);
+  if (!report) return std::unexpected(report.error());
+  return audit::to_json(*report);
 }
 
 // Runs an API call and prints its result.
@@ -249,7 +295,15 @@ int main(int argc, char** argv) {
   a_list->add_option("--from", from);
   a_list->add_option("--to", to);
   a_list->add_option("--limit", limit);
-  audit->add_subcommand("verify", "check the hash chain of the whole log");
+  std::string public_key_file, keys_out;
+  auto a_verify = audit->add_subcommand(
+      "verify", "check the hash chain and the signed checkpoints of the whole log (exit 1 when tampered with)");
+  a_verify->add_option("--public-key", public_key_file,
+                       "verify here, against these trusted public keys (a file from 'audit keys -o'), instead of "
+                       "asking the server; needs audit:read without a scope");
+  auto a_keys = audit->add_subcommand("keys", "the server's signing key id and trusted public keys (keyring text)");
+  a_keys->add_option("-o,--output", keys_out, "write the keyring to this file (for verify --public-key)");
+  audit->add_subcommand("rotate-key", "make a new signing key current; old public keys stay trusted");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -457,11 +511,39 @@ int main(int argc, char** argv) {
                                                            {"start_time", from}, {"end_time", to}, {"limit", std::to_string(limit)}}));
       table({{"SEQ", "seq"}, {"TIME", "time"}, {"ACTOR", "actor"}, {"ACTION", "action"}, {"TARGET", "target"}});
     } else if (verb == "verify") {
-      result = api.get("/api/v1/audit-log/verify");
+      result = public_key_file.empty() ? api.get("/api/v1/audit-log/verify") : verify_locally(api, public_key_file);
+      printer = [&g, &public_key_file](const Json& j) {
+        if (g.json) return print_object(g, j);
+        const std::string by = public_key_file.empty() ? "by the server's trusted keys" : "here, by the keys in " + public_key_file;
+        if (j["ok"].get<bool>()) {
+          std::cout << "audit log intact: " << j["entries"] << " entries, chain verified; " << j["checkpoints"]
+                    << " signed checkpoints verified " << by << ", signed through seq " << j["signed_through_seq"];
+          if (j["unsigned_entries"].get<std::int64_t>() > 0) {
+            std::cout << "; " << j["unsigned_entries"] << " newest entries not signed yet";
+          }
+          std::cout << "\n";
+        } else {
+          std::cout << "audit log BROKEN: first bad seq " << j["first_bad_seq"] << " (entries " << j["first_bad_seq"]
+                    << ".." << j["untrusted_through_seq"] << " cannot be trusted): " << str(j["reason"]) << "\n";
+        }
+      };
+    } else if (verb == "keys") {
+      result = api.get("/api/v1/signing-keys");
+      if (result && !keys_out.empty()) {
+        if (auto st = write_file_atomic(keys_out, (*result)["keyring"].get<std::string>(), 0644); !st) return fail_with(st.error());
+      }
+      printer = [&g, &keys_out](const Json& j) {
+        if (g.json) return print_object(g, j);
+        std::cout << "current signing key: " << str(j["current_key_id"]) << "\n";
+        if (keys_out.empty()) std::cout << j["keyring"].get<std::string>();
+        else std::cout << "trusted public keys written to " << keys_out << "\n";
+      };
+    } else if (verb == "rotate-key") {
+      result = api.post("/api/v1/signing-keys/rotate", Json::object());
       printer = [&g](const Json& j) {
         if (g.json) return print_object(g, j);
-        if (j["ok"].get<bool>()) std::cout << "audit log intact: " << j["entries"] << " entries, chain verified\n";
-        else std::cout << "audit log BROKEN at entry " << j["first_bad_seq"] << ": " << str(j["reason"]) << "\n";
+        std::cout << "signing key rotated: " << str(j["old_key_id"]) << " -> " << str(j["current_key_id"])
+                  << " (export the keyring again: deskaudit audit keys -o FILE)\n";
       };
     }
   }

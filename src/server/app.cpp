@@ -103,6 +103,8 @@ void Services::audit_as(std::string actor, std::string action, std::string targe
   e.details_json = details.dump();
   if (auto r = catalog->append_audit(std::move(e)); !r) {
     spdlog::error("audit log append failed: {}", r.error().message);
+  } else if (audit_signer) {
+    audit_signer->after_append(r->seq);
   }
 }
 
@@ -144,8 +146,30 @@ std::vector<Route> build_routes(Services& s) {
   add_policy_routes(routes, s);
   add_agent_routes(routes, s);
   add_recording_routes(routes, s);
+  add_audit_routes(routes, s);
   return routes;
 }
+
+namespace {
+
+// The signing key (outside the catalog), announced in the catalog for
+// operators to see, and the audit log's checkpoint signer.
+Status open_signing(Services& s) {
+  const auto& c = s.config;
+  auto keys = keys::KeyService::open({c.signing_key_file, c.trusted_keys_file, c.signing_key_seed});
+  if (!keys) return std::unexpected(with_context(keys.error(), "opening the signing key"));
+  s.keys = std::move(*keys);
+  const auto current = s.keys->current();
+  if (auto st = s.catalog->publish_key({current.key_id, "ed25519", current.base64(), s.now()}); !st) return st;
+  auto signer = AuditSigner::create(*s.catalog, *s.keys, c.audit_sign_every, c.replica_id,
+                                    c.data_dir / "audit-witness.json", s.clock);
+  if (!signer) return std::unexpected(signer.error());
+  s.audit_signer = std::move(*signer);
+  spdlog::info("audit log signing key {} (checkpoint every {} entries)", current.key_id, c.audit_sign_every);
+  return {};
+}
+
+}  // namespace
 
 Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<const Clock> clock,
                                          std::string admin_password) {
@@ -168,6 +192,7 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   if (!store) return std::unexpected(with_context(store.error(), "opening the object store"));
   s->store = std::move(*store);
   s->config = std::move(config);
+  if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
 
   for (const auto& role : auth::builtin_roles()) {
     if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
@@ -458,11 +483,16 @@ Status App::run(const std::function<void(int port)>& on_listening) {
   raise_listen_backlog(bound, 1024);
   sweeper_ = std::thread([this] { sweeper_loop(); });
   if (on_listening) on_listening(bound);
-  if (stopping_.load()) return {};
-  if (!http_->listen_after_bind()) {
-    if (!stopping_.load()) return fail(Errc::unavailable, "the HTTP server stopped unexpectedly");
+  Status served;
+  if (!stopping_.load() && !http_->listen_after_bind() && !stopping_.load()) {
+    served = fail(Errc::unavailable, "the HTTP server stopped unexpectedly");
   }
-  return {};
+  // Requests are done: sign the head so that cutting off the newest entries
+  // while the server is down is detected.
+  if (auto cp = services_->audit_signer->sign_head(audit::kCheckpointShutdown); !cp && cp.error().code != Errc::not_found) {
+    spdlog::error("signing the audit log head at shutdown failed: {}", cp.error().message);
+  }
+  return served;
 }
 
 void App::stop() {

@@ -62,6 +62,9 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "session_ttl_seconds") { st = num(n); c.session_ttl_ms = n * 1000; }
     else if (key == "sweep_interval_seconds") { st = num(n); c.sweep_interval_ms = n * 1000; }
     else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(n); }
+    else if (key == "signing_key_file") { st = str(s); c.signing_key_file = s; }
+    else if (key == "trusted_keys_file") { st = str(s); c.trusted_keys_file = s; }
+    else if (key == "audit_sign_every") st = num(c.audit_sign_every);
     else if (key == "s3") {
       if (!node.is_table()) return bad_key(key, "a table");
       for (auto&& [sk, sn] : *node.as_table()) {
@@ -113,6 +116,17 @@ Status apply_env(ServerConfig& c, const std::map<std::string, std::string>& env)
   if (auto v = get("DESKAUDIT_S3_ENDPOINT")) c.s3.endpoint = *v;
   if (auto v = get("DESKAUDIT_S3_REGION")) c.s3.region = *v;
   if (auto v = get("DESKAUDIT_S3_PATH_STYLE")) c.s3.path_style = (*v == "1" || *v == "true");
+  if (auto v = get("DESKAUDIT_SIGNING_KEY")) c.signing_key_seed = *v;
+  if (auto v = get("DESKAUDIT_SIGNING_KEY_FILE")) c.signing_key_file = *v;
+  if (auto v = get("DESKAUDIT_TRUSTED_KEYS_FILE")) c.trusted_keys_file = *v;
+  if (auto v = get("DESKAUDIT_AUDIT_SIGN_EVERY")) {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size()) {
+      return fail(Errc::invalid_argument, "DESKAUDIT_AUDIT_SIGN_EVERY must be a whole number", "audit_sign_every");
+    }
+    c.audit_sign_every = n;
+  }
   return {};
 }
 
@@ -141,6 +155,13 @@ Status finalize(ServerConfig& c) {
   if (c.store.empty()) c.store = "file://" + (c.data_dir / "objects").string();
   if (c.max_segment_bytes < (1 << 16)) return fail(Errc::invalid_argument, "max_segment_bytes must be at least 65536");
   if (c.http_threads < 2 || c.http_threads > 4096) return fail(Errc::invalid_argument, "http_threads must be 2..4096");
+  if (c.audit_sign_every < 1 || c.audit_sign_every > 1'000'000) {
+    return fail(Errc::invalid_argument, "audit_sign_every must be 1..1000000", "audit_sign_every");
+  }
+  if (c.signing_key_file.empty()) c.signing_key_file = c.data_dir / "signing.key";
+  c.signing_key_file = std::filesystem::absolute(c.signing_key_file);
+  if (c.trusted_keys_file.empty()) c.trusted_keys_file = c.signing_key_file.parent_path() / "trusted-keys";
+  c.trusted_keys_file = std::filesystem::absolute(c.trusted_keys_file);
   if (c.replica_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);

@@ -30,6 +30,13 @@ struct ServerConfig {
   std::int64_t sweep_interval_ms = 60'000;
   std::int64_t agent_offline_after_ms = 90'000;
   std::string replica_id;                        // default hostname:pid
+  // Audit log signing (docs/keys.md). The key and the trusted keys live
+  // outside the catalog; the seed (DESKAUDIT_SIGNING_KEY) replaces the key
+  // file. Never log signing_key_seed.
+  std::filesystem::path signing_key_file;   // default <data_dir>/signing.key (0600, made at first start)
+  std::filesystem::path trusted_keys_file;  // default trusted-keys next to the key file (0644)
+  std::string signing_key_seed;             // base64 32-byte Ed25519 seed
+  std::int64_t audit_sign_every = 16;       // entries between signed checkpoints (1 = every entry)
 };
 
 // Applies a TOML document (keys as the struct's field names; s3 settings in
@@ -38,7 +45,8 @@ Status apply_toml(ServerConfig& config, const std::string& toml_text);
 // Applies DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,
 // DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT,
 // DESKAUDIT_PUBLIC_URL, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION,
-// DESKAUDIT_S3_PATH_STYLE from env.
+// DESKAUDIT_S3_PATH_STYLE, DESKAUDIT_SIGNING_KEY, DESKAUDIT_SIGNING_KEY_FILE,
+// DESKAUDIT_TRUSTED_KEYS_FILE, DESKAUDIT_AUDIT_SIGN_EVERY from env.
 Status apply_env(ServerConfig& config, const std::map<std::string, std::string>& env);
 // Fills defaults that depend on other fields (catalog/store URLs, replica id).
 Status finalize(ServerConfig& config);

@@ -43,7 +43,10 @@ int main(int argc, char** argv) {
       "Environment: DESKAUDIT_ADMIN_PASSWORD sets the first administrator's password when the catalog is new\n"
       "(otherwise one is generated and printed once). DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,\n"
       "DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT, DESKAUDIT_S3_ENDPOINT,\n"
-      "DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.");
+      "DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.\n"
+      "Audit log signing (docs/keys.md): DESKAUDIT_SIGNING_KEY (base64 Ed25519 seed, instead of the 0600 key file\n"
+      "<data_dir>/signing.key made at first start), DESKAUDIT_SIGNING_KEY_FILE, DESKAUDIT_TRUSTED_KEYS_FILE,\n"
+      "DESKAUDIT_AUDIT_SIGN_EVERY (entries between signed checkpoints, default 16).");
   CLI11_PARSE(cli, argc, argv);
 
   server::ServerConfig config;

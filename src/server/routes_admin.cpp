@@ -369,30 +369,6 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                       return {};
                     },
                     false, "Audit log, newest first, filtered by actor, action, target and time"});
-  routes.push_back({"GET", "/api/v1/audit-log/verify", Access::need_unscoped(auth::perm::audit_read),
-                    [&s](Context& ctx) -> Status {
-                      std::int64_t after = 0, checked = 0;
-                      std::string prev;
-                      for (;;) {
-                        auto batch = s.catalog->audit_after(after, 1000);
-                        if (!batch) return std::unexpected(batch.error());
-                        if (batch->empty()) break;
-                        for (const auto& e : *batch) {
-                          const bool linked = e.seq == after + 1 && e.prev_hash == prev;
-                          if (!linked || catalog::audit_entry_hash(e) != e.hash) {
-                            ctx.reply({{"ok", false}, {"entries", checked}, {"first_bad_seq", e.seq},
-                                       {"reason", linked ? "hash does not match the entry" : "chain broken before this entry"}});
-                            return {};
-                          }
-                          prev = e.hash;
-                          after = e.seq;
-                          ++checked;
-                        }
-                      }
-                      ctx.reply({{"ok", true}, {"entries", checked}, {"last_hash", prev}});
-                      return {};
-                    },
-                    false, "Verify the audit log's hash chain"});
 }
 
 }  // namespace deskaudit::server

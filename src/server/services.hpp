@@ -7,6 +7,8 @@
 
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
+#include "keys/key_service.hpp"
+#include "server/audit_signing.hpp"
 #include "server/config.hpp"
 #include "server/http.hpp"
 #include "storage/object_store.hpp"
@@ -19,6 +21,8 @@ struct Services {
   std::unique_ptr<storage::ObjectStore> store;
   std::shared_ptr<const Clock> clock;
   std::filesystem::path incoming_dir;  // temp files of uploads in progress (0700)
+  std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
+  std::unique_ptr<AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
 
   EpochMs now() const { return clock->now_ms(); }
   // Appends to the audit log; a failure is logged (the action already happened).
@@ -36,6 +40,7 @@ void add_inventory_routes(std::vector<Route>& routes, Services& s);
 void add_policy_routes(std::vector<Route>& routes, Services& s);
 void add_agent_routes(std::vector<Route>& routes, Services& s);
 void add_recording_routes(std::vector<Route>& routes, Services& s);
+void add_audit_routes(std::vector<Route>& routes, Services& s);
 
 // A handler that applies `op` to the id in the path, writes `action` on it
 // to the audit log and answers 204 (deletes, revocations).

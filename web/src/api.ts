@@ -185,9 +185,14 @@ export interface AuditEntry {
 export interface AuditVerify {
   ok: boolean;
   entries: number;
+  last_hash: string;
+  checkpoints: number;
+  signed_through_seq: number;
+  unsigned_entries: number;
+  key_ids: string[];
   first_bad_seq?: number;
+  untrusted_through_seq?: number;
   reason?: string;
-  last_hash?: string;
 }
 
 const BASE = '/api/v1';

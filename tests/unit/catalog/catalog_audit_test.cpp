@@ -5,7 +5,9 @@
 #include <atomic>
 #include <thread>
 
+#include "audit/chain.hpp"
 #include "catalog/types.hpp"
+#include "keys/key_service.hpp"
 #include "catalog_fixture.hpp"
 #include "catalog_helpers.hpp"
 
@@ -115,6 +117,113 @@ TEST_P(CatalogTest, ConcurrentAuditAppendsKeepAGaplessChain) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   expect_valid_chain(cat(), kThreads * kPerThread);
+}
+
+// A signing key in a temp directory (what a server keeps outside the catalog).
+struct TestKey {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("deskaudit-catalog-key-" + unique_suffix());
+  std::unique_ptr<keys::KeyService> service;
+  TestKey() {
+    std::filesystem::create_directories(dir);
+    auto k = keys::KeyService::open({dir / "signing.key", dir / "trusted-keys", ""});
+    EXPECT_TRUE(k) << k.error().message;
+    service = std::move(*k);
+  }
+  ~TestKey() { std::filesystem::remove_all(dir); }
+  Catalog::CheckpointSigner signer() const {
+    return [this](std::string_view m) { return service->sign(m).signature; };
+  }
+  std::string id() const { return service->current().key_id; }
+};
+
+Result<audit::Report> verify_catalog(Catalog& c, const keys::Keyring& ring) {
+  return audit::verify([&](std::int64_t after) { return c.audit_after(after, 7); },
+                       [&](std::int64_t after) { return c.audit_checkpoints_after(after, 2); }, ring);
+}
+
+TEST_P(CatalogTest, SignedCheckpointsChainAndVerify) {
+  TestKey key;
+  auto empty = cat().sign_audit_head(key.id(), key.signer(), audit::kCheckpointShutdown, "r1", kT0);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code, Errc::not_found);
+
+  for (int i = 0; i < 3; ++i) CAT_OK(cat().append_audit(entry("alice", "test.a", "t", kT0 + i)));
+  auto first = cat().sign_audit_head(key.id(), key.signer(), audit::kCheckpointEvery, "r1", kT0 + 5);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->n, 1);
+  EXPECT_EQ(first->seq, 3);
+  EXPECT_EQ(first->prev_signature, "");
+  EXPECT_EQ(first->key_id, key.id());
+  EXPECT_TRUE(key.service->verify(first->key_id, audit::signed_message(*first), first->signature));
+  // Nothing new since: the same checkpoint, no new row.
+  auto same = cat().sign_audit_head(key.id(), key.signer(), audit::kCheckpointShutdown, "r1", kT0 + 6);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->n, 1);
+  EXPECT_EQ(same->kind, audit::kCheckpointEvery);
+
+  CAT_OK(cat().append_audit(entry("bob", "test.b", "t", kT0 + 10)));
+  auto second = cat().sign_audit_head(key.id(), key.signer(), audit::kCheckpointShutdown, "r1", kT0 + 11);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->n, 2);
+  EXPECT_EQ(second->seq, 4);
+  EXPECT_EQ(second->prev_signature, first->signature);
+
+  auto listed = cat().audit_checkpoints_after(0, 10);
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[1].signature, second->signature);
+  EXPECT_EQ((*listed)[1].replica, "r1");
+  EXPECT_EQ((*listed)[1].signed_at, kT0 + 11);
+  EXPECT_EQ(cat().audit_checkpoints_after(1, 10)->size(), 1u);
+
+  auto report = verify_catalog(cat(), key.service->trusted());
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->ok) << report->reason;
+  EXPECT_EQ(report->signed_through, 4);
+  EXPECT_EQ(report->unsigned_entries, 0);
+}
+
+TEST_P(CatalogTest, ReplicasAppendingAndSigningAtOnceKeepOneVerifiableChain) {
+  // Two replicas with their own keys; the verifier trusts both.
+  TestKey a, b;
+  keys::Keyring ring = a.service->trusted();
+  ring.add(b.service->current());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const TestKey& key = t % 2 == 0 ? a : b;
+      for (int i = 0; i < 12; ++i) {
+        auto e = cat().append_audit(entry("replica-" + std::to_string(t), "test.append", std::to_string(i), kT0 + i));
+        if (!e) {
+          ++failures;
+          continue;
+        }
+        if (e->seq % 3 == 0) {
+          auto cp = cat().sign_audit_head(key.id(), key.signer(), audit::kCheckpointEvery, "replica-" + std::to_string(t), kT0);
+          if (!cp) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto report = verify_catalog(cat(), ring);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->ok) << report->reason;
+  EXPECT_EQ(report->entries, 48);
+  EXPECT_GE(report->checkpoints, 1);
+}
+
+TEST_P(CatalogTest, PublishedKeysAreIdempotent) {
+  CAT_OK(cat().publish_key({"k1", "ed25519", "AAAA", kT0}));
+  CAT_OK(cat().publish_key({"k1", "ed25519", "BBBB", kT0 + 1}));  // first one stays
+  CAT_OK(cat().publish_key({"k2", "ed25519", "CCCC", kT0 + 2}));
+  auto keys = cat().list_published_keys();
+  ASSERT_TRUE(keys) << keys.error().message;
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].public_key, "AAAA");
+  EXPECT_EQ((*keys)[1].key_id, "k2");
 }
 
 TEST_P(CatalogTest, LeasesHaveOneHolderUntilExpiry) {

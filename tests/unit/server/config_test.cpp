@@ -45,3 +45,34 @@ TEST(Config, ListenAddressIsChecked) {
   EXPECT_FALSE(split_listen("host:99999"));
   EXPECT_FALSE(split_listen("host:http"));
 }
+
+TEST(Config, SigningKeySettings) {
+  ServerConfig c;
+  ASSERT_TRUE(apply_toml(c, R"(
+data_dir = "/var/lib/deskaudit"
+audit_sign_every = 4
+signing_key_file = "/etc/deskaudit/signing.key"
+)"));
+  ASSERT_TRUE(finalize(c));
+  EXPECT_EQ(c.audit_sign_every, 4);
+  EXPECT_EQ(c.signing_key_file, "/etc/deskaudit/signing.key");
+  EXPECT_EQ(c.trusted_keys_file, "/etc/deskaudit/trusted-keys");  // next to the key
+
+  ServerConfig d;
+  d.data_dir = "/srv/da";
+  ASSERT_TRUE(apply_env(d, {{"DESKAUDIT_SIGNING_KEY", "c2VlZA=="}, {"DESKAUDIT_AUDIT_SIGN_EVERY", "1"},
+                            {"DESKAUDIT_TRUSTED_KEYS_FILE", "/etc/da/keys"}}));
+  ASSERT_TRUE(finalize(d));
+  EXPECT_EQ(d.signing_key_seed, "c2VlZA==");
+  EXPECT_EQ(d.audit_sign_every, 1);
+  EXPECT_EQ(d.signing_key_file, "/srv/da/signing.key");
+  EXPECT_EQ(d.trusted_keys_file, "/etc/da/keys");
+
+  ServerConfig e;
+  EXPECT_FALSE(apply_env(e, {{"DESKAUDIT_AUDIT_SIGN_EVERY", "ten"}}));
+  e.audit_sign_every = 0;
+  auto zero = finalize(e);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().field, "audit_sign_every");
+  EXPECT_EQ(apply_toml(e, "audit_sign_every = \"4\"\n").error().field, "audit_sign_every");
+}

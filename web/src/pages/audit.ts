@@ -60,13 +60,14 @@ export async function renderAuditLog(main: HTMLElement, route: Route): Promise<v
   verifyButton.addEventListener('click', async () => {
     verifyButton.disabled = true;
     verifyResult.className = 'summary muted';
-    verifyResult.textContent = 'Verifying the hash chain…';
+    verifyResult.textContent = 'Verifying the hash chain and its signatures…';
     try {
       const v = await api.verifyAuditLog();
       verifyResult.className = `summary ${v.ok ? 'good' : 'bad'}`;
       verifyResult.textContent = v.ok
-        ? `Audit log intact: ${v.entries} entries`
-        : `Audit log broken at entry ${v.first_bad_seq ?? '?'}: ${v.reason ?? 'the hash chain does not verify'} (${v.entries} entries before it are intact)`;
+        ? `Audit log intact: ${v.entries} entries; ${v.checkpoints} signed checkpoints verified through entry ${v.signed_through_seq}` +
+          (v.unsigned_entries > 0 ? ` (${v.unsigned_entries} newest entries not signed yet)` : '')
+        : `Audit log broken: first bad entry ${v.first_bad_seq ?? '?'} (entries ${v.first_bad_seq ?? '?'}..${v.untrusted_through_seq ?? '?'} cannot be trusted): ${v.reason ?? 'the log does not verify'}`;
     } catch (e) {
       verifyResult.className = 'summary bad';
       verifyResult.replaceChildren(errorBox(e));
