@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   std::filesystem::path session_state_dir;
   std::string user;
   auto* connect = session->add_subcommand("connect", "A user connected: start recording if the policy says so.");
-  connect->add_option("--user", user, "The user's name.")->required();
+  connect->add_option("--user", user, "The user's name: 1 to 128 bytes of UTF-8, no control characters (what the server accepts).")->required();
   connect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
   auto* disconnect = session->add_subcommand("disconnect", "The user disconnected: finish the recording.");
   disconnect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
