@@ -60,7 +60,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   if (!options.ca_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options.ca_file, ec)) {
-      return fail(Errc::invalid_argument, "--ca-file " + options.ca_file.string() + " is not a readable file", "ca-file");
+      return fail(Errc::invalid_argument, "--ca-file " + options.ca_file.string() + " is not a readable file",
+                  "ca-file");
     }
     options.ca_file = std::filesystem::absolute(options.ca_file);
   }
@@ -83,8 +84,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
                     "): pass --server URL and --enroll-token TOKEN");
   }
   // Also the URL an older agent stored at enrollment: checked at every start.
-  const std::string& url = agent->credential_.server_url.empty() ? agent->options_.server_url
-                                                                  : agent->credential_.server_url;
+  const std::string& url =
+      agent->credential_.server_url.empty() ? agent->options_.server_url : agent->credential_.server_url;
   if (auto st = client::check_transport(url, agent->options_.insecure_http, "--insecure-http"); !st) {
     return std::unexpected(st.error());
   }

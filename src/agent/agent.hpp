@@ -38,7 +38,7 @@ enum class SessionSource {
 
 struct AgentOptions {
   std::string server_url;    // may be empty once enrolled (taken from the credential)
-  bool insecure_http = false;  // allow http:// to a non-loopback server
+  bool insecure_http = false;     // allow http:// to a non-loopback server
   std::filesystem::path ca_file;  // private CA for an https server (empty: the system's)
   std::string enroll_token;  // secret; needed only before the first enrollment
   std::filesystem::path state_dir;

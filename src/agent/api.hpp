@@ -39,7 +39,7 @@ struct NewRecording {
 
 // The server's answer to the last call.
 struct LastReply {
-  long http_status = 0;  // 0: no answer (network, TLS, or a local failure)
+  long http_status = 0;                             // 0: no answer (network, TLS, or a local failure)
   std::optional<std::chrono::seconds> retry_after;  // from a 429 or 503
 };
 

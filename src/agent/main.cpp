@@ -88,10 +88,14 @@ int spool_command(const std::filesystem::path& state_dir, const std::string& ver
     for (const auto& dir : *dirs) {
       std::error_code ec;
       std::uint64_t bytes = 0;
-      for (const auto& f : std::filesystem::directory_iterator(dir, ec)) bytes += f.is_regular_file() ? f.file_size() : 0;
+      for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code fec;
+        if (it->is_regular_file(fec)) bytes += it->file_size(fec);
+      }
       auto meta = spool.load(dir);
       if (!meta || !meta->set_aside) {
-        std::printf("%s  (unreadable: %s)\n", dir.filename().c_str(), meta ? "no set_aside" : meta.error().message.c_str());
+        std::printf("%s  (unreadable: %s)\n", dir.filename().c_str(),
+                    meta ? "no set_aside" : meta.error().message.c_str());
         continue;
       }
       std::printf("%s  recording=%s user=%s start=%s bytes=%llu set_aside_at=%s http_status=%ld\n    %s\n",
@@ -176,7 +180,10 @@ int main(int argc, char** argv) {
   std::filesystem::path session_state_dir;
   std::string user;
   auto* connect = session->add_subcommand("connect", "A user connected: start recording if the policy says so.");
-  connect->add_option("--user", user, "The user's name: 1 to 128 bytes of UTF-8, no control characters (what the server accepts).")->required();
+  connect
+      ->add_option("--user", user,
+                   "The user's name: 1 to 128 bytes of UTF-8, no control characters (what the server accepts).")
+      ->required();
   connect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
   auto* disconnect = session->add_subcommand("disconnect", "The user disconnected: finish the recording.");
   disconnect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
@@ -192,12 +199,14 @@ int main(int argc, char** argv) {
   std::string spool_verb, local_id;
   for (const auto& [verb, help] :
        {std::pair{"list", "List set-aside recordings: local id, server recording, user, size, HTTP status, error."},
-        std::pair{"retry", "Put a set-aside recording back in the upload queue (one deleted on the server is "
-                           "uploaded as a new recording)."},
+        std::pair{"retry",
+                  "Put a set-aside recording back in the upload queue (one deleted on the server is "
+                  "uploaded as a new recording)."},
         std::pair{"delete", "Delete a set-aside recording and its files for good."}}) {
     auto* cmd = spool_cmd->add_subcommand(verb, help);
     cmd->add_option("--state-dir", session_state_dir, "The agent's --state-dir.")->required();
-    if (std::string_view(verb) != "list") cmd->add_option("local_id", local_id, "Local id, from `spool list`.")->required();
+    if (std::string_view(verb) != "list")
+      cmd->add_option("local_id", local_id, "Local id, from `spool list`.")->required();
     cmd->callback([&spool_verb, verb] { spool_verb = verb; });
   }
 

@@ -238,14 +238,16 @@ Result<std::vector<fs::path>> Spool::set_aside_recordings() const {
 Status Spool::retry_set_aside(std::string_view local_id) {
   const fs::path dir = set_aside_root() / std::string(local_id);
   if (!plausible_local_id(local_id) || !fs::exists(dir / kMetaFile)) {
-    return fail(Errc::not_found, "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
+    return fail(Errc::not_found,
+                "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
   }
-  if (auto st = update(dir, [](RecordingMeta& m) {
-        // The server recording is gone: upload it as a new one.
-        if (m.set_aside && m.set_aside->http_status == 404) m.server_id.reset();
-        m.set_aside.reset();
-        m.finish_confirmed = false;
-      });
+  if (auto st = update(dir,
+                       [](RecordingMeta& m) {
+                         // The server recording is gone: upload it as a new one.
+                         if (m.set_aside && m.set_aside->http_status == 404) m.server_id.reset();
+                         m.set_aside.reset();
+                         m.finish_confirmed = false;
+                       });
       !st) {
     return st;
   }
@@ -255,7 +257,8 @@ Status Spool::retry_set_aside(std::string_view local_id) {
 Status Spool::delete_set_aside(std::string_view local_id) {
   const fs::path dir = set_aside_root() / std::string(local_id);
   if (!plausible_local_id(local_id) || !fs::exists(dir / kMetaFile)) {
-    return fail(Errc::not_found, "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
+    return fail(Errc::not_found,
+                "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
   }
   std::error_code ec;
   fs::remove_all(dir, ec);

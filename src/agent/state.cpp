@@ -95,7 +95,8 @@ Status validate_username(std::string_view name) {
   if (name.empty()) return fail(Errc::invalid_argument, "user name is empty", "user");
   if (name.size() > kMaxUserNameBytes) {
     return fail(Errc::invalid_argument,
-                "user name is longer than " + std::to_string(kMaxUserNameBytes) + " bytes (the server's limit)", "user");
+                "user name is longer than " + std::to_string(kMaxUserNameBytes) + " bytes (the server's limit)",
+                "user");
   }
   if (!is_valid_utf8(name)) return fail(Errc::invalid_argument, "user name is not valid UTF-8", "user");
   for (const char ch : name) {

@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/crypto.hpp"
 #include "agent/state.hpp"
+#include "common/crypto.hpp"
 #include "common/fs.hpp"
 
 namespace deskaudit::agent {
@@ -163,10 +163,12 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
   if (meta->finish_confirmed) {
     // Finished on the server with .conflict files kept (also by an earlier
     // agent version, which left them in the queue).
-    if (auto st = spool_.update(dir, [](RecordingMeta& m) {
-          m.set_aside = SetAsideReason{409, "the server holds other bytes for a segment (ours kept as .conflict)",
-                                       SystemClock().now_ms()};
-        });
+    if (auto st = spool_.update(dir,
+                                [](RecordingMeta& m) {
+                                  m.set_aside = SetAsideReason{
+                                      409, "the server holds other bytes for a segment (ours kept as .conflict)",
+                                      SystemClock().now_ms()};
+                                });
         !st) {
       report_error_(st.error());
       return false;
@@ -260,12 +262,14 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
   spdlog::info("recording finished server_id={} status={}", *meta->server_id, finish_status_name(meta->status));
   if (has_conflict) {
     // Keep our bytes for an operator to compare with the server's.
-    if (auto st = spool_.update(dir, [&](RecordingMeta& m) {
-          m.finish_confirmed = true;
-          m.set_aside = SetAsideReason{409, "the server holds other bytes for a segment of " + *meta->server_id +
-                                                " (ours kept as .conflict)",
-                                       SystemClock().now_ms()};
-        });
+    if (auto st = spool_.update(dir,
+                                [&](RecordingMeta& m) {
+                                  m.finish_confirmed = true;
+                                  m.set_aside = SetAsideReason{409,
+                                                               "the server holds other bytes for a segment of " +
+                                                                   *meta->server_id + " (ours kept as .conflict)",
+                                                               SystemClock().now_ms()};
+                                });
         !st) {
       report_error_(st.error());
       return true;

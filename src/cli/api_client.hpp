@@ -46,7 +46,7 @@ std::string query_string(const std::vector<std::pair<std::string, std::string>>&
 // at login apply again whenever the saved server is the one in use.
 struct SavedLogin {
   std::string server;
-  std::string token;  // secret
+  std::string token;    // secret
   std::string ca_file;  // absolute path, or empty
   bool insecure_http = false;
 };

@@ -85,8 +85,9 @@ int fail_with(const Error& e) {
   std::cerr << "deskaudit: " << e.message << "\n";
   if (e.code == Errc::unauthenticated) std::cerr << "  (sign in with: deskaudit login)\n";
   if (e.field == client::kTlsVerifyField) {
-    std::cerr << "  (if the server's certificate comes from a private CA, pass --ca-file FILE or set DESKAUDIT_CA_FILE; "
-                 "login saves it for later commands)\n";
+    std::cerr
+        << "  (if the server's certificate comes from a private CA, pass --ca-file FILE or set DESKAUDIT_CA_FILE; "
+           "login saves it for later commands)\n";
   }
   switch (e.code) {
     case Errc::unauthenticated: return 3;
@@ -343,7 +344,8 @@ int main(int argc, char** argv) {
     ApiClient anon(g.server, "", http);
     auto r = anon.post("/api/v1/auth/login", {{"username", username}, {"password", password}});
     if (!r) return fail_with(r.error());
-    if (auto st = save_credentials(SavedLogin{g.server, (*r)["token"].get<std::string>(), g.ca_file, g.insecure_http}); !st) {
+    if (auto st = save_credentials(SavedLogin{g.server, (*r)["token"].get<std::string>(), g.ca_file, g.insecure_http});
+        !st) {
       return fail_with(st.error());
     }
     std::cout << "signed in to " << g.server << " as " << username << " until " << str((*r)["expires_at"]) << "\n";

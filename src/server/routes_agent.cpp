@@ -41,7 +41,8 @@ Result<Json> set_aside_from(const Json& body) {
   Json items = Json::array();
   const auto text = [](const Json& item, const char* key, std::size_t max) -> Json {
     const auto f = item.find(key);
-    return f != item.end() && f->is_string() ? Json(utf8_truncate(f->get_ref<const std::string&>(), max)) : Json(nullptr);
+    return f != item.end() && f->is_string() ? Json(utf8_truncate(f->get_ref<const std::string&>(), max))
+                                             : Json(nullptr);
   };
   for (const auto& item : *it) {
     if (items.size() >= 20) break;

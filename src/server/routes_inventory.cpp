@@ -158,8 +158,8 @@ Status recording_status(Services& s, Context& ctx) {
                    "(deskaudit-agent spool list, then retry or delete)";
     const Json& items = field(aside, "items");
     for (const auto& item : items.is_array() ? items : Json::array()) {
-      const Json &local = field(item, "local_id"), &rec = field(item, "recording_id"), &status = field(item, "http_status"),
-                 &error = field(item, "error");
+      const Json &local = field(item, "local_id"), &rec = field(item, "recording_id"),
+                 &status = field(item, "http_status"), &error = field(item, "error");
       aside_detail += "; " + (local.is_string() ? local.get<std::string>() : std::string("?"));
       if (rec.is_string()) aside_detail += " (" + rec.get<std::string>() + ")";
       if (status.is_number_integer()) aside_detail += " HTTP " + std::to_string(status.get<std::int64_t>());

@@ -19,8 +19,9 @@ struct TestPki {
 inline TestPki make_test_pki(const std::filesystem::path& dir) {
   TestPki p{dir / "ca.pem", dir / "server.pem", dir / "server.key"};
   const std::string d = "'" + dir.string() + "'";
-  std::ofstream(dir / "san.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                 << "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
+  std::ofstream(dir / "san.ext")
+      << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+      << "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
   const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
   const std::string cmds[] = {
       "openssl req -x509" + key + "-keyout " + d + "/ca.key -out " + d +

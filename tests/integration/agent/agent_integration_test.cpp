@@ -596,15 +596,14 @@ TEST_F(AgentIT, RecordingDeletedOnTheServerIsSetAsideAndLaterOnesStillUpload) {
   // Reported: by the agent's spool command and, through the heartbeat, by
   // the server's recording-status.
   int st = 0;
-  const auto list = shell(std::string(DESKAUDIT_AGENT_BIN) + " spool list --state-dir " +
-                              quote(state_->path().string()) + " 2>&1",
-                          &st);
+  const auto list = shell(
+      std::string(DESKAUDIT_AGENT_BIN) + " spool list --state-dir " + quote(state_->path().string()) + " 2>&1", &st);
   EXPECT_EQ(st, 0) << list;
   EXPECT_NE(list.find("recording=" + deleted), std::string::npos) << list;
   EXPECT_NE(list.find("http_status=404"), std::string::npos) << list;
   const std::string status_path = "/api/v1/computers/" + computer_id_ + "/recording-status";
-  EXPECT_TRUE(wait_until([&] { return admin_->get(status_path).body.find(deleted + ") HTTP 404") != std::string::npos; },
-                         20s))
+  EXPECT_TRUE(
+      wait_until([&] { return admin_->get(status_path).body.find(deleted + ") HTTP 404") != std::string::npos; }, 20s))
       << admin_->get(status_path).body;
 
   // Cleared by the administrator: the report goes away.

@@ -140,8 +140,10 @@ TEST_F(TransportIT, CliOverHttpsWithAPrivateCaAndTheSettingPersists) {
 TEST_F(TransportIT, AgentRefusesPlainHttpBeyondLoopbackUnlessInsecureHttp) {
   int st = 0;
   const std::string state = quote((dir_->path() / "state").string());
-  auto out = run(quote(DESKAUDIT_AGENT_BIN) + " run --server http://audit.example.invalid --enroll-token det_x "
-                                               "--state-dir " + state,
+  auto out = run(quote(DESKAUDIT_AGENT_BIN) +
+                     " run --server http://audit.example.invalid --enroll-token det_x "
+                     "--state-dir " +
+                     state,
                  &st);
   EXPECT_EQ(st, 1) << out;
   EXPECT_NE(out.find("--insecure-http"), std::string::npos) << out;
@@ -224,7 +226,11 @@ TEST(SetAsideReportIT, RecordingStatusShowsWhatTheAgentSetAside) {
   EXPECT_LT(detail.size(), 20u * 700);
 
   // Cleared on the agent: the next heartbeat clears it on the server.
-  ASSERT_EQ(agent.post("/api/v1/agent/heartbeat", {{"agent_version", "0.1.0"}, {"set_aside_count", 0}, {"set_aside", Json::array()}}).status, 200);
+  ASSERT_EQ(agent
+                .post("/api/v1/agent/heartbeat",
+                      {{"agent_version", "0.1.0"}, {"set_aside_count", 0}, {"set_aside", Json::array()}})
+                .status,
+            200);
   r = admin.get(status_path);
   EXPECT_TRUE(check(r)["ok"].get<bool>()) << r.body;
 

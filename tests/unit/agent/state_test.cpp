@@ -99,7 +99,7 @@ TEST(Username, MatchesTheServersLimit) {
   EXPECT_FALSE(validate_username(std::string(129, 'a')));
   EXPECT_FALSE(validate_username(std::string(200, 'a')));
   EXPECT_TRUE(validate_username("J\xc3\xbcrgen"));
-  EXPECT_FALSE(validate_username("J\xc3rgen"));        // a split character
+  EXPECT_FALSE(validate_username("J\xc3rgen"));      // a split character
   EXPECT_FALSE(validate_username("\xed\xa0\x80x"));  // a surrogate
 }
 

@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 unsigned mode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
   return st.st_mode & 0777;
 }
@@ -65,13 +65,13 @@ class FakeServer {
                   res.status = 201;
                   res.set_content("{}", "application/json");
                 });
-    server_.Post(R"(/api/v1/agent/recordings/([^/]+)/finish)", [this](const httplib::Request& req,
-                                                                    httplib::Response& res) {
-      if (forced(req.path, res)) return;
-      std::lock_guard lock(mu_);
-      finished_.insert(req.matches[1].str());
-      res.set_content("{}", "application/json");
-    });
+    server_.Post(R"(/api/v1/agent/recordings/([^/]+)/finish)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   if (forced(req.path, res)) return;
+                   std::lock_guard lock(mu_);
+                   finished_.insert(req.matches[1].str());
+                   res.set_content("{}", "application/json");
+                 });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -125,9 +125,8 @@ class FakeServer {
 class UploaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("deskaudit-uploader-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("deskaudit-uploader-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     spool_ = std::make_unique<Spool>(root_);
     ASSERT_TRUE(spool_->init());

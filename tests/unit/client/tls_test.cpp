@@ -55,7 +55,8 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(pki_.ok) << "openssl (Debian package openssl) must be installed";
     server_ = std::make_unique<httplib::SSLServer>(pki_.server_cert.c_str(), pki_.server_key.c_str());
     ASSERT_TRUE(server_->is_valid());
-    server_->Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+    server_->Get("/hello",
+                 [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
