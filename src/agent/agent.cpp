@@ -7,6 +7,7 @@
 
 #include "agent/api.hpp"
 #include "common/fs.hpp"
+#include "common/text.hpp"
 
 namespace deskaudit::agent {
 namespace {
@@ -18,14 +19,19 @@ using SteadyClock = std::chrono::steady_clock;
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
+  return utf8_truncate(buf, kMaxNameBytes);
 }
 
 std::string os_name() {
   utsname u{};
   if (::uname(&u) != 0) return "Linux";
-  return std::string(u.sysname) + " " + u.release;
+  return utf8_truncate(std::string(u.sysname) + " " + u.release, kMaxNameBytes);
 }
+
+// The most set-aside recordings one heartbeat lists (the count is always
+// exact), and how much of each one's error it carries.
+constexpr std::size_t kMaxSetAsideReported = 20;
+constexpr std::size_t kMaxSetAsideErrorBytes = 512;
 
 json session_json(const std::optional<UserSession>& s) {
   if (!s) return nullptr;
@@ -51,6 +57,14 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     if (!url) return std::unexpected(url.error());
     options.server_url = *url;
   }
+  if (!options.ca_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(options.ca_file, ec)) {
+      return fail(Errc::invalid_argument, "--ca-file " + options.ca_file.string() + " is not a readable file",
+                  "ca-file");
+    }
+    options.ca_file = std::filesystem::absolute(options.ca_file);
+  }
   if (!options.session_user.empty()) {
     if (auto st = validate_username(options.session_user); !st) return std::unexpected(st.error());
   }
@@ -68,6 +82,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     return fail(Errc::invalid_argument,
                 "this agent is not enrolled yet (no " + agent->paths_.credential().string() +
                     "): pass --server URL and --enroll-token TOKEN");
+  }
+  // Also the URL an older agent stored at enrollment: checked at every start.
+  const std::string& url =
+      agent->credential_.server_url.empty() ? agent->options_.server_url : agent->credential_.server_url;
+  if (auto st = client::check_transport(url, agent->options_.insecure_http, "--insecure-http"); !st) {
+    return std::unexpected(st.error());
   }
   if (auto cached = load_policy_cache(agent->paths_); cached && *cached) {
     agent->policy_ = **cached;
@@ -96,17 +116,29 @@ void Agent::request_stop() {
 }
 
 void Agent::report_error(const Error& error) {
-  spdlog::warn("{}", error.message);
+  std::string message = error.message;
+  if (error.field == client::kTlsVerifyField) {
+    message += options_.ca_file.empty() ? "; if the server's certificate comes from a private CA, pass --ca-file FILE"
+                                        : "; is it signed by the CA in --ca-file " + options_.ca_file.string() + "?";
+  }
+  spdlog::warn("{}", message);
   std::lock_guard lock(mu_);
-  last_error_ = error.message;
+  last_error_ = utf8_truncate(message, kMaxMessageBytes);
 }
+
+client::HttpClientOptions Agent::http_options() const { return client::HttpClientOptions{options_.ca_file}; }
 
 Status Agent::enroll_if_needed() {
   if (!credential_.agent_token.empty()) return {};
-  AgentApi api(options_.server_url, "");
+  AgentApi api(options_.server_url, "", http_options());
   Backoff backoff;
   for (;;) {
     auto e = api.enroll(options_.enroll_token, host_name(), os_name());
+    // A certificate that does not verify will not verify on the next try.
+    if (!e && e.error().field == client::kTlsVerifyField) {
+      report_error(e.error());
+      return std::unexpected(with_context(e.error(), "enrollment failed"));
+    }
     if (e) {
       credential_ = Credential{options_.server_url, e->computer_id, e->agent_token};
       if (auto st = save_credential(paths_, credential_); !st) return st;
@@ -144,7 +176,7 @@ Status Agent::run() {
   if (auto st = enroll_if_needed(); !st) return st;
   recover_spool();
   uploader_ = std::make_unique<Uploader>(
-      spool_, UploaderOptions{credential_.server_url, credential_.agent_token, options_.upload_backoff},
+      spool_, UploaderOptions{credential_.server_url, credential_.agent_token, http_options(), options_.upload_backoff},
       [this](const Error& e) { report_error(e); });
   uploader_->start();
   auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
@@ -183,7 +215,7 @@ Status Agent::run() {
 }
 
 void Agent::sync_loop() {
-  AgentApi api(credential_.server_url, credential_.agent_token);
+  AgentApi api(credential_.server_url, credential_.agent_token, http_options());
   std::string etag;
   {
     std::lock_guard lock(mu_);
@@ -261,16 +293,38 @@ json Agent::heartbeat_body() {
                    {"recording_id", recording_id},
                    {"started_at", format_rfc3339(session->started_at)}};
   }
-  return {{"agent_version", kAgentVersion},
-          {"capture",
-           {{"backend", capture->backend},
-            {"width", capture->width},
-            {"height", capture->height},
-            {"ok", capture->ok},
-            {"error", capture->error}}},
-          {"spool_bytes", spool_.bytes()},
-          {"last_error", last_error.empty() ? json(nullptr) : json(last_error)},
-          {"session", session_doc}};
+  json body = {{"agent_version", kAgentVersion},
+               {"capture",
+                {{"backend", capture->backend},
+                 {"width", capture->width},
+                 {"height", capture->height},
+                 {"ok", capture->ok},
+                 {"error", utf8_truncate(capture->error, kMaxMessageBytes)}}},
+               {"spool_bytes", spool_.bytes()},
+               {"last_error", last_error.empty() ? json(nullptr) : json(utf8_truncate(last_error, kMaxMessageBytes))},
+               {"session", session_doc}};
+  add_set_aside_report(spool_, body);
+  return body;
+}
+
+void add_set_aside_report(const Spool& spool, json& body) {
+  auto dirs = spool.set_aside_recordings();
+  if (!dirs) return;
+  json items = json::array();
+  // Newest first: the latest refusals matter most when the list is cut.
+  for (auto it = dirs->rbegin(); it != dirs->rend() && items.size() < kMaxSetAsideReported; ++it) {
+    auto meta = spool.load(*it);
+    if (!meta || !meta->set_aside) continue;
+    items.push_back({{"local_id", meta->local_id},
+                     {"recording_id", meta->server_id ? json(*meta->server_id) : json(nullptr)},
+                     {"username", meta->username},
+                     {"start_time", format_rfc3339(meta->start_time)},
+                     {"http_status", meta->set_aside->http_status},
+                     {"error", utf8_truncate(meta->set_aside->error, kMaxSetAsideErrorBytes)},
+                     {"set_aside_at", format_rfc3339(meta->set_aside->at)}});
+  }
+  body["set_aside_count"] = dirs->size();
+  body["set_aside"] = std::move(items);
 }
 
 json Agent::handle_control(const json& req) {
@@ -345,7 +399,7 @@ void Agent::watch_display() {
         last_error_ = owner.error().message;
         return;
       }
-      user = *owner;
+      user = usable_username(*owner);
     }
     session_ = UserSession{user, clock_.now_ms()};
     ++session_generation_;

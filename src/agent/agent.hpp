@@ -38,6 +38,8 @@ enum class SessionSource {
 
 struct AgentOptions {
   std::string server_url;    // may be empty once enrolled (taken from the credential)
+  bool insecure_http = false;     // allow http:// to a non-loopback server
+  std::filesystem::path ca_file;  // private CA for an https server (empty: the system's)
   std::string enroll_token;  // secret; needed only before the first enrollment
   std::filesystem::path state_dir;
   std::string display = ":0";
@@ -73,6 +75,7 @@ class Agent {
   nlohmann::json handle_control(const nlohmann::json& request);
   nlohmann::json heartbeat_body();
   void report_error(const Error& error);
+  client::HttpClientOptions http_options() const;
 
   struct RecorderParams {
     int fps = 0;
@@ -126,5 +129,9 @@ class Agent {
   bool disk_low_reported_ = false;
   NoticeShower notices_;
 };
+
+// Adds "set_aside_count" and "set_aside" (the newest few set-aside
+// recordings: ids, user, HTTP status, error) to a heartbeat body.
+void add_set_aside_report(const Spool& spool, nlohmann::json& body);
 
 }  // namespace deskaudit::agent

@@ -1,5 +1,8 @@
 #include "agent/api.hpp"
 
+#include <charconv>
+#include <ctime>
+
 namespace deskaudit::agent {
 namespace {
 
@@ -33,6 +36,30 @@ Error http_error(const client::HttpResponse& r, std::string_view what) {
 
 }  // namespace
 
+bool permanent_rejection(long status) {
+  return status >= 400 && status <= 499 && status != 401 && status != 403 && status != 408 && status != 429;
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, EpochMs now_ms) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (value.front() >= '0' && value.front() <= '9') {
+    std::int64_t seconds = 0;
+    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc{} || ptr != value.data() + value.size()) return std::nullopt;
+    return std::chrono::seconds(seconds);
+  }
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  const std::string text(value);
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const std::int64_t at_s = ::timegm(&tm);
+  const std::int64_t now_s = now_ms / 1000;
+  return std::chrono::seconds(at_s > now_s ? at_s - now_s : 0);
+}
+
 Result<std::string> normalize_server_url(std::string_view url) {
   std::string u(url);
   while (!u.empty() && u.back() == '/') u.pop_back();
@@ -43,15 +70,20 @@ Result<std::string> normalize_server_url(std::string_view url) {
   return u;
 }
 
-AgentApi::AgentApi(std::string server_url, std::string agent_token)
-    : base_(std::move(server_url)), token_(std::move(agent_token)) {
+AgentApi::AgentApi(std::string server_url, std::string agent_token, client::HttpClientOptions http)
+    : base_(std::move(server_url)), token_(std::move(agent_token)), http_(std::move(http)) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
 }
 
 Result<client::HttpResponse> AgentApi::send(client::HttpRequest request, bool authenticated) {
   if (authenticated) request.headers.emplace_back("Authorization", "Bearer " + token_);
+  last_ = LastReply{};
   auto r = http_.send(request);
   if (!r) return std::unexpected(with_context(r.error(), request.method + " " + request.url));
+  last_.http_status = r->status;
+  if (const auto it = r->headers.find("retry-after"); it != r->headers.end()) {
+    last_.retry_after = parse_retry_after(it->second, SystemClock().now_ms());
+  }
   return r;
 }
 

@@ -3,10 +3,14 @@
 // HTTP statuses become Result errors: transport failures and 5xx are
 // Errc::unavailable (retry later), 401 unauthenticated, 404 not_found,
 // 409 conflict, 413 too_large, other 4xx unprocessable; the message carries
-// the server's error text. The agent token is sent, never logged.
+// the server's error text. last_reply() keeps the HTTP status (and
+// Retry-After) of the last call, so a caller can tell a refusal for good
+// from one worth retrying. The agent token is sent, never logged.
 // Not thread-safe (one HttpClient inside): one AgentApi per thread.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -33,10 +37,28 @@ struct NewRecording {
   std::int64_t policy_version = 0;
 };
 
+// The server's answer to the last call.
+struct LastReply {
+  long http_status = 0;                             // 0: no answer (network, TLS, or a local failure)
+  std::optional<std::chrono::seconds> retry_after;  // from a 429 or 503
+};
+
+// True for a 4xx that repeating the same request cannot change (the
+// recording is gone, refused as invalid, conflicts): not 401/403 (a
+// credential an operator may fix), 408 or 429 (try again later).
+bool permanent_rejection(long http_status);
+
+// Retry-After as delta-seconds or an HTTP-date (RFC 9110 section 10.2.3);
+// nullopt when absent or malformed. now_ms turns a date into a delay.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, EpochMs now_ms);
+
 class AgentApi {
  public:
-  // server_url: "http://host:port" (a trailing slash is ignored).
-  AgentApi(std::string server_url, std::string agent_token);
+  // server_url: "https://host:port" (a trailing slash is ignored); http
+  // carries TLS settings (a private CA).
+  AgentApi(std::string server_url, std::string agent_token, client::HttpClientOptions http = {});
+
+  const LastReply& last_reply() const { return last_; }
 
   Result<Enrollment> enroll(const std::string& enrollment_token, const std::string& hostname,
                             const std::string& os);
@@ -59,6 +81,7 @@ class AgentApi {
   std::string base_;
   std::string token_;
   client::HttpClient http_;
+  LastReply last_;
 };
 
 // Normalises and checks a server URL: http(s)://host[:port], no trailing slash.

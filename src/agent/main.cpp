@@ -13,6 +13,8 @@
 #include "agent/agent.hpp"
 #include "agent/api.hpp"
 #include "agent/control_socket.hpp"
+#include "agent/spool.hpp"
+#include "agent/state.hpp"
 #include "common/log.hpp"
 
 namespace {
@@ -72,6 +74,47 @@ int session_command(const std::filesystem::path& state_dir, const nlohmann::json
   return 0;
 }
 
+// `deskaudit-agent spool list|retry|delete`: the recordings the server
+// refused for good. Works on the files, with or without a running agent.
+int spool_command(const std::filesystem::path& state_dir, const std::string& verb, const std::string& local_id) {
+  Spool spool(StatePaths(state_dir).spool());
+  if (verb == "list") {
+    auto dirs = spool.set_aside_recordings();
+    if (!dirs) {
+      std::fprintf(stderr, "deskaudit-agent spool: %s\n", dirs.error().message.c_str());
+      return 1;
+    }
+    if (dirs->empty()) std::printf("no recordings are set aside in %s\n", spool.set_aside_root().c_str());
+    for (const auto& dir : *dirs) {
+      std::error_code ec;
+      std::uint64_t bytes = 0;
+      for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code fec;
+        if (it->is_regular_file(fec)) bytes += it->file_size(fec);
+      }
+      auto meta = spool.load(dir);
+      if (!meta || !meta->set_aside) {
+        std::printf("%s  (unreadable: %s)\n", dir.filename().c_str(),
+                    meta ? "no set_aside" : meta.error().message.c_str());
+        continue;
+      }
+      std::printf("%s  recording=%s user=%s start=%s bytes=%llu set_aside_at=%s http_status=%ld\n    %s\n",
+                  meta->local_id.c_str(), meta->server_id.value_or("-").c_str(), meta->username.c_str(),
+                  format_rfc3339(meta->start_time).c_str(), static_cast<unsigned long long>(bytes),
+                  format_rfc3339(meta->set_aside->at).c_str(), meta->set_aside->http_status,
+                  meta->set_aside->error.c_str());
+    }
+    return 0;
+  }
+  const Status st = verb == "retry" ? spool.retry_set_aside(local_id) : spool.delete_set_aside(local_id);
+  if (!st) {
+    std::fprintf(stderr, "deskaudit-agent spool %s: %s\n", verb.c_str(), st.error().message.c_str());
+    return 1;
+  }
+  std::printf(verb == "retry" ? "%s is back in the upload queue\n" : "%s deleted\n", local_id.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +133,15 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Enroll (first time), then record and upload until SIGTERM.");
   run->add_option("--server", options.server_url,
-                  "Server URL, e.g. http://audit.example:8443 (needed to enroll; later taken from the credential).");
+                  "Server URL, e.g. https://audit.example.com (needed to enroll; later taken from the credential). "
+                  "http:// is refused except to 127.0.0.0/8, ::1 and localhost unless --insecure-http.");
+  run->add_flag("--insecure-http", options.insecure_http,
+                "Allow a plain http:// server URL to another host: the agent token and the recordings then cross "
+                "the network unencrypted. Checked at every start (also against the URL saved at enrollment).");
+  run->add_option("--ca-file", options.ca_file,
+                  "PEM file of the CA that signed the server's certificate (a private CA); default: the system's "
+                  "CA bundle. Give it at every start.")
+      ->check(CLI::ExistingFile);
   run->add_option("--enroll-token", options.enroll_token,
                   "Enrollment token from the console (POST /api/v1/enrollment-tokens); used once, when the state "
                   "directory holds no credential yet. Also read from DESKAUDIT_ENROLL_TOKEN.")
@@ -129,12 +180,35 @@ int main(int argc, char** argv) {
   std::filesystem::path session_state_dir;
   std::string user;
   auto* connect = session->add_subcommand("connect", "A user connected: start recording if the policy says so.");
-  connect->add_option("--user", user, "The user's name.")->required();
+  connect
+      ->add_option("--user", user,
+                   "The user's name: 1 to 128 bytes of UTF-8, no control characters (what the server accepts).")
+      ->required();
   connect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
   auto* disconnect = session->add_subcommand("disconnect", "The user disconnected: finish the recording.");
   disconnect->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
   auto* status = session->add_subcommand("status", "Print the agent's session and recording state as JSON.");
   status->add_option("--state-dir", session_state_dir, "The running agent's --state-dir.")->required();
+
+  auto* spool_cmd = app.add_subcommand(
+      "spool",
+      "Recordings the server refused for good (deleted on the server, refused as invalid, conflicting bytes): the "
+      "agent sets them aside with their files under <state-dir>/spool/set-aside/ (they still take disk space and count "
+      "toward the --min-free floor), reports them in its heartbeat, and uploads the others.");
+  spool_cmd->require_subcommand(1);
+  std::string spool_verb, local_id;
+  for (const auto& [verb, help] :
+       {std::pair{"list", "List set-aside recordings: local id, server recording, user, size, HTTP status, error."},
+        std::pair{"retry",
+                  "Put a set-aside recording back in the upload queue (one deleted on the server is "
+                  "uploaded as a new recording)."},
+        std::pair{"delete", "Delete a set-aside recording and its files for good."}}) {
+    auto* cmd = spool_cmd->add_subcommand(verb, help);
+    cmd->add_option("--state-dir", session_state_dir, "The agent's --state-dir.")->required();
+    if (std::string_view(verb) != "list")
+      cmd->add_option("local_id", local_id, "Local id, from `spool list`.")->required();
+    cmd->callback([&spool_verb, verb] { spool_verb = verb; });
+  }
 
   CLI11_PARSE(app, argc, argv);
 
@@ -159,5 +233,6 @@ int main(int argc, char** argv) {
   if (*connect) return session_command(session_state_dir, {{"op", "connect"}, {"user", user}});
   if (*disconnect) return session_command(session_state_dir, {{"op", "disconnect"}});
   if (*status) return session_command(session_state_dir, {{"op", "status"}});
+  if (*spool_cmd) return spool_command(session_state_dir, spool_verb, local_id);
   return 2;
 }

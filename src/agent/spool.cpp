@@ -64,7 +64,11 @@ json meta_to_json(const RecordingMeta& m) {
           {"finished", m.finished},
           {"status", finish_status_name(m.status)},
           {"end_time", m.end_time ? json(format_rfc3339(*m.end_time)) : json(nullptr)},
-          {"finish_confirmed", m.finish_confirmed}};
+          {"finish_confirmed", m.finish_confirmed},
+          {"set_aside", m.set_aside ? json{{"http_status", m.set_aside->http_status},
+                                           {"error", m.set_aside->error},
+                                           {"at", format_rfc3339(m.set_aside->at)}}
+                                    : json(nullptr)}};
 }
 
 Result<RecordingMeta> meta_from_json(const json& d) {
@@ -100,6 +104,15 @@ Result<RecordingMeta> meta_from_json(const json& d) {
       m.end_time = *end;
     }
     m.finish_confirmed = d.value("finish_confirmed", false);
+    if (const auto it = d.find("set_aside"); it != d.end() && !it->is_null()) {
+      SetAsideReason r;
+      r.http_status = it->at("http_status").get<long>();
+      r.error = it->value("error", std::string());
+      auto at = parse_rfc3339(it->at("at").get<std::string>());
+      if (!at) return bad("set_aside.at: " + at.error().message);
+      r.at = *at;
+      m.set_aside = std::move(r);
+    }
   } catch (const json::exception& e) {
     return bad(e.what());
   }
@@ -177,6 +190,80 @@ Status Spool::remove(const fs::path& dir) {
   fs::remove_all(dir, ec);
   if (ec) return fail(Errc::io, "remove " + dir.string() + ": " + ec.message());
   return fsync_dir(root_);
+}
+
+namespace {
+
+// A local id as Spool::create makes them: "r<digits>-<random>"; nothing that
+// could name a path outside the set-aside area.
+bool plausible_local_id(std::string_view id) {
+  if (id.empty() || id.size() > 128 || id.front() != 'r') return false;
+  return std::ranges::all_of(id, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+  });
+}
+
+Status rename_dir(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return fail(Errc::io, errno_message("move " + from.string() + " to " + to.string(), errno));
+  }
+  if (auto st = fsync_dir(to.parent_path()); !st) return st;
+  return fsync_dir(from.parent_path());
+}
+
+}  // namespace
+
+Result<fs::path> Spool::set_aside(const fs::path& dir, SetAsideReason reason) {
+  if (auto st = ensure_private_dir(set_aside_root(), 0700); !st) return std::unexpected(st.error());
+  if (auto st = update(dir, [&](RecordingMeta& m) { m.set_aside = std::move(reason); }); !st) {
+    return std::unexpected(st.error());
+  }
+  const fs::path to = set_aside_root() / dir.filename();
+  if (auto st = rename_dir(dir, to); !st) return std::unexpected(st.error());
+  return to;
+}
+
+Result<std::vector<fs::path>> Spool::set_aside_recordings() const {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::exists(set_aside_root(), ec)) return out;
+  for (fs::directory_iterator it(set_aside_root(), ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory() && fs::exists(it->path() / kMetaFile)) out.push_back(it->path());
+  }
+  if (ec) return fail(Errc::io, "list " + set_aside_root().string() + ": " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status Spool::retry_set_aside(std::string_view local_id) {
+  const fs::path dir = set_aside_root() / std::string(local_id);
+  if (!plausible_local_id(local_id) || !fs::exists(dir / kMetaFile)) {
+    return fail(Errc::not_found,
+                "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
+  }
+  if (auto st = update(dir,
+                       [](RecordingMeta& m) {
+                         // The server recording is gone: upload it as a new one.
+                         if (m.set_aside && m.set_aside->http_status == 404) m.server_id.reset();
+                         m.set_aside.reset();
+                         m.finish_confirmed = false;
+                       });
+      !st) {
+    return st;
+  }
+  return rename_dir(dir, root_ / std::string(local_id));
+}
+
+Status Spool::delete_set_aside(std::string_view local_id) {
+  const fs::path dir = set_aside_root() / std::string(local_id);
+  if (!plausible_local_id(local_id) || !fs::exists(dir / kMetaFile)) {
+    return fail(Errc::not_found,
+                "no set-aside recording " + std::string(local_id) + " in " + set_aside_root().string());
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return fail(Errc::io, "remove " + dir.string() + ": " + ec.message());
+  return fsync_dir(set_aside_root());
 }
 
 Result<RecoveryReport> Spool::close_parts(const fs::path& dir) {

@@ -7,6 +7,11 @@
 //   <root>/<local-id>/seg-NNNNNN.mp4.part   the segment being written
 //   <root>/<local-id>/seg-NNNNNN.mp4.conflict  the server holds other bytes
 //                                      under that seq (HTTP 409): kept
+//   <root>/set-aside/<local-id>/       a recording the server refused for
+//                                      good (a permanent 4xx): moved here
+//                                      whole, with why in recording.json, and
+//                                      no longer uploaded until an operator
+//                                      retries it (`deskaudit-agent spool`)
 // Local ids sort by creation time, so recordings upload oldest first.
 //
 // Thread safety: a Spool may be shared by threads; update() serialises the
@@ -30,6 +35,13 @@ namespace deskaudit::agent {
 enum class FinishStatus { complete, interrupted };
 std::string_view finish_status_name(FinishStatus status);
 
+// Why a recording was set aside: the server's answer.
+struct SetAsideReason {
+  long http_status = 0;
+  std::string error;  // the server's message (with what the agent was doing)
+  EpochMs at = 0;
+};
+
 struct RecordingMeta {
   std::string local_id;
   std::optional<std::string> server_id;  // set once the server created it
@@ -44,6 +56,7 @@ struct RecordingMeta {
   FinishStatus status = FinishStatus::complete;
   std::optional<EpochMs> end_time;       // set with finished
   bool finish_confirmed = false;         // the server accepted /finish
+  std::optional<SetAsideReason> set_aside;  // set while in the set-aside area
 };
 
 nlohmann::json meta_to_json(const RecordingMeta& meta);
@@ -84,6 +97,19 @@ class Spool {
   Result<std::vector<std::filesystem::path>> recordings() const;
   // Deletes a recording directory (after the server confirmed everything).
   Status remove(const std::filesystem::path& dir);
+
+  // The set-aside area (created 0700 on first use).
+  std::filesystem::path set_aside_root() const { return root_ / "set-aside"; }
+  // Moves a recording directory, files and all, into the set-aside area and
+  // records why; the uploader no longer sees it. Returns its new path.
+  Result<std::filesystem::path> set_aside(const std::filesystem::path& dir, SetAsideReason reason);
+  // Set-aside recording directories, oldest first.
+  Result<std::vector<std::filesystem::path>> set_aside_recordings() const;
+  // Puts a set-aside recording (by local id) back in the upload queue. One
+  // the server no longer knew (404) is created anew on the server.
+  Status retry_set_aside(std::string_view local_id);
+  // Deletes a set-aside recording (by local id) and its files.
+  Status delete_set_aside(std::string_view local_id);
 
   // Closes what a stopped (or failed) recorder left open: every .part is cut
   // back to its valid prefix (media::valid_prefix_length) and renamed to its

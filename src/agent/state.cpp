@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
+#include "common/text.hpp"
 
 namespace deskaudit::agent {
 namespace {
@@ -92,12 +93,27 @@ Status save_session(const StatePaths& paths, const std::optional<UserSession>& s
 
 Status validate_username(std::string_view name) {
   if (name.empty()) return fail(Errc::invalid_argument, "user name is empty", "user");
-  if (name.size() > 256) return fail(Errc::invalid_argument, "user name is longer than 256 bytes", "user");
+  if (name.size() > kMaxUserNameBytes) {
+    return fail(Errc::invalid_argument,
+                "user name is longer than " + std::to_string(kMaxUserNameBytes) + " bytes (the server's limit)",
+                "user");
+  }
+  if (!is_valid_utf8(name)) return fail(Errc::invalid_argument, "user name is not valid UTF-8", "user");
   for (const char ch : name) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) return fail(Errc::invalid_argument, "user name contains a control character", "user");
   }
   return {};
+}
+
+std::string usable_username(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (const char ch : utf8_truncate(name, kMaxUserNameBytes)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out.push_back(c < 0x20 || c == 0x7f ? '?' : ch);
+  }
+  return out.empty() ? "?" : out;
 }
 
 }  // namespace deskaudit::agent

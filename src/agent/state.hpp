@@ -49,7 +49,14 @@ Result<std::optional<UserSession>> load_session(const StatePaths& paths);
 // nullopt removes the file.
 Status save_session(const StatePaths& paths, const std::optional<UserSession>& session);
 
-// A user name as xrdp/PAM hand it over: 1..256 bytes, no control characters.
+// A user name as xrdp/PAM hand it over, checked as the server checks it
+// (POST /api/v1/agent/recordings): 1..kMaxUserNameBytes (128) bytes of valid
+// UTF-8, no control characters. Names given to the agent are refused.
 Status validate_username(std::string_view name);
+// A name the agent did not choose (the display's owner, a recording an older
+// agent spooled) made acceptable: cut to kMaxUserNameBytes on a character
+// boundary, invalid bytes as U+FFFD, control characters as '?'; never empty.
+// For a valid name, the name itself.
+std::string usable_username(std::string_view name);
 
 }  // namespace deskaudit::agent

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/state.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 
@@ -66,8 +67,12 @@ void Uploader::run() {
     std::unique_lock lock(mu_);
     if (p.blocked) {
       idle_ = false;
-      // While draining for shutdown, retry at the short end of the range.
-      const auto delay = draining_ ? std::min(backoff.next(), std::chrono::milliseconds(1000)) : backoff.next();
+      // While draining for shutdown, retry at the short end of the range;
+      // but never sooner than the server asked.
+      auto delay = draining_ ? std::min(backoff.next(), std::chrono::milliseconds(1000)) : backoff.next();
+      if (p.retry_after) {
+        delay = std::max<std::chrono::milliseconds>(delay, std::min(*p.retry_after, kMaxRetryAfter));
+      }
       cv_.wait_for(lock, delay, [&] { return stop_ || drain_kick_; });
       drain_kick_ = false;
       continue;
@@ -100,6 +105,43 @@ UploadPass Uploader::pass(AgentApi& api) {
   return out;
 }
 
+bool Uploader::refused(AgentApi& api, const fs::path& dir, const Error& error, UploadPass& out) {
+  const LastReply reply = api.last_reply();
+  if (!permanent_rejection(reply.http_status)) {
+    report_error_(error);
+    out.retry_after = reply.retry_after;
+    return false;
+  }
+  report_error_(with_context(error, "the server refused recording " + dir.filename().string() +
+                                        " for good: it is set aside (see deskaudit-agent spool list)"));
+  const SetAsideReason reason{reply.http_status, error.message, SystemClock().now_ms()};
+  if (auto st = spool_.update(dir, [&](RecordingMeta& m) { m.set_aside = reason; }); !st) {
+    report_error_(st.error());
+    return false;
+  }
+  return set_aside_if_finished(dir, out);
+}
+
+bool Uploader::set_aside_if_finished(const fs::path& dir, UploadPass& out) {
+  auto meta = spool_.load(dir);
+  if (!meta) {
+    report_error_(meta.error());
+    return false;
+  }
+  // The recorder may still be writing into an open recording: it moves once
+  // finished; until then the uploader passes it by.
+  if (!meta->finished) return true;
+  auto moved = spool_.set_aside(dir, *meta->set_aside);
+  if (!moved) {
+    report_error_(with_context(moved.error(), "setting aside " + dir.filename().string()));
+    return false;
+  }
+  ++out.recordings_set_aside;
+  spdlog::warn("recording set aside local_id={} server_id={} http_status={}", meta->local_id,
+               meta->server_id.value_or("-"), meta->set_aside->http_status);
+  return true;
+}
+
 bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& out) {
   auto meta = spool_.load(dir);
   if (!meta) {
@@ -117,7 +159,22 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     has_conflict |= s.kind == SegmentFile::Kind::conflict;
     has_part |= s.kind == SegmentFile::Kind::part;
   }
-  if (meta->finish_confirmed) return true;  // only .conflict files left, kept for an operator
+  if (meta->set_aside) return set_aside_if_finished(dir, out);
+  if (meta->finish_confirmed) {
+    // Finished on the server with .conflict files kept (also by an earlier
+    // agent version, which left them in the queue).
+    if (auto st = spool_.update(dir,
+                                [](RecordingMeta& m) {
+                                  m.set_aside = SetAsideReason{
+                                      409, "the server holds other bytes for a segment (ours kept as .conflict)",
+                                      SystemClock().now_ms()};
+                                });
+        !st) {
+      report_error_(st.error());
+      return false;
+    }
+    return set_aside_if_finished(dir, out);
+  }
   // A recording that never wrote a segment and never reached the server
   // (the recorder could not start, or was stopped at once) leaves nothing.
   if (!meta->server_id && meta->finished && !has_closed && !has_part && !has_conflict) {
@@ -125,12 +182,10 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     return true;
   }
   if (!meta->server_id) {
-    auto id = api.create_recording(NewRecording{meta->local_id, meta->username, meta->start_time, meta->policy_id,
-                                                meta->policy_version});
-    if (!id) {
-      report_error_(with_context(id.error(), "creating the server recording"));
-      return false;
-    }
+    // A name an older agent spooled may exceed what the server takes.
+    auto id = api.create_recording(NewRecording{meta->local_id, usable_username(meta->username), meta->start_time,
+                                                meta->policy_id, meta->policy_version});
+    if (!id) return refused(api, dir, with_context(id.error(), "creating the server recording"), out);
     meta->server_id = *id;
     if (auto st = spool_.update(dir, [&](RecordingMeta& m) { m.server_id = *id; }); !st) {
       report_error_(st.error());
@@ -153,7 +208,7 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
       return false;
     }
     auto st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha);
-    if (!st && st.error().code == Errc::conflict) {
+    if (!st && api.last_reply().http_status == 409) {
       // The server holds different bytes under this seq: keep ours for an
       // operator to compare, report it, and move on rather than loop.
       const fs::path kept = fs::path(seg.path).concat(".conflict");
@@ -166,10 +221,7 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
       has_conflict = true;
       continue;
     }
-    if (!st) {
-      report_error_(st.error());
-      return false;
-    }
+    if (!st) return refused(api, dir, st.error(), out);
     // Confirmed by the server (it checked X-Content-SHA256): now it may go.
     if (::unlink(seg.path.c_str()) != 0) {
       report_error_(Error{Errc::io, errno_message("unlink " + seg.path.string(), errno), {}});
@@ -202,18 +254,27 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
   }
   const EpochMs end = meta->end_time.value_or(meta->start_time + meta->media_end_ms);
   if (auto st = api.finish(*meta->server_id, end, finish_status_name(meta->status));
-      !st && st.error().code != Errc::conflict) {
+      !st && api.last_reply().http_status != 409) {
     // 409 = already finished (a retry after a lost reply): done.
-    report_error_(with_context(st.error(), "finishing recording " + *meta->server_id));
-    return false;
+    return refused(api, dir, with_context(st.error(), "finishing recording " + *meta->server_id), out);
   }
   ++out.recordings_finished;
   spdlog::info("recording finished server_id={} status={}", *meta->server_id, finish_status_name(meta->status));
   if (has_conflict) {
-    if (auto st = spool_.update(dir, [](RecordingMeta& m) { m.finish_confirmed = true; }); !st) {
+    // Keep our bytes for an operator to compare with the server's.
+    if (auto st = spool_.update(dir,
+                                [&](RecordingMeta& m) {
+                                  m.finish_confirmed = true;
+                                  m.set_aside = SetAsideReason{409,
+                                                               "the server holds other bytes for a segment of " +
+                                                                   *meta->server_id + " (ours kept as .conflict)",
+                                                               SystemClock().now_ms()};
+                                });
+        !st) {
       report_error_(st.error());
+      return true;
     }
-    return true;
+    return set_aside_if_finished(dir, out);
   }
   if (auto st = spool_.remove(dir); !st) report_error_(st.error());
   return true;

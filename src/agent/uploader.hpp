@@ -5,8 +5,12 @@
 // and deletes it only after a 2xx, finishes the recording once the recorder
 // is done with it, then removes its directory. Failures are retried with
 // exponential backoff and jitter, without limit: network loss and server
-// restarts only delay the upload. A 409 (the server holds other bytes under
-// that seq) is reported once and the file kept as .conflict, never retried.
+// restarts only delay the upload; a 429 or 503 with Retry-After waits at
+// least that long. A recording the server refuses for good (a permanent 4xx,
+// see permanent_rejection(): deleted on the server, refused as invalid) is
+// set aside with its files (Spool::set_aside) and the others go on. A 409 on
+// a segment (the server holds other bytes under that seq) keeps that file as
+// .conflict, uploads the rest, finishes the recording, then sets it aside.
 //
 // Thread safety: start()/stop()/wake()/drain() may be called from any
 // thread; the upload itself runs on the uploader's own thread.
@@ -27,6 +31,7 @@ namespace deskaudit::agent {
 struct UploaderOptions {
   std::string server_url;
   std::string agent_token;  // secret
+  client::HttpClientOptions http{};
   BackoffOptions backoff{};
   std::chrono::milliseconds idle_poll{5000};  // rescan even without wake()
 };
@@ -36,9 +41,15 @@ struct UploadPass {
   int segments_uploaded = 0;
   int recordings_created = 0;
   int recordings_finished = 0;
+  int recordings_set_aside = 0;
   bool blocked = false;      // stopped on a retryable error
   bool pending = false;      // something is left (e.g. a recording still open)
+  std::optional<std::chrono::seconds> retry_after;  // the server asked to wait (blocked)
 };
+
+// The longest Retry-After the uploader honours: a misconfigured server must
+// not park the spool for days.
+inline constexpr std::chrono::seconds kMaxRetryAfter{3600};
 
 class Uploader {
  public:
@@ -62,6 +73,12 @@ class Uploader {
   void run();
   // Returns false when blocked on a retryable error.
   bool upload_recording(AgentApi& api, const std::filesystem::path& dir, UploadPass& out);
+  // After a failed call: sets the recording aside when the server refused it
+  // for good (returns true: go on with the next), else reports and blocks.
+  bool refused(AgentApi& api, const std::filesystem::path& dir, const Error& error, UploadPass& out);
+  // Moves a recording marked set-aside to the set-aside area once the
+  // recorder is done with it. False when blocked on a local error.
+  bool set_aside_if_finished(const std::filesystem::path& dir, UploadPass& out);
 
   Spool& spool_;
   UploaderOptions options_;

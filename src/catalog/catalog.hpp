@@ -66,7 +66,7 @@ class Catalog {
   virtual Status set_computer_pool(std::string_view computer_id,
                                    const std::optional<std::string>& pool_id) = 0;
   // Heartbeat: agent_version, capture_json, spool_bytes, last_error,
-  // session_json, last_seen_at. Leaves last_upload_* and last_session_at alone.
+  // session_json, set_aside_json, last_seen_at. Leaves last_upload_* and last_session_at alone.
   virtual Status update_agent_heartbeat(std::string_view computer_id, const AgentState& state) = 0;
   // After an upload attempt: error empty = success (sets last_upload_at).
   virtual Status note_upload(std::string_view computer_id, EpochMs at, std::string_view error) = 0;

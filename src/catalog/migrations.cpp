@@ -206,6 +206,13 @@ const std::vector<Migration> kMigrations = {
   first_seen_at BIGINT NOT NULL
 ))sql",
      }},
+    // What the agent set aside (recordings the server refused for good), as
+    // its heartbeat reports them: {"count", "items": [...]} or null.
+    {5,
+     "0005_agent_set_aside",
+     {
+         "ALTER TABLE computers ADD COLUMN set_aside_json TEXT NOT NULL DEFAULT 'null'",
+     }},
 };
 
 }  // namespace

@@ -38,9 +38,10 @@ struct PoolRow {
 inline constexpr std::string_view kComputerColumns =
     "c.id, c.name, c.hostname, c.os, c.pool_id, c.created_at, c.agent_version, c.capture_json, c.spool_bytes, "
     "c.last_error, c.session_json, c.last_seen_at, c.last_upload_at, c.last_upload_error, c.last_session_at, "
-    "(SELECT COUNT(*) FROM agent_credentials a WHERE a.computer_id = c.id)";
+    "(SELECT COUNT(*) FROM agent_credentials a WHERE a.computer_id = c.id), c.set_aside_json";
 struct ComputerRow {
-  std::string id, name, hostname, os, pool_id, agent_version, capture_json, last_error, session_json, last_upload_error;
+  std::string id, name, hostname, os, pool_id, agent_version, capture_json, last_error, session_json, last_upload_error,
+      set_aside_json;
   soci::indicator pool_ind = soci::i_ok;
   long long created_at = 0, spool_bytes = 0, last_seen_at = 0, last_upload_at = 0, last_session_at = 0, credentials = 0;
   void bind(soci::statement& st) {
@@ -60,6 +61,7 @@ struct ComputerRow {
     st.exchange(soci::into(last_upload_error));
     st.exchange(soci::into(last_session_at));
     st.exchange(soci::into(credentials));
+    st.exchange(soci::into(set_aside_json));
   }
   Computer get() const {
     Computer c;
@@ -79,6 +81,7 @@ struct ComputerRow {
     c.agent.last_upload_at = last_upload_at;
     c.agent.last_upload_error = last_upload_error;
     c.agent.last_session_at = last_session_at;
+    c.agent.set_aside_json = set_aside_json;
     return c;
   }
 };

@@ -120,7 +120,8 @@ Status SociCatalog::migrate() {
   const auto all = migrations();
   auto current = schema_version();
   if (!current) return std::unexpected(current.error());
-  const int latest = all.empty() ? 0 : all.back().version;
+  int latest = 0;
+  for (const auto& m : all) latest = std::max(latest, m.version);
   if (*current > latest) {
     return fail(Errc::conflict, "catalog schema version " + std::to_string(*current) +
                                     " is newer than this build supports (" + std::to_string(latest) +
@@ -129,16 +130,13 @@ Status SociCatalog::migrate() {
   for (const auto& m : all) {
     // Not skipped by the highest applied version: features reserve numbers
     // and may land out of order; migrate_one skips what is recorded.
-    if (auto st = migrate_one(m.version); !st) return st;
+    if (auto st = migrate_one(m); !st) return st;
   }
   return {};
 }
 
-Status SociCatalog::migrate_one(int version) {
-  const auto all = migrations();
-  const auto it = std::find_if(all.begin(), all.end(), [&](const Migration& x) { return x.version == version; });
-  if (it == all.end()) return fail(Errc::internal, "no migration " + std::to_string(version));
-  const Migration& m = *it;
+Status SociCatalog::migrate_one(const Migration& m) {
+  const int version = m.version;
   return run("migrate " + std::string(m.name), "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
     // Replicas starting together: one applies, the others wait and skip.
@@ -356,7 +354,8 @@ Status SociCatalog::update_agent_heartbeat(std::string_view computer_id, const A
   return run("update_agent_heartbeat", "", [&](sql::Session& s) -> Status {
     Sql q("UPDATE computers SET agent_version = ");
     q.bind(a.agent_version)(", capture_json = ").bind(a.capture_json)(", spool_bytes = ").bind(a.spool_bytes);
-    q(", last_error = ").bind(a.last_error)(", session_json = ").bind(a.session_json)(", last_seen_at = ");
+    q(", last_error = ").bind(a.last_error)(", session_json = ").bind(a.session_json);
+    q(", set_aside_json = ").bind(a.set_aside_json)(", last_seen_at = ");
     q.bind(a.last_seen_at)(" WHERE id = ").bind(computer_id);
     if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "computer " + rows::quote_id(computer_id) + " not found");
     return {};

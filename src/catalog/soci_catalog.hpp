@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "catalog/catalog.hpp"
+#include "catalog/migrations.hpp"
 #include "catalog/rows.hpp"
 #include "catalog/sql.hpp"
 
@@ -155,7 +156,7 @@ class SociCatalog final : public Catalog {
     });
   }
 
-  Status migrate_one(int version);
+  Status migrate_one(const Migration& migration);
 
   sql::Backend backend_;
   std::unique_ptr<soci::connection_pool> pool_;

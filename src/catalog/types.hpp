@@ -61,6 +61,7 @@ struct AgentState {
   std::int64_t spool_bytes = 0;
   std::string last_error;
   std::string session_json = "null";  // current session or null
+  std::string set_aside_json = "null";  // {"count", "items"}: recordings the server refused for good, or null
   EpochMs last_seen_at = 0;           // 0 = never
   EpochMs last_upload_at = 0;         // last accepted segment, 0 = never
   std::string last_upload_error;

@@ -33,7 +33,8 @@ Error error_from(long status, const std::string& body) {
 
 }  // namespace
 
-ApiClient::ApiClient(std::string server_url, std::string token) : server_(std::move(server_url)), token_(std::move(token)) {
+ApiClient::ApiClient(std::string server_url, std::string token, client::HttpClientOptions http)
+    : server_(std::move(server_url)), token_(std::move(token)), http_(std::move(http)) {
   while (!server_.empty() && server_.back() == '/') server_.pop_back();
 }
 
@@ -134,18 +135,34 @@ std::filesystem::path credentials_path() {
   return base / "deskaudit" / "credentials.json";
 }
 
-Status save_credentials(const std::string& server, const std::string& token) {
+Status save_credentials(const SavedLogin& login) {
   const auto path = credentials_path();
   if (auto st = ensure_private_dir(path.parent_path()); !st) return st;
-  return write_file_atomic(path, Json{{"server", server}, {"token", token}}.dump() + "\n", 0600);
+  const Json doc = {{"server", login.server},
+                    {"token", login.token},
+                    {"ca_file", login.ca_file},
+                    {"insecure_http", login.insecure_http}};
+  return write_file_atomic(path, doc.dump() + "\n", 0600);
 }
 
-Result<std::pair<std::string, std::string>> load_credentials() {
+Result<SavedLogin> load_credentials() {
   auto text = read_file(credentials_path(), 1 << 16);
   if (!text) return std::unexpected(text.error());
   Json j = Json::parse(*text, nullptr, false);
-  if (!j.is_object()) return fail(Errc::corrupt, credentials_path().string() + " is not valid JSON; run deskaudit login again");
-  return std::pair{j.value("server", std::string()), j.value("token", std::string())};
+  const auto bad = [] {
+    return fail(Errc::corrupt, credentials_path().string() + " is not valid; run deskaudit login again");
+  };
+  if (!j.is_object()) return bad();
+  SavedLogin s;
+  try {
+    s.server = j.value("server", std::string());
+    s.token = j.value("token", std::string());
+    s.ca_file = j.value("ca_file", std::string());
+    s.insecure_http = j.value("insecure_http", false);
+  } catch (const Json::exception&) {
+    return bad();
+  }
+  return s;
 }
 
 }  // namespace deskaudit::cli

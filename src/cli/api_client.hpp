@@ -16,7 +16,7 @@ using Json = nlohmann::json;
 
 class ApiClient {
  public:
-  ApiClient(std::string server_url, std::string token);
+  ApiClient(std::string server_url, std::string token, client::HttpClientOptions http = {});
 
   Result<Json> get(const std::string& path);
   Result<Json> post(const std::string& path, const Json& body);
@@ -41,9 +41,17 @@ class ApiClient {
 // Builds "?a=b&c=d" from the non-empty pairs.
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
 
-// Saved sign-in: ~/.config/deskaudit/credentials.json (0600) {"server","token"}.
+// Saved sign-in: ~/.config/deskaudit/credentials.json (0600)
+// {"server","token","ca_file","insecure_http"}: the transport settings used
+// at login apply again whenever the saved server is the one in use.
+struct SavedLogin {
+  std::string server;
+  std::string token;    // secret
+  std::string ca_file;  // absolute path, or empty
+  bool insecure_http = false;
+};
 std::filesystem::path credentials_path();
-Status save_credentials(const std::string& server, const std::string& token);
-Result<std::pair<std::string, std::string>> load_credentials();
+Status save_credentials(const SavedLogin& login);
+Result<SavedLogin> load_credentials();
 
 }  // namespace deskaudit::cli

@@ -23,6 +23,8 @@ namespace {
 struct Globals {
   std::string server;
   std::string token;
+  std::string ca_file;
+  bool insecure_http = false;
   bool json = false;
 };
 
@@ -85,6 +87,11 @@ std::string read_password(const std::string& prompt) {
 int fail_with(const Error& e) {
   std::cerr << "deskaudit: " << e.message << "\n";
   if (e.code == Errc::unauthenticated) std::cerr << "  (sign in with: deskaudit login)\n";
+  if (e.field == client::kTlsVerifyField) {
+    std::cerr
+        << "  (if the server's certificate comes from a private CA, pass --ca-file FILE or set DESKAUDIT_CA_FILE; "
+           "login saves it for later commands)\n";
+  }
   switch (e.code) {
     case Errc::unauthenticated: return 3;
     case Errc::permission_denied: return 4;
@@ -146,7 +153,17 @@ int main(int argc, char** argv) {
   CLI::App app{"deskaudit: manage screen-recording policies, computers and recordings"};
   app.require_subcommand(1);
   Globals g;
-  app.add_option("--server", g.server, "server URL (default: saved by login, $DESKAUDIT_SERVER, http://127.0.0.1:8080)");
+  app.add_option("--server", g.server,
+                 "server URL (default: $DESKAUDIT_SERVER, then the one saved by login, then http://127.0.0.1:8080); "
+                 "http:// only to 127.0.0.0/8, ::1 or localhost unless --insecure-http");
+  app.add_flag("--insecure-http", g.insecure_http,
+               "allow http:// to another host: password and token then cross the network unencrypted (login saves it "
+               "for that server)");
+  app.add_option("--ca-file", g.ca_file,
+                 "PEM file of the CA that signed the server's certificate (private CA; default: $DESKAUDIT_CA_FILE, "
+                 "then the one saved by login, then the system's CA bundle)")
+      ->envname("DESKAUDIT_CA_FILE")
+      ->check(CLI::ExistingFile);
   app.add_option("--token", g.token, "bearer token (default: $DESKAUDIT_TOKEN, then the one saved by login)");
   app.add_flag("--json", g.json, "print raw JSON");
 
@@ -310,11 +327,21 @@ int main(int argc, char** argv) {
   // Server and token: flags, then environment, then saved credentials.
   auto saved = load_credentials();
   if (g.server.empty() && std::getenv("DESKAUDIT_SERVER")) g.server = std::getenv("DESKAUDIT_SERVER");
-  if (g.server.empty() && saved) g.server = saved->first;
+  if (g.server.empty() && saved) g.server = saved->server;
   if (g.server.empty()) g.server = "http://127.0.0.1:8080";
   if (g.token.empty() && std::getenv("DESKAUDIT_TOKEN")) g.token = std::getenv("DESKAUDIT_TOKEN");
-  if (g.token.empty() && saved && (saved->first == g.server || saved->first.empty())) g.token = saved->second;
-  ApiClient api(g.server, g.token);
+  // The saved login's transport settings belong to its server only.
+  const bool saved_server = saved && (saved->server == g.server || saved->server.empty());
+  if (g.token.empty() && saved_server) g.token = saved->token;
+  if (g.ca_file.empty() && saved_server) g.ca_file = saved->ca_file;
+  if (saved_server && saved->insecure_http) g.insecure_http = true;
+  if (!g.ca_file.empty()) g.ca_file = std::filesystem::absolute(g.ca_file).string();
+  if (auto st = client::check_transport(g.server, g.insecure_http, "--insecure-http"); !st) {
+    std::cerr << "deskaudit: " << st.error().message << "\n";
+    return 2;
+  }
+  const client::HttpClientOptions http{g.ca_file};
+  ApiClient api(g.server, g.token, http);
 
   auto rule = [&]() {
     Json r = Json::object();
@@ -368,10 +395,13 @@ int main(int argc, char** argv) {
   if (cmd == "login") {
     if (password.empty() && std::getenv("DESKAUDIT_PASSWORD")) password = std::getenv("DESKAUDIT_PASSWORD");
     if (password.empty()) password = read_password("Password for " + username + ": ");
-    ApiClient anon(g.server, "");
+    ApiClient anon(g.server, "", http);
     auto r = anon.post("/api/v1/auth/login", {{"username", username}, {"password", password}});
     if (!r) return fail_with(r.error());
-    if (auto st = save_credentials(g.server, (*r)["token"].get<std::string>()); !st) return fail_with(st.error());
+    if (auto st = save_credentials(SavedLogin{g.server, (*r)["token"].get<std::string>(), g.ca_file, g.insecure_http});
+        !st) {
+      return fail_with(st.error());
+    }
     std::cout << "signed in to " << g.server << " as " << username << " until " << str((*r)["expires_at"]) << "\n";
     return 0;
   }

@@ -1,5 +1,6 @@
 #include "client/http.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -185,9 +186,11 @@ CURLcode set(CURL* h, CURLoption option, T value) {
 
 struct HttpClient::Impl {
   CurlPtr handle;
+  HttpClientOptions options;
 };
 
-HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
+HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
   ensure_curl_global();
   impl_->handle.reset(curl_easy_init());
   if (!impl_->handle) throw std::runtime_error("curl_easy_init failed");
@@ -256,6 +259,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink
   set(h, CURLOPT_TIMEOUT_MS, request.timeout_ms);
   set(h, CURLOPT_CONNECTTIMEOUT_MS, request.connect_timeout_ms);
   set(h, CURLOPT_HTTPHEADER, headers.get());
+  if (!impl_->options.ca_file.empty()) set(h, CURLOPT_CAINFO, impl_->options.ca_file.c_str());
   set(h, CURLOPT_HEADERFUNCTION, on_header);
   set(h, CURLOPT_HEADERDATA, &t);
   set(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -286,10 +290,57 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink
       return fail(Errc::too_large, what + ": response body exceeds " + std::to_string(kMaxMemoryBodyBytes) + " bytes");
     }
     const std::string detail = errbuf[0] != '\0' ? std::string(trim(errbuf)) : std::string(curl_easy_strerror(rc));
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+      return fail(Errc::unavailable, what + ": the server's TLS certificate could not be verified (" + detail + ")",
+                  std::string(kTlsVerifyField));
+    }
+    if (rc == CURLE_SSL_CACERT_BADFILE) {
+      return fail(Errc::invalid_argument,
+                  what + ": cannot use the CA file " + impl_->options.ca_file.string() + " (" + detail + ")",
+                  std::string(kTlsVerifyField));
+    }
     return fail(Errc::unavailable, what + ": " + detail);
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.response.status);
   return std::move(t.response);
+}
+
+std::string url_host(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+  if (rest.starts_with('[')) {
+    const auto close = rest.find(']');
+    return close == std::string_view::npos ? std::string() : std::string(rest.substr(1, close - 1));
+  }
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+Status check_transport(std::string_view url, bool allow_insecure_http, std::string_view insecure_flag) {
+  std::string scheme(url.substr(0, url.find("://")));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ascii_lower);
+  if (scheme == "https") return {};
+  if (scheme != "http" || url.find("://") == std::string_view::npos) {
+    return fail(Errc::invalid_argument, "server URL '" + std::string(url) + "' must start with https:// or http://");
+  }
+  if (allow_insecure_http) return {};
+  std::string host = url_host(url);
+  std::transform(host.begin(), host.end(), host.begin(), ascii_lower);
+  // Literal addresses only: a name that resolves to 127.0.0.1 today may not
+  // tomorrow, and DNS answers are not ours to trust.
+  in_addr v4{};
+  in6_addr v6{};
+  const bool loopback = host == "localhost" ||
+                        (::inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+                        (::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+  if (loopback) return {};
+  return fail(Errc::invalid_argument,
+              "refusing plain http:// to " + (host.empty() ? std::string("an unnamed host") : host) +
+                  ": tokens, passwords and recordings would cross the network unencrypted. Use https:// (with " +
+                  "--ca-file for a private CA), or pass " + std::string(insecure_flag) +
+                  " to allow http:// anyway (http:// is always allowed to 127.0.0.1, ::1 and localhost)");
 }
 
 std::string url_encode(std::string_view text, bool keep_slash) {

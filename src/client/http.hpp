@@ -44,9 +44,21 @@ struct HttpResponse {
 // Receives response body bytes (only for 2xx when given); false aborts.
 using BodySink = std::function<bool(std::span<const std::byte>)>;
 
+struct HttpClientOptions {
+  // PEM file of the CA certificate(s) that https peers' certificates must
+  // chain to (a private CA), instead of the system's CA bundle. Empty: the
+  // system's bundle. Peer and host name are always verified.
+  std::filesystem::path ca_file;
+};
+
+// The Error::field of a transport failure because the peer's TLS certificate
+// did not verify (unknown CA, wrong host name, expired): the caller can name
+// its CA setting in the message.
+inline constexpr std::string_view kTlsVerifyField = "tls_verify";
+
 class HttpClient {
  public:
-  HttpClient();
+  explicit HttpClient(HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -59,6 +71,16 @@ class HttpClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Plain http carries tokens, passwords and recordings in the clear: allowed
+// only to a loopback host (127.0.0.0/8, ::1, localhost) unless
+// allow_insecure_http. https is always allowed. The error names
+// `insecure_flag` (e.g. "--insecure-http") as the way to allow it anyway.
+Status check_transport(std::string_view url, bool allow_insecure_http, std::string_view insecure_flag);
+
+// The host of an http(s) URL (brackets of an IPv6 literal removed, no port,
+// no user info); empty when there is none.
+std::string url_host(std::string_view url);
 
 // Percent-encodes for a URL path segment or query value (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view text, bool keep_slash = false);

@@ -10,6 +10,7 @@
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/text.hpp"
 #include "media/fmp4.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
@@ -24,6 +25,41 @@ Json agent_policy_json(const EffectivePolicy& eff) {
   return {{"policy", to_json(*eff.policy)},
           {"source", std::string(to_string(eff.source))},
           {"etag", std::string(to_string(eff.source)) + ":" + eff.policy->id + ":" + std::to_string(eff.policy->version)}};
+}
+
+// The heartbeat's report of recordings the agent set aside, rebuilt from
+// known fields only, each cut on a character boundary: at most 20 items.
+Result<Json> set_aside_from(const Json& body) {
+  auto count = get_int(body, "set_aside_count");
+  if (!count) return std::unexpected(count.error());
+  const auto it = body.find("set_aside");
+  if (it != body.end() && !it->is_null() && !it->is_array()) {
+    return fail(Errc::unprocessable, "set_aside must be an array", "set_aside");
+  }
+  if (count->value_or(0) <= 0 || it == body.end() || it->is_null()) return Json(nullptr);
+  if (**count > 1'000'000'000) return fail(Errc::unprocessable, "set_aside_count is out of range", "set_aside_count");
+  Json items = Json::array();
+  const auto text = [](const Json& item, const char* key, std::size_t max) -> Json {
+    const auto f = item.find(key);
+    return f != item.end() && f->is_string() ? Json(utf8_truncate(f->get_ref<const std::string&>(), max))
+                                             : Json(nullptr);
+  };
+  for (const auto& item : *it) {
+    if (items.size() >= 20) break;
+    if (!item.is_object()) return fail(Errc::unprocessable, "set_aside items must be objects", "set_aside");
+    const auto status = item.find("http_status");
+    items.push_back({{"local_id", text(item, "local_id", 64)},
+                     {"recording_id", text(item, "recording_id", 64)},
+                     {"username", text(item, "username", kMaxUserNameBytes)},
+                     {"start_time", text(item, "start_time", 40)},
+                     {"http_status", status != item.end() && status->is_number_integer() &&
+                                             status->get<std::int64_t>() >= 100 && status->get<std::int64_t>() <= 599
+                                         ? *status
+                                         : Json(nullptr)},
+                     {"error", text(item, "error", 512)},
+                     {"set_aside_at", text(item, "set_aside_at", 40)}});
+  }
+  return Json{{"count", **count}, {"items", std::move(items)}};
 }
 
 Result<Recording> own_recording(Services& s, const Context& ctx, const std::string& id) {
@@ -204,6 +240,9 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                         return fail(Errc::unprocessable, "session must be an object or null", "session");
                       }
                       st.session_json = body->value("session", Json(nullptr)).dump();
+                      auto set_aside = set_aside_from(*body);
+                      if (!set_aside) return std::unexpected(set_aside.error());
+                      st.set_aside_json = set_aside->dump();
                       if (st.capture_json.size() > 4096 || st.session_json.size() > 4096) {
                         return fail(Errc::unprocessable, "capture and session must each be under 4 KiB");
                       }

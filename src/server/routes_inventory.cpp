@@ -163,6 +163,33 @@ Status recording_status(Services& s, Context& ctx) {
   if (!a.last_error.empty()) upload_detail += "; agent error: " + a.last_error;
   if (a.spool_bytes > 0) upload_detail += "; " + std::to_string(a.spool_bytes) + " bytes waiting in the spool";
   add("upload", "Uploads succeed", upload_ok, upload_detail);
+  // Stored bytes are the agent's (sanitised at the heartbeat): read them
+  // without trusting their shape.
+  const Json aside = Json::parse(a.set_aside_json, nullptr, false);
+  const auto field = [](const Json& j, const char* key) -> const Json& {
+    static const Json none;
+    if (!j.is_object()) return none;
+    const auto it = j.find(key);
+    return it == j.end() ? none : *it;
+  };
+  const Json& count = field(aside, "count");
+  const std::int64_t aside_count = count.is_number_integer() ? count.get<std::int64_t>() : 0;
+  std::string aside_detail = "none: the agent has set no recording aside";
+  if (aside_count > 0) {
+    aside_detail = std::to_string(aside_count) +
+                   " recording(s) refused by the server for good, kept on the computer "
+                   "(deskaudit-agent spool list, then retry or delete)";
+    const Json& items = field(aside, "items");
+    for (const auto& item : items.is_array() ? items : Json::array()) {
+      const Json &local = field(item, "local_id"), &rec = field(item, "recording_id"),
+                 &status = field(item, "http_status"), &error = field(item, "error");
+      aside_detail += "; " + (local.is_string() ? local.get<std::string>() : std::string("?"));
+      if (rec.is_string()) aside_detail += " (" + rec.get<std::string>() + ")";
+      if (status.is_number_integer()) aside_detail += " HTTP " + std::to_string(status.get<std::int64_t>());
+      if (error.is_string()) aside_detail += ": " + error.get<std::string>();
+    }
+  }
+  add("set_aside", "No recordings set aside by the agent", aside_count == 0, aside_detail);
   bool all_ok = true;
   for (const auto& ch : checks) all_ok = all_ok && ch["ok"].get<bool>();
   ctx.reply({{"computer_id", c->id}, {"ok", all_ok}, {"checks", checks}});

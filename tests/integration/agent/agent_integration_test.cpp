@@ -559,3 +559,69 @@ TEST_F(AgentIT, DiskFloorStopsRecordingWithAnError) {
       10s))
       << admin_->get("/api/v1/computers/" + computer_id_ + "/recording-status").body;
 }
+
+// A recording deleted on the server while the agent still uploads it: the
+// agent sets it aside (files kept, reported) and later sessions upload as
+// usual; before, the 404 blocked every later recording.
+TEST_F(AgentIT, RecordingDeletedOnTheServerIsSetAsideAndLaterOnesStillUpload) {
+  set_policy({{"mode", "session"}, {"fps", 5}});
+  start_agent();
+  session("connect", "alice");
+  start_motion(60);
+  std::vector<nlohmann::json> recs;
+  ASSERT_TRUE(wait_until([&] { return !(recs = recordings()).empty(); }, 60s)) << tail_of(logs_->path() / "agent.log");
+  const std::string deleted = recs[0]["id"];
+  std::this_thread::sleep_for(2s);  // a few frames into its first segment
+  ASSERT_EQ(admin_->del("/api/v1/recordings/" + deleted).status, 204);
+  session("disconnect");
+
+  const fs::path aside = state_->path() / "spool" / "set-aside";
+  const auto aside_count = [&] {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(aside, ec), end; !ec && it != end; it.increment(ec)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return aside_count() == 1; }, 60s)) << tail_of(logs_->path() / "agent.log");
+
+  session("connect", "bob");
+  std::this_thread::sleep_for(3s);
+  session("disconnect");
+  recs = wait_finished(1, 60s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["username"], "bob");
+  EXPECT_NE(recs[0]["status"], "recording");
+  check_recording(recs[0]);
+
+  // Reported: by the agent's spool command and, through the heartbeat, by
+  // the server's recording-status.
+  int st = 0;
+  const auto list = shell(
+      std::string(DESKAUDIT_AGENT_BIN) + " spool list --state-dir " + quote(state_->path().string()) + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << list;
+  EXPECT_NE(list.find("recording=" + deleted), std::string::npos) << list;
+  EXPECT_NE(list.find("http_status=404"), std::string::npos) << list;
+  const std::string status_path = "/api/v1/computers/" + computer_id_ + "/recording-status";
+  EXPECT_TRUE(
+      wait_until([&] { return admin_->get(status_path).body.find(deleted + ") HTTP 404") != std::string::npos; }, 20s))
+      << admin_->get(status_path).body;
+
+  // Cleared by the administrator: the report goes away.
+  fs::path local;
+  for (const auto& e : fs::directory_iterator(aside)) local = e.path().filename();
+  shell(std::string(DESKAUDIT_AGENT_BIN) + " spool delete " + local.string() + " --state-dir " +
+            quote(state_->path().string()) + " 2>&1",
+        &st);
+  EXPECT_EQ(st, 0);
+  EXPECT_EQ(aside_count(), 0u);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto r = admin_->get(status_path);
+        for (const auto& c : r.json["checks"]) {
+          if (c["id"] == "set_aside") return c["ok"].get<bool>();
+        }
+        return false;
+      },
+      20s))
+      << admin_->get(status_path).body;
+}

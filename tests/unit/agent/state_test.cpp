@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/fs.hpp"
+#include "common/text.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::agent;
@@ -88,4 +89,28 @@ TEST(Username, Validation) {
   EXPECT_FALSE(validate_username(""));
   EXPECT_FALSE(validate_username(std::string(257, 'a')));
   EXPECT_FALSE(validate_username("a\tb"));
+}
+
+// The agent never creates a recording whose user name the server refuses
+// (POST /api/v1/agent/recordings takes 1..128 bytes of UTF-8).
+TEST(Username, MatchesTheServersLimit) {
+  EXPECT_EQ(kMaxUserNameBytes, 128u);
+  EXPECT_TRUE(validate_username(std::string(128, 'a')));
+  EXPECT_FALSE(validate_username(std::string(129, 'a')));
+  EXPECT_FALSE(validate_username(std::string(200, 'a')));
+  EXPECT_TRUE(validate_username("J\xc3\xbcrgen"));
+  EXPECT_FALSE(validate_username("J\xc3rgen"));      // a split character
+  EXPECT_FALSE(validate_username("\xed\xa0\x80x"));  // a surrogate
+}
+
+TEST(Username, NamesTheAgentDidNotChooseAreCutOnACharacterBoundary) {
+  EXPECT_EQ(usable_username("alice"), "alice");
+  // 127 ASCII bytes and a 2-byte character: the character does not fit.
+  const std::string long_name = std::string(127, 'a') + "\xc3\xbc" + "tail";
+  const std::string cut = usable_username(long_name);
+  EXPECT_EQ(cut, std::string(127, 'a'));
+  EXPECT_TRUE(validate_username(cut));
+  EXPECT_TRUE(validate_username(usable_username("bad\xffname\x01")));
+  EXPECT_TRUE(validate_username(usable_username("")));
+  EXPECT_TRUE(validate_username(usable_username(std::string(5000, 'x'))));
 }

@@ -87,6 +87,7 @@ TEST_P(CatalogTest, ComputersCrudAgentStateAndListing) {
   EXPECT_EQ(c->pool_id, "pool-a");
   EXPECT_FALSE(c->enrolled);
   EXPECT_EQ(c->agent.capture_json, "null");
+  EXPECT_EQ(c->agent.set_aside_json, "null");  // the column default (migration 5)
   EXPECT_EQ(cat().get_computer("cc-x").error().code, Errc::not_found);
 
   Computer edit = *c;
@@ -105,6 +106,7 @@ TEST_P(CatalogTest, ComputersCrudAgentStateAndListing) {
   state.spool_bytes = 1234;
   state.last_error = "none";
   state.session_json = R"({"user":"alice"})";
+  state.set_aside_json = R"({"count":1,"items":[{"local_id":"r1","http_status":404}]})";
   state.last_seen_at = kT0 + 5;
   state.last_upload_at = 999;  // ignored by the heartbeat
   CAT_OK(cat().update_agent_heartbeat("cc-1", state));
@@ -116,6 +118,7 @@ TEST_P(CatalogTest, ComputersCrudAgentStateAndListing) {
   EXPECT_EQ(c->agent.capture_json, state.capture_json);
   EXPECT_EQ(c->agent.spool_bytes, 1234);
   EXPECT_EQ(c->agent.session_json, state.session_json);
+  EXPECT_EQ(c->agent.set_aside_json, state.set_aside_json);
   EXPECT_EQ(c->agent.last_seen_at, kT0 + 5);
   EXPECT_EQ(c->agent.last_upload_at, kT0 + 10);
   EXPECT_EQ(c->agent.last_upload_error, "bucket unreachable");
