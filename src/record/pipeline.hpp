@@ -27,6 +27,14 @@ struct RecorderTuning {
   // Coarser coding of areas in constant motion, refined once still.
   ActivityOptions activity;
   capture::BackendChoice backend = capture::BackendChoice::best;
+  // Where the pictures come from: unless set, the X display of
+  // RecorderOptions::display (tests and benchmarks pass a
+  // capture::ScriptedScreen's open()).
+  std::function<Result<std::unique_ptr<capture::ScreenCapture>>(const capture::CaptureOptions&)> open_capture;
+  // Paces frames and stamps media time; the clock the capture's wait()
+  // deadlines refer to (a ScriptedScreen's clock() with its captures).
+  // nullptr: capture::steady_clock(). Must outlive the recorder.
+  const capture::MonotonicClock* clock = nullptr;
   // Called once, on the recorder thread, with the wall-clock time of media
   // time start_offset_ms (the first frame's capture time).
   std::function<void(EpochMs)> on_first_frame;

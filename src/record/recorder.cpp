@@ -32,7 +32,7 @@ class RecorderImpl final : public Recorder {
  public:
   RecorderImpl(RecorderOptions options, RecorderTuning tuning, SegmentCallback cb)
       : options_(std::move(options)), tuning_(std::move(tuning)), on_closed_(std::move(cb)),
-        segments_(options_.output_dir, options_.first_seq) {}
+        clock_(tuning_.clock != nullptr ? tuning_.clock : &capture::steady_clock()), segments_(options_.output_dir, options_.first_seq) {}
   ~RecorderImpl() override { (void)stop(); }
 
   Status init();
@@ -58,6 +58,7 @@ class RecorderImpl final : public Recorder {
   Status flush_fragment(std::size_t count);
   Status close_segment();
   Status finish(SteadyClock::time_point now);
+  SteadyClock::time_point now() const { return clock_->now(); }
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
@@ -70,6 +71,7 @@ class RecorderImpl final : public Recorder {
   RecorderOptions options_;
   RecorderTuning tuning_;
   SegmentCallback on_closed_;
+  const capture::MonotonicClock* clock_;
   SegmentFiles segments_;
   std::unique_ptr<capture::ScreenCapture> capture_;
   std::optional<encode::H264Encoder> encoder_;
@@ -115,7 +117,7 @@ Status RecorderImpl::init() {
   co.draw_cursor = o.draw_cursor;
   co.backend = tuning_.backend;
   co.cursor_poll_interval = std::chrono::milliseconds(1000 / o.fps);
-  auto cap = capture::open_x11_capture(co);
+  auto cap = tuning_.open_capture ? tuning_.open_capture(co) : capture::open_x11_capture(co);
   if (!cap) return std::unexpected(cap.error());
   capture_ = std::move(*cap);
   elapsed_ms_ = o.start_offset_ms;
@@ -163,17 +165,17 @@ Status RecorderImpl::loop() {
   // A burst of drawing (a window mapping) right after a still period is
   // caught whole instead of half-drawn and again 1/fps later.
   const auto settle = std::min<std::chrono::microseconds>(interval / 4, std::chrono::milliseconds(50));
-  auto next_allowed = SteadyClock::now();
+  auto next_allowed = now();
   std::optional<SteadyClock::time_point> change_seen;
   for (;;) {
-    const auto now = SteadyClock::now();
+    const auto t_now = now();
     const bool pending = capture_->changed();
     SteadyClock::time_point deadline;
     if (pending) {
-      if (!change_seen) change_seen = now;
-      deadline = std::max(next_allowed, started_ ? *change_seen + settle : now);
+      if (!change_seen) change_seen = t_now;
+      deadline = std::max(next_allowed, started_ ? *change_seen + settle : t_now);
     } else {
-      deadline = now + std::chrono::milliseconds(tuning_.fragment_ms);
+      deadline = t_now + std::chrono::milliseconds(tuning_.fragment_ms);
       // A refinement is a frame too: it waits for the fps cap like any other.
       if (const auto due = activity_->refinement_due_ms(); due && started_)
         deadline = std::min(deadline, std::max(next_allowed, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms)));
@@ -182,31 +184,31 @@ Status RecorderImpl::loop() {
     if (!st) return std::unexpected(st.error());
     switch (*st) {
       case CaptureStatus::interrupted:
-        return finish(SteadyClock::now());
+        return finish(now());
       case CaptureStatus::reinit:
         if (auto r = handle_resize(); !r) return r;
         break;
       case CaptureStatus::timeout:
         if (const auto due = activity_->refinement_due_ms();
-            due && started_ && media_ms(SteadyClock::now()) >= *due && SteadyClock::now() >= next_allowed) {
-          const auto t = SteadyClock::now();
+            due && started_ && media_ms(now()) >= *due && now() >= next_allowed) {
+          const auto t = now();
           if (auto r = refine(t); !r) return r;
           next_allowed = t + interval;
           break;
         }
         // Still screen: write all but the newest frame (whose duration is
         // still open) so little stays in memory only.
-        if (frag_.size() >= 2 && media_ms(SteadyClock::now()) - frag_.back()->pts >= tuning_.fragment_ms)
+        if (frag_.size() >= 2 && media_ms(now()) - frag_.back()->pts >= tuning_.fragment_ms)
           if (auto r = flush_fragment(frag_.size() - 1); !r) return r;
         break;
       case CaptureStatus::ok:
-        if (pending && SteadyClock::now() >= deadline) {
-          const auto t = SteadyClock::now();
+        if (pending && now() >= deadline) {
+          const auto t = now();
           if (auto r = take_frame(t); !r) return r;
           next_allowed = t + interval;
           change_seen.reset();
         } else if (!pending) {
-          change_seen = SteadyClock::now();
+          change_seen = now();
         }
         break;
     }
