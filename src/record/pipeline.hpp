@@ -19,8 +19,12 @@ struct RecorderTuning {
   // width, height and fps are filled in by the recorder.
   encode::EncoderOptions encoder;
   // A fragment is written (and fsync'd) at each keyframe and once it spans
-  // this much media time; also when the screen has been still this long.
+  // this much media time.
   std::int64_t fragment_ms = 2000;
+  // A picture that has stayed on screen this long is written (and fsync'd)
+  // with its duration so far, and the duration is extended in place when the
+  // next frame comes: a crash loses at most this much of a still screen.
+  std::int64_t still_flush_ms = 1000;
   // A keyframe after this many frames of activity (idle time costs none):
   // the most a player decodes to reach any point.
   int keyframe_interval_frames = 300;

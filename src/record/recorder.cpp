@@ -55,10 +55,14 @@ class RecorderImpl final : public Recorder {
   Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions);
   Status refine(SteadyClock::time_point now);
   Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
-  Status flush_fragment(std::size_t count);
+  Status flush_fragment(std::size_t count, bool hold_last = false);
+  Status extend_held(std::int64_t until_ms);
   Status close_segment();
   Status finish(SteadyClock::time_point now);
   SteadyClock::time_point now() const { return clock_->now(); }
+  SteadyClock::time_point time_of(std::int64_t media) const {
+    return t0_ + std::chrono::milliseconds(media - options_.start_offset_ms);
+  }
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
@@ -85,6 +89,13 @@ class RecorderImpl final : public Recorder {
   SteadyClock::time_point t0_{};
   std::int64_t last_pts_ = -1;
   std::int64_t last_packet_pts_ = -1;  // of the last packet added to a fragment
+  // The last sample on disk, written while its picture was still on screen:
+  // its duration (at file offset duration_at) is extended when the next one comes.
+  struct Held {
+    std::int64_t pts = 0;
+    std::int64_t duration_at = 0;
+  };
+  std::optional<Held> held_;
 
   UniqueFd stop_fd_;
   std::thread thread_;
@@ -103,8 +114,8 @@ Status RecorderImpl::init() {
   if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
   if (o.first_seq < 0 || o.first_seq > 999999) return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
   if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
-  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1)
-    return fail(Errc::invalid_argument, "fragment_ms below 100 or keyframe interval below 1");
+  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100)
+    return fail(Errc::invalid_argument, "fragment_ms or still_flush_ms below 100, or keyframe interval below 1");
   struct stat st{};
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
@@ -178,7 +189,8 @@ Status RecorderImpl::loop() {
       deadline = t_now + std::chrono::milliseconds(tuning_.fragment_ms);
       // A refinement is a frame too: it waits for the fps cap like any other.
       if (const auto due = activity_->refinement_due_ms(); due && started_)
-        deadline = std::min(deadline, std::max(next_allowed, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms)));
+        deadline = std::min(deadline, std::max(next_allowed, time_of(*due)));
+      if (!frag_.empty()) deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
     if (!st) return std::unexpected(st.error());
@@ -196,10 +208,12 @@ Status RecorderImpl::loop() {
           next_allowed = t + interval;
           break;
         }
-        // Still screen: write all but the newest frame (whose duration is
-        // still open) so little stays in memory only.
-        if (frag_.size() >= 2 && media_ms(now()) - frag_.back()->pts >= tuning_.fragment_ms)
-          if (auto r = flush_fragment(frag_.size() - 1); !r) return r;
+        // Still screen: the newest picture goes to disk with its duration so
+        // far, so a crash does not lose it; the next frame extends it.
+        if (!frag_.empty() && media_ms(now()) - frag_.back()->pts >= tuning_.still_flush_ms) {
+          frag_.back()->duration = media_ms(now()) - frag_.back()->pts;
+          if (auto r = flush_fragment(frag_.size(), true); !r) return r;
+        }
         break;
       case CaptureStatus::ok:
         if (pending && now() >= deadline) {
@@ -303,6 +317,7 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
     pkt->dts = pkt->pts;
   }
   last_packet_pts_ = pkt->pts;
+  if (auto st = extend_held(pkt->pts); !st) return st;
   if (!frag_.empty()) frag_.back()->duration = pkt->pts - frag_.back()->pts;
   if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= tuning_.fragment_ms))
     if (auto st = flush_fragment(frag_.size()); !st) return st;
@@ -322,9 +337,10 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
   return {};
 }
 
-Status RecorderImpl::flush_fragment(std::size_t count) {
+Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   count = std::min(count, frag_.size());
   if (count == 0) return {};
+  const std::int64_t offset = segments_.size_bytes();
   std::vector<const AVPacket*> pkts;
   pkts.reserve(count);
   for (std::size_t i = 0; i < count; ++i) pkts.push_back(frag_[i].get());
@@ -332,9 +348,19 @@ Status RecorderImpl::flush_fragment(std::size_t count) {
   if (!bytes) return std::unexpected(bytes.error());
   const std::int64_t end = frag_[count - 1]->pts + frag_[count - 1]->duration;
   if (auto st = segments_.append(*bytes, end); !st) return st;
+  if (hold_last) held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
   for (std::size_t i = 0; i < count; ++i) frag_bytes_ -= frag_[i]->size;
   frag_.erase(frag_.begin(), frag_.begin() + static_cast<std::ptrdiff_t>(count));
   elapsed_ms_ = end;
+  return {};
+}
+
+Status RecorderImpl::extend_held(std::int64_t until_ms) {
+  if (!held_) return {};
+  const auto duration = static_cast<std::uint32_t>(std::max<std::int64_t>(1, until_ms - held_->pts));
+  if (auto st = segments_.rewrite_u32(held_->duration_at, duration, held_->pts + duration); !st) return st;
+  elapsed_ms_ = held_->pts + duration;
+  held_.reset();
   return {};
 }
 
@@ -350,6 +376,8 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
     // The last picture stayed on screen until now.
     frag_.back()->duration = std::max<std::int64_t>(1, media_ms(now) - frag_.back()->pts);
     if (auto st = flush_fragment(frag_.size()); !st) return st;
+  } else if (auto st = extend_held(media_ms(now)); !st) {
+    return st;
   }
   return close_segment();
 }

@@ -277,3 +277,44 @@ TEST_F(ScriptedRecorderTest, BadOptionsAreRefused) {
   EXPECT_EQ(mtest::read_all(dir_ / "seg-000000.mp4"), "an earlier recording");
   EXPECT_FALSE(fs::exists(dir_ / "seg-000000.mp4.part"));
 }
+
+TEST_F(ScriptedRecorderTest, AStillPictureReachesTheDiskWithinOneSecond) {
+  // What a crash (kill -9) at 6100 would leave: the .part file, valid up to
+  // its last whole fragment, must hold the picture of 5050 (still since),
+  // with the duration it had when written (1 s); stopping extends it in place.
+  start(640, 360, {{5000, {kBox}, {}, {}}}, 6100, options());
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(60s));
+  const auto part = dir_ / "seg-000000.mp4.part";
+  const auto valid = media::valid_prefix_length(part);
+  ASSERT_TRUE(valid) << valid.error().message;
+  EXPECT_EQ(*valid, fs::file_size(part)) << "only whole fragments are written";
+  const auto index = media::index_segment_file(part);
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 6050) << "the still picture of 5050 is on disk";
+  EXPECT_EQ(mtest::decode_errors(part), "");
+  EXPECT_EQ(rec_->elapsed_ms(), 6050);
+
+  ASSERT_TRUE(rec_->stop());
+  const auto segs = closed();
+  ASSERT_EQ(segs.size(), 1u);
+  const auto samples = mtest::check_segments(segs);
+  ASSERT_EQ(samples.size(), 2u) << "the still picture is extended, not coded again";
+  EXPECT_EQ(samples[1].dts, 5050);
+  EXPECT_EQ(samples[1].duration, 1050);
+  EXPECT_EQ(segs[0].duration_ms, 6100);
+}
+
+TEST_F(ScriptedRecorderTest, ActivityAfterAStillSpellContinuesTheHeldPicture) {
+  // 0 -> still (written at 1000, extended to 2050 by the next frame), then
+  // motion until 3000, still again, more motion: no gap, no overlap.
+  auto steps = merged(repaint(kBox, 2000, 3000, 100), repaint({300, 200, 64, 64}, 5000, 5400, 100));
+  const auto segs = record(640, 360, steps, 7000, options());
+  const auto samples = mtest::check_segments(segs);
+  auto expected = every(2050, 3050, 200);
+  expected.insert(expected.begin(), 0);
+  const auto more = every(5050, 5450, 200);
+  expected.insert(expected.end(), more.begin(), more.end());
+  EXPECT_EQ(times(samples), expected);
+  EXPECT_EQ(samples.back().dts + samples.back().duration, 7000);
+}
