@@ -63,6 +63,19 @@ class RecorderImpl final : public Recorder {
   SteadyClock::time_point time_of(std::int64_t media) const {
     return t0_ + std::chrono::milliseconds(media - options_.start_offset_ms);
   }
+  // Frames are stamped on a grid of the frame interval from the first frame
+  // (start_offset_ms + k * 1000 / fps): with every gap a whole number of
+  // intervals, tools that guess a constant rate from the timestamps (ffmpeg
+  // transcoding, players) guess the cap or a divisor of it, never a rate at
+  // which two frames share one output tick.
+  std::int64_t grid_floor(std::int64_t media) const {
+    const std::int64_t k = (media - options_.start_offset_ms) * options_.fps / 1000;
+    return options_.start_offset_ms + k * 1000 / options_.fps;
+  }
+  std::int64_t grid_ceil(std::int64_t media) const {
+    const std::int64_t k = ((media - options_.start_offset_ms) * options_.fps + 999) / 1000;
+    return options_.start_offset_ms + k * 1000 / options_.fps;
+  }
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
@@ -185,11 +198,12 @@ Status RecorderImpl::loop() {
     if (pending) {
       if (!change_seen) change_seen = t_now;
       deadline = std::max(next_allowed, started_ ? *change_seen + settle : t_now);
+      if (started_) deadline = time_of(grid_ceil(media_ms(deadline)));
     } else {
       deadline = t_now + std::chrono::milliseconds(tuning_.fragment_ms);
       // A refinement is a frame too: it waits for the fps cap like any other.
       if (const auto due = activity_->refinement_due_ms(); due && started_)
-        deadline = std::min(deadline, std::max(next_allowed, time_of(*due)));
+        deadline = std::min(deadline, time_of(grid_ceil(media_ms(std::max(next_allowed, time_of(*due))))));
       if (!frag_.empty()) deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
@@ -205,7 +219,7 @@ Status RecorderImpl::loop() {
             due && started_ && media_ms(now()) >= *due && now() >= next_allowed) {
           const auto t = now();
           if (auto r = refine(t); !r) return r;
-          next_allowed = t + interval;
+          next_allowed = time_of(grid_ceil(last_pts_ + 1));
           break;
         }
         // Still screen: the newest picture goes to disk with its duration so
@@ -219,7 +233,8 @@ Status RecorderImpl::loop() {
         if (pending && now() >= deadline) {
           const auto t = now();
           if (auto r = take_frame(t); !r) return r;
-          next_allowed = t + interval;
+          // The next grid point (a keyframe re-encoded 1 ms late keeps its slot).
+          if (started_) next_allowed = time_of(grid_ceil(last_pts_ + 1));
           change_seen.reset();
         } else if (!pending) {
           change_seen = now();
@@ -243,7 +258,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
     t0_ = now;
     if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
   }
-  std::int64_t pts = media_ms(now);
+  std::int64_t pts = grid_floor(media_ms(now));
   if (pts <= last_pts_) pts = last_pts_ + 1;
   last_pts_ = pts;
   const auto rects = capture_->last_grab_rects();
@@ -254,7 +269,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
 // The screen is still, but parts of it were last coded coarsely while they
 // moved: code the same picture once more, finer there.
 Status RecorderImpl::refine(SteadyClock::time_point now) {
-  std::int64_t pts = media_ms(now);
+  std::int64_t pts = grid_floor(media_ms(now));
   if (pts <= last_pts_) pts = last_pts_ + 1;
   last_pts_ = pts;
   const auto regions = activity_->plan({}, pts);

@@ -1,6 +1,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -9,6 +11,7 @@
 
 #include "capture/test_xvfb.hpp"
 #include "common/crypto.hpp"
+#include "media/fmp4.hpp"
 #include "record/media_probe.hpp"
 #include "record/recording_checks.hpp"
 #include "record/pipeline.hpp"
@@ -118,26 +121,70 @@ TEST_F(RecorderTest, RecordingProducesValidSegmentsWhoseDurationsAddUp) {
   EXPECT_TRUE(rec->stop());  // idempotent
 }
 
-TEST_F(RecorderTest, ScreenResizeKeepsRecording) {
+TEST_F(RecorderTest, ScreenResizesKeepRecordingAndTheRecordingDownloadsAsOneMp4) {
   auto rec = start(options());
+  const auto reaches = [&](int width) {
+    for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
+      if (rec->capture_info().width == width) return true;
+    return false;
+  };
+  const auto segments_closed = [&](std::size_t n) {
+    for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
+      if (closed().size() >= n) return true;
+    return false;
+  };
   {
     Animator a(xvfb_.display(), 100ms);
-    std::this_thread::sleep_for(1s);
     xtest::Painter p(xvfb_.display(), 0, 0, 10, 10);
+    std::this_thread::sleep_for(600ms);  // some frames of each size
     if (!p.resize_screen(1280, 720)) GTEST_SKIP() << "this Xvfb refuses RandR screen resizing";
-    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(reaches(1280));
+    // The old size's segment closes when the first frame of the new size is ready.
+    ASSERT_TRUE(segments_closed(1));
+    std::this_thread::sleep_for(600ms);
+    ASSERT_TRUE(p.resize_screen(1024, 576));
+    ASSERT_TRUE(reaches(1024));
+    ASSERT_TRUE(segments_closed(2));
+    std::this_thread::sleep_for(600ms);
   }
   ASSERT_TRUE(rec->stop());
   EXPECT_FALSE(rec->failure());
-  EXPECT_EQ(rec->capture_info().width, 1280);
   const auto segs = closed();
-  ASSERT_EQ(segs.size(), 2u);
+  ASSERT_EQ(segs.size(), 3u);
   check_segments(segs);
-  EXPECT_EQ(mtest::probe(segs[0].path).width, 1920);
-  const auto second = mtest::probe(segs[1].path);
-  EXPECT_EQ(second.width, 1280);
-  EXPECT_EQ(second.height, 720);
-  EXPECT_GE(second.packets.size(), 3u);
+  const std::vector<std::pair<int, int>> sizes{{1920, 1080}, {1280, 720}, {1024, 576}};
+  std::map<std::int64_t, std::string> files;
+  std::vector<media::PlaylistSegment> indexed;
+  std::int64_t total_ms = 0;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    const auto pr = mtest::probe(segs[i].path);
+    EXPECT_EQ(std::pair(pr.width, pr.height), sizes[i]);
+    files[segs[i].seq] = mtest::read_all(segs[i].path);
+    auto idx = media::index_segment_file(segs[i].path);
+    ASSERT_TRUE(idx) << idx.error().message;
+    indexed.push_back({segs[i].seq, std::move(*idx)});
+    total_ms += segs[i].duration_ms;
+  }
+
+  // The download of the whole recording: one MP4 that decodes without a
+  // complaint and lasts as long as the segments together.
+  const auto& first = files.at(segs[0].seq);
+  const media::SegmentReader read = [&](std::int64_t seq, std::uint64_t offset,
+                                        std::uint64_t size) -> Result<std::string> {
+    return files.at(seq).substr(offset, size);
+  };
+  auto plan = media::build_download_plan(std::as_bytes(std::span(first.data(), indexed[0].index.init_size)), indexed, read);
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::string bytes;
+  for (const auto& piece : plan->pieces)
+    bytes += piece.seq ? files.at(*piece.seq).substr(piece.offset, piece.size) : piece.inline_bytes;
+  const auto whole = dir_ / "download.mp4";
+  std::ofstream(whole, std::ios::binary) << bytes;
+  EXPECT_EQ(mtest::decode_errors(whole), "");
+  const auto [code, duration] =
+      mtest::run("ffprobe -v error -show_entries format=duration -of csv=p=0 '" + whole.string() + "'");
+  ASSERT_EQ(code, 0);
+  EXPECT_NEAR(std::stod(duration) * 1000.0, static_cast<double>(total_ms), 1.0);
 }
 
 TEST_F(RecorderTest, GetImageBackendRecordsToo) {

@@ -3,6 +3,7 @@
 // would leave are checked exactly, in milliseconds, without a display.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -134,33 +135,36 @@ TEST_F(ScriptedRecorderTest, ContinuousChangeIsCappedAtTheFrameRate) {
   EXPECT_EQ(segs.back().start_offset_ms + segs.back().duration_ms, 5000);
 }
 
-TEST_F(ScriptedRecorderTest, FrameRateFollowsTheChangesAndASettleCatchesBursts) {
-  // A change after a still spell waits 50 ms (a quarter interval, at most 50
-  // ms) so a burst of drawing is caught whole: 1000 and 1030 make one frame.
-  std::vector<ScriptStep> steps{{1000, {kBox}, {}, {}}, {1030, {{300, 200, 40, 40}}, {}, {}}, {5000, {kBox}, {}, {}}};
+TEST_F(ScriptedRecorderTest, FramesFollowTheChangesOnTheFrameGrid) {
+  // A frame is taken at the first point of the 200 ms grid at least 50 ms
+  // (settle) after a change, so a burst of drawing is caught whole: 1000 and
+  // 1030 make one frame, at 1200. Every gap is a whole number of intervals.
+  std::vector<ScriptStep> steps{{1000, {kBox}, {}, {}}, {1030, {{300, 200, 40, 40}}, {}, {}},
+                                {4960, {kBox}, {}, {}}, {5000, {kBox}, {}, {}}};
   const auto segs = record(640, 360, steps, 7000, options());
   const auto samples = mtest::check_segments(segs);
-  EXPECT_EQ(times(samples), (std::vector<long long>{0, 1050, 5050}));
+  EXPECT_EQ(times(samples), (std::vector<long long>{0, 1200, 5200}));
   ASSERT_EQ(samples.size(), 3u);
-  EXPECT_EQ(samples[2].duration, 1950);
+  EXPECT_EQ(samples[2].duration, 1800);
 }
 
 TEST_F(ScriptedRecorderTest, PointerMovesAreFrames) {
   std::vector<ScriptStep> steps{{400, {}, std::pair{10, 10}, {}}, {900, {}, std::pair{200, 150}, {}}};
   const auto segs = record(640, 360, steps, 2000, options());
-  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 450, 950}));
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 600, 1000}));
 }
 
 TEST_F(ScriptedRecorderTest, RefinementComingDueNextToAnotherFrameWaitsForTheFrameCap) {
   // The box moves every 100 ms until 1000 (coded coarser once hot), so a
-  // refinement is due at 2000, 1 s after its last frame; another change at
-  // 1880 makes a frame at 1930. The refinement must wait for the cap (2130),
-  // not follow 70 ms later.
+  // refinement is due at 2100, 1.1 s after its last frame; another change at
+  // 1880 makes a frame at 2000. The refinement must wait for the cap (2200),
+  // not follow 100 ms later.
   tuning_.activity = record::ActivityOptions{};
+  tuning_.activity.refine_after_ms = 1100;
   auto steps = merged(repaint(kBox, 100, 1000, 100), {{1880, {{400, 300, 32, 16}}, {}, {}}});
   const auto segs = record(640, 360, steps, 4000, options());
   const auto samples = mtest::check_segments(segs);
-  EXPECT_EQ(times(samples), (std::vector<long long>{0, 200, 400, 600, 800, 1000, 1930, 2130}));
+  EXPECT_EQ(times(samples), (std::vector<long long>{0, 200, 400, 600, 800, 1000, 2000, 2200}));
   for (std::size_t i = 1; i < samples.size(); ++i)
     EXPECT_GE(samples[i].dts - samples[i - 1].dts, 200) << "frames " << i - 1 << " and " << i << " break the cap";
 }
@@ -204,13 +208,14 @@ TEST_F(ScriptedRecorderTest, SmallSegmentsAreCutBySizeAndConcatenate) {
   auto o = options();
   o.segment_max_bytes = 96 << 10;
   // The whole screen repainted with new detail five times a second.
-  const auto segs = record(640, 360, repaint({0, 0, 640, 360}, 200, 2000, 200), 2200, o);
+  const auto segs = record(640, 360, repaint({0, 0, 640, 360}, 230, 2030, 200), 2400, o);
   ASSERT_GE(segs.size(), 3u);
   for (const auto& s : segs) EXPECT_LE(s.size_bytes, o.segment_max_bytes) << s.path;
   const auto samples = mtest::check_segments(segs);
-  // Each change follows a still spell (settle 50 ms). A frame that does not
-  // fit is encoded again as a keyframe starting the next segment, 1 ms later.
-  auto captured = every(250, 2050, 200);
+  // Each change (30 ms after a grid point) is taken at the next grid point
+  // that is at least 50 ms after it. A frame that does not fit is encoded
+  // again as a keyframe starting the next segment, 1 ms later.
+  auto captured = every(400, 2200, 200);
   captured.insert(captured.begin(), 0);
   ASSERT_EQ(samples.size(), captured.size());
   std::size_t seg = 0;
@@ -279,10 +284,10 @@ TEST_F(ScriptedRecorderTest, BadOptionsAreRefused) {
 }
 
 TEST_F(ScriptedRecorderTest, AStillPictureReachesTheDiskWithinOneSecond) {
-  // What a crash (kill -9) at 6100 would leave: the .part file, valid up to
-  // its last whole fragment, must hold the picture of 5050 (still since),
+  // What a crash (kill -9) at 6300 would leave: the .part file, valid up to
+  // its last whole fragment, must hold the picture of 5200 (still since),
   // with the duration it had when written (1 s); stopping extends it in place.
-  start(640, 360, {{5000, {kBox}, {}, {}}}, 6100, options());
+  start(640, 360, {{5000, {kBox}, {}, {}}}, 6300, options());
   ASSERT_TRUE(rec_);
   ASSERT_TRUE(screen_->wait_for_end(60s));
   const auto part = dir_ / "seg-000000.mp4.part";
@@ -291,30 +296,85 @@ TEST_F(ScriptedRecorderTest, AStillPictureReachesTheDiskWithinOneSecond) {
   EXPECT_EQ(*valid, fs::file_size(part)) << "only whole fragments are written";
   const auto index = media::index_segment_file(part);
   ASSERT_TRUE(index) << index.error().message;
-  EXPECT_EQ(index->start_ms() + index->duration_ms(), 6050) << "the still picture of 5050 is on disk";
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 6200) << "the still picture of 5200 is on disk";
   EXPECT_EQ(mtest::decode_errors(part), "");
-  EXPECT_EQ(rec_->elapsed_ms(), 6050);
+  EXPECT_EQ(rec_->elapsed_ms(), 6200);
 
   ASSERT_TRUE(rec_->stop());
   const auto segs = closed();
   ASSERT_EQ(segs.size(), 1u);
   const auto samples = mtest::check_segments(segs);
   ASSERT_EQ(samples.size(), 2u) << "the still picture is extended, not coded again";
-  EXPECT_EQ(samples[1].dts, 5050);
-  EXPECT_EQ(samples[1].duration, 1050);
-  EXPECT_EQ(segs[0].duration_ms, 6100);
+  EXPECT_EQ(samples[1].dts, 5200);
+  EXPECT_EQ(samples[1].duration, 1100);
+  EXPECT_EQ(segs[0].duration_ms, 6300);
 }
 
 TEST_F(ScriptedRecorderTest, ActivityAfterAStillSpellContinuesTheHeldPicture) {
-  // 0 -> still (written at 1000, extended to 2050 by the next frame), then
+  // 0 -> still (written at 1000, extended to 2200 by the next frame), then
   // motion until 3000, still again, more motion: no gap, no overlap.
   auto steps = merged(repaint(kBox, 2000, 3000, 100), repaint({300, 200, 64, 64}, 5000, 5400, 100));
   const auto segs = record(640, 360, steps, 7000, options());
   const auto samples = mtest::check_segments(segs);
-  auto expected = every(2050, 3050, 200);
+  auto expected = every(2200, 3000, 200);
   expected.insert(expected.begin(), 0);
-  const auto more = every(5050, 5450, 200);
+  const auto more = every(5200, 5400, 200);
   expected.insert(expected.end(), more.begin(), more.end());
   EXPECT_EQ(times(samples), expected);
   EXPECT_EQ(samples.back().dts + samples.back().duration, 7000);
+}
+
+TEST_F(ScriptedRecorderTest, ARecordingAcrossResizesDownloadsAsOnePlayableMp4) {
+  // 640x360 -> 800x600 -> 480x270 -> 640x360: four segments, three formats.
+  std::vector<ScriptStep> steps = merged(repaint(kBox, 100, 3900, 100), {{1000, {}, {}, std::pair{800, 600}},
+                                                                          {2000, {}, {}, std::pair{480, 270}},
+                                                                          {3000, {}, {}, std::pair{640, 360}}});
+  const auto segs = record(640, 360, steps, 4500, options());
+  ASSERT_EQ(segs.size(), 4u);
+  const auto samples = mtest::check_segments(segs);
+
+  std::map<std::int64_t, std::string> files;
+  std::vector<media::PlaylistSegment> indexed;
+  for (const auto& s : segs) {
+    files[s.seq] = mtest::read_all(s.path);
+    auto idx = media::index_segment_file(s.path);
+    ASSERT_TRUE(idx) << idx.error().message;
+    indexed.push_back({s.seq, std::move(*idx)});
+  }
+  const auto& first = files.at(0);
+  const auto init = std::as_bytes(std::span(first.data(), indexed[0].index.init_size));
+  auto refused = media::build_download_plan(init, indexed);
+  ASSERT_FALSE(refused) << "without a reader the format change cannot be followed";
+  EXPECT_EQ(refused.error().code, Errc::unprocessable);
+
+  const media::SegmentReader read = [&](std::int64_t seq, std::uint64_t offset,
+                                        std::uint64_t size) -> Result<std::string> {
+    return files.at(seq).substr(offset, size);
+  };
+  auto plan = media::build_download_plan(init, indexed, read);
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::string bytes;
+  for (const auto& p : plan->pieces) bytes += p.seq ? files.at(*p.seq).substr(p.offset, p.size) : p.inline_bytes;
+  ASSERT_EQ(bytes.size(), plan->total_size);
+  const auto whole = dir_ / "download.mp4";
+  std::ofstream(whole, std::ios::binary) << bytes;
+
+  // Our own validator accepts it, ffmpeg decodes it without a complaint, and
+  // every frame is there, at its time, sizes switching where the screen did.
+  auto again = media::index_segment(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->start_ms() + again->duration_ms(), 4500);
+  EXPECT_EQ(mtest::decode_errors(whole), "");
+  const auto p = mtest::probe(whole);
+  EXPECT_EQ(p.errors, "");
+  ASSERT_EQ(p.packets.size(), samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) EXPECT_EQ(p.packets[i].pts, samples[i].dts);
+  const auto [code, sizes] = mtest::run("ffprobe -v error -select_streams v:0 -show_entries frame=width,height "
+                                        "-of csv=p=0 '" + whole.string() + "' | grep -E '^[0-9]+,[0-9]+$' | uniq");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(sizes, "640,360\n800,600\n480,270\n640,360\n");
+  const auto [dcode, duration] = mtest::run("ffprobe -v error -show_entries format=duration -of csv=p=0 '" +
+                                            whole.string() + "'");
+  EXPECT_EQ(dcode, 0);
+  EXPECT_EQ(duration, "4.500000\n");
 }
