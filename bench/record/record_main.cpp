@@ -2,7 +2,7 @@
 // directory until SIGTERM/SIGINT. The benchmark's stand-in for the agent.
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params
-//   --keyint FRAMES --fragment-ms MS --backend best|getimage
+//   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --backend best|getimage
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -38,7 +38,7 @@ namespace {
   std::cerr << "deskaudit-record: " << why
             << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
-               " [--keyint FRAMES] [--fragment-ms MS] [--hot-qp N] [--hot-frames N] [--refine-qp N]"
+               " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--hot-qp N] [--hot-frames N] [--refine-qp N]"
                " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     else if (flag == "--qp") t.encoder.qp = static_cast<int>(to_int(flag, v));
     else if (flag == "--x264-params") t.encoder.x264_params = v;
     else if (flag == "--keyint") t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--keyint-max") t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));

@@ -25,9 +25,14 @@ struct RecorderTuning {
   // with its duration so far, and the duration is extended in place when the
   // next frame comes: a crash loses at most this much of a still screen.
   std::int64_t still_flush_ms = 1000;
-  // A keyframe after this many frames of activity (idle time costs none):
-  // the most a player decodes to reach any point.
+  // A keyframe after this many frames of activity (idle time costs none),
+  // once the frames since the last keyframe have cost at least as many bytes
+  // as that keyframe (a clock ticking on a still desktop makes tiny frames
+  // that are cheap to decode: a keyframe every 300 of them would be most of
+  // the bytes); after keyframe_max_frames in any case. What a player decodes
+  // to reach any point stays below about two keyframes' worth.
   int keyframe_interval_frames = 300;
+  int keyframe_max_frames = 3000;
   // Coarser coding of areas in constant motion, refined once still.
   ActivityOptions activity;
   capture::BackendChoice backend = capture::BackendChoice::best;

@@ -98,6 +98,8 @@ class RecorderImpl final : public Recorder {
   std::vector<encode::AvPacketPtr> frag_;  // the fragment being built; the last duration is unknown
   std::int64_t frag_bytes_ = 0;
   int frames_since_key_ = 0;
+  std::int64_t last_key_bytes_ = 0;
+  std::int64_t bytes_since_key_ = 0;
   bool started_ = false;
   SteadyClock::time_point t0_{};
   std::int64_t last_pts_ = -1;
@@ -127,8 +129,10 @@ Status RecorderImpl::init() {
   if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
   if (o.first_seq < 0 || o.first_seq > 999999) return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
   if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
-  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100)
-    return fail(Errc::invalid_argument, "fragment_ms or still_flush_ms below 100, or keyframe interval below 1");
+  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100 ||
+      tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames)
+    return fail(Errc::invalid_argument,
+                "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum");
   struct stat st{};
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
@@ -303,9 +307,9 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
   bool new_segment = new_muxer_pending_ ||
                      (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
-  FrameKind kind = new_segment || frames_since_key_ == 0 || frames_since_key_ >= tuning_.keyframe_interval_frames
-                       ? FrameKind::keyframe
-                       : FrameKind::delta;
+  const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
+                       (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
+  FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
   auto pkt = encoder_->encode(pts, kind, regions);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {
@@ -348,7 +352,14 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
   }
   frag_bytes_ += pkt->size;
   frag_.push_back(std::move(pkt));
-  frames_since_key_ = kind == FrameKind::keyframe ? 1 : frames_since_key_ + 1;
+  if (kind == FrameKind::keyframe) {
+    frames_since_key_ = 1;
+    last_key_bytes_ = frag_.back()->size;
+    bytes_since_key_ = 0;
+  } else {
+    ++frames_since_key_;
+    bytes_since_key_ += frag_.back()->size;
+  }
   return {};
 }
 

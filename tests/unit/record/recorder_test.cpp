@@ -176,14 +176,27 @@ TEST_F(ScriptedRecorderTest, RefinementFollowsOneSecondAfterMotionStops) {
 }
 
 TEST_F(ScriptedRecorderTest, KeyframesEveryNActiveFramesAndEachStartsAFragment) {
+  // The whole screen changes in every frame: the frames since a keyframe
+  // cost more than it did, so the interval is kept.
   tuning_.keyframe_interval_frames = 5;
-  const auto segs = record(640, 360, repaint(kBox, 100, 2300, 100), 3000, options());
+  const auto segs = record(640, 360, repaint({0, 0, 640, 360}, 100, 2300, 100), 3000, options());
   const auto samples = mtest::check_segments(segs);
   ASSERT_EQ(samples.size(), 13u);
   for (std::size_t i = 0; i < samples.size(); ++i) EXPECT_EQ(samples[i].sync, i % 5 == 0) << "sample " << i;
   const auto index = media::index_segment_file(segs[0].path);
   ASSERT_TRUE(index) << index.error().message;
   for (const auto& f : index->fragments) EXPECT_TRUE(f.starts_with_keyframe) << "fragment at " << f.decode_time;
+}
+
+TEST_F(ScriptedRecorderTest, TinyChangesPostponeTheKeyframeUntilTheMaximum) {
+  // A small box changing: 5 frames cost far less than the keyframe, so the
+  // next keyframe comes after keyframe_max_frames.
+  tuning_.keyframe_interval_frames = 5;
+  tuning_.keyframe_max_frames = 12;
+  const auto segs = record(640, 360, repaint(kBox, 100, 5100, 100), 5500, options());
+  const auto samples = mtest::check_segments(segs);
+  ASSERT_EQ(samples.size(), 27u);
+  for (std::size_t i = 0; i < samples.size(); ++i) EXPECT_EQ(samples[i].sync, i % 12 == 0) << "sample " << i;
 }
 
 TEST_F(ScriptedRecorderTest, SegmentsCloseAtMaxDurationBackToBack) {
