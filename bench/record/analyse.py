@@ -117,7 +117,7 @@ def analyse_session(kind):
     hwm_mb = int(open(os.path.join(d, "hwm_kb")).read()) / 1024
     start_ms = int(open(os.path.join(d, "start_ms")).read())
     extra = ""
-    if kind == "agent":
+    if kind in ("agent", "office"):
         rec, size, nseg = agent_recording(d)
         frames = len(fmp4_samples(open(rec, "rb").read()))
         extra = f"{frames} frames, {nseg} segment(s)"
@@ -160,11 +160,12 @@ def analyse_idle():
             "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s}
 
 
-results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast")}
+results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office")}
 idle = analyse_idle() if "idle" in runs else None
 
-cols = [k for k in ("agent", "ultrafast", "veryfast") if k in results]
-names = {"agent": "deskaudit 5fps", "ultrafast": "ffmpeg ultrafast", "veryfast": "ffmpeg veryfast"}
+cols = [k for k in ("agent", "ultrafast", "veryfast", "office") if k in results]
+names = {"agent": "deskaudit 5fps", "ultrafast": "ffmpeg ultrafast", "veryfast": "ffmpeg veryfast",
+         "office": "deskaudit office"}
 w = 22
 print()
 print("metric".ljust(34) + "".join(names[c].rjust(w) for c in cols))
@@ -182,9 +183,18 @@ for n in cps:
     row(f"{n} OCR recall (recorded)", lambda r, n=n: f"{r['cp'].get(n, (float('nan'),) * 3)[0]:.3f}")
     row(f"{n} OCR recall (screenshot)", lambda r, n=n: f"{r['cp'].get(n, (float('nan'),) * 3)[1]:.3f}")
     row(f"{n} SSIM vs screenshot", lambda r, n=n: f"{r['cp'].get(n, (float('nan'),) * 3)[2]:.4f}")
+print()
+if "agent" in results and "ultrafast" in results:
+    a, u = results["agent"], results["ultrafast"]
+    print(f"standard: CPU seconds agent/ultrafast = {a['cpu_s'] / u['cpu_s']:.3f} (target <= 0.2)")
+if "agent" in results and "veryfast" in results:
+    a, v = results["agent"], results["veryfast"]
+    print(f"standard: bytes agent/veryfast = {a['bytes'] / v['bytes']:.3f}, per hour {a['mb_h'] / v['mb_h']:.3f} (target <= 0.333)")
+if "office" in results:
+    o = results["office"]
+    print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB")
 if idle:
-    print()
     print(f"idle desktop (xclock ticking), agent, {idle['window_s']:.0f} s: CPU {idle['cpu_pct']:.3f}% of one core, "
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "
-          f"peak RSS {idle['rss_mb']:.1f} MB")
+          f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour)")
 print("(MB = 10^6 bytes; CPU = utime+stime of the recorder process over the session)")

@@ -2,9 +2,15 @@
 // directory until SIGTERM/SIGINT. The benchmark's stand-in for the agent.
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params
-//   --keyint FRAMES --fragment-ms MS --backend best|getimage
+//   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --backend best|getimage
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
+//   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
+// records a scripted 1920x1080 screen instead (capture::ScriptedScreen, virtual
+// time: runs as fast as it encodes) and prints the CPU seconds and bytes it
+// took: the per-frame cost of encoder settings without a display or noise
+// from other processes' timing. idle = the seconds digits (16x16) of a clock repainted every
+// second; typing = a glyph every 150 ms along lines, with pauses.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +23,11 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include <sys/resource.h>
+
+#include <filesystem>
+
+#include "capture/scripted_capture.hpp"
 #include "common/fs.hpp"
 #include "record/pipeline.hpp"
 
@@ -27,8 +38,8 @@ namespace {
   std::cerr << "deskaudit-record: " << why
             << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
-               " [--keyint FRAMES] [--fragment-ms MS] [--hot-qp N] [--hot-frames N] [--refine-qp N]"
-               " [--backend best|getimage]\n";
+               " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--hot-qp N] [--hot-frames N] [--refine-qp N]"
+               " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
 
@@ -53,7 +64,18 @@ int main(int argc, char** argv) {
   }
   record::RecorderOptions o;
   record::RecorderTuning t;
+  std::string scripted;
+  long long seconds = 600;
   for (const auto& [flag, v] : args) {
+    if (flag == "--scripted") {
+      scripted = v;
+      o.display = "scripted";
+      continue;
+    }
+    if (flag == "--seconds") {
+      seconds = to_int(flag, v);
+      continue;
+    }
     if (flag == "--display") o.display = v;
     else if (flag == "--out") o.output_dir = v;
     else if (flag == "--fps") o.fps = static_cast<int>(to_int(flag, v));
@@ -65,6 +87,7 @@ int main(int argc, char** argv) {
     else if (flag == "--qp") t.encoder.qp = static_cast<int>(to_int(flag, v));
     else if (flag == "--x264-params") t.encoder.x264_params = v;
     else if (flag == "--keyint") t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--keyint-max") t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
@@ -78,6 +101,40 @@ int main(int argc, char** argv) {
     return 1;
   }
   av_log_set_level(AV_LOG_ERROR);  // libx264 prints its settings at every open otherwise
+  if (!scripted.empty()) {
+    std::vector<capture::ScriptStep> steps;
+    if (scripted == "idle") {
+      for (long long ms = 1000; ms < seconds * 1000; ms += 1000) steps.push_back({ms, {{1850, 20, 16, 16}}, {}, {}});
+    } else if (scripted == "typing") {
+      long long ms = 1000;
+      for (int line = 0; ms < seconds * 1000; ++line) {
+        for (int col = 0; col < 60 && ms < seconds * 1000; ++col, ms += 150)
+          steps.push_back({ms, {{100 + col * 8, 100 + (line % 50) * 16, 8, 16}}, {}, {}});
+        ms += 3000;  // a pause at the end of each line
+      }
+    } else {
+      usage("--scripted is idle or typing");
+    }
+    auto screen = capture::ScriptedScreen::create(1920, 1080, std::move(steps), seconds * 1000);
+    if (!screen) usage(screen.error().message);
+    t.open_capture = [s = *screen](const capture::CaptureOptions& co) -> Result<std::unique_ptr<capture::ScreenCapture>> {
+      return s->open(co.draw_cursor);
+    };
+    t.clock = &(*screen)->clock();
+    auto rec = record::start_recorder(o, t, {});
+    if (!rec) usage(rec.error().message);
+    (*screen)->wait_for_end(std::chrono::hours(1));
+    if (auto st = (*rec)->stop(); !st) usage(st.error().message);
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    long long bytes = 0;
+    for (const auto& e : std::filesystem::directory_iterator(o.output_dir)) bytes += static_cast<long long>(e.file_size());
+    std::printf("scripted=%s seconds=%lld cpu_s=%.3f cpu_pct=%.3f bytes=%lld mb_per_hour=%.3f rss_mb=%.1f\n",
+                scripted.c_str(), seconds, cpu, 100.0 * cpu / static_cast<double>(seconds), bytes,
+                static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, ru.ru_maxrss / 1024.0);
+    return 0;
+  }
   t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
 
   sigset_t set;

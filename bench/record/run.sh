@@ -4,19 +4,21 @@
 #   agent      deskaudit-record --fps 5 (the Recorder the agent runs)
 #   ultrafast  ffmpeg x11grab 5 fps, libx264 -preset ultrafast -crf 28
 #   veryfast   ffmpeg x11grab 5 fps, libx264 -preset veryfast -crf 28
+#   office     the agent on the session's office profile (~10 min of text work and idle)
 # and an idle desktop (only `xclock -digital -update 1`) for the agent.
 # Prints CPU, peak RSS, size, and per text checkpoint the OCR word recall
 # (tesseract) and SSIM of the recorded frame against the screenshot.
 # Figures only, no assertions. See README.md.
 #
-#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast idle"]
-#                       [--idle-s 60] [--work DIR] [--agent-args "..."]
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle"]
+#                       [--idle-s 60] [--work DIR] [--agent-args "..."] [--seed N]
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$here/../../build"
 profile=standard
-runs="agent ultrafast veryfast idle"
+runs="agent ultrafast veryfast office idle"
+seed=1
 idle_s=60
 work=""
 agent_args=""
@@ -30,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --work) work="$2"; shift 2 ;;
     --agent-args) agent_args="$2"; shift 2 ;;
     --session) session="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -79,7 +82,7 @@ start_recorder() {
   local kind=$1 dir=$2
   mkdir -p "$dir"
   case "$kind" in
-    agent|idle)
+    agent|idle|office)
       # shellcheck disable=SC2086
       "$recorder" --display "$display" --fps 5 --out "$dir/segments" $agent_args >"$dir/recorder.log" 2>&1 &
       rec_pid=$!
@@ -116,7 +119,9 @@ run_session() {
   start_xvfb
   echo "== $kind on $display ($(date +%T))"
   start_recorder "$kind" "$dir"
-  "$session" "$display" --profile "$profile" --marks "$dir/marks/marks.jsonl" --snap >"$dir/session.log" 2>&1
+  local p=$profile
+  [[ "$kind" == office ]] && p=office
+  "$session" "$display" --profile "$p" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap >"$dir/session.log" 2>&1
   sleep 1
   stop_recorder "$dir"
   stop_xvfb
@@ -144,7 +149,7 @@ run_idle() {
 
 for r in $runs; do
   case "$r" in
-    agent|ultrafast|veryfast) run_session "$r" ;;
+    agent|ultrafast|veryfast|office) run_session "$r" ;;
     idle) run_idle ;;
     *) echo "unknown run $r" >&2; exit 2 ;;
   esac

@@ -45,6 +45,19 @@ struct I420View {
   int height = 0;
 };
 
+// The monotonic time source of capture and recording. A capture's wait()
+// deadlines are points of the clock that its recorder reads. Production uses
+// steady_clock(); a scripted capture (scripted_capture.hpp) runs on virtual
+// time it advances itself. Implementations are thread-safe.
+class MonotonicClock {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  virtual ~MonotonicClock() = default;
+  virtual time_point now() const = 0;
+};
+// std::chrono::steady_clock, shared.
+const MonotonicClock& steady_clock();
+
 enum class CaptureStatus {
   ok,           // a change is pending (wait) / the picture was updated (grab)
   timeout,      // the deadline passed with nothing pending

@@ -1,12 +1,12 @@
 #pragma once
-// Fragmented MP4 (libavformat "mp4", movflags frag_custom+empty_moov+
-// default_base_moof) written into memory through a custom AVIOContext, so the
-// caller decides which file each piece goes to:
-//   init_segment()  ftyp+moov, captured once from write_header; it starts
-//                   every segment file of the same picture size;
-//   fragment()      one moof+mdat holding the given packets.
-// Decode times continue from fragment to fragment (tfdt = previous end), and
-// the first fragment starts at first_dts_ms, so a new muxer (after a screen
+// Fragmented MP4 in memory, so the caller decides which file each piece goes to:
+//   init_segment()  ftyp+moov from libavformat ("mp4", empty_moov, written
+//                   through a custom AVIOContext); it starts every segment
+//                   file of the same picture size;
+//   fragment()      one moof+mdat holding the given packets (written here:
+//                   mfhd, traf with tfhd default-base-is-moof, tfdt = the
+//                   first packet's dts, one trun with durations and sizes).
+// The first fragment starts at first_dts_ms, so a new muxer (after a screen
 // resize) continues the timeline of the previous one.
 // Thread safety: one thread at a time.
 #include <cstdint>
@@ -28,8 +28,15 @@ class Fmp4Muxer {
   Fmp4Muxer& operator=(const Fmp4Muxer&) = delete;
 
   const std::string& init_segment() const { return init_; }
-  // packets: pts == dts in ms, each with its duration > 0, increasing.
+  // packets: pts == dts in ms, each with its duration > 0, each starting
+  // where the previous one ends; the first at first_dts_ms for the first
+  // fragment, and never before the previous fragment's end.
   Result<std::string> fragment(std::span<const AVPacket* const> packets);
+  // Byte offset, in the last fragment() returned, of its last sample's
+  // duration (32-bit big-endian, ms): a caller that wrote the fragment with
+  // a provisional duration may overwrite it there, and the file stays valid
+  // with either value.
+  std::size_t last_duration_offset() const { return last_duration_offset_; }
 
  private:
   Fmp4Muxer() = default;
@@ -43,6 +50,9 @@ class Fmp4Muxer {
   std::string init_;
   bool first_ = true;
   std::int64_t first_dts_ms_ = 0;
+  std::int64_t next_dts_ms_ = 0;
+  std::uint32_t sequence_ = 0;
+  std::size_t last_duration_offset_ = 0;
 };
 
 }  // namespace deskaudit::encode

@@ -1,6 +1,8 @@
 // Whole-recording download: one fragmented MP4 assembled from the init of the
 // first segment (patched with the total duration), the fragments of every
-// segment as stored, and a random-access index (mfra) at the end.
+// segment as stored, and a random-access index (mfra) at the end. Where the
+// format changes (a screen resize), the sample entry is avc3 and the first
+// keyframe of the new format carries its SPS/PPS in-band.
 #include <functional>
 #include <limits>
 #include <map>
@@ -121,10 +123,143 @@ bool same_init(const FragmentIndex& a, const FragmentIndex& b) {
          a.timescale == b.timescale && a.track_id == b.track_id;
 }
 
+// The parameter sets (SPS, PPS) of an avcC, each behind a NAL length of the
+// avcC's own length size: what a sample carries in-band to switch the decoder
+// to this format.
+struct ParameterSets {
+  int length_size = 0;
+  std::string in_band;
+};
+
+Result<ParameterSets> parameter_sets(const std::string& avcc_hex) {
+  if (avcc_hex.size() % 2 != 0) return fail(Errc::corrupt, "avcC hex has an odd length");
+  std::string raw;
+  raw.reserve(avcc_hex.size() / 2);
+  for (std::size_t i = 0; i < avcc_hex.size(); i += 2) {
+    const auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    const int hi = nibble(avcc_hex[i]), lo = nibble(avcc_hex[i + 1]);
+    if (hi < 0 || lo < 0) return fail(Errc::corrupt, "avcC hex is not lowercase hex");
+    raw.push_back(char(hi * 16 + lo));
+  }
+  ByteReader in(as_bytes(raw));
+  in.skip(4);  // version, profile, compatibility, level
+  ParameterSets out;
+  out.length_size = (in.u8() & 0x03) + 1;
+  ByteWriter w;
+  const auto copy_sets = [&](int count) {
+    for (int i = 0; i < count && in.ok(); ++i) {
+      const std::uint16_t n = in.u16();
+      const auto nal = in.bytes(n);
+      if (!in.ok()) return;
+      for (int b = out.length_size - 1; b >= 0; --b) w.u8(std::uint8_t((std::uint32_t(n) >> (8 * b)) & 0xff));
+      w.bytes(nal);
+    }
+  };
+  copy_sets(in.u8() & 0x1f);
+  copy_sets(in.u8());
+  if (!in.ok() || out.length_size < 2) return fail(Errc::corrupt, "avcC too short for its parameter sets");
+  out.in_band = std::move(w.str());
+  return out;
+}
+
+// The init of the download when the format changes along the way: the
+// sample entry becomes avc3, whose samples may carry parameter sets in-band
+// (ISO/IEC 14496-15 5.4.2), so a keyframe with a new SPS/PPS switches the
+// decoder to the new picture size.
+Result<std::string> with_avc3_entry(const Box& stsd) {
+  std::string payload(reinterpret_cast<const char*>(stsd.payload.data()), stsd.payload.size());
+  if (payload.size() < 16 || payload.compare(12, 4, "avc1") != 0) {
+    if (payload.size() >= 16 && payload.compare(12, 4, "avc3") == 0) return make_box(stsd.type(), payload);
+    return box_error(Errc::unprocessable, stsd.header, "first sample entry is not avc1/avc3");
+  }
+  payload.replace(12, 4, "avc3");
+  return make_box(stsd.type(), payload);
+}
+
+Result<std::string> patch_sample_entry(const Box& moov) {
+  const Rebuild stbl{{{fourcc("stsd"), with_avc3_entry}}, {}, 0};
+  const Rebuild minf{{{fourcc("stbl"), [&](const Box& b) { return rebuild(b, stbl); }}}, {}, 0};
+  const Rebuild mdia{{{fourcc("minf"), [&](const Box& b) { return rebuild(b, minf); }}}, {}, 0};
+  const Rebuild trak{{{fourcc("mdia"), [&](const Box& b) { return rebuild(b, mdia); }}}, {}, 0};
+  const Rebuild root{{{fourcc("trak"), [&](const Box& b) { return rebuild(b, trak); }}}, {}, 0};
+  return rebuild(moov, root);
+}
+
+// The first fragment of a segment whose format differs from the one before:
+// its moof and mdat header rewritten so that the first sample (a keyframe)
+// starts with `in_band` (the new parameter sets). Returns the bytes that
+// replace [fragment start, payload start) plus the inserted sets; the rest of
+// the mdat payload is copied as stored, from `payload_offset` on.
+struct RewrittenHead {
+  std::string bytes;
+  std::uint64_t payload_offset = 0;  // in the segment file
+};
+
+Result<RewrittenHead> with_parameter_sets(const SegmentReader& read, std::int64_t seq, const Fragment& f,
+                                          const std::string& in_band) {
+  constexpr std::uint64_t kMaxMoof = 1u << 20;
+  const auto where = fmt::format("segment {} fragment at byte {}", seq, f.offset);
+  auto head = read(seq, f.offset, std::min<std::uint64_t>(f.size, 16));
+  if (!head) return std::unexpected(head.error());
+  auto moof_h = parse_box_header(as_bytes(*head), 0, f.size);
+  if (moof_h.status != HeaderStatus::ok || moof_h.header.type != fourcc("moof") || moof_h.header.size > kMaxMoof ||
+      moof_h.header.size + 8 > f.size)
+    return fail(Errc::corrupt, where + ": no moof of a usable size");
+  const std::uint64_t moof_size = moof_h.header.size;
+  auto bytes = read(seq, f.offset, moof_size + 8);
+  if (!bytes || bytes->size() != moof_size + 8) return fail(Errc::corrupt, where + ": cannot read its moof");
+  const auto all = as_bytes(*bytes);
+  auto mdat_h = parse_box_header(all.subspan(moof_size), moof_size, f.size);
+  if (mdat_h.status != HeaderStatus::ok || mdat_h.header.type != fourcc("mdat") || mdat_h.header.header_size != 8 ||
+      moof_size + mdat_h.header.size != f.size)
+    return fail(Errc::unprocessable, where + ": mdat with a 64-bit size or not right after the moof");
+  const Box moof{moof_h.header, all.subspan(moof_h.header.header_size, moof_size - moof_h.header.header_size)};
+  auto kids = parse_children(moof.payload, moof.payload_offset(), "moof");
+  if (!kids) return std::unexpected(kids.error());
+  auto traf = only_child(*kids, fourcc("traf"), moof);
+  if (!traf) return std::unexpected(traf.error());
+  auto tkids = parse_children(traf->payload, traf->payload_offset(), "traf");
+  if (!tkids) return std::unexpected(tkids.error());
+  const auto trun = find_child(*tkids, fourcc("trun"));
+  if (!trun) return fail(Errc::corrupt, where + ": no trun");
+  ByteReader tr(trun->payload);
+  const std::uint32_t flags = tr.u32() & 0xffffff;
+  const std::uint32_t count = tr.u32();
+  const std::uint32_t data_offset = tr.u32();
+  if ((flags & 0x001) == 0 || (flags & 0x200) == 0 || count == 0 || !tr.ok() ||
+      data_offset != moof_size + mdat_h.header.header_size)
+    return fail(Errc::unprocessable, where + ": its first sample's size or position is not in its trun");
+  if (flags & 0x004) tr.u32();
+  if (flags & 0x100) tr.u32();
+  const std::size_t size_at = static_cast<std::size_t>(trun->payload_offset()) + tr.pos();
+  const std::uint32_t first_size = tr.u32();
+  if (!tr.ok()) return fail(Errc::corrupt, where + ": trun too short");
+  std::uint64_t new_first = 0, new_mdat = 0;
+  if (add_overflows(first_size, in_band.size(), new_first) || new_first > kU32Max ||
+      add_overflows(mdat_h.header.size, in_band.size(), new_mdat) || new_mdat > kU32Max)
+    return fail(Errc::unprocessable, where + ": too large to take the parameter sets");
+  RewrittenHead out;
+  out.bytes.assign(bytes->data(), moof_size);
+  ByteWriter w;
+  w.u32(std::uint32_t(new_first));
+  out.bytes.replace(size_at, 4, w.str());
+  ByteWriter mdat;
+  mdat.u32(std::uint32_t(new_mdat));
+  mdat.u32(fourcc("mdat"));
+  out.bytes += mdat.str();
+  out.bytes += in_band;
+  out.payload_offset = f.offset + moof_size + 8;
+  return out;
+}
+
 }  // namespace
 
 Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment,
-                                         const std::vector<PlaylistSegment>& segments) {
+                                         const std::vector<PlaylistSegment>& segments, const SegmentReader& read) {
   if (segments.empty()) return fail(Errc::invalid_argument, "a download needs at least one segment");
   const FragmentIndex& first = segments.front().index;
   if (init_segment.size() != first.init_size) {
@@ -144,8 +279,17 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
   const Fragment* prev = nullptr;
   std::int64_t prev_seq = 0;
   std::uint64_t keyframe_fragments = 0;
+  // Segments whose SPS/PPS differ from the segment before (a screen resize
+  // opened a new encoder): their first keyframe gets the new parameter sets
+  // in-band. Track and timescale must stay.
+  std::map<std::int64_t, std::string> switch_to;  // seq -> in-band parameter sets
+  int length_size = 0;
+  const PlaylistSegment* before = nullptr;
   for (const auto& s : segments) {
-    if (!same_init(first, s.index)) {
+    const bool switches = before != nullptr && before->index.avcc_hex != s.index.avcc_hex;
+    const bool same_track = s.index.timescale == first.timescale && s.index.track_id == first.track_id &&
+                            s.index.codec.starts_with("avc") && first.codec.starts_with("avc");
+    if (!same_init(first, s.index) && (!read || !same_track)) {
       const auto was = describe(first), now = describe(s.index);
       const auto change = was != now ? fmt::format("{} -> {}", was, now) : "same size and codec, other SPS/PPS";
       return fail(Errc::unprocessable,
@@ -153,6 +297,21 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
                               "changes cannot be downloaded as one MP4",
                               s.seq, change));
     }
+    if (switches) {
+      auto sets = parameter_sets(s.index.avcc_hex);
+      if (!sets) return std::unexpected(with_context(sets.error(), fmt::format("segment {}", s.seq)));
+      if (length_size == 0) {
+        auto own = parameter_sets(first.avcc_hex);
+        if (!own) return std::unexpected(with_context(own.error(), "segment " + std::to_string(segments.front().seq)));
+        length_size = own->length_size;
+      }
+      if (sets->length_size != length_size)
+        return fail(Errc::unprocessable, fmt::format("segment {} changes the NAL length size", s.seq));
+      if (s.index.fragments.empty() || !s.index.fragments.front().starts_with_keyframe)
+        return fail(Errc::unprocessable, fmt::format("segment {} changes the video format without a keyframe", s.seq));
+      switch_to[s.seq] = std::move(sets->in_band);
+    }
+    before = &s;
     for (const auto& f : s.index.fragments) {
       if (prev != nullptr && f.decode_time <= prev->decode_time) {
         return fail(Errc::unprocessable,
@@ -188,6 +347,12 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
     } else if (b.type() == fourcc("moov")) {
       auto moov = patch_moov(b, movie_duration, media_duration);
       if (!moov) return std::unexpected(moov.error());
+      if (!switch_to.empty()) {
+        auto parsed = parse_children(as_bytes(*moov), 0, "moov");
+        if (!parsed || parsed->size() != 1) return fail(Errc::internal, "rebuilt moov does not parse");
+        moov = patch_sample_entry(parsed->front());
+        if (!moov) return std::unexpected(moov.error());
+      }
       init_bytes += *moov;
     }
   }
@@ -208,15 +373,27 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
         tfra_entries.u8(1);
         ++tfra_count;
       }
+      std::uint64_t stored_from = f.offset;
+      std::uint64_t added = 0;
+      if (const auto sw = switch_to.find(s.seq); sw != switch_to.end() && &f == &s.index.fragments.front()) {
+        auto head = with_parameter_sets(read, s.seq, f, sw->second);
+        if (!head) return std::unexpected(head.error());
+        added = head->bytes.size() - (head->payload_offset - f.offset);
+        stored_from = head->payload_offset;
+        const std::uint64_t n = head->bytes.size();
+        plan.pieces.push_back(DownloadPiece{std::nullopt, 0, n, std::move(head->bytes)});
+      }
+      const std::uint64_t stored = f.size - (stored_from - f.offset);
       // Fragments that touch in the stored file travel as one piece.
       DownloadPiece* last = &plan.pieces.back();
-      if (last->seq && *last->seq == s.seq && last->offset + last->size == f.offset) {
-        last->size += f.size;
+      if (last->seq && *last->seq == s.seq && last->offset + last->size == stored_from) {
+        last->size += stored;
       } else {
-        plan.pieces.push_back(DownloadPiece{s.seq, f.offset, f.size, {}});
+        plan.pieces.push_back(DownloadPiece{s.seq, stored_from, stored, {}});
       }
       std::uint64_t next = 0;
-      if (add_overflows(total, f.size, next)) return fail(Errc::invalid_argument, "download size overflows");
+      if (add_overflows(total, f.size, next) || add_overflows(next, added, next))
+        return fail(Errc::invalid_argument, "download size overflows");
       total = next;
     }
   }

@@ -109,14 +109,25 @@ struct DownloadPlan {
   std::uint64_t total_size = 0;
   std::vector<DownloadPiece> pieces;
 };
+// Reads [offset, offset + size) of the stored segment file `seq`.
+using SegmentReader =
+    std::function<Result<std::string>(std::int64_t seq, std::uint64_t offset, std::uint64_t size)>;
 // init_segment = the bytes [0, init_size) of the first segment. The plan's bytes
 // are one fragmented MP4: the init with mvhd/tkhd/mdhd durations set and an
 // mvex/mehd carrying the total duration, every fragment of every segment in
 // order (adjacent fragments merged into one piece), and an mfra index of the
-// keyframe fragments for seeking. Errc::unprocessable when segments differ in
-// init parameters (codec, size, timescale, track, avcC) or decode times step
-// back; Errc::invalid_argument when init_segment does not match segment 0.
+// keyframe fragments for seeking.
+// Picture size / SPS / PPS changes (screen resizes) are followed when `read`
+// is given: the sample entry becomes avc3 and the first fragment of each
+// segment whose avcC differs from the segment before is rewritten (read
+// through `read`: its moof and mdat header) so that its first keyframe
+// starts with that avcC's SPS/PPS in-band.
+// Errc::unprocessable when segments differ in track or timescale, change
+// format without `read` (or in a way that cannot be followed), or decode
+// times step back; Errc::invalid_argument when init_segment does not match
+// segment 0.
 Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment,
-                                         const std::vector<PlaylistSegment>& segments);
+                                         const std::vector<PlaylistSegment>& segments,
+                                         const SegmentReader& read = {});
 
 }  // namespace deskaudit::media

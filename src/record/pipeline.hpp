@@ -19,14 +19,31 @@ struct RecorderTuning {
   // width, height and fps are filled in by the recorder.
   encode::EncoderOptions encoder;
   // A fragment is written (and fsync'd) at each keyframe and once it spans
-  // this much media time; also when the screen has been still this long.
+  // this much media time.
   std::int64_t fragment_ms = 2000;
-  // A keyframe after this many frames of activity (idle time costs none):
-  // the most a player decodes to reach any point.
+  // A picture that has stayed on screen this long is written (and fsync'd)
+  // with its duration so far, and the duration is extended in place when the
+  // next frame comes: a crash loses at most this much of a still screen.
+  std::int64_t still_flush_ms = 1000;
+  // A keyframe after this many frames of activity (idle time costs none),
+  // once the frames since the last keyframe have cost at least as many bytes
+  // as that keyframe (a clock ticking on a still desktop makes tiny frames
+  // that are cheap to decode: a keyframe every 300 of them would be most of
+  // the bytes); after keyframe_max_frames in any case. What a player decodes
+  // to reach any point stays below about two keyframes' worth.
   int keyframe_interval_frames = 300;
+  int keyframe_max_frames = 3000;
   // Coarser coding of areas in constant motion, refined once still.
   ActivityOptions activity;
   capture::BackendChoice backend = capture::BackendChoice::best;
+  // Where the pictures come from: unless set, the X display of
+  // RecorderOptions::display (tests and benchmarks pass a
+  // capture::ScriptedScreen's open()).
+  std::function<Result<std::unique_ptr<capture::ScreenCapture>>(const capture::CaptureOptions&)> open_capture;
+  // Paces frames and stamps media time; the clock the capture's wait()
+  // deadlines refer to (a ScriptedScreen's clock() with its captures).
+  // nullptr: capture::steady_clock(). Must outlive the recorder.
+  const capture::MonotonicClock* clock = nullptr;
   // Called once, on the recorder thread, with the wall-clock time of media
   // time start_offset_ms (the first frame's capture time).
   std::function<void(EpochMs)> on_first_frame;

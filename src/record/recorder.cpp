@@ -32,7 +32,7 @@ class RecorderImpl final : public Recorder {
  public:
   RecorderImpl(RecorderOptions options, RecorderTuning tuning, SegmentCallback cb)
       : options_(std::move(options)), tuning_(std::move(tuning)), on_closed_(std::move(cb)),
-        segments_(options_.output_dir, options_.first_seq) {}
+        clock_(tuning_.clock != nullptr ? tuning_.clock : &capture::steady_clock()), segments_(options_.output_dir, options_.first_seq) {}
   ~RecorderImpl() override { (void)stop(); }
 
   Status init();
@@ -55,9 +55,27 @@ class RecorderImpl final : public Recorder {
   Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions);
   Status refine(SteadyClock::time_point now);
   Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
-  Status flush_fragment(std::size_t count);
+  Status flush_fragment(std::size_t count, bool hold_last = false);
+  Status extend_held(std::int64_t until_ms);
   Status close_segment();
   Status finish(SteadyClock::time_point now);
+  SteadyClock::time_point now() const { return clock_->now(); }
+  SteadyClock::time_point time_of(std::int64_t media) const {
+    return t0_ + std::chrono::milliseconds(media - options_.start_offset_ms);
+  }
+  // Frames are stamped on a grid of the frame interval from the first frame
+  // (start_offset_ms + k * 1000 / fps): with every gap a whole number of
+  // intervals, tools that guess a constant rate from the timestamps (ffmpeg
+  // transcoding, players) guess the cap or a divisor of it, never a rate at
+  // which two frames share one output tick.
+  std::int64_t grid_floor(std::int64_t media) const {
+    const std::int64_t k = (media - options_.start_offset_ms) * options_.fps / 1000;
+    return options_.start_offset_ms + k * 1000 / options_.fps;
+  }
+  std::int64_t grid_ceil(std::int64_t media) const {
+    const std::int64_t k = ((media - options_.start_offset_ms) * options_.fps + 999) / 1000;
+    return options_.start_offset_ms + k * 1000 / options_.fps;
+  }
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
@@ -70,6 +88,7 @@ class RecorderImpl final : public Recorder {
   RecorderOptions options_;
   RecorderTuning tuning_;
   SegmentCallback on_closed_;
+  const capture::MonotonicClock* clock_;
   SegmentFiles segments_;
   std::unique_ptr<capture::ScreenCapture> capture_;
   std::optional<encode::H264Encoder> encoder_;
@@ -79,10 +98,19 @@ class RecorderImpl final : public Recorder {
   std::vector<encode::AvPacketPtr> frag_;  // the fragment being built; the last duration is unknown
   std::int64_t frag_bytes_ = 0;
   int frames_since_key_ = 0;
+  std::int64_t last_key_bytes_ = 0;
+  std::int64_t bytes_since_key_ = 0;
   bool started_ = false;
   SteadyClock::time_point t0_{};
   std::int64_t last_pts_ = -1;
   std::int64_t last_packet_pts_ = -1;  // of the last packet added to a fragment
+  // The last sample on disk, written while its picture was still on screen:
+  // its duration (at file offset duration_at) is extended when the next one comes.
+  struct Held {
+    std::int64_t pts = 0;
+    std::int64_t duration_at = 0;
+  };
+  std::optional<Held> held_;
 
   UniqueFd stop_fd_;
   std::thread thread_;
@@ -101,8 +129,10 @@ Status RecorderImpl::init() {
   if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
   if (o.first_seq < 0 || o.first_seq > 999999) return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
   if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
-  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1)
-    return fail(Errc::invalid_argument, "fragment_ms below 100 or keyframe interval below 1");
+  if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100 ||
+      tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames)
+    return fail(Errc::invalid_argument,
+                "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum");
   struct stat st{};
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
@@ -115,7 +145,7 @@ Status RecorderImpl::init() {
   co.draw_cursor = o.draw_cursor;
   co.backend = tuning_.backend;
   co.cursor_poll_interval = std::chrono::milliseconds(1000 / o.fps);
-  auto cap = capture::open_x11_capture(co);
+  auto cap = tuning_.open_capture ? tuning_.open_capture(co) : capture::open_x11_capture(co);
   if (!cap) return std::unexpected(cap.error());
   capture_ = std::move(*cap);
   elapsed_ms_ = o.start_offset_ms;
@@ -163,50 +193,55 @@ Status RecorderImpl::loop() {
   // A burst of drawing (a window mapping) right after a still period is
   // caught whole instead of half-drawn and again 1/fps later.
   const auto settle = std::min<std::chrono::microseconds>(interval / 4, std::chrono::milliseconds(50));
-  auto next_allowed = SteadyClock::now();
+  auto next_allowed = now();
   std::optional<SteadyClock::time_point> change_seen;
   for (;;) {
-    const auto now = SteadyClock::now();
+    const auto t_now = now();
     const bool pending = capture_->changed();
     SteadyClock::time_point deadline;
     if (pending) {
-      if (!change_seen) change_seen = now;
-      deadline = std::max(next_allowed, started_ ? *change_seen + settle : now);
+      if (!change_seen) change_seen = t_now;
+      deadline = std::max(next_allowed, started_ ? *change_seen + settle : t_now);
+      if (started_) deadline = time_of(grid_ceil(media_ms(deadline)));
     } else {
-      deadline = now + std::chrono::milliseconds(tuning_.fragment_ms);
+      deadline = t_now + std::chrono::milliseconds(tuning_.fragment_ms);
       // A refinement is a frame too: it waits for the fps cap like any other.
       if (const auto due = activity_->refinement_due_ms(); due && started_)
-        deadline = std::min(deadline, std::max(next_allowed, t0_ + std::chrono::milliseconds(*due - options_.start_offset_ms)));
+        deadline = std::min(deadline, time_of(grid_ceil(media_ms(std::max(next_allowed, time_of(*due))))));
+      if (!frag_.empty()) deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
     if (!st) return std::unexpected(st.error());
     switch (*st) {
       case CaptureStatus::interrupted:
-        return finish(SteadyClock::now());
+        return finish(now());
       case CaptureStatus::reinit:
         if (auto r = handle_resize(); !r) return r;
         break;
       case CaptureStatus::timeout:
         if (const auto due = activity_->refinement_due_ms();
-            due && started_ && media_ms(SteadyClock::now()) >= *due && SteadyClock::now() >= next_allowed) {
-          const auto t = SteadyClock::now();
+            due && started_ && media_ms(now()) >= *due && now() >= next_allowed) {
+          const auto t = now();
           if (auto r = refine(t); !r) return r;
-          next_allowed = t + interval;
+          next_allowed = time_of(grid_ceil(last_pts_ + 1));
           break;
         }
-        // Still screen: write all but the newest frame (whose duration is
-        // still open) so little stays in memory only.
-        if (frag_.size() >= 2 && media_ms(SteadyClock::now()) - frag_.back()->pts >= tuning_.fragment_ms)
-          if (auto r = flush_fragment(frag_.size() - 1); !r) return r;
+        // Still screen: the newest picture goes to disk with its duration so
+        // far, so a crash does not lose it; the next frame extends it.
+        if (!frag_.empty() && media_ms(now()) - frag_.back()->pts >= tuning_.still_flush_ms) {
+          frag_.back()->duration = media_ms(now()) - frag_.back()->pts;
+          if (auto r = flush_fragment(frag_.size(), true); !r) return r;
+        }
         break;
       case CaptureStatus::ok:
-        if (pending && SteadyClock::now() >= deadline) {
-          const auto t = SteadyClock::now();
+        if (pending && now() >= deadline) {
+          const auto t = now();
           if (auto r = take_frame(t); !r) return r;
-          next_allowed = t + interval;
+          // The next grid point (a keyframe re-encoded 1 ms late keeps its slot).
+          if (started_) next_allowed = time_of(grid_ceil(last_pts_ + 1));
           change_seen.reset();
         } else if (!pending) {
-          change_seen = SteadyClock::now();
+          change_seen = now();
         }
         break;
     }
@@ -227,7 +262,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
     t0_ = now;
     if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
   }
-  std::int64_t pts = media_ms(now);
+  std::int64_t pts = grid_floor(media_ms(now));
   if (pts <= last_pts_) pts = last_pts_ + 1;
   last_pts_ = pts;
   const auto rects = capture_->last_grab_rects();
@@ -238,7 +273,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
 // The screen is still, but parts of it were last coded coarsely while they
 // moved: code the same picture once more, finer there.
 Status RecorderImpl::refine(SteadyClock::time_point now) {
-  std::int64_t pts = media_ms(now);
+  std::int64_t pts = grid_floor(media_ms(now));
   if (pts <= last_pts_) pts = last_pts_ + 1;
   last_pts_ = pts;
   const auto regions = activity_->plan({}, pts);
@@ -272,9 +307,9 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
   bool new_segment = new_muxer_pending_ ||
                      (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
-  FrameKind kind = new_segment || frames_since_key_ == 0 || frames_since_key_ >= tuning_.keyframe_interval_frames
-                       ? FrameKind::keyframe
-                       : FrameKind::delta;
+  const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
+                       (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
+  FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
   auto pkt = encoder_->encode(pts, kind, regions);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {
@@ -301,6 +336,7 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
     pkt->dts = pkt->pts;
   }
   last_packet_pts_ = pkt->pts;
+  if (auto st = extend_held(pkt->pts); !st) return st;
   if (!frag_.empty()) frag_.back()->duration = pkt->pts - frag_.back()->pts;
   if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= tuning_.fragment_ms))
     if (auto st = flush_fragment(frag_.size()); !st) return st;
@@ -316,13 +352,21 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
   }
   frag_bytes_ += pkt->size;
   frag_.push_back(std::move(pkt));
-  frames_since_key_ = kind == FrameKind::keyframe ? 1 : frames_since_key_ + 1;
+  if (kind == FrameKind::keyframe) {
+    frames_since_key_ = 1;
+    last_key_bytes_ = frag_.back()->size;
+    bytes_since_key_ = 0;
+  } else {
+    ++frames_since_key_;
+    bytes_since_key_ += frag_.back()->size;
+  }
   return {};
 }
 
-Status RecorderImpl::flush_fragment(std::size_t count) {
+Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   count = std::min(count, frag_.size());
   if (count == 0) return {};
+  const std::int64_t offset = segments_.size_bytes();
   std::vector<const AVPacket*> pkts;
   pkts.reserve(count);
   for (std::size_t i = 0; i < count; ++i) pkts.push_back(frag_[i].get());
@@ -330,9 +374,19 @@ Status RecorderImpl::flush_fragment(std::size_t count) {
   if (!bytes) return std::unexpected(bytes.error());
   const std::int64_t end = frag_[count - 1]->pts + frag_[count - 1]->duration;
   if (auto st = segments_.append(*bytes, end); !st) return st;
+  if (hold_last) held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
   for (std::size_t i = 0; i < count; ++i) frag_bytes_ -= frag_[i]->size;
   frag_.erase(frag_.begin(), frag_.begin() + static_cast<std::ptrdiff_t>(count));
   elapsed_ms_ = end;
+  return {};
+}
+
+Status RecorderImpl::extend_held(std::int64_t until_ms) {
+  if (!held_) return {};
+  const auto duration = static_cast<std::uint32_t>(std::max<std::int64_t>(1, until_ms - held_->pts));
+  if (auto st = segments_.rewrite_u32(held_->duration_at, duration, held_->pts + duration); !st) return st;
+  elapsed_ms_ = held_->pts + duration;
+  held_.reset();
   return {};
 }
 
@@ -348,6 +402,8 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
     // The last picture stayed on screen until now.
     frag_.back()->duration = std::max<std::int64_t>(1, media_ms(now) - frag_.back()->pts);
     if (auto st = flush_fragment(frag_.size()); !st) return st;
+  } else if (auto st = extend_held(media_ms(now)); !st) {
+    return st;
   }
   return close_segment();
 }

@@ -32,7 +32,7 @@ Status SegmentFiles::open(std::string_view init_segment, std::int64_t start_ms) 
   if (auto st = write_all(fd.get(), init_segment.data(), init_segment.size(), path.string()); !st) return st;
   fd_ = std::move(fd);
   seq_ = next_seq_++;
-  size_ = static_cast<std::int64_t>(init_segment.size());
+  size_ = init_size_ = static_cast<std::int64_t>(init_segment.size());
   fragments_ = 0;
   start_ms_ = end_ms_ = start_ms;
   return {};
@@ -47,6 +47,23 @@ Status SegmentFiles::append(std::string_view fragment, std::int64_t end_ms) {
   if (::fdatasync(fd_.get()) != 0) return fail(Errc::io, errno_message("fsync " + path.string(), errno));
   size_ += static_cast<std::int64_t>(fragment.size());
   ++fragments_;
+  end_ms_ = end_ms;
+  return {};
+}
+
+Status SegmentFiles::rewrite_u32(std::int64_t offset, std::uint32_t value, std::int64_t end_ms) {
+  if (!fd_) return fail(Errc::internal, "no open segment");
+  if (offset < init_size_ || offset > size_ - 4) return fail(Errc::internal, "rewrite outside the fragments");
+  const auto path = segment_path(dir_, seq_, true);
+  const unsigned char be[4] = {static_cast<unsigned char>(value >> 24), static_cast<unsigned char>(value >> 16),
+                               static_cast<unsigned char>(value >> 8), static_cast<unsigned char>(value)};
+  ssize_t n = 0;
+  do {
+    n = ::pwrite(fd_.get(), be, sizeof be, static_cast<off_t>(offset));
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof be))
+    return fail(Errc::io, errno_message("write " + path.string(), n < 0 ? errno : EIO));
+  if (::fdatasync(fd_.get()) != 0) return fail(Errc::io, errno_message("fsync " + path.string(), errno));
   end_ms_ = end_ms;
   return {};
 }

@@ -35,6 +35,12 @@ class SegmentFiles {
   // Appends one whole fragment (moof+mdat) and fsyncs; end_ms is the media
   // time where its last sample ends.
   Status append(std::string_view fragment, std::int64_t end_ms);
+  // Overwrites a 32-bit big-endian field already written (offset from the
+  // start of the file, inside its fragments) and fsyncs; the segment now
+  // ends at end_ms. For the duration of a last sample written while its
+  // picture was still on screen: a 4-byte write inside one sector leaves the
+  // file valid with the old value or the new one.
+  Status rewrite_u32(std::int64_t offset, std::uint32_t value, std::int64_t end_ms);
   // Closes the open segment: fsync, rename, fsync dir. A segment without a
   // fragment is removed and yields nullopt.
   Result<std::optional<SegmentClosed>> close();
@@ -45,6 +51,7 @@ class SegmentFiles {
   std::int64_t seq_ = -1;
   UniqueFd fd_;
   std::int64_t size_ = 0;
+  std::int64_t init_size_ = 0;
   std::int64_t fragments_ = 0;
   std::int64_t start_ms_ = 0;
   std::int64_t end_ms_ = 0;

@@ -158,10 +158,23 @@ Status download(Services& s, Context& ctx) {
     return true;
   });
   if (!r) return std::unexpected(r.error());
-  auto plan = media::build_download_plan(std::as_bytes(std::span(init.data(), init.size())), *ps);
-  if (!plan) return std::unexpected(plan.error());
   std::map<std::int64_t, std::string> keys;
   for (const auto& seg : *segments) keys[seg.seq] = seg.object_key;
+  // Where the screen size changed, the plan rewrites the head of a fragment.
+  const media::SegmentReader read_stored = [&](std::int64_t seq, std::uint64_t offset,
+                                               std::uint64_t size) -> Result<std::string> {
+    const auto key = keys.find(seq);
+    if (key == keys.end()) return fail(Errc::internal, "segment " + std::to_string(seq) + " has no object");
+    std::string bytes;
+    auto r = s.store->read(key->second, {offset, size}, [&](std::span<const std::byte> b) {
+      bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return true;
+    });
+    if (!r) return std::unexpected(r.error());
+    return bytes;
+  };
+  auto plan = media::build_download_plan(std::as_bytes(std::span(init.data(), init.size())), *ps, read_stored);
+  if (!plan) return std::unexpected(plan.error());
   auto shared_plan = std::make_shared<media::DownloadPlan>(std::move(*plan));
   auto shared_keys = std::make_shared<std::map<std::int64_t, std::string>>(std::move(keys));
   // Every download request is audited, ranged or not (a ranged read from

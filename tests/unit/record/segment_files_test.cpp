@@ -63,3 +63,17 @@ TEST_F(SegmentFilesTest, ExistingSegmentIsNeverOverwritten) {
   EXPECT_EQ(*read_file(dir_ / "seg-000003.mp4"), "old");
   EXPECT_FALSE(files.append("X", 1));
 }
+
+TEST_F(SegmentFilesTest, AWrittenFieldIsRewrittenInPlaceAndMovesTheEnd) {
+  record::SegmentFiles files(dir_, 0);
+  ASSERT_TRUE(files.open("INIT", 1000));
+  EXPECT_FALSE(files.rewrite_u32(0, 7, 1500)) << "the init is never rewritten";
+  ASSERT_TRUE(files.append("FRAG....", 2000));
+  ASSERT_TRUE(files.rewrite_u32(8, 0x41424344, 5000));
+  EXPECT_FALSE(files.rewrite_u32(10, 1, 5000)) << "past the end";
+  EXPECT_EQ(files.size_bytes(), 12);
+  auto closed = files.close();
+  ASSERT_TRUE(closed && closed->has_value());
+  EXPECT_EQ((*closed)->duration_ms, 4000);
+  EXPECT_EQ(*read_file(dir_ / "seg-000000.mp4"), "INITFRAGABCD");
+}
