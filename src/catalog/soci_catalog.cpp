@@ -5,6 +5,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -127,14 +128,13 @@ Status SociCatalog::migrate() {
   }
   for (const auto& m : all) {
     if (m.version <= *current) continue;
-    if (auto st = migrate_one(m.version); !st) return st;
+    if (auto st = migrate_one(m); !st) return st;
   }
   return {};
 }
 
-Status SociCatalog::migrate_one(int version) {
-  const auto all = migrations();
-  const Migration& m = all[static_cast<std::size_t>(version - 1)];
+Status SociCatalog::migrate_one(const Migration& m) {
+  const int version = m.version;
   return run("migrate " + std::string(m.name), "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
     // Replicas starting together: one applies, the others wait and skip.
@@ -379,6 +379,33 @@ Status SociCatalog::note_session_start(std::string_view computer_id, EpochMs at)
     q.bind(at)(" WHERE id = ").bind(computer_id);
     if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "computer " + rows::quote_id(computer_id) + " not found");
     return {};
+  });
+}
+
+Result<std::vector<SilentComputer>> SociCatalog::list_newly_silent(EpochMs seen_before, int limit) {
+  return run("list_newly_silent", "", [&](sql::Session& s) -> Result<std::vector<SilentComputer>> {
+    Sql q("SELECT id, last_seen_at FROM computers WHERE last_seen_at > 0 AND last_seen_at < ");
+    q.bind(seen_before)(" AND last_seen_at <> silence_noted_at ORDER BY last_seen_at, id LIMIT ");
+    q(std::to_string(std::max(1, limit)));
+    std::vector<SilentComputer> out;
+    std::string id;
+    long long seen = 0;
+    sql::query(
+        *s, q,
+        [&](soci::statement& st) {
+          st.exchange(soci::into(id));
+          st.exchange(soci::into(seen));
+        },
+        [&] { out.push_back({id, seen}); });
+    return out;
+  });
+}
+
+Result<bool> SociCatalog::note_silence(std::string_view computer_id, EpochMs last_seen_at) {
+  return run("note_silence", "", [&](sql::Session& s) -> Result<bool> {
+    Sql q("UPDATE computers SET silence_noted_at = last_seen_at WHERE id = ");
+    q.bind(computer_id)(" AND last_seen_at = ").bind(last_seen_at);
+    return sql::exec(*s, q) > 0;
   });
 }
 
