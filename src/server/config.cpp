@@ -62,6 +62,9 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "session_ttl_seconds") { st = num(n); c.session_ttl_ms = n * 1000; }
     else if (key == "sweep_interval_seconds") { st = num(n); c.sweep_interval_ms = n * 1000; }
     else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(n); }
+    else if (key == "login_failures_per_address") st = num(c.login_failures_per_address);
+    else if (key == "agent_max_open_recordings") st = num(c.agent_max_open_recordings);
+    else if (key == "agent_upload_bytes_per_hour") st = num(c.agent_upload_bytes_per_hour);
     else if (key == "s3") {
       if (!node.is_table()) return bad_key(key, "a table");
       for (auto&& [sk, sn] : *node.as_table()) {
@@ -141,6 +144,16 @@ Status finalize(ServerConfig& c) {
   if (c.store.empty()) c.store = "file://" + (c.data_dir / "objects").string();
   if (c.max_segment_bytes < (1 << 16)) return fail(Errc::invalid_argument, "max_segment_bytes must be at least 65536");
   if (c.http_threads < 2 || c.http_threads > 4096) return fail(Errc::invalid_argument, "http_threads must be 2..4096");
+  if (c.login_failures_per_address < 1) {
+    return fail(Errc::invalid_argument, "login_failures_per_address must be at least 1", "login_failures_per_address");
+  }
+  if (c.agent_max_open_recordings < 1) {
+    return fail(Errc::invalid_argument, "agent_max_open_recordings must be at least 1", "agent_max_open_recordings");
+  }
+  if (c.agent_upload_bytes_per_hour < c.max_segment_bytes) {
+    return fail(Errc::invalid_argument, "agent_upload_bytes_per_hour must be at least max_segment_bytes",
+                "agent_upload_bytes_per_hour");
+  }
   if (c.replica_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);

@@ -3,6 +3,7 @@
 #include "common/crypto.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
+#include "server/watchdog.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -140,6 +141,10 @@ Status recording_status(Services& s, Context& ctx) {
   if (!a.last_error.empty()) upload_detail += "; agent error: " + a.last_error;
   if (a.spool_bytes > 0) upload_detail += "; " + std::to_string(a.spool_bytes) + " bytes waiting in the spool";
   add("upload", "Uploads succeed", upload_ok, upload_detail);
+  auto silent = silent_during_session(s, *c, *eff);
+  if (!silent) return std::unexpected(silent.error());
+  add("agent_silent", "Agent reporting during the session", !*silent,
+      silent->value_or("no recorded session is missing heartbeats"));
   bool all_ok = true;
   for (const auto& ch : checks) all_ok = all_ok && ch["ok"].get<bool>();
   ctx.reply({{"computer_id", c->id}, {"ok", all_ok}, {"checks", checks}});
