@@ -67,8 +67,9 @@ Status login(Services& s, Context& ctx) {
   if (!user) {
     if (user.error().code != Errc::not_found) return std::unexpected(user.error());
     // Same work as a real check, so timing does not reveal which names exist.
-    (void)auth::verify_password(*password, "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
-                                           "0dBUfrgsnw3NuU8Jc4DF3bjQIb1QnNrrUjBzzZ7lnYs");
+    (void)auth::verify_password(*password,
+                                "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
+                                "0dBUfrgsnw3NuU8Jc4DF3bjQIb1QnNrrUjBzzZ7lnYs");
     return refuse_login(s, ctx, *username, *username, {{"reason", "unknown user"}});
   }
   if (user->locked_until > now) {
@@ -81,9 +82,9 @@ Status login(Services& s, Context& ctx) {
     // all count, and a disable or reset done meanwhile stays.
     auto failures = s.catalog->note_failed_login(user->id, now, kLockout);
     if (!failures) return std::unexpected(failures.error());
-    return refuse_login(s, ctx, user->username, user->id,
-                        {{"reason", user->disabled ? "disabled" : "wrong password"},
-                         {"failures", failures->failed_logins}});
+    return refuse_login(
+        s, ctx, user->username, user->id,
+        {{"reason", user->disabled ? "disabled" : "wrong password"}, {"failures", failures->failed_logins}});
   }
   if (user->failed_logins != 0 || user->locked_until != 0) {
     if (auto st = s.catalog->clear_failed_logins(user->id); !st) return st;
@@ -130,7 +131,8 @@ Status change_password(Services& s, Context& ctx) {
     return fail(Errc::permission_denied, "the current password is wrong", "current_password");
   }
   if (auto st = auth::check_password_rules(user->username, *next); !st) return st;
-  if (*next == *current) return fail(Errc::unprocessable, "the new password must differ from the current one", "new_password");
+  if (*next == *current)
+    return fail(Errc::unprocessable, "the new password must differ from the current one", "new_password");
   auto hash = auth::hash_password(*next);
   if (!hash) return std::unexpected(hash.error());
   if (auto st = s.catalog->set_password(user->id, *hash, s.now(), false); !st) return st;

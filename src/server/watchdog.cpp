@@ -21,8 +21,8 @@ Result<std::optional<std::string>> silent_during_session(Services& s, const Comp
   auto open = s.catalog->count_recordings(f);
   if (!open) return std::unexpected(open.error());
   if (!session_open && *open == 0) return std::nullopt;
-  std::string why = "no heartbeat since " + format_rfc3339(a.last_seen_at) + ", while policy \"" +
-                    policy.policy->name + "\" records and ";
+  std::string why = "no heartbeat since " + format_rfc3339(a.last_seen_at) + ", while policy \"" + policy.policy->name +
+                    "\" records and ";
   why += session_open ? "a user session was open" : std::to_string(*open) + " recording(s) were open";
   why += ": this session may not be recorded";
   return std::optional<std::string>{std::move(why)};

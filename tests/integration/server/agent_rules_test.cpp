@@ -7,13 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <future>
-#include <thread>
 
+#include "in_process_server.hpp"
 #include "sample_media.hpp"
-#include "server/app.hpp"
 #include "server/watchdog.hpp"
-#include "server_process.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;
@@ -28,27 +25,17 @@ class AgentRules : public ::testing::Test {
     dir_ = std::make_unique<TempDir>("agentrules");
     clock_ = std::make_shared<ManualClock>(parse_rfc3339("2026-11-27T12:00:00Z").value());
     server::ServerConfig config;
-    config.listen = "127.0.0.1:0";
     config.data_dir = dir_->path() / "data";
     config.sweep_interval_ms = 3600'000;  // the test runs the checks itself
     if (configure) configure(config);
-    auto app = server::App::create(config, clock_, kAdminPassword);
-    ASSERT_TRUE(app) << app.error().message;
-    app_ = std::move(*app);
-    std::promise<int> port;
-    auto bound = port.get_future();
-    thread_ = std::thread([&] { (void)app_->run([&](int p) { port.set_value(p); }); });
-    url_ = "http://127.0.0.1:" + std::to_string(bound.get());
+    server_ = std::make_unique<InProcessServer>(config, clock_);
+    app_ = &server_->app();
+    url_ = server_->url();
     admin_ = std::make_unique<Api>(url_, admin_token(url_));
     // An API token: console sessions end after 12 h of the test's clock.
     admin_->set_token(admin_->post("/api/v1/api-tokens", {{"name", "agent rules"}}).json["token"].get<std::string>());
     creds_ = enroll_agent(*admin_, "desk-rules");
     agent_ = std::make_unique<Api>(url_, creds_.agent_token);
-  }
-  void TearDown() override {
-    if (!app_) return;
-    app_->stop();
-    thread_.join();
   }
   std::string at(std::int64_t offset_ms) const { return format_rfc3339(clock_->now_ms() + offset_ms); }
   std::string add_policy(const std::string& name, int retention_days, bool assign) {
@@ -86,8 +73,8 @@ class AgentRules : public ::testing::Test {
 
   std::unique_ptr<TempDir> dir_;
   std::shared_ptr<ManualClock> clock_;
-  std::unique_ptr<server::App> app_;
-  std::thread thread_;
+  std::unique_ptr<InProcessServer> server_;
+  server::App* app_ = nullptr;
   std::string url_;
   std::unique_ptr<Api> admin_, agent_;
   EnrolledAgent creds_;
@@ -182,7 +169,8 @@ TEST_F(AgentRules, AgentTextIsCutOnCharacterBoundariesAndStoredBytesAlwaysList) 
   start();
   // 63 ASCII bytes and a 2-byte character: a byte cut at 64 would split it.
   const std::string version = std::string(63, '1') + "\xC3\xA9";
-  auto hb = agent_->post("/api/v1/agent/heartbeat", {{"agent_version", version}, {"last_error", std::string(3000, 'e')}});
+  auto hb =
+      agent_->post("/api/v1/agent/heartbeat", {{"agent_version", version}, {"last_error", std::string(3000, 'e')}});
   ASSERT_EQ(hb.status, 200) << hb.body;
   auto c = computer();
   EXPECT_EQ(c["agent"]["version"], std::string(63, '1')) << c.dump();

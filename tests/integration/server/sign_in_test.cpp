@@ -53,8 +53,9 @@ class SignIn : public ::testing::Test {
   Api admin() { return Api(server_->url(), admin_token(server_->url())); }
   void add_eve() {
     auto a = admin();
-    ASSERT_EQ(a.post("/api/v1/users", {{"username", "eve"}, {"password", kEvePassword}, {"roles", Json::array()}}).status,
-              201);
+    ASSERT_EQ(
+        a.post("/api/v1/users", {{"username", "eve"}, {"password", kEvePassword}, {"roles", Json::array()}}).status,
+        201);
   }
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<ServerProcess> server_;
@@ -131,7 +132,8 @@ TEST_F(SignIn, ChangingOnesPasswordSignsOutTheOtherSessions) {
   Api eve(server_->url(), first);
   auto api_token = eve.post("/api/v1/api-tokens", {{"name", "eve automation"}});
   ASSERT_EQ(api_token.status, 201) << api_token.body;
-  auto r = eve.post("/api/v1/auth/password", {{"current_password", kEvePassword}, {"new_password", "looking-glass-pw-2"}});
+  auto r =
+      eve.post("/api/v1/auth/password", {{"current_password", kEvePassword}, {"new_password", "looking-glass-pw-2"}});
   ASSERT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(eve.get("/api/v1/auth/me").status, 200);                          // the caller's own session
   EXPECT_EQ(Api(server_->url(), second).get("/api/v1/auth/me").status, 401);  // the other one
@@ -155,7 +157,7 @@ TEST_F(SignIn, GeneratedFirstPasswordIsInAPrivateFileAndMustBeChanged) {
   dir_ = std::make_unique<TempDir>("signin-first");
   start({}, {{"DESKAUDIT_ADMIN_PASSWORD", ""}});
   const auto file = dir_->path() / "data" / "first-admin-password";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::string password;
@@ -177,7 +179,8 @@ TEST_F(SignIn, GeneratedFirstPasswordIsInAPrivateFileAndMustBeChanged) {
   EXPECT_EQ(me.status, 200);
   EXPECT_EQ(me.json["must_change_password"], true);
   EXPECT_EQ(a.post("/api/v1/auth/password", {{"current_password", password}, {"new_password", password}}).status, 422);
-  ASSERT_EQ(a.post("/api/v1/auth/password", {{"current_password", password}, {"new_password", "Chosen-first-pw-2841"}}).status,
+  ASSERT_EQ(a.post("/api/v1/auth/password", {{"current_password", password}, {"new_password", "Chosen-first-pw-2841"}})
+                .status,
             204);
   EXPECT_EQ(a.get("/api/v1/computers").status, 200);
   EXPECT_EQ(a.get("/api/v1/auth/me").json["must_change_password"], false);

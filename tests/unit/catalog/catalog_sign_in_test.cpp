@@ -43,7 +43,7 @@ TEST_P(CatalogTest, FailedLoginsCountLocksAndBackOff) {
   EXPECT_EQ(cat().note_failed_login("usr-1", kT0, rule)->locked_until, kT0 + 2000);
   EXPECT_EQ(cat().note_failed_login("usr-1", kT0, rule)->locked_until, kT0 + 4000);
   EXPECT_EQ(cat().note_failed_login("usr-1", kT0, rule)->locked_until, kT0 + 5000);  // capped
-  for (int i = 0; i < 70; ++i) (void)cat().note_failed_login("usr-1", kT0, rule);  // no shift overflow
+  for (int i = 0; i < 70; ++i) (void)cat().note_failed_login("usr-1", kT0, rule);    // no shift overflow
   auto many = cat().note_failed_login("usr-1", kT0, rule);
   ASSERT_TRUE(many);
   EXPECT_EQ(many->failed_logins, 77);
