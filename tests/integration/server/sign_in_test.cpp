@@ -5,6 +5,7 @@
 // cookie sign-in keeps the bearer token from page scripts.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <thread>
@@ -186,6 +187,37 @@ TEST_F(SignIn, GeneratedFirstPasswordIsInAPrivateFileAndMustBeChanged) {
   EXPECT_EQ(a.get("/api/v1/auth/me").json["must_change_password"], false);
   EXPECT_FALSE(std::filesystem::exists(file));
 }
+
+#ifdef DESKAUDIT_CLI_BIN
+TEST_F(SignIn, TheCliChangesTheGeneratedPassword) {
+  dir_ = std::make_unique<TempDir>("signin-cli");
+  start({}, {{"DESKAUDIT_ADMIN_PASSWORD", ""}});
+  std::string generated;
+  std::ifstream(dir_->path() / "data" / "first-admin-password") >> generated;
+  auto cli = [&](const std::string& env, const std::string& args) {
+    const std::string cmd = "XDG_CONFIG_HOME='" + (dir_->path() / "home").string() + "' " + env + " '" +
+                            DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " " + args + " 2>&1 </dev/null";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = ::pclose(p);
+    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  };
+  auto [code, out] = cli("DESKAUDIT_PASSWORD='" + generated + "'", "login -u admin");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("deskaudit password"), std::string::npos) << out;
+  auto [refused, why] = cli("", "pools list");
+  EXPECT_EQ(refused, 4) << why;
+  EXPECT_NE(why.find("password must be changed"), std::string::npos) << why;
+  auto [changed, said] =
+      cli("DESKAUDIT_PASSWORD='" + generated + "' DESKAUDIT_NEW_PASSWORD='Cli-chosen-pw-5521'", "password");
+  ASSERT_EQ(changed, 0) << said;
+  auto [listed, pools] = cli("", "pools list");
+  EXPECT_EQ(listed, 0) << pools;
+}
+#endif
 
 TEST_F(SignIn, AnExplicitFirstPasswordNeedsNoChange) {
   auto r = login(server_->url(), "admin", kAdminPassword);
