@@ -71,6 +71,12 @@ class Catalog {
   // After an upload attempt: error empty = success (sets last_upload_at).
   virtual Status note_upload(std::string_view computer_id, EpochMs at, std::string_view error) = 0;
   virtual Status note_session_start(std::string_view computer_id, EpochMs at) = 0;
+  // Computers whose last heartbeat is older than seen_before and whose
+  // silence has not been noted yet (note_silence), oldest first, at most limit.
+  virtual Result<std::vector<SilentComputer>> list_newly_silent(EpochMs seen_before, int limit) = 0;
+  // Marks the silence that began after the heartbeat at last_seen_at as
+  // noted. false when a newer heartbeat came in meanwhile (nothing changed).
+  virtual Result<bool> note_silence(std::string_view computer_id, EpochMs last_seen_at) = 0;
 
   // --- policies and assignments -------------------------------------------
   virtual Status create_policy(const Policy& policy) = 0;  // conflict: same name
@@ -130,8 +136,20 @@ class Catalog {
   virtual Result<User> get_user(std::string_view id) = 0;
   virtual Result<User> find_user(std::string_view username) = 0;
   virtual Result<std::vector<User>> list_users() = 0;
-  // password_hash, password_changed_at, disabled, failed_logins, locked_until.
+  // password_hash, password_changed_at, disabled, must_change_password,
+  // failed_logins, locked_until (all from `user`: a copy read earlier undoes
+  // what others changed since; sign-in uses the methods below instead).
   virtual Status update_user(const User& user) = 0;
+  // Counts one failed sign-in in a single statement that touches only
+  // failed_logins and locked_until (so parallel failures all count and none
+  // undoes a concurrent disable or password change); locks per `rule`.
+  // Returns the new values; not_found for an unknown id.
+  virtual Result<LoginFailures> note_failed_login(std::string_view user_id, EpochMs now, const LockoutRule& rule) = 0;
+  // Sets failed_logins and locked_until to 0 (a successful sign-in, an unlock).
+  virtual Status clear_failed_logins(std::string_view user_id) = 0;
+  // Sets password_hash, password_changed_at and must_change_password only.
+  virtual Status set_password(std::string_view user_id, std::string_view password_hash, EpochMs changed_at,
+                              bool must_change) = 0;
   virtual Status delete_user(std::string_view id) = 0;  // with grants and tokens
   virtual Result<std::int64_t> count_users() = 0;
 
@@ -148,6 +166,10 @@ class Catalog {
   virtual Result<ApiToken> get_token(std::string_view id) = 0;
   virtual Result<std::vector<ApiToken>> list_tokens(std::string_view user_id) = 0;  // empty id = all
   virtual Status revoke_token(std::string_view id) = 0;
+  // Revokes the user's tokens of `kind` (every kind when nullopt) except the
+  // one with id `keep_id` (none kept when empty). Returns how many it revoked.
+  virtual Result<std::int64_t> revoke_user_tokens(std::string_view user_id, std::optional<TokenKind> kind,
+                                                  std::string_view keep_id) = 0;
   virtual Status touch_token(std::string_view id, EpochMs at) = 0;
 
   // --- audit log -------------------------------------------------------------

@@ -182,6 +182,16 @@ const std::vector<Migration> kMigrations = {
          "UPDATE recordings SET pool_id = (SELECT c.pool_id FROM computers c WHERE c.id = recordings.computer_id)",
          "CREATE INDEX recordings_pool ON recordings (pool_id, start_time DESC, id DESC)",
      }},
+    // 2, 4 and 5 are other changes of the same release.
+    {3,
+     "0003_sign_in_and_agent_silence",
+     {
+         // A generated first password must be replaced at the first sign-in.
+         "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0",
+         // last_seen_at of the silence already reported (agent.silent), so
+         // each silence is reported once.
+         "ALTER TABLE computers ADD COLUMN silence_noted_at BIGINT NOT NULL DEFAULT 0",
+     }},
     // 4: signed checkpoints of the audit chain (see audit/chain.hpp) and the
     // public keys servers announce (informational: trust comes from the
     // keyring file outside the catalog).

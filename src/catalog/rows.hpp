@@ -248,10 +248,10 @@ struct SegmentRow {
 
 inline constexpr std::string_view kUserColumns =
     "u.id, u.username, u.password_hash, u.disabled, u.created_at, u.password_changed_at, u.failed_logins, "
-    "u.locked_until";
+    "u.locked_until, u.must_change_password";
 struct UserRow {
   std::string id, username, password_hash;
-  int disabled = 0;
+  int disabled = 0, must_change_password = 0;
   long long created_at = 0, password_changed_at = 0, failed_logins = 0, locked_until = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(id));
@@ -262,10 +262,11 @@ struct UserRow {
     st.exchange(soci::into(password_changed_at));
     st.exchange(soci::into(failed_logins));
     st.exchange(soci::into(locked_until));
+    st.exchange(soci::into(must_change_password));
   }
   User get() const {
-    return User{id,          username, password_hash, disabled != 0, created_at, password_changed_at, failed_logins,
-                locked_until};
+    return User{id,           username,      password_hash, disabled != 0, created_at, password_changed_at,
+                failed_logins, locked_until, must_change_password != 0};
   }
 };
 

@@ -385,6 +385,33 @@ Status SociCatalog::note_session_start(std::string_view computer_id, EpochMs at)
   });
 }
 
+Result<std::vector<SilentComputer>> SociCatalog::list_newly_silent(EpochMs seen_before, int limit) {
+  return run("list_newly_silent", "", [&](sql::Session& s) -> Result<std::vector<SilentComputer>> {
+    Sql q("SELECT id, last_seen_at FROM computers WHERE last_seen_at > 0 AND last_seen_at < ");
+    q.bind(seen_before)(" AND last_seen_at <> silence_noted_at ORDER BY last_seen_at, id LIMIT ");
+    q(std::to_string(std::max(1, limit)));
+    std::vector<SilentComputer> out;
+    std::string id;
+    long long seen = 0;
+    sql::query(
+        *s, q,
+        [&](soci::statement& st) {
+          st.exchange(soci::into(id));
+          st.exchange(soci::into(seen));
+        },
+        [&] { out.push_back({id, seen}); });
+    return out;
+  });
+}
+
+Result<bool> SociCatalog::note_silence(std::string_view computer_id, EpochMs last_seen_at) {
+  return run("note_silence", "", [&](sql::Session& s) -> Result<bool> {
+    Sql q("UPDATE computers SET silence_noted_at = last_seen_at WHERE id = ");
+    q.bind(computer_id)(" AND last_seen_at = ").bind(last_seen_at);
+    return sql::exec(*s, q) > 0;
+  });
+}
+
 // --- policies ------------------------------------------------------------------
 
 Status SociCatalog::create_policy(const Policy& p) {

@@ -58,6 +58,8 @@ class SociCatalog final : public Catalog {
   Status update_agent_heartbeat(std::string_view computer_id, const AgentState& state) override;
   Status note_upload(std::string_view computer_id, EpochMs at, std::string_view error) override;
   Status note_session_start(std::string_view computer_id, EpochMs at) override;
+  Result<std::vector<SilentComputer>> list_newly_silent(EpochMs seen_before, int limit) override;
+  Result<bool> note_silence(std::string_view computer_id, EpochMs last_seen_at) override;
 
   Status create_policy(const Policy& policy) override;
   Result<Policy> get_policy(std::string_view id) override;
@@ -94,6 +96,10 @@ class SociCatalog final : public Catalog {
   Result<User> find_user(std::string_view username) override;
   Result<std::vector<User>> list_users() override;
   Status update_user(const User& user) override;
+  Result<LoginFailures> note_failed_login(std::string_view user_id, EpochMs now, const LockoutRule& rule) override;
+  Status clear_failed_logins(std::string_view user_id) override;
+  Status set_password(std::string_view user_id, std::string_view password_hash, EpochMs changed_at,
+                      bool must_change) override;
   Status delete_user(std::string_view id) override;
   Result<std::int64_t> count_users() override;
 
@@ -110,6 +116,8 @@ class SociCatalog final : public Catalog {
   Result<ApiToken> get_token(std::string_view id) override;
   Result<std::vector<ApiToken>> list_tokens(std::string_view user_id) override;
   Status revoke_token(std::string_view id) override;
+  Result<std::int64_t> revoke_user_tokens(std::string_view user_id, std::optional<TokenKind> kind,
+                                          std::string_view keep_id) override;
   Status touch_token(std::string_view id, EpochMs at) override;
 
   Result<AuditEntry> append_audit(AuditEntry entry) override;

@@ -30,9 +30,10 @@ Status SociCatalog::create_user(const User& u) {
   return run("create_user", "the username " + rows::quote_id(u.username) + " is taken", [&](sql::Session& s) -> Status {
     Sql q(
         "INSERT INTO users (id, username, password_hash, disabled, created_at, password_changed_at, "
-        "failed_logins, locked_until) VALUES (");
+        "failed_logins, locked_until, must_change_password) VALUES (");
     q.bind(u.id)(", ").bind(u.username)(", ").bind(u.password_hash)(", ").bind(u.disabled)(", ").bind(u.created_at);
-    q(", ").bind(u.password_changed_at)(", ").bind(u.failed_logins)(", ").bind(u.locked_until)(")");
+    q(", ").bind(u.password_changed_at)(", ").bind(u.failed_logins)(", ").bind(u.locked_until)(", ");
+    q.bind(u.must_change_password)(")");
     sql::exec(*s, q);
     return {};
   });
@@ -62,8 +63,62 @@ Status SociCatalog::update_user(const User& u) {
   return run("update_user", "", [&](sql::Session& s) -> Status {
     Sql q("UPDATE users SET password_hash = ");
     q.bind(u.password_hash)(", password_changed_at = ").bind(u.password_changed_at)(", disabled = ").bind(u.disabled);
+    q(", must_change_password = ").bind(u.must_change_password);
     q(", failed_logins = ").bind(u.failed_logins)(", locked_until = ").bind(u.locked_until)(" WHERE id = ").bind(u.id);
     if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "user " + rows::quote_id(u.id) + " not found");
+    return {};
+  });
+}
+
+Result<LoginFailures> SociCatalog::note_failed_login(std::string_view user_id, EpochMs now, const LockoutRule& rule) {
+  if (rule.max_failures < 1 || rule.base_ms < 1 || rule.max_ms < rule.base_ms) {
+    return fail(Errc::invalid_argument, "lockout rule: max_failures and base_ms must be positive, max_ms >= base_ms");
+  }
+  // The smallest shift at which the lock reaches max_ms: below it
+  // base_ms << shift stays under max_ms, so the SQL shift never overflows.
+  std::int64_t full_shift = 0;
+  while (full_shift < 62 && (rule.base_ms << full_shift) < rule.max_ms) ++full_shift;
+  return run("note_failed_login", "", [&](sql::Session& s) -> Result<LoginFailures> {
+    // One statement: the row lock (PostgreSQL) or the write lock (SQLite)
+    // orders parallel failures, and each sees the count of the one before.
+    // Expressions read the row's values from before this update.
+    // Bound values are cast: PostgreSQL cannot type "$1 + $2" by itself.
+    Sql q("UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE WHEN failed_logins + 1 < CAST(");
+    q.bind(rule.max_failures)(" AS BIGINT) THEN locked_until WHEN failed_logins + 1 - CAST(").bind(rule.max_failures);
+    q(" AS BIGINT) >= CAST(").bind(full_shift)(" AS BIGINT) THEN CAST(").bind(now)(" AS BIGINT) + CAST(");
+    q.bind(rule.max_ms)(" AS BIGINT) ELSE CAST(").bind(now)(" AS BIGINT) + (CAST(").bind(rule.base_ms);
+    q(" AS BIGINT) << CAST(failed_logins + 1 - CAST(").bind(rule.max_failures)(" AS BIGINT) AS INTEGER)) END WHERE id = ");
+    q.bind(user_id)(" RETURNING failed_logins, locked_until");
+    std::optional<LoginFailures> out;
+    long long failures = 0, locked = 0;
+    sql::query(
+        *s, q,
+        [&](soci::statement& st) {
+          st.exchange(soci::into(failures));
+          st.exchange(soci::into(locked));
+        },
+        [&] { out = LoginFailures{failures, locked}; });
+    if (!out) return fail(Errc::not_found, "user " + rows::quote_id(user_id) + " not found");
+    return *out;
+  });
+}
+
+Status SociCatalog::clear_failed_logins(std::string_view user_id) {
+  return run("clear_failed_logins", "", [&](sql::Session& s) -> Status {
+    Sql q("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ");
+    q.bind(user_id);
+    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "user " + rows::quote_id(user_id) + " not found");
+    return {};
+  });
+}
+
+Status SociCatalog::set_password(std::string_view user_id, std::string_view password_hash, EpochMs changed_at,
+                                 bool must_change) {
+  return run("set_password", "", [&](sql::Session& s) -> Status {
+    Sql q("UPDATE users SET password_hash = ");
+    q.bind(password_hash)(", password_changed_at = ").bind(changed_at)(", must_change_password = ").bind(must_change);
+    q(" WHERE id = ").bind(user_id);
+    if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "user " + rows::quote_id(user_id) + " not found");
     return {};
   });
 }
@@ -307,6 +362,17 @@ Status SociCatalog::revoke_token(std::string_view id) {
     if (sql::exec(*s, "UPDATE api_tokens SET revoked = 1 WHERE id = ", id) == 0)
       return fail(Errc::not_found, "token " + rows::quote_id(id) + " not found");
     return {};
+  });
+}
+
+Result<std::int64_t> SociCatalog::revoke_user_tokens(std::string_view user_id, std::optional<TokenKind> kind,
+                                                     std::string_view keep_id) {
+  return run("revoke_user_tokens", "", [&](sql::Session& s) -> Result<std::int64_t> {
+    Sql q("UPDATE api_tokens SET revoked = 1 WHERE revoked = 0 AND user_id = ");
+    q.bind(user_id);
+    if (kind) q(" AND kind = ").bind(token_kind_text(*kind));
+    if (!keep_id.empty()) q(" AND id <> ").bind(keep_id);
+    return sql::exec(*s, q);
   });
 }
 

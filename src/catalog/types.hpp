@@ -137,6 +137,29 @@ struct User {
   EpochMs password_changed_at = 0;
   std::int64_t failed_logins = 0;
   EpochMs locked_until = 0;
+  // Set for a generated password: only changing it is allowed until then.
+  bool must_change_password = false;
+};
+
+// How failed sign-ins lock an account: after max_failures in a row, each
+// further failure locks it for base_ms << (failures - max_failures), at most
+// max_ms.
+struct LockoutRule {
+  std::int64_t max_failures = 5;
+  std::int64_t base_ms = 30'000;
+  std::int64_t max_ms = 15 * 60'000;
+};
+
+// The lockout columns after a failed sign-in was counted.
+struct LoginFailures {
+  std::int64_t failed_logins = 0;
+  EpochMs locked_until = 0;
+};
+
+// A computer that stopped sending heartbeats (see list_newly_silent).
+struct SilentComputer {
+  std::string computer_id;
+  EpochMs last_seen_at = 0;
 };
 
 // A role: a named set of permissions ("policy:read", "recording:play", ...).

@@ -176,6 +176,9 @@ int main(int argc, char** argv) {
   login->add_option("-u,--username", username, "administrator user name");
   login->add_option("-p,--password", password, "password (default: $DESKAUDIT_PASSWORD, else asked)");
   app.add_subcommand("logout", "revoke the saved token and forget it");
+  app.add_subcommand("password",
+                     "change your password (required after signing in with the generated first password); the "
+                     "current one from $DESKAUDIT_PASSWORD and the new one from $DESKAUDIT_NEW_PASSWORD, else asked");
   app.add_subcommand("whoami", "the signed-in administrator and permissions");
 
   // computers
@@ -403,6 +406,25 @@ int main(int argc, char** argv) {
       return fail_with(st.error());
     }
     std::cout << "signed in to " << g.server << " as " << username << " until " << str((*r)["expires_at"]) << "\n";
+    if (r->value("must_change_password", false)) {
+      std::cout << "this password was generated: change it with 'deskaudit password' before anything else\n";
+    }
+    return 0;
+  }
+  if (cmd == "password") {
+    auto from_env = [](const char* name) { return std::getenv(name) ? std::string(std::getenv(name)) : std::string(); };
+    auto current = from_env("DESKAUDIT_PASSWORD");
+    if (current.empty()) current = read_password("Current password: ");
+    auto next = from_env("DESKAUDIT_NEW_PASSWORD");
+    if (next.empty()) {
+      next = read_password("New password: ");
+      if (read_password("Repeat the new password: ") != next) {
+        return fail_with(Error{Errc::invalid_argument, "the two new passwords differ"});
+      }
+    }
+    auto r = api.post("/api/v1/auth/password", {{"current_password", current}, {"new_password", next}});
+    if (!r) return fail_with(r.error());
+    std::cout << "password changed; your other sessions were signed out\n";
     return 0;
   }
   if (cmd == "logout") {

@@ -14,6 +14,8 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::too_large: return "too_large";
     case Errc::unprocessable: return "unprocessable";
     case Errc::unavailable: return "unavailable";
+    case Errc::too_many_requests: return "too_many_requests";
+    case Errc::password_change_required: return "password_change_required";
     case Errc::io: return "io_error";
     case Errc::corrupt: return "corrupt";
     case Errc::internal: return "internal";

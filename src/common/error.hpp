@@ -18,6 +18,8 @@ enum class Errc {
   too_large,          // (413)
   unprocessable,      // well-formed but invalid values (422)
   unavailable,        // transient: network, remote 5xx, timeouts (503)
+  too_many_requests,  // a rate limit or lockout; Retry-After says when to retry (429)
+  password_change_required,  // signed in with a password that must be changed first (403)
   io,                 // local I/O failure (500)
   corrupt,            // stored or received data fails validation (500/422)
   internal,           // anything else (500)

@@ -14,6 +14,7 @@
 #include "auth/password.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "server/watchdog.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -200,9 +201,15 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   auto users = s->catalog->count_users();
   if (!users) return std::unexpected(users.error());
   if (*users == 0) {
-    if (admin_password.empty()) {
+    const bool generated = admin_password.empty();
+    if (generated) {
+      // Never on stdout or in the log: a 0600 file only the operator reads,
+      // and the password must be changed at the first sign-in.
       admin_password = auth::generate_password();
-      app->generated_password_ = admin_password;
+      app->first_password_file_ = s->config.data_dir / kFirstPasswordFile;
+      if (auto st = write_file_atomic(app->first_password_file_, admin_password + "\n", 0600); !st) {
+        return std::unexpected(with_context(st.error(), "writing the first administrator's password"));
+      }
     } else if (auto st = auth::check_password_rules("admin", admin_password); !st) {
       return std::unexpected(with_context(st.error(), "DESKAUDIT_ADMIN_PASSWORD"));
     }
@@ -213,6 +220,7 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
     admin.username = "admin";
     admin.password_hash = *hash;
     admin.created_at = admin.password_changed_at = s->now();
+    admin.must_change_password = generated;
     if (auto st = s->catalog->create_user(admin); !st) return std::unexpected(st.error());
     if (auto st = s->catalog->grant_role({admin.id, "administrator", std::nullopt, std::nullopt}); !st) {
       return std::unexpected(st.error());
@@ -287,6 +295,7 @@ Result<Principal> authenticate(Services& s, const httplib::Request& req) {
   p.username = user->username;
   p.token_id = t->id;
   p.via_cookie = via_cookie && t->kind == catalog::TokenKind::session;
+  p.must_change_password = user->must_change_password;
   p.grants = std::move(*grants);
   return p;
 }
@@ -300,6 +309,10 @@ Status check_access(const Route& route, const Principal& p, const httplib::Reque
     case AccessKind::signed_in:
     case AccessKind::permission:
       if (p.kind != Principal::Kind::admin) return fail(Errc::permission_denied, "only administrators may call this");
+      if (p.must_change_password && !allowed_before_password_change(route)) {
+        return fail(Errc::password_change_required,
+                    "the password must be changed first (POST /api/v1/auth/password)");
+      }
       if (!route.access.allows(p.grants)) {
         return fail(Errc::permission_denied, "permission " + route.access.permission + " is required" +
                                                  (route.access.unscoped ? ", granted without a scope" : ""));
@@ -515,6 +528,7 @@ void App::sweeper_loop() {
       } else if (*n > 0) {
         spdlog::info("retention sweep deleted {} expired recordings", *n);
       }
+      if (auto n = note_silent_agents(s); !n) spdlog::error("silent-agent check failed: {}", n.error().message);
     }
     std::unique_lock lock(sweeper_mu_);
     sweeper_cv_.wait_for(lock, std::chrono::milliseconds(s.config.sweep_interval_ms), [this] { return stopping_.load(); });

@@ -3,6 +3,7 @@
 // creates the first administrator, registers the route table on an HTTP
 // server, serves the console, and runs the retention sweeper.
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,8 +17,8 @@ namespace deskaudit::server {
 class App {
  public:
   // Connects, migrates, seeds built-in roles and (on a new catalog) the
-  // administrator "admin" with admin_password, or a generated one reported
-  // through first_admin_password().
+  // administrator "admin" with admin_password, or a generated one written to
+  // first_admin_password_file() (0600) that must be changed at first sign-in.
   static Result<std::unique_ptr<App>> create(ServerConfig config, std::shared_ptr<const Clock> clock,
                                              std::string admin_password);
   ~App();
@@ -28,7 +29,7 @@ class App {
   void stop();
 
   // Empty unless this start created the administrator with a generated password.
-  const std::string& first_admin_password() const { return generated_password_; }
+  const std::filesystem::path& first_admin_password_file() const { return first_password_file_; }
   Services& services() { return *services_; }
   const std::vector<Route>& routes() const { return routes_; }
   // One retention pass (also run by the sweeper thread): deletes expired recordings.
@@ -43,7 +44,7 @@ class App {
   std::unique_ptr<Services> services_;
   std::vector<Route> routes_;
   std::unique_ptr<httplib::Server> http_;
-  std::string generated_password_;
+  std::filesystem::path first_password_file_;
   std::atomic<bool> stopping_{false};
   std::thread sweeper_;
   std::mutex sweeper_mu_;

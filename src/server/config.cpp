@@ -65,6 +65,9 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "signing_key_file") { st = str(s); c.signing_key_file = s; }
     else if (key == "trusted_keys_file") { st = str(s); c.trusted_keys_file = s; }
     else if (key == "audit_sign_every") st = num(c.audit_sign_every);
+    else if (key == "login_failures_per_address") st = num(c.login_failures_per_address);
+    else if (key == "agent_max_open_recordings") st = num(c.agent_max_open_recordings);
+    else if (key == "agent_upload_bytes_per_hour") st = num(c.agent_upload_bytes_per_hour);
     else if (key == "s3") {
       if (!node.is_table()) return bad_key(key, "a table");
       for (auto&& [sk, sn] : *node.as_table()) {
@@ -162,6 +165,16 @@ Status finalize(ServerConfig& c) {
   c.signing_key_file = std::filesystem::absolute(c.signing_key_file);
   if (c.trusted_keys_file.empty()) c.trusted_keys_file = c.signing_key_file.parent_path() / "trusted-keys";
   c.trusted_keys_file = std::filesystem::absolute(c.trusted_keys_file);
+  if (c.login_failures_per_address < 1) {
+    return fail(Errc::invalid_argument, "login_failures_per_address must be at least 1", "login_failures_per_address");
+  }
+  if (c.agent_max_open_recordings < 1) {
+    return fail(Errc::invalid_argument, "agent_max_open_recordings must be at least 1", "agent_max_open_recordings");
+  }
+  if (c.agent_upload_bytes_per_hour < c.max_segment_bytes) {
+    return fail(Errc::invalid_argument, "agent_upload_bytes_per_hour must be at least max_segment_bytes",
+                "agent_upload_bytes_per_hour");
+  }
   if (c.replica_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);

@@ -29,6 +29,11 @@ struct ServerConfig {
   std::int64_t session_ttl_ms = 12ll * 3600 * 1000;
   std::int64_t sweep_interval_ms = 60'000;
   std::int64_t agent_offline_after_ms = 90'000;
+  // Failed sign-ins one client address may make per 15 minutes (per replica).
+  std::int64_t login_failures_per_address = 50;
+  // Per computer: recordings open at once, and segment bytes per hour (per replica).
+  std::int64_t agent_max_open_recordings = 32;
+  std::int64_t agent_upload_bytes_per_hour = 8ll << 30;
   std::string replica_id;                        // default hostname:pid
   // Audit log signing (docs/keys.md). The key and the trusted keys live
   // outside the catalog; the seed (DESKAUDIT_SIGNING_KEY) replaces the key

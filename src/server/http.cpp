@@ -23,7 +23,8 @@ Result<Json> Context::json_body() const {
 
 void Context::reply(const Json& body, int status) {
   res.status = status;
-  res.set_content(body.dump(), "application/json; charset=utf-8");
+  // Stored bytes from outside may not be UTF-8: replaced, never thrown on.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json; charset=utf-8");
 }
 
 void Context::reply_empty(int status) {
@@ -35,12 +36,14 @@ int http_status(Errc code) {
   switch (code) {
     case Errc::invalid_argument: return 400;
     case Errc::unauthenticated: return 401;
-    case Errc::permission_denied: return 403;
+    case Errc::permission_denied:
+    case Errc::password_change_required: return 403;
     case Errc::not_found: return 404;
     case Errc::conflict: return 409;
     case Errc::too_large: return 413;
     case Errc::unprocessable: return 422;
     case Errc::unavailable: return 503;
+    case Errc::too_many_requests: return 429;
     case Errc::corrupt: return 422;
     case Errc::io:
     case Errc::internal: return 500;
@@ -53,7 +56,8 @@ void write_error(httplib::Response& res, const Error& error) {
   if (!error.field.empty()) e["field"] = error.field;
   res.status = http_status(error.code);
   if (error.code == Errc::unavailable) res.set_header("Retry-After", "1");
-  res.set_content(Json{{"error", e}}.dump(), "application/json; charset=utf-8");
+  res.set_content(Json{{"error", e}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json; charset=utf-8");
 }
 
 Result<catalog::Page> page_from(const Context& ctx) {

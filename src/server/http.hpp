@@ -29,6 +29,7 @@ struct Principal {
   std::string username;      // admin
   std::string token_id;      // admin: the session or API token used
   bool via_cookie = false;   // admin: console session cookie (CSRF applies)
+  bool must_change_password = false;  // admin: only a password change, /auth/me and sign-out allowed
   std::string computer_id;   // agent
   auth::Grants grants;       // admin
   // Actor name for the audit log.

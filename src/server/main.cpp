@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   cli.add_option("--log-format", log_format, "text or json");
   cli.footer(
       "Environment: DESKAUDIT_ADMIN_PASSWORD sets the first administrator's password when the catalog is new\n"
-      "(otherwise one is generated and printed once). DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,\n"
+      "and needs no change at the first sign-in (otherwise one is generated into DATA_DIR/first-admin-password,\n"
+      "mode 0600, and must be changed at the first sign-in). DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,\n"
       "DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT, DESKAUDIT_S3_ENDPOINT,\n"
       "DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.\n"
       "Audit log signing (docs/keys.md): DESKAUDIT_SIGNING_KEY (base64 Ed25519 seed, instead of the 0600 key file\n"
@@ -101,11 +102,11 @@ int main(int argc, char** argv) {
                          ? "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" + std::to_string(port) + "/"
                          : services.config.public_url;
     spdlog::info("listening on {}:{} catalog={} store={}", host, port, services.catalog->backend(), services.store->describe());
-    std::cout << "deskaudit console: " << url << "\n";
-    if (!(*app)->first_admin_password().empty()) {
-      std::cout << "first administrator: user 'admin', password '" << (*app)->first_admin_password()
-                << "' (shown once; change it in the console)\n";
+    if (!(*app)->first_admin_password_file().empty()) {
+      std::cout << "first administrator: user 'admin', password in " << (*app)->first_admin_password_file().string()
+                << " (readable by this user only; the console asks for a new one at the first sign-in)\n";
     }
+    std::cout << "deskaudit console: " << url << "\n";
     std::cout.flush();
   });
   if (!st) {

@@ -171,6 +171,7 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                         if (!hash) return std::unexpected(hash.error());
                         u->password_hash = *hash;
                         u->password_changed_at = s.now();
+                        u->must_change_password = false;  // an administrator chose it, as with DESKAUDIT_ADMIN_PASSWORD
                         changes["password"] = "changed";
                       }
                       if (auto d = get_bool(*body, "disabled"); !d) {
@@ -186,6 +187,15 @@ void add_admin_routes(std::vector<Route>& routes, Services& s) {
                         u->failed_logins = 0;
                         u->locked_until = 0;
                         if (auto st = s.catalog->update_user(*u); !st) return st;
+                      }
+                      if (body->contains("password")) {
+                        // A reset starts the account's credentials over: every
+                        // session and API token of it is revoked (the caller's
+                        // own token survives resetting their own password).
+                        auto revoked = s.catalog->revoke_user_tokens(
+                            u->id, std::nullopt, u->id == ctx.principal.user_id ? ctx.principal.token_id : "");
+                        if (!revoked) return std::unexpected(revoked.error());
+                        changes["tokens_revoked"] = *revoked;
                       }
                       if (new_grants) {
                         if (auto st = replace_grants(s, u->id, *new_grants); !st) return st;

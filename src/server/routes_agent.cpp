@@ -20,6 +20,61 @@ namespace {
 
 using namespace catalog;
 
+// An agent's clock may run a little ahead of the server's; no recording
+// starts or ends further ahead than this. There is no lower bound: the agent
+// creates the server recording when it uploads from its spool, which can be
+// days after the session after an outage, and an agent that enrolled again
+// (new credential, same spool) uploads sessions from before its enrollment.
+constexpr std::int64_t kClockSkewMs = 5 * 60'000;
+// Recordings left open longer than this (an agent reinstalled with its
+// spool lost) stop counting against agent_max_open_recordings.
+constexpr std::int64_t kOpenRecordingWindowMs = 24 * 3600'000;
+constexpr std::size_t kMaxVersionBytes = 64;
+
+// A name from an agent (host, computer or user name): cut to the shared
+// limit on a character boundary, then held to the rules of every name.
+Result<std::string> agent_name(const Json& body, std::string_view field, bool required) {
+  auto text = get_string(body, field, required);
+  if (!text || (!required && text->empty())) return text;
+  auto cut = utf8_truncate(*text, kMaxUserNameBytes);
+  if (auto st = check_name(cut, field); !st) return std::unexpected(st.error());
+  return cut;
+}
+
+// Free text from an agent (versions, OS, errors): cut on a character boundary.
+Result<std::string> agent_text(const Json& body, std::string_view field, std::size_t max_bytes) {
+  auto text = get_string(body, field, false);
+  if (!text) return text;
+  return utf8_truncate(*text, max_bytes);
+}
+
+Status check_not_ahead(EpochMs t, EpochMs now, std::string_view field) {
+  if (t > now + kClockSkewMs) {
+    return fail(Errc::unprocessable, std::string(field) + " is more than 5 minutes ahead of the server's clock",
+                std::string(field));
+  }
+  return {};
+}
+
+// 429 when the computer already has agent_max_open_recordings recent open ones.
+Status check_open_recordings(Services& s, Context& ctx, const std::string& computer_id) {
+  RecordingFilter f;
+  f.computer_id = computer_id;
+  f.status = RecordingStatus::recording;
+  Page page;
+  page.limit = 100;
+  auto open = s.catalog->list_recordings(f, page);
+  if (!open) return std::unexpected(open.error());
+  const auto since = s.now() - kOpenRecordingWindowMs;
+  const auto recent = std::ranges::count_if(open->items, [&](const Recording& r) { return r.created_at >= since; });
+  if (recent >= s.config.agent_max_open_recordings) {
+    return retry_later(ctx, 60'000,
+                       "this computer already has " + std::to_string(recent) +
+                           " recordings open (agent_max_open_recordings); finish one first");
+  }
+  return {};
+}
+
 Json agent_policy_json(const EffectivePolicy& eff) {
   if (!eff.policy) return {{"policy", nullptr}, {"source", "none"}, {"etag", "none"}};
   return {{"policy", to_json(*eff.policy)},
@@ -109,6 +164,16 @@ Status upload_segment(Services& s, Context& ctx) {
     return fail(Errc::invalid_argument, "Content-Length is required for segment uploads", "Content-Length");
   }
   const auto claimed_size = std::stoull(ctx.req.get_header_value("Content-Length"));
+  if (rec->status != RecordingStatus::recording) {
+    return fail(Errc::conflict, "recording " + rec->id + " is finished: it takes no more segments");
+  }
+  // Counted when admitted, whatever becomes of the body: refused bodies cost
+  // the server as much as stored ones.
+  const auto amount = static_cast<std::int64_t>(std::min<std::uint64_t>(claimed_size, INT64_MAX));
+  if (const auto wait = s.upload_bytes->retry_after_ms(rec->computer_id, s.now(), amount); wait > 0) {
+    return retry_later(ctx, wait, "this computer uploaded its agent_upload_bytes_per_hour");
+  }
+  s.upload_bytes->add(rec->computer_id, s.now(), amount);
 
   // Stream to a private temp file while hashing: never the whole body in memory.
   TempFile tmp{s.incoming_dir / (random_id("up-") + ".part")};
@@ -184,27 +249,28 @@ Status upload_segment(Services& s, Context& ctx) {
 }  // namespace
 
 void add_agent_routes(std::vector<Route>& routes, Services& s) {
+  s.upload_bytes = std::make_unique<RateLimiter>(s.config.agent_upload_bytes_per_hour, 3600'000);
   routes.push_back({"POST", "/api/v1/agent/enroll", Access::open(),
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
                       auto token = get_string(*body, "enrollment_token");
                       if (!token) return std::unexpected(token.error());
-                      auto host = get_name(*body, "hostname");
+                      auto host = agent_name(*body, "hostname", true);
                       if (!host) return std::unexpected(host.error());
-                      auto os = get_string(*body, "os", false);
+                      auto os = agent_text(*body, "os", kMaxNameBytes);
                       if (!os) return std::unexpected(os.error());
-                      auto version = get_string(*body, "agent_version", false);
+                      auto version = agent_text(*body, "agent_version", kMaxVersionBytes);
                       if (!version) return std::unexpected(version.error());
-                      auto name = get_string(*body, "name", false);
+                      auto name = agent_name(*body, "name", false);
                       if (!name) return std::unexpected(name.error());
                       Computer c;
                       c.id = random_id("cc-");
                       c.name = name->empty() ? *host : *name;
                       c.hostname = *host;
-                      c.os = os->substr(0, 256);
+                      c.os = *os;
                       c.created_at = s.now();
-                      c.agent.agent_version = version->substr(0, 64);
+                      c.agent.agent_version = *version;
                       const auto secret = random_token(kAgentPrefix);
                       auto enrolled = s.catalog->enroll(sha256_hex(*token), c, sha256_hex(secret), s.now());
                       if (!enrolled) {
@@ -223,9 +289,9 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
                       AgentState st;
-                      auto version = get_string(*body, "agent_version", false);
+                      auto version = agent_text(*body, "agent_version", kMaxVersionBytes);
                       if (!version) return std::unexpected(version.error());
-                      st.agent_version = version->substr(0, 64);
+                      st.agent_version = *version;
                       if (body->contains("capture") && !(*body)["capture"].is_object() && !(*body)["capture"].is_null()) {
                         return fail(Errc::unprocessable, "capture must be an object", "capture");
                       }
@@ -233,9 +299,9 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                       auto spool = get_int(*body, "spool_bytes");
                       if (!spool) return std::unexpected(spool.error());
                       st.spool_bytes = spool->value_or(0);
-                      auto err = get_string(*body, "last_error", false);
+                      auto err = agent_text(*body, "last_error", kMaxMessageBytes);
                       if (!err) return std::unexpected(err.error());
-                      st.last_error = err->substr(0, 2000);
+                      st.last_error = *err;
                       if (body->contains("session") && !(*body)["session"].is_object() && !(*body)["session"].is_null()) {
                         return fail(Errc::unprocessable, "session must be an object or null", "session");
                       }
@@ -268,13 +334,15 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto user = get_name(*body, "username");
+                      auto user = agent_name(*body, "username", true);
                       if (!user) return std::unexpected(user.error());
                       auto start = get_time(*body, "start_time");
                       if (!start) return std::unexpected(start.error());
                       if (!*start) return fail(Errc::unprocessable, "start_time is required", "start_time");
                       auto computer = s.catalog->get_computer(ctx.principal.computer_id);
                       if (!computer) return std::unexpected(computer.error());
+                      if (auto st = check_not_ahead(**start, s.now(), "start_time"); !st) return st;
+                      if (auto st = check_open_recordings(s, ctx, computer->id); !st) return st;
                       auto eff = s.catalog->effective_policy(computer->id);
                       if (!eff) return std::unexpected(eff.error());
                       Recording r;
@@ -284,18 +352,14 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                       r.username = *user;
                       r.start_time = **start;
                       r.created_at = s.now();
-                      // The policy the agent recorded under, when it still exists;
-                      // else the one in force now. Its retention is fixed here.
-                      auto policy_id = get_string(*body, "policy_id", false);
-                      if (!policy_id) return std::unexpected(policy_id.error());
-                      std::optional<Policy> policy = eff->policy;
-                      if (!policy_id->empty()) {
-                        if (auto p = s.catalog->get_policy(*policy_id)) policy = *p;
-                      }
-                      if (policy) {
-                        r.policy_id = policy->id;
-                        r.policy_name = policy->name;
-                        r.retention_days = policy->recording.retention_days;
+                      // The server's choice: the policy in force for the computer
+                      // now, with its retention. What the agent names (policy_id,
+                      // policy_version, retention) is ignored, so no agent can
+                      // file a recording under a shorter-lived policy.
+                      if (eff->policy) {
+                        r.policy_id = eff->policy->id;
+                        r.policy_name = eff->policy->name;
+                        r.retention_days = eff->policy->recording.retention_days;
                       }
                       if (auto st = s.catalog->create_recording(r); !st) return st;
                       (void)s.catalog->note_session_start(computer->id, r.start_time);
@@ -316,6 +380,7 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
                       if (!end) return std::unexpected(end.error());
                       if (!*end) return fail(Errc::unprocessable, "end_time is required", "end_time");
                       if (**end < rec->start_time) return fail(Errc::unprocessable, "end_time is before start_time", "end_time");
+                      if (auto st = check_not_ahead(**end, s.now(), "end_time"); !st) return st;
                       auto status_text = get_string(*body, "status", false);
                       if (!status_text) return std::unexpected(status_text.error());
                       auto status = status_text->empty() ? std::optional(RecordingStatus::complete)

@@ -4,6 +4,7 @@
 #include "server/access.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
+#include "server/watchdog.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -190,6 +191,10 @@ Status recording_status(Services& s, Context& ctx) {
     }
   }
   add("set_aside", "No recordings set aside by the agent", aside_count == 0, aside_detail);
+  auto silent = silent_during_session(s, *c, *eff);
+  if (!silent) return std::unexpected(silent.error());
+  add("agent_silent", "Agent reporting during the session", !*silent,
+      silent->value_or("no recorded session is missing heartbeats"));
   bool all_ok = true;
   for (const auto& ch : checks) all_ok = all_ok && ch["ok"].get<bool>();
   ctx.reply({{"computer_id", c->id}, {"ok", all_ok}, {"checks", checks}});

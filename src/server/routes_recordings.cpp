@@ -209,7 +209,8 @@ Status segment_file(Services& s, Context& ctx) {
     return st;
   }
   const auto key = seg->object_key;
-  ctx.res.set_header("Cache-Control", "private, max-age=86400, immutable");
+  // Screen contents: never kept by the browser or a proxy after playback.
+  ctx.res.set_header("Cache-Control", "no-store");
   ctx.res.set_content_provider(static_cast<std::size_t>(seg->size_bytes), "video/mp4",
                                [&s, key](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
                                  auto r = s.store->read(key, {offset, length}, [&](std::span<const std::byte> b) {

@@ -11,6 +11,7 @@
 #include "server/audit_signing.hpp"
 #include "server/config.hpp"
 #include "server/http.hpp"
+#include "server/rate_limit.hpp"
 #include "storage/object_store.hpp"
 
 namespace deskaudit::server {
@@ -23,6 +24,10 @@ struct Services {
   std::filesystem::path incoming_dir;  // temp files of uploads in progress (0700)
   std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
   std::unique_ptr<AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
+  // In memory, per replica (see docs/deployment.md): failed sign-ins per
+  // client address, and bytes uploaded per computer in the last hour.
+  std::unique_ptr<RateLimiter> login_throttle;
+  std::unique_ptr<RateLimiter> upload_bytes;
 
   EpochMs now() const { return clock->now_ms(); }
   // Appends to the audit log; a failure is logged (the action already happened).
@@ -46,6 +51,13 @@ void add_audit_routes(std::vector<Route>& routes, Services& s);
 // to the audit log and answers 204 (deletes, revocations).
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action);
 
+// 429 with Retry-After (whole seconds, rounded up) and the error body.
+Status retry_later(Context& ctx, std::int64_t retry_after_ms, std::string message);
+
+// While a user's password must be changed, only these routes serve them:
+// the password change, /auth/me and sign-out.
+bool allowed_before_password_change(const Route& route);
+
 // Every API route of the server, in matching order.
 std::vector<Route> build_routes(Services& s);
 
@@ -56,6 +68,9 @@ inline constexpr std::string_view kAgentPrefix = "dag_";
 inline constexpr std::string_view kEnrollPrefix = "det_";
 inline constexpr std::string_view kSessionCookie = "deskaudit_session";
 inline constexpr std::string_view kCsrfCookie = "deskaudit_csrf";
+// In the data directory (0600): the generated first administrator password,
+// removed when that password is changed.
+inline constexpr std::string_view kFirstPasswordFile = "first-admin-password";
 // The CSRF token of a console session, derived from its secret.
 std::string csrf_for(std::string_view session_token);
 // Loads an administrator's effective permissions from the catalog.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "common/text.hpp"
+
 namespace deskaudit::server {
 
 using namespace catalog;
@@ -152,9 +154,10 @@ Json to_json(const Computer& c, EpochMs now, std::int64_t offline_after_ms) {
 }
 
 Status check_name(const std::string& name, std::string_view field) {
-  if (name.empty() || name.size() > 128) {
-    return fail(Errc::unprocessable, std::string(field) + " must have 1 to 128 characters", std::string(field));
+  if (name.empty() || name.size() > kMaxUserNameBytes) {
+    return fail(Errc::unprocessable, std::string(field) + " must have 1 to 128 bytes", std::string(field));
   }
+  if (!is_valid_utf8(name)) return fail(Errc::unprocessable, std::string(field) + " must be UTF-8", std::string(field));
   if (std::ranges::any_of(name, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
     return fail(Errc::unprocessable, std::string(field) + " must not contain control characters", std::string(field));
   }

@@ -25,6 +25,8 @@ export interface User {
 export interface Me {
   user: User;
   permissions: string[];
+  /** A generated password: the server serves nothing else until it is changed. */
+  must_change_password?: boolean;
 }
 
 export interface Page<T> {
@@ -270,7 +272,9 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 
 export const api = {
   async login(username: string, password: string): Promise<{ user: User; csrf_token?: string }> {
-    const r = await request<{ user: User; csrf_token?: string }>('POST', '/auth/login', { username, password });
+    // session "cookie": the secret stays in the HttpOnly cookie and the
+    // answer carries no bearer token for scripts on the page to read.
+    const r = await request<{ user: User; csrf_token?: string }>('POST', '/auth/login', { username, password, session: 'cookie' });
     if (r.csrf_token) csrfFromLogin = r.csrf_token;
     return r;
   },

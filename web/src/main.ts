@@ -149,6 +149,23 @@ async function route(): Promise<void> {
     showLogin();
     return;
   }
+  if (me.must_change_password) {
+    // The server answers nothing else until the generated password is replaced.
+    shell = null;
+    const box = h('div', { class: 'login-form' });
+    const main = h('main', { id: 'main', class: 'login-page', tabindex: '-1' }, box);
+    clear(root, main);
+    renderChangePassword(box, me.user.username, {
+      notice: 'You signed in with a generated password. Choose your own password to continue.',
+      onChanged: async () => {
+        await boot();
+        navigate(href([homeRoute()]), true);
+      },
+    });
+    main.querySelector<HTMLInputElement>('input:not([hidden])')?.focus();
+    document.title = 'Change password · deskaudit';
+    return;
+  }
   if (!shell) {
     shell = buildShell();
     prefetchPlayer();

@@ -31,14 +31,16 @@ export async function ensureWebBuilt() {
   await run('npm', ['run', 'build'], { cwd: web });
 }
 
-export async function startServer({ dataDir = tempDir('server-data'), logFile } = {}) {
+/** adminPassword: the first administrator's (null: the server generates one
+ *  into DATA_DIR/first-admin-password and asks for a new one at sign-in). */
+export async function startServer({ dataDir = tempDir('server-data'), logFile, adminPassword = ADMIN_PASSWORD } = {}) {
   if (!isExecutable(serverBin)) throw new Error(`deskaudit-server not found at ${serverBin} (build it first)`);
   const port = await freePort();
   const log = logFile ?? path.join(dataDir, 'server.log');
   const proc = start(
     serverBin,
     ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--web-root', webRoot],
-    { env: { DESKAUDIT_ADMIN_PASSWORD: ADMIN_PASSWORD }, logFile: log },
+    { env: { DESKAUDIT_ADMIN_PASSWORD: adminPassword ?? '' }, logFile: log },
   );
   const url = `http://127.0.0.1:${port}`;
   let exited = null;

@@ -147,9 +147,13 @@ TEST_F(Permissions, ScopedAuditorSeesOnlyItsPoolByEveryRoute) {
 
 TEST_F(Permissions, ConsoleCookieNeedsCsrfHeaderForChanges) {
   Api anon(server_->url());
-  auto login = anon.post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}});
+  auto login = anon.post("/api/v1/auth/login", {{"username", "admin"}, {"password", kAdminPassword}, {"session", "cookie"}});
   ASSERT_EQ(login.status, 200);
-  const auto session = login.json["token"].get<std::string>();
+  // The session secret is only in the HttpOnly cookie.
+  const auto& set_cookie = login.headers["set-cookie"];
+  const auto at = set_cookie.find("deskaudit_session=") + std::string("deskaudit_session=").size();
+  const auto session = set_cookie.substr(at, set_cookie.find(';', at) - at);
+  ASSERT_TRUE(session.starts_with("das_")) << set_cookie;
   const auto csrf = login.json["csrf_token"].get<std::string>();
   const std::string cookie = "deskaudit_session=" + session + "; deskaudit_csrf=" + csrf;
   EXPECT_EQ(anon.raw("GET", "/api/v1/pools", "", {{"Cookie", cookie}}).status, 200);

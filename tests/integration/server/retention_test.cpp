@@ -5,12 +5,8 @@
 // so that its clock can be injected.
 #include <gtest/gtest.h>
 
-#include <future>
-#include <thread>
-
+#include "in_process_server.hpp"
 #include "sample_media.hpp"
-#include "server/app.hpp"
-#include "server_process.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;
@@ -25,25 +21,16 @@ class Retention : public ::testing::Test {
     dir_ = std::make_unique<TempDir>("retention");
     clock_ = std::make_shared<ManualClock>(parse_rfc3339("2026-11-27T12:00:00Z").value());
     server::ServerConfig config;
-    config.listen = "127.0.0.1:0";
     config.data_dir = dir_->path() / "data";
     config.sweep_interval_ms = 3600'000;  // the test calls sweep_once itself
-    auto app = server::App::create(config, clock_, kAdminPassword);
-    ASSERT_TRUE(app) << app.error().message;
-    app_ = std::move(*app);
-    std::promise<int> port;
-    auto bound = port.get_future();
-    thread_ = std::thread([&] { (void)app_->run([&](int p) { port.set_value(p); }); });
-    url_ = "http://127.0.0.1:" + std::to_string(bound.get());
-  }
-  void TearDown() override {
-    app_->stop();
-    thread_.join();
+    server_ = std::make_unique<InProcessServer>(config, clock_);
+    app_ = &server_->app();
+    url_ = server_->url();
   }
   std::unique_ptr<TempDir> dir_;
   std::shared_ptr<ManualClock> clock_;
-  std::unique_ptr<server::App> app_;
-  std::thread thread_;
+  std::unique_ptr<InProcessServer> server_;
+  server::App* app_ = nullptr;
   std::string url_;
 };
 

@@ -5,7 +5,14 @@ import { errorBox } from '../components';
 import { clear, h } from '../dom';
 import { clearErrors, field, showError, success } from './forms';
 
-export function renderChangePassword(main: HTMLElement, username: string): void {
+export interface ChangePasswordOptions {
+  /** Shown above the form (the first sign-in with a generated password). */
+  notice?: string;
+  /** Called after the server accepted the new password. */
+  onChanged?: () => void | Promise<void>;
+}
+
+export function renderChangePassword(main: HTMLElement, username: string, options: ChangePasswordOptions = {}): void {
   const current = h('input', { id: 'pw-current', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
   // name "password": the server names the new password's field so in 422s.
   const next = h('input', { id: 'pw-new', name: 'password', type: 'password', autocomplete: 'new-password', required: true });
@@ -34,7 +41,8 @@ export function renderChangePassword(main: HTMLElement, username: string): void 
     try {
       await api.changePassword(current.value, next.value);
       form.reset();
-      clear(msg, success('Password changed. Other sessions stay signed in until they expire.'));
+      clear(msg, success('Password changed. Your other sessions were signed out.'));
+      await options.onChanged?.();
     } catch (e) {
       // A wrong current password is a 403 naming current_password: show it there.
       showError(form, msg, e);
@@ -42,5 +50,5 @@ export function renderChangePassword(main: HTMLElement, username: string): void 
       submit.disabled = false;
     }
   });
-  clear(main, h('h1', { tabindex: '-1' }, 'Change password'), form);
+  clear(main, h('h1', { tabindex: '-1' }, 'Change password'), options.notice ? h('p', { class: 'notice' }, options.notice) : null, form);
 }
