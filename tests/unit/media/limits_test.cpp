@@ -1,0 +1,147 @@
+// Work and size limits of the segment indexer: sample counts and fragment
+// counts are bounded by the bytes that carry them, and defaulted sample sizes
+// are multiplied, never walked (issue 9: a 4 MiB segment of zero-byte samples
+// cost 77 s of CPU and was accepted).
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+#include "forged_media.hpp"
+#include "media/fmp4.hpp"
+
+namespace deskaudit::media {
+namespace {
+
+using test::bytes_of;
+using testing::ForgedFragment;
+using testing::forged_fragment;
+
+const test::Stream& stream() {
+  static const test::Stream s = test::encode_fmp4({});
+  return s;
+}
+std::string init() { return stream().bytes.substr(0, stream().init_size); }
+
+void expect_rejected(const std::string& bytes, std::string_view needle) {
+  auto r = index_segment(bytes_of(bytes));
+  ASSERT_FALSE(r) << "accepted";
+  EXPECT_EQ(r.error().code, Errc::corrupt) << r.error().message;
+  EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+}
+
+void put_be(std::string& b, std::size_t at, std::uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) b.at(at + i) = static_cast<char>((v >> (8 * (n - 1 - i))) & 0xff);
+}
+
+TEST(SegmentLimits, ZeroByteSampleBombIsRefused) {
+  const auto bomb = testing::zero_sample_bomb(init(), 1, 4u << 20);
+  ASSERT_GT(bomb.size() / 90, 40000u) << "about 45k fragments";
+  expect_rejected(bomb, "its 1048576 samples would be 0 bytes each");
+  test::TempDir dir;
+  auto r = index_segment_file(dir.write("bomb.mp4", bomb));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("would be 0 bytes each"), std::string::npos) << r.error().message;
+}
+
+TEST(SegmentLimits, ZeroByteSampleInTheTrunIsRefused) {
+  ForgedFragment f;
+  f.sizes = {0};
+  f.mdat = std::string(5, 'x');
+  expect_rejected(init() + forged_fragment(f), "sample 0 is 0 bytes");
+  f.sizes = {12, 0, 5};
+  f.mdat = std::string(17, 'x');
+  expect_rejected(init() + forged_fragment(f), "sample 1 is 0 bytes");
+}
+
+TEST(SegmentLimits, SampleCountIsBoundedByTheMdatBytes) {
+  ForgedFragment f;
+  f.sample_count = 1000;
+  f.default_size = 5;
+  f.mdat = std::string(10, 'x');
+  expect_rejected(init() + forged_fragment(f), "sample_count 1000 does not fit the 10 bytes left in its mdat");
+  // A default size of 4 GiB - 1 times many samples: multiplied without overflow.
+  f.sample_count = 2;
+  f.default_size = 0xffffffffu;
+  expect_rejected(init() + forged_fragment(f), "sample data runs past the end of its mdat");
+}
+
+TEST(SegmentLimits, DefaultedSizesAndDurationsAreMultiplied) {
+  std::string seg = init();
+  ForgedFragment f;
+  f.sample_count = 3;
+  f.default_size = 7;
+  f.default_duration = 100;
+  f.mdat = std::string(21, 'x');
+  seg += forged_fragment(f);
+  f.decode_time = 300;
+  f.sample_count = 0;
+  f.sizes = {6, 9};
+  f.mdat = std::string(15, 'y');
+  seg += forged_fragment(f);
+  auto idx = index_segment(bytes_of(seg));
+  ASSERT_TRUE(idx) << idx.error().message;
+  ASSERT_EQ(idx->fragments.size(), 2u);
+  EXPECT_EQ(idx->fragments[0].sample_count, 3u);
+  EXPECT_EQ(idx->fragments[0].duration, 300);
+  EXPECT_EQ(idx->fragments[1].sample_count, 2u);
+  EXPECT_EQ(idx->fragments[1].duration, 200);  // the tfhd default for both
+  f.mdat.pop_back();  // 14 bytes for 15 of samples
+  expect_rejected(init() + forged_fragment(f), "runs past the end of its mdat");
+}
+
+// The smallest fragment the indexer accepts is 86 bytes (the bound on
+// fragments per segment): a 1-byte NAL length field (avcC lengthSizeMinusOne
+// 0) and a 2-byte default sample size from trex.
+TEST(SegmentLimits, SmallestFragmentIs86Bytes) {
+  std::string in = init();
+  const auto avcc = in.find("avcC");
+  ASSERT_NE(avcc, std::string::npos);
+  in.at(avcc + 4 + 4) = static_cast<char>(0xfc);  // lengthSizeMinusOne = 0
+  const auto trex = test::find_box(in, {"moov", "mvex", "trex"});
+  put_be(in, trex.offset + trex.header + 16, 2, 4);  // default_sample_size
+  std::string seg = in;
+  ForgedFragment f;
+  f.minimal_boxes = true;
+  f.mdat = "\x01\x65";
+  for (int i = 0; i < 100; ++i, ++f.decode_time) seg += forged_fragment(f);
+  ASSERT_EQ(seg.size() - in.size(), 100u * 86u);
+  auto idx = index_segment(bytes_of(seg));
+  ASSERT_TRUE(idx) << idx.error().message;
+  EXPECT_EQ(idx->fragments.size(), 100u);
+  f.mdat = "\x01";  // one byte: shorter than a length field and a NAL header
+  expect_rejected(in + forged_fragment(f), "sample_count 1 does not fit the 1 bytes left");
+}
+
+TEST(SegmentLimits, OversizedAvcDecoderConfigurationIsRefused) {
+  // Grow the avcC by 8 KiB of padding and every box around it to match.
+  std::string seg = stream().bytes;
+  const std::size_t grow = 8192;
+  const auto stsd = test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl", "stsd"});
+  const auto avc1 = seg.find("avc1", stsd.offset + stsd.header + 8) - 4;
+  const auto avcc = seg.find("avcC", avc1) - 4;
+  const std::vector<std::size_t> grown = {
+      avcc,
+      avc1,
+      stsd.offset,
+      test::find_box(seg, {"moov"}).offset,
+      test::find_box(seg, {"moov", "trak"}).offset,
+      test::find_box(seg, {"moov", "trak", "mdia"}).offset,
+      test::find_box(seg, {"moov", "trak", "mdia", "minf"}).offset,
+      test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl"}).offset};
+  auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(seg.at(at + i));
+    return v;
+  };
+  const std::size_t avcc_end = avcc + be32(avcc);
+  for (auto off : grown) put_be(seg, off, be32(off) + grow, 4);
+  seg.insert(avcc_end, grow, '\0');
+  // The fragments' data offsets are relative to their moof: unchanged.
+  auto r = index_segment(bytes_of(seg));
+  ASSERT_FALSE(r) << "accepted";
+  EXPECT_EQ(r.error().code, Errc::unprocessable);
+  EXPECT_NE(r.error().message.find("bytes of AVC decoder configuration (at most 4096)"), std::string::npos)
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace deskaudit::media
