@@ -28,14 +28,16 @@ Result<std::uint8_t> full_box_version(ByteReader& in, const Box& box) {
   return version;
 }
 
-// mvhd and mdhd: the timescale follows the creation and modification times.
+// mvhd and mdhd: the timescale follows the creation and modification times,
+// then the duration, which the download rewrites (so it must be there).
 Result<std::uint32_t> header_timescale(const Box& box) {
   ByteReader in(box.payload);
   auto v = full_box_version(in, box);
   if (!v) return std::unexpected(v.error());
   in.skip(*v == 1 ? 16 : 8);
   const std::uint32_t timescale = in.u32();
-  if (!in.ok() || timescale == 0) return box_error(Errc::corrupt, box.header, "bad timescale");
+  in.skip(*v == 1 ? 8 : 4);
+  if (!in.ok() || timescale == 0) return box_error(Errc::corrupt, box.header, "bad timescale or too short");
   return timescale;
 }
 

@@ -111,36 +111,59 @@ TEST(SegmentLimits, SmallestFragmentIs86Bytes) {
   expect_rejected(in + forged_fragment(f), "sample_count 1 does not fit the 1 bytes left");
 }
 
+std::uint32_t get_be32(const std::string& b, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(b.at(at + i));
+  return v;
+}
+
+// Grows (zero bytes at its end) or shrinks (bytes cut from its end) the box at
+// `at` and every box in `parents` to match. Fragments keep their moof-relative
+// data offsets, so the segment stays consistent.
+void resize_box(std::string& seg, std::size_t at, const std::vector<std::size_t>& parents, long delta) {
+  const std::size_t end = at + get_be32(seg, at);
+  for (auto off : parents) put_be(seg, off, get_be32(seg, off) + delta, 4);
+  put_be(seg, at, get_be32(seg, at) + delta, 4);
+  if (delta > 0) seg.insert(end, static_cast<std::size_t>(delta), '\0');
+  else seg.erase(end + delta, static_cast<std::size_t>(-delta));
+}
+
+std::vector<std::size_t> moov_path(const std::string& seg, std::size_t depth) {
+  std::vector<std::size_t> out = {test::find_box(seg, {"moov"}).offset};
+  if (depth > 1) out.push_back(test::find_box(seg, {"moov", "trak"}).offset);
+  if (depth > 2) out.push_back(test::find_box(seg, {"moov", "trak", "mdia"}).offset);
+  if (depth > 3) out.push_back(test::find_box(seg, {"moov", "trak", "mdia", "minf"}).offset);
+  if (depth > 4) out.push_back(test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl"}).offset);
+  if (depth > 5) out.push_back(test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl", "stsd"}).offset);
+  return out;
+}
+
 TEST(SegmentLimits, OversizedAvcDecoderConfigurationIsRefused) {
-  // Grow the avcC by 8 KiB of padding and every box around it to match.
   std::string seg = stream().bytes;
-  const std::size_t grow = 8192;
   const auto stsd = test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl", "stsd"});
   const auto avc1 = seg.find("avc1", stsd.offset + stsd.header + 8) - 4;
   const auto avcc = seg.find("avcC", avc1) - 4;
-  const std::vector<std::size_t> grown = {
-      avcc,
-      avc1,
-      stsd.offset,
-      test::find_box(seg, {"moov"}).offset,
-      test::find_box(seg, {"moov", "trak"}).offset,
-      test::find_box(seg, {"moov", "trak", "mdia"}).offset,
-      test::find_box(seg, {"moov", "trak", "mdia", "minf"}).offset,
-      test::find_box(seg, {"moov", "trak", "mdia", "minf", "stbl"}).offset};
-  auto be32 = [&](std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(seg.at(at + i));
-    return v;
-  };
-  const std::size_t avcc_end = avcc + be32(avcc);
-  for (auto off : grown) put_be(seg, off, be32(off) + grow, 4);
-  seg.insert(avcc_end, grow, '\0');
-  // The fragments' data offsets are relative to their moof: unchanged.
+  auto parents = moov_path(seg, 6);
+  parents.push_back(avc1);
+  resize_box(seg, avcc, parents, 8192);
   auto r = index_segment(bytes_of(seg));
   ASSERT_FALSE(r) << "accepted";
   EXPECT_EQ(r.error().code, Errc::unprocessable);
   EXPECT_NE(r.error().message.find("bytes of AVC decoder configuration (at most 4096)"), std::string::npos)
       << r.error().message;
+}
+
+// Found with the init fuzz target's invariant: an mdhd that ends after its timescale was
+// accepted at upload, and the recording's download then failed on it.
+TEST(SegmentLimits, MediaHeaderWithoutItsDurationIsRefused) {
+  std::string seg = stream().bytes;
+  const auto mdhd = test::find_box(seg, {"moov", "trak", "mdia", "mdhd"});
+  ASSERT_EQ(mdhd.size, 32u) << "version 0";
+  resize_box(seg, mdhd.offset, moov_path(seg, 3), -8);  // duration, language, pre_defined
+  auto r = index_segment(bytes_of(seg));
+  ASSERT_FALSE(r) << "accepted";
+  EXPECT_NE(r.error().message.find("box 'mdhd'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("too short"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
