@@ -28,6 +28,9 @@ inline constexpr int kMaxDepth = 12;
 inline bool add_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   return __builtin_add_overflow(a, b, &out);
 }
+inline bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+  return __builtin_mul_overflow(a, b, &out);
+}
 
 // Big-endian reader over a span. A read past the end returns 0 and sets a
 // sticky failure flag; callers check ok() once after a group of reads.

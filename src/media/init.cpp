@@ -8,6 +8,8 @@ namespace deskaudit::media::detail {
 
 namespace {
 
+constexpr std::size_t kMaxAvccBytes = 4096;
+
 bool known_brand(std::uint32_t b) {
   static constexpr std::array kBrands = {
       fourcc("isom"), fourcc("iso2"), fourcc("iso3"), fourcc("iso4"), fourcc("iso5"), fourcc("iso6"),
@@ -26,14 +28,16 @@ Result<std::uint8_t> full_box_version(ByteReader& in, const Box& box) {
   return version;
 }
 
-// mvhd and mdhd: the timescale follows the creation and modification times.
+// mvhd and mdhd: the timescale follows the creation and modification times,
+// then the duration, which the download rewrites (so it must be there).
 Result<std::uint32_t> header_timescale(const Box& box) {
   ByteReader in(box.payload);
   auto v = full_box_version(in, box);
   if (!v) return std::unexpected(v.error());
   in.skip(*v == 1 ? 16 : 8);
   const std::uint32_t timescale = in.u32();
-  if (!in.ok() || timescale == 0) return box_error(Errc::corrupt, box.header, "bad timescale");
+  in.skip(*v == 1 ? 8 : 4);
+  if (!in.ok() || timescale == 0) return box_error(Errc::corrupt, box.header, "bad timescale or too short");
   return timescale;
 }
 
@@ -194,7 +198,16 @@ Result<InitInfo> parse_moov(const Box& moov) {
     const std::uint8_t profile = in.u8();
     const std::uint8_t compat = in.u8();
     const std::uint8_t level = in.u8();
+    const std::uint8_t length_size_minus_one = in.u8() & 0x03;
     if (!in.ok() || version != 1) return box_error(Errc::corrupt, avcc->header, "bad AVC decoder configuration");
+    // SPS/PPS: tens of bytes from any encoder; the hex copy goes into every
+    // segment's catalog row, so a padded avcC must not inflate it.
+    if (avcc->payload.size() > kMaxAvccBytes) {
+      return box_error(Errc::unprocessable, avcc->header,
+                       fmt::format("{} bytes of AVC decoder configuration (at most {})", avcc->payload.size(),
+                                   kMaxAvccBytes));
+    }
+    info.nal_length_size = length_size_minus_one + 1u;
     info.codec = fmt::format("{}.{:02x}{:02x}{:02x}", fourcc_text(entry.type()), profile, compat, level);
     info.avcc_hex = hex(avcc->payload);
   }

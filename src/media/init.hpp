@@ -18,6 +18,9 @@ struct InitInfo {
   int height = 0;
   std::string codec;     // "avc1.64001f"
   std::string avcc_hex;  // avcC payload
+  // Bytes of the length field before each NAL unit in a sample (avcC
+  // lengthSizeMinusOne + 1): a sample holds at least this plus a NAL header.
+  std::uint32_t nal_length_size = 4;
   // trex defaults, used when tfhd/trun leave a field out.
   std::uint32_t trex_duration = 0;
   std::uint32_t trex_size = 0;

@@ -25,6 +25,11 @@ namespace {
 // of a 1-minute fragment at 30 fps is ~30 KiB), so this only stops abuse.
 constexpr std::uint64_t kMaxMetaBoxBytes = 16u << 20;
 constexpr std::uint64_t kMaxSamplesPerFragment = 1u << 20;
+// The smallest fragment parse_fragment accepts: moof header 8 + mfhd 8 +
+// traf header 8 + tfhd 16 + tfdt 16 + trun with a data offset 20, mdat
+// header 8 and one sample of a 1-byte NAL length and a NAL header. Bounds the
+// fragments of a segment (and so its index row and playlist) by its size.
+constexpr std::uint64_t kMinFragmentBytes = 8 + 8 + 8 + 16 + 16 + 20 + 8 + 2;
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 // Random access to the bytes of a segment: memory or a file.
@@ -135,6 +140,7 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
   std::uint64_t total_samples = 0;
   std::optional<std::uint32_t> first_flags;
   int trun_count = 0;
+  const std::uint64_t min_sample = init.nal_length_size + 1u;
   for (const auto& box : *tkids) {
     if (box.type() != fourcc("trun")) continue;
     ++trun_count;
@@ -176,19 +182,61 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
                        fmt::format("sample data at offset {} does not follow the previous data (expected {})",
                                    start, cursor));
     }
+    if (!(flags & 0x200) && count > 0 && def_size < min_sample) {
+      return box_error(Errc::corrupt, box.header,
+                       fmt::format("its {} samples would be {} bytes each (default sample size; an H.264 "
+                                   "sample holds at least {} bytes)",
+                                   count, def_size, min_sample));
+    }
+    // Every sample holds at least one length-prefixed NAL unit, so the bytes
+    // left in the mdat bound the sample count before any per-sample work.
+    const std::uint64_t room = payload_end - start;
+    if (count > room / min_sample) {
+      return box_error(Errc::corrupt, box.header,
+                       fmt::format("sample_count {} does not fit the {} bytes left in its mdat at offset {} "
+                                   "(an H.264 sample holds at least {} bytes)",
+                                   count, room, mdat.offset, min_sample));
+    }
     std::uint64_t run_bytes = 0;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::uint32_t duration = (flags & 0x100) ? tr.u32() : def_duration;
-      const std::uint32_t size = (flags & 0x200) ? tr.u32() : def_size;
-      const std::uint32_t sflags = (flags & 0x400) ? tr.u32() : def_flags;
-      if (flags & 0x800) tr.u32();
-      if (i == 0 && !first_flags) first_flags = run_first_flags ? *run_first_flags : sflags;
-      total_duration += duration;  // < 2^20 samples * 2^32: no overflow
-      run_bytes += size;
-      if (run_bytes > payload_end - start) {
+    std::uint64_t run_duration = 0;
+    if (!(flags & 0x200)) {
+      if (mul_overflows(def_size, count, run_bytes) || run_bytes > room) {
         return box_error(Errc::corrupt, box.header,
                          fmt::format("sample data runs past the end of its mdat at offset {}", mdat.offset));
       }
+    }
+    if (!(flags & 0x100) && mul_overflows(def_duration, count, run_duration)) {
+      return box_error(Errc::corrupt, box.header, "run duration out of range");
+    }
+    std::optional<std::uint32_t> sample0_flags;
+    // Only runs that carry per-sample fields are walked; their records were
+    // checked above to be present in the trun, so this loop is bounded by it.
+    if (flags & 0xf00u) {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        if (flags & 0x100) run_duration += tr.u32();  // < 2^20 samples * 2^32: no overflow
+        if (flags & 0x200) {
+          const std::uint32_t size = tr.u32();
+          if (size < min_sample) {
+            return box_error(Errc::corrupt, box.header,
+                             fmt::format("sample {} is {} bytes (an H.264 sample holds at least {} bytes)", i,
+                                         size, min_sample));
+          }
+          run_bytes += size;
+          if (run_bytes > room) {
+            return box_error(Errc::corrupt, box.header,
+                             fmt::format("sample data runs past the end of its mdat at offset {}", mdat.offset));
+          }
+        }
+        if (flags & 0x400) {
+          const std::uint32_t sflags = tr.u32();
+          if (i == 0) sample0_flags = sflags;
+        }
+        if (flags & 0x800) tr.u32();
+      }
+    }
+    if (count > 0 && !first_flags) first_flags = run_first_flags ? *run_first_flags : sample0_flags.value_or(def_flags);
+    if (add_overflows(total_duration, run_duration, total_duration)) {
+      return box_error(Errc::corrupt, box.header, "fragment duration out of range");
     }
     cursor = prev_end = start + run_bytes;
   }
@@ -299,6 +347,12 @@ Result<WalkResult> walk(Source& src, Mode mode) {
         return problem(box_error(Errc::corrupt, bh,
                                  fmt::format("decode time {} does not increase (previous {})", frag->decode_time,
                                              out.index.fragments.back().decode_time))
+                           .error(),
+                       false);
+      }
+      if (out.index.fragments.size() >= end / kMinFragmentBytes) {
+        return problem(box_error(Errc::corrupt, bh,
+                                 fmt::format("more fragments than {} bytes can hold", end))
                            .error(),
                        false);
       }

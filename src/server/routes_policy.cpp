@@ -1,6 +1,7 @@
 // Recording policies and their assignment to computers and pools.
 #include "common/crypto.hpp"
 #include "server/access.hpp"
+#include "server/policy_json.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -62,18 +63,12 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                     [&s](Context& ctx) -> Status {
                       auto body = ctx.json_body();
                       if (!body) return std::unexpected(body.error());
-                      auto name = get_name(*body, "name");
-                      if (!name) return std::unexpected(name.error());
-                      RecordingRule rule;
-                      if (body->contains("recording")) {
-                        auto r = rule_from_json((*body)["recording"], rule);
-                        if (!r) return std::unexpected(r.error());
-                        rule = *r;
-                      }
+                      auto fields = policy_fields_from_json(*body, PolicyBody::create, RecordingRule{});
+                      if (!fields) return std::unexpected(fields.error());
                       Policy p;
                       p.id = random_id("pol-");
-                      p.name = *name;
-                      p.recording = rule;
+                      p.name = *fields->name;
+                      p.recording = fields->recording.value_or(RecordingRule{});
                       p.created_at = p.updated_at = s.now();
                       if (auto st = s.catalog->create_policy(p); !st) return st;
                       s.audit(ctx.principal, "policy.create", p.id, to_json(p));
@@ -101,16 +96,10 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
                       if (!p) return std::unexpected(p.error());
                       if (auto st = access::may_change_policy(s, ctx, p->id); !st) return st;
                       const Json before = to_json(*p);
-                      if (body->contains("name")) {
-                        auto name = get_name(*body, "name");
-                        if (!name) return std::unexpected(name.error());
-                        p->name = *name;
-                      }
-                      if (body->contains("recording")) {
-                        auto r = rule_from_json((*body)["recording"], p->recording);
-                        if (!r) return std::unexpected(r.error());
-                        p->recording = *r;
-                      }
+                      auto fields = policy_fields_from_json(*body, PolicyBody::update, p->recording);
+                      if (!fields) return std::unexpected(fields.error());
+                      if (fields->name) p->name = *fields->name;
+                      if (fields->recording) p->recording = *fields->recording;
                       p->updated_at = s.now();
                       auto updated = s.catalog->update_policy(*p);
                       if (!updated) return std::unexpected(updated.error());

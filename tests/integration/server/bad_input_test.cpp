@@ -1,6 +1,8 @@
 // Bad input gets a clear JSON error with the right status and loses nothing.
 #include <gtest/gtest.h>
 
+#include "forged_media.hpp"
+#include "media/fmp4.hpp"
 #include "sample_media.hpp"
 #include "server_process.hpp"
 
@@ -125,6 +127,23 @@ TEST_F(BadInput, SegmentChecksumSizeAndContainerAreVerified) {
   // Then the right bytes land.
   EXPECT_EQ(put_segment(0, seg, sha256_of(seg)).status, 201);
   EXPECT_EQ(api.get("/api/v1/recordings/" + rec_id_).json["segment_count"], 1);
+}
+
+// Issue 9: ~45k fragments each claiming 2^20 zero-byte samples (77 s of CPU
+// and a 201 before); refused from the first fragment.
+TEST_F(BadInput, ZeroByteSampleBombIs422) {
+  const auto& seg = (*segments_)[0];
+  auto idx = deskaudit::media::index_segment(std::as_bytes(std::span(seg.data(), seg.size())));
+  ASSERT_TRUE(idx) << idx.error().message;
+  const auto bomb = zero_sample_bomb(std::string_view(seg).substr(0, idx->init_size), idx->track_id, 4u << 20);
+  auto r = put_segment(7, bomb, sha256_of(bomb));
+  expect_error(r, 422, "unprocessable");
+  EXPECT_NE(r.json["error"]["message"].get<std::string>().find("samples would be 0 bytes each"), std::string::npos)
+      << r.body;
+  Api api(server_->url(), token_);
+  auto detail = api.get("/api/v1/recordings/" + rec_id_);
+  ASSERT_TRUE(detail.json["segments"].is_array()) << detail.body;
+  for (const auto& item : detail.json["segments"]) EXPECT_NE(item["seq"], 7) << detail.body;
 }
 
 TEST_F(BadInput, FinishIsValidated) {
