@@ -1,5 +1,6 @@
 #include "server/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <unistd.h>
 
@@ -61,7 +62,10 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "max_json_bytes") st = num(c.max_json_bytes);
     else if (key == "session_ttl_seconds") { st = num(n); c.session_ttl_ms = n * 1000; }
     else if (key == "sweep_interval_seconds") { st = num(n); c.sweep_interval_ms = n * 1000; }
-    else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(n); }
+    else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(std::clamp<std::int64_t>(n, -1, 1 << 20)); }
+    else if (key == "max_connections") st = num(c.max_connections);
+    else if (key == "tls_cert") { st = str(s); c.tls_cert = s; }
+    else if (key == "tls_key") { st = str(s); c.tls_key = s; }
     else if (key == "s3") {
       if (!node.is_table()) return bad_key(key, "a table");
       for (auto&& [sk, sn] : *node.as_table()) {
@@ -110,6 +114,8 @@ Status apply_env(ServerConfig& c, const std::map<std::string, std::string>& env)
     if (!f) return std::unexpected(f.error());
     c.log_format = *f;
   }
+  if (auto v = get("DESKAUDIT_TLS_CERT")) c.tls_cert = *v;
+  if (auto v = get("DESKAUDIT_TLS_KEY")) c.tls_key = *v;
   if (auto v = get("DESKAUDIT_S3_ENDPOINT")) c.s3.endpoint = *v;
   if (auto v = get("DESKAUDIT_S3_REGION")) c.s3.region = *v;
   if (auto v = get("DESKAUDIT_S3_PATH_STYLE")) c.s3.path_style = (*v == "1" || *v == "true");
@@ -141,6 +147,18 @@ Status finalize(ServerConfig& c) {
   if (c.store.empty()) c.store = "file://" + (c.data_dir / "objects").string();
   if (c.max_segment_bytes < (1 << 16)) return fail(Errc::invalid_argument, "max_segment_bytes must be at least 65536");
   if (c.http_threads < 2 || c.http_threads > 4096) return fail(Errc::invalid_argument, "http_threads must be 2..4096");
+  if (c.max_connections < 16 || c.max_connections > 1'000'000) {
+    return fail(Errc::invalid_argument, "max_connections must be 16..1000000", "max_connections");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return fail(Errc::invalid_argument, "tls_cert and tls_key go together: give both or neither", "tls_cert");
+  }
+  for (const auto& [key, path] : {std::pair{"tls_cert", &c.tls_cert}, std::pair{"tls_key", &c.tls_key}}) {
+    std::error_code ec;
+    if (!path->empty() && !std::filesystem::is_regular_file(*path, ec)) {
+      return fail(Errc::invalid_argument, std::string(key) + " " + path->string() + " is not a readable file", key);
+    }
+  }
   if (c.replica_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
