@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -374,7 +375,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       }
       Parser parser;
       parser.header_limit(static_cast<std::uint32_t>(srv_.opt.max_header_bytes));
-      parser.body_limit(boost::none);  // the router and handlers apply limits per route
+      // The router and handlers apply limits per route. (Not boost::none:
+      // Beast 1.74 compares the length against an empty optional and fails.)
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       idle_ = true;  // until the headers are in, a stop may close the connection
       lowest().expires_after(srv_.opt.header_timeout);
       co_await http::async_read_header(stream_, buf_, parser, redirect_error(use_awaitable, ec));
