@@ -16,7 +16,7 @@ echo "machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 case "${1:-targets}" in
   targets)
     "$bin" --agents 3000 --auditors 5 --duration 180
-    "$bin" --agents 0 --auditors 5 --slow 2000 --duration 60
+    "$bin" --agents 100 --auditors 5 --slow 2000 --duration 60 --upload-interval 20
     "$bin" --agents 0 --auditors 0 --burst 500
     ;;
   quick)

@@ -148,6 +148,8 @@ Status App::run(const std::function<void(int port)>& on_listening) {
   if (root.empty()) spdlog::warn("web console not found (build it with scripts/build); the API works without it");
   else spdlog::info("serving the console from {}", root.string());
   router_ = std::make_unique<Router>(*services_, routes_, root);
+  metrics_ = std::make_unique<Metrics>(router_->route_names());
+  router_->set_metrics(metrics_.get());
 
   transport::Options opt;
   const auto [host, port] = split_listen(config.listen).value();
@@ -164,13 +166,41 @@ Status App::run(const std::function<void(int port)>& on_listening) {
     http_ = std::make_unique<transport::HttpServer>(opt, [router = router_.get()](Request& req, Response& res) {
       router->handle(req, res);
     });
-    if (stopping_.load()) http_->stop();
+    if (!config.metrics_listen.empty()) {
+      transport::Options mopt;
+      std::tie(mopt.host, mopt.port) = split_listen(config.metrics_listen).value();
+      mopt.workers = 2;
+      mopt.queue_limit = 64;
+      mopt.max_connections = 64;
+      metrics_http_ = std::make_unique<transport::HttpServer>(mopt, [this](Request& req, Response& res) {
+        if (req.path != "/metrics" || (req.method != "GET" && req.method != "HEAD")) {
+          return write_error(res, Error{Errc::not_found, "only GET /metrics is served here"});
+        }
+        res.set_content(metrics_->render(http_->open_connections(), http_->queued_requests(), services_->now(),
+                                         services_->config.agent_offline_after_ms),
+                        "text/plain; version=0.0.4; charset=utf-8");
+      });
+    }
+    if (stopping_.load()) {
+      http_->stop();
+      if (metrics_http_) metrics_http_->stop();
+    }
   }
   auto bound = http_->listen();
   if (!bound) return std::unexpected(with_context(bound.error(), "listen " + config.listen));
+  if (metrics_http_) {
+    auto mport = metrics_http_->listen();
+    if (!mport) return std::unexpected(with_context(mport.error(), "metrics_listen " + config.metrics_listen));
+    spdlog::info("metrics on {}:{}/metrics", split_listen(config.metrics_listen)->first, *mport);
+    metrics_thread_ = std::thread([this] { metrics_http_->run(); });
+  }
   sweeper_ = std::thread([this] { sweeper_loop(); });
   if (on_listening) on_listening(*bound);
   http_->run();
+  if (metrics_thread_.joinable()) {
+    metrics_http_->stop();
+    metrics_thread_.join();
+  }
   return {};
 }
 
@@ -182,6 +212,7 @@ void App::stop() {
   }
   std::lock_guard lock(http_mu_);
   if (http_) http_->stop();
+  if (metrics_http_) metrics_http_->stop();
 }
 
 void App::sweeper_loop() {
@@ -190,7 +221,9 @@ void App::sweeper_loop() {
     const auto now = s.now();
     auto held = s.catalog->acquire_lease("retention-sweeper", s.config.replica_id, now, 3 * s.config.sweep_interval_ms);
     if (held && *held) {
-      if (auto n = sweep_once(); !n) {
+      auto n = sweep_once();
+      if (metrics_) metrics_->sweeper_run(n.has_value());
+      if (!n) {
         spdlog::error("retention sweep failed: {}", n.error().message);
       } else if (*n > 0) {
         spdlog::info("retention sweep deleted {} expired recordings", *n);

@@ -45,9 +45,12 @@ class App {
 
   std::unique_ptr<Services> services_;
   std::vector<Route> routes_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Router> router_;
   std::mutex http_mu_;
   std::unique_ptr<transport::HttpServer> http_;
+  std::unique_ptr<transport::HttpServer> metrics_http_;  // metrics_listen, when set
+  std::thread metrics_thread_;
   std::string generated_password_;
   std::atomic<bool> stopping_{false};
   std::thread sweeper_;

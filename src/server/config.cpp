@@ -66,6 +66,7 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "max_connections") st = num(c.max_connections);
     else if (key == "tls_cert") { st = str(s); c.tls_cert = s; }
     else if (key == "tls_key") { st = str(s); c.tls_key = s; }
+    else if (key == "metrics_listen") st = str(c.metrics_listen);
     else if (key == "s3") {
       if (!node.is_table()) return bad_key(key, "a table");
       for (auto&& [sk, sn] : *node.as_table()) {
@@ -116,6 +117,7 @@ Status apply_env(ServerConfig& c, const std::map<std::string, std::string>& env)
   }
   if (auto v = get("DESKAUDIT_TLS_CERT")) c.tls_cert = *v;
   if (auto v = get("DESKAUDIT_TLS_KEY")) c.tls_key = *v;
+  if (auto v = get("DESKAUDIT_METRICS_LISTEN")) c.metrics_listen = *v;
   if (auto v = get("DESKAUDIT_S3_ENDPOINT")) c.s3.endpoint = *v;
   if (auto v = get("DESKAUDIT_S3_REGION")) c.s3.region = *v;
   if (auto v = get("DESKAUDIT_S3_PATH_STYLE")) c.s3.path_style = (*v == "1" || *v == "true");
@@ -141,6 +143,12 @@ Result<std::pair<std::string, int>> split_listen(const std::string& listen) {
 
 Status finalize(ServerConfig& c) {
   if (auto l = split_listen(c.listen); !l) return std::unexpected(l.error());
+  if (!c.metrics_listen.empty()) {
+    if (auto l = split_listen(c.metrics_listen); !l) {
+      return fail(Errc::invalid_argument, "metrics_listen: " + l.error().message, "metrics_listen");
+    }
+    if (c.metrics_listen == c.listen) return fail(Errc::invalid_argument, "metrics_listen must differ from listen", "metrics_listen");
+  }
   if (c.data_dir.empty()) return fail(Errc::invalid_argument, "data_dir must not be empty", "data_dir");
   c.data_dir = std::filesystem::absolute(c.data_dir);
   if (c.catalog.empty()) c.catalog = "sqlite://" + (c.data_dir / "catalog.db").string();

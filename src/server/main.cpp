@@ -32,7 +32,8 @@ std::map<std::string, std::string> environment() {
 int main(int argc, char** argv) {
   using namespace deskaudit;
   CLI::App cli{"deskaudit-server: screen-recording audit server (REST API, console, ingest, retention)"};
-  std::string config_file, listen, data_dir, catalog_url, store_url, web_root, log_level, log_format, tls_cert, tls_key;
+  std::string config_file, listen, data_dir, catalog_url, store_url, web_root, log_level, log_format, tls_cert, tls_key,
+      metrics_listen;
   cli.add_option("--config", config_file, "TOML config file (flags and DESKAUDIT_* variables override it)");
   cli.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
   cli.add_option("--data-dir", data_dir, "data directory: SQLite catalog, local objects, upload temp files");
@@ -41,13 +42,14 @@ int main(int argc, char** argv) {
   cli.add_option("--web-root", web_root, "directory of the built web console");
   cli.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
   cli.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  cli.add_option("--metrics-listen", metrics_listen, "HOST:PORT serving GET /metrics (Prometheus text), apart from the API");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error");
   cli.add_option("--log-format", log_format, "text or json");
   cli.footer(
       "Environment: DESKAUDIT_ADMIN_PASSWORD sets the first administrator's password when the catalog is new\n"
       "(otherwise one is generated and printed once). DESKAUDIT_LISTEN, DESKAUDIT_DATA_DIR, DESKAUDIT_CATALOG,\n"
       "DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT, DESKAUDIT_TLS_CERT,\n"
-      "DESKAUDIT_TLS_KEY, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and\n"
+      "DESKAUDIT_TLS_KEY, DESKAUDIT_METRICS_LISTEN, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION, DESKAUDIT_S3_PATH_STYLE and\n"
       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.");
   CLI11_PARSE(cli, argc, argv);
 
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) config.log_level = log_level;
   if (!tls_cert.empty()) config.tls_cert = tls_cert;
   if (!tls_key.empty()) config.tls_key = tls_key;
+  if (!metrics_listen.empty()) config.metrics_listen = metrics_listen;
   if (!log_format.empty()) {
     if (log_format != "text" && log_format != "json") return die(Error{Errc::invalid_argument, "--log-format must be text or json"});
     config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
@@ -201,9 +204,17 @@ const Router::Compiled* Router::match(Request& req) const {
   return nullptr;
 }
 
+std::vector<std::string> Router::route_names() const {
+  std::vector<std::string> names;
+  for (const auto& c : routes_) names.push_back(c.route->method + " " + c.route->pattern);
+  return names;
+}
+
 void Router::handle(Request& req, Response& res) const {
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t route = Metrics::kNoRoute;
   try {
-    dispatch(req, res);
+    route = dispatch(req, res);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, e.what());
     res = Response{};
@@ -211,15 +222,24 @@ void Router::handle(Request& req, Response& res) const {
   }
   if (req.tls) secure_cookies(res);
   add_default_headers(req, res);
+  if (metrics_) {
+    metrics_->observe(route, res.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
 }
 
-void Router::dispatch(Request& req, Response& res) const {
+std::size_t Router::dispatch(Request& req, Response& res) const {
   const auto* c = match(req);
   if (!c) {
-    if ((req.method == "GET" || req.method == "HEAD") && !req.path.starts_with("/api/")) return serve_console(req, res);
-    return write_error(res, Error{Errc::not_found, "no such endpoint: " + req.method + " " + req.path});
+    if ((req.method == "GET" || req.method == "HEAD") && !req.path.starts_with("/api/")) serve_console(req, res);
+    else write_error(res, Error{Errc::not_found, "no such endpoint: " + req.method + " " + req.path});
+    return Metrics::kNoRoute;
   }
-  const Route& route = *c->route;
+  const auto index = static_cast<std::size_t>(c - routes_.data());
+  run_route(*c->route, req, res);
+  return index;
+}
+
+void Router::run_route(const Route& route, Request& req, Response& res) const {
   const auto limit = route.streams_body ? static_cast<std::uint64_t>(s_.config.max_segment_bytes)
                                         : static_cast<std::uint64_t>(s_.config.max_json_bytes);
   if (req.content_length && *req.content_length > limit) {
@@ -232,6 +252,7 @@ void Router::dispatch(Request& req, Response& res) const {
     auto p = authenticate(s_, req);
     if (!p) return write_error(res, p.error());
     principal = std::move(*p);
+    if (metrics_ && principal.kind == Principal::Kind::agent) metrics_->agent_seen(principal.computer_id, s_.now());
   }
   if (auto st = check_access(route, principal, req); !st) return write_error(res, st.error());
   std::string body;
@@ -254,8 +275,27 @@ void Router::dispatch(Request& req, Response& res) const {
       return write_error(res, Error{Errc::invalid_argument, "the request body did not arrive whole"});
     }
   }
+  // Upload bytes are counted as the handler pulls them.
+  struct CountingBody final : BodyReader {
+    BodyReader& inner;
+    Metrics& metrics;
+    CountingBody(BodyReader& i, Metrics& m) : inner(i), metrics(m) {}
+    bool read(const BodyReceiver& receiver) override {
+      return inner.read([&](const char* data, std::size_t n) {
+        metrics.add_upload_bytes(n);
+        return receiver(data, n);
+      });
+    }
+  };
+  std::optional<CountingBody> counting;
+  BodyReader* const original_body = req.body;
+  if (route.streams_body && req.body && metrics_) {
+    counting.emplace(*req.body, *metrics_);
+    req.body = &*counting;
+  }
   Context ctx(req, res, std::move(principal), std::move(body));
   auto st = route.handler(ctx);
+  req.body = original_body;
   if (!st) {
     res.provider = nullptr;
     write_error(res, st.error());

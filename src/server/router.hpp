@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/http.hpp"
+#include "server/metrics.hpp"
 #include "server/services.hpp"
 
 namespace deskaudit::server {
@@ -41,19 +42,28 @@ class Router {
   // not read is the transport's to drain or discard.
   void handle(Request& req, Response& res) const;
 
+  // Counts requests, latencies, upload bytes and agents into m (optional;
+  // set before serving).
+  void set_metrics(Metrics* m) { metrics_ = m; }
+  // "METHOD pattern" of each route, in table order (the metrics' labels).
+  std::vector<std::string> route_names() const;
+
  private:
   struct Compiled {
     const Route* route;
     std::regex pattern;
   };
   const Compiled* match(Request& req) const;
-  void dispatch(Request& req, Response& res) const;
+  // Returns the index of the route that served the request, or Metrics::kNoRoute.
+  std::size_t dispatch(Request& req, Response& res) const;
+  void run_route(const Route& route, Request& req, Response& res) const;
   void serve_console(const Request& req, Response& res) const;
   void add_default_headers(const Request& req, Response& res) const;
 
   Services& s_;
   std::vector<Compiled> routes_;
   std::filesystem::path web_root_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace deskaudit::server

@@ -421,3 +421,48 @@ TEST(TransportTls, ServesHttpsWithHstsAndSecureHostCookies) {
 }
 
 }  // namespace
+
+namespace {
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(TransportMetrics, PrometheusTextOnItsOwnAddress) {
+  TempDir dir("transport-metrics");
+  const int mport = free_port();
+  ServerOptions opt(dir.path() / "data");
+  opt.args = {"--metrics-listen", "127.0.0.1:" + std::to_string(mport)};
+  ServerProcess server(opt);
+  Api admin(server.url(), admin_token(server.url()));
+  ASSERT_EQ(admin.get("/api/v1/computers").status, 200);
+  auto agent = enroll_agent(admin, "metrics-host");
+  Api agent_api(server.url(), agent.agent_token);
+  auto rec = agent_api.post("/api/v1/agent/recordings", {{"username", "alice"}, {"start_time", "2026-11-27T09:00:00Z"}});
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  const auto segment = make_segments(1, 2).front();
+  auto up = agent_api.raw("PUT", "/api/v1/agent/recordings/" + rec.json["id"].get<std::string>() + "/segments/0", segment,
+                          {{"Content-Type", "video/mp4"}, {"X-Content-SHA256", sha256_of(segment)}});
+  ASSERT_EQ(up.status, 201) << up.body;
+
+  auto m = roundtrip(mport, get_request("/metrics"));
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(m.body.find("deskaudit_http_requests_total{route=\"GET /api/v1/computers\",status=\"200\"} 1\n"),
+            std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("deskaudit_upload_bytes_total " + std::to_string(segment.size()) + "\n"), std::string::npos);
+  EXPECT_NE(m.body.find("deskaudit_agents_online 1\n"), std::string::npos);
+  EXPECT_NE(m.body.find("deskaudit_http_open_connections "), std::string::npos);
+  // Not on the API address.
+  EXPECT_EQ(roundtrip(server.port(), get_request("/metrics")).body.find("deskaudit_http"), std::string::npos);
+}
+
+}  // namespace

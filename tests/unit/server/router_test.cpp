@@ -314,3 +314,38 @@ TEST_F(RouterTest, PathTraversalIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RouterTest, MetricsCountRequestsByRouteAndStatus) {
+  Metrics metrics(router_->route_names());
+  router_->set_metrics(&metrics);
+  for (int i = 0; i < 3; ++i) {
+    auto req = make("GET", "/api/v1/health");
+    EXPECT_EQ(handle(req).status, 200);
+  }
+  auto missing = make("GET", "/api/v1/nothing");
+  EXPECT_EQ(handle(missing).status, 404);
+  const auto text = metrics.render(7, 2, 0, 90'000);
+  EXPECT_NE(text.find("deskaudit_http_requests_total{route=\"GET /api/v1/health\",status=\"200\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("deskaudit_http_requests_total{route=\"other\",status=\"404\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("deskaudit_http_request_duration_seconds_count{route=\"GET /api/v1/health\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("deskaudit_http_open_connections 7\n"), std::string::npos);
+  EXPECT_NE(text.find("deskaudit_http_queued_requests 2\n"), std::string::npos);
+  router_->set_metrics(nullptr);
+}
+
+TEST(MetricsText, AgentsOnlineFollowTheWindow) {
+  Metrics m({});
+  m.agent_seen("cmp-1", 1'000);
+  m.agent_seen("cmp-2", 100'000);
+  m.add_upload_bytes(300);
+  m.sweeper_run(true);
+  const auto text = m.render(0, 0, 100'000, 90'000);
+  EXPECT_NE(text.find("deskaudit_agents_online 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("deskaudit_upload_bytes_total 300\n"), std::string::npos);
+  EXPECT_NE(text.find("deskaudit_sweeper_runs_total{result=\"ok\"} 1\n"), std::string::npos);
+}
+
+}  // namespace
