@@ -157,7 +157,9 @@ Status App::run(const std::function<void(int port)>& on_listening) {
   opt.port = port;
   opt.workers = config.http_threads;
   opt.queue_limit = static_cast<std::size_t>(config.http_threads) * 64;
-  opt.io_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()) / 2, 1, 4);
+  // Connections are cheap but not free: one io thread per core (up to 4)
+  // keeps a wave of new or closing connections from delaying the others.
+  opt.io_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
   opt.max_connections = static_cast<std::size_t>(config.max_connections);
   opt.tls_cert = config.tls_cert;
   opt.tls_key = config.tls_key;

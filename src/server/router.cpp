@@ -19,6 +19,14 @@ constexpr std::string_view kHostPrefix = "__Host-";
 
 bool is_unsafe(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 
+// Only "no such credential" signs a caller out (401); any other catalog
+// failure is the server's trouble, answered 503 so clients retry.
+bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
+std::unexpected<Error> catalog_unavailable(const Error& e) {
+  spdlog::error("authentication: catalog failure: {}", e.message);
+  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
+}
+
 Result<Principal> authenticate(Services& s, const Request& req) {
   std::string token;
   bool via_cookie = false;
@@ -37,7 +45,10 @@ Result<Principal> authenticate(Services& s, const Request& req) {
   Principal p;
   if (token.starts_with(kAgentPrefix)) {
     auto computer = s.catalog->computer_for_agent_token(hash);
-    if (!computer) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+    if (!computer) {
+      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+      return catalog_unavailable(computer.error());
+    }
     p.kind = Principal::Kind::agent;
     p.computer_id = *computer;
     return p;
@@ -47,16 +58,17 @@ Result<Principal> authenticate(Services& s, const Request& req) {
   }
   auto t = s.catalog->find_token(hash);
   if (!t) {
-    if (t.error().code == Errc::not_found) return fail(Errc::unauthenticated, "unknown or expired token");
-    return std::unexpected(t.error());
+    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
+    return catalog_unavailable(t.error());
   }
   const auto now = s.now();
   if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
   if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
   auto user = s.catalog->get_user(t->user_id);
+  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
   if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
   auto grants = load_grants(*s.catalog, user->id);
-  if (!grants) return std::unexpected(grants.error());
+  if (!grants) return catalog_unavailable(grants.error());
   if (now - t->last_used_at > 60'000) (void)s.catalog->touch_token(t->id, now);
   p.kind = Principal::Kind::admin;
   p.user_id = user->id;

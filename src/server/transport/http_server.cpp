@@ -307,7 +307,10 @@ struct HttpServer::Impl {
   Options opt;
   RequestHandler handler;
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // The accept loop and stop() use the acceptor on this strand only: with
+  // several io threads it must not be closed while another thread accepts.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
   std::optional<ssl::context> tls;
   std::unique_ptr<WorkerPool> pool;
   std::atomic<bool> stopping{false};
@@ -686,7 +689,7 @@ Result<int> HttpServer::listen() {
 void HttpServer::run() {
   auto& d = *impl_;
   d.pool = std::make_unique<WorkerPool>(d.opt.workers, d.opt.queue_limit);
-  if (!d.stopping.load()) asio::co_spawn(d.ioc, d.accept_loop(), asio::detached);
+  if (!d.stopping.load()) asio::co_spawn(d.accept_strand, d.accept_loop(), asio::detached);
   std::vector<std::thread> extra;
   for (int i = 1; i < d.opt.io_threads; ++i) extra.emplace_back([&d] { d.ioc.run(); });
   d.ioc.run();
@@ -697,7 +700,7 @@ void HttpServer::run() {
 void HttpServer::stop() {
   auto& d = *impl_;
   if (d.stopping.exchange(true)) return;
-  asio::post(d.ioc, [&d] {
+  asio::post(d.accept_strand, [&d] {
     beast::error_code ec;
     d.acceptor.close(ec);
     std::vector<std::shared_ptr<SessionBase>> live;
