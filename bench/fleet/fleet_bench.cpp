@@ -113,8 +113,7 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Sends one request and records its latency under `kind`.
 awaitable<std::pair<unsigned, std::string>> timed(Run& run, Conn& conn, const std::string& kind, http::verb method,
-                                                  const std::string& target, std::string body,
-                                                  HeaderList headers,
+                                                  const std::string& target, std::string body, HeaderList headers,
                                                   unsigned expect_lo = 200, unsigned expect_hi = 299) {
   const auto size = body.size();
   std::string error;
@@ -126,7 +125,8 @@ awaitable<std::pair<unsigned, std::string>> timed(Run& run, Conn& conn, const st
   s.bytes += size + r.second.size();
   if (r.first < expect_lo || r.first > expect_hi) {
     ++s.errors;
-    ++run.error_kinds[kind + ": " + (r.first ? "HTTP " + std::to_string(r.first) + " " + r.second.substr(0, 120) : error)];
+    ++run.error_kinds[kind + ": " +
+                      (r.first ? "HTTP " + std::to_string(r.first) + " " + r.second.substr(0, 120) : error)];
   }
   co_return r;
 }
@@ -144,11 +144,15 @@ HeaderList segment_headers(const std::string& sha, const std::string& token) {
 }
 std::string now_text() { return deskaudit::format_rfc3339(deskaudit::SystemClock().now_ms()); }
 std::string enroll_body(const std::string& token, int i) {
-  return Json{{"enrollment_token", token}, {"hostname", "fleet-" + std::to_string(i)},
-              {"os", "Debian GNU/Linux 12 (Linux)"}, {"agent_version", "0.1.0"}}
+  return Json{{"enrollment_token", token},
+              {"hostname", "fleet-" + std::to_string(i)},
+              {"os", "Debian GNU/Linux 12 (Linux)"},
+              {"agent_version", "0.1.0"}}
       .dump();
 }
-std::string recording_body(int i) { return Json{{"username", "user" + std::to_string(i)}, {"start_time", now_text()}}.dump(); }
+std::string recording_body(int i) {
+  return Json{{"username", "user" + std::to_string(i)}, {"start_time", now_text()}}.dump();
+}
 std::string finish_body() { return Json{{"end_time", now_text()}, {"status", "complete"}}.dump(); }
 std::vector<std::string> item_ids(const std::string& body) {
   std::vector<std::string> ids;
@@ -179,12 +183,12 @@ struct Shared {
   int uploads_per_agent = -1;  // burst: exactly this many, at once
 };
 
-const std::string kHeartbeat = Json{{"agent_version", "0.1.0"},
-                                    {"capture", {{"backend", "xcb-shm+damage"}, {"width", 1920}, {"height", 1080}, {"ok", true}}},
-                                    {"spool_bytes", 0},
-                                    {"last_error", ""},
-                                    {"session", nullptr}}
-                                   .dump();
+const std::string kHeartbeat = Json{
+    {"agent_version", "0.1.0"},
+    {"capture", {{"backend", "xcb-shm+damage"}, {"width", 1920}, {"height", 1080}, {"ok", true}}},
+    {"spool_bytes", 0},
+    {"last_error", ""},
+    {"session", nullptr}}.dump();
 
 struct Agent {
   std::string token;
@@ -193,12 +197,12 @@ struct Agent {
 
 // Enrolls and opens a recording over the agent's own connection.
 awaitable<bool> enroll(Run& run, Conn& conn, Shared& sh, int i, Agent& a) {
-  auto e = co_await timed(run, conn, "enroll", http::verb::post, "/api/v1/agent/enroll", enroll_body(sh.enroll_token, i),
-                          json_headers());
+  auto e = co_await timed(run, conn, "enroll", http::verb::post, "/api/v1/agent/enroll",
+                          enroll_body(sh.enroll_token, i), json_headers());
   if (e.first != 201) co_return false;
   a.token = field(e.second, "agent_token");
-  auto r = co_await timed(run, conn, "recording.create", http::verb::post, "/api/v1/agent/recordings", recording_body(i),
-                          json_headers(a.token));
+  auto r = co_await timed(run, conn, "recording.create", http::verb::post, "/api/v1/agent/recordings",
+                          recording_body(i), json_headers(a.token));
   if (r.first != 201) co_return false;
   a.recording = field(r.second, "id");
   co_return !a.recording.empty();
@@ -220,7 +224,8 @@ awaitable<void> agent_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
   auto next_upload = Clock::now() + std::chrono::milliseconds(rng() % std::max<long>(1, sh.upload_interval.count()));
   int seq = 0;
   while (!run.over()) {
-    co_await timed(run, conn, "heartbeat", http::verb::post, "/api/v1/agent/heartbeat", kHeartbeat, json_headers(a.token));
+    co_await timed(run, conn, "heartbeat", http::verb::post, "/api/v1/agent/heartbeat", kHeartbeat,
+                   json_headers(a.token));
     if (Clock::now() >= next_upload && !run.over()) {
       co_await upload(run, conn, sh, a, seq++, "segment.upload");
       next_upload += sh.upload_interval;
@@ -236,7 +241,8 @@ awaitable<void> auditor_loop(Run& run, Shared& sh, std::uint32_t seed) {
   std::mt19937 rng(seed);
   const HeaderList auth = bearer(sh.admin_token);
   while (!run.over()) {
-    auto list = co_await timed(run, conn, "auditor.list", http::verb::get, "/api/v1/recordings?limit=50", std::string(), auth);
+    auto list =
+        co_await timed(run, conn, "auditor.list", http::verb::get, "/api/v1/recordings?limit=50", std::string(), auth);
     const auto ids = list.first == 200 ? item_ids(list.second) : std::vector<std::string>{};
     if (!ids.empty()) {
       const auto& id = ids[rng() % ids.size()];
@@ -252,8 +258,8 @@ awaitable<void> auditor_loop(Run& run, Shared& sh, std::uint32_t seed) {
 // Holds a connection open by sending a header byte every few seconds.
 awaitable<void> slow_client(Run& run, tcp::endpoint ep, int id) {
   auto ex = co_await asio::this_coro::executor;
-  const std::string request = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " +
-                              std::string(4096, 'z') + "\r\n\r\n";
+  const std::string request =
+      "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " + std::string(4096, 'z') + "\r\n\r\n";
   std::size_t at = 0;
   while (!run.over()) {
     tcp::socket s(ex);
@@ -301,13 +307,15 @@ ProcUsage usage_of(pid_t pid) {
 
 double pct(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size() - 1) + 0.5));
+  const auto k = static_cast<std::size_t>(
+      std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size() - 1) + 0.5));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
 }
 
 void report(Run& run, double seconds) {
-  std::printf("%-18s %8s %7s %9s %9s %9s %9s %8s\n", "request", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "MB/s");
+  std::printf("%-18s %8s %7s %9s %9s %9s %9s %8s\n", "request", "count", "errors", "p50 ms", "p95 ms", "p99 ms",
+              "max ms", "MB/s");
   for (auto& [kind, s] : run.stats) {
     auto& v = s.ms;
     const double mx = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
@@ -315,21 +323,27 @@ void report(Run& run, double seconds) {
                 static_cast<unsigned long long>(s.errors), pct(v, 0.50), pct(v, 0.95), pct(v, 0.99), mx,
                 static_cast<double>(s.bytes) / 1e6 / std::max(seconds, 0.001));
   }
-  for (const auto& [kind, n] : run.error_kinds) std::printf("  error x%llu: %s\n", static_cast<unsigned long long>(n), kind.c_str());
+  for (const auto& [kind, n] : run.error_kinds)
+    std::printf("  error x%llu: %s\n", static_cast<unsigned long long>(n), kind.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"fleet_bench: simulated agents, auditors, slow clients and upload bursts against deskaudit-server"};
-  int agents = 200, auditors = 5, slow = 0, burst = 0, duration_s = 60, heartbeat_s = 15, upload_s = 60, http_threads = 32;
-  cli.add_option("--agents", agents, "keep-alive agents (enroll, heartbeat, upload, finish)")->check(CLI::Range(0, 20000));
+  int agents = 200, auditors = 5, slow = 0, burst = 0, duration_s = 60, heartbeat_s = 15, upload_s = 60,
+      http_threads = 32;
+  cli.add_option("--agents", agents, "keep-alive agents (enroll, heartbeat, upload, finish)")
+      ->check(CLI::Range(0, 20000));
   cli.add_option("--auditors", auditors, "auditors listing, opening and playing recordings")->check(CLI::Range(0, 100));
   cli.add_option("--slow", slow, "slow clients that dribble request headers")->check(CLI::Range(0, 20000));
-  cli.add_option("--burst", burst, "then N agents upload one segment each at the same moment")->check(CLI::Range(0, 5000));
+  cli.add_option("--burst", burst, "then N agents upload one segment each at the same moment")
+      ->check(CLI::Range(0, 5000));
   cli.add_option("--duration", duration_s, "seconds of steady load")->check(CLI::Range(1, 3600));
-  cli.add_option("--heartbeat", heartbeat_s, "seconds between an agent's heartbeats (the agent's is 15)")->check(CLI::Range(1, 600));
-  cli.add_option("--upload-interval", upload_s, "seconds between an agent's segment uploads (the agent's is 60)")->check(CLI::Range(1, 3600));
+  cli.add_option("--heartbeat", heartbeat_s, "seconds between an agent's heartbeats (the agent's is 15)")
+      ->check(CLI::Range(1, 600));
+  cli.add_option("--upload-interval", upload_s, "seconds between an agent's segment uploads (the agent's is 60)")
+      ->check(CLI::Range(1, 3600));
   cli.add_option("--http-threads", http_threads, "the server's http_threads (worker pool)")->check(CLI::Range(2, 4096));
   std::string segment_file, segment_size = "320x240";
   int segment_seconds = 9;
@@ -382,10 +396,11 @@ int main(int argc, char** argv) {
   sh.segment_sha = sha256_of(segment);
   sh.heartbeat = std::chrono::seconds(heartbeat_s);
   sh.upload_interval = std::chrono::seconds(upload_s);
-  std::printf("server pid %d, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
-              "heartbeat %d s, upload every %d s\n",
-              static_cast<int>(server.pid()), http_threads, segment.size(), agents, auditors, slow, duration_s,
-              heartbeat_s, upload_s);
+  std::printf(
+      "server pid %d, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
+      "heartbeat %d s, upload every %d s\n",
+      static_cast<int>(server.pid()), http_threads, segment.size(), agents, auditors, slow, duration_s, heartbeat_s,
+      upload_s);
   std::fflush(stdout);
 
   asio::io_context ioc(1);
@@ -415,9 +430,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < burst; ++i) conns.push_back(std::make_unique<Conn>(ioc, sh.ep));
     ioc.restart();
     for (int i = 0; i < burst; ++i) {
-      asio::co_spawn(ioc, [&, i]() -> awaitable<void> {
-        co_await enroll(b, *conns[static_cast<std::size_t>(i)], sh, 100000 + i, fleet[static_cast<std::size_t>(i)]);
-      }, asio::detached);
+      asio::co_spawn(
+          ioc,
+          [&, i]() -> awaitable<void> {
+            co_await enroll(b, *conns[static_cast<std::size_t>(i)], sh, 100000 + i, fleet[static_cast<std::size_t>(i)]);
+          },
+          asio::detached);
     }
     ioc.run();
     ioc.restart();
@@ -425,18 +443,23 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     double last_ms = 0;
     for (int i = 0; i < burst; ++i) {
-      asio::co_spawn(ioc, [&, i]() -> awaitable<void> {
-        auto& a = fleet[static_cast<std::size_t>(i)];
-        if (a.recording.empty()) co_return;
-        co_await upload(b, *conns[static_cast<std::size_t>(i)], sh, a, 0, "burst.upload");
-        last_ms = std::max(last_ms, std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-      }, asio::detached);
+      asio::co_spawn(
+          ioc,
+          [&, i]() -> awaitable<void> {
+            auto& a = fleet[static_cast<std::size_t>(i)];
+            if (a.recording.empty()) co_return;
+            co_await upload(b, *conns[static_cast<std::size_t>(i)], sh, a, 0, "burst.upload");
+            last_ms = std::max(last_ms, std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          },
+          asio::detached);
     }
     ioc.run();
     const double burst_s = std::chrono::duration<double>(Clock::now() - start).count();
     const auto cpu1 = usage_of(server.pid());
-    std::printf("\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; server CPU %.1f s, peak RSS %.1f MB\n",
-                burst, segment.size(), last_ms / 1000, cpu1.cpu_s - cpu0.cpu_s, cpu1.rss_peak_kb / 1024.0);
+    std::printf(
+        "\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; server CPU %.1f s, peak RSS "
+        "%.1f MB\n",
+        burst, segment.size(), last_ms / 1000, cpu1.cpu_s - cpu0.cpu_s, cpu1.rss_peak_kb / 1024.0);
     b.stats.erase("enroll");
     b.stats.erase("recording.create");
     report(b, burst_s);

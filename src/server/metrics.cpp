@@ -83,7 +83,8 @@ std::string Metrics::render(std::size_t open_connections, std::size_t queued_req
       out += fmt::format("deskaudit_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", name,
                          kBuckets[i], h.buckets[i]);
     }
-    out += fmt::format("deskaudit_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", name, h.count);
+    out +=
+        fmt::format("deskaudit_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", name, h.count);
     out += fmt::format("deskaudit_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", name, h.sum);
     out += fmt::format("deskaudit_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", name, h.count);
   }

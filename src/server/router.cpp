@@ -81,7 +81,8 @@ Result<Principal> authenticate(Services& s, const Request& req) {
 
 Status check_access(const Route& route, const Principal& p, const Request& req) {
   switch (route.access.kind) {
-    case AccessKind::open: return {};
+    case AccessKind::open:
+      return {};
     case AccessKind::agent:
       if (p.kind != Principal::Kind::agent) return fail(Errc::permission_denied, "only agents may call this");
       return {};
@@ -147,19 +148,18 @@ Status serve_file(const std::filesystem::path& file, Response& res) {
   if (!*fd) return fail(Errc::not_found, "no such file");
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return fail(Errc::not_found, "no such file");
-  res.set_content_provider(static_cast<std::size_t>(st.st_size), mime_type(file),
-                           [fd](std::size_t offset, std::size_t length, Sink& sink) {
-                             std::vector<char> buf(std::min<std::size_t>(length, 64 * 1024));
-                             while (length > 0) {
-                               const auto n = ::pread(fd->get(), buf.data(), std::min(buf.size(), length),
-                                                      static_cast<off_t>(offset));
-                               if (n <= 0) return false;
-                               if (!sink.write(buf.data(), static_cast<std::size_t>(n))) return false;
-                               offset += static_cast<std::size_t>(n);
-                               length -= static_cast<std::size_t>(n);
-                             }
-                             return true;
-                           });
+  res.set_content_provider(
+      static_cast<std::size_t>(st.st_size), mime_type(file), [fd](std::size_t offset, std::size_t length, Sink& sink) {
+        std::vector<char> buf(std::min<std::size_t>(length, 64 * 1024));
+        while (length > 0) {
+          const auto n = ::pread(fd->get(), buf.data(), std::min(buf.size(), length), static_cast<off_t>(offset));
+          if (n <= 0) return false;
+          if (!sink.write(buf.data(), static_cast<std::size_t>(n))) return false;
+          offset += static_cast<std::size_t>(n);
+          length -= static_cast<std::size_t>(n);
+        }
+        return true;
+      });
   return {};
 }
 
@@ -235,15 +235,18 @@ void Router::handle(Request& req, Response& res) const {
   if (req.tls) secure_cookies(res);
   add_default_headers(req, res);
   if (metrics_) {
-    metrics_->observe(route, res.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics_->observe(route, res.status,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
 }
 
 std::size_t Router::dispatch(Request& req, Response& res) const {
   const auto* c = match(req);
   if (!c) {
-    if ((req.method == "GET" || req.method == "HEAD") && !req.path.starts_with("/api/")) serve_console(req, res);
-    else write_error(res, Error{Errc::not_found, "no such endpoint: " + req.method + " " + req.path});
+    if ((req.method == "GET" || req.method == "HEAD") && !req.path.starts_with("/api/"))
+      serve_console(req, res);
+    else
+      write_error(res, Error{Errc::not_found, "no such endpoint: " + req.method + " " + req.path});
     return Metrics::kNoRoute;
   }
   const auto index = static_cast<std::size_t>(c - routes_.data());
@@ -256,8 +259,9 @@ void Router::run_route(const Route& route, Request& req, Response& res) const {
                                         : static_cast<std::uint64_t>(s_.config.max_json_bytes);
   if (req.content_length && *req.content_length > limit) {
     res.set_header("Connection", "close");
-    return write_error(res, Error{Errc::too_large, "the body (" + std::to_string(*req.content_length) +
-                                                       " bytes) is larger than the limit of " + std::to_string(limit) + " bytes"});
+    return write_error(
+        res, Error{Errc::too_large, "the body (" + std::to_string(*req.content_length) +
+                                        " bytes) is larger than the limit of " + std::to_string(limit) + " bytes"});
   }
   Principal principal;
   if (route.access.kind != AccessKind::open) {

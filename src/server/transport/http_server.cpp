@@ -230,8 +230,8 @@ bool respond(const HttpServer::RequestHandler& handler, Request& req, Exchange& 
       first = (*range)->first;
       length = (*range)->length;
       res.status = 206;
-      res.set_header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1) + "/" +
-                                          std::to_string(res.content_length));
+      res.set_header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1) +
+                                          "/" + std::to_string(res.content_length));
     }
   }
   ExchangeSink sink(x, backstop(opt), serialize_head(res, length, keep_alive, http10));
@@ -297,8 +297,10 @@ std::string serialize_head(const Response& res, std::uint64_t body_size, bool ke
     out += std::to_string(body_size);
     out += "\r\n";
   }
-  if (!keep_alive) out += "Connection: close\r\n";
-  else if (http10) out += "Connection: keep-alive\r\n";
+  if (!keep_alive)
+    out += "Connection: close\r\n";
+  else if (http10)
+    out += "Connection: keep-alive\r\n";
   out += "\r\n";
   return out;
 }
@@ -318,8 +320,7 @@ struct HttpServer::Impl {
   std::mutex sessions_mu;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
 
-  Impl(Options o, RequestHandler h)
-      : opt(std::move(o)), handler(std::move(h)), ioc(std::max(1, opt.io_threads)) {}
+  Impl(Options o, RequestHandler h) : opt(std::move(o)), handler(std::move(h)), ioc(std::max(1, opt.io_threads)) {}
 
   awaitable<void> accept_loop();
   template <class Stream>
@@ -386,7 +387,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       co_await http::async_read_header(stream_, buf_, parser, redirect_error(use_awaitable, ec));
       idle_ = false;
       if (ec) {
-        if (ec == http::error::header_limit) co_await refuse(431, Errc::too_large, "the request headers are too large");
+        if (ec == http::error::header_limit)
+          co_await refuse(431, Errc::too_large, "the request headers are too large");
         else if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::eof &&
                  ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
           co_await refuse(400, Errc::invalid_argument, "malformed HTTP request: " + ec.message());
@@ -430,7 +432,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         x->finish(!keep);
       };
       if (!srv_.pool->try_submit(std::move(job))) {
-        spdlog::warn("all {} workers busy and {} requests queued: answering 503", srv_.opt.workers, srv_.opt.queue_limit);
+        spdlog::warn("all {} workers busy and {} requests queued: answering 503", srv_.opt.workers,
+                     srv_.opt.queue_limit);
         co_await refuse(503, Errc::unavailable, "the server is busy; retry shortly", !parser.is_done());
         if (!parser.is_done()) co_return;
         continue;
@@ -603,14 +606,17 @@ void HttpServer::Impl::start_session(Stream stream) {
     sessions.emplace(key, session);
   }
   ++connections;
-  asio::co_spawn(session->executor(), [this, session, key]() -> awaitable<void> {
-    co_await session->run();
-    {
-      std::lock_guard lock(sessions_mu);
-      sessions.erase(key);
-    }
-    --connections;
-  }, asio::detached);
+  asio::co_spawn(
+      session->executor(),
+      [this, session, key]() -> awaitable<void> {
+        co_await session->run();
+        {
+          std::lock_guard lock(sessions_mu);
+          sessions.erase(key);
+        }
+        --connections;
+      },
+      asio::detached);
 }
 
 awaitable<void> HttpServer::Impl::accept_loop() {
@@ -676,13 +682,16 @@ Result<int> HttpServer::listen() {
   beast::error_code ec;
   tcp::resolver resolver(d.ioc);
   auto endpoints = resolver.resolve(opt.host, std::to_string(opt.port), tcp::resolver::passive, ec);
-  if (ec || endpoints.empty()) return fail(Errc::invalid_argument, "cannot resolve listen host '" + opt.host + "': " + ec.message());
+  if (ec || endpoints.empty())
+    return fail(Errc::invalid_argument, "cannot resolve listen host '" + opt.host + "': " + ec.message());
   const tcp::endpoint ep = endpoints.begin()->endpoint();
   d.acceptor.open(ep.protocol(), ec);
   if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) d.acceptor.bind(ep, ec);
   if (!ec) d.acceptor.listen(1024, ec);
-  if (ec) return fail(Errc::unavailable, "cannot listen on " + opt.host + ":" + std::to_string(opt.port) + ": " + ec.message());
+  if (ec)
+    return fail(Errc::unavailable,
+                "cannot listen on " + opt.host + ":" + std::to_string(opt.port) + ": " + ec.message());
   return static_cast<int>(d.acceptor.local_endpoint().port());
 }
 

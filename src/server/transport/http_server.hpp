@@ -22,19 +22,19 @@ namespace deskaudit::server::transport {
 
 struct Options {
   std::string host = "127.0.0.1";
-  int port = 0;                            // 0 picks a free port
-  int workers = 32;                        // threads that run handlers
-  std::size_t queue_limit = 2048;          // requests waiting for a worker; beyond: 503
-  int io_threads = 1;                      // threads that run the connections
-  std::size_t max_connections = 10000;     // beyond: accepted and closed at once
+  int port = 0;                         // 0 picks a free port
+  int workers = 32;                     // threads that run handlers
+  std::size_t queue_limit = 2048;       // requests waiting for a worker; beyond: 503
+  int io_threads = 1;                   // threads that run the connections
+  std::size_t max_connections = 10000;  // beyond: accepted and closed at once
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
   std::chrono::milliseconds body_timeout{30'000};    // each piece of a request body
   std::chrono::milliseconds write_timeout{60'000};   // each piece of a response
   std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
   std::uint64_t max_drain_bytes = 1 << 20;  // an unread body up to this is skipped, beyond the connection closes
-  std::filesystem::path tls_cert;  // PEM chain; with tls_key: HTTPS
-  std::filesystem::path tls_key;   // PEM private key
+  std::filesystem::path tls_cert;           // PEM chain; with tls_key: HTTPS
+  std::filesystem::path tls_key;            // PEM private key
 };
 
 class HttpServer {

@@ -80,7 +80,8 @@ RawResponse read_response(int fd, std::string& pending, bool head = false) {
     r.headers[name] = line.substr(colon + 2);
     at = next;
   }
-  const std::size_t length = head || !r.headers.contains("content-length") ? 0 : std::stoul(r.headers["content-length"]);
+  const std::size_t length =
+      head || !r.headers.contains("content-length") ? 0 : std::stoul(r.headers["content-length"]);
   while (pending.size() < length) {
     if (!fill()) break;
   }
@@ -187,8 +188,8 @@ TEST_F(Transport, ABodilessPutIsARequestWithAnEmptyBody) {
   auto agent = enroll_agent(admin, "bodiless-host");
   // As `curl -X PUT` sends it: neither Content-Length nor Transfer-Encoding.
   auto r = roundtrip(server_->port(), "PUT /api/v1/pools/" + pool.json["id"].get<std::string>() + "/computers/" +
-                                         agent.computer_id + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
-                                         token_ + "\r\n\r\n");
+                                          agent.computer_id + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+                                          token_ + "\r\n\r\n");
   EXPECT_EQ(r.status, 204) << r.body;
   auto computer = admin.get("/api/v1/computers/" + agent.computer_id);
   EXPECT_EQ(computer.json["pool_id"], pool.json["id"]) << computer.body;
@@ -204,8 +205,10 @@ TEST_F(Transport, AChunkedBodyIsRead) {
     chunked += size + piece + "\r\n";
   }
   chunked += "0\r\n\r\n";
-  auto r = roundtrip(server_->port(), "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                                     "Transfer-Encoding: chunked\r\n\r\n" + chunked);
+  auto r = roundtrip(server_->port(),
+                     "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n" +
+                         chunked);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(Json::parse(r.body).contains("token"));
 }
@@ -214,8 +217,9 @@ TEST_F(Transport, AnOversizedBodyIs413WithoutBeingSent) {
   // Only the headers go out: the answer must come without waiting for 100 MB.
   const int fd = connect_to(server_->port());
   ASSERT_GE(fd, 0);
-  send_all(fd, "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-               "Content-Length: 100000000\r\n\r\n{\"username\":");
+  send_all(fd,
+           "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+           "Content-Length: 100000000\r\n\r\n{\"username\":");
   std::string pending;
   auto r = read_response(fd, pending);
   EXPECT_EQ(r.status, 413);
@@ -280,7 +284,8 @@ TEST(TransportStop, ARequestInFlightFinishesAfterSigterm) {
   Api admin(server.url(), admin_token(server.url()));
   auto agent = enroll_agent(admin, "stop-host");
   Api agent_api(server.url(), agent.agent_token);
-  auto rec = agent_api.post("/api/v1/agent/recordings", {{"username", "alice"}, {"start_time", "2026-11-27T09:00:00Z"}});
+  auto rec =
+      agent_api.post("/api/v1/agent/recordings", {{"username", "alice"}, {"start_time", "2026-11-27T09:00:00Z"}});
   ASSERT_EQ(rec.status, 201) << rec.body;
   const auto segment = make_segments(1, 3).front();
 
@@ -373,12 +378,15 @@ TEST(TransportTls, ServesHttpsWithHstsAndSecureHostCookies) {
   const auto d = dir.path().string();
   // A private CA and a server certificate for 127.0.0.1, made now.
   ASSERT_EQ(run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=deskaudit-test-ca -keyout " + d +
-                "/ca.key -out " + d + "/ca.pem"), 0);
+                "/ca.key -out " + d + "/ca.pem"),
+            0);
   ASSERT_EQ(run("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout " + d + "/server.key -out " + d +
-                "/server.csr"), 0);
+                "/server.csr"),
+            0);
   std::ofstream(dir.path() / "ext.cnf") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
   ASSERT_EQ(run("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
-                "/ca.key -CAcreateserial -days 2 -extfile " + d + "/ext.cnf -out " + d + "/server.pem"), 0);
+                "/ca.key -CAcreateserial -days 2 -extfile " + d + "/ext.cnf -out " + d + "/server.pem"),
+            0);
 
   ServerOptions opt(dir.path() / "data");
   opt.args = {"--tls-cert", d + "/server.pem", "--tls-key", d + "/server.key"};
@@ -390,8 +398,9 @@ TEST(TransportTls, ServesHttpsWithHstsAndSecureHostCookies) {
   ASSERT_EQ(health.status, 200) << health.error;
   EXPECT_NE(header_line(health, "strict-transport-security: max-age="), "");
 
-  auto login = https(server.url() + "/api/v1/auth/login", ca, "POST",
-                     Json{{"username", "admin"}, {"password", kAdminPassword}}.dump(), {"Content-Type: application/json"});
+  auto login =
+      https(server.url() + "/api/v1/auth/login", ca, "POST",
+            Json{{"username", "admin"}, {"password", kAdminPassword}}.dump(), {"Content-Type: application/json"});
   ASSERT_EQ(login.status, 200) << login.error << login.body;
   std::string session, csrf;
   for (const auto& h : login.headers) {
@@ -410,7 +419,8 @@ TEST(TransportTls, ServesHttpsWithHstsAndSecureHostCookies) {
   EXPECT_EQ(me.status, 200) << me.body;
   auto refused = https(server.url() + "/api/v1/auth/logout", ca, "POST", "", {"Cookie: " + session});
   EXPECT_EQ(refused.status, 403);
-  auto out = https(server.url() + "/api/v1/auth/logout", ca, "POST", "", {"Cookie: " + session, "X-CSRF-Token: " + csrf});
+  auto out =
+      https(server.url() + "/api/v1/auth/logout", ca, "POST", "", {"Cookie: " + session, "X-CSRF-Token: " + csrf});
   EXPECT_EQ(out.status, 204) << out.body;
 
   // Without the CA the certificate is not trusted; plain HTTP gets no answer.
@@ -446,18 +456,20 @@ TEST(TransportMetrics, PrometheusTextOnItsOwnAddress) {
   ASSERT_EQ(admin.get("/api/v1/computers").status, 200);
   auto agent = enroll_agent(admin, "metrics-host");
   Api agent_api(server.url(), agent.agent_token);
-  auto rec = agent_api.post("/api/v1/agent/recordings", {{"username", "alice"}, {"start_time", "2026-11-27T09:00:00Z"}});
+  auto rec =
+      agent_api.post("/api/v1/agent/recordings", {{"username", "alice"}, {"start_time", "2026-11-27T09:00:00Z"}});
   ASSERT_EQ(rec.status, 201) << rec.body;
   const auto segment = make_segments(1, 2).front();
-  auto up = agent_api.raw("PUT", "/api/v1/agent/recordings/" + rec.json["id"].get<std::string>() + "/segments/0", segment,
-                          {{"Content-Type", "video/mp4"}, {"X-Content-SHA256", sha256_of(segment)}});
+  auto up = agent_api.raw("PUT", "/api/v1/agent/recordings/" + rec.json["id"].get<std::string>() + "/segments/0",
+                          segment, {{"Content-Type", "video/mp4"}, {"X-Content-SHA256", sha256_of(segment)}});
   ASSERT_EQ(up.status, 201) << up.body;
 
   auto m = roundtrip(mport, get_request("/metrics"));
   ASSERT_EQ(m.status, 200) << m.body;
   EXPECT_EQ(m.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(m.body.find("deskaudit_http_requests_total{route=\"GET /api/v1/computers\",status=\"200\"} 1\n"),
-            std::string::npos) << m.body;
+            std::string::npos)
+      << m.body;
   EXPECT_NE(m.body.find("deskaudit_upload_bytes_total " + std::to_string(segment.size()) + "\n"), std::string::npos);
   EXPECT_NE(m.body.find("deskaudit_agents_online 1\n"), std::string::npos);
   EXPECT_NE(m.body.find("deskaudit_http_open_connections "), std::string::npos);

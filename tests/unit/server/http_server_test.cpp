@@ -152,11 +152,13 @@ TEST(HttpServer, ABodyReachesTheHandlerInPiecesAfter100Continue) {
 
 TEST(HttpServer, AProviderBodyIsStreamedAndRangesAreServed) {
   ServerFixture fx(transport::Options{}, [](Request&, Response& res) {
-    res.set_content_provider(1'000'000, "application/octet-stream", [](std::size_t offset, std::size_t length, Sink& sink) {
-      std::string piece;
-      for (std::size_t i = offset; i < offset + length; ++i) piece.push_back(static_cast<char>('0' + i % 10));
-      return sink.write(piece.data(), piece.size());
-    });
+    res.set_content_provider(1'000'000, "application/octet-stream",
+                             [](std::size_t offset, std::size_t length, Sink& sink) {
+                               std::string piece;
+                               for (std::size_t i = offset; i < offset + length; ++i)
+                                 piece.push_back(static_cast<char>('0' + i % 10));
+                               return sink.write(piece.data(), piece.size());
+                             });
   });
   const int fd = connect_to(fx.port());
   send_all(fd, "GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=10-14\r\n\r\n");

@@ -166,8 +166,8 @@ TEST(HttpTypes, RangeParser) {
   EXPECT_FALSE(parse_range("bytes=-0", 1000));
   EXPECT_FALSE(parse_range("bytes=0-", 0));
   // Ignored (the whole body): other units, several ranges, garbage, overflow.
-  for (const char* ignored : {"items=0-1", "bytes=0-1,5-6", "bytes=abc", "bytes=5-2", "bytes=99999999999999999999999-",
-                              "bytes=1-2-3"}) {
+  for (const char* ignored :
+       {"items=0-1", "bytes=0-1,5-6", "bytes=abc", "bytes=5-2", "bytes=99999999999999999999999-", "bytes=1-2-3"}) {
     auto x = parse_range(ignored, 1000);
     ASSERT_TRUE(x) << ignored;
     EXPECT_FALSE(*x) << ignored;
@@ -327,10 +327,12 @@ TEST_F(RouterTest, MetricsCountRequestsByRouteAndStatus) {
   auto missing = make("GET", "/api/v1/nothing");
   EXPECT_EQ(handle(missing).status, 404);
   const auto text = metrics.render(7, 2, 0, 90'000);
-  EXPECT_NE(text.find("deskaudit_http_requests_total{route=\"GET /api/v1/health\",status=\"200\"} 3\n"), std::string::npos)
+  EXPECT_NE(text.find("deskaudit_http_requests_total{route=\"GET /api/v1/health\",status=\"200\"} 3\n"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("deskaudit_http_requests_total{route=\"other\",status=\"404\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("deskaudit_http_request_duration_seconds_count{route=\"GET /api/v1/health\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("deskaudit_http_request_duration_seconds_count{route=\"GET /api/v1/health\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("deskaudit_http_open_connections 7\n"), std::string::npos);
   EXPECT_NE(text.find("deskaudit_http_queued_requests 2\n"), std::string::npos);
   router_->set_metrics(nullptr);
