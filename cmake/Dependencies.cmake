@@ -41,6 +41,15 @@ target_include_directories(deps_soci INTERFACE ${SOCI_INCLUDE_DIR} ${Boost_INCLU
 target_link_libraries(deps_soci INTERFACE ${SOCI_SQLITE3} ${SOCI_POSTGRESQL} ${SOCI_CORE} ${CMAKE_DL_LIBS})
 add_library(deps::soci ALIAS deps_soci)
 
+# Boost.Asio/Beast (header-only in 1.74) with OpenSSL for TLS: the server's
+# HTTP transport and the fleet benchmark.
+find_package(OpenSSL REQUIRED)
+add_library(deps_asio INTERFACE)
+target_include_directories(deps_asio INTERFACE ${Boost_INCLUDE_DIRS})
+target_compile_definitions(deps_asio INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_link_libraries(deps_asio INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+add_library(deps::asio ALIAS deps_asio)
+
 # CLI11 is header-only; Debian 12 installs it without a CMake config.
 add_library(deps_cli11 INTERFACE)
 if(TARGET CLI11::CLI11)

@@ -1,12 +1,6 @@
 #include "server/app.hpp"
 
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <charconv>
-#include <cstdlib>
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -18,24 +12,6 @@
 
 namespace deskaudit::server {
 namespace {
-
-bool is_unsafe(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
-
-std::string cookie_value(const httplib::Request& req, std::string_view name) {
-  const auto header = req.get_header_value("Cookie");
-  std::string_view rest = header;
-  while (!rest.empty()) {
-    auto semi = rest.find(';');
-    auto part = rest.substr(0, semi);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=') {
-      return std::string(part.substr(name.size() + 1));
-    }
-    if (semi == std::string_view::npos) break;
-    rest.remove_prefix(semi + 1);
-  }
-  return {};
-}
 
 std::filesystem::path find_web_root(const std::filesystem::path& configured) {
   if (!configured.empty()) return configured;
@@ -51,30 +27,6 @@ std::filesystem::path find_web_root(const std::filesystem::path& configured) {
     if (std::filesystem::exists(c / "index.html", ec)) return std::filesystem::weakly_canonical(c, ec);
   }
   return {};
-}
-
-// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed
-// when Debian compiled the library), so a burst of agents connecting at once
-// gets connection resets. On Linux, listen() again on a listening socket
-// raises its backlog: find ours by its port and do that.
-void raise_listen_backlog(int port, int backlog) {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (!dir) return;
-  while (auto* entry = ::readdir(dir)) {
-    const int fd = std::atoi(entry->d_name);
-    if (fd <= 2) continue;
-    int listening = 0;
-    socklen_t len = sizeof listening;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
-    int bound = -1;
-    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (bound == port && ::listen(fd, backlog) == 0) spdlog::debug("listen backlog raised to {}", backlog);
-  }
-  ::closedir(dir);
 }
 
 }  // namespace
@@ -237,275 +189,73 @@ App::~App() {
   if (sweeper_.joinable()) sweeper_.join();
 }
 
-namespace {
-
-// Only "no such credential" signs a caller out (401); any other catalog
-// failure is the server's trouble, answered 503 so clients retry.
-bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
-std::unexpected<Error> catalog_unavailable(const Error& e) {
-  spdlog::error("authentication: catalog failure: {}", e.message);
-  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
-}
-
-Result<Principal> authenticate(Services& s, const httplib::Request& req) {
-  std::string token;
-  bool via_cookie = false;
-  const auto auth = req.get_header_value("Authorization");
-  if (!auth.empty()) {
-    if (auth.size() < 8 || auth.compare(0, 7, "Bearer ") != 0) {
-      return fail(Errc::unauthenticated, "Authorization must be 'Bearer <token>'");
-    }
-    token = auth.substr(7);
-  } else {
-    token = cookie_value(req, kSessionCookie);
-    via_cookie = !token.empty();
-  }
-  if (token.empty()) return fail(Errc::unauthenticated, "sign in first: no bearer token or session cookie");
-  const auto hash = sha256_hex(token);
-  Principal p;
-  if (token.starts_with(kAgentPrefix)) {
-    auto computer = s.catalog->computer_for_agent_token(hash);
-    if (!computer) {
-      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
-      return catalog_unavailable(computer.error());
-    }
-    p.kind = Principal::Kind::agent;
-    p.computer_id = *computer;
-    return p;
-  }
-  if (!token.starts_with(kSessionPrefix) && !token.starts_with(kApiTokenPrefix)) {
-    return fail(Errc::unauthenticated, "unknown token");
-  }
-  auto t = s.catalog->find_token(hash);
-  if (!t) {
-    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
-    return catalog_unavailable(t.error());
-  }
-  const auto now = s.now();
-  if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
-  if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
-  auto user = s.catalog->get_user(t->user_id);
-  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
-  if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
-  auto grants = load_grants(*s.catalog, user->id);
-  if (!grants) return catalog_unavailable(grants.error());
-  if (now - t->last_used_at > 60'000) (void)s.catalog->touch_token(t->id, now);
-  p.kind = Principal::Kind::admin;
-  p.user_id = user->id;
-  p.username = user->username;
-  p.token_id = t->id;
-  p.via_cookie = via_cookie && t->kind == catalog::TokenKind::session;
-  p.must_change_password = user->must_change_password;
-  p.grants = std::move(*grants);
-  return p;
-}
-
-Status check_access(const Route& route, const Principal& p, const httplib::Request& req) {
-  switch (route.access.kind) {
-    case AccessKind::open: return {};
-    case AccessKind::agent:
-      if (p.kind != Principal::Kind::agent) return fail(Errc::permission_denied, "only agents may call this");
-      return {};
-    case AccessKind::signed_in:
-    case AccessKind::permission:
-      if (p.kind != Principal::Kind::admin) return fail(Errc::permission_denied, "only administrators may call this");
-      if (p.must_change_password && !allowed_before_password_change(route)) {
-        return fail(Errc::password_change_required,
-                    "the password must be changed first (POST /api/v1/auth/password)");
-      }
-      if (!route.access.allows(p.grants)) {
-        return fail(Errc::permission_denied, "permission " + route.access.permission + " is required" +
-                                                 (route.access.unscoped ? ", granted without a scope" : ""));
-      }
-      if (p.via_cookie && is_unsafe(req.method)) {
-        const auto header = req.get_header_value("X-CSRF-Token");
-        const auto cookie = cookie_value(req, kSessionCookie);
-        if (header.empty() || !secure_equal(header, csrf_for(cookie))) {
-          return fail(Errc::permission_denied, "missing or wrong X-CSRF-Token header");
-        }
-      }
-      return {};
-  }
-  return fail(Errc::internal, "route without access rule");
-}
-
-}  // namespace
-
-void App::register_routes() {
-  auto& s = *services_;
-  for (const auto& route : routes_) {
-    const bool has_body = route.method == "POST" || route.method == "PUT" || route.method == "PATCH";
-    auto run = [&s, &route](const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader* reader) {
-      // A body refused before it is read is drained (its size is already
-      // capped by the pre-routing check), or its bytes would be parsed as
-      // the connection's next request.
-      auto drain = [reader] {
-        if (reader) (*reader)([](const char*, std::size_t) { return true; });
-      };
-      try {
-        Principal principal;
-        if (route.access.kind != AccessKind::open) {
-          auto p = authenticate(s, req);
-          if (!p) {
-            drain();
-            return write_error(res, p.error());
-          }
-          principal = std::move(*p);
-        }
-        if (auto st = check_access(route, principal, req); !st) {
-          drain();
-          return write_error(res, st.error());
-        }
-        std::string body;
-        if (reader && !route.streams_body) {
-          bool too_large = false;
-          const auto limit = static_cast<std::size_t>(s.config.max_json_bytes);
-          (*reader)([&](const char* data, std::size_t n) {
-            if (body.size() + n > limit) {
-              too_large = true;
-              return false;
-            }
-            body.append(data, n);
-            return true;
-          });
-          if (too_large) {
-            return write_error(res, Error{Errc::too_large, "the body is larger than " + std::to_string(limit) + " bytes"});
-          }
-        }
-        Context ctx(req, res, std::move(principal), std::move(body));
-        if (route.streams_body) ctx.reader = reader;
-        auto st = route.handler(ctx);
-        if (route.streams_body && !ctx.body_consumed) drain();
-        if (!st) write_error(res, st.error());
-      } catch (const std::exception& e) {
-        spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, e.what());
-        write_error(res, Error{Errc::internal, "internal error; see the server log"});
-      }
-    };
-    if (has_body) {
-      auto h = [run](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-        run(req, res, &reader);
-      };
-      if (route.method == "POST") http_->Post(route.pattern, h);
-      else if (route.method == "PUT") http_->Put(route.pattern, h);
-      else http_->Patch(route.pattern, h);
-    } else {
-      auto h = [run](const httplib::Request& req, httplib::Response& res) { run(req, res, nullptr); };
-      if (route.method == "GET") http_->Get(route.pattern, h);
-      else http_->Delete(route.pattern, h);
-    }
-  }
-}
-
-void App::serve_console() {
-  const auto root = find_web_root(services_->config.web_root);
-  if (root.empty()) {
-    spdlog::warn("web console not found (build it with scripts/build); the API works without it");
-    http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("deskaudit: the web console is not built. Run scripts/build.\n", "text/plain");
-    });
-    return;
-  }
-  // httplib compresses only exact content types, with brotli at quality 11
-  // when the browser accepts it: seconds for the player bundle. Scripts are
-  // served with a charset parameter so they go out uncompressed and fast.
-  http_->set_file_extension_and_mimetype_mapping("js", "application/javascript; charset=utf-8");
-  http_->set_file_extension_and_mimetype_mapping("mjs", "application/javascript; charset=utf-8");
-  http_->set_file_extension_and_mimetype_mapping("map", "application/json; charset=utf-8");
-  http_->set_mount_point("/", root.string());
-  const auto index = root / "index.html";
-  // Client-side routes (/recordings/..., /computers) get the console's index.
-  http_->Get(R"(/(?!api/)[^.]*)", [index](const httplib::Request&, httplib::Response& res) {
-    auto html = read_file(index);
-    if (!html) return write_error(res, html.error());
-    res.set_content(*html, "text/html; charset=utf-8");
-  });
-  spdlog::info("serving the console from {}", root.string());
-}
-
 Status App::run(const std::function<void(int port)>& on_listening) {
-  http_ = std::make_unique<httplib::Server>();
-  const int threads = services_->config.http_threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  http_->set_payload_max_length(static_cast<std::size_t>(services_->config.max_segment_bytes));
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(60, 0);
-  http_->set_default_headers({{"X-Content-Type-Options", "nosniff"},
-                              {"X-Frame-Options", "DENY"},
-                              {"Referrer-Policy", "no-referrer"}});
-  const auto json_limit = services_->config.max_json_bytes;
-  const auto segment_limit = services_->config.max_segment_bytes;
-  // Refuse oversized or unframed bodies before a byte of them is read.
-  http_->set_pre_routing_handler([json_limit, segment_limit](const httplib::Request& req, httplib::Response& res) {
-    if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return httplib::Server::HandlerResponse::Unhandled;
-    const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-    if (!req.has_header("Content-Length") && !chunked) {
-      res.set_header("Connection", "close");
-      write_error(res, Error{Errc::invalid_argument, "a Content-Length header is required (411)"});
-      res.status = 411;
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.has_header("Content-Length")) {
-      const auto& text = req.get_header_value("Content-Length");
-      std::uint64_t n = 0;
-      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-      const bool segment = req.path.find("/segments/") != std::string::npos;
-      const auto limit = static_cast<std::uint64_t>(segment ? segment_limit : json_limit);
-      if (ec != std::errc() || p != text.data() + text.size()) {
-        res.set_header("Connection", "close");
-        write_error(res, Error{Errc::invalid_argument, "Content-Length is not a number"});
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (n > limit) {
-        res.set_header("Connection", "close");
-        write_error(res, Error{Errc::too_large, "the body (" + std::to_string(n) + " bytes) is larger than the limit of " +
-                                                    std::to_string(limit) + " bytes"});
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    Errc code = res.status == 404 ? Errc::not_found
-                : res.status == 413 ? Errc::too_large
-                : res.status == 400 ? Errc::invalid_argument
-                : res.status == 405 ? Errc::invalid_argument
-                                    : Errc::internal;
-    const int status = res.status;
-    write_error(res, Error{code, status == 404 ? "no such endpoint: " + req.method + " " + req.path
-                                               : "the request could not be served (HTTP " + std::to_string(status) + ")"});
-    res.status = status;
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::debug("http method={} path={} status={} bytes={}", req.method, req.path, res.status, res.body.size());
-  });
-  register_routes();
-  serve_console();
+  const auto& config = services_->config;
+  const auto root = find_web_root(config.web_root);
+  if (root.empty()) spdlog::warn("web console not found (build it with scripts/build); the API works without it");
+  else spdlog::info("serving the console from {}", root.string());
+  router_ = std::make_unique<Router>(*services_, routes_, root);
+  metrics_ = std::make_unique<Metrics>(router_->route_names());
+  router_->set_metrics(metrics_.get());
 
-  const auto [host, port] = split_listen(services_->config.listen).value();
-  int bound = port;
-  if (port == 0) {
-    bound = http_->bind_to_any_port(host);
-  } else if (!http_->bind_to_port(host, port)) {
-    bound = -1;
+  transport::Options opt;
+  const auto [host, port] = split_listen(config.listen).value();
+  opt.host = host;
+  opt.port = port;
+  opt.workers = config.http_threads;
+  opt.queue_limit = static_cast<std::size_t>(config.http_threads) * 64;
+  // Connections are cheap but not free: one io thread per core (up to 4)
+  // keeps a wave of new or closing connections from delaying the others.
+  opt.io_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
+  opt.max_connections = static_cast<std::size_t>(config.max_connections);
+  opt.tls_cert = config.tls_cert;
+  opt.tls_key = config.tls_key;
+  {
+    std::lock_guard lock(http_mu_);
+    http_ = std::make_unique<transport::HttpServer>(opt, [router = router_.get()](Request& req, Response& res) {
+      router->handle(req, res);
+    });
+    if (!config.metrics_listen.empty()) {
+      transport::Options mopt;
+      std::tie(mopt.host, mopt.port) = split_listen(config.metrics_listen).value();
+      mopt.workers = 2;
+      mopt.queue_limit = 64;
+      mopt.max_connections = 64;
+      metrics_http_ = std::make_unique<transport::HttpServer>(mopt, [this](Request& req, Response& res) {
+        if (req.path != "/metrics" || (req.method != "GET" && req.method != "HEAD")) {
+          return write_error(res, Error{Errc::not_found, "only GET /metrics is served here"});
+        }
+        res.set_content(metrics_->render(http_->open_connections(), http_->queued_requests(), services_->now(),
+                                         services_->config.agent_offline_after_ms),
+                        "text/plain; version=0.0.4; charset=utf-8");
+      });
+    }
+    if (stopping_.load()) {
+      http_->stop();
+      if (metrics_http_) metrics_http_->stop();
+    }
   }
-  if (bound < 0) return fail(Errc::unavailable, "cannot listen on " + services_->config.listen + " (in use or not permitted)");
-  raise_listen_backlog(bound, 1024);
+  auto bound = http_->listen();
+  if (!bound) return std::unexpected(with_context(bound.error(), "listen " + config.listen));
+  if (metrics_http_) {
+    auto mport = metrics_http_->listen();
+    if (!mport) return std::unexpected(with_context(mport.error(), "metrics_listen " + config.metrics_listen));
+    spdlog::info("metrics on {}:{}/metrics", split_listen(config.metrics_listen)->first, *mport);
+    metrics_thread_ = std::thread([this] { metrics_http_->run(); });
+  }
   sweeper_ = std::thread([this] { sweeper_loop(); });
-  if (on_listening) on_listening(bound);
-  Status served;
-  if (!stopping_.load() && !http_->listen_after_bind() && !stopping_.load()) {
-    served = fail(Errc::unavailable, "the HTTP server stopped unexpectedly");
+  if (on_listening) on_listening(*bound);
+  http_->run();
+  if (metrics_thread_.joinable()) {
+    metrics_http_->stop();
+    metrics_thread_.join();
   }
   // Requests are done: sign the head so that cutting off the newest entries
   // while the server is down is detected.
   if (auto cp = services_->audit_signer->sign_head(audit::kCheckpointShutdown); !cp && cp.error().code != Errc::not_found) {
     spdlog::error("signing the audit log head at shutdown failed: {}", cp.error().message);
   }
-  return served;
+  return {};
 }
 
 void App::stop() {
@@ -514,7 +264,9 @@ void App::stop() {
     std::lock_guard lock(sweeper_mu_);
     sweeper_cv_.notify_all();
   }
+  std::lock_guard lock(http_mu_);
   if (http_) http_->stop();
+  if (metrics_http_) metrics_http_->stop();
 }
 
 void App::sweeper_loop() {
@@ -523,7 +275,9 @@ void App::sweeper_loop() {
     const auto now = s.now();
     auto held = s.catalog->acquire_lease("retention-sweeper", s.config.replica_id, now, 3 * s.config.sweep_interval_ms);
     if (held && *held) {
-      if (auto n = sweep_once(); !n) {
+      auto n = sweep_once();
+      if (metrics_) metrics_->sweeper_run(n.has_value());
+      if (!n) {
         spdlog::error("retention sweep failed: {}", n.error().message);
       } else if (*n > 0) {
         spdlog::info("retention sweep deleted {} expired recordings", *n);

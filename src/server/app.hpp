@@ -1,16 +1,21 @@
 #pragma once
 // The composition root: builds catalog and object store from the config,
-// creates the first administrator, registers the route table on an HTTP
-// server, serves the console, and runs the retention sweeper.
+// creates the first administrator, serves the route table and the console
+// through the Router on the event-driven HTTP transport, and runs the
+// retention sweeper.
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "server/config.hpp"
+#include "server/router.hpp"
 #include "server/services.hpp"
+#include "server/transport/http_server.hpp"
 
 namespace deskaudit::server {
 
@@ -37,13 +42,16 @@ class App {
 
  private:
   App() = default;
-  void register_routes();
-  void serve_console();
   void sweeper_loop();
 
   std::unique_ptr<Services> services_;
   std::vector<Route> routes_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Router> router_;
+  std::mutex http_mu_;
+  std::unique_ptr<transport::HttpServer> http_;
+  std::unique_ptr<transport::HttpServer> metrics_http_;  // metrics_listen, when set
+  std::thread metrics_thread_;
   std::filesystem::path first_password_file_;
   std::atomic<bool> stopping_{false};
   std::thread sweeper_;

@@ -1,5 +1,6 @@
 #include "server/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <unistd.h>
 
@@ -61,7 +62,11 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "max_json_bytes") st = num(c.max_json_bytes);
     else if (key == "session_ttl_seconds") { st = num(n); c.session_ttl_ms = n * 1000; }
     else if (key == "sweep_interval_seconds") { st = num(n); c.sweep_interval_ms = n * 1000; }
-    else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(n); }
+    else if (key == "http_threads") { st = num(n); c.http_threads = static_cast<int>(std::clamp<std::int64_t>(n, -1, 1 << 20)); }
+    else if (key == "max_connections") st = num(c.max_connections);
+    else if (key == "tls_cert") { st = str(s); c.tls_cert = s; }
+    else if (key == "tls_key") { st = str(s); c.tls_key = s; }
+    else if (key == "metrics_listen") st = str(c.metrics_listen);
     else if (key == "signing_key_file") { st = str(s); c.signing_key_file = s; }
     else if (key == "trusted_keys_file") { st = str(s); c.trusted_keys_file = s; }
     else if (key == "audit_sign_every") st = num(c.audit_sign_every);
@@ -116,6 +121,9 @@ Status apply_env(ServerConfig& c, const std::map<std::string, std::string>& env)
     if (!f) return std::unexpected(f.error());
     c.log_format = *f;
   }
+  if (auto v = get("DESKAUDIT_TLS_CERT")) c.tls_cert = *v;
+  if (auto v = get("DESKAUDIT_TLS_KEY")) c.tls_key = *v;
+  if (auto v = get("DESKAUDIT_METRICS_LISTEN")) c.metrics_listen = *v;
   if (auto v = get("DESKAUDIT_S3_ENDPOINT")) c.s3.endpoint = *v;
   if (auto v = get("DESKAUDIT_S3_REGION")) c.s3.region = *v;
   if (auto v = get("DESKAUDIT_S3_PATH_STYLE")) c.s3.path_style = (*v == "1" || *v == "true");
@@ -152,6 +160,12 @@ Result<std::pair<std::string, int>> split_listen(const std::string& listen) {
 
 Status finalize(ServerConfig& c) {
   if (auto l = split_listen(c.listen); !l) return std::unexpected(l.error());
+  if (!c.metrics_listen.empty()) {
+    if (auto l = split_listen(c.metrics_listen); !l) {
+      return fail(Errc::invalid_argument, "metrics_listen: " + l.error().message, "metrics_listen");
+    }
+    if (c.metrics_listen == c.listen) return fail(Errc::invalid_argument, "metrics_listen must differ from listen", "metrics_listen");
+  }
   if (c.data_dir.empty()) return fail(Errc::invalid_argument, "data_dir must not be empty", "data_dir");
   c.data_dir = std::filesystem::absolute(c.data_dir);
   if (c.catalog.empty()) c.catalog = "sqlite://" + (c.data_dir / "catalog.db").string();
@@ -174,6 +188,18 @@ Status finalize(ServerConfig& c) {
   if (c.agent_upload_bytes_per_hour < c.max_segment_bytes) {
     return fail(Errc::invalid_argument, "agent_upload_bytes_per_hour must be at least max_segment_bytes",
                 "agent_upload_bytes_per_hour");
+  }
+  if (c.max_connections < 16 || c.max_connections > 1'000'000) {
+    return fail(Errc::invalid_argument, "max_connections must be 16..1000000", "max_connections");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return fail(Errc::invalid_argument, "tls_cert and tls_key go together: give both or neither", "tls_cert");
+  }
+  for (const auto& [key, path] : {std::pair{"tls_cert", &c.tls_cert}, std::pair{"tls_key", &c.tls_key}}) {
+    std::error_code ec;
+    if (!path->empty() && !std::filesystem::is_regular_file(*path, ec)) {
+      return fail(Errc::invalid_argument, std::string(key) + " " + path->string() + " is not a readable file", key);
+    }
   }
   if (c.replica_id.empty()) {
     char host[256] = {};

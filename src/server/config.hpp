@@ -23,7 +23,11 @@ struct ServerConfig {
   std::string public_url;                       // printed console URL; default http://<listen>/
   std::int64_t max_segment_bytes = 40ll << 20;  // upload body limit (policy max is 32 MiB)
   std::int64_t max_json_bytes = 1ll << 20;
-  int http_threads = 32;
+  int http_threads = 32;                        // worker threads that run request handlers
+  std::int64_t max_connections = 10000;         // open connections; more are closed at once
+  std::filesystem::path tls_cert;               // PEM certificate chain; with tls_key the server speaks HTTPS
+  std::filesystem::path tls_key;                // PEM private key
+  std::string metrics_listen;                   // HOST:PORT serving GET /metrics (Prometheus); empty = off
   std::string log_level = "info";
   LogFormat log_format = LogFormat::text;
   std::int64_t session_ttl_ms = 12ll * 3600 * 1000;
@@ -51,7 +55,8 @@ Status apply_toml(ServerConfig& config, const std::string& toml_text);
 // DESKAUDIT_STORE, DESKAUDIT_WEB_ROOT, DESKAUDIT_LOG_LEVEL, DESKAUDIT_LOG_FORMAT,
 // DESKAUDIT_PUBLIC_URL, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION,
 // DESKAUDIT_S3_PATH_STYLE, DESKAUDIT_SIGNING_KEY, DESKAUDIT_SIGNING_KEY_FILE,
-// DESKAUDIT_TRUSTED_KEYS_FILE, DESKAUDIT_AUDIT_SIGN_EVERY from env.
+// DESKAUDIT_TRUSTED_KEYS_FILE, DESKAUDIT_AUDIT_SIGN_EVERY, DESKAUDIT_TLS_CERT,
+// DESKAUDIT_TLS_KEY, DESKAUDIT_METRICS_LISTEN from env.
 Status apply_env(ServerConfig& config, const std::map<std::string, std::string>& env);
 // Fills defaults that depend on other fields (catalog/store URLs, replica id).
 Status finalize(ServerConfig& config);

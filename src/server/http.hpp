@@ -1,17 +1,20 @@
 #pragma once
-// The HTTP layer: every route is declared once in a table with the access it
-// needs (public, any agent, or a named permission). The dispatcher
-// authenticates, checks the permission, reads the body within its limit, and
-// turns every Error into the JSON error shape {"error":{"code","message"}}.
+// The HTTP layer, independent of any transport: request and response types,
+// the per-request Context handed to handlers, and the route table entry.
+// Every route is declared once in a table with the access it needs (public,
+// any agent, or a named permission); the Router (router.hpp) authenticates,
+// checks the permission, reads the body within its limit, and turns every
+// Error into the JSON error shape {"error":{"code","message"}}. The network
+// side lives in transport/http_server.hpp.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "auth/permissions.hpp"
@@ -21,6 +24,87 @@
 namespace deskaudit::server {
 
 using Json = nlohmann::json;
+
+struct CaseInsensitiveLess {
+  bool operator()(std::string_view a, std::string_view b) const noexcept;
+  using is_transparent = void;
+};
+// Header fields by name, case-insensitively; a name may repeat (Set-Cookie).
+using Headers = std::multimap<std::string, std::string, CaseInsensitiveLess>;
+
+// Receives body bytes as they arrive; false stops reading.
+using BodyReceiver = std::function<bool(const char* data, std::size_t size)>;
+
+// The body of a request, pulled by whoever handles it. read() hands the rest
+// of the body to the receiver and returns true when it arrived whole (false:
+// the receiver stopped, the client went away or was too slow).
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  virtual bool read(const BodyReceiver& receiver) = 0;
+};
+
+struct Request {
+  std::string method;
+  std::string target;  // as sent: path and query
+  std::string path;    // percent-decoded
+  Headers headers;
+  std::multimap<std::string, std::string> params;  // query, decoded
+  std::string remote_addr;
+  bool tls = false;                         // arrived over HTTPS
+  std::optional<std::uint64_t> content_length;
+  bool chunked = false;                     // Transfer-Encoding: chunked
+  BodyReader* body = nullptr;               // null when the request has no body
+  std::vector<std::string> matches;         // [0] the path, [1..] the route's groups
+
+  bool has_body() const { return chunked || content_length.value_or(0) > 0; }
+  bool has_header(std::string_view name) const { return headers.find(name) != headers.end(); }
+  std::string get_header_value(std::string_view name) const;
+  bool has_param(std::string_view name) const { return params.find(std::string(name)) != params.end(); }
+  std::string get_param_value(std::string_view name) const;
+};
+
+// Splits "path?query" into a decoded path and decoded query parameters;
+// invalid_argument for a malformed percent escape or a path with NUL.
+Status parse_target(Request& req);
+// Percent-decoding; '+' is a space only when plus_is_space (query strings).
+Result<std::string> url_decode(std::string_view text, bool plus_is_space);
+
+// Where a content provider writes: false when the client is gone.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual bool write(const char* data, std::size_t size) = 0;
+};
+// Writes bytes [offset, offset + length) of a response body to the sink.
+using ContentProvider = std::function<bool(std::size_t offset, std::size_t length, Sink& sink)>;
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // A body produced on demand (files, downloads); the transport serves Range
+  // requests from it and never holds it whole.
+  ContentProvider provider;
+  std::size_t content_length = 0;  // of the provider's body
+
+  // Replaces the field (use headers.emplace to repeat one, as Set-Cookie).
+  void set_header(std::string_view name, std::string_view value);
+  bool has_header(std::string_view name) const { return headers.find(name) != headers.end(); }
+  std::string get_header_value(std::string_view name) const;
+  void set_content(std::string content, std::string_view content_type);
+  void set_content_provider(std::size_t length, std::string_view content_type, ContentProvider fn);
+};
+
+// One byte range of a representation of `size` bytes (RFC 9110 14.1.2).
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t length = 0;
+};
+// Parses a Range header value for a body of `size` bytes. nullopt: serve the
+// whole body (absent, not "bytes=", or several ranges); an error of kind
+// unprocessable: no satisfiable range (416).
+Result<std::optional<ByteRange>> parse_range(std::string_view header, std::uint64_t size);
 
 // Who made the request, after authentication.
 struct Principal {
@@ -58,23 +142,22 @@ struct Access {
 // Per-request state handed to handlers.
 class Context {
  public:
-  Context(const httplib::Request& req, httplib::Response& res, Principal principal, std::string body)
+  Context(const Request& req, Response& res, Principal principal, std::string body)
       : req(req), res(res), principal(std::move(principal)), body_(std::move(body)) {}
 
-  const httplib::Request& req;
-  httplib::Response& res;
+  const Request& req;
+  Response& res;
   Principal principal;
-  // Streaming body reader; set only for routes declared with streams_body.
-  // Use read_body(): a body left unread is drained by the dispatcher so the
-  // connection stays usable for the next request.
-  const httplib::ContentReader* reader = nullptr;
-  bool read_body(const httplib::ContentReceiver& receiver) {
+  // Streams the body to the receiver; only for routes declared with
+  // streams_body. A body left unread is drained or the connection closed by
+  // the transport, so the next request on the connection parses correctly.
+  bool read_body(const BodyReceiver& receiver) {
     body_consumed = true;
-    return (*reader)(receiver);
+    return req.body ? req.body->read(receiver) : true;
   }
   bool body_consumed = false;
 
-  std::string param(std::size_t i) const { return req.matches[static_cast<int>(i)].str(); }
+  std::string param(std::size_t i) const { return i < req.matches.size() ? req.matches[i] : std::string(); }
   std::string query(const std::string& name) const { return req.get_param_value(name); }
   bool has_query(const std::string& name) const { return req.has_param(name); }
   // The JSON object body; invalid_argument for malformed JSON or a non-object.
@@ -101,7 +184,7 @@ struct Route {
 
 // Maps errors to statuses and writes {"error":{"code","message","field"?}}.
 int http_status(Errc code);
-void write_error(httplib::Response& res, const Error& error);
+void write_error(Response& res, const Error& error);
 
 // Reads limit/next_token from the query (limit 1..500, default 50).
 Result<catalog::Page> page_from(const Context& ctx);

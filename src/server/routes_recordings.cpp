@@ -114,7 +114,7 @@ Status playlist(Services& s, Context& ctx) {
 
 // Streams [offset, offset+length) of the virtual file to the sink.
 bool write_plan_range(Services& s, const media::DownloadPlan& plan, const std::map<std::int64_t, std::string>& keys,
-                      std::uint64_t offset, std::uint64_t length, httplib::DataSink& sink) {
+                      std::uint64_t offset, std::uint64_t length, Sink& sink) {
   std::uint64_t pos = 0;
   const std::uint64_t end = offset + length;
   for (const auto& piece : plan.pieces) {
@@ -187,7 +187,7 @@ Status download(Services& s, Context& ctx) {
   ctx.res.set_header("Cache-Control", "private, no-store");
   ctx.res.set_content_provider(
       shared_plan->total_size, "video/mp4",
-      [&s, shared_plan, shared_keys](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+      [&s, shared_plan, shared_keys](std::size_t offset, std::size_t length, Sink& sink) {
         return write_plan_range(s, *shared_plan, *shared_keys, offset, length, sink);
       });
   return {};
@@ -212,7 +212,7 @@ Status segment_file(Services& s, Context& ctx) {
   // Screen contents: never kept by the browser or a proxy after playback.
   ctx.res.set_header("Cache-Control", "no-store");
   ctx.res.set_content_provider(static_cast<std::size_t>(seg->size_bytes), "video/mp4",
-                               [&s, key](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                               [&s, key](std::size_t offset, std::size_t length, Sink& sink) {
                                  auto r = s.store->read(key, {offset, length}, [&](std::span<const std::byte> b) {
                                    return sink.write(reinterpret_cast<const char*>(b.data()), b.size());
                                  });

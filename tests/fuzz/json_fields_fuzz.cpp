@@ -24,8 +24,8 @@ void expect_named_422(const Result<T>& r, const std::string& field) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const httplib::Request req;
-  httplib::Response res;
+  const Request req;
+  Response res;
   const Context ctx(req, res, Principal{}, std::string(reinterpret_cast<const char*>(data), size));
   auto body = ctx.json_body();
   if (!body) return 0;

@@ -12,8 +12,8 @@ using namespace deskaudit;
 using namespace deskaudit::server;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const httplib::Request req;
-  httplib::Response res;
+  const Request req;
+  Response res;
   const Context ctx(req, res, Principal{}, std::string(reinterpret_cast<const char*>(data), size));
   auto body = ctx.json_body();
   if (!body) {

@@ -1,6 +1,7 @@
 // The REST API client of the console (contract: docs api.md). The session
 // lives in the HttpOnly cookie `deskaudit_session`; every non-GET request
-// carries the `deskaudit_csrf` cookie's value in X-CSRF-Token. Errors come
+// carries the `deskaudit_csrf` cookie's value in X-CSRF-Token. Over HTTPS
+// both names carry the `__Host-` prefix. Errors come
 // back as ApiError carrying the server's {"error":{"code","message"}}.
 
 export class ApiError extends Error {
@@ -221,7 +222,7 @@ export function can(permission: string): boolean {
 function csrfToken(): string {
   for (const part of document.cookie.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === 'deskaudit_csrf') return decodeURIComponent(v.join('='));
+    if (k === 'deskaudit_csrf' || k === '__Host-deskaudit_csrf') return decodeURIComponent(v.join('='));
   }
   return csrfFromLogin;
 }

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "server/config.hpp"
 
 using namespace deskaudit;
@@ -75,4 +80,33 @@ signing_key_file = "/etc/deskaudit/signing.key"
   ASSERT_FALSE(zero);
   EXPECT_EQ(zero.error().field, "audit_sign_every");
   EXPECT_EQ(apply_toml(e, "audit_sign_every = \"4\"\n").error().field, "audit_sign_every");
+}
+
+TEST(Config, TlsMetricsAndConnectionKeys) {
+  const auto dir = std::filesystem::temp_directory_path() / ("deskaudit-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cert.pem") << "x";
+  std::ofstream(dir / "key.pem") << "x";
+  ServerConfig c;
+  c.data_dir = dir;
+  ASSERT_TRUE(apply_toml(c, "tls_cert = \"" + (dir / "cert.pem").string() + "\"\nmax_connections = 5000\n"
+                            "metrics_listen = \"127.0.0.1:9100\"\n"));
+  EXPECT_EQ(c.max_connections, 5000);
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9100");
+  auto half = finalize(c);  // a certificate without its key
+  ASSERT_FALSE(half);
+  EXPECT_EQ(half.error().field, "tls_cert");
+  ASSERT_TRUE(apply_env(c, {{"DESKAUDIT_TLS_KEY", (dir / "key.pem").string()}}));
+  EXPECT_TRUE(finalize(c));
+  c.tls_key = dir / "missing.pem";
+  EXPECT_FALSE(finalize(c));
+  c.tls_key = dir / "key.pem";
+  c.metrics_listen = "nonsense";
+  EXPECT_FALSE(finalize(c));
+  c.metrics_listen = c.listen;
+  EXPECT_FALSE(finalize(c));
+  c.metrics_listen.clear();
+  c.max_connections = 1;
+  EXPECT_FALSE(finalize(c));
+  std::filesystem::remove_all(dir);
 }

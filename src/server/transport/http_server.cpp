@@ -1,0 +1,726 @@
+#include "server/transport/http_server.hpp"
+
+// Asio 1.74 needs <utility> first (std::exchange in its coroutine support).
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+namespace deskaudit::server::transport {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+constexpr std::size_t kPiece = 64 * 1024;  // body bytes per read or write between worker and connection
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Bounded pool of threads that run blocking handlers.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, std::size_t queue_limit) : limit_(queue_limit) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+  }
+  ~WorkerPool() { shutdown(); }
+  // False when the queue is full.
+  bool try_submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      if (jobs_.size() >= limit_ || done_) return false;
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+  }
+  std::size_t queued() const {
+    std::lock_guard lock(mu_);
+    return jobs_.size();
+  }
+  // Runs what is queued, then joins.
+  void shutdown() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    threads_.clear();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return done_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  const std::size_t limit_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  bool done_ = false;
+};
+
+// What a worker running a request asks of its connection, one step at a
+// time: read the next piece of the body, write bytes, or be done. The worker
+// blocks on the condition variable; the connection's coroutine wakes on the
+// timer (cancelled through `wake`), does the I/O with its own timeouts, and
+// answers. Either side may give up: `aborted` makes every later step fail.
+struct Exchange {
+  enum class Op { none, read, write, done };
+  std::mutex mu;
+  std::condition_variable cv;
+  Op op = Op::none;
+  bool complete = false;
+  bool ok = false;
+  bool aborted = false;
+  bool body_done = false;  // read: the request body has ended
+  bool close = false;      // done: close the connection after the response
+  std::string data;        // read: bytes received; write: bytes to send
+  std::function<void()> wake;
+
+  // Worker side. For write, data is sent; for read, data is replaced by the bytes read.
+  bool call(Op what, std::string& io, std::chrono::milliseconds backstop) {
+    std::unique_lock lock(mu);
+    if (aborted) return false;
+    op = what;
+    complete = false;
+    if (what == Op::write) data = std::move(io);
+    lock.unlock();
+    wake();
+    lock.lock();
+    if (!cv.wait_for(lock, backstop, [this] { return complete || aborted; })) aborted = true;
+    if (aborted) return false;
+    if (what == Op::read) io.swap(data);
+    data.clear();
+    return ok;
+  }
+  void finish(bool close_after) {
+    {
+      std::lock_guard lock(mu);
+      op = Op::done;
+      close = close_after;
+    }
+    wake();
+  }
+};
+
+class ExchangeBody final : public BodyReader {
+ public:
+  ExchangeBody(Exchange& x, std::chrono::milliseconds backstop) : x_(x), backstop_(backstop) {}
+  bool read(const BodyReceiver& receiver) override {
+    std::string piece;
+    while (!ended_) {
+      if (!x_.call(Exchange::Op::read, piece, backstop_)) return false;
+      {
+        std::lock_guard lock(x_.mu);
+        ended_ = x_.body_done;
+      }
+      if (!piece.empty() && !receiver(piece.data(), piece.size())) return false;
+    }
+    return true;
+  }
+
+ private:
+  Exchange& x_;
+  std::chrono::milliseconds backstop_;
+  bool ended_ = false;
+};
+
+// Collects provider output and hands it to the connection in pieces.
+class ExchangeSink final : public Sink {
+ public:
+  ExchangeSink(Exchange& x, std::chrono::milliseconds backstop, std::string head)
+      : x_(x), backstop_(backstop), pending_(std::move(head)) {}
+  bool write(const char* data, std::size_t size) override {
+    if (failed_) return false;
+    pending_.append(data, size);
+    return pending_.size() < kPiece || flush();
+  }
+  bool flush() {
+    if (failed_) return false;
+    if (pending_.empty()) return true;
+    failed_ = !x_.call(Exchange::Op::write, pending_, backstop_);
+    pending_.clear();
+    return !failed_;
+  }
+  std::uint64_t written = 0;
+
+ private:
+  Exchange& x_;
+  std::chrono::milliseconds backstop_;
+  std::string pending_;
+  bool failed_ = false;
+};
+
+std::chrono::milliseconds backstop(const Options& opt) {
+  return std::max(opt.body_timeout, opt.write_timeout) + std::chrono::seconds(5);
+}
+
+// Runs on a worker: the handler, then the response through the exchange.
+// Returns whether the connection may stay open.
+bool respond(const HttpServer::RequestHandler& handler, Request& req, Exchange& x, const Options& opt, bool keep_alive,
+             bool http10, const std::atomic<bool>& stopping) {
+  ExchangeBody body(x, backstop(opt));
+  if (req.has_body()) req.body = &body;
+  Response res;
+  handler(req, res);
+  req.body = nullptr;
+  if (iequals(res.get_header_value("Connection"), "close") || stopping.load()) keep_alive = false;
+  res.headers.erase("Connection");
+  const bool head = req.method == "HEAD";
+  if (!res.provider) {
+    std::string out = serialize_head(res, res.body.size(), keep_alive, http10);
+    if (!head) out += res.body;
+    if (!x.call(Exchange::Op::write, out, backstop(opt))) return false;
+    spdlog::debug("http {} {} {} {}", req.method, req.path, res.status, res.body.size());
+    return keep_alive;
+  }
+  // A provider body: Range requests get a part of it (206) or 416.
+  std::uint64_t first = 0;
+  std::uint64_t length = res.content_length;
+  res.set_header("Accept-Ranges", "bytes");
+  if (res.status == 200 && (req.method == "GET" || head) && req.has_header("Range")) {
+    auto range = parse_range(req.get_header_value("Range"), res.content_length);
+    if (!range) {
+      const auto size = res.content_length;
+      res.provider = nullptr;
+      write_error(res, range.error());
+      res.status = 416;
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      std::string out = serialize_head(res, res.body.size(), keep_alive, http10);
+      if (!head) out += res.body;
+      return x.call(Exchange::Op::write, out, backstop(opt)) && keep_alive;
+    }
+    if (*range) {
+      first = (*range)->first;
+      length = (*range)->length;
+      res.status = 206;
+      res.set_header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1) +
+                                          "/" + std::to_string(res.content_length));
+    }
+  }
+  ExchangeSink sink(x, backstop(opt), serialize_head(res, length, keep_alive, http10));
+  if (!head && length > 0) {
+    // Counts what the provider writes, so a short body is caught.
+    struct Counting final : Sink {
+      ExchangeSink& inner;
+      std::uint64_t left;
+      Counting(ExchangeSink& i, std::uint64_t n) : inner(i), left(n) {}
+      bool write(const char* data, std::size_t size) override {
+        if (size > left) return false;
+        left -= size;
+        return inner.write(data, size);
+      }
+    } counting(sink, length);
+    bool ok = false;
+    try {
+      ok = res.provider(static_cast<std::size_t>(first), static_cast<std::size_t>(length), counting);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: content provider failed: {}", req.method, req.path, e.what());
+    }
+    // Headers are out with a Content-Length the body did not meet: only
+    // closing the connection tells the client.
+    if (!ok || counting.left != 0) {
+      (void)sink.flush();
+      return false;
+    }
+  }
+  spdlog::debug("http {} {} {} {}", req.method, req.path, res.status, length);
+  return sink.flush() && keep_alive;
+}
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Closes the connection unless a request is in flight (on its strand).
+  virtual void stop_if_idle() = 0;
+};
+
+}  // namespace
+
+std::string serialize_head(const Response& res, std::uint64_t body_size, bool keep_alive, bool http10) {
+  std::string out;
+  out.reserve(512);
+  out += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += std::string_view(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(res.status))));
+  out += "\r\n";
+  for (const auto& [name, value] : res.headers) {
+    if (iequals(name, "Content-Length") || iequals(name, "Connection") || iequals(name, "Transfer-Encoding")) continue;
+    if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+      spdlog::warn("dropped response header {} with a line break", name.substr(0, 64));
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (res.status >= 200 && res.status != 204 && res.status != 304) {
+    out += "Content-Length: ";
+    out += std::to_string(body_size);
+    out += "\r\n";
+  }
+  if (!keep_alive)
+    out += "Connection: close\r\n";
+  else if (http10)
+    out += "Connection: keep-alive\r\n";
+  out += "\r\n";
+  return out;
+}
+
+struct HttpServer::Impl {
+  Options opt;
+  RequestHandler handler;
+  asio::io_context ioc;
+  // The accept loop and stop() use the acceptor on this strand only: with
+  // several io threads it must not be closed while another thread accepts.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
+  std::optional<ssl::context> tls;
+  std::unique_ptr<WorkerPool> pool;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::mutex sessions_mu;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+
+  Impl(Options o, RequestHandler h) : opt(std::move(o)), handler(std::move(h)), ioc(std::max(1, opt.io_threads)) {}
+
+  awaitable<void> accept_loop();
+  template <class Stream>
+  void start_session(Stream stream);
+};
+
+namespace {
+
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(HttpServer::Impl& srv, Stream stream)
+      : srv_(srv), stream_(std::move(stream)), wake_(stream_.get_executor()) {}
+
+  awaitable<void> run() {
+    auto self = this->shared_from_this();
+    try {
+      co_await serve();
+    } catch (const std::exception& e) {
+      spdlog::debug("connection ended: {}", e.what());
+    }
+    co_await close();
+  }
+
+  void stop_if_idle() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_) self->lowest().socket().cancel();
+    });
+  }
+  auto executor() { return stream_.get_executor(); }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using Parser = http::request_parser<http::buffer_body>;
+
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+
+  awaitable<void> serve() {
+    beast::error_code ec;
+    if constexpr (kTls) {
+      lowest().expires_after(srv_.opt.header_timeout);
+      co_await stream_.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+      if (ec) co_return;
+    }
+    for (;;) {
+      // Idle: wait for the first byte of the next request.
+      if (buf_.size() == 0) {
+        if (srv_.stopping.load()) co_return;
+        idle_ = true;
+        buf_.shrink_to_fit();
+        lowest().expires_after(srv_.opt.idle_timeout);
+        const auto n = co_await stream_.async_read_some(buf_.prepare(1024), redirect_error(use_awaitable, ec));
+        idle_ = false;
+        if (ec) co_return;
+        buf_.commit(n);
+      }
+      Parser parser;
+      parser.header_limit(static_cast<std::uint32_t>(srv_.opt.max_header_bytes));
+      // The router and handlers apply limits per route. (Not boost::none:
+      // Beast 1.74 compares the length against an empty optional and fails.)
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+      idle_ = true;  // until the headers are in, a stop may close the connection
+      lowest().expires_after(srv_.opt.header_timeout);
+      co_await http::async_read_header(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+      idle_ = false;
+      if (ec) {
+        if (ec == http::error::header_limit)
+          co_await refuse(431, Errc::too_large, "the request headers are too large");
+        else if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::eof &&
+                 ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+          co_await refuse(400, Errc::invalid_argument, "malformed HTTP request: " + ec.message());
+        }
+        co_return;
+      }
+      const auto& msg = parser.get();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      for (const auto& f : msg) req.headers.emplace(std::string(f.name_string()), std::string(f.value()));
+      if (auto cl = parser.content_length()) req.content_length = *cl;
+      req.chunked = parser.chunked();
+      req.tls = kTls;
+      beast::error_code ep_ec;
+      const auto ep = lowest().socket().remote_endpoint(ep_ec);
+      if (!ep_ec) req.remote_addr = ep.address().to_string();
+      const bool http10 = msg.version() < 11;
+      bool keep_alive = msg.keep_alive();
+      expect_continue_ = iequals(req.get_header_value("Expect"), "100-continue");
+      continue_sent_ = false;
+      if (auto st = parse_target(req); !st) {
+        co_await refuse(400, st.error().code, st.error().message);
+        co_return;
+      }
+
+      auto x = std::make_shared<Exchange>();
+      std::weak_ptr<Session> weak = this->shared_from_this();
+      x->wake = [weak, ex = stream_.get_executor()] {
+        asio::post(ex, [weak] {
+          if (auto s = weak.lock()) s->wake_.cancel();
+        });
+      };
+      auto job = [&srv = srv_, x, req = std::move(req), keep_alive, http10]() mutable {
+        bool keep = false;
+        try {
+          keep = respond(srv.handler, req, *x, srv.opt, keep_alive, http10, srv.stopping);
+        } catch (const std::exception& e) {
+          spdlog::error("{} {}: {}", req.method, req.path, e.what());
+        }
+        x->finish(!keep);
+      };
+      if (!srv_.pool->try_submit(std::move(job))) {
+        spdlog::warn("all {} workers busy and {} requests queued: answering 503", srv_.opt.workers,
+                     srv_.opt.queue_limit);
+        co_await refuse(503, Errc::unavailable, "the server is busy; retry shortly", !parser.is_done());
+        if (!parser.is_done()) co_return;
+        continue;
+      }
+      const bool close = co_await serve_exchange(*x, parser);
+      if (close) co_return;
+      if (!parser.is_done() && !co_await drain(parser)) co_return;
+      if (srv_.stopping.load()) co_return;
+    }
+  }
+
+  // Carries out what the worker asks until it is done; true: close after.
+  awaitable<bool> serve_exchange(Exchange& x, Parser& parser) {
+    beast::error_code ec;
+    std::vector<char> piece;
+    for (;;) {
+      Exchange::Op op;
+      std::string out;
+      {
+        std::lock_guard lock(x.mu);
+        if (x.op == Exchange::Op::done) co_return x.close;
+        op = x.complete ? Exchange::Op::none : x.op;
+        if (op == Exchange::Op::write) out = std::move(x.data);
+      }
+      if (op == Exchange::Op::none) {
+        wake_.expires_at(asio::steady_timer::time_point::max());
+        co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+        continue;
+      }
+      bool ok = true;
+      bool ended = parser.is_done();
+      std::string got;
+      if (op == Exchange::Op::read && !ended) {
+        if (expect_continue_ && !continue_sent_) {
+          continue_sent_ = true;
+          static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          lowest().expires_after(srv_.opt.write_timeout);
+          co_await asio::async_write(stream_, asio::buffer(kContinue), redirect_error(use_awaitable, ec));
+          ok = !ec;
+        }
+        if (ok) {
+          piece.resize(kPiece);
+          auto& body = parser.get().body();
+          body.data = piece.data();
+          body.size = piece.size();
+          lowest().expires_after(srv_.opt.body_timeout);
+          co_await http::async_read(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+          if (ec == http::error::need_buffer) ec = {};
+          ok = !ec;
+          got.assign(piece.data(), piece.size() - body.size);
+          ended = parser.is_done();
+        }
+      } else if (op == Exchange::Op::write) {
+        lowest().expires_after(srv_.opt.write_timeout);
+        co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));
+        ok = !ec;
+      }
+      {
+        std::lock_guard lock(x.mu);
+        x.ok = ok;
+        x.complete = true;
+        x.body_done = ended;
+        if (op == Exchange::Op::read) x.data = std::move(got);
+        if (!ok) x.aborted = true;
+      }
+      x.cv.notify_all();
+      if (!ok) {
+        // The worker sees aborted at its next step; wait for it to finish so
+        // the exchange outlives every use.
+        co_await wait_done(x);
+        co_return true;
+      }
+    }
+  }
+
+  awaitable<void> wait_done(Exchange& x) {
+    beast::error_code ec;
+    for (;;) {
+      {
+        std::lock_guard lock(x.mu);
+        if (x.op == Exchange::Op::done) co_return;
+        if (!x.complete) {  // a step asked after the abort: fail it at once
+          x.complete = true;
+          x.ok = false;
+          x.cv.notify_all();
+        }
+      }
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+    }
+  }
+
+  // Skips a body the handler left unread, if small; false: close instead.
+  awaitable<bool> drain(Parser& parser) {
+    beast::error_code ec;
+    std::vector<char> scratch(kPiece);
+    std::uint64_t skipped = 0;
+    while (!parser.is_done()) {
+      if (skipped > srv_.opt.max_drain_bytes) co_return false;
+      auto& body = parser.get().body();
+      body.data = scratch.data();
+      body.size = scratch.size();
+      lowest().expires_after(srv_.opt.body_timeout);
+      co_await http::async_read(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return false;
+      skipped += scratch.size() - body.size;
+    }
+    co_return true;
+  }
+
+  // Answers without a worker (parse errors, a full queue).
+  awaitable<void> refuse(int status, Errc code, std::string message, bool close = true) {
+    Response res;
+    write_error(res, Error{code, std::move(message)});
+    res.status = status;
+    add_default_headers(res);
+    const std::string out = serialize_head(res, res.body.size(), !close, false) + res.body;
+    beast::error_code ec;
+    lowest().expires_after(srv_.opt.write_timeout);
+    co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));
+  }
+
+  static void add_default_headers(Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Cache-Control", "no-store");
+  }
+
+  // Graceful close: TLS close_notify or a TCP FIN, then a short read so
+  // unread request bytes do not turn the close into a reset that could
+  // destroy the response before the client reads it.
+  awaitable<void> close() {
+    beast::error_code ec;
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::seconds(2));
+      co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
+    } else {
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (!ec) {
+        std::vector<char> scratch(4096);
+        std::size_t total = 0;
+        lowest().expires_after(std::chrono::seconds(2));
+        while (total < (1u << 20)) {
+          const auto n = co_await lowest().async_read_some(asio::buffer(scratch), redirect_error(use_awaitable, ec));
+          if (ec) break;
+          total += n;
+        }
+      }
+    }
+    lowest().close();
+  }
+
+  HttpServer::Impl& srv_;
+  Stream stream_;
+  asio::steady_timer wake_;
+  beast::flat_buffer buf_;
+  bool idle_ = false;
+  bool expect_continue_ = false;
+  bool continue_sent_ = false;
+};
+
+}  // namespace
+
+template <class Stream>
+void HttpServer::Impl::start_session(Stream stream) {
+  auto session = std::make_shared<Session<Stream>>(*this, std::move(stream));
+  SessionBase* key = session.get();
+  {
+    std::lock_guard lock(sessions_mu);
+    sessions.emplace(key, session);
+  }
+  ++connections;
+  asio::co_spawn(
+      session->executor(),
+      [this, session, key]() -> awaitable<void> {
+        co_await session->run();
+        {
+          std::lock_guard lock(sessions_mu);
+          sessions.erase(key);
+        }
+        --connections;
+      },
+      asio::detached);
+}
+
+awaitable<void> HttpServer::Impl::accept_loop() {
+  beast::error_code ec;
+  for (;;) {
+    tcp::socket socket(asio::make_strand(ioc));
+    co_await acceptor.async_accept(socket, redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (!acceptor.is_open() || stopping.load()) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      if (ec == asio::error::no_descriptors) {
+        // Out of file descriptors: pause briefly instead of spinning.
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(100));
+        co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      }
+      continue;
+    }
+    if (connections.load() >= opt.max_connections) {
+      spdlog::debug("{} connections open: closing a new one", opt.max_connections);
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (tls) {
+      start_session(beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls));
+    } else {
+      start_session(beast::tcp_stream(std::move(socket)));
+    }
+  }
+}
+
+HttpServer::HttpServer(Options options, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() {
+  stop();
+  if (impl_->pool) impl_->pool->shutdown();
+}
+
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
+std::size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+std::size_t HttpServer::queued_requests() const { return impl_->pool ? impl_->pool->queued() : 0; }
+
+Result<int> HttpServer::listen() {
+  auto& d = *impl_;
+  const auto& opt = d.opt;
+  if (opt.tls_cert.empty() != opt.tls_key.empty()) {
+    return fail(Errc::invalid_argument, "tls_cert and tls_key go together: give both or neither");
+  }
+  if (!opt.tls_cert.empty()) {
+    try {
+      ssl::context ctx(ssl::context::tls_server);
+      ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      ctx.use_certificate_chain_file(opt.tls_cert.string());
+      ctx.use_private_key_file(opt.tls_key.string(), ssl::context::pem);
+      d.tls.emplace(std::move(ctx));
+    } catch (const boost::system::system_error& e) {
+      return fail(Errc::invalid_argument, "cannot load the TLS certificate " + opt.tls_cert.string() + " and key " +
+                                              opt.tls_key.string() + ": " + e.what());
+    }
+  }
+  beast::error_code ec;
+  tcp::resolver resolver(d.ioc);
+  auto endpoints = resolver.resolve(opt.host, std::to_string(opt.port), tcp::resolver::passive, ec);
+  if (ec || endpoints.empty())
+    return fail(Errc::invalid_argument, "cannot resolve listen host '" + opt.host + "': " + ec.message());
+  const tcp::endpoint ep = endpoints.begin()->endpoint();
+  d.acceptor.open(ep.protocol(), ec);
+  if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) d.acceptor.bind(ep, ec);
+  if (!ec) d.acceptor.listen(1024, ec);
+  if (ec)
+    return fail(Errc::unavailable,
+                "cannot listen on " + opt.host + ":" + std::to_string(opt.port) + ": " + ec.message());
+  return static_cast<int>(d.acceptor.local_endpoint().port());
+}
+
+void HttpServer::run() {
+  auto& d = *impl_;
+  d.pool = std::make_unique<WorkerPool>(d.opt.workers, d.opt.queue_limit);
+  if (!d.stopping.load()) asio::co_spawn(d.accept_strand, d.accept_loop(), asio::detached);
+  std::vector<std::thread> extra;
+  for (int i = 1; i < d.opt.io_threads; ++i) extra.emplace_back([&d] { d.ioc.run(); });
+  d.ioc.run();
+  for (auto& t : extra) t.join();
+  d.pool->shutdown();
+}
+
+void HttpServer::stop() {
+  auto& d = *impl_;
+  if (d.stopping.exchange(true)) return;
+  asio::post(d.accept_strand, [&d] {
+    beast::error_code ec;
+    d.acceptor.close(ec);
+    std::vector<std::shared_ptr<SessionBase>> live;
+    {
+      std::lock_guard lock(d.sessions_mu);
+      for (auto& [key, weak] : d.sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) s->stop_if_idle();
+  });
+}
+
+}  // namespace deskaudit::server::transport
