@@ -162,7 +162,7 @@ Result<MigrateReport> run_migration(const MigrateOptions& o) {
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   ParsedArgs out;
   auto& o = out.options;
-  std::string data_dir;
+  std::string data_dir, to_data_dir;
   bool virtual_host = false;
   CLI::App app{
       "deskaudit-migrate: copy a deskaudit catalog and its objects to another catalog and store\n"
@@ -170,6 +170,9 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   app.add_option("--from-data-dir", data_dir, "source data directory (its catalog.db and objects/)");
   app.add_option("--from-catalog", o.from_catalog, "source catalog URL (sqlite:///... or postgresql://...)");
   app.add_option("--from-store", o.from_store, "source object store URL (file:///... or s3://bucket/prefix)");
+  app.add_option("--to-data-dir", to_data_dir,
+                 "the new servers' data_dir: receives the audit log's signing key, trusted keys and witness "
+                 "(with --from-data-dir)");
   app.add_option("--to-catalog", o.to_catalog, "target catalog URL (an empty database)")->required();
   app.add_option("--to-store", o.to_store, "target object store URL")->required();
   app.add_option("--s3-endpoint", o.s3.endpoint, "S3 endpoint, e.g. http://127.0.0.1:4568 (default AWS)");
@@ -203,13 +206,40 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       return fail(Errc::invalid_argument,
                   "--from-data-dir " + data_dir + " holds no catalog.db (is it the server's data_dir?)");
     }
+    out.from_data_dir = dir;
     o.from_catalog = "sqlite://" + (dir / "catalog.db").string();
     o.from_store = "file://" + (dir / "objects").string();
+  }
+  if (!to_data_dir.empty()) {
+    if (data_dir.empty()) return fail(Errc::invalid_argument, "--to-data-dir goes with --from-data-dir");
+    out.to_data_dir = std::filesystem::absolute(to_data_dir);
   }
   if (o.from_catalog.empty() && !o.skip_catalog)
     return fail(Errc::invalid_argument, "give --from-data-dir or --from-catalog");
   if (o.from_store.empty()) return fail(Errc::invalid_argument, "give --from-data-dir or --from-store");
   return out;
+}
+
+Result<int> copy_key_files(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (auto st = ensure_private_dir(to); !st) return std::unexpected(st.error());
+  int copied = 0;
+  for (const char* name : kKeyFiles) {
+    std::error_code ec;
+    const auto src = from / name;
+    if (!std::filesystem::exists(src, ec)) continue;
+    auto bytes = read_file(src, 1u << 20);
+    if (!bytes) return std::unexpected(bytes.error());
+    const auto dst = to / name;
+    if (std::filesystem::exists(dst, ec)) {
+      auto have = read_file(dst, 1u << 20);
+      if (have && *have == *bytes) continue;
+      return fail(Errc::conflict, dst.string() + " already exists with other contents; move it away first");
+    }
+    const auto mode = static_cast<unsigned>(std::filesystem::status(src, ec).permissions() & std::filesystem::perms::mask);
+    if (auto st = write_file_atomic(dst, *bytes, mode); !st) return std::unexpected(st.error());
+    ++copied;
+  }
+  return copied;
 }
 
 int run_cli(const std::vector<std::string>& args) {
@@ -231,6 +261,20 @@ int run_cli(const std::vector<std::string>& args) {
   if (!report) {
     std::fprintf(stderr, "deskaudit-migrate: failed: %s\n", report.error().message.c_str());
     return 1;
+  }
+  if (!parsed->to_data_dir.empty()) {
+    auto keys = copy_key_files(parsed->from_data_dir, parsed->to_data_dir);
+    if (!keys) {
+      std::fprintf(stderr, "deskaudit-migrate: copying the audit log's keys failed: %s\n", keys.error().message.c_str());
+      return 1;
+    }
+    std::fprintf(stdout, "audit log keys: %d files copied to %s\n", *keys, parsed->to_data_dir.string().c_str());
+  } else if (!parsed->from_data_dir.empty()) {
+    std::fprintf(stdout,
+                 "note: the audit log's signing key, trusted keys and witness stay in %s: copy signing.key, "
+                 "trusted-keys and audit-witness.json to the new servers' data_dir (or rerun with --to-data-dir), "
+                 "or their audit-log verify reports the signatures as made by an untrusted key\n",
+                 parsed->from_data_dir.string().c_str());
   }
   std::fprintf(stdout, "done: %lld catalog rows in %d tables; %lld objects copied (%llu bytes), %lld already present\n",
                static_cast<long long>(report->catalog_rows), report->catalog_tables,

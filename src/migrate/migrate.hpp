@@ -10,6 +10,7 @@
 // target; its error says so). Nothing may write to the source meanwhile:
 // stop the server first. Blocking; not thread-safe against itself.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -59,10 +60,24 @@ Result<MigrateReport> run_migration(const MigrateOptions& options);
 // (then the returned text is the usage).
 struct ParsedArgs {
   MigrateOptions options;
+  // The source server's data_dir (--from-data-dir) and where the new
+  // servers keep theirs (--to-data-dir): the audit log's signing key,
+  // trusted keys and witness live outside the catalog and move with it.
+  std::filesystem::path from_data_dir;
+  std::filesystem::path to_data_dir;
   bool help = false;
   std::string help_text;
 };
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args);
+
+// The files of a server's data_dir that its audit log needs besides the
+// catalog (signing.key 0600, trusted-keys, audit-witness.json 0600).
+inline constexpr const char* kKeyFiles[] = {"signing.key", "trusted-keys", "audit-witness.json"};
+// Copies those of kKeyFiles that exist in `from` into `to` (created 0700),
+// keeping their modes. conflict when `to` already holds a different file of
+// that name (never overwritten); the same bytes are skipped. Returns how
+// many files were copied.
+Result<int> copy_key_files(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // main(): parses, runs, prints progress and a summary; returns the exit code
 // (0 ok, 2 usage, 1 failure).

@@ -24,8 +24,15 @@ std::string cookie(std::string_view name, const std::string& value, std::int64_t
 }
 
 Json me_json(const catalog::User& user, const auth::Grants& grants) {
+  // Routes that need a grant without a scope (users, roles, the audit log)
+  // are offered only to those who hold it so.
+  Json unscoped = Json::array();
+  for (const auto& p : grants.names()) {
+    if (grants.everywhere(p)) unscoped.push_back(p);
+  }
   return {{"user", {{"id", user.id}, {"username", user.username}}},
           {"permissions", grants.names()},
+          {"unscoped_permissions", unscoped},
           {"must_change_password", user.must_change_password}};
 }
 

@@ -26,6 +26,8 @@ export interface User {
 export interface Me {
   user: User;
   permissions: string[];
+  /** The permissions held without a pool or computer scope. */
+  unscoped_permissions?: string[];
   /** A generated password: the server serves nothing else until it is changed. */
   must_change_password?: boolean;
 }
@@ -212,11 +214,17 @@ let csrfFromLogin = '';
 // offer only what the server will allow. null = not known: offer everything
 // and let the server's 403 speak.
 let permissions: Set<string> | null = null;
-export function setPermissions(list: string[] | undefined | null): void {
+let unscoped: Set<string> | null = null;
+export function setPermissions(list: string[] | undefined | null, unscopedList?: string[] | null): void {
   permissions = list ? new Set(list) : null;
+  unscoped = unscopedList ? new Set(unscopedList) : null;
 }
 export function can(permission: string): boolean {
   return permissions === null || permissions.has(permission);
+}
+/** Held without a scope: what user, role and audit-log routes require. */
+export function canEverywhere(permission: string): boolean {
+  return can(permission) && (unscoped === null || unscoped.has(permission));
 }
 
 function csrfToken(): string {

@@ -2,7 +2,7 @@
 // route table. Signed-out visitors get the sign-in page; a 401 from any call
 // brings them back to it, remembering where they were.
 import './style.css';
-import { api, ApiError, can, Me, setPermissions, setUnauthorizedHandler } from './api';
+import { api, ApiError, can, canEverywhere, Me, setPermissions, setUnauthorizedHandler } from './api';
 import { errorBox } from './components';
 import { clear, h } from './dom';
 import { renderAuditLog } from './pages/audit';
@@ -28,6 +28,8 @@ interface NavItem {
   route: string;
   /** Shown only to administrators holding it (from /auth/me). */
   perm?: string;
+  /** The route needs perm granted without a scope. */
+  everywhere?: boolean;
 }
 const NAV: { group: string; items: NavItem[] }[] = [
   {
@@ -44,14 +46,14 @@ const NAV: { group: string; items: NavItem[] }[] = [
     items: [
       { label: 'Screen recordings', route: 'recordings' },
       { label: 'Policies', route: 'policies' },
-      { label: 'Audit log', route: 'audit-log', perm: 'audit:read' },
+      { label: 'Audit log', route: 'audit-log', perm: 'audit:read', everywhere: true },
     ],
   },
   {
     group: 'Administration',
     items: [
-      { label: 'Users', route: 'users', perm: 'admin:users' },
-      { label: 'Roles', route: 'roles', perm: 'admin:users' },
+      { label: 'Users', route: 'users', perm: 'admin:users', everywhere: true },
+      { label: 'Roles', route: 'roles', perm: 'admin:users', everywhere: true },
       // Everyone signed in may hold API tokens of their own.
       { label: 'API tokens', route: 'api-tokens' },
     ],
@@ -61,7 +63,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
 /** The navigation the signed-in administrator may use: links they lack the
  *  permission for are left out, and so are groups left empty. */
 function visibleNav(): { group: string; items: NavItem[] }[] {
-  return NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.perm || can(i.perm)) })).filter((g) => g.items.length > 0);
+  return NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.perm || (i.everywhere ? canEverywhere(i.perm) : can(i.perm))) })).filter((g) => g.items.length > 0);
 }
 
 /** Where "home" is: the first page this administrator may see. */
@@ -253,7 +255,7 @@ function prefetchPlayer(): void {
 async function boot(): Promise<void> {
   try {
     me = await api.me();
-    setPermissions(me.permissions ?? me.user.permissions);
+    setPermissions(me.permissions ?? me.user.permissions, me.unscoped_permissions);
   } catch (e) {
     me = null;
     if (!(e instanceof ApiError && e.status === 401)) {

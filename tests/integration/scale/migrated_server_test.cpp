@@ -78,10 +78,14 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   ::setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
   const std::string args = "--from-data-dir " + old_data.string() + " --to-catalog '" + schema.url() + "' --to-store " +
                            store + " --s3-endpoint " + endpoint;
-  auto first = run_migrate(args);
+  // Without the keys the new server could not check the audit log's signatures.
+  auto first = run_migrate(args + " --to-data-dir " + (dir.path() / "new").string());
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("catalog: segments: 6 rows"), std::string::npos) << first.output;
   EXPECT_NE(first.output.find("done:"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("audit log keys: 3 files copied"), std::string::npos) << first.output;
+  EXPECT_EQ(std::filesystem::status(dir.path() / "new" / "signing.key").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
   // Running it again says what to do; the objects-only rerun skips everything.
   auto second = run_migrate(args);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/time.hpp"
@@ -431,3 +432,21 @@ TEST_F(Access, CatalogFailureIsNotAnAuthenticationFailure) {
 }
 
 }  // namespace
+
+// The console offers user, role and audit-log pages only to those who may use
+// them: /auth/me tells permissions held in a scope from those held everywhere.
+TEST_F(Access, WhoAmITellsScopedFromUnscopedPermissions) {
+  auto a = admin();
+  const auto pool = make_pool(a, "me-a");
+  auto me = make_user(a, "me-scoped", scoped("administrator", pool));
+  auto who = me.api.get("/api/v1/auth/me");
+  ASSERT_EQ(who.status, 200) << who.body;
+  const auto& perms = who.json["permissions"];
+  EXPECT_NE(std::find(perms.begin(), perms.end(), "admin:users"), perms.end()) << who.body;
+  EXPECT_TRUE(who.json["unscoped_permissions"].empty()) << who.body;
+  auto global = a.get("/api/v1/auth/me");
+  ASSERT_EQ(global.status, 200) << global.body;
+  const auto& everywhere = global.json["unscoped_permissions"];
+  EXPECT_NE(std::find(everywhere.begin(), everywhere.end(), "admin:users"), everywhere.end()) << global.body;
+  EXPECT_NE(std::find(everywhere.begin(), everywhere.end(), "audit:read"), everywhere.end()) << global.body;
+}
