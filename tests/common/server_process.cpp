@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -141,6 +143,18 @@ Reply Api::patch(const std::string& path, const Json& body) {
 }
 Reply Api::put(const std::string& path, const Json& body) {
   return raw("PUT", path, body.dump(), {{"Content-Type", "application/json"}});
+}
+
+CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
+  if (!pipe) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe.get())) > 0) r.out.append(buf, n);
+  const int status = ::pclose(pipe.release());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 std::string admin_token(const std::string& base_url) {

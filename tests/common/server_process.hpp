@@ -95,6 +95,14 @@ class Api {
 };
 
 // Signs in as admin (kAdminPassword) and returns the token.
+// Runs cmd with /bin/sh and returns its exit code (-1 when it did not exit
+// normally) and its standard output; add "2>&1" to cmd to capture errors too.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+};
+CommandResult run_command(const std::string& cmd);
+
 std::string admin_token(const std::string& base_url);
 
 // Everything an agent needs for upload tests: a pool, a computer enrolled

@@ -15,22 +15,8 @@ using namespace deskaudit::testing;
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;
-};
-
-Run run_migrate(const std::string& args) {
-  Run r;
-  const std::string cmd = std::string(DESKAUDIT_MIGRATE_BIN) + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
-  if (!pipe) return r;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe.get())) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe.release());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+CommandResult run_migrate(const std::string& args) {
+  return run_command(std::string(DESKAUDIT_MIGRATE_BIN) + " " + args + " 2>&1");
 }
 
 TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
@@ -80,22 +66,22 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
                            store + " --s3-endpoint " + endpoint;
   // Without the keys the new server could not check the audit log's signatures.
   auto first = run_migrate(args + " --to-data-dir " + (dir.path() / "new").string());
-  ASSERT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("catalog: segments: 6 rows"), std::string::npos) << first.output;
-  EXPECT_NE(first.output.find("done:"), std::string::npos) << first.output;
-  EXPECT_NE(first.output.find("audit log keys: 3 files copied"), std::string::npos) << first.output;
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_NE(first.out.find("catalog: segments: 6 rows"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("done:"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("audit log keys: 3 files copied"), std::string::npos) << first.out;
   EXPECT_EQ(std::filesystem::status(dir.path() / "new" / "signing.key").permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
   // Running it again says what to do; the objects-only rerun skips everything.
   auto second = run_migrate(args);
-  EXPECT_EQ(second.exit_code, 1) << second.output;
-  EXPECT_NE(second.output.find("--objects-only"), std::string::npos) << second.output;
+  EXPECT_EQ(second.exit_code, 1) << second.out;
+  EXPECT_NE(second.out.find("--objects-only"), std::string::npos) << second.out;
   auto third = run_migrate(args + " --objects-only");
-  EXPECT_EQ(third.exit_code, 0) << third.output;
-  EXPECT_NE(third.output.find("0 objects copied"), std::string::npos) << third.output;
+  EXPECT_EQ(third.exit_code, 0) << third.out;
+  EXPECT_NE(third.out.find("0 objects copied"), std::string::npos) << third.out;
   auto usage = run_migrate("--to-catalog x");
-  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  EXPECT_EQ(usage.exit_code, 2) << usage.out;
 
   ServerOptions o(dir.path() / "new");
   o.args = {"--catalog", schema.url(), "--store", store};

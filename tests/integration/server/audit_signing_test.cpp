@@ -21,21 +21,9 @@ namespace {
 
 enum class Db { sqlite, postgresql };
 
-struct Ran {
-  int exit_code = -1;
-  std::string out;
-};
+using Ran = CommandResult;
 
-Ran shell(const std::string& cmd) {
-  Ran r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Ran shell(const std::string& cmd) { return run_command(cmd + " 2>&1"); }
 
 std::string quote(std::string_view s) {
   std::string out = "'";

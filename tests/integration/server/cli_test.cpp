@@ -14,10 +14,7 @@ using namespace deskaudit::testing;
 
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-};
+using CliRun = CommandResult;
 
 class Cli : public ::testing::Test {
  protected:
@@ -33,14 +30,7 @@ class Cli : public ::testing::Test {
   static CliRun cli(const std::string& args) {
     const std::string cmd = "XDG_CONFIG_HOME='" + (dir_->path() / "home").string() + "' DESKAUDIT_PASSWORD='" +
                             kAdminPassword + "' '" + DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " " + args + " 2>&1";
-    CliRun r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return run_command(cmd);
   }
   static Json json_of(const CliRun& r) { return Json::parse(r.out, nullptr, false); }
   static inline TempDir* dir_ = nullptr;

@@ -197,13 +197,8 @@ TEST_F(SignIn, TheCliChangesTheGeneratedPassword) {
   auto cli = [&](const std::string& env, const std::string& args) {
     const std::string cmd = "XDG_CONFIG_HOME='" + (dir_->path() / "home").string() + "' " + env + " '" +
                             DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " " + args + " 2>&1 </dev/null";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = ::pclose(p);
-    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    auto r = run_command(cmd);
+    return std::pair{r.exit_code, r.out};
   };
   auto [code, out] = cli("DESKAUDIT_PASSWORD='" + generated + "'", "login -u admin");
   ASSERT_EQ(code, 0) << out;
