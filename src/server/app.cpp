@@ -43,36 +43,20 @@ Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view use
   return auth::Grants(*grants, *roles);
 }
 
+service::Caller caller_of(const Principal& who) {
+  return {who.actor(), who.user_id, who.computer_id, who.grants};
+}
+
 void Services::audit(const Principal& who, std::string action, std::string target, const Json& details) {
-  audit_as(who.actor(), std::move(action), std::move(target), details);
+  audit_log->record_as(who.actor(), std::move(action), std::move(target), details);
 }
 
 void Services::audit_as(std::string actor, std::string action, std::string target, const Json& details) {
-  catalog::AuditEntry e;
-  e.time = now();
-  e.actor = std::move(actor);
-  e.action = std::move(action);
-  e.target = std::move(target);
-  e.details_json = details.dump();
-  if (auto r = catalog->append_audit(std::move(e)); !r) {
-    spdlog::error("audit log append failed: {}", r.error().message);
-  } else if (audit_signer) {
-    audit_signer->after_append(r->seq);
-  }
+  audit_log->record_as(std::move(actor), std::move(action), std::move(target), details);
 }
 
 Status Services::audit_required(const Principal& who, std::string action, std::string target, const Json& details) {
-  catalog::AuditEntry e;
-  e.time = now();
-  e.actor = who.actor();
-  e.action = std::move(action);
-  e.target = std::move(target);
-  e.details_json = details.dump();
-  if (auto r = catalog->append_audit(std::move(e)); !r) {
-    spdlog::error("audit log append failed, refusing the request: {}", r.error().message);
-    return fail(Errc::unavailable, "the access could not be written to the audit log; retry shortly");
-  }
-  return {};
+  return audit_log->record_required(caller_of(who), std::move(action), std::move(target), details);
 }
 
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action) {
@@ -118,6 +102,8 @@ Status open_signing(Services& s) {
                                     c.data_dir / "audit-witness.json", s.clock);
   if (!signer) return std::unexpected(signer.error());
   s.audit_signer = std::move(*signer);
+  s.audit_log = std::make_unique<service::AuditLog>(
+      *s.catalog, s.clock, [signer = s.audit_signer.get()](std::int64_t seq) { signer->after_append(seq); });
   spdlog::info("audit log signing key {} (checkpoint every {} entries)", current.key_id, c.audit_sign_every);
   return {};
 }

@@ -12,6 +12,8 @@
 #include "server/config.hpp"
 #include "server/http.hpp"
 #include "server/rate_limit.hpp"
+#include "service/audit_log.hpp"
+#include "service/caller.hpp"
 #include "storage/object_store.hpp"
 
 namespace deskaudit::server {
@@ -24,12 +26,14 @@ struct Services {
   std::filesystem::path incoming_dir;  // temp files of uploads in progress (0700)
   std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
   std::unique_ptr<AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
+  std::unique_ptr<service::AuditLog> audit_log;  // appends; tells audit_signer of each entry
   // In memory, per replica (see docs/deployment.md): failed sign-ins per
   // client address, and bytes uploaded per computer in the last hour.
   std::unique_ptr<RateLimiter> login_throttle;
   std::unique_ptr<RateLimiter> upload_bytes;
 
   EpochMs now() const { return clock->now_ms(); }
+  // Shorthands for audit_log with a request's principal.
   // Appends to the audit log; a failure is logged (the action already happened).
   void audit(const Principal& who, std::string action, std::string target, const Json& details = Json::object());
   void audit_as(std::string actor, std::string action, std::string target, const Json& details = Json::object());
@@ -37,6 +41,9 @@ struct Services {
   // returned (unavailable, 503) so the caller refuses the action.
   Status audit_required(const Principal& who, std::string action, std::string target, const Json& details = Json::object());
 };
+
+// The caller as services see it (no HTTP).
+service::Caller caller_of(const Principal& who);
 
 // Route groups, one file each.
 void add_auth_routes(std::vector<Route>& routes, Services& s);

@@ -289,13 +289,19 @@ TEST(TransportStop, ARequestInFlightFinishesAfterSigterm) {
   ASSERT_EQ(rec.status, 201) << rec.body;
   const auto segment = make_segments(1, 3).front();
 
-  // Half of a segment upload, then SIGTERM, then the other half.
+  // Half of a segment upload, then SIGTERM, then the other half. The
+  // request is in flight once the server has answered "100 Continue" (its
+  // handler started reading the body); before that, SIGTERM may close the
+  // connection as idle, which the client sees as a retryable reset.
   const int fd = connect_to(server.port());
   ASSERT_GE(fd, 0);
   send_all(fd, "PUT /api/v1/agent/recordings/" + rec.json["id"].get<std::string>() +
                    "/segments/0 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + agent.agent_token +
                    "\r\nContent-Type: video/mp4\r\nX-Content-SHA256: " + sha256_of(segment) +
-                   "\r\nContent-Length: " + std::to_string(segment.size()) + "\r\n\r\n");
+                   "\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(segment.size()) + "\r\n\r\n");
+  std::string pending;
+  auto go_on = read_response(fd, pending, true);
+  ASSERT_EQ(go_on.status, 100);
   send_all(fd, std::string_view(segment).substr(0, segment.size() / 2));
   ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
   // The listener closes first: wait until new connections are refused.
@@ -306,7 +312,6 @@ TEST(TransportStop, ARequestInFlightFinishesAfterSigterm) {
     ::usleep(20'000);
   }
   send_all(fd, std::string_view(segment).substr(segment.size() / 2));
-  std::string pending;
   auto r = read_response(fd, pending);
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.headers["connection"], "close");
