@@ -469,6 +469,9 @@ TEST_F(S3StoreAgainstRgw, AWrongSecretKeyIsUnauthenticatedAndStoresNothing) {
   ASSERT_FALSE(listed);
   EXPECT_EQ(listed.error().code, Errc::unauthenticated) << listed.error().message;
   ASSERT_TRUE((*right)->put_bytes("k", as_bytes("stored")));
+  // HEAD answers carry no error code: a refusal, never taken for "absent".
+  auto info = (*wrong)->head("k");
+  EXPECT_FALSE(info) << "HEAD with a bad signature was taken for an answer";
   auto got = read_all(**wrong, "k");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::unauthenticated) << got.error().message;
