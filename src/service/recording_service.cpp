@@ -17,14 +17,7 @@ Result<RecordingList> RecordingService::list(const Caller& who, const RecordingQ
   if (query.start_time && query.end_time && *query.end_time < *query.start_time) {
     return fail(Errc::invalid_argument, "end_time is before start_time", "end_time");
   }
-  catalog::RecordingFilter f;
-  f.computer_id = query.computer_id;
-  f.pool_id = query.pool_id;
-  f.policy_id = query.policy_id;
-  f.username = query.username;
-  f.start_time = query.start_time;
-  f.end_time = query.end_time;
-  f.status = query.status;
+  catalog::RecordingFilter f = query;
   f.scope = who.grants.scope(auth::perm::recording_list);
   auto listed = catalog_.list_recordings(f, page);
   if (!listed) return std::unexpected(listed.error());

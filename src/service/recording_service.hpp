@@ -49,16 +49,9 @@
 
 namespace deskaudit::service {
 
-// Filters of a listing (the caller's scope is added by the service).
-struct RecordingQuery {
-  std::string computer_id;
-  std::string pool_id;
-  std::string policy_id;
-  std::string username;
-  std::optional<EpochMs> start_time;  // overlap with [start_time, end_time]
-  std::optional<EpochMs> end_time;
-  std::optional<catalog::RecordingStatus> status;
-};
+// Filters of a listing; its `scope` is ignored: the service sets the
+// caller's recording:list scope.
+using RecordingQuery = catalog::RecordingFilter;
 
 enum class CountTotal { no, yes };
 
