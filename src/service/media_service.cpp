@@ -33,7 +33,8 @@ Result<std::vector<media::PlaylistSegment>> playlist_segments(const std::vector<
 std::string file_part(std::string_view text) {
   std::string out;
   for (char ch : text) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    const bool ok =
+        (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
     out.push_back(ok ? ch : '_');
   }
   return out.substr(0, 64);
@@ -143,8 +144,7 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   }
   MediaFile file;
   file.size_bytes = static_cast<std::uint64_t>(seg->size_bytes);
-  file.read = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length,
-                                            const storage::ByteSink& sink) {
+  file.read = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
     auto r = store_.read(key, {offset, length}, sink);
     if (!r) spdlog::error("segment read {} failed: {}", key, r.error().message);
     return r.has_value();

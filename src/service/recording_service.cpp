@@ -12,8 +12,8 @@ RecordingService::RecordingService(catalog::Catalog& catalog, storage::ObjectSto
                                    std::shared_ptr<const Clock> clock)
     : catalog_(catalog), store_(store), audit_(audit), clock_(std::move(clock)) {}
 
-Result<RecordingList> RecordingService::list(const Caller& who, const RecordingQuery& query,
-                                             const catalog::Page& page, CountTotal count) {
+Result<RecordingList> RecordingService::list(const Caller& who, const RecordingQuery& query, const catalog::Page& page,
+                                             CountTotal count) {
   if (query.start_time && query.end_time && *query.end_time < *query.start_time) {
     return fail(Errc::invalid_argument, "end_time is before start_time", "end_time");
   }
@@ -115,8 +115,8 @@ Result<std::size_t> RecordingService::erase(std::string_view id) {
   if (auto st = remove_all(); !st) {
     // The recording is deleted (its rows are gone); only objects of an
     // upload that raced the deletion may be left, and nothing finds them.
-    spdlog::error("recording {} deleted, but removing objects stored during its deletion under {} failed: {}",
-                  rec->id, *prefix, st.error().message);
+    spdlog::error("recording {} deleted, but removing objects stored during its deletion under {} failed: {}", rec->id,
+                  *prefix, st.error().message);
   }
   return removed;
 }

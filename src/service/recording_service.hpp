@@ -57,8 +57,8 @@ enum class CountTotal { no, yes };
 
 struct RecordingList {
   std::vector<catalog::Recording> items;
-  std::string next_token;            // empty on the last page
-  std::optional<std::int64_t> total; // with CountTotal::yes
+  std::string next_token;             // empty on the last page
+  std::optional<std::int64_t> total;  // with CountTotal::yes
 };
 
 struct RecordingDetails {

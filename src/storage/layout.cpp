@@ -11,14 +11,15 @@ constexpr std::size_t kMaxIdBytes = 128;
 
 Status check_id(std::string_view id, std::string_view what) {
   const auto bad = [&](std::string_view why) {
-    return fail(Errc::invalid_argument, std::string(what) + " cannot name a storage folder: " + std::string(why), std::string(what));
+    return fail(Errc::invalid_argument, std::string(what) + " cannot name a storage folder: " + std::string(why),
+                std::string(what));
   };
   if (id.empty()) return bad("it is empty");
   if (id.size() > kMaxIdBytes) return bad("it is longer than " + std::to_string(kMaxIdBytes) + " bytes");
   if (id == "." || id == "..") return bad("it is '.' or '..'");
   for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return bad("only A-Z a-z 0-9 . _ - are allowed");
   }
   return {};

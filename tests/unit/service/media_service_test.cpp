@@ -73,8 +73,8 @@ TEST_F(RecordingsTest, LooksAreLoggedOncePerActionViewerAndRecordingInTheWindow)
   ASSERT_TRUE(media.playlist(auditor_a, "rec-a"));
   EXPECT_EQ(audit_entries("recording.play").size(), 1u);
 
-  ASSERT_TRUE(media.playlist(admin, "rec-a"));      // another viewer
-  ASSERT_TRUE(media.playlist(auditor_a, "rec-b"));  // another recording
+  ASSERT_TRUE(media.playlist(admin, "rec-a"));                     // another viewer
+  ASSERT_TRUE(media.playlist(auditor_a, "rec-b"));                 // another recording
   ASSERT_TRUE(media.download(admin, "rec-a", ReadExtent::whole));  // another action
   EXPECT_EQ(audit_entries("recording.play").size(), 3u);
   EXPECT_EQ(audit_entries("recording.download").size(), 1u);

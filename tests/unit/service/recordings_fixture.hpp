@@ -37,7 +37,9 @@ class HookedStore final : public storage::ObjectStore {
   Status put_file(std::string_view key, const std::filesystem::path& source) override {
     return inner_.put_file(key, source);
   }
-  Status put_bytes(std::string_view key, std::span<const std::byte> data) override { return inner_.put_bytes(key, data); }
+  Status put_bytes(std::string_view key, std::span<const std::byte> data) override {
+    return inner_.put_bytes(key, data);
+  }
   Result<std::uint64_t> read(std::string_view key, storage::ByteRange range, const storage::ByteSink& sink) override {
     return inner_.read(key, range, sink);
   }

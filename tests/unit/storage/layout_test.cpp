@@ -31,14 +31,16 @@ TEST(Layout, KeysOfMintedIdsAreValid) {
 }
 
 TEST(Layout, SegmentKeyNamesSeqAndHash) {
-  EXPECT_EQ(segment_key("cc-1", "rec-1", 7, kSha).value(), "recordings/cc-1/rec-1/000007-" + kSha.substr(0, 16) + ".mp4");
+  EXPECT_EQ(segment_key("cc-1", "rec-1", 7, kSha).value(),
+            "recordings/cc-1/rec-1/000007-" + kSha.substr(0, 16) + ".mp4");
   EXPECT_EQ(segment_key("cc-1", "rec-1", 12'345'678, kSha).value(),
             "recordings/cc-1/rec-1/12345678-" + kSha.substr(0, 16) + ".mp4");
 }
 
 TEST(Layout, NoRecordingPrefixIsThePrefixOfAnother) {
-  const std::vector<std::pair<std::string, std::string>> ids = {
-      {"cc-1", "rec-1"}, {"cc-1", "rec-10"}, {"cc-1", "rec-1.0"}, {"cc-10", "rec-1"}, {"cc-1", "rec-1-"}, {"cc-2", "rec-1"}};
+  const std::vector<std::pair<std::string, std::string>> ids = {{"cc-1", "rec-1"},   {"cc-1", "rec-10"},
+                                                                {"cc-1", "rec-1.0"}, {"cc-10", "rec-1"},
+                                                                {"cc-1", "rec-1-"},  {"cc-2", "rec-1"}};
   for (const auto& [ca, ra] : ids) {
     for (const auto& [cb, rb] : ids) {
       if (ca == cb && ra == rb) continue;
