@@ -1,8 +1,5 @@
 #include "server/access.hpp"
 
-#include <map>
-#include <mutex>
-
 namespace deskaudit::server::access {
 
 using namespace catalog;
@@ -119,48 +116,6 @@ Status may_assign_to(Services& s, const Context& ctx, TargetType type, const std
   if (!g.allows(auth::perm::policy_write, c->id, c->pool_id)) {
     return fail(Errc::permission_denied, "computer " + target_id + " is outside your policy:write scope");
   }
-  return {};
-}
-
-namespace {
-
-constexpr EpochMs kMediaWindowMs = 10 * 60'000;
-
-// When each viewer last had each kind of access to each recording logged.
-// An access is marked only after its entry is written: two concurrent first
-// accesses may both be logged, but none is served without an entry.
-class MediaWindow {
- public:
-  bool logged_recently(const std::string& key, EpochMs now) {
-    std::lock_guard lock(mu_);
-    auto it = last_.find(key);
-    return it != last_.end() && now - it->second <= kMediaWindowMs;
-  }
-  void mark(const std::string& key, EpochMs now) {
-    std::lock_guard lock(mu_);
-    if (last_.size() > 10'000) std::erase_if(last_, [&](const auto& kv) { return now - kv.second > kMediaWindowMs; });
-    last_[key] = now;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, EpochMs> last_;
-};
-
-MediaWindow& media_window() {
-  static MediaWindow w;
-  return w;
-}
-
-}  // namespace
-
-Status audit_media_access(Services& s, const Context& ctx, std::string_view action, const Recording& rec,
-                          const Json& details) {
-  const std::string key = std::string(action) + "\n" + ctx.principal.actor() + "\n" + rec.id;
-  const auto now = s.now();
-  if (media_window().logged_recently(key, now)) return {};
-  if (auto st = s.audit_required(ctx.principal, std::string(action), rec.id, details); !st) return st;
-  media_window().mark(key, now);
   return {};
 }
 

@@ -45,10 +45,4 @@ Status may_change_policy(Services& s, const Context& ctx, std::string_view polic
 // visible but outside policy:write.
 Status may_assign_to(Services& s, const Context& ctx, catalog::TargetType type, const std::string& target_id);
 
-// Media access is logged once per viewer, recording and action in a
-// 10-minute window. The entry is written before a byte is served; when it
-// cannot be written the request fails (503), so no access goes unaudited.
-Status audit_media_access(Services& s, const Context& ctx, std::string_view action, const catalog::Recording& rec,
-                          const Json& details);
-
 }  // namespace deskaudit::server::access

@@ -132,6 +132,8 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->store = std::move(*store);
   s->config = std::move(config);
   if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
+  s->recordings = std::make_unique<service::RecordingService>(*s->catalog, *s->store, *s->audit_log, s->clock);
+  s->media = std::make_unique<service::MediaService>(*s->catalog, *s->store, *s->audit_log, s->clock, *s->recordings);
 
   for (const auto& role : auth::builtin_roles()) {
     if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
@@ -275,29 +277,6 @@ void App::sweeper_loop() {
   }
 }
 
-Result<int> App::sweep_once() {
-  auto& s = *services_;
-  int deleted = 0;
-  for (;;) {
-    auto expired = s.catalog->list_expired_recordings(s.now(), 100);
-    if (!expired) return std::unexpected(expired.error());
-    if (expired->empty()) return deleted;
-    for (const auto& rec : *expired) {
-      // Objects first, rows after: a crash in between leaves rows that the
-      // next pass deletes again, never rows pointing at nothing for long.
-      auto objects = s.store->list("recordings/" + rec.computer_id + "/" + rec.id + "/");
-      if (!objects) return std::unexpected(objects.error());
-      for (const auto& o : *objects) {
-        if (auto st = s.store->remove(o.key); !st) return std::unexpected(st.error());
-      }
-      if (auto st = s.catalog->delete_recording(rec.id); !st) return std::unexpected(st.error());
-      s.audit_as("system", "recording.expire", rec.id,
-                 {{"computer_id", rec.computer_id}, {"username", rec.username},
-                  {"expires_at", rec.expires_at ? format_rfc3339(*rec.expires_at) : ""},
-                  {"objects", objects->size()}});
-      ++deleted;
-    }
-  }
-}
+Result<int> App::sweep_once() { return services_->recordings->sweep_expired(); }
 
 }  // namespace deskaudit::server
