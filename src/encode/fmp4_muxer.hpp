@@ -21,8 +21,8 @@ namespace deskaudit::encode {
 
 class Fmp4Muxer {
  public:
-  // codec: an opened encoder with global headers (extradata).
-  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecContext* codec, std::int64_t first_dts_ms);
+  // codec: the stream's parameters with its SPS/PPS as extradata (H264Encoder::parameters()).
+  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecParameters* codec, std::int64_t first_dts_ms);
   ~Fmp4Muxer();
   Fmp4Muxer(const Fmp4Muxer&) = delete;
   Fmp4Muxer& operator=(const Fmp4Muxer&) = delete;
