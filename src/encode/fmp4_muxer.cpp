@@ -212,6 +212,7 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
   out += "mdat";
   for (const auto& sample : samples) out += sample;
   first_ = false;
+  last_dts_ms_ = packets.back()->pts;
   next_dts_ms_ = packets.back()->pts + packets.back()->duration;
   return out;
 }

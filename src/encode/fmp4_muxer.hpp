@@ -37,6 +37,9 @@ class Fmp4Muxer {
   // a provisional duration may overwrite it there, and the file stays valid
   // with either value.
   std::size_t last_duration_offset() const { return last_duration_offset_; }
+  // The caller rewrote that duration (to duration_ms > 0): the next fragment
+  // may start where the last sample now ends, even before its old end.
+  void last_duration_rewritten(std::int64_t duration_ms) { next_dts_ms_ = last_dts_ms_ + duration_ms; }
 
  private:
   Fmp4Muxer() = default;
@@ -51,6 +54,7 @@ class Fmp4Muxer {
   bool first_ = true;
   std::int64_t first_dts_ms_ = 0;
   std::int64_t next_dts_ms_ = 0;
+  std::int64_t last_dts_ms_ = 0;  // of the last sample written
   std::uint32_t sequence_ = 0;
   std::size_t last_duration_offset_ = 0;
 };

@@ -440,6 +440,9 @@ Status RecorderImpl::extend_held(std::int64_t until_ms) {
   if (!held_) return {};
   const auto duration = static_cast<std::uint32_t>(std::max<std::int64_t>(1, until_ms - held_->pts));
   if (auto st = segments_.rewrite_u32(held_->duration_at, duration, held_->pts + duration); !st) return st;
+  // The provisional duration ran to when it was written, which a late wakeup
+  // can put past the next frame's grid time: the muxer follows the rewrite.
+  muxer_->last_duration_rewritten(duration);
   elapsed_ms_ = held_->pts + duration;
   held_.reset();
   return {};

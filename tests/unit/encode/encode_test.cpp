@@ -167,6 +167,30 @@ TEST(Fmp4Muxer, InitThenWholeFragmentsWithContinuingDecodeTime) {
   EXPECT_EQ(v, 5500u);
 }
 
+TEST(Fmp4Muxer, ARewrittenLastDurationMovesWhereTheNextFragmentMayStart) {
+  auto e = open_encoder();
+  auto m = encode::Fmp4Muxer::open(e.parameters(), 0);
+  ASSERT_TRUE(m);
+  std::vector<encode::AvPacketPtr> pkts;
+  for (int i = 0; i < 2; ++i) {
+    paint(e, i);
+    auto p = e.encode(i * 1200, i == 0 ? FrameKind::keyframe : FrameKind::delta);
+    ASSERT_TRUE(p);
+    pkts.push_back(std::move(*p));
+  }
+  // Written with a provisional duration (to 1420 ms, a late wakeup), which
+  // the caller then rewrites to end at the next frame's time, 1200.
+  pkts[0]->duration = 1420;
+  pkts[1]->duration = 200;
+  std::vector<const AVPacket*> a{pkts[0].get()};
+  std::vector<const AVPacket*> b{pkts[1].get()};
+  ASSERT_TRUE((*m)->fragment(a));
+  EXPECT_FALSE((*m)->fragment(b)) << "1200 is before the provisional end";
+  (*m)->last_duration_rewritten(1200);
+  auto f = (*m)->fragment(b);
+  EXPECT_TRUE(f) << f.error().message;
+}
+
 TEST(Fmp4Muxer, RejectsBadInput) {
   auto e = open_encoder();
   auto m = encode::Fmp4Muxer::open(e.parameters(), 1000);
