@@ -49,7 +49,7 @@ class Fmp4Muxer {
   AvIoContextPtr io_;
   AvFormatOutputPtr fmt_;
   AVStream* stream_ = nullptr;
-  std::string out_;   // what libavformat wrote since the last take
+  std::string out_;  // what libavformat wrote since the last take
   std::string init_;
   bool first_ = true;
   std::int64_t first_dts_ms_ = 0;
