@@ -35,14 +35,6 @@ std::string csrf_for(std::string_view session_token) {
   return sha256_hex(std::string("deskaudit-csrf:") + std::string(session_token)).substr(0, 43);
 }
 
-Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id) {
-  auto grants = catalog.list_grants(user_id);
-  if (!grants) return std::unexpected(grants.error());
-  auto roles = catalog.list_roles();
-  if (!roles) return std::unexpected(roles.error());
-  return auth::Grants(*grants, *roles);
-}
-
 service::Caller caller_of(const Principal& who) {
   return {who.actor(), who.user_id, who.computer_id, who.grants};
 }
@@ -57,6 +49,10 @@ void Services::audit_as(std::string actor, std::string action, std::string targe
 
 Status Services::audit_required(const Principal& who, std::string action, std::string target, const Json& details) {
   return audit_log->record_required(caller_of(who), std::move(action), std::move(target), details);
+}
+
+Handler handler_of(Services& s, Status (*handler)(Services&, Context&)) {
+  return [&s, handler](Context& ctx) { return handler(s, ctx); };
 }
 
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action) {
@@ -98,8 +94,8 @@ Status open_signing(Services& s) {
   s.keys = std::move(*keys);
   const auto current = s.keys->current();
   if (auto st = s.catalog->publish_key({current.key_id, "ed25519", current.base64(), s.now()}); !st) return st;
-  auto signer = AuditSigner::create(*s.catalog, *s.keys, c.audit_sign_every, c.replica_id,
-                                    c.data_dir / "audit-witness.json", s.clock);
+  auto signer = service::AuditSigner::create(*s.catalog, *s.keys, c.audit_sign_every, c.replica_id,
+                                             c.data_dir / "audit-witness.json", s.clock);
   if (!signer) return std::unexpected(signer.error());
   s.audit_signer = std::move(*signer);
   s.audit_log = std::make_unique<service::AuditLog>(
@@ -132,6 +128,11 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->store = std::move(*store);
   s->config = std::move(config);
   if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
+  s->access_service = std::make_unique<service::AccessService>(
+      *s->catalog, *s->audit_log, s->clock,
+      service::AccessSettings{catalog::LockoutRule{}, s->config.session_ttl_ms, s->config.data_dir / kFirstPasswordFile});
+  s->audit_service =
+      std::make_unique<service::AuditService>(*s->catalog, *s->keys, *s->audit_signer, *s->audit_log, s->clock);
 
   for (const auto& role : auth::builtin_roles()) {
     if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
