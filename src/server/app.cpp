@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "auth/password.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "server/watchdog.hpp"
@@ -134,38 +133,9 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->audit_service =
       std::make_unique<service::AuditService>(*s->catalog, *s->keys, *s->audit_signer, *s->audit_log, s->clock);
 
-  for (const auto& role : auth::builtin_roles()) {
-    if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
-  }
-  auto users = s->catalog->count_users();
-  if (!users) return std::unexpected(users.error());
-  if (*users == 0) {
-    const bool generated = admin_password.empty();
-    if (generated) {
-      // Never on stdout or in the log: a 0600 file only the operator reads,
-      // and the password must be changed at the first sign-in.
-      admin_password = auth::generate_password();
-      app->first_password_file_ = s->config.data_dir / kFirstPasswordFile;
-      if (auto st = write_file_atomic(app->first_password_file_, admin_password + "\n", 0600); !st) {
-        return std::unexpected(with_context(st.error(), "writing the first administrator's password"));
-      }
-    } else if (auto st = auth::check_password_rules("admin", admin_password); !st) {
-      return std::unexpected(with_context(st.error(), "DESKAUDIT_ADMIN_PASSWORD"));
-    }
-    auto hash = auth::hash_password(admin_password);
-    if (!hash) return std::unexpected(hash.error());
-    catalog::User admin;
-    admin.id = random_id("usr-");
-    admin.username = "admin";
-    admin.password_hash = *hash;
-    admin.created_at = admin.password_changed_at = s->now();
-    admin.must_change_password = generated;
-    if (auto st = s->catalog->create_user(admin); !st) return std::unexpected(st.error());
-    if (auto st = s->catalog->grant_role({admin.id, "administrator", std::nullopt, std::nullopt}); !st) {
-      return std::unexpected(st.error());
-    }
-    s->audit_as("system", "user.create", admin.username, {{"roles", {"administrator"}}, {"bootstrap", true}});
-  }
+  auto generated = s->access_service->bootstrap(std::move(admin_password));
+  if (!generated) return std::unexpected(generated.error());
+  if (*generated) app->first_password_file_ = s->config.data_dir / kFirstPasswordFile;
   app->services_ = std::move(s);
   app->routes_ = build_routes(*app->services_);
   return app;

@@ -6,6 +6,7 @@
 
 #include "auth/password.hpp"
 #include "common/crypto.hpp"
+#include "common/fs.hpp"
 #include "common/text.hpp"
 
 namespace deskaudit::service {
@@ -152,6 +153,43 @@ Result<UserView> AccessService::view_of(User user) {
   auto grants = catalog_.list_grants(user.id);
   if (!grants) return std::unexpected(grants.error());
   return UserView{std::move(user), std::move(*grants)};
+}
+
+Result<bool> AccessService::bootstrap(std::string admin_password) {
+  for (const auto& role : auth::builtin_roles()) {
+    if (auto st = catalog_.upsert_role(role); !st) return std::unexpected(st.error());
+  }
+  auto users = catalog_.count_users();
+  if (!users) return std::unexpected(users.error());
+  if (*users > 0) return false;
+  const bool generated = admin_password.empty();
+  if (generated) {
+    if (settings_.first_password_file.empty()) {
+      return fail(Errc::invalid_argument, "no file to keep a generated first administrator password in");
+    }
+    // Never on stdout or in the log: a 0600 file only the operator reads,
+    // and the password must be changed at the first sign-in.
+    admin_password = auth::generate_password();
+    if (auto st = write_file_atomic(settings_.first_password_file, admin_password + "\n", 0600); !st) {
+      return std::unexpected(with_context(st.error(), "writing the first administrator's password"));
+    }
+  } else if (auto st = auth::check_password_rules("admin", admin_password); !st) {
+    return std::unexpected(with_context(st.error(), "DESKAUDIT_ADMIN_PASSWORD"));
+  }
+  auto hash = auth::hash_password(admin_password);
+  if (!hash) return std::unexpected(hash.error());
+  User admin;
+  admin.id = random_id("usr-");
+  admin.username = "admin";
+  admin.password_hash = *hash;
+  admin.created_at = admin.password_changed_at = clock_->now_ms();
+  admin.must_change_password = generated;
+  if (auto st = catalog_.create_user(admin); !st) return std::unexpected(st.error());
+  if (auto st = catalog_.grant_role({admin.id, "administrator", std::nullopt, std::nullopt}); !st) {
+    return std::unexpected(st.error());
+  }
+  audit_.record_as("system", "user.create", admin.username, {{"roles", {"administrator"}}, {"bootstrap", true}});
+  return generated;
 }
 
 // --- administrators ---------------------------------------------------------------

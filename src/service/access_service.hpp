@@ -115,6 +115,13 @@ class AccessService {
   AccessService(catalog::Catalog& catalog, AuditLog& audit, std::shared_ptr<const Clock> clock,
                 AccessSettings settings);
 
+  // At start: seeds the built-in roles; on a catalog without users creates
+  // "admin" with the administrator role and `admin_password`, or, when it is
+  // empty, a generated password written to settings.first_password_file
+  // (0600) first and to be changed at the first sign-in. Returns whether a
+  // password was generated. Audited as "system".
+  Result<bool> bootstrap(std::string admin_password);
+
   // --- administrators (admin:users without a scope) ---------------------------------
   Result<std::vector<UserView>> list_users(const Caller& caller);
   Result<UserView> get_user(const Caller& caller, std::string_view id);

@@ -310,3 +310,54 @@ TEST_F(AccessServiceTest, AnUnreachableCatalogAnswersUnavailable) {
 
 }  // namespace
 }  // namespace deskaudit::service::test
+
+namespace deskaudit::service::test {
+namespace {
+
+class AccessBootstrapTest : public ServiceTest {
+ protected:
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / random_id("deskaudit-bootstrap-test-");
+};
+
+TEST_F(AccessBootstrapTest, AGeneratedFirstPasswordGoesToAPrivateFileAndMustBeChanged) {
+  std::filesystem::create_directories(dir);
+  AccessService service{catalog, audit, clock, AccessSettings{{}, 3600'000, dir / "first-admin-password"}};
+  auto generated = service.bootstrap("");
+  ASSERT_TRUE(generated) << generated.error().message;
+  EXPECT_TRUE(*generated);
+  const auto file = dir / "first-admin-password";
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::string password;
+  std::ifstream(file) >> password;
+  auto admin = catalog.find_user("admin");
+  ASSERT_TRUE(admin);
+  EXPECT_TRUE(admin->must_change_password);
+  EXPECT_TRUE(auth::verify_password(password, admin->password_hash));
+  EXPECT_TRUE(load_grants(catalog, admin->id)->everywhere("admin:users"));
+  EXPECT_EQ(entries().back().actor, "system");
+  EXPECT_EQ(entries().back().action, "user.create");
+  // Once there is a user, a start creates nobody.
+  auto again = service.bootstrap("");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(*catalog.count_users(), 1);
+}
+
+TEST_F(AccessBootstrapTest, AnExplicitFirstPasswordMustFollowTheRules) {
+  AccessService service{catalog, audit, clock, AccessSettings{}};
+  auto weak = service.bootstrap("admin-admin");
+  ASSERT_FALSE(weak);
+  EXPECT_NE(weak.error().message.find("DESKAUDIT_ADMIN_PASSWORD"), std::string::npos) << weak.error().message;
+  EXPECT_EQ(*catalog.count_users(), 0);
+  auto ok = service.bootstrap(std::string(kPassword));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_FALSE(*ok);
+  EXPECT_FALSE(catalog.find_user("admin")->must_change_password);
+  catalog.set_unavailable(true);
+  EXPECT_EQ(service.bootstrap("").error().code, Errc::unavailable);
+}
+
+}  // namespace
+}  // namespace deskaudit::service::test
