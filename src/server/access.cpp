@@ -40,46 +40,6 @@ Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool
               "pool_id");
 }
 
-Status may_manage_user(Services& s, const Context& ctx, std::string_view user_id) {
-  auto theirs = load_grants(*s.catalog, user_id);
-  if (!theirs) return std::unexpected(theirs.error());
-  if (!ctx.principal.grants.covers(*theirs, pool_lookup(s))) {
-    return fail(Errc::permission_denied,
-                "this administrator holds permissions wider than yours; only someone holding at least as much may "
-                "change, disable, delete it or its tokens");
-  }
-  return {};
-}
-
-Status may_grant(Services& s, const Context& ctx, const std::vector<RoleGrant>& grants) {
-  auto roles = s.catalog->list_roles();
-  if (!roles) return std::unexpected(roles.error());
-  const auto pool_of = pool_lookup(s);
-  for (const auto& g : grants) {
-    const auto role = std::ranges::find(*roles, g.role_id, &Role::id);
-    if (role == roles->end()) return fail(Errc::unprocessable, "role '" + g.role_id + "' does not exist", "roles");
-    if (!ctx.principal.grants.can_grant(*role, g.scope_type, g.scope_id, pool_of)) {
-      const std::string where =
-          g.scope_type ? std::string(to_string(*g.scope_type)) + " " + g.scope_id.value_or("") : "everywhere";
-      return fail(Errc::permission_denied,
-                  "you cannot grant role '" + g.role_id + "' " + where + ": it holds permissions you do not hold there",
-                  "roles");
-    }
-  }
-  return {};
-}
-
-Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions) {
-  for (const auto& p : permissions) {
-    if (!ctx.principal.grants.everywhere(p)) {
-      return fail(Errc::permission_denied,
-                  "a custom role may hold only permissions you hold without a scope; " + p + " is not one of them",
-                  "permissions");
-    }
-  }
-  return {};
-}
-
 Status may_change_policy(Services& s, const Context& ctx, std::string_view policy_id) {
   const auto& g = ctx.principal.grants;
   if (g.everywhere(auth::perm::policy_write)) return {};

@@ -30,13 +30,8 @@ Result<catalog::Computer> writable_computer(Services& s, const Context& ctx, std
 Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool_id, std::string_view permission,
                       std::string_view read_permission, Error hidden);
 
-// User management: the caller's grants must cover every permission of the
-// target user (else resetting its password would be an escalation). 403.
-Status may_manage_user(Services& s, const Context& ctx, std::string_view user_id);
-// Each grant no wider than what the caller holds (403 naming the grant).
-Status may_grant(Services& s, const Context& ctx, const std::vector<catalog::RoleGrant>& grants);
-// A custom role may hold only permissions the caller holds everywhere (403).
-Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions);
+// User management (who may change whom, grant what, define which role)
+// lives in service::AccessService.
 
 // Policy writes: the caller's policy:write must reach every computer and
 // pool the policy is assigned to (403 otherwise).
