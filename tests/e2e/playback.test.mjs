@@ -20,6 +20,9 @@ fs.mkdirSync(artifacts, { recursive: true });
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const missing = !isExecutable(serverBin);
+const cvlc = '/usr/bin/cvlc';
+const noVlc = !isExecutable(cvlc);
+if (noVlc && process.env.CI) throw new Error(`VLC is missing at ${cvlc} (scripts/install-deps --test installs vlc-bin)`);
 if (missing && process.env.CI) throw new Error(`deskaudit-server is missing at ${serverBin}`);
 
 const SIZES = ['640x360', '800x600', '480x270'];
@@ -123,5 +126,34 @@ describe('a download across screen resizes in other players', { skip: missing &&
     } finally {
       await browser.close().catch(() => {});
     }
+  });
+
+  test('VLC plays it to the end, sizes switching, without a demuxer or decoder error', { skip: noVlc && `VLC not installed (${cvlc})` }, async () => {
+    // VLC refuses to run as root.
+    const [cmd, pre] = process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', cvlc]] : [cvlc, []];
+    const { stdout, stderr } = await run(
+      cmd,
+      [...pre, '-vv', '--intf', 'dummy', '--no-dbus', '--vout', 'dummy', '--no-audio', '--play-and-exit', file],
+      { timeoutMs: 120_000 },
+    );
+    const log = `${stdout}${stderr}`;
+    fs.writeFileSync(path.join(artifacts, 'resized-download.vlc.log'), log);
+    const lines = log.split('\n');
+    assert.ok(lines.some((l) => / main input debug: EOF reached/.test(l)), 'VLC reached the end of the file');
+    const sizes = [];
+    for (const l of lines) {
+      const m = / main vout display debug: VoutDisplayEvent 'resize' (\d+x\d+)/.exec(l);
+      if (m && sizes.at(-1) !== m[1]) sizes.push(m[1]);
+    }
+    assert.deepEqual(sizes, SIZES);
+    // Errors of the parts that read and decode the file (the machine's missing
+    // D-Bus, PulseAudio and hot keys are not about the file), and every
+    // complaint of libavcodec's H.264 decoder (its lines start "[h264 @").
+    const bad = lines.filter(
+      (l) =>
+        /\] (mp4 demux|avcodec decoder|h264 packetizer|main decoder|main input|main input source|main video output|main vout display) error/.test(l) ||
+        (/^\[h264 @/.test(l) && !/Reinit context/.test(l)),
+    );
+    assert.deepEqual(bad, []);
   });
 });
