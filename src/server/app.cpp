@@ -8,7 +8,6 @@
 #include "auth/password.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "server/watchdog.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -67,6 +66,10 @@ Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op
     ctx.reply_empty();
     return {};
   };
+}
+
+Handler bind_handler(Services& s, ServiceHandler handler) {
+  return [&s, handler](Context& ctx) { return handler(s, ctx); };
 }
 
 std::vector<Route> build_routes(Services& s) {
@@ -132,6 +135,14 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->store = std::move(*store);
   s->config = std::move(config);
   if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
+  {
+    const auto& c = s->config;
+    s->inventory = std::make_unique<service::InventoryService>(*s->catalog, *s->audit_log, s->clock,
+                                                               service::InventorySettings{c.agent_offline_after_ms});
+    s->agents = std::make_unique<service::AgentService>(
+        *s->catalog, *s->store, *s->audit_log, s->clock,
+        service::AgentSettings{c.agent_offline_after_ms, c.agent_max_open_recordings, c.agent_upload_bytes_per_hour});
+  }
 
   for (const auto& role : auth::builtin_roles()) {
     if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
@@ -268,7 +279,7 @@ void App::sweeper_loop() {
       } else if (*n > 0) {
         spdlog::info("retention sweep deleted {} expired recordings", *n);
       }
-      if (auto n = note_silent_agents(s); !n) spdlog::error("silent-agent check failed: {}", n.error().message);
+      if (auto n = s.agents->note_silent_agents(); !n) spdlog::error("silent-agent check failed: {}", n.error().message);
     }
     std::unique_lock lock(sweeper_mu_);
     sweeper_cv_.wait_for(lock, std::chrono::milliseconds(s.config.sweep_interval_ms), [this] { return stopping_.load(); });

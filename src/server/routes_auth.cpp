@@ -6,7 +6,7 @@
 #include "auth/password.hpp"
 #include "common/crypto.hpp"
 #include "common/text.hpp"
-#include "server/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -51,7 +51,7 @@ Status login(Services& s, Context& ctx) {
   // never reaches a per-account lockout.
   if (const auto wait = s.login_throttle->retry_after_ms(ctx.req.remote_addr, now); wait > 0) {
     spdlog::warn("sign-in throttled for address {}", ctx.req.remote_addr);
-    return retry_later(ctx, wait, "too many failed sign-ins from this address");
+    return retry_later(wait, "too many failed sign-ins from this address");
   }
   auto body = ctx.json_body();
   if (!body) return std::unexpected(body.error());
@@ -82,7 +82,7 @@ Status login(Services& s, Context& ctx) {
   if (user->locked_until > now) {
     s.login_throttle->add(ctx.req.remote_addr, now);
     s.audit_as(user->username, "auth.login_failed", user->id, {{"reason", "locked"}, {"address", ctx.req.remote_addr}});
-    return retry_later(ctx, user->locked_until - now, "too many failed sign-ins for this account");
+    return retry_later(user->locked_until - now, "too many failed sign-ins for this account");
   }
   if (user->disabled || !auth::verify_password(*password, user->password_hash)) {
     // Only the lockout columns, counted in the database: parallel guesses
