@@ -12,11 +12,13 @@
 #include "memory_catalog.hpp"
 #include "memory_object_store.hpp"
 #include "sample_media.hpp"
+#include "service_test_support.hpp"
 
 namespace deskaudit::service {
 namespace {
 
 using namespace catalog;
+using test_support::code_of;
 using Json = nlohmann::json;
 using testing::MemoryCatalog;
 using testing::MemoryObjectStore;
@@ -24,12 +26,6 @@ using testing::MemoryObjectStore;
 constexpr EpochMs kT0 = 1'790'000'000'000;
 constexpr std::int64_t kMinute = 60'000;
 constexpr std::int64_t kBudget = 1'000'000;
-
-template <class T>
-Errc code_of(const Result<T>& r) {
-  EXPECT_FALSE(r) << "expected an error";
-  return r ? Errc::internal : r.error().code;
-}
 
 class AgentServiceTest : public ::testing::Test {
  protected:
@@ -68,13 +64,7 @@ class AgentServiceTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : Recording{};
   }
-  std::vector<AuditEntry> audit(const std::string& action) {
-    AuditFilter f;
-    f.action = action;
-    auto page = catalog_.list_audit(f, Page{500, ""});
-    EXPECT_TRUE(page);
-    return page ? page->items : std::vector<AuditEntry>{};
-  }
+  std::vector<AuditEntry> audit(const std::string& action) { return test_support::audit_entries(catalog_, action); }
   // A received body, as the transport leaves it: a private temp file and its hash.
   ReceivedSegment received(const Recording& rec, std::int64_t seq, const std::string& bytes) {
     const auto file = dir_ / ("seg-" + std::to_string(seq) + "-" + random_id(""));

@@ -9,11 +9,13 @@
 #include "auth/permissions.hpp"
 #include "common/crypto.hpp"
 #include "memory_catalog.hpp"
+#include "service_test_support.hpp"
 
 namespace deskaudit::service {
 namespace {
 
 using namespace catalog;
+using test_support::code_of;
 using testing::MemoryCatalog;
 
 constexpr EpochMs kT0 = 1'790'000'000'000;
@@ -51,13 +53,7 @@ class InventoryServiceTest : public ::testing::Test {
     EXPECT_TRUE(c) << c.error().message;
     return c ? c->computer.id : "";
   }
-  std::vector<AuditEntry> audit(const std::string& action) {
-    AuditFilter f;
-    f.action = action;
-    auto page = catalog_.list_audit(f, Page{500, ""});
-    EXPECT_TRUE(page);
-    return page ? page->items : std::vector<AuditEntry>{};
-  }
+  std::vector<AuditEntry> audit(const std::string& action) { return test_support::audit_entries(catalog_, action); }
   std::optional<std::string> pool_of(const std::string& computer) { return catalog_.get_computer(computer)->pool_id; }
 
   MemoryCatalog catalog_;
@@ -68,12 +64,6 @@ class InventoryServiceTest : public ::testing::Test {
   // Writes pool A, only reads pool B, sees nothing of pool C.
   Caller alice_ = scoped("alice", {{kInventoryWriter, "pool-a"}, {kInventoryReader, "pool-b"}});
 };
-
-template <class T>
-Errc code_of(const Result<T>& r) {
-  EXPECT_FALSE(r) << "expected an error";
-  return r ? Errc::internal : r.error().code;
-}
 
 TEST_F(InventoryServiceTest, ChangesAreAuditedAsTheCaller) {
   auto c = inventory_.update_computer(alice_, a1_, {std::string("renamed"), std::nullopt});
