@@ -1,5 +1,6 @@
 #include "common/error.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace deskaudit {
@@ -21,6 +22,17 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::internal: return "internal";
   }
   return "internal";
+}
+
+std::int64_t retry_after_seconds(std::int64_t retry_after_ms) noexcept {
+  return std::max<std::int64_t>(1, retry_after_ms / 1000 + (retry_after_ms % 1000 > 0 ? 1 : 0));
+}
+
+std::unexpected<Error> retry_later(std::int64_t retry_after_ms, std::string message) {
+  Error e{Errc::too_many_requests,
+          std::move(message) + "; try again in " + std::to_string(retry_after_seconds(retry_after_ms)) + " s"};
+  e.retry_after_ms = std::max<std::int64_t>(1, retry_after_ms);
+  return std::unexpected(std::move(e));
 }
 
 std::string errno_message(std::string_view what, int errnum) {

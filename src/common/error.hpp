@@ -1,6 +1,7 @@
 #pragma once
 // Expected failures are values: Result<T> = std::expected<T, Error>.
 // Exceptions are reserved for broken invariants and start-up configuration.
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@ struct Error {
   Errc code = Errc::internal;
   std::string message;  // human readable, names what to fix; never holds secrets
   std::string field;    // optional: the input field at fault (422)
+  std::int64_t retry_after_ms = 0;  // too_many_requests: when to retry (0: unknown)
 };
 
 template <class T>
@@ -43,6 +45,12 @@ using Status = std::expected<void, Error>;
 inline std::unexpected<Error> fail(Errc code, std::string message, std::string field = {}) {
   return std::unexpected<Error>(Error{code, std::move(message), std::move(field)});
 }
+
+// too_many_requests for a cap or a rate limit: retry after retry_after_ms,
+// which the message names in whole seconds (rounded up, at least 1).
+std::unexpected<Error> retry_later(std::int64_t retry_after_ms, std::string message);
+// Whole seconds until a retry, rounded up, at least 1 (Retry-After).
+std::int64_t retry_after_seconds(std::int64_t retry_after_ms) noexcept;
 
 // Adds context in front of an error's message: "reading segment 3: <message>".
 inline Error with_context(Error e, std::string_view context) {

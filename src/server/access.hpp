@@ -19,19 +19,8 @@ namespace deskaudit::server::access {
 // Looks a computer's pool up in the catalog (nullopt: no pool or no such computer).
 auth::Grants::PoolOf pool_lookup(Services& s);
 
-// A computer the caller may change with inventory:write: 404 when it cannot
-// see it with inventory:read, 403 when it sees it but may not change it.
-Result<catalog::Computer> writable_computer(Services& s, const Context& ctx, std::string_view id);
-
-// May the caller put a computer (or an enrollment token) into `pool_id`
-// with `permission`? No pool means "outside every pool", which only an
-// unscoped grant reaches. A pool hidden from the caller answers
-// `hidden` (404 for a pool in the path, 422 "does not exist" for a field).
-Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool_id, std::string_view permission,
-                      std::string_view read_permission, Error hidden);
-
-// User management (who may change whom, grant what, define which role)
-// lives in service::AccessService.
+// Inventory scope rules live in service::InventoryService; user management
+// (who may change whom, grant what, define which role) in service::AccessService.
 
 // Policy writes: the caller's policy:write must reach every computer and
 // pool the policy is assigned to (403 otherwise).

@@ -7,7 +7,6 @@
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "server/watchdog.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -62,6 +61,10 @@ Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op
     ctx.reply_empty();
     return {};
   };
+}
+
+Handler bind_handler(Services& s, ServiceHandler handler) {
+  return [&s, handler](Context& ctx) { return handler(s, ctx); };
 }
 
 std::vector<Route> build_routes(Services& s) {
@@ -134,6 +137,14 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
       service::AccessSettings{catalog::LockoutRule{}, s->config.session_ttl_ms, s->config.data_dir / kFirstPasswordFile});
   s->audit_service =
       std::make_unique<service::AuditService>(*s->catalog, *s->keys, *s->audit_signer, *s->audit_log, s->clock);
+  {
+    const auto& c = s->config;
+    s->inventory = std::make_unique<service::InventoryService>(*s->catalog, *s->audit_log, s->clock,
+                                                               service::InventorySettings{c.agent_offline_after_ms});
+    s->agents = std::make_unique<service::AgentService>(
+        *s->catalog, *s->store, *s->audit_log, s->clock,
+        service::AgentSettings{c.agent_offline_after_ms, c.agent_max_open_recordings, c.agent_upload_bytes_per_hour});
+  }
 
   auto generated = s->access_service->bootstrap(std::move(admin_password));
   if (!generated) return std::unexpected(generated.error());
@@ -241,7 +252,7 @@ void App::sweeper_loop() {
       } else if (*n > 0) {
         spdlog::info("retention sweep deleted {} expired recordings", *n);
       }
-      if (auto n = note_silent_agents(s); !n) spdlog::error("silent-agent check failed: {}", n.error().message);
+      if (auto n = s.agents->note_silent_agents(); !n) spdlog::error("silent-agent check failed: {}", n.error().message);
     }
     std::unique_lock lock(sweeper_mu_);
     sweeper_cv_.wait_for(lock, std::chrono::milliseconds(s.config.sweep_interval_ms), [this] { return stopping_.load(); });

@@ -211,7 +211,11 @@ void write_error(Response& res, const Error& error) {
   Json e = {{"code", std::string(errc_name(error.code))}, {"message", error.message}};
   if (!error.field.empty()) e["field"] = error.field;
   res.status = http_status(error.code);
-  if (error.code == Errc::unavailable) res.set_header("Retry-After", "1");
+  if (error.retry_after_ms > 0) {
+    res.set_header("Retry-After", std::to_string(retry_after_seconds(error.retry_after_ms)));
+  } else if (error.code == Errc::unavailable) {
+    res.set_header("Retry-After", "1");
+  }
   res.set_content(Json{{"error", e}}.dump(-1, ' ', false, Json::error_handler_t::replace),
                   "application/json; charset=utf-8");
 }

@@ -3,7 +3,7 @@
 // cookies are HTTP matters and stay here.
 #include <spdlog/spdlog.h>
 
-#include "server/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -35,7 +35,7 @@ Status login(Services& s, Context& ctx) {
   // never reaches a per-account lockout.
   if (const auto wait = s.login_throttle->retry_after_ms(address, s.now()); wait > 0) {
     spdlog::warn("sign-in throttled for address {}", address);
-    return retry_later(ctx, wait, "too many failed sign-ins from this address");
+    return retry_later(wait, "too many failed sign-ins from this address");
   }
   auto body = ctx.json_body();
   if (!body) return std::unexpected(body.error());
@@ -56,7 +56,7 @@ Status login(Services& s, Context& ctx) {
     const auto code = refusal.error.code;
     // Every refusal (a wrong guess, a locked account) counts against the address.
     if (code == Errc::unauthenticated || code == Errc::too_many_requests) s.login_throttle->add(address, s.now());
-    if (code == Errc::too_many_requests) return retry_later(ctx, refusal.retry_after_ms, refusal.error.message);
+    if (code == Errc::too_many_requests) return retry_later(refusal.retry_after_ms, refusal.error.message);
     return std::unexpected(refusal.error);
   }
   const auto& session = signed_in->session;

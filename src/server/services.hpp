@@ -6,16 +6,18 @@
 #include <memory>
 
 #include "catalog/catalog.hpp"
+#include "common/rate_limit.hpp"
 #include "common/time.hpp"
 #include "keys/key_service.hpp"
 #include "server/config.hpp"
 #include "server/http.hpp"
-#include "server/rate_limit.hpp"
 #include "service/access_service.hpp"
+#include "service/agent_service.hpp"
 #include "service/audit_log.hpp"
 #include "service/audit_service.hpp"
 #include "service/audit_signer.hpp"
 #include "service/caller.hpp"
+#include "service/inventory_service.hpp"
 #include "service/media_service.hpp"
 #include "service/recording_service.hpp"
 #include "storage/object_store.hpp"
@@ -37,9 +39,11 @@ struct Services {
   std::unique_ptr<service::AccessService> access_service;  // users, roles, tokens, sign-in
   std::unique_ptr<service::AuditService> audit_service;    // reading and verifying the audit log, signing keys
   // In memory, per replica (see docs/deployment.md): failed sign-ins per
-  // client address, and bytes uploaded per computer in the last hour.
+  // client address.
   std::unique_ptr<RateLimiter> login_throttle;
-  std::unique_ptr<RateLimiter> upload_bytes;
+  // Domain services (src/service), over catalog, store and audit_log.
+  std::unique_ptr<service::InventoryService> inventory;
+  std::unique_ptr<service::AgentService> agents;  // also keeps the per-computer upload budget
 
   EpochMs now() const { return clock->now_ms(); }
   // Shorthands for audit_log with a request's principal.
@@ -70,8 +74,9 @@ Handler handler_of(Services& s, Status (*handler)(Services&, Context&));
 // to the audit log and answers 204 (deletes, revocations).
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action);
 
-// 429 with Retry-After (whole seconds, rounded up) and the error body.
-Status retry_later(Context& ctx, std::int64_t retry_after_ms, std::string message);
+// A route handler as a named function over the services.
+using ServiceHandler = Status (*)(Services& s, Context& ctx);
+Handler bind_handler(Services& s, ServiceHandler handler);
 
 // While a user's password must be changed, only these routes serve them:
 // the password change, /auth/me and sign-out.
@@ -81,10 +86,10 @@ bool allowed_before_password_change(const Route& route);
 std::vector<Route> build_routes(Services& s);
 
 // Bearer secrets are stored as sha256 hex; prefixes tell their kind.
+using service::kAgentPrefix;
 using service::kApiTokenPrefix;
+using service::kEnrollPrefix;
 using service::kSessionPrefix;
-inline constexpr std::string_view kAgentPrefix = "dag_";
-inline constexpr std::string_view kEnrollPrefix = "det_";
 inline constexpr std::string_view kSessionCookie = "deskaudit_session";
 inline constexpr std::string_view kCsrfCookie = "deskaudit_csrf";
 // In the data directory (0600): the generated first administrator password,

@@ -153,15 +153,29 @@ Json to_json(const Computer& c, EpochMs now, std::int64_t offline_after_ms) {
           {"recording_now", online && session.is_object() && session.contains("recording_id")}};
 }
 
-Status check_name(const std::string& name, std::string_view field) {
-  if (name.empty() || name.size() > kMaxUserNameBytes) {
-    return fail(Errc::unprocessable, std::string(field) + " must have 1 to 128 bytes", std::string(field));
+Json to_json(const service::ComputerView& v, EpochMs now, std::int64_t offline_after_ms) {
+  Json j = to_json(v.computer, now, offline_after_ms);
+  const auto& eff = v.policy;
+  j["effective_policy"] = {{"source", std::string(to_string(eff.source))},
+                           {"policy_id", eff.policy ? Json(eff.policy->id) : Json(nullptr)},
+                           {"policy_name", eff.policy ? Json(eff.policy->name) : Json(nullptr)},
+                           {"mode", eff.policy ? Json(std::string(to_string(eff.policy->recording.mode))) : Json("off")}};
+  return j;
+}
+
+Json to_json(const service::RecordingStatusReport& report) {
+  Json checks = Json::array();
+  for (const auto& c : report.checks) {
+    checks.push_back({{"id", c.id}, {"label", c.label}, {"ok", c.ok}, {"detail", c.detail}});
   }
-  if (!is_valid_utf8(name)) return fail(Errc::unprocessable, std::string(field) + " must be UTF-8", std::string(field));
-  if (std::ranges::any_of(name, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
-    return fail(Errc::unprocessable, std::string(field) + " must not contain control characters", std::string(field));
-  }
-  return {};
+  return {{"computer_id", report.computer_id}, {"ok", report.ok}, {"checks", std::move(checks)}};
+}
+
+Json to_json(const service::AgentPolicy& p) {
+  const auto& eff = p.effective;
+  return {{"policy", eff.policy ? to_json(*eff.policy) : Json(nullptr)},
+          {"source", eff.policy ? Json(std::string(to_string(eff.source))) : Json("none")},
+          {"etag", p.etag}};
 }
 
 Result<std::string> get_name(const Json& body, std::string_view field) {

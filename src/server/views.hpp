@@ -4,7 +4,10 @@
 #include <optional>
 
 #include "catalog/types.hpp"
+#include "common/text.hpp"
 #include "server/http.hpp"
+#include "service/agent_service.hpp"
+#include "service/inventory_service.hpp"
 
 namespace deskaudit::server {
 
@@ -21,13 +24,16 @@ Json to_json(const catalog::EnrollmentToken& token);
 Json to_json(const catalog::RoleGrant& grant);
 // A computer with its agent state; online when seen within offline_after_ms.
 Json to_json(const catalog::Computer& computer, EpochMs now, std::int64_t offline_after_ms);
+// The same with "effective_policy": where the policy in force comes from.
+Json to_json(const service::ComputerView& view, EpochMs now, std::int64_t offline_after_ms);
+Json to_json(const service::RecordingStatusReport& report);
+// What an agent receives: {"policy", "source", "etag"}.
+Json to_json(const service::AgentPolicy& policy);
 
 // Applies the given fields of a "recording" object onto base (PATCH merges,
 // POST starts from defaults), validating every value: unprocessable with
 // the field named ("recording.fps").
 Result<catalog::RecordingRule> rule_from_json(const Json& j, catalog::RecordingRule base);
-// Validates a display name (1..128 printable characters); field named.
-Status check_name(const std::string& name, std::string_view field);
 // The body's string field `field`, required and valid as a name.
 Result<std::string> get_name(const Json& body, std::string_view field);
 // Optional RFC 3339 string field -> time; unprocessable naming the field.

@@ -10,7 +10,6 @@
 
 #include "in_process_server.hpp"
 #include "sample_media.hpp"
-#include "server/watchdog.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;
@@ -205,11 +204,11 @@ TEST_F(AgentRules, AnAgentSilentDuringARecordedSessionIsReportedOncePerSilence) 
   };
   heartbeat({{"user", "alice"}, {"display", ":10"}});
   const auto last = at(0);
-  EXPECT_EQ(*server::note_silent_agents(services), 0);  // still reporting
+  EXPECT_EQ(*services.agents->note_silent_agents(), 0);  // still reporting
   EXPECT_EQ(silent_check()["ok"], true);
   clock_->advance(5 * kMinute);
-  EXPECT_EQ(*server::note_silent_agents(services), 1);
-  EXPECT_EQ(*server::note_silent_agents(services), 0);  // the same silence: once
+  EXPECT_EQ(*services.agents->note_silent_agents(), 1);
+  EXPECT_EQ(*services.agents->note_silent_agents(), 0);  // the same silence: once
   auto entries = silent_entries();
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["target"], creds_.computer_id);
@@ -223,13 +222,13 @@ TEST_F(AgentRules, AnAgentSilentDuringARecordedSessionIsReportedOncePerSilence) 
   heartbeat({{"user", "alice"}, {"display", ":10"}});
   EXPECT_EQ(silent_check()["ok"], true);
   clock_->advance(5 * kMinute);
-  EXPECT_EQ(*server::note_silent_agents(services), 1);
+  EXPECT_EQ(*services.agents->note_silent_agents(), 1);
   EXPECT_EQ(silent_entries().size(), 2u);
 
   // Silent with no session and no open recording: nothing to report.
   heartbeat(nullptr);
   clock_->advance(5 * kMinute);
-  EXPECT_EQ(*server::note_silent_agents(services), 0);
+  EXPECT_EQ(*services.agents->note_silent_agents(), 0);
   EXPECT_EQ(silent_check()["ok"], true);
 }
 

@@ -237,6 +237,17 @@ TEST_F(RouterTest, UnavailableIs503WithRetryAfter) {
   EXPECT_EQ(res.get_header_value("Retry-After"), "1");
 }
 
+TEST(WriteError, ARefusalForNowIs429WithRetryAfterInWholeSeconds) {
+  Response res;
+  write_error(res, retry_later(1'500, "over the budget").error());
+  EXPECT_EQ(res.status, 429);
+  EXPECT_EQ(res.get_header_value("Retry-After"), "2");
+  EXPECT_EQ(Json::parse(res.body)["error"]["message"], "over the budget; try again in 2 s");
+  Response plain;
+  write_error(plain, Error{Errc::too_many_requests, "no hint"});
+  EXPECT_FALSE(plain.has_header("Retry-After"));
+}
+
 TEST_F(RouterTest, JsonWithInvalidUtf8IsReplacedNotThrown) {
   auto req = make("GET", "/test/bad-utf8");
   auto res = handle(req);

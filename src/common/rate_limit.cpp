@@ -1,10 +1,9 @@
-#include "server/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 
 #include <algorithm>
 
-#include "server/services.hpp"
 
-namespace deskaudit::server {
+namespace deskaudit {
 
 RateLimiter::RateLimiter(std::int64_t limit, std::int64_t window_ms, std::size_t max_keys)
     : limit_(std::max<std::int64_t>(1, limit)),
@@ -85,10 +84,4 @@ std::size_t RateLimiter::key_count() {
   return entries_.size();
 }
 
-Status retry_later(Context& ctx, std::int64_t retry_after_ms, std::string message) {
-  const auto seconds = std::max<std::int64_t>(1, (retry_after_ms + 999) / 1000);
-  ctx.res.set_header("Retry-After", std::to_string(seconds));
-  return fail(Errc::too_many_requests, std::move(message) + "; try again in " + std::to_string(seconds) + " s");
-}
-
-}  // namespace deskaudit::server
+}  // namespace deskaudit

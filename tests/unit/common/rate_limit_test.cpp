@@ -1,11 +1,25 @@
-#include "server/rate_limit.hpp"
+#include "common/rate_limit.hpp"
 
 #include <gtest/gtest.h>
 
-namespace deskaudit::server {
+#include <cstdint>
+
+namespace deskaudit {
 namespace {
 
 constexpr EpochMs kT0 = 1'790'000'000'000;
+
+TEST(RetryLater, CarriesWhenToRetryRoundedUpToWholeSeconds) {
+  EXPECT_EQ(retry_after_seconds(0), 1);
+  EXPECT_EQ(retry_after_seconds(1), 1);
+  EXPECT_EQ(retry_after_seconds(1'000), 1);
+  EXPECT_EQ(retry_after_seconds(1'001), 2);
+  EXPECT_EQ(retry_after_seconds(INT64_MAX), INT64_MAX / 1000 + 1);  // no overflow
+  const auto e = retry_later(60'000, "the cap is reached").error();
+  EXPECT_EQ(e.code, Errc::too_many_requests);
+  EXPECT_EQ(e.retry_after_ms, 60'000);
+  EXPECT_EQ(e.message, "the cap is reached; try again in 60 s");
+}
 
 TEST(RateLimiter, CountsPerKeyWithinTheWindowAndSaysWhenToRetry) {
   RateLimiter limiter(3, 16'000);  // 3 per 16 s: 1 s buckets
@@ -31,4 +45,4 @@ TEST(RateLimiter, HoldsAtMostMaxKeys) {
 }
 
 }  // namespace
-}  // namespace deskaudit::server
+}  // namespace deskaudit

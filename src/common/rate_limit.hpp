@@ -13,7 +13,7 @@
 
 #include "common/time.hpp"
 
-namespace deskaudit::server {
+namespace deskaudit {
 
 class RateLimiter {
  public:
@@ -53,4 +53,4 @@ class RateLimiter {
   std::unordered_map<std::string, Entry> entries_;
 };
 
-}  // namespace deskaudit::server
+}  // namespace deskaudit
