@@ -294,6 +294,19 @@ TEST_F(AgentServiceTest, ReceivedSegmentsAreCheckedStoredOnceAndNoted) {
   EXPECT_EQ(catalog_.list_segments(rec.id)->size(), 2u);
 }
 
+TEST_F(AgentServiceTest, ASegmentWhoseRecordingWasDeletedMeanwhileLeavesNoObject) {
+  const auto segments = testing::make_segments(1, 2);
+  auto rec = start(agent_, kT0);
+  // The recording's rows go (a DELETE or the sweeper) after the object was
+  // stored and before the segment row is added.
+  catalog_.fail_next("add_segment", Error{Errc::not_found, "no recording " + rec.id});
+  const auto seg = received(rec, 0, segments[0]);
+  EXPECT_EQ(code_of(agents_.accept_segment(agent_, rec, seg)), Errc::not_found);
+  auto head = store_.head(seg.object_key);
+  ASSERT_TRUE(head);
+  EXPECT_FALSE(*head) << "an object nothing points at was left in the store";
+}
+
 TEST_F(AgentServiceTest, AnAgentSilentDuringARecordedSessionIsAuditedOncePerSilence) {
   add_policy(30);
   AgentReport with_session;
