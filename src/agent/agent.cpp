@@ -551,7 +551,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={} audio={}", meta.local_id,
                session.username, params.fps, params.segment_max_bytes, params.audio);
   if (policy.user_notice) {
-    if (auto st = notices_.show(options_.display, policy.user_notice_message); !st) report_error(st.error());
+    if (auto st = notices_.show(options_.display, notice_text(policy)); !st) report_error(st.error());
   }
   uploader_->wake();
 }

@@ -264,6 +264,7 @@ void add_recording_routes(std::vector<Route>& routes, Services& s) {
                       Json segs = Json::array();
                       for (const auto& seg : *segments) segs.push_back(to_json(seg));
                       j["segments"] = segs;
+                      add_media_summary(j, *segments);
                       ctx.reply(j);
                       return {};
                     },
