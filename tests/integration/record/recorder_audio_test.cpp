@@ -272,3 +272,49 @@ TEST_F(RecorderAudioTest, AudioOnIsAClientOfTheServer) {
   EXPECT_NE(pulse_.clients().find("deskaudit"), std::string::npos) << pulse_.clients();
   ASSERT_TRUE(rec->stop());
 }
+
+TEST_F(RecorderAudioTest, SilenceCostsWellUnderAMegabytePerHour) {
+  xtest::Painter screen(xvfb_.display(), 0, 0, 1280, 720);
+  screen.map();
+  screen.fill(0x000000, 0, 0, 1280, 720);
+  auto rec = start(options(true));
+  ASSERT_TRUE(eventually([&] { return rec->audio_state() && rec->audio_state()->recording; }));
+  const auto from = rec->elapsed_ms();
+  // A still screen and a silent sink for ten seconds of media.
+  ASSERT_TRUE(eventually([&] { return rec->elapsed_ms() >= from + 10'000; }));
+  ASSERT_TRUE(rec->stop());
+  const auto file = only_segment();
+  auto [code, sizes] = mtest::run("ffprobe -v error -select_streams a:0 -show_entries packet=size -of csv=p=0 '" +
+                                  file.string() + "'");
+  ASSERT_EQ(code, 0);
+  std::istringstream in(sizes);
+  long long bytes = 0, packets = 0;
+  for (long long n; in >> n;) {
+    bytes += n;
+    ++packets;
+  }
+  ASSERT_GT(packets, 0);
+  // What the audio adds to the file: its samples and its trafs (the second
+  // traf of each moof).
+  const std::string b = mtest::read_all(file);
+  long long traf_bytes = 0;
+  for (std::size_t off = 0; off + 8 <= b.size();) {
+    const std::size_t size = mtest::be32(b, off);
+    if (size < 8) break;
+    if (b.compare(off + 4, 4, "moof") == 0) {
+      int trafs = 0;
+      for (std::size_t t = off + 8; t + 8 <= off + size;) {
+        const std::size_t tsize = mtest::be32(b, t);
+        if (tsize < 8) break;
+        if (b.compare(t + 4, 4, "traf") == 0 && ++trafs == 2) traf_bytes += static_cast<long long>(tsize);
+        t += tsize;
+      }
+    }
+    off += size;
+  }
+  const double hours = static_cast<double>(packets) * 0.020 / 3600;
+  const double per_hour = static_cast<double>(bytes + traf_bytes) / hours;
+  std::printf("silence: %lld Opus packets of %.1f bytes, %lld bytes of audio trafs: %.0f bytes/hour\n", packets,
+              static_cast<double>(bytes) / static_cast<double>(packets), traf_bytes, per_hour);
+  EXPECT_LT(per_hour, 800'000.0);
+}
