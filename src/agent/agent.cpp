@@ -500,11 +500,9 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
   ro.output_dir = active_dir_;
   ro.first_seq = first_seq;
   ro.start_offset_ms = start_offset_ms;
-  if (params.audio) {
-    auto pulse = capture::session_pulse_options(active_username_, options_.pulse_server);
-    if (!pulse) return std::unexpected(pulse.error());
-    ro.audio = std::move(*pulse);
-  }
+  // An audio server that cannot be found does not stop the video: the track
+  // is then silence and recording-status says why.
+  if (params.audio) ro.audio = capture::session_pulse_options(active_username_, options_.pulse_server);
   const auto dir = active_dir_;
   // Runs on the recorder's thread: touch only the spool and the uploader.
   return record::Recorder::start(ro, [this, dir](const record::SegmentClosed& s) {

@@ -41,15 +41,19 @@ struct PulseCapture::State {
   int sample_rate = 48000;
 };
 
-Result<PulseOptions> session_pulse_options(const std::string& username, const std::string& environment_server) {
+PulseOptions session_pulse_options(const std::string& username, const std::string& environment_server) {
+  PulseOptions o;
+  o.server = environment_server;
   struct passwd pw {};
   struct passwd* found = nullptr;
   std::vector<char> buf(16384);
-  if (::getpwnam_r(username.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
-    return fail(Errc::not_found, "no such user '" + username + "' for the session's audio server");
-  PulseOptions o;
-  o.server = environment_server.empty() ? "unix:/run/user/" + std::to_string(pw.pw_uid) + "/pulse/native"
-                                        : environment_server;
+  if (::getpwnam_r(username.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    if (o.server.empty())
+      o.no_server_reason = "no local user '" + username + "' whose runtime directory would hold the audio server "
+                           "(give --pulse-server or PULSE_SERVER)";
+    return o;
+  }
+  if (o.server.empty()) o.server = "unix:/run/user/" + std::to_string(pw.pw_uid) + "/pulse/native";
   if (pw.pw_dir != nullptr && *pw.pw_dir != '\0') o.cookie_file = std::string(pw.pw_dir) + "/.config/pulse/cookie";
   return o;
 }
@@ -58,7 +62,8 @@ PulseCapture::PulseCapture(std::unique_ptr<State> state) : s_(std::move(state)) 
 PulseCapture::~PulseCapture() = default;
 
 Result<std::unique_ptr<PulseCapture>> PulseCapture::open(const PulseOptions& o) {
-  if (o.server.empty()) return fail(Errc::invalid_argument, "no audio server given");
+  if (o.server.empty())
+    return fail(Errc::unavailable, o.no_server_reason.empty() ? "no audio server given" : o.no_server_reason);
   auto s = std::make_unique<State>();
   s->sample_rate = o.sample_rate;
   s->loop.reset(pa_mainloop_new());

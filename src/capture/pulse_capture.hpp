@@ -25,14 +25,16 @@ namespace deskaudit::capture {
 struct PulseOptions {
   std::string server;       // libpulse server string: "unix:/run/user/1000/pulse/native"
   std::string cookie_file;  // optional; read if present
+  std::string no_server_reason;  // with an empty server: why there is none (open() says it)
   int sample_rate = 48000;  // the stream is s16le stereo at this rate
   std::chrono::milliseconds connect_timeout{2000};
 };
 
 // Where the session of `username` keeps its audio server (PULSE_SERVER of
 // `environment_server` if not empty, else /run/user/<uid>/pulse/native) and
-// its cookie. Errc::not_found when the user is unknown.
-Result<PulseOptions> session_pulse_options(const std::string& username, const std::string& environment_server);
+// its cookie. A user unknown here with no server given: no server, and the
+// reason (the recording goes on without sound and says why).
+PulseOptions session_pulse_options(const std::string& username, const std::string& environment_server);
 
 struct AudioChunk {
   std::vector<std::int16_t> pcm;  // interleaved stereo

@@ -133,7 +133,10 @@ class RecorderAudioTest : public ::testing::Test {
     o.display = xvfb_.display();
     o.output_dir = dir_;
     o.fps = 30;  // markers are timed to a frame: a 33 ms grid
-    if (audio) o.audio = capture::PulseOptions{pulse_.server(), {}, 48000, 2000ms};
+    if (audio) {
+      o.audio.emplace();
+      o.audio->server = pulse_.server();
+    }
     return o;
   }
   std::unique_ptr<record::Recorder> start(const record::RecorderOptions& o) {
