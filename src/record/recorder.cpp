@@ -28,12 +28,11 @@ using encode::FrameKind;
 // a generous bound so a fragment never exceeds its estimate.
 constexpr std::int64_t kFragmentOverheadBytes = 256;
 constexpr std::int64_t kSampleOverheadBytes = 16;
-// Room kept in a segment for the audio a fragment carries: a fragment spans
-// about fragment_ms (2 s: ~12 KB of Opus at 48 kb/s, plus 4 bytes a frame).
+// Room kept in a segment for the audio a fragment carries (a fragment spans
+// about fragment_ms: 2 s are ~12 KB of Opus at 48 kb/s, plus 4 bytes a frame):
+// this much, or an eighth of a small segment. A fragment carries no more
+// audio than that; the rest waits for the next one.
 constexpr std::int64_t kAudioReserveBytes = 256 << 10;
-// Audio packets one fragment carries at most (a stalled disk must not make
-// one fragment outgrow the reserve): 60 s of 20 ms frames.
-constexpr std::size_t kMaxAudioPacketsPerFragment = 3000;
 
 class RecorderImpl final : public Recorder {
  public:
@@ -91,10 +90,13 @@ class RecorderImpl final : public Recorder {
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
+  std::int64_t audio_reserve() const {
+    return audio_ ? std::min(kAudioReserveBytes, options_.segment_max_bytes / 8) : 0;
+  }
   bool fits(std::int64_t packet_bytes) const {
     const std::int64_t n = static_cast<std::int64_t>(frag_.size()) + 1;
     return segments_.size_bytes() + frag_bytes_ + packet_bytes + kFragmentOverheadBytes + n * kSampleOverheadBytes +
-               (audio_ ? kAudioReserveBytes : 0) <=
+               audio_reserve() <=
            options_.segment_max_bytes;
   }
 
@@ -414,8 +416,12 @@ Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   std::vector<const AVPacket*> audio;
   if (audio_) {
     for (auto& p : audio_->take_until(end)) audio_pending_.push_back(std::move(p));
-    const std::size_t n = std::min(audio_pending_.size(), kMaxAudioPacketsPerFragment);
-    for (std::size_t i = 0; i < n; ++i) audio.push_back(audio_pending_[i].get());
+    std::int64_t bytes = 0;
+    for (const auto& p : audio_pending_) {
+      bytes += p->size + 4;
+      if (bytes > audio_reserve() && !audio.empty()) break;
+      audio.push_back(p.get());
+    }
   }
   auto bytes = muxer_->fragment(pkts, audio);
   if (!bytes) return std::unexpected(bytes.error());
