@@ -270,6 +270,17 @@ void Agent::sync_loop() {
   }
 }
 
+json Agent::audio_json() const {
+  if (!active_audio_) {
+    return {{"enabled", false}, {"recording", false}, {"source", nullptr}, {"error", nullptr}};
+  }
+  const auto& a = *active_audio_;
+  return {{"enabled", true},
+          {"recording", a.recording},
+          {"source", a.source.empty() ? json(nullptr) : json(a.source)},
+          {"error", a.error.empty() ? json(nullptr) : json(utf8_truncate(a.error, kMaxMessageBytes))}};
+}
+
 json Agent::heartbeat_body() {
   std::optional<record::CaptureInfo> capture;
   std::optional<std::filesystem::path> dir;
@@ -375,6 +386,7 @@ json Agent::handle_control(const json& req) {
     reply["recording"] = active_dir_shared_.has_value();
     reply["will_record"] = will_record();
     reply["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
+    reply["audio"] = audio_json();
   }
   reply["session"] = session_json(session_);
   dirty_ = true;
@@ -385,7 +397,7 @@ json Agent::handle_control(const json& req) {
 }
 
 Agent::RecorderParams Agent::params_of(const Policy& p) {
-  return RecorderParams{p.fps, p.segment_max_bytes, std::int64_t{p.segment_max_minutes} * 60 * 1000};
+  return RecorderParams{p.fps, p.segment_max_bytes, std::int64_t{p.segment_max_minutes} * 60 * 1000, p.audio};
 }
 
 void Agent::watch_display() {
@@ -474,6 +486,7 @@ void Agent::control_tick() {
 
   std::lock_guard lock(mu_);
   active_capture_ = recorder_ ? std::optional(recorder_->capture_info()) : std::nullopt;
+  active_audio_ = recorder_ ? recorder_->audio_state() : std::nullopt;
   active_dir_shared_ = recorder_ ? std::optional(active_dir_) : std::nullopt;
 }
 
@@ -487,6 +500,9 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
   ro.output_dir = active_dir_;
   ro.first_seq = first_seq;
   ro.start_offset_ms = start_offset_ms;
+  // An audio server that cannot be found does not stop the video: the track
+  // is then silence and recording-status says why.
+  if (params.audio) ro.audio = capture::session_pulse_options(active_username_, options_.pulse_server);
   const auto dir = active_dir_;
   // Runs on the recorder's thread: touch only the spool and the uploader.
   return record::Recorder::start(ro, [this, dir](const record::SegmentClosed& s) {
@@ -514,6 +530,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
     return;
   }
   active_dir_ = *dir;
+  active_username_ = session.username;
   const auto params = params_of(policy);
   auto rec = start_recorder(params, 0, 0);
   if (!rec) {
@@ -529,10 +546,10 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   active_start_ = meta.start_time;
   active_generation_ = generation;
   active_params_ = params;
-  spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={}", meta.local_id, session.username,
-               params.fps, params.segment_max_bytes);
+  spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={} audio={}", meta.local_id,
+               session.username, params.fps, params.segment_max_bytes, params.audio);
   if (policy.user_notice) {
-    if (auto st = notices_.show(options_.display, policy.user_notice_message); !st) report_error(st.error());
+    if (auto st = notices_.show(options_.display, notice_text(policy)); !st) report_error(st.error());
   }
   uploader_->wake();
 }

@@ -45,6 +45,10 @@ struct AgentOptions {
   std::string display = ":0";
   SessionSource sessions = SessionSource::socket;
   std::string session_user;  // display sessions: the user; empty = the display socket's owner
+  // The session's audio server when the policy records audio (libpulse server
+  // string, as PULSE_SERVER); empty: the session user's
+  // /run/user/<uid>/pulse/native.
+  std::string pulse_server;
   std::chrono::milliseconds heartbeat_interval{15000};
   DiskFloor disk_floor;
   std::chrono::milliseconds shutdown_timeout{30000};  // to finish uploading on SIGTERM
@@ -74,6 +78,8 @@ class Agent {
   void control_tick();
   nlohmann::json handle_control(const nlohmann::json& request);
   nlohmann::json heartbeat_body();
+  // recording-status's "audio": {"enabled","recording","source","error"}. mu_ held.
+  nlohmann::json audio_json() const;
   void report_error(const Error& error);
   client::HttpClientOptions http_options() const;
 
@@ -81,6 +87,7 @@ class Agent {
     int fps = 0;
     std::int64_t segment_max_bytes = 0;
     std::int64_t segment_max_ms = 0;
+    bool audio = false;
     bool operator==(const RecorderParams&) const = default;
   };
   static RecorderParams params_of(const Policy& policy);
@@ -116,6 +123,8 @@ class Agent {
   bool policy_known_ = false;
   std::string last_error_;
   std::optional<record::CaptureInfo> active_capture_;
+  std::optional<record::AudioState> active_audio_;  // set while recording with audio
+  std::string active_username_;
   std::optional<std::filesystem::path> active_dir_shared_;
 
   // Control-loop state (run()'s thread only).

@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
                 "(no session connect/disconnect needed).");
   run->add_option("--user", options.session_user,
                   "With --display-session: the user of the session (default: owner of /tmp/.X11-unix/X<N>).");
+  run->add_option("--pulse-server", options.pulse_server,
+                  "The session's audio server, when the policy records audio (libpulse server string; default: "
+                  "$PULSE_SERVER, else the session user's /run/user/<uid>/pulse/native).");
   run->add_option("--heartbeat-seconds", heartbeat_s, "Seconds between heartbeats (policy changes show up then).")
       ->default_val(15)
       ->check(CLI::Range(0.2, 3600.0));
@@ -222,6 +225,9 @@ int main(int argc, char** argv) {
     if (!display_session && !options.session_user.empty()) {
       std::fprintf(stderr, "deskaudit-agent: --user applies to --display-session only\n");
       return 2;
+    }
+    if (options.pulse_server.empty()) {
+      if (const char* env = std::getenv("PULSE_SERVER"); env != nullptr) options.pulse_server = env;
     }
     options.sessions = display_session ? SessionSource::display : SessionSource::socket;
     options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(heartbeat_s * 1000));

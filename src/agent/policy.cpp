@@ -174,4 +174,9 @@ bool policy_records_at(const Policy& p, int minute_of_day) {
   return false;
 }
 
+std::string notice_text(const Policy& policy) {
+  if (!policy.audio) return policy.user_notice_message;
+  return policy.user_notice_message + "\n\nThe sound of this session (what you hear) is recorded too.";
+}
+
 }  // namespace deskaudit::agent

@@ -59,5 +59,8 @@ int local_minute_of_day(EpochMs ms);
 
 // Whether the policy wants a connected session recorded at local minute m.
 bool policy_records_at(const Policy& policy, int minute_of_day);
+// What the user notice shows: the policy's message, and when the policy
+// records audio, a line that says so (the user hears it is recorded).
+std::string notice_text(const Policy& policy);
 
 }  // namespace deskaudit::agent

@@ -26,7 +26,8 @@ Fmp4Muxer::~Fmp4Muxer() {
   if (fmt_) fmt_->pb = nullptr;
 }
 
-Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecParameters* codec, std::int64_t first_dts_ms) {
+Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecParameters* codec, std::int64_t first_dts_ms,
+                                                   const AVCodecContext* audio) {
   if (codec == nullptr || codec->extradata == nullptr || codec->extradata_size <= 0)
     return fail(Errc::invalid_argument, "fMP4 muxer needs stream parameters with SPS/PPS extradata");
   if (first_dts_ms < 0) return fail(Errc::invalid_argument, "negative start time");
@@ -52,6 +53,15 @@ Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecParameters* code
   if (const int r = avcodec_parameters_copy(m->stream_->codecpar, codec); r < 0)
     return fail(Errc::internal, "mp4 stream parameters: " + av_error_text(r));
   m->stream_->time_base = {1, 1000};
+  if (audio != nullptr) {
+    if (audio->extradata == nullptr || audio->extradata_size <= 0 || audio->sample_rate <= 0)
+      return fail(Errc::invalid_argument, "fMP4 muxer needs an opened audio encoder with global headers");
+    m->audio_stream_ = avformat_new_stream(raw, nullptr);
+    if (m->audio_stream_ == nullptr) return fail(Errc::internal, "out of memory allocating the mp4 audio stream");
+    if (const int r = avcodec_parameters_from_context(m->audio_stream_->codecpar, audio); r < 0)
+      return fail(Errc::internal, "mp4 audio stream parameters: " + av_error_text(r));
+    m->audio_stream_->time_base = {1, audio->sample_rate};
+  }
 
   AVDictionary* opts_raw = nullptr;
   // frag_discont: the first fragment's tfdt is the first packet's dts (the
@@ -67,6 +77,9 @@ Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecParameters* code
   const int r = avformat_write_header(raw, &pass);
   opts.reset(pass);
   if (r < 0) return fail(Errc::internal, "write mp4 header: " + av_error_text(r));
+  // The audio trun durations are in the sample rate's units: the track must be too.
+  if (m->audio_stream_ != nullptr && (m->audio_stream_->time_base.num != 1 || m->audio_stream_->time_base.den != audio->sample_rate))
+    return fail(Errc::internal, "mp4 muxer chose an audio timescale other than the sample rate");
   if (const AVDictionaryEntry* left = av_dict_get(opts.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX))
     return fail(Errc::internal, std::string("mp4 muxer ignored option ") + left->key);
   avio_flush(m->io_.get());
@@ -119,15 +132,62 @@ std::string to_length_prefixed(const std::uint8_t* data, std::size_t size) {
 // other; any other sample depends on earlier ones and is not a sync sample.
 constexpr std::uint32_t kSyncSampleFlags = 0x02000000;
 constexpr std::uint32_t kDeltaSampleFlags = 0x01010000;
-constexpr std::uint32_t kTrackId = 1;  // libavformat numbers tracks from 1; we have one
+constexpr std::uint32_t kTrackId = 1;       // libavformat numbers tracks from 1: video first
+constexpr std::uint32_t kAudioTrackId = 2;
+
+// The audio traf: every sample a sync sample of the same duration (one Opus
+// frame); sizes per sample unless all are equal (silence: then the trun is
+// just a header, which keeps silence well under 1 MB per hour).
+std::string audio_traf(std::span<const AVPacket* const> audio, std::uint32_t data_offset) {
+  const auto duration = static_cast<std::uint32_t>(audio.front()->duration);
+  bool same_size = true;
+  for (const AVPacket* p : audio) same_size = same_size && p->size == audio.front()->size;
+  std::string tfhd;
+  put32(tfhd, 0x00020000 | 0x08 | 0x20 | (same_size ? 0x10 : 0));
+  put32(tfhd, kAudioTrackId);
+  put32(tfhd, duration);
+  if (same_size) put32(tfhd, static_cast<std::uint32_t>(audio.front()->size));
+  put32(tfhd, kSyncSampleFlags);
+  std::string tfdt;
+  put32(tfdt, 0x01000000);
+  put64(tfdt, static_cast<std::uint64_t>(audio.front()->pts));
+  std::string trun;
+  put32(trun, 0x000001 | (same_size ? 0 : 0x000200));
+  put32(trun, static_cast<std::uint32_t>(audio.size()));
+  put32(trun, data_offset);
+  if (!same_size)
+    for (const AVPacket* p : audio) put32(trun, static_cast<std::uint32_t>(p->size));
+  std::string out;
+  put32(out, static_cast<std::uint32_t>(8 + 8 + tfhd.size() + 8 + tfdt.size() + 8 + trun.size()));
+  out += "traf";
+  put32(out, static_cast<std::uint32_t>(8 + tfhd.size()));
+  out += "tfhd" + tfhd;
+  put32(out, static_cast<std::uint32_t>(8 + tfdt.size()));
+  out += "tfdt" + tfdt;
+  put32(out, static_cast<std::uint32_t>(8 + trun.size()));
+  out += "trun" + trun;
+  return out;
+}
 
 }  // namespace
 
 // The moof is written here rather than by libavformat: its layout is then
 // fixed (the last sample's duration sits at a known offset, see
 // last_duration_offset()) and decode times are the packets' own.
-Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets) {
+Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets,
+                                        std::span<const AVPacket* const> audio) {
   if (packets.empty()) return fail(Errc::invalid_argument, "empty fragment");
+  if (!audio.empty() && audio_stream_ == nullptr) return fail(Errc::invalid_argument, "audio packets for a video-only file");
+  std::uint64_t audio_payload = 0;
+  for (std::size_t i = 0; i < audio.size(); ++i) {
+    const AVPacket* p = audio[i];
+    if (p->size <= 0 || p->duration <= 0 || p->duration != audio.front()->duration || p->duration > 0xffffffffll)
+      return fail(Errc::invalid_argument, "audio packet without data or of another duration");
+    const std::int64_t expected = i == 0 ? next_audio_pts_ : audio[i - 1]->pts + audio[i - 1]->duration;
+    if (p->pts < 0 || (expected >= 0 && p->pts != expected))
+      return fail(Errc::invalid_argument, "audio packet at " + std::to_string(p->pts) + " does not follow the previous one");
+    audio_payload += static_cast<std::uint64_t>(p->size);
+  }
   if (first_ && packets.front()->pts != first_dts_ms_)
     return fail(Errc::invalid_argument, "first packet at " + std::to_string(packets.front()->pts) +
                                             " ms, muxer opened for " + std::to_string(first_dts_ms_) + " ms");
@@ -178,8 +238,11 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
   const std::size_t record = key_inside ? 12 : 8;
   const std::size_t trun_size = 8 + 4 + 4 + 4 + (first_flags ? 4 : 0) + record * packets.size();
   const std::size_t traf_size = 8 + (8 + tfhd.size()) + (8 + tfdt.size()) + trun_size;
-  const std::size_t moof_size = 8 + 16 + traf_size;
-  if (payload + 8 > 0xffffffffull || moof_size + 8 > 0x7fffffffull)
+  // The audio traf's size does not depend on its data offset: build it with
+  // a placeholder to learn the moof size, then for real.
+  const std::size_t audio_traf_size = audio.empty() ? 0 : audio_traf(audio, 0).size();
+  const std::size_t moof_size = 8 + 16 + traf_size + audio_traf_size;
+  if (payload + audio_payload + 8 > 0xffffffffull || moof_size + 8 + payload > 0x7fffffffull)
     return fail(Errc::invalid_argument, "fragment too large");
 
   std::string out;
@@ -208,9 +271,12 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
     put32(out, static_cast<std::uint32_t>(samples[i].size()));
     if (key_inside) put32(out, flags_of(packets[i]));
   }
-  put32(out, static_cast<std::uint32_t>(payload + 8));
+  if (!audio.empty()) out += audio_traf(audio, static_cast<std::uint32_t>(moof_size + 8 + payload));
+  put32(out, static_cast<std::uint32_t>(payload + audio_payload + 8));
   out += "mdat";
   for (const auto& sample : samples) out += sample;
+  for (const AVPacket* p : audio) out.append(reinterpret_cast<const char*>(p->data), static_cast<std::size_t>(p->size));
+  if (!audio.empty()) next_audio_pts_ = audio.back()->pts + audio.back()->duration;
   first_ = false;
   last_dts_ms_ = packets.back()->pts;
   next_dts_ms_ = packets.back()->pts + packets.back()->duration;

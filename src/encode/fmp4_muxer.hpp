@@ -8,6 +8,9 @@
 //                   first packet's dts, one trun with durations and sizes).
 // The first fragment starts at first_dts_ms, so a new muxer (after a screen
 // resize) continues the timeline of the previous one.
+// With an audio encoder the file has two tracks: video (track 1, ms) and
+// audio (track 2, timescale = its sample rate); each moof then holds a video
+// traf and an audio traf, the mdat the video samples then the audio samples.
 // Thread safety: one thread at a time.
 #include <cstdint>
 #include <memory>
@@ -22,7 +25,9 @@ namespace deskaudit::encode {
 class Fmp4Muxer {
  public:
   // codec: the stream's parameters with its SPS/PPS as extradata (H264Encoder::parameters()).
-  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecParameters* codec, std::int64_t first_dts_ms);
+  // audio: nullptr for a video-only file; else an opened audio encoder with global headers.
+  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecParameters* codec, std::int64_t first_dts_ms,
+                                                 const AVCodecContext* audio = nullptr);
   ~Fmp4Muxer();
   Fmp4Muxer(const Fmp4Muxer&) = delete;
   Fmp4Muxer& operator=(const Fmp4Muxer&) = delete;
@@ -31,7 +36,11 @@ class Fmp4Muxer {
   // packets: pts == dts in ms, each with its duration > 0, each starting
   // where the previous one ends; the first at first_dts_ms for the first
   // fragment, and never before the previous fragment's end.
-  Result<std::string> fragment(std::span<const AVPacket* const> packets);
+  // audio: packets of the audio track (pts in its timescale, each with its
+  // duration, contiguous); may be empty, and must be with a video-only file.
+  Result<std::string> fragment(std::span<const AVPacket* const> packets,
+                               std::span<const AVPacket* const> audio = {});
+  bool has_audio() const { return audio_stream_ != nullptr; }
   // Byte offset, in the last fragment() returned, of its last sample's
   // duration (32-bit big-endian, ms): a caller that wrote the fragment with
   // a provisional duration may overwrite it there, and the file stays valid
@@ -49,6 +58,8 @@ class Fmp4Muxer {
   AvIoContextPtr io_;
   AvFormatOutputPtr fmt_;
   AVStream* stream_ = nullptr;
+  AVStream* audio_stream_ = nullptr;
+  std::int64_t next_audio_pts_ = -1;
   std::string out_;  // what libavformat wrote since the last take
   std::string init_;
   bool first_ = true;

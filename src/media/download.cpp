@@ -96,11 +96,25 @@ Result<std::string> rebuild(const Box& box, const Rebuild& how) {
 }
 
 // moov with durations filled in and an mvex/mehd; everything else unchanged.
-Result<std::string> patch_moov(const Box& moov, std::uint64_t movie_duration, std::uint64_t media_duration) {
+// media_duration is in units of media_timescale (the video track's); each
+// track's mdhd gets it in its own timescale (the audio track's is its sample rate).
+Result<std::string> patch_moov(const Box& moov, std::uint64_t movie_duration, std::uint64_t media_duration,
+                               std::uint32_t media_timescale) {
   ByteWriter mehd;
   mehd.u32(0x01000000);  // version 1: 64-bit fragment_duration
   mehd.u64(movie_duration);
-  const Rebuild mdia{{{fourcc("mdhd"), [&](const Box& b) { return with_duration(b, 1, media_duration); }}}, {}, 0};
+  const auto mdhd = [&](const Box& b) -> Result<std::string> {
+    ByteReader in(b.payload);
+    const std::uint8_t version = in.u8();
+    in.u24();
+    in.skip(version == 1 ? 16 : 8);
+    const std::uint32_t timescale = in.u32();
+    if (!in.ok() || timescale == 0 || media_timescale == 0) return box_error(Errc::corrupt, b.header, "no timescale");
+    const auto scaled = static_cast<unsigned __int128>(media_duration) * timescale / media_timescale;
+    if (scaled > std::numeric_limits<std::uint64_t>::max()) return box_error(Errc::unprocessable, b.header, "duration out of range");
+    return with_duration(b, 1, static_cast<std::uint64_t>(scaled));
+  };
+  const Rebuild mdia{{{fourcc("mdhd"), mdhd}}, {}, 0};
   const Rebuild trak{{{fourcc("tkhd"), [&](const Box& b) { return with_duration(b, 2, movie_duration); }},
                       {fourcc("mdia"), [&](const Box& b) { return rebuild(b, mdia); }}},
                      {},
@@ -118,9 +132,14 @@ std::string describe(const FragmentIndex& i) {
   return fmt::format("{}x{} {} timescale {} track {}", i.width, i.height, i.codec, i.timescale, i.track_id);
 }
 
+bool same_audio(const FragmentIndex& a, const FragmentIndex& b) {
+  return a.audio_codec == b.audio_codec && a.audio_config_hex == b.audio_config_hex &&
+         a.audio_track_id == b.audio_track_id && a.audio_timescale == b.audio_timescale;
+}
+
 bool same_init(const FragmentIndex& a, const FragmentIndex& b) {
   return a.codec == b.codec && a.avcc_hex == b.avcc_hex && a.width == b.width && a.height == b.height &&
-         a.timescale == b.timescale && a.track_id == b.track_id;
+         a.timescale == b.timescale && a.track_id == b.track_id && same_audio(a, b);
 }
 
 // The parameter sets (SPS, PPS) of an avcC, each behind a NAL length of the
@@ -220,8 +239,13 @@ Result<RewrittenHead> with_parameter_sets(const SegmentReader& read, std::int64_
   const Box moof{moof_h.header, all.subspan(moof_h.header.header_size, moof_size - moof_h.header.header_size)};
   auto kids = parse_children(moof.payload, moof.payload_offset(), "moof");
   if (!kids) return std::unexpected(kids.error());
-  auto traf = only_child(*kids, fourcc("traf"), moof);
-  if (!traf) return std::unexpected(traf.error());
+  // The video traf is the first; an audio traf after it has its samples
+  // after the video's in the mdat, so its data offset moves with them.
+  std::vector<Box> trafs;
+  for (const auto& k : *kids)
+    if (k.type() == fourcc("traf")) trafs.push_back(k);
+  if (trafs.empty() || trafs.size() > 2) return fail(Errc::corrupt, where + ": expected one or two trafs");
+  const Box* traf = &trafs.front();
   auto tkids = parse_children(traf->payload, traf->payload_offset(), "traf");
   if (!tkids) return std::unexpected(tkids.error());
   const auto trun = find_child(*tkids, fourcc("trun"));
@@ -247,6 +271,23 @@ Result<RewrittenHead> with_parameter_sets(const SegmentReader& read, std::int64_
   ByteWriter w;
   w.u32(std::uint32_t(new_first));
   out.bytes.replace(size_at, 4, w.str());
+  if (trafs.size() == 2) {
+    auto akids = parse_children(trafs[1].payload, trafs[1].payload_offset(), "traf");
+    if (!akids) return std::unexpected(akids.error());
+    const auto atrun = find_child(*akids, fourcc("trun"));
+    if (!atrun) return fail(Errc::corrupt, where + ": no audio trun");
+    ByteReader ar(atrun->payload);
+    const std::uint32_t aflags = ar.u32() & 0xffffff;
+    ar.u32();
+    const std::size_t offset_at = static_cast<std::size_t>(atrun->payload_offset()) + ar.pos();
+    const std::uint32_t aoffset = ar.u32();
+    std::uint64_t moved = 0;
+    if ((aflags & 0x001) == 0 || !ar.ok() || add_overflows(aoffset, in_band.size(), moved) || moved > 0x7fffffffu)
+      return fail(Errc::unprocessable, where + ": its audio data offset cannot follow the parameter sets");
+    ByteWriter aw;
+    aw.u32(std::uint32_t(moved));
+    out.bytes.replace(offset_at, 4, aw.str());
+  }
   ByteWriter mdat;
   mdat.u32(std::uint32_t(new_mdat));
   mdat.u32(fourcc("mdat"));
@@ -270,7 +311,8 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
   auto info = parse_init_segment(init_segment);
   if (!info) return std::unexpected(with_context(info.error(), "init segment"));
   if (info->codec != first.codec || info->avcc_hex != first.avcc_hex || info->timescale != first.timescale ||
-      info->track_id != first.track_id) {
+      info->track_id != first.track_id || info->audio_codec != first.audio_codec ||
+      info->audio_config_hex != first.audio_config_hex) {
     return fail(Errc::invalid_argument, "init segment does not match the index of the first segment");
   }
 
@@ -288,7 +330,8 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
   for (const auto& s : segments) {
     const bool switches = before != nullptr && before->index.avcc_hex != s.index.avcc_hex;
     const bool same_track = s.index.timescale == first.timescale && s.index.track_id == first.track_id &&
-                            s.index.codec.starts_with("avc") && first.codec.starts_with("avc");
+                            s.index.codec.starts_with("avc") && first.codec.starts_with("avc") &&
+                            same_audio(first, s.index);
     if (!same_init(first, s.index) && (!read || !same_track)) {
       const auto was = describe(first), now = describe(s.index);
       const auto change = was != now ? fmt::format("{} -> {}", was, now) : "same size and codec, other SPS/PPS";
@@ -345,7 +388,7 @@ Result<DownloadPlan> build_download_plan(std::span<const std::byte> init_segment
     if (b.type() == fourcc("ftyp")) {
       init_bytes += reserialize(b);
     } else if (b.type() == fourcc("moov")) {
-      auto moov = patch_moov(b, movie_duration, media_duration);
+      auto moov = patch_moov(b, movie_duration, media_duration, first.timescale);
       if (!moov) return std::unexpected(moov.error());
       if (!switch_to.empty()) {
         auto parsed = parse_children(as_bytes(*moov), 0, "moov");

@@ -4,9 +4,11 @@
 // MP4 download.
 //
 // A segment file = init segment (ftyp + moov with mvex/trex, exactly one
-// H.264 video track, sample entry avc1/avc3, empty sample tables) followed by
-// whole fragments (moof + mdat, one traf with tfdt and default-base-is-moof or
-// moof-relative data offsets). Free/skip boxes may appear between top-level
+// H.264 video track, sample entry avc1/avc3, and at most one audio track,
+// Opus with dOps; empty sample tables) followed by whole fragments (moof +
+// mdat: a video traf, then with an audio track at most one audio traf, each
+// with tfdt and default-base-is-moof or moof-relative data offsets, their
+// samples in that order in the mdat). A fragment's timing is its video's. Free/skip boxes may appear between top-level
 // boxes; an mfra may close the file. Segment files come from agents and are
 // untrusted: every size is checked with overflow-safe arithmetic before use.
 //
@@ -46,7 +48,16 @@ struct FragmentIndex {
   // segments decode with the same init only when their avcC (SPS/PPS) match,
   // which the codec string alone does not show.
   std::string avcc_hex;
+  // The audio track, when the file has one (audio_codec empty otherwise).
+  std::uint32_t audio_track_id = 0;
+  std::uint32_t audio_timescale = 0;
+  std::string audio_codec;       // RFC 6381: "opus"
+  std::string audio_config_hex;  // the dOps payload as lowercase hex
   std::vector<Fragment> fragments;
+
+  bool has_audio() const { return !audio_codec.empty(); }
+  // The HLS CODECS value: "avc1.64001f" or "avc1.64001f,opus".
+  std::string codecs() const { return has_audio() ? codec + "," + audio_codec : codec; }
 
   // Media time of the first fragment (its tfdt) in ms; 0 without fragments.
   std::int64_t start_ms() const;
@@ -73,7 +84,9 @@ Result<std::uint64_t> valid_prefix_length(const std::filesystem::path& path);
 
 // Compact JSON for the catalog:
 // {"init_size","timescale","track_id","width","height","codec","avcc",
-//  "fragments":[[offset,size,decode_time,duration,sample_count,keyframe(0|1)],...]}.
+//  "fragments":[[offset,size,decode_time,duration,sample_count,keyframe(0|1)],...]}
+// plus, with an audio track only, "audio":{"track_id","timescale","codec","config"}
+// (indexes stored before audio existed read back as video-only).
 nlohmann::json to_json(const FragmentIndex& index);
 // Validates everything (types, ranges, ordering); Errc::corrupt on failure.
 Result<FragmentIndex> fragment_index_from_json(const nlohmann::json& json);

@@ -13,7 +13,9 @@ namespace {
 
 bool same_init(const FragmentIndex& a, const FragmentIndex& b) {
   return a.codec == b.codec && a.avcc_hex == b.avcc_hex && a.width == b.width && a.height == b.height &&
-         a.timescale == b.timescale && a.track_id == b.track_id;
+         a.timescale == b.timescale && a.track_id == b.track_id && a.audio_codec == b.audio_codec &&
+         a.audio_config_hex == b.audio_config_hex && a.audio_track_id == b.audio_track_id &&
+         a.audio_timescale == b.audio_timescale;
 }
 
 // ticks * to / from, rounded to nearest, in 128 bits: indexes restored from

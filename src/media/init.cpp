@@ -1,6 +1,7 @@
 #include "media/init.hpp"
 
 #include <array>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -79,6 +80,91 @@ Status expect_empty_table(const std::vector<Box>& stbl_kids, std::uint32_t type,
   return {};
 }
 
+
+// The handler type of a trak (mdia/hdlr): 'vide', 'soun', ...
+Result<std::uint32_t> track_handler(const Box& trak) {
+  auto hdlr = child_path(trak, {fourcc("mdia"), fourcc("hdlr")});
+  if (!hdlr) return std::unexpected(hdlr.error());
+  ByteReader in(hdlr->payload);
+  in.skip(8);
+  const std::uint32_t handler = in.u32();
+  if (!in.ok()) return box_error(Errc::corrupt, hdlr->header, "too short");
+  return handler;
+}
+
+// The one sample entry of a trak with empty sample tables.
+Result<Box> only_sample_entry(const Box& trak) {
+  auto stbl = child_path(trak, {fourcc("mdia"), fourcc("minf"), fourcc("stbl")});
+  if (!stbl) return std::unexpected(stbl.error());
+  auto stbl_kids = children_of(*stbl);
+  if (!stbl_kids) return std::unexpected(stbl_kids.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stts"), 4); !st) return std::unexpected(st.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stsz"), 8); !st) return std::unexpected(st.error());
+  if (auto st = expect_empty_table(*stbl_kids, fourcc("stz2"), 8); !st) return std::unexpected(st.error());
+  auto stsd = only_child(*stbl_kids, fourcc("stsd"), *stbl);
+  if (!stsd) return std::unexpected(stsd.error());
+  ByteReader in(stsd->payload);
+  in.skip(4);
+  const std::uint32_t count = in.u32();
+  if (!in.ok()) return box_error(Errc::corrupt, stsd->header, "too short");
+  if (count != 1) {
+    return box_error(Errc::unprocessable, stsd->header, fmt::format("{} sample descriptions, expected exactly one", count));
+  }
+  auto entries = parse_children(stsd->payload.subspan(8), stsd->payload_offset() + 8, "stsd");
+  if (!entries) return std::unexpected(entries.error());
+  if (entries->size() != 1) return box_error(Errc::corrupt, stsd->header, "entry_count does not match its boxes");
+  return entries->front();
+}
+
+constexpr std::size_t kMaxAudioConfigBytes = 1024;
+
+// The audio track: Opus (ISO/IEC 14496-12 AudioSampleEntry 'Opus' + dOps,
+// "Encapsulation of Opus in ISOBMFF"), 48 kHz.
+Status parse_audio_trak(const Box& trak, InitInfo& info) {
+  auto tkhd = child_path(trak, {fourcc("tkhd")});
+  if (!tkhd) return std::unexpected(tkhd.error());
+  {
+    ByteReader in(tkhd->payload);
+    auto v = full_box_version(in, *tkhd);
+    if (!v) return std::unexpected(v.error());
+    in.skip(*v == 1 ? 16 : 8);
+    info.audio_track_id = in.u32();
+    if (!in.ok() || info.audio_track_id == 0) return box_error(Errc::corrupt, tkhd->header, "malformed or track_ID 0");
+    if (info.audio_track_id == info.track_id)
+      return box_error(Errc::corrupt, tkhd->header, "audio and video tracks share a track_ID");
+  }
+  auto mdhd = child_path(trak, {fourcc("mdia"), fourcc("mdhd")});
+  if (!mdhd) return std::unexpected(mdhd.error());
+  auto timescale = header_timescale(*mdhd);
+  if (!timescale) return std::unexpected(timescale.error());
+  info.audio_timescale = *timescale;
+  auto entry = only_sample_entry(trak);
+  if (!entry) return std::unexpected(entry.error());
+  if (entry->type() != fourcc("Opus")) {
+    return box_error(Errc::unprocessable, entry->header,
+                     fmt::format("audio sample entry is '{}', expected Opus", fourcc_text(entry->type())));
+  }
+  // AudioSampleEntry: 8 bytes SampleEntry + 20 bytes of audio fields, then boxes.
+  constexpr std::size_t kAudioEntryFields = 28;
+  if (entry->payload.size() < kAudioEntryFields) return box_error(Errc::corrupt, entry->header, "too short");
+  auto boxes = parse_children(entry->payload.subspan(kAudioEntryFields), entry->payload_offset() + kAudioEntryFields, "Opus");
+  if (!boxes) return std::unexpected(boxes.error());
+  auto dops = only_child(*boxes, fourcc("dOps"), *entry);
+  if (!dops) return std::unexpected(dops.error());
+  ByteReader in(dops->payload);
+  const std::uint8_t version = in.u8();
+  const std::uint8_t channels = in.u8();
+  in.u16();  // pre-skip
+  const std::uint32_t rate = in.u32();
+  if (!in.ok() || version != 0 || channels == 0 || rate == 0)
+    return box_error(Errc::corrupt, dops->header, "bad Opus decoder configuration");
+  if (dops->payload.size() > kMaxAudioConfigBytes)
+    return box_error(Errc::unprocessable, dops->header, "Opus decoder configuration too large");
+  info.audio_codec = "opus";
+  info.audio_config_hex = hex(dops->payload);
+  return {};
+}
+
 }  // namespace
 
 Status check_ftyp(const Box& ftyp) {
@@ -108,14 +194,24 @@ Result<InitInfo> parse_moov(const Box& moov) {
   if (!movie_timescale) return std::unexpected(movie_timescale.error());
   info.movie_timescale = *movie_timescale;
 
-  std::vector<Box> traks;
-  for (const auto& k : *kids)
-    if (k.type() == fourcc("trak")) traks.push_back(k);
-  if (traks.size() != 1) {
-    return box_error(Errc::unprocessable, moov.header,
-                     fmt::format("expected exactly one (video) track, found {}", traks.size()));
+  std::optional<Box> video_trak, audio_trak;
+  for (const auto& k : *kids) {
+    if (k.type() != fourcc("trak")) continue;
+    auto handler = track_handler(k);
+    if (!handler) return std::unexpected(handler.error());
+    auto& slot = *handler == fourcc("vide") ? video_trak : audio_trak;
+    if (*handler != fourcc("vide") && *handler != fourcc("soun")) {
+      return box_error(Errc::unprocessable, k.header,
+                       fmt::format("track handler is '{}', expected a video or an audio track", fourcc_text(*handler)));
+    }
+    if (slot) {
+      return box_error(Errc::unprocessable, moov.header,
+                       fmt::format("expected exactly one {} track, found more", *handler == fourcc("vide") ? "video" : "audio"));
+    }
+    slot = k;
   }
-  const Box& trak = traks.front();
+  if (!video_trak) return box_error(Errc::unprocessable, moov.header, "expected a video track, found none");
+  const Box& trak = *video_trak;
 
   auto tkhd = child_path(trak, {fourcc("tkhd")});
   if (!tkhd) return std::unexpected(tkhd.error());
@@ -137,42 +233,9 @@ Result<InitInfo> parse_moov(const Box& moov) {
   auto timescale = header_timescale(*mdhd);
   if (!timescale) return std::unexpected(timescale.error());
   info.timescale = *timescale;
-  auto hdlr = child_path(trak, {fourcc("mdia"), fourcc("hdlr")});
-  if (!hdlr) return std::unexpected(hdlr.error());
-  {
-    ByteReader in(hdlr->payload);
-    in.skip(8);
-    const std::uint32_t handler = in.u32();
-    if (!in.ok()) return box_error(Errc::corrupt, hdlr->header, "too short");
-    if (handler != fourcc("vide")) {
-      return box_error(Errc::unprocessable, hdlr->header,
-                       fmt::format("track handler is '{}', expected a video track", fourcc_text(handler)));
-    }
-  }
-
-  auto stbl = child_path(trak, {fourcc("mdia"), fourcc("minf"), fourcc("stbl")});
-  if (!stbl) return std::unexpected(stbl.error());
-  auto stbl_kids = children_of(*stbl);
-  if (!stbl_kids) return std::unexpected(stbl_kids.error());
-  if (auto st = expect_empty_table(*stbl_kids, fourcc("stts"), 4); !st) return std::unexpected(st.error());
-  if (auto st = expect_empty_table(*stbl_kids, fourcc("stsz"), 8); !st) return std::unexpected(st.error());
-  if (auto st = expect_empty_table(*stbl_kids, fourcc("stz2"), 8); !st) return std::unexpected(st.error());
-  auto stsd = only_child(*stbl_kids, fourcc("stsd"), *stbl);
-  if (!stsd) return std::unexpected(stsd.error());
-  {
-    ByteReader in(stsd->payload);
-    in.skip(4);
-    const std::uint32_t entries = in.u32();
-    if (!in.ok()) return box_error(Errc::corrupt, stsd->header, "too short");
-    if (entries != 1) {
-      return box_error(Errc::unprocessable, stsd->header,
-                       fmt::format("{} sample descriptions, expected exactly one", entries));
-    }
-  }
-  auto entries = parse_children(stsd->payload.subspan(8), stsd->payload_offset() + 8, "stsd");
-  if (!entries) return std::unexpected(entries.error());
-  if (entries->size() != 1) return box_error(Errc::corrupt, stsd->header, "entry_count does not match its boxes");
-  const Box& entry = entries->front();
+  auto entry_box = only_sample_entry(trak);
+  if (!entry_box) return std::unexpected(entry_box.error());
+  const Box& entry = *entry_box;
   if (entry.type() != fourcc("avc1") && entry.type() != fourcc("avc3")) {
     return box_error(Errc::unprocessable, entry.header, "sample entry is not H.264 (avc1/avc3)");
   }
@@ -219,6 +282,10 @@ Result<InitInfo> parse_moov(const Box& moov) {
   auto mvex_kids = children_of(*mvex);
   if (!mvex_kids) return std::unexpected(mvex_kids.error());
   bool have_trex = false;
+  bool have_audio_trex = false;
+  if (audio_trak) {
+    if (auto st = parse_audio_trak(*audio_trak, info); !st) return std::unexpected(st.error());
+  }
   for (const auto& k : *mvex_kids) {
     if (k.type() != fourcc("trex")) continue;
     ByteReader in(k.payload);
@@ -227,6 +294,14 @@ Result<InitInfo> parse_moov(const Box& moov) {
     in.u32();  // default_sample_description_index
     const std::uint32_t duration = in.u32(), size = in.u32(), flags = in.u32();
     if (!in.ok()) return box_error(Errc::corrupt, k.header, "too short");
+    if (id == info.audio_track_id && id != 0) {
+      if (have_audio_trex) return box_error(Errc::corrupt, k.header, "repeated for the same track");
+      have_audio_trex = true;
+      info.audio_trex_duration = duration;
+      info.audio_trex_size = size;
+      info.audio_trex_flags = flags;
+      continue;
+    }
     if (id != info.track_id) continue;
     if (have_trex) return box_error(Errc::corrupt, k.header, "repeated for the same track");
     have_trex = true;
@@ -235,6 +310,8 @@ Result<InitInfo> parse_moov(const Box& moov) {
     info.trex_flags = flags;
   }
   if (!have_trex) return box_error(Errc::corrupt, mvex->header, "has no 'trex' for the video track");
+  if (info.audio_track_id != 0 && !have_audio_trex)
+    return box_error(Errc::corrupt, mvex->header, "has no 'trex' for the audio track");
   return info;
 }
 

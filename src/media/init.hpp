@@ -1,6 +1,6 @@
 #pragma once
 // Internal to deskaudit_media: the init segment (ftyp + moov) of a fragmented
-// MP4 with exactly one H.264 video track.
+// MP4 with exactly one H.264 video track and at most one Opus audio track.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -25,12 +25,21 @@ struct InitInfo {
   std::uint32_t trex_duration = 0;
   std::uint32_t trex_size = 0;
   std::uint32_t trex_flags = 0;
+  // The audio track; audio_track_id 0 when there is none.
+  std::uint32_t audio_track_id = 0;
+  std::uint32_t audio_timescale = 0;
+  std::string audio_codec;       // RFC 6381: "opus"
+  std::string audio_config_hex;  // dOps payload
+  std::uint32_t audio_trex_duration = 0;
+  std::uint32_t audio_trex_size = 0;
+  std::uint32_t audio_trex_flags = 0;
 };
 
 // Major brand or a compatible brand must be one we know (ISO base media / MP4).
 Status check_ftyp(const Box& ftyp);
 // Validates the moov of a fragmented MP4 (mvex present, empty sample tables,
-// exactly one track, video, avc1/avc3 with avcC) and extracts its parameters.
+// one video track, avc1/avc3 with avcC, and at most one audio track, Opus with
+// dOps) and extracts its parameters.
 Result<InitInfo> parse_moov(const Box& moov);
 // Validates bytes that hold only an init segment (ftyp, moov, free/skip).
 Result<InitInfo> parse_init_segment(std::span<const std::byte> init_segment);

@@ -90,15 +90,27 @@ class FileSource final : public Source {
   std::vector<std::byte> buf_;
 };
 
-Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const InitInfo& init) {
-  if (auto st = validate_tree(moof, 1); !st) return std::unexpected(st.error());
-  auto kids = parse_children(moof.payload, moof.payload_offset(), "moof");
-  if (!kids) return std::unexpected(kids.error());
-  if (auto mfhd = only_child(*kids, fourcc("mfhd"), moof); !mfhd) return std::unexpected(mfhd.error());
-  auto traf = only_child(*kids, fourcc("traf"), moof);
-  if (!traf) return std::unexpected(traf.error());
-  auto tkids = parse_children(traf->payload, traf->payload_offset(), "traf");
-  if (!tkids) return std::unexpected(tkids.error());
+// One track's fragment (a traf): its defaults and the smallest sample it may hold.
+struct TrackRules {
+  std::uint32_t track_id = 0;
+  std::uint32_t trex_duration = 0, trex_size = 0, trex_flags = 0;
+  std::uint64_t min_sample = 1;
+  const char* what = "H.264";  // in messages: "an H.264 sample holds at least ..."
+};
+
+struct TrafResult {
+  std::uint64_t decode_time = 0;
+  std::uint64_t duration = 0;
+  std::uint64_t samples = 0;
+  std::optional<std::uint32_t> first_flags;
+};
+
+// Walks one traf whose sample data starts at `cursor` in the mdat payload
+// [payload_begin, payload_end), and advances the cursor past it.
+Result<TrafResult> parse_traf(const Box& moof, const Box& traf_box, const std::vector<Box>& tkids_in,
+                              const BoxHeader& mdat, const TrackRules& rules, std::uint64_t& cursor) {
+  const auto* traf = &traf_box;
+  const auto* tkids = &tkids_in;
   auto tfhd = only_child(*tkids, fourcc("tfhd"), *traf);
   if (!tfhd) return std::unexpected(tfhd.error());
   auto tfdt = only_child(*tkids, fourcc("tfdt"), *traf);
@@ -106,22 +118,18 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
 
   ByteReader th(tfhd->payload);
   const std::uint32_t tf_flags = th.u32() & 0xffffff;
-  const std::uint32_t track_id = th.u32();
+  th.u32();  // track_ID, matched by the caller
   if (tf_flags & 0x000001) {
     return box_error(Errc::unprocessable, tfhd->header,
                      "absolute base-data-offset is not supported (write with default-base-is-moof)");
   }
   if (tf_flags & 0x010000) return box_error(Errc::unprocessable, tfhd->header, "empty fragment (duration-is-empty)");
   if (tf_flags & 0x000002) th.u32();  // sample_description_index
-  std::uint32_t def_duration = init.trex_duration, def_size = init.trex_size, def_flags = init.trex_flags;
+  std::uint32_t def_duration = rules.trex_duration, def_size = rules.trex_size, def_flags = rules.trex_flags;
   if (tf_flags & 0x000008) def_duration = th.u32();
   if (tf_flags & 0x000010) def_size = th.u32();
   if (tf_flags & 0x000020) def_flags = th.u32();
   if (!th.ok()) return box_error(Errc::corrupt, tfhd->header, "too short for its flags");
-  if (track_id != init.track_id) {
-    return box_error(Errc::corrupt, tfhd->header,
-                     fmt::format("track_ID {} does not match the video track {}", track_id, init.track_id));
-  }
 
   ByteReader td(tfdt->payload);
   const std::uint8_t tfdt_version = td.u8();
@@ -134,13 +142,12 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
   const std::uint64_t payload_begin = mdat.offset + mdat.header_size;
   const std::uint64_t payload_end = mdat.offset + mdat.size;
   const std::uint64_t base = moof.header.offset;  // default-base-is-moof, or implied for one traf
-  std::uint64_t cursor = payload_begin;
   std::uint64_t prev_end = base;
   std::uint64_t total_duration = 0;
   std::uint64_t total_samples = 0;
   std::optional<std::uint32_t> first_flags;
   int trun_count = 0;
-  const std::uint64_t min_sample = init.nal_length_size + 1u;
+  const std::uint64_t min_sample = rules.min_sample;
   for (const auto& box : *tkids) {
     if (box.type() != fourcc("trun")) continue;
     ++trun_count;
@@ -184,9 +191,9 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
     }
     if (!(flags & 0x200) && count > 0 && def_size < min_sample) {
       return box_error(Errc::corrupt, box.header,
-                       fmt::format("its {} samples would be {} bytes each (default sample size; an H.264 "
+                       fmt::format("its {} samples would be {} bytes each (default sample size; an {} "
                                    "sample holds at least {} bytes)",
-                                   count, def_size, min_sample));
+                                   count, def_size, rules.what, min_sample));
     }
     // Every sample holds at least one length-prefixed NAL unit, so the bytes
     // left in the mdat bound the sample count before any per-sample work.
@@ -194,8 +201,8 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
     if (count > room / min_sample) {
       return box_error(Errc::corrupt, box.header,
                        fmt::format("sample_count {} does not fit the {} bytes left in its mdat at offset {} "
-                                   "(an H.264 sample holds at least {} bytes)",
-                                   count, room, mdat.offset, min_sample));
+                                   "(an {} sample holds at least {} bytes)",
+                                   count, room, mdat.offset, rules.what, min_sample));
     }
     std::uint64_t run_bytes = 0;
     std::uint64_t run_duration = 0;
@@ -218,8 +225,8 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
           const std::uint32_t size = tr.u32();
           if (size < min_sample) {
             return box_error(Errc::corrupt, box.header,
-                             fmt::format("sample {} is {} bytes (an H.264 sample holds at least {} bytes)", i,
-                                         size, min_sample));
+                             fmt::format("sample {} is {} bytes (an {} sample holds at least {} bytes)", i,
+                                         size, rules.what, min_sample));
           }
           run_bytes += size;
           if (run_bytes > room) {
@@ -242,23 +249,71 @@ Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const In
   }
   if (trun_count == 0) return box_error(Errc::corrupt, traf->header, "has no 'trun' box");
   if (total_samples == 0) return box_error(Errc::corrupt, traf->header, "fragment holds no sample");
+  if (total_duration > std::uint64_t(kInt64Max) - decode_time) {
+    return box_error(Errc::corrupt, tfdt->header, "decode time + duration out of range");
+  }
+  return TrafResult{decode_time, total_duration, total_samples, first_flags};
+}
+
+Result<Fragment> parse_fragment(const Box& moof, const BoxHeader& mdat, const InitInfo& init) {
+  if (auto st = validate_tree(moof, 1); !st) return std::unexpected(st.error());
+  auto kids = parse_children(moof.payload, moof.payload_offset(), "moof");
+  if (!kids) return std::unexpected(kids.error());
+  if (auto mfhd = only_child(*kids, fourcc("mfhd"), moof); !mfhd) return std::unexpected(mfhd.error());
+  const TrackRules video{init.track_id, init.trex_duration, init.trex_size, init.trex_flags,
+                         init.nal_length_size + 1u, "H.264"};
+  const TrackRules audio{init.audio_track_id, init.audio_trex_duration, init.audio_trex_size, init.audio_trex_flags, 1,
+                         "audio"};
+  // The video traf first (it carries the fragment's timing), then at most one
+  // audio traf; their sample data follow each other in the mdat in that order.
+  std::vector<Box> trafs;
+  for (const auto& k : *kids)
+    if (k.type() == fourcc("traf")) trafs.push_back(k);
+  if (trafs.empty()) return box_error(Errc::corrupt, moof.header, "has no 'traf' box");
+  if (trafs.size() > (init.audio_track_id != 0 ? 2u : 1u)) {
+    return box_error(Errc::unprocessable, moof.header,
+                     fmt::format("{} track fragments for a file of {} track(s)", trafs.size(),
+                                 init.audio_track_id != 0 ? 2 : 1));
+  }
+  std::uint64_t cursor = mdat.offset + mdat.header_size;
+  std::optional<TrafResult> v;
+  for (std::size_t t = 0; t < trafs.size(); ++t) {
+    const Box& traf = trafs[t];
+    auto tkids = parse_children(traf.payload, traf.payload_offset(), "traf");
+    if (!tkids) return std::unexpected(tkids.error());
+    auto tfhd = only_child(*tkids, fourcc("tfhd"), traf);
+    if (!tfhd) return std::unexpected(tfhd.error());
+    ByteReader th(tfhd->payload);
+    th.u32();
+    const std::uint32_t track_id = th.u32();
+    if (!th.ok()) return box_error(Errc::corrupt, tfhd->header, "too short");
+    const TrackRules& want = t == 0 ? video : audio;
+    if (track_id != want.track_id) {
+      return box_error(Errc::corrupt, tfhd->header,
+                       fmt::format("track_ID {} does not match the {} track {}", track_id,
+                                   t == 0 ? "video" : "audio", want.track_id));
+    }
+    auto r = parse_traf(moof, traf, *tkids, mdat, want, cursor);
+    if (!r) return std::unexpected(r.error());
+    if (t == 0) v = *r;
+  }
+  const std::uint64_t payload_begin = mdat.offset + mdat.header_size;
+  const std::uint64_t payload_end = mdat.offset + mdat.size;
   if (cursor != payload_end) {
     return box_error(Errc::corrupt, mdat,
                      fmt::format("payload is {} bytes but the samples of its moof cover {}",
                                  payload_end - payload_begin, cursor - payload_begin));
   }
-  if (total_duration > std::uint64_t(kInt64Max) - decode_time) {
-    return box_error(Errc::corrupt, tfdt->header, "decode time + duration out of range");
-  }
   Fragment f;
   f.offset = moof.header.offset;
   f.size = moof.header.size + mdat.size;
-  f.decode_time = static_cast<std::int64_t>(decode_time);
-  f.duration = static_cast<std::int64_t>(total_duration);
-  f.sample_count = static_cast<std::uint32_t>(total_samples);
-  f.starts_with_keyframe = first_flags && (*first_flags & 0x00010000u) == 0;  // !sample_is_non_sync
+  f.decode_time = static_cast<std::int64_t>(v->decode_time);
+  f.duration = static_cast<std::int64_t>(v->duration);
+  f.sample_count = static_cast<std::uint32_t>(v->samples);
+  f.starts_with_keyframe = v->first_flags && (*v->first_flags & 0x00010000u) == 0;  // !sample_is_non_sync
   return f;
 }
+
 
 enum class Mode { strict, prefix, init_only };
 
@@ -390,6 +445,10 @@ Result<WalkResult> walk(Source& src, Mode mode) {
   out.index.height = init->height;
   out.index.codec = init->codec;
   out.index.avcc_hex = init->avcc_hex;
+  out.index.audio_track_id = init->audio_track_id;
+  out.index.audio_timescale = init->audio_timescale;
+  out.index.audio_codec = init->audio_codec;
+  out.index.audio_config_hex = init->audio_config_hex;
   if (mode == Mode::strict && out.index.fragments.empty()) {
     return fail(Errc::unprocessable, "segment holds no fragment (no moof/mdat after the init segment)");
   }
@@ -458,9 +517,16 @@ nlohmann::json to_json(const FragmentIndex& index) {
   for (const auto& f : index.fragments) {
     frags.push_back({f.offset, f.size, f.decode_time, f.duration, f.sample_count, f.starts_with_keyframe ? 1 : 0});
   }
-  return {{"init_size", index.init_size}, {"timescale", index.timescale}, {"track_id", index.track_id},
-          {"width", index.width},         {"height", index.height},       {"codec", index.codec},
-          {"avcc", index.avcc_hex},       {"fragments", std::move(frags)}};
+  nlohmann::json j = {{"init_size", index.init_size}, {"timescale", index.timescale}, {"track_id", index.track_id},
+                      {"width", index.width},         {"height", index.height},       {"codec", index.codec},
+                      {"avcc", index.avcc_hex},       {"fragments", std::move(frags)}};
+  if (index.has_audio()) {
+    j["audio"] = {{"track_id", index.audio_track_id},
+                  {"timescale", index.audio_timescale},
+                  {"codec", index.audio_codec},
+                  {"config", index.audio_config_hex}};
+  }
+  return j;
 }
 
 namespace {
@@ -504,6 +570,22 @@ Result<FragmentIndex> fragment_index_from_json(const nlohmann::json& j) {
   idx.height = *height;
   idx.codec = j["codec"].get<std::string>();
   idx.avcc_hex = j["avcc"].get<std::string>();
+  if (j.contains("audio")) {
+    const auto& a = j["audio"];
+    if (!a.is_object() || !a.contains("track_id") || !a.contains("timescale") || !a.contains("codec") ||
+        !a.contains("config") || !a["codec"].is_string() || !a["config"].is_string()) {
+      return fail(Errc::corrupt, "fragment index: 'audio' must hold track_id, timescale, codec and config");
+    }
+    auto atrack = json_uint<std::uint32_t>(a["track_id"], "audio.track_id", u32max);
+    auto ascale = json_uint<std::uint32_t>(a["timescale"], "audio.timescale", u32max);
+    for (const auto* r : {&atrack, &ascale}) if (!*r) return std::unexpected(r->error());
+    if (*atrack == 0 || *ascale == 0 || a["codec"].get<std::string>().empty())
+      return fail(Errc::corrupt, "fragment index: audio track_id, timescale and codec must be set");
+    idx.audio_track_id = *atrack;
+    idx.audio_timescale = *ascale;
+    idx.audio_codec = a["codec"].get<std::string>();
+    idx.audio_config_hex = a["config"].get<std::string>();
+  }
   std::uint64_t next_offset = idx.init_size;
   for (const auto& fj : j["fragments"]) {
     if (!fj.is_array() || fj.size() != 6) return fail(Errc::corrupt, "fragment index: a fragment must be a 6-array");

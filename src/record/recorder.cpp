@@ -13,6 +13,7 @@
 
 #include "common/fs.hpp"
 #include "encode/fmp4_muxer.hpp"
+#include "record/audio_track.hpp"
 #include "record/pipeline.hpp"
 #include "record/segment_files.hpp"
 
@@ -27,6 +28,11 @@ using encode::FrameKind;
 // a generous bound so a fragment never exceeds its estimate.
 constexpr std::int64_t kFragmentOverheadBytes = 256;
 constexpr std::int64_t kSampleOverheadBytes = 16;
+// Room kept in a segment for the audio a fragment carries (a fragment spans
+// about fragment_ms: 2 s are ~12 KB of Opus at 48 kb/s, plus 4 bytes a frame):
+// this much, or an eighth of a small segment. A fragment carries no more
+// audio than that; the rest waits for the next one.
+constexpr std::int64_t kAudioReserveBytes = 256 << 10;
 
 class RecorderImpl final : public Recorder {
  public:
@@ -49,6 +55,10 @@ class RecorderImpl final : public Recorder {
     return failure_;
   }
   std::int64_t elapsed_ms() const override { return elapsed_ms_.load(); }
+  std::optional<AudioState> audio_state() const override {
+    if (!audio_) return std::nullopt;
+    return audio_->state();
+  }
 
  private:
   void run();
@@ -61,6 +71,7 @@ class RecorderImpl final : public Recorder {
   Status refine(SteadyClock::time_point now);
   // Encodes what take_frame() held back (deferred_), now.
   Status take_deferred(SteadyClock::time_point now);
+  Status repeat_frame(SteadyClock::time_point now);
   Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
   Status flush_fragment(std::size_t count, bool hold_last = false);
   Status extend_held(std::int64_t until_ms);
@@ -86,9 +97,13 @@ class RecorderImpl final : public Recorder {
   std::int64_t media_ms(SteadyClock::time_point t) const {
     return options_.start_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - t0_).count();
   }
+  std::int64_t audio_reserve() const {
+    return audio_ ? std::min(kAudioReserveBytes, options_.segment_max_bytes / 8) : 0;
+  }
   bool fits(std::int64_t packet_bytes) const {
     const std::int64_t n = static_cast<std::int64_t>(frag_.size()) + 1;
-    return segments_.size_bytes() + frag_bytes_ + packet_bytes + kFragmentOverheadBytes + n * kSampleOverheadBytes <=
+    return segments_.size_bytes() + frag_bytes_ + packet_bytes + kFragmentOverheadBytes + n * kSampleOverheadBytes +
+               audio_reserve() <=
            options_.segment_max_bytes;
   }
 
@@ -100,6 +115,8 @@ class RecorderImpl final : public Recorder {
   std::unique_ptr<capture::ScreenCapture> capture_;
   std::optional<encode::H264Encoder> encoder_;
   std::optional<ActivityMap> activity_;
+  std::unique_ptr<AudioTrack> audio_;
+  std::vector<encode::AvPacketPtr> audio_pending_;  // taken from audio_, not yet written
   std::unique_ptr<encode::Fmp4Muxer> muxer_;
   bool new_muxer_pending_ = true;
   std::vector<encode::AvPacketPtr> frag_;  // the fragment being built; the last duration is unknown
@@ -177,9 +194,16 @@ Status RecorderImpl::init() {
   if (!enc) return std::unexpected(enc.error());
   encoder_.emplace(std::move(*enc));
   activity_.emplace(eo.width, eo.height, tuning_.activity);
+  if (o.audio) {
+    AudioTrackOptions ao;
+    ao.pulse = *o.audio;
+    auto track = AudioTrack::open(std::move(ao));
+    if (!track) return std::unexpected(track.error());
+    audio_ = std::move(*track);
+  }
   // The first frame is captured at media time start_offset_ms, so the first
   // segment can be opened now and a bad spool fails start(), not the thread.
-  auto m = encode::Fmp4Muxer::open(encoder_->parameters(), o.start_offset_ms);
+  auto m = encode::Fmp4Muxer::open(encoder_->parameters(), o.start_offset_ms, audio_ ? audio_->codec() : nullptr);
   if (!m) return std::unexpected(m.error());
   muxer_ = std::move(*m);
   new_muxer_pending_ = false;
@@ -252,6 +276,15 @@ Status RecorderImpl::loop() {
           next_allowed = time_of(grid_ceil(last_pts_ + 1));
           break;
         }
+        // Still screen with audio: a fragment needs a video sample to carry the
+        // audio, so the unchanged picture is coded again (an all-skip frame
+        // of a few bytes) once a fragment's span has passed.
+        if (audio_ && started_ && frag_.empty() && media_ms(now()) - last_pts_ >= tuning_.fragment_ms &&
+            now() >= next_allowed) {
+          if (auto r = repeat_frame(now()); !r) return r;
+          next_allowed = time_of(grid_ceil(last_pts_ + 1));
+          break;
+        }
         // Still screen: the newest picture goes to disk with its duration so
         // far, so a crash does not lose it; the next frame extends it.
         if (!frag_.empty() && media_ms(now()) - frag_.back()->pts >= tuning_.still_flush_ms) {
@@ -288,6 +321,8 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
     started_ = true;
     t0_ = now;
     if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
+    // The audio track's sample 0 is this frame's media time: one clock for both.
+    if (audio_) audio_->begin(now, options_.start_offset_ms);
   } else {
     if (deferred_) {
       rects.insert(rects.begin(), deferred_->rects.begin(), deferred_->rects.end());
@@ -332,6 +367,13 @@ Status RecorderImpl::refine(SteadyClock::time_point now) {
   const auto regions = activity_->plan({}, pts);
   if (regions.empty()) return {};
   return encode_and_mux(pts, regions, {});
+}
+
+Status RecorderImpl::repeat_frame(SteadyClock::time_point now) {
+  std::int64_t pts = grid_floor(media_ms(now));
+  if (pts <= last_pts_) pts = last_pts_ + 1;
+  last_pts_ = pts;
+  return encode_and_mux(pts, activity_->plan({}, pts), {});
 }
 
 Status RecorderImpl::handle_resize() {
@@ -397,7 +439,7 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
   if (new_segment) {
     if (auto st = close_segment(); !st) return st;
     if (new_muxer_pending_) {
-      auto m = encode::Fmp4Muxer::open(encoder_->parameters(), pkt->pts);
+      auto m = encode::Fmp4Muxer::open(encoder_->parameters(), pkt->pts, audio_ ? audio_->codec() : nullptr);
       if (!m) return std::unexpected(m.error());
       muxer_ = std::move(*m);
       new_muxer_pending_ = false;
@@ -424,9 +466,20 @@ Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   std::vector<const AVPacket*> pkts;
   pkts.reserve(count);
   for (std::size_t i = 0; i < count; ++i) pkts.push_back(frag_[i].get());
-  auto bytes = muxer_->fragment(pkts);
-  if (!bytes) return std::unexpected(bytes.error());
   const std::int64_t end = frag_[count - 1]->pts + frag_[count - 1]->duration;
+  std::vector<const AVPacket*> audio;
+  if (audio_) {
+    for (auto& p : audio_->take_until(end)) audio_pending_.push_back(std::move(p));
+    std::int64_t bytes = 0;
+    for (const auto& p : audio_pending_) {
+      bytes += p->size + 4;
+      if (bytes > audio_reserve() && !audio.empty()) break;
+      audio.push_back(p.get());
+    }
+  }
+  auto bytes = muxer_->fragment(pkts, audio);
+  if (!bytes) return std::unexpected(bytes.error());
+  audio_pending_.erase(audio_pending_.begin(), audio_pending_.begin() + static_cast<std::ptrdiff_t>(audio.size()));
   if (auto st = segments_.append(*bytes, end); !st) return st;
   if (hold_last)
     held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
@@ -458,6 +511,19 @@ Status RecorderImpl::close_segment() {
 Status RecorderImpl::finish(SteadyClock::time_point now) {
   if (deferred_) {
     if (auto st = take_deferred(now); !st) return st;
+  }
+  if (audio_ && started_) {
+    // The rest of the audio goes into a last fragment, which needs a video
+    // sample: the picture on screen, coded once more.
+    if (frag_.empty()) {
+      if (auto r = repeat_frame(now); !r) return r;
+    }
+    auto rest = audio_->finish(std::max(media_ms(now), frag_.back()->pts + 1));
+    if (!rest) {
+      spdlog::warn("the audio track's end is lost: {}", rest.error().message);
+    } else {
+      for (auto& p : *rest) audio_pending_.push_back(std::move(p));
+    }
   }
   if (!frag_.empty()) {
     // The last picture stayed on screen until now.

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "capture/pulse_capture.hpp"
 #include "common/error.hpp"
 #include "common/time.hpp"
 
@@ -33,6 +34,17 @@ struct RecorderOptions {
   std::int64_t first_seq = 0;                // seq of the first segment written
   std::int64_t start_offset_ms = 0;          // media time of the first frame
   bool draw_cursor = true;
+  // Set: record what the session's user hears from this audio server as a
+  // second track (record/audio_track.hpp). Unset: nothing is opened on any
+  // audio server and the files have one (video) track.
+  std::optional<capture::PulseOptions> audio;
+};
+
+// For recording-status: is sound being recorded, from where, and if not, why.
+struct AudioState {
+  bool recording = false;
+  std::string source;  // the monitor and server while recording
+  std::string error;   // why there is no audio (server absent, gone, refused)
 };
 
 struct SegmentClosed {
@@ -72,6 +84,8 @@ class Recorder {
   virtual CaptureInfo capture_info() const = 0;
   // Set when the pipeline stopped by itself (display gone, disk full, ...).
   virtual std::optional<Error> failure() const = 0;
+  // nullopt when the recording has no audio track.
+  virtual std::optional<AudioState> audio_state() const = 0;
   // Media time recorded so far (end of the last frame written).
   virtual std::int64_t elapsed_ms() const = 0;
 };

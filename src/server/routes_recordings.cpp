@@ -58,6 +58,7 @@ Status recording_details(Services& s, Context& ctx) {
   Json segs = Json::array();
   for (const auto& seg : d->segments) segs.push_back(to_json(seg));
   j["segments"] = segs;
+  add_media_summary(j, d->segments);
   ctx.reply(j);
   return {};
 }

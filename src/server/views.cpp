@@ -4,6 +4,7 @@
 #include <array>
 
 #include "common/text.hpp"
+#include "media/fmp4.hpp"
 
 namespace deskaudit::server {
 
@@ -62,6 +63,16 @@ Json to_json(const Recording& r) {
           {"retention_days", r.retention_days},
           {"expires_at", opt_time(r.expires_at)},
           {"legal_hold", r.legal_hold}};
+}
+
+void add_media_summary(Json& j, const std::vector<Segment>& segments) {
+  j["has_audio"] = false;
+  j["codecs"] = nullptr;
+  if (segments.empty()) return;
+  auto index = media::fragment_index_from_json(Json::parse(segments.front().index_json, nullptr, false));
+  if (!index) return;
+  j["has_audio"] = index->has_audio();
+  j["codecs"] = index->codecs();
 }
 
 Json to_json(const Segment& s) {

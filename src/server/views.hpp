@@ -15,6 +15,10 @@ Json to_json(const catalog::RecordingRule& rule);
 Json to_json(const catalog::Policy& policy);
 Json to_json(const catalog::Pool& pool);
 Json to_json(const catalog::Recording& recording);
+// A recording's media summary from its first segment's index: "has_audio"
+// (an audio track) and "codecs" (the HLS CODECS value, "avc1.64001f,opus";
+// null without segments).
+void add_media_summary(Json& recording, const std::vector<catalog::Segment>& segments);
 Json to_json(const catalog::Segment& segment);
 Json to_json(const catalog::User& user, const std::vector<catalog::RoleGrant>& grants);
 Json to_json(const catalog::Role& role);

@@ -8,8 +8,11 @@
 namespace deskaudit::testing {
 
 // Throws std::runtime_error when ffmpeg is missing or fails.
-// seconds of video at fps, one fragment per second, split over `segments` files.
-std::vector<std::string> make_segments(int segments, int seconds, int fps = 5, const std::string& size = "320x240");
+// seconds of video at fps, one fragment per second, split over `segments` files;
+// with_audio: and a second track, a 1 kHz tone as 48 kHz stereo Opus (what the
+// agent records), in the same fragments.
+std::vector<std::string> make_segments(int segments, int seconds, int fps = 5, const std::string& size = "320x240",
+                                       bool with_audio = false);
 
 std::string sha256_of(const std::string& bytes);
 

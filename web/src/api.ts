@@ -127,6 +127,10 @@ export interface Segment {
 
 export interface RecordingDetail extends Recording {
   segments: Segment[];
+  /** An audio track (the policy recorded audio), from the first segment. */
+  has_audio?: boolean;
+  /** The HLS CODECS value, e.g. "avc1.64001f,opus"; null without segments. */
+  codecs?: string | null;
 }
 
 export interface StatusCheck {

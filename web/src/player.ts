@@ -65,6 +65,20 @@ export function createPlayer(opts: PlayerOptions): Player {
     { id: 'speed', class: 'ctl', 'aria-label': 'Playback speed' },
     SPEEDS.map((s) => h('option', { value: String(s), selected: s === 1 }, `${s}x`)),
   );
+  // Sound: recordings made with the policy's audio switch on carry a second
+  // track; without one both controls stay but say there is nothing to hear.
+  const muteBtn = h('button', { type: 'button', class: 'ctl mute', 'aria-pressed': 'false' }, 'Mute');
+  const volume = h('input', {
+    id: 'volume',
+    class: 'ctl volume',
+    type: 'range',
+    min: '0',
+    max: '100',
+    step: '5',
+    value: '100',
+    'aria-label': 'Volume',
+    'aria-valuetext': '100%',
+  });
   const fsBtn = h('button', { type: 'button', class: 'ctl', 'aria-pressed': 'false' }, 'Full screen');
   const pipReason = h('span', { id: 'pip-reason', class: 'reason' });
   const pipBtn = h('button', { type: 'button', class: 'ctl', 'aria-pressed': 'false', 'aria-describedby': 'pip-reason' }, 'Picture-in-picture');
@@ -83,6 +97,9 @@ export function createPlayer(opts: PlayerOptions): Player {
       playBtn,
       h('label', { class: 'speed', for: 'speed' }, h('span', { 'aria-hidden': 'true' }, 'Speed')),
       speed,
+      muteBtn,
+      h('label', { class: 'speed', for: 'volume' }, h('span', { 'aria-hidden': 'true' }, 'Volume')),
+      volume,
       h('span', { class: 'spacer' }),
       fsBtn,
       pipBtn,
@@ -97,7 +114,7 @@ export function createPlayer(opts: PlayerOptions): Player {
     h(
       'p',
       { class: 'keys muted' },
-      'Keys: Space play/pause · ← → 5 s back/forward · F full screen',
+      'Keys: Space play/pause · ← → 5 s back/forward · M mute · F full screen',
     ),
   );
 
@@ -248,6 +265,21 @@ export function createPlayer(opts: PlayerOptions): Player {
     if (video.playbackRate !== want) video.playbackRate = want;
   });
 
+  const syncSound = () => {
+    muteBtn.setAttribute('aria-pressed', String(video.muted));
+    const pct = Math.round(video.volume * 100);
+    if (document.activeElement !== volume) volume.value = String(pct);
+    volume.setAttribute('aria-valuetext', video.muted ? `${pct}%, muted` : `${pct}%`);
+  };
+  muteBtn.addEventListener('click', () => {
+    video.muted = !video.muted;
+  });
+  volume.addEventListener('input', () => {
+    video.volume = Number(volume.value) / 100;
+    if (video.volume > 0 && video.muted) video.muted = false;
+  });
+  video.addEventListener('volumechange', syncSound);
+
   const toggleFullscreen = async () => {
     try {
       if (document.fullscreenElement) await document.exitFullscreen();
@@ -316,6 +348,9 @@ export function createPlayer(opts: PlayerOptions): Player {
     } else if ((ev.key === 'f' || ev.key === 'F') && !activates) {
       ev.preventDefault();
       void toggleFullscreen();
+    } else if ((ev.key === 'm' || ev.key === 'M') && !activates) {
+      ev.preventDefault();
+      video.muted = !video.muted;
     }
   };
   document.addEventListener('keydown', onKey);

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../record/pulse_server.hpp"
 #include "agent_harness.hpp"
 #include "common/fs.hpp"
 #include "common/time.hpp"
@@ -512,6 +513,61 @@ TEST_F(AgentIT, PolicyOffRecordsNothingAndTurningItOffStopsARecording) {
   EXPECT_TRUE(hb["session"]["recording_id"].is_null()) << "recording resumed although the policy is off: " << hb.dump();
   EXPECT_EQ(recordings().size(), 1u) << "recording resumed although the policy is off";
   EXPECT_EQ(session("status")["recording"], false);
+}
+
+// The policy's audio switch, end to end: a PulseAudio server of the test's
+// (given as --pulse-server, as PULSE_SERVER would be), the agent's status,
+// the uploaded recording.
+TEST_F(AgentIT, AudioPolicyRecordsTheSoundAndStatusSaysWhyThereIsNone) {
+  ptest::PulseServer pulse;
+  set_policy({{"mode", "session"}, {"audio", true}});
+  start_agent({"--pulse-server", pulse.server()});
+  session("connect", "fay");
+  start_motion(40);
+  const auto audio = [&] { return session("status")["audio"]; };
+  ASSERT_TRUE(wait_until([&] { return audio()["recording"] == true; }, 30s)) << audio().dump();
+  EXPECT_EQ(audio()["enabled"], true);
+  EXPECT_NE(pulse.clients().find("deskaudit"), std::string::npos);
+  pulse.kill();
+  ASSERT_TRUE(wait_until([&] { return audio()["recording"] == false && audio()["error"].is_string(); }, 30s))
+      << audio().dump();
+  pulse.start();
+  ASSERT_TRUE(wait_until([&] { return audio()["recording"] == true; }, 30s)) << audio().dump();
+  EXPECT_TRUE(audio()["error"].is_null()) << audio().dump();
+  session("disconnect");
+  auto recs = wait_finished(1, 60s);
+  ASSERT_EQ(recs.size(), 1u);
+  const auto d = detail(recs[0]["id"].get<std::string>());
+  EXPECT_EQ(d["has_audio"], true) << d.dump();
+  EXPECT_TRUE(d["codecs"].get<std::string>().ends_with(",opus")) << d.dump();
+}
+
+TEST_F(AgentIT, AudioServerNotFoundStillRecordsTheVideoAndSaysWhy) {
+  set_policy({{"mode", "session"}, {"audio", true}});
+  start_agent();  // no --pulse-server, and no local user "hal" with a runtime directory
+  session("connect", "hal");
+  start_motion(20);
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s)) << "the video did not start";
+  ASSERT_TRUE(wait_until([&] { return session("status")["audio"]["error"].is_string(); }, 30s));
+  const auto audio = session("status")["audio"];
+  EXPECT_EQ(audio["enabled"], true);
+  EXPECT_EQ(audio["recording"], false);
+  EXPECT_NE(audio["error"].get<std::string>().find("no local user 'hal'"), std::string::npos) << audio.dump();
+}
+
+TEST_F(AgentIT, AudioOffOpensNothingOnTheAudioServer) {
+  ptest::PulseServer pulse;
+  set_policy({{"mode", "session"}});
+  start_agent({"--pulse-server", pulse.server()});
+  session("connect", "gus");
+  start_motion(20);
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s)) << "recording did not start";
+  EXPECT_EQ(session("status")["audio"]["enabled"], false);
+  EXPECT_EQ(pulse.clients().find("deskaudit"), std::string::npos) << pulse.clients();
+  session("disconnect");
+  auto recs = wait_finished(1, 60s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(detail(recs[0]["id"].get<std::string>())["has_audio"], false);
 }
 
 TEST_F(AgentIT, OutsideTheTimeWindowNothingIsRecorded) {

@@ -97,6 +97,8 @@ TEST_F(ApiFlow, AdministratorSetsUpAndAgentUploadsAndAuditorDownloads) {
   EXPECT_EQ(detail.json["segment_count"], 3);
   EXPECT_EQ(detail.json["status"], "complete");
   EXPECT_EQ(detail.json["policy_id"], policy_id);
+  EXPECT_EQ(detail.json["has_audio"], false);
+  EXPECT_EQ(detail.json["codecs"].get<std::string>().find(','), std::string::npos) << detail.json["codecs"];
   ASSERT_EQ(detail.json["segments"].size(), 3u);
   std::int64_t total = 0, media_ms = 0;
   for (int i = 0; i < 3; ++i) {
@@ -164,6 +166,47 @@ TEST_F(ApiFlow, AdministratorSetsUpAndAgentUploadsAndAuditorDownloads) {
   auto verify = api.get("/api/v1/audit-log/verify");
   ASSERT_EQ(verify.status, 200);
   EXPECT_TRUE(verify.json["ok"].get<bool>()) << verify.body;
+}
+
+TEST_F(ApiFlow, RecordingWithAudioSaysSoAndPlaysAndDownloadsWithBothTracks) {
+  auto api = admin();
+  auto agent_creds = enroll_agent(api, "desk-audio-01");
+  Api agent(server_->url(), agent_creds.agent_token);
+  auto rec = agent.post("/api/v1/agent/recordings", {{"username", "carol"}, {"start_time", "2026-11-27T11:00:00Z"}});
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  const auto rec_id = rec.json["id"].get<std::string>();
+  const auto segments = make_segments(2, 6, 5, "320x240", true);
+  for (int i = 0; i < 2; ++i) upload(agent, rec_id, i, segments[static_cast<std::size_t>(i)], 201);
+  ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + rec_id + "/finish", {{"end_time", "2026-11-27T11:00:06Z"}, {"status", "complete"}}).status,
+            200);
+
+  auto detail = api.get("/api/v1/recordings/" + rec_id);
+  ASSERT_EQ(detail.status, 200);
+  EXPECT_EQ(detail.json["has_audio"], true);
+  const auto codecs = detail.json["codecs"].get<std::string>();
+  EXPECT_TRUE(codecs.starts_with("avc1.")) << codecs;
+  EXPECT_TRUE(codecs.ends_with(",opus")) << codecs;
+
+  auto playlist = api.get("/api/v1/recordings/" + rec_id + "/playlist.m3u8");
+  ASSERT_EQ(playlist.status, 200);
+  EXPECT_NE(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos);
+
+  // One MP4 with both tracks, each lasting the recording.
+  auto dl = api.get("/api/v1/recordings/" + rec_id + "/download");
+  ASSERT_EQ(dl.status, 200);
+  const auto file = dir_->path() / "audio-download.mp4";
+  std::ofstream(file, std::ios::binary) << dl.body;
+  const auto out = file.string() + ".txt";
+  ASSERT_EQ(std::system(("ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 '" + file.string() +
+                         "' > '" + out + "'")
+                            .c_str()),
+            0);
+  std::ifstream in(out);
+  const std::string streams((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(streams.find("h264,video"), std::string::npos) << streams;
+  EXPECT_NE(streams.find("opus,audio"), std::string::npos) << streams;
+  const std::string decode = "ffmpeg -nostdin -v error -i '" + file.string() + "' -map 0:a -f null - 2>&1";
+  ASSERT_EQ(std::system(decode.c_str()), 0);
 }
 
 TEST_F(ApiFlow, EnrollmentTokensAreCheckedAndCounted) {

@@ -146,6 +146,21 @@ TEST_F(BadInput, ZeroByteSampleBombIs422) {
   for (const auto& item : detail.json["segments"]) EXPECT_NE(item["seq"], 7) << detail.body;
 }
 
+// A second traf must be the audio track's, with its samples after the video's.
+TEST_F(BadInput, AudioFragmentOfAnotherTrackIs422) {
+  auto seg = make_segments(1, 2, 5, "320x240", true)[0];
+  ASSERT_EQ(put_segment(8, seg, sha256_of(seg)).status, 201) << "the untouched segment is accepted";
+  const auto moof = seg.find("moof");
+  ASSERT_NE(moof, std::string::npos);
+  const auto first_tfhd = seg.find("tfhd", moof);
+  const auto second_tfhd = seg.find("tfhd", first_tfhd + 4);
+  ASSERT_NE(second_tfhd, std::string::npos);
+  seg[second_tfhd + 4 + 4 + 3] = 7;  // track_ID (after version/flags) -> 7
+  auto r = put_segment(9, seg, sha256_of(seg));
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("audio track"), std::string::npos) << r.body;
+}
+
 TEST_F(BadInput, FinishIsValidated) {
   Api agent(server_->url(), agent_token_);
   auto r = agent.post("/api/v1/agent/recordings/" + rec_id_ + "/finish", {{"end_time", "2026-11-27T09:00:00Z"}});

@@ -141,3 +141,13 @@ TEST(Policy, RecordsAtFollowsMode) {
   EXPECT_TRUE(policy_records_at(p, hm(1, 0)));
   EXPECT_FALSE(policy_records_at(p, hm(2, 0)));
 }
+
+TEST(AgentPolicy, TheNoticeSaysAudioIsRecordedWhenItIs) {
+  Policy p;
+  p.user_notice = true;
+  p.user_notice_message = "This session is recorded for audit.";
+  EXPECT_EQ(notice_text(p), "This session is recorded for audit.");
+  p.audio = true;
+  EXPECT_NE(notice_text(p).find("This session is recorded for audit."), std::string::npos);
+  EXPECT_NE(notice_text(p).find("sound of this session"), std::string::npos);
+}

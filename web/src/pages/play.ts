@@ -27,6 +27,7 @@ function metadata(r: RecordingDetail, player: Player | null): HTMLElement {
       row('Status', r.status),
       row('Size', formatBytes(r.size_bytes)),
       row('Segments', String(r.segment_count)),
+      row('Audio', r.segments.length === 0 ? '—' : r.has_audio ? 'Yes' : 'No (video only)'),
       row('Expires', r.expires_at ? formatTime(r.expires_at) : '—'),
       row('ID', h('code', {}, r.id)),
     ),
