@@ -59,4 +59,16 @@ std::string utf8_truncate(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
+Status check_display_name(std::string_view name, std::string_view field, std::size_t max_bytes) {
+  const std::string f(field);
+  if (name.empty() || name.size() > max_bytes) {
+    return fail(Errc::unprocessable, f + " must have 1 to " + std::to_string(max_bytes) + " bytes", f);
+  }
+  if (!is_valid_utf8(name)) return fail(Errc::unprocessable, f + " must be UTF-8", f);
+  if (std::ranges::any_of(name, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
+    return fail(Errc::unprocessable, f + " must not contain control characters", f);
+  }
+  return {};
+}
+
 }  // namespace deskaudit

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.hpp"
+
 namespace deskaudit {
 
 // The longest user name (bytes of UTF-8) anyone stores: sign-in, the
@@ -26,5 +28,10 @@ bool is_valid_utf8(std::string_view text) noexcept;
 // inside a multi-byte character. Invalid sequences are replaced by U+FFFD
 // before cutting, so the result is always valid UTF-8.
 std::string utf8_truncate(std::string_view text, std::size_t max_bytes);
+
+// A display name administrators give (users, pools, roles, policies):
+// 1..max_bytes bytes of UTF-8 without control characters. Unprocessable,
+// naming `field`.
+Status check_display_name(std::string_view name, std::string_view field, std::size_t max_bytes = kMaxUserNameBytes);
 
 }  // namespace deskaudit

@@ -38,13 +38,6 @@ Status may_grant(Services& s, const Context& ctx, const std::vector<catalog::Rol
 // A custom role may hold only permissions the caller holds everywhere (403).
 Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions);
 
-// Policy writes: the caller's policy:write must reach every computer and
-// pool the policy is assigned to (403 otherwise).
-Status may_change_policy(Services& s, const Context& ctx, std::string_view policy_id);
-// The target of an assignment: 404 when hidden from policy:read, 403 when
-// visible but outside policy:write.
-Status may_assign_to(Services& s, const Context& ctx, catalog::TargetType type, const std::string& target_id);
-
 // Media access is logged once per viewer, recording and action in a
 // 10-minute window. The entry is written before a byte is served; when it
 // cannot be written the request fails (503), so no access goes unaudited.

@@ -14,6 +14,7 @@
 #include "server/rate_limit.hpp"
 #include "service/audit_log.hpp"
 #include "service/caller.hpp"
+#include "service/policy_service.hpp"
 #include "storage/object_store.hpp"
 
 namespace deskaudit::server {
@@ -27,6 +28,7 @@ struct Services {
   std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
   std::unique_ptr<AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
   std::unique_ptr<service::AuditLog> audit_log;  // appends; tells audit_signer of each entry
+  std::unique_ptr<service::PolicyService> policies;
   // In memory, per replica (see docs/deployment.md): failed sign-ins per
   // client address, and bytes uploaded per computer in the last hour.
   std::unique_ptr<RateLimiter> login_throttle;

@@ -22,11 +22,7 @@ Json to_json(const catalog::RoleGrant& grant);
 // A computer with its agent state; online when seen within offline_after_ms.
 Json to_json(const catalog::Computer& computer, EpochMs now, std::int64_t offline_after_ms);
 
-// Applies the given fields of a "recording" object onto base (PATCH merges,
-// POST starts from defaults), validating every value: unprocessable with
-// the field named ("recording.fps").
-Result<catalog::RecordingRule> rule_from_json(const Json& j, catalog::RecordingRule base);
-// Validates a display name (1..128 printable characters); field named.
+// Validates a display name (check_display_name, 1..128 bytes); field named.
 Status check_name(const std::string& name, std::string_view field);
 // The body's string field `field`, required and valid as a name.
 Result<std::string> get_name(const Json& body, std::string_view field);
