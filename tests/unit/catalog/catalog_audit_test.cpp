@@ -1,5 +1,5 @@
 // Conformance: the audit chain and leases; plus the backend instantiation
-// and the factory's URL handling.
+// (SQLite, PostgreSQL and the in-memory fake) and the factory's URL handling.
 #include <sys/stat.h>
 
 #include <atomic>
@@ -260,7 +260,9 @@ TEST_P(CatalogTest, ConcurrentLeaseAttemptsHaveOneWinner) {
 }
 
 TEST_P(CatalogTest, LostPostgresConnectionIsUnavailableThenRecovers) {
-  if (GetParam() != BackendKind::postgresql) GTEST_SKIP() << "PostgreSQL only: SQLite has no connection to lose";
+  if (GetParam() != BackendKind::postgresql) {
+    GTEST_SKIP() << "PostgreSQL only: SQLite and the in-memory fake have no connection to lose";
+  }
   const std::string app = "catalog_kill_" + unique_suffix();
   auto made = make_catalog(url_ + "&application_name=" + app, 1);
   ASSERT_TRUE(made) << made.error().message;
@@ -279,7 +281,8 @@ TEST_P(CatalogTest, LostPostgresConnectionIsUnavailableThenRecovers) {
   EXPECT_EQ(back->name, "Alpha");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CatalogTest, ::testing::Values(BackendKind::sqlite, BackendKind::postgresql),
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogTest,
+                         ::testing::Values(BackendKind::sqlite, BackendKind::postgresql, BackendKind::memory),
                          backend_name);
 
 // --- factory ---------------------------------------------------------------

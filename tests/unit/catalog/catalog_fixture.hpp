@@ -1,8 +1,10 @@
 #pragma once
 // The catalog conformance fixture: one suite, run against SQLite (a fresh
-// file per test) and PostgreSQL (a fresh schema per test in the database of
+// file per test), PostgreSQL (a fresh schema per test in the database of
 // DESKAUDIT_TEST_POSTGRES_URL, dropped afterwards), so tests are independent
-// and may run in parallel against one server.
+// and may run in parallel against one server, and the in-memory fake the
+// service tests use (tests/common/memory_catalog.hpp), which proves it keeps
+// the same contract.
 #include <gtest/gtest.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
@@ -18,18 +20,35 @@
 #include <string>
 
 #include "catalog/catalog.hpp"
+#include "memory_catalog.hpp"
 
 namespace deskaudit::catalog::test {
 
-enum class BackendKind { sqlite, postgresql };
+enum class BackendKind { sqlite, postgresql, memory };
 
-inline void PrintTo(BackendKind kind, std::ostream* os) {
-  *os << (kind == BackendKind::sqlite ? "sqlite" : "postgresql");
+inline const char* backend_text(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::sqlite:
+      return "sqlite";
+    case BackendKind::postgresql:
+      return "postgresql";
+    case BackendKind::memory:
+      return "memory";
+  }
+  return "?";
 }
 
-inline std::string backend_name(const ::testing::TestParamInfo<BackendKind>& info) {
-  return info.param == BackendKind::sqlite ? "sqlite" : "postgresql";
-}
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << backend_text(kind); }
+
+inline std::string backend_name(const ::testing::TestParamInfo<BackendKind>& info) { return backend_text(info.param); }
+
+// For the tests of SQL-only behaviour (schema migrations, connections).
+#define CATALOG_SKIP_UNLESS_SQL()                              \
+  do {                                                         \
+    if (GetParam() == BackendKind::memory)                     \
+      GTEST_SKIP() << "SQL backends only: the in-memory fake " \
+                      "has no schema or connection";           \
+  } while (0)
 
 inline const char* postgres_url() {
   const char* url = std::getenv("DESKAUDIT_TEST_POSTGRES_URL");
@@ -45,6 +64,12 @@ inline std::string unique_suffix() {
 class CatalogTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {
+    if (GetParam() == BackendKind::memory) {
+      catalog_ = std::make_unique<deskaudit::testing::MemoryCatalog>();
+      auto migrated = catalog_->migrate();
+      ASSERT_TRUE(migrated) << migrated.error().message;
+      return;
+    }
     if (GetParam() == BackendKind::sqlite) {
       dir_ = std::filesystem::temp_directory_path() / ("deskaudit-catalog-test-" + unique_suffix());
       // A missing parent directory: make_catalog creates it.
@@ -91,6 +116,7 @@ class CatalogTest : public ::testing::TestWithParam<BackendKind> {
   // Runs SQL on the test's database from outside the catalog (as an older
   // release or a database administrator would).
   void raw_sql(const std::string& statement) {
+    ASSERT_NE(GetParam(), BackendKind::memory) << "raw_sql needs a SQL backend";
     if (GetParam() == BackendKind::sqlite) {
       soci::session s(soci::sqlite3, "db=\"" + (dir_ / "nested" / "catalog.db").string() + "\" timeout=10");
       s << statement;

@@ -110,6 +110,7 @@ TEST_P(CatalogTest, RecordingFiltersAndOverlap) {
 // Upgrading a catalog of schema 1: existing recordings take their
 // computer's pool at upgrade time (the best record there is).
 TEST_P(CatalogTest, MigrationTwoGivesExistingRecordingsTheirComputersPool) {
+  CATALOG_SKIP_UNLESS_SQL();
   CAT_OK(cat().create_pool(make_pool("pool-a", "Alpha")));
   CAT_OK(cat().create_computer(make_computer("cc-1", "one", "pool-a")));
   CAT_OK(cat().create_computer(make_computer("cc-2", "two")));

@@ -1,6 +1,8 @@
 // One behaviour suite for every ObjectStore backend: the local directory
-// store always, and the S3 store against DESKAUDIT_TEST_S3_ENDPOINT (s3rver
-// from scripts/s3-test-server) when it is set.
+// store always, the in-memory fake the service tests use
+// (tests/common/memory_object_store.hpp) always, and the S3 store against
+// DESKAUDIT_TEST_S3_ENDPOINT (s3rver from scripts/s3-test-server) when it is
+// set.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <thread>
 
 #include "common/crypto.hpp"
+#include "memory_object_store.hpp"
 #include "storage/object_store.hpp"
 #include "store_test_support.hpp"
 
@@ -19,20 +22,42 @@ namespace {
 namespace fs = std::filesystem;
 using namespace testing;
 
-enum class Backend { local, s3 };
+enum class Backend { local, s3, memory };
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::local ? "Local" : "S3";
+  switch (info.param) {
+    case Backend::local:
+      return "Local";
+    case Backend::s3:
+      return "S3";
+    case Backend::memory:
+      return "Memory";
+  }
+  return "?";
 }
 
-void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::local ? "local directory" : "S3"); }
+void PrintTo(Backend b, std::ostream* os) { *os << backend_name(::testing::TestParamInfo<Backend>(b, 0)); }
+
+std::string_view describe_scheme(Backend b) {
+  switch (b) {
+    case Backend::local:
+      return "file:///";
+    case Backend::s3:
+      return "s3://";
+    case Backend::memory:
+      return "memory://";
+  }
+  return "?";
+}
 
 class ObjectStoreConformance : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     scratch_ = fs::temp_directory_path() / ("deskaudit-store-" + random_id(""));
     fs::create_directories(scratch_);
-    if (GetParam() == Backend::local) {
+    if (GetParam() == Backend::memory) {
+      store_ = std::make_unique<deskaudit::testing::MemoryObjectStore>();
+    } else if (GetParam() == Backend::local) {
       auto s = make_object_store("file://" + (scratch_ / "objects").string());
       ASSERT_TRUE(s) << s.error().message;
       store_ = std::move(*s);
@@ -323,14 +348,14 @@ TEST_P(ObjectStoreConformance, Large40MiBObjectIsStreamed) {
 
 TEST_P(ObjectStoreConformance, DescribeNamesTheStoreWithoutSecrets) {
   const std::string d = store_->describe();
-  EXPECT_TRUE(d.starts_with(GetParam() == Backend::local ? "file:///" : "s3://")) << d;
+  EXPECT_TRUE(d.starts_with(describe_scheme(GetParam()))) << d;
   if (const auto server = s3_test_server(); server && GetParam() == Backend::s3) {
     EXPECT_EQ(d.find(server->options.secret_access_key), std::string::npos) << d;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreConformance, ::testing::Values(Backend::local, Backend::s3),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreConformance,
+                         ::testing::Values(Backend::local, Backend::s3, Backend::memory), backend_name);
 
 }  // namespace
 }  // namespace deskaudit::storage
