@@ -1,10 +1,8 @@
 #include "service/policy_service.hpp"
 
-#include <unistd.h>
-
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include "memory_catalog.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::catalog;
@@ -16,13 +14,6 @@ namespace {
 class PolicyServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("deskaudit-policy-service-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto c = make_catalog("sqlite://" + (dir_ / "catalog.db").string(), 1);
-    ASSERT_TRUE(c) << c.error().message;
-    catalog_ = std::move(*c);
     ASSERT_TRUE(catalog_->migrate());
     audit_ = std::make_unique<AuditLog>(*catalog_, clock_);
     service_ = std::make_unique<PolicyService>(*catalog_, *audit_, clock_);
@@ -37,13 +28,6 @@ class PolicyServiceTest : public ::testing::Test {
     }
     roles_ = {Role{"role-writer", "writer", "", {"policy:read", "policy:write"}, false}};
   }
-  void TearDown() override {
-    service_.reset();
-    audit_.reset();
-    catalog_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   // A writer whose policy:write is limited to pool A.
   Caller scoped() const {
     return {"scoped", "u-scoped", "", auth::Grants({{"u-scoped", "role-writer", TargetType::pool, "pool-a"}}, roles_)};
@@ -64,9 +48,8 @@ class PolicyServiceTest : public ::testing::Test {
     return v ? v->policy.id : "";
   }
 
-  std::filesystem::path dir_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000);
-  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<deskaudit::testing::MemoryCatalog> catalog_ = std::make_unique<deskaudit::testing::MemoryCatalog>();
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<PolicyService> service_;
   std::vector<Role> roles_;
@@ -163,6 +146,18 @@ TEST_F(PolicyServiceTest, AssignmentsAreListedAndAudited) {
   EXPECT_EQ(json::parse(assigned[0].details_json),
             (json{{"target_type", "computer"}, {"target_id", "cc-b"}}));
   EXPECT_EQ(audit("policy.unassign").size(), 1u);
+}
+
+TEST_F(PolicyServiceTest, ACatalogFailureIsPassedOnAndNothingIsAudited) {
+  const auto id = create(admin(), json{{"name", "p"}});
+  catalog_->fail_next("update_policy", Error{Errc::unavailable, "database gone"});
+  auto v = service_->update(admin(), id, json{{"recording", {{"fps", 10}}}});
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, Errc::unavailable);
+  catalog_->fail_next("assign_policy", Error{Errc::unavailable, "database gone"});
+  EXPECT_EQ(service_->assign(admin(), {id, TargetType::pool, "pool-a"}).error().code, Errc::unavailable);
+  EXPECT_TRUE(audit("policy.update").empty());
+  EXPECT_TRUE(audit("policy.assign").empty());
 }
 
 TEST_F(PolicyServiceTest, DeleteRemovesAndAudits) {
