@@ -90,7 +90,9 @@ TEST(Policy, ReadsWhatTheServerSends) {
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ(p->mode, mode);
     EXPECT_EQ(p->fps, 2);
-    if (mode == RecordingMode::period) EXPECT_EQ(p->period_start_min, hm(22, 0));
+    if (mode == RecordingMode::period) {
+      EXPECT_EQ(p->period_start_min, hm(22, 0));
+    }
   }
 }
 
