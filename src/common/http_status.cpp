@@ -34,11 +34,19 @@ int http_status_for(Errc code) noexcept {
 }
 
 Errc errc_for_status(long status, std::string_view error_code) noexcept {
-  static constexpr std::array all = {Errc::invalid_argument, Errc::unauthenticated,  Errc::permission_denied,
-                                     Errc::not_found,        Errc::conflict,         Errc::too_large,
-                                     Errc::unprocessable,    Errc::unavailable,      Errc::too_many_requests,
-                                     Errc::password_change_required,                 Errc::io,
-                                     Errc::corrupt,          Errc::internal};
+  static constexpr std::array all = {Errc::invalid_argument,
+                                     Errc::unauthenticated,
+                                     Errc::permission_denied,
+                                     Errc::not_found,
+                                     Errc::conflict,
+                                     Errc::too_large,
+                                     Errc::unprocessable,
+                                     Errc::unavailable,
+                                     Errc::too_many_requests,
+                                     Errc::password_change_required,
+                                     Errc::io,
+                                     Errc::corrupt,
+                                     Errc::internal};
   if (!error_code.empty() && status >= 400 && status <= 499) {
     for (Errc c : all) {
       if (errc_name(c) == error_code && http_status_for(c) == status) return c;

@@ -103,8 +103,7 @@ Result<RecordingRule> rule_from_json(const json& j, RecordingRule r, UnknownKeys
   const std::string bytes_what = "must be from " + std::to_string(kSegmentMinBytes) + " to " +
                                  std::to_string(kSegmentMaxBytes) + " (" + std::to_string(kSegmentMaxBytes >> 20) +
                                  " MiB)";
-  auto read_int = [&](const char* key, std::int64_t lo, std::int64_t hi, const std::string& what,
-                      auto& out) -> Status {
+  auto read_int = [&](const char* key, std::int64_t lo, std::int64_t hi, const std::string& what, auto& out) -> Status {
     auto it = j.find(key);
     if (it == j.end()) return {};
     if (!it->is_number_integer()) return bad(key, what);

@@ -69,8 +69,8 @@ struct RecordingRule {
 
 // The JSON keys of a rule, in api.md order.
 inline constexpr std::array<std::string_view, 10> kRuleKeys = {
-    "mode", "period_start", "period_end", "fps", "audio", "segment_max_bytes", "segment_max_minutes",
-    "retention_days", "user_notice", "user_notice_message"};
+    "mode",           "period_start", "period_end",         "fps", "audio", "segment_max_bytes", "segment_max_minutes",
+    "retention_days", "user_notice",  "user_notice_message"};
 
 // Checks every value of a rule against the allowed ones. Errors are
 // unprocessable and name the field as "recording.<key>".
@@ -92,8 +92,8 @@ nlohmann::json rule_to_json(const RecordingRule& rule);
 // The body of POST and PATCH /api/v1/policies.
 enum class BodyKind { create, update };
 struct BodyFields {
-  std::optional<std::string> name;           // set when the body names the policy
-  std::optional<RecordingRule> recording;    // `base` with the body's "recording" applied
+  std::optional<std::string> name;         // set when the body names the policy
+  std::optional<RecordingRule> recording;  // `base` with the body's "recording" applied
 };
 // create: "name" is required; update: every field is optional. Errors are
 // unprocessable and name the field; the name is checked before the rule.

@@ -88,9 +88,8 @@ void add_policy_routes(std::vector<Route>& routes, Services& s) {
   for (auto [type, path] : {std::pair{TargetType::computer, "computers"}, std::pair{TargetType::pool, "pools"}}) {
     const std::string pattern = std::string("/api/v1/policies/([^/]+)/assignments/") + path + "/([^/]+)";
     const std::string noun = type == TargetType::pool ? "pool" : "computer";
-    routes.push_back({"PUT", pattern, write,
-                      [&s, type](Context& ctx) { return change_assignment(s, ctx, type, true); }, false,
-                      "Assign the policy to a " + noun});
+    routes.push_back({"PUT", pattern, write, [&s, type](Context& ctx) { return change_assignment(s, ctx, type, true); },
+                      false, "Assign the policy to a " + noun});
     routes.push_back({"DELETE", pattern, write,
                       [&s, type](Context& ctx) { return change_assignment(s, ctx, type, false); }, false,
                       "Unassign the policy from a " + noun});

@@ -6,10 +6,12 @@ using namespace deskaudit;
 
 TEST(HttpStatus, ErrorsAreAnsweredWith) {
   const std::pair<Errc, int> table[] = {
-      {Errc::invalid_argument, 400},  {Errc::unauthenticated, 401},          {Errc::permission_denied, 403},
-      {Errc::password_change_required, 403}, {Errc::not_found, 404},         {Errc::conflict, 409},
-      {Errc::too_large, 413},         {Errc::unprocessable, 422},            {Errc::corrupt, 422},
-      {Errc::too_many_requests, 429}, {Errc::unavailable, 503},              {Errc::io, 500},
+      {Errc::invalid_argument, 400},  {Errc::unauthenticated, 401},
+      {Errc::permission_denied, 403}, {Errc::password_change_required, 403},
+      {Errc::not_found, 404},         {Errc::conflict, 409},
+      {Errc::too_large, 413},         {Errc::unprocessable, 422},
+      {Errc::corrupt, 422},           {Errc::too_many_requests, 429},
+      {Errc::unavailable, 503},       {Errc::io, 500},
       {Errc::internal, 500},
   };
   for (auto [code, status] : table) EXPECT_EQ(http_status_for(code), status) << errc_name(code);
@@ -17,14 +19,14 @@ TEST(HttpStatus, ErrorsAreAnsweredWith) {
 
 TEST(HttpStatus, StatusesBecome) {
   const std::pair<long, Errc> table[] = {
-      {400, Errc::invalid_argument},  {401, Errc::unauthenticated},  {403, Errc::permission_denied},
-      {404, Errc::not_found},         {405, Errc::invalid_argument}, {408, Errc::unavailable},
-      {409, Errc::conflict},          {411, Errc::invalid_argument}, {413, Errc::too_large},
-      {416, Errc::invalid_argument},  {422, Errc::unprocessable},    {429, Errc::too_many_requests},
-      {431, Errc::invalid_argument},  {500, Errc::unavailable},      {502, Errc::unavailable},
-      {503, Errc::unavailable},       {504, Errc::unavailable},      {599, Errc::unavailable},
-      {100, Errc::internal},          {200, Errc::internal},         {302, Errc::internal},
-      {0, Errc::internal},            {600, Errc::internal},         {-1, Errc::internal},
+      {400, Errc::invalid_argument}, {401, Errc::unauthenticated},  {403, Errc::permission_denied},
+      {404, Errc::not_found},        {405, Errc::invalid_argument}, {408, Errc::unavailable},
+      {409, Errc::conflict},         {411, Errc::invalid_argument}, {413, Errc::too_large},
+      {416, Errc::invalid_argument}, {422, Errc::unprocessable},    {429, Errc::too_many_requests},
+      {431, Errc::invalid_argument}, {500, Errc::unavailable},      {502, Errc::unavailable},
+      {503, Errc::unavailable},      {504, Errc::unavailable},      {599, Errc::unavailable},
+      {100, Errc::internal},         {200, Errc::internal},         {302, Errc::internal},
+      {0, Errc::internal},           {600, Errc::internal},         {-1, Errc::internal},
   };
   for (auto [status, code] : table) EXPECT_EQ(errc_for_status(status), code) << status;
 }

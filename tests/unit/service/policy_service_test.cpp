@@ -84,9 +84,9 @@ TEST_F(PolicyServiceTest, RefusesBadBodiesNamingTheField) {
 }
 
 TEST_F(PolicyServiceTest, UpdateMergesOntoTheStoredRule) {
-  const auto id = create(admin(), json{{"name", "night"},
-                                       {"recording",
-                                        {{"mode", "period"}, {"period_start", "22:00"}, {"period_end", "06:00"}}}});
+  const auto id = create(
+      admin(),
+      json{{"name", "night"}, {"recording", {{"mode", "period"}, {"period_start", "22:00"}, {"period_end", "06:00"}}}});
   clock_->advance(1000);
   auto v = service_->update(admin(), id, json{{"recording", {{"fps", 2}}}});
   ASSERT_TRUE(v) << v.error().message;
@@ -143,8 +143,7 @@ TEST_F(PolicyServiceTest, AssignmentsAreListedAndAudited) {
   EXPECT_EQ(service_->assign(admin(), {"pol-missing", TargetType::pool, "pool-a"}).error().code, Errc::not_found);
   const auto assigned = audit("policy.assign");
   ASSERT_EQ(assigned.size(), 1u);
-  EXPECT_EQ(json::parse(assigned[0].details_json),
-            (json{{"target_type", "computer"}, {"target_id", "cc-b"}}));
+  EXPECT_EQ(json::parse(assigned[0].details_json), (json{{"target_type", "computer"}, {"target_id", "cc-b"}}));
   EXPECT_EQ(audit("policy.unassign").size(), 1u);
 }
 
