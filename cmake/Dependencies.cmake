@@ -16,6 +16,7 @@ find_package(nlohmann_json REQUIRED)
 find_package(CLI11 CONFIG QUIET)
 
 add_library(deps::av ALIAS PkgConfig::AV)
+add_library(deps::x264 ALIAS PkgConfig::X264)
 add_library(deps::xcb ALIAS PkgConfig::XCB)
 add_library(deps::sodium ALIAS PkgConfig::SODIUM)
 add_library(deps::curl ALIAS PkgConfig::CURL)

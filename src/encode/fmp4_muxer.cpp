@@ -26,9 +26,9 @@ Fmp4Muxer::~Fmp4Muxer() {
   if (fmt_) fmt_->pb = nullptr;
 }
 
-Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecContext* codec, std::int64_t first_dts_ms) {
+Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecParameters* codec, std::int64_t first_dts_ms) {
   if (codec == nullptr || codec->extradata == nullptr || codec->extradata_size <= 0)
-    return fail(Errc::invalid_argument, "fMP4 muxer needs an opened encoder with global headers");
+    return fail(Errc::invalid_argument, "fMP4 muxer needs stream parameters with SPS/PPS extradata");
   if (first_dts_ms < 0) return fail(Errc::invalid_argument, "negative start time");
   std::unique_ptr<Fmp4Muxer> m(new Fmp4Muxer());
   m->first_dts_ms_ = first_dts_ms;
@@ -49,7 +49,7 @@ Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::open(const AVCodecContext* codec, 
   m->fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
   m->stream_ = avformat_new_stream(raw, nullptr);
   if (m->stream_ == nullptr) return fail(Errc::internal, "out of memory allocating the mp4 stream");
-  if (const int r = avcodec_parameters_from_context(m->stream_->codecpar, codec); r < 0)
+  if (const int r = avcodec_parameters_copy(m->stream_->codecpar, codec); r < 0)
     return fail(Errc::internal, "mp4 stream parameters: " + av_error_text(r));
   m->stream_->time_base = {1, 1000};
 
@@ -129,11 +129,12 @@ constexpr std::uint32_t kTrackId = 1;  // libavformat numbers tracks from 1; we 
 Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets) {
   if (packets.empty()) return fail(Errc::invalid_argument, "empty fragment");
   if (first_ && packets.front()->pts != first_dts_ms_)
-    return fail(Errc::invalid_argument, "first packet at " + std::to_string(packets.front()->pts) + " ms, muxer opened for " +
-                                            std::to_string(first_dts_ms_) + " ms");
+    return fail(Errc::invalid_argument, "first packet at " + std::to_string(packets.front()->pts) +
+                                            " ms, muxer opened for " + std::to_string(first_dts_ms_) + " ms");
   if (!first_ && packets.front()->pts < next_dts_ms_)
     return fail(Errc::invalid_argument, "fragment starts at " + std::to_string(packets.front()->pts) +
-                                            " ms, before the previous one ended (" + std::to_string(next_dts_ms_) + " ms)");
+                                            " ms, before the previous one ended (" + std::to_string(next_dts_ms_) +
+                                            " ms)");
   std::uint64_t payload = 0;
   bool key_inside = false;
   std::vector<std::string> samples;
@@ -143,7 +144,8 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
     if (p->duration <= 0 || p->duration > 0xffffffffll) return fail(Errc::invalid_argument, "packet without duration");
     if (p->size <= 0) return fail(Errc::invalid_argument, "empty packet");
     if (i > 0 && p->pts != packets[i - 1]->pts + packets[i - 1]->duration)
-      return fail(Errc::invalid_argument, "packet at " + std::to_string(p->pts) + " ms does not follow the previous one");
+      return fail(Errc::invalid_argument,
+                  "packet at " + std::to_string(p->pts) + " ms does not follow the previous one");
     if (i > 0 && (p->flags & AV_PKT_FLAG_KEY) != 0) key_inside = true;
     samples.push_back(to_length_prefixed(p->data, static_cast<std::size_t>(p->size)));
     payload += samples.back().size();
@@ -153,17 +155,32 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
   put32(tfhd, 0x00020020);
   put32(tfhd, kTrackId);
   put32(tfhd, kDeltaSampleFlags);
+  // A still screen makes many fragments of one small sample each: every
+  // byte of their headers counts (version 0 tfdt while the time fits 32 bits,
+  // no first-sample flags when the tfhd default already says "delta").
   std::string tfdt;
-  put32(tfdt, 0x01000000);  // version 1: 64-bit decode time
-  put64(tfdt, static_cast<std::uint64_t>(packets.front()->pts));
+  const auto decode_time = static_cast<std::uint64_t>(packets.front()->pts);
+  if (decode_time <= 0xffffffffull) {
+    put32(tfdt, 0);
+    put32(tfdt, static_cast<std::uint32_t>(decode_time));
+  } else {
+    put32(tfdt, 0x01000000);  // version 1: 64-bit decode time
+    put64(tfdt, decode_time);
+  }
+  const auto flags_of = [](const AVPacket* p) {
+    return (p->flags & AV_PKT_FLAG_KEY) != 0 ? kSyncSampleFlags : kDeltaSampleFlags;
+  };
   // trun: data-offset, durations and sizes; sync flags for the first sample
   // only, or for every sample when a keyframe sits inside.
-  const std::uint32_t trun_flags = 0x000001 | 0x000100 | 0x000200 | (key_inside ? 0x000400 : 0x000004);
+  const bool first_flags = !key_inside && flags_of(packets.front()) != kDeltaSampleFlags;
+  const std::uint32_t trun_flags =
+      0x000001 | 0x000100 | 0x000200 | (key_inside ? 0x000400 : 0) | (first_flags ? 0x000004 : 0);
   const std::size_t record = key_inside ? 12 : 8;
-  const std::size_t trun_size = 8 + 4 + 4 + 4 + (key_inside ? 0 : 4) + record * packets.size();
+  const std::size_t trun_size = 8 + 4 + 4 + 4 + (first_flags ? 4 : 0) + record * packets.size();
   const std::size_t traf_size = 8 + (8 + tfhd.size()) + (8 + tfdt.size()) + trun_size;
   const std::size_t moof_size = 8 + 16 + traf_size;
-  if (payload + 8 > 0xffffffffull || moof_size + 8 > 0x7fffffffull) return fail(Errc::invalid_argument, "fragment too large");
+  if (payload + 8 > 0xffffffffull || moof_size + 8 > 0x7fffffffull)
+    return fail(Errc::invalid_argument, "fragment too large");
 
   std::string out;
   out.reserve(moof_size + 8 + static_cast<std::size_t>(payload));
@@ -184,8 +201,7 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
   put32(out, trun_flags);
   put32(out, static_cast<std::uint32_t>(packets.size()));
   put32(out, static_cast<std::uint32_t>(moof_size + 8));  // data offset: the mdat payload, from the moof
-  const auto flags_of = [](const AVPacket* p) { return (p->flags & AV_PKT_FLAG_KEY) != 0 ? kSyncSampleFlags : kDeltaSampleFlags; };
-  if (!key_inside) put32(out, flags_of(packets.front()));
+  if (first_flags) put32(out, flags_of(packets.front()));
   for (std::size_t i = 0; i < packets.size(); ++i) {
     last_duration_offset_ = out.size();
     put32(out, static_cast<std::uint32_t>(packets[i]->duration));
@@ -196,6 +212,7 @@ Result<std::string> Fmp4Muxer::fragment(std::span<const AVPacket* const> packets
   out += "mdat";
   for (const auto& sample : samples) out += sample;
   first_ = false;
+  last_dts_ms_ = packets.back()->pts;
   next_dts_ms_ = packets.back()->pts + packets.back()->duration;
   return out;
 }

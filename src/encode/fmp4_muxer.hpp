@@ -21,8 +21,8 @@ namespace deskaudit::encode {
 
 class Fmp4Muxer {
  public:
-  // codec: an opened encoder with global headers (extradata).
-  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecContext* codec, std::int64_t first_dts_ms);
+  // codec: the stream's parameters with its SPS/PPS as extradata (H264Encoder::parameters()).
+  static Result<std::unique_ptr<Fmp4Muxer>> open(const AVCodecParameters* codec, std::int64_t first_dts_ms);
   ~Fmp4Muxer();
   Fmp4Muxer(const Fmp4Muxer&) = delete;
   Fmp4Muxer& operator=(const Fmp4Muxer&) = delete;
@@ -37,6 +37,9 @@ class Fmp4Muxer {
   // a provisional duration may overwrite it there, and the file stays valid
   // with either value.
   std::size_t last_duration_offset() const { return last_duration_offset_; }
+  // The caller rewrote that duration (to duration_ms > 0): the next fragment
+  // may start where the last sample now ends, even before its old end.
+  void last_duration_rewritten(std::int64_t duration_ms) { next_dts_ms_ = last_dts_ms_ + duration_ms; }
 
  private:
   Fmp4Muxer() = default;
@@ -46,11 +49,12 @@ class Fmp4Muxer {
   AvIoContextPtr io_;
   AvFormatOutputPtr fmt_;
   AVStream* stream_ = nullptr;
-  std::string out_;   // what libavformat wrote since the last take
+  std::string out_;  // what libavformat wrote since the last take
   std::string init_;
   bool first_ = true;
   std::int64_t first_dts_ms_ = 0;
   std::int64_t next_dts_ms_ = 0;
+  std::int64_t last_dts_ms_ = 0;  // of the last sample written
   std::uint32_t sequence_ = 0;
   std::size_t last_duration_offset_ = 0;
 };

@@ -1,13 +1,15 @@
 #include "encode/h264_encoder.hpp"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
-#include <mutex>
+
+#include <stdint.h>  // NOLINT: x264.h needs the C names
 
 extern "C" {
-#include <libavutil/log.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixfmt.h>
+#include <libavutil/mem.h>
+#include <x264.h>
 }
 
 #include "policy/policy.hpp"
@@ -20,127 +22,224 @@ std::string av_error_text(int errnum) {
   return buf;
 }
 
+void X264Deleter::operator()(x264_t* h) const noexcept { x264_encoder_close(h); }
+
+namespace {
+
+// x264 prints its warnings and errors to stderr; its per-encoder statistics
+// (info level) are not wanted: every segment opens an encoder.
+void x264_log(void*, int level, const char* fmt, va_list args) {
+  if (level > X264_LOG_WARNING) return;
+  std::fputs("x264: ", stderr);
+  std::vfprintf(stderr, fmt, args);
+}
+
+// "key=value:key=value" (a bare key means "1", as x264's own CLI parser does).
+Status apply_params(x264_param_t& p, const std::string& params) {
+  std::size_t i = 0;
+  while (i < params.size()) {
+    std::size_t end = params.find(':', i);
+    if (end == std::string::npos) end = params.size();
+    const std::string item = params.substr(i, end - i);
+    i = end + 1;
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "1" : item.substr(eq + 1);
+    const int r = x264_param_parse(&p, key.c_str(), value.c_str());
+    if (r == X264_PARAM_BAD_NAME) return fail(Errc::invalid_argument, "unknown libx264 option " + key);
+    if (r != 0) return fail(Errc::invalid_argument, "libx264 option " + key + "=" + value + ": bad value");
+  }
+  return {};
+}
+
+constexpr int kAlign = 64;
+int aligned(int n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
 Result<H264Encoder> H264Encoder::open(const EncoderOptions& o) {
-  // libx264 reports its settings and statistics at info level for every
-  // encoder opened (every segment): keep warnings and errors only.
-  static std::once_flag quiet;
-  std::call_once(quiet, [] {
-    if (av_log_get_level() > AV_LOG_WARNING) av_log_set_level(AV_LOG_WARNING);
-  });
   if (o.width < 2 || o.height < 2 || o.width > 16384 || o.height > 16384)
-    return fail(Errc::invalid_argument, "encoder size " + std::to_string(o.width) + "x" + std::to_string(o.height) +
-                                            " outside 2..16384");
+    return fail(Errc::invalid_argument,
+                "encoder size " + std::to_string(o.width) + "x" + std::to_string(o.height) + " outside 2..16384");
   if (!policy::fps_allowed(o.fps)) {
     return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " is not one of the policy's choices");
   }
-  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-  if (codec == nullptr) return fail(Errc::unavailable, "libavcodec has no libx264 encoder");
+  if (o.threads < 1 || o.threads > 16) return fail(Errc::invalid_argument, "threads outside 1..16");
+
+  x264_param_t p;
+  if (x264_param_default_preset(&p, o.preset.c_str(), o.tune.empty() ? nullptr : o.tune.c_str()) < 0)
+    return fail(Errc::invalid_argument, "unknown libx264 preset '" + o.preset + "' or tune '" + o.tune + "'");
+  p.pf_log = x264_log;
+  p.i_log_level = X264_LOG_WARNING;
+  p.i_width = o.width;
+  p.i_height = o.height;
+  p.i_csp = X264_CSP_I420;  // what every browser decodes
+  p.i_threads = o.threads;
+  p.i_fps_num = static_cast<std::uint32_t>(o.fps);
+  p.i_fps_den = 1;
+  p.i_timebase_num = 1;
+  p.i_timebase_den = 1000;
+  // Rate control by frame count, not by timestamps (a still screen's long
+  // frame would otherwise be coded as if it mattered for longer); the
+  // timestamps still pass through unchanged.
+  p.b_vfr_input = 0;
+  // No lookahead and no B-frames: one packet out per frame in, at once.
+  // x264 places no keyframe by itself: the caller does.
+  p.i_bframe = 0;
+  p.rc.i_lookahead = 0;
+  p.i_sync_lookahead = 0;
+  p.i_scenecut_threshold = 0;
+  p.i_keyint_max = X264_KEYINT_MAX_INFINITE;
+  p.i_keyint_min = 1;
+  p.b_repeat_headers = 0;  // SPS/PPS go to the MP4 sample entry (parameters())
+  p.b_annexb = 1;
+  // libyuv's ARGBToI420 is BT.601 limited range; say so, so players convert back right.
+  p.vui.b_fullrange = 0;
+  p.vui.i_colorprim = 1;  // BT.709
+  p.vui.i_transfer = 13;  // IEC 61966-2-1 (sRGB)
+  p.vui.i_colmatrix = 6;  // SMPTE 170M
+  if (o.qp >= 0) {
+    if (o.qp > 51) return fail(Errc::invalid_argument, "qp outside 0..51");
+    p.rc.i_rc_method = X264_RC_CQP;
+    p.rc.i_qp_constant = o.qp;
+  } else {
+    if (o.crf > 51) return fail(Errc::invalid_argument, "crf outside 0..51");
+    p.rc.i_rc_method = X264_RC_CRF;
+    p.rc.f_rf_constant = static_cast<float>(o.crf);
+  }
+  if (auto st = apply_params(p, o.screen_params); !st) return std::unexpected(st.error());
+  if (auto st = apply_params(p, o.x264_params); !st) return std::unexpected(st.error());
+  // Unchanged macroblocks are skipped without analysis (see encode()).
+  p.analyse.b_mb_info = 1;
+  p.analyse.b_mb_info_update = 0;
 
   H264Encoder enc;
-  enc.ctx_.reset(avcodec_alloc_context3(codec));
-  enc.frame_.reset(av_frame_alloc());
-  enc.packet_.reset(av_packet_alloc());
-  if (!enc.ctx_ || !enc.frame_ || !enc.packet_) return fail(Errc::internal, "out of memory allocating the encoder");
-  AVCodecContext* c = enc.ctx_.get();
-  c->width = o.width;
-  c->height = o.height;
-  c->pix_fmt = AV_PIX_FMT_YUV420P;  // what every browser decodes
-  c->time_base = {1, 1000};
-  c->framerate = {o.fps, 1};
-  c->thread_count = o.threads;
-  c->max_b_frames = 0;
-  c->gop_size = -1;  // keyframes are placed by the caller
-  c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // SPS/PPS in avcC for MP4
-  // libyuv's ARGBToI420 is BT.601 limited range; say so, so players convert back right.
-  c->colorspace = AVCOL_SPC_SMPTE170M;
-  c->color_range = AVCOL_RANGE_MPEG;
-  c->color_primaries = AVCOL_PRI_BT709;
-  c->color_trc = AVCOL_TRC_IEC61966_2_1;
+  enc.x264_.reset(x264_encoder_open(&p));
+  if (!enc.x264_)
+    return fail(Errc::invalid_argument,
+                "open libx264 " + std::to_string(o.width) + "x" + std::to_string(o.height) + " (bad option value?)");
+  x264_param_t used;
+  x264_encoder_parameters(enc.x264_.get(), &used);
+  enc.use_quant_offsets_ = used.rc.i_aq_mode != X264_AQ_NONE;
+  enc.width_ = o.width;
+  enc.height_ = o.height;
+  enc.mb_w_ = (o.width + 15) / 16;
+  enc.mb_h_ = (o.height + 15) / 16;
+  const auto mbs = static_cast<std::size_t>(enc.mb_w_) * static_cast<std::size_t>(enc.mb_h_);
+  enc.quant_offsets_.assign(mbs, 0.0f);
+  enc.mb_info_.assign(mbs, 0);
 
-  auto set = [&](const char* key, const std::string& value) -> Status {
-    if (value.empty()) return {};
-    if (const int r = av_opt_set(c->priv_data, key, value.c_str(), 0); r < 0)
-      return fail(Errc::invalid_argument, std::string("libx264 option ") + key + "=" + value + ": " + av_error_text(r));
-    return {};
-  };
-  // No lookahead and no B-frames: one packet out per frame in, at once
-  // (force-cfr: with VFR input x264 holds a frame back to learn its duration;
-  // the timestamps still pass through unchanged).
-  // x264 places no keyframe by itself (keyint=infinite, scenecut=0).
-  std::string params = "bframes=0:rc-lookahead=0:sync-lookahead=0:force-cfr=1:scenecut=0:keyint=infinite:min-keyint=1";
-  if (!o.screen_params.empty()) params += ":" + o.screen_params;
-  if (!o.x264_params.empty()) params += ":" + o.x264_params;
-  for (const auto& [k, v] : {std::pair{"preset", o.preset}, std::pair{"tune", o.tune}, std::pair{"forced-idr", std::string("1")},
-                             std::pair{"x264-params", params}})
-    if (auto st = set(k, v); !st) return std::unexpected(st.error());
-  if (o.qp >= 0) {
-    if (auto st = set("qp", std::to_string(o.qp)); !st) return std::unexpected(st.error());
-  } else {
-    if (auto st = set("crf", std::to_string(o.crf)); !st) return std::unexpected(st.error());
-  }
-  if (const int r = avcodec_open2(c, codec, nullptr); r < 0)
-    return fail(Errc::unavailable, "open libx264 " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": " +
-                                       av_error_text(r));
+  x264_nal_t* nals = nullptr;
+  int n = 0;
+  if (x264_encoder_headers(enc.x264_.get(), &nals, &n) < 0) return fail(Errc::internal, "libx264 headers");
+  std::string extradata;
+  for (int i = 0; i < n; ++i)
+    if (nals[i].i_type == NAL_SPS || nals[i].i_type == NAL_PPS)
+      extradata.append(reinterpret_cast<const char*>(nals[i].p_payload), static_cast<std::size_t>(nals[i].i_payload));
+  if (extradata.empty()) return fail(Errc::internal, "libx264 wrote no SPS/PPS");
 
-  AVFrame* f = enc.frame_.get();
-  f->format = AV_PIX_FMT_YUV420P;
-  f->width = o.width;
-  f->height = o.height;
-  f->color_range = AVCOL_RANGE_MPEG;
-  f->colorspace = AVCOL_SPC_SMPTE170M;
-  if (const int r = av_frame_get_buffer(f, 0); r < 0)
-    return fail(Errc::internal, "allocate picture: " + av_error_text(r));
+  enc.params_.reset(avcodec_parameters_alloc());
+  if (!enc.params_) return fail(Errc::internal, "out of memory allocating stream parameters");
+  AVCodecParameters* par = enc.params_.get();
+  par->codec_type = AVMEDIA_TYPE_VIDEO;
+  par->codec_id = AV_CODEC_ID_H264;
+  par->format = AV_PIX_FMT_YUV420P;
+  par->width = o.width;
+  par->height = o.height;
+  par->sample_aspect_ratio = {1, 1};
+  par->color_range = AVCOL_RANGE_MPEG;
+  par->color_space = AVCOL_SPC_SMPTE170M;
+  par->color_primaries = AVCOL_PRI_BT709;
+  par->color_trc = AVCOL_TRC_IEC61966_2_1;
+  par->extradata = static_cast<std::uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+  if (par->extradata == nullptr) return fail(Errc::internal, "out of memory for the SPS/PPS");
+  std::memcpy(par->extradata, extradata.data(), extradata.size());
+  par->extradata_size = static_cast<int>(extradata.size());
+
   // Start black, like a screen before its first grab.
-  for (int p = 0; p < 3; ++p) {
-    const int h = p == 0 ? o.height : (o.height + 1) / 2;
-    std::memset(f->data[p], p == 0 ? 16 : 128, static_cast<std::size_t>(f->linesize[p]) * h);
-  }
+  enc.stride_y_ = aligned(o.width);
+  enc.stride_c_ = aligned((o.width + 1) / 2);
+  const std::size_t y_size = static_cast<std::size_t>(enc.stride_y_) * static_cast<std::size_t>(o.height);
+  const std::size_t c_size = static_cast<std::size_t>(enc.stride_c_) * static_cast<std::size_t>((o.height + 1) / 2);
+  enc.pixels_.assign(y_size + 2 * c_size, 128);
+  std::fill_n(enc.pixels_.begin(), y_size, 16);
   return enc;
 }
 
 Result<Planes> H264Encoder::picture() {
-  if (const int r = av_frame_make_writable(frame_.get()); r < 0)
-    return fail(Errc::internal, "make picture writable: " + av_error_text(r));
   Planes p;
-  for (int i = 0; i < 3; ++i) {
-    p.data[i] = frame_->data[i];
-    p.linesize[i] = frame_->linesize[i];
-  }
-  p.width = frame_->width;
-  p.height = frame_->height;
+  const std::size_t y_size = static_cast<std::size_t>(stride_y_) * static_cast<std::size_t>(height_);
+  const std::size_t c_size = static_cast<std::size_t>(stride_c_) * static_cast<std::size_t>((height_ + 1) / 2);
+  p.data[0] = pixels_.data();
+  p.data[1] = pixels_.data() + y_size;
+  p.data[2] = pixels_.data() + y_size + c_size;
+  p.linesize[0] = stride_y_;
+  p.linesize[1] = p.linesize[2] = stride_c_;
+  p.width = width_;
+  p.height = height_;
   return p;
 }
 
-Result<AvPacketPtr> H264Encoder::encode(std::int64_t pts_ms, FrameKind kind, std::span<const QualityRegion> regions) {
-  av_frame_remove_side_data(frame_.get(), AV_FRAME_DATA_REGIONS_OF_INTEREST);
-  if (!regions.empty()) {
-    AVFrameSideData* sd = av_frame_new_side_data(frame_.get(), AV_FRAME_DATA_REGIONS_OF_INTEREST,
-                                                 regions.size() * sizeof(AVRegionOfInterest));
-    if (sd == nullptr) return fail(Errc::internal, "out of memory for quality regions");
-    auto* roi = reinterpret_cast<AVRegionOfInterest*>(sd->data);
+Result<AvPacketPtr> H264Encoder::encode(std::int64_t pts_ms, FrameKind kind, std::span<const QualityRegion> regions,
+                                        std::optional<std::span<const ChangedArea>> changed) {
+  auto planes = picture();
+  x264_picture_t in;
+  x264_picture_init(&in);
+  in.img.i_csp = X264_CSP_I420;
+  in.img.i_plane = 3;
+  for (int i = 0; i < 3; ++i) {
+    in.img.plane[i] = planes->data[i];
+    in.img.i_stride[i] = planes->linesize[i];
+  }
+  in.i_pts = pts_ms;
+  in.i_type = kind == FrameKind::keyframe ? X264_TYPE_IDR : X264_TYPE_AUTO;
+
+  // Macroblock ranges of a pixel rectangle, clipped.
+  const auto mb_range = [&](int x, int y, int w, int h) {
+    struct R {
+      int x0, y0, x1, y1;
+    };
+    const int px0 = std::clamp(x, 0, width_), py0 = std::clamp(y, 0, height_);
+    const int px1 = std::clamp(x + std::max(w, 0), px0, width_), py1 = std::clamp(y + std::max(h, 0), py0, height_);
+    if (px1 == px0 || py1 == py0) return R{0, 0, 0, 0};
+    return R{px0 / 16, py0 / 16, (px1 + 15) / 16, (py1 + 15) / 16};
+  };
+  if (!regions.empty() && use_quant_offsets_) {
+    std::fill(quant_offsets_.begin(), quant_offsets_.end(), 0.0f);
     for (const auto& r : regions) {
-      const int x0 = std::clamp(r.x, 0, frame_->width);
-      const int y0 = std::clamp(r.y, 0, frame_->height);
-      const int x1 = std::clamp(r.x + r.width, x0, frame_->width);
-      const int y1 = std::clamp(r.y + r.height, y0, frame_->height);
-      *roi++ = AVRegionOfInterest{sizeof(AVRegionOfInterest), y0, y1, x0, x1, av_make_q(std::clamp(r.qp_offset, -51, 51), 51)};
+      const auto m = mb_range(r.x, r.y, r.width, r.height);
+      const auto off = static_cast<float>(std::clamp(r.qp_offset, -51, 51));
+      for (int y = m.y0; y < m.y1; ++y)
+        std::fill_n(quant_offsets_.begin() + static_cast<std::ptrdiff_t>(y) * mb_w_ + m.x0, m.x1 - m.x0, off);
     }
+    in.prop.quant_offsets = quant_offsets_.data();
   }
-  frame_->pts = pts_ms;
-  frame_->pict_type = kind == FrameKind::keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-  if (const int r = avcodec_send_frame(ctx_.get(), frame_.get()); r < 0)
-    return fail(Errc::internal, "encode frame: " + av_error_text(r));
-  const int r = avcodec_receive_packet(ctx_.get(), packet_.get());
-  if (r < 0) {
-    // Without lookahead and B-frames libx264 never holds a frame back.
-    return fail(Errc::internal, r == AVERROR(EAGAIN) ? std::string("encoder delayed a frame (lookahead is on?)")
-                                                     : "encode frame: " + av_error_text(r));
+  if (changed && kind == FrameKind::delta) {
+    std::fill(mb_info_.begin(), mb_info_.end(), static_cast<std::uint8_t>(X264_MBINFO_CONSTANT));
+    for (const auto& a : *changed) {
+      const auto m = mb_range(a.x, a.y, a.width, a.height);
+      for (int y = m.y0; y < m.y1; ++y)
+        std::fill_n(mb_info_.begin() + static_cast<std::ptrdiff_t>(y) * mb_w_ + m.x0, m.x1 - m.x0, 0);
+    }
+    in.prop.mb_info = mb_info_.data();
   }
-  AvPacketPtr out(av_packet_alloc());
-  if (!out) return fail(Errc::internal, "out of memory allocating a packet");
-  av_packet_move_ref(out.get(), packet_.get());
-  out->time_base = {1, 1000};
-  return out;
+
+  x264_picture_t out;
+  x264_nal_t* nals = nullptr;
+  int n = 0;
+  const int size = x264_encoder_encode(x264_.get(), &nals, &n, &in, &out);
+  if (size < 0) return fail(Errc::internal, "libx264 failed to encode a frame");
+  // Without lookahead and B-frames libx264 never holds a frame back.
+  if (size == 0 || n <= 0) return fail(Errc::internal, "encoder delayed a frame (lookahead is on?)");
+  AvPacketPtr pkt(av_packet_alloc());
+  if (!pkt || av_new_packet(pkt.get(), size) < 0) return fail(Errc::internal, "out of memory allocating a packet");
+  // x264 lays the payloads of one frame out back to back.
+  std::memcpy(pkt->data, nals[0].p_payload, static_cast<std::size_t>(size));
+  pkt->pts = pkt->dts = out.i_pts;
+  if (out.b_keyframe != 0) pkt->flags |= AV_PKT_FLAG_KEY;
+  pkt->time_base = {1, 1000};
+  return pkt;
 }
 
 }  // namespace deskaudit::encode

@@ -16,8 +16,8 @@
 namespace deskaudit::record {
 
 struct ActivityOptions {
-  int hot_frames = 3;           // changed in this many frames in a row = moving
-  int hot_qp_offset = 12;       // 0 turns the scheme off
+  int hot_frames = 3;      // changed in this many frames in a row = moving
+  int hot_qp_offset = 30;  // 0 turns the scheme off (30: as coarse as H.264 goes, measured)
   std::int64_t refine_after_ms = 1000;
   int refine_qp_offset = -2;
 };
@@ -30,6 +30,9 @@ class ActivityMap {
   std::vector<encode::QualityRegion> plan(std::span<const capture::Rect> changed, std::int64_t t_ms);
   // When a refinement frame is due if nothing else changes (nullopt: none).
   std::optional<std::int64_t> refinement_due_ms() const;
+  // True when `changed` covers at most max_mbs macroblocks and each of them
+  // is in constant motion (hot with this change): a ticking clock, a spinner.
+  bool small_and_hot(std::span<const capture::Rect> changed, int max_mbs) const;
 
  private:
   int mb_w_ = 0;

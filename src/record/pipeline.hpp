@@ -35,6 +35,13 @@ struct RecorderTuning {
   int keyframe_max_frames = 3000;
   // Coarser coding of areas in constant motion, refined once still.
   ActivityOptions activity;
+  // A change of at most small_change_max_mbs macroblocks, all of them in
+  // constant motion (a clock's seconds, a spinner), is taken at most every
+  // small_change_interval_ms (0: at the frame rate like any other); a larger
+  // change takes it along at once. An idle desktop with a ticking clock then
+  // costs a frame every 2 s instead of every second.
+  std::int64_t small_change_interval_ms = 2000;
+  int small_change_max_mbs = 12;
   capture::BackendChoice backend = capture::BackendChoice::best;
   // Where the pictures come from: unless set, the X display of
   // RecorderOptions::display (tests and benchmarks pass a

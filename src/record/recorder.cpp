@@ -32,8 +32,11 @@ constexpr std::int64_t kSampleOverheadBytes = 16;
 class RecorderImpl final : public Recorder {
  public:
   RecorderImpl(RecorderOptions options, RecorderTuning tuning, SegmentCallback cb)
-      : options_(std::move(options)), tuning_(std::move(tuning)), on_closed_(std::move(cb)),
-        clock_(tuning_.clock != nullptr ? tuning_.clock : &capture::steady_clock()), segments_(options_.output_dir, options_.first_seq) {}
+      : options_(std::move(options)),
+        tuning_(std::move(tuning)),
+        on_closed_(std::move(cb)),
+        clock_(tuning_.clock != nullptr ? tuning_.clock : &capture::steady_clock()),
+        segments_(options_.output_dir, options_.first_seq) {}
   ~RecorderImpl() override { (void)stop(); }
 
   Status init();
@@ -53,8 +56,12 @@ class RecorderImpl final : public Recorder {
   Status loop();
   Status take_frame(SteadyClock::time_point now);
   Status handle_resize();
-  Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions);
+  // changed: the areas that differ from the previous encoded picture.
+  Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions,
+                        std::span<const encode::ChangedArea> changed);
   Status refine(SteadyClock::time_point now);
+  // Encodes what take_frame() held back (deferred_), now.
+  Status take_deferred(SteadyClock::time_point now);
   Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
   Status flush_fragment(std::size_t count, bool hold_last = false);
   Status extend_held(std::int64_t until_ms);
@@ -112,6 +119,14 @@ class RecorderImpl final : public Recorder {
     std::int64_t duration_at = 0;
   };
   std::optional<Held> held_;
+  // A small change in constant motion that is in the picture but not yet
+  // encoded (see RecorderTuning::small_change_interval_ms): its areas, and
+  // when it is encoded if nothing else comes first.
+  struct Deferred {
+    std::vector<capture::Rect> rects;
+    SteadyClock::time_point due;
+  };
+  std::optional<Deferred> deferred_;
 
   UniqueFd stop_fd_;
   std::thread thread_;
@@ -131,13 +146,16 @@ Status RecorderImpl::init() {
   if (o.segment_max_bytes < policy::kSegmentMinBytes)
     return fail(Errc::invalid_argument, "segment_max_bytes below 64 KiB", "segment_max_bytes");
   if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
-  if (o.first_seq < 0 || o.first_seq > 999999) return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
+  if (o.first_seq < 0 || o.first_seq > 999999)
+    return fail(Errc::invalid_argument, "first_seq outside 0..999999", "first_seq");
   if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
   if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100 ||
-      tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames)
+      tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames || tuning_.small_change_interval_ms < 0 ||
+      tuning_.small_change_interval_ms > 10'000 || tuning_.small_change_max_mbs < 0)
     return fail(Errc::invalid_argument,
-                "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum");
-  struct stat st{};
+                "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum, "
+                "small_change_interval_ms outside 0..10000 or small_change_max_mbs negative");
+  struct stat st {};
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
 
@@ -164,7 +182,7 @@ Status RecorderImpl::init() {
   activity_.emplace(eo.width, eo.height, tuning_.activity);
   // The first frame is captured at media time start_offset_ms, so the first
   // segment can be opened now and a bad spool fails start(), not the thread.
-  auto m = encode::Fmp4Muxer::open(encoder_->context(), o.start_offset_ms);
+  auto m = encode::Fmp4Muxer::open(encoder_->parameters(), o.start_offset_ms);
   if (!m) return std::unexpected(m.error());
   muxer_ = std::move(*m);
   new_muxer_pending_ = false;
@@ -210,9 +228,11 @@ Status RecorderImpl::loop() {
     } else {
       deadline = t_now + std::chrono::milliseconds(tuning_.fragment_ms);
       // A refinement is a frame too: it waits for the fps cap like any other.
-      if (const auto due = activity_->refinement_due_ms(); due && started_)
+      // A held-back small change is coded at its time first; refinement after.
+      if (const auto due = activity_->refinement_due_ms(); due && started_ && !deferred_)
         deadline = std::min(deadline, time_of(grid_ceil(media_ms(std::max(next_allowed, time_of(*due))))));
       if (!frag_.empty()) deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
+      if (deferred_) deadline = std::min(deadline, deferred_->due);
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
     if (!st) return std::unexpected(st.error());
@@ -223,8 +243,13 @@ Status RecorderImpl::loop() {
         if (auto r = handle_resize(); !r) return r;
         break;
       case CaptureStatus::timeout:
+        if (deferred_ && now() >= deferred_->due) {
+          if (auto r = take_deferred(now()); !r) return r;
+          next_allowed = time_of(grid_ceil(last_pts_ + 1));
+          break;
+        }
         if (const auto due = activity_->refinement_due_ms();
-            due && started_ && media_ms(now()) >= *due && now() >= next_allowed) {
+            due && started_ && !deferred_ && media_ms(now()) >= *due && now() >= next_allowed) {
           const auto t = now();
           if (auto r = refine(t); !r) return r;
           next_allowed = time_of(grid_ceil(last_pts_ + 1));
@@ -256,22 +281,49 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   auto planes = encoder_->picture();
   if (!planes) return std::unexpected(planes.error());
   const capture::I420View view{planes->data[0], planes->linesize[0], planes->data[1], planes->linesize[1],
-                               planes->data[2], planes->linesize[2], planes->width,       planes->height};
+                               planes->data[2], planes->linesize[2], planes->width,   planes->height};
   auto st = capture_->grab(view);
   if (!st) return std::unexpected(st.error());
   if (*st == CaptureStatus::reinit) return handle_resize();
   if (*st == CaptureStatus::timeout) return {};  // nothing had changed after all
+  auto rects = capture_->last_grab_rects();
   if (!started_) {
     started_ = true;
     t0_ = now;
     if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
+  } else {
+    if (deferred_) {
+      rects.insert(rects.begin(), deferred_->rects.begin(), deferred_->rects.end());
+      deferred_.reset();
+    }
+    const std::int64_t interval = tuning_.small_change_interval_ms;
+    if (interval > 0 && media_ms(now) - last_pts_ < interval &&
+        activity_->small_and_hot(rects, tuning_.small_change_max_mbs)) {
+      deferred_ = Deferred{std::move(rects), time_of(grid_ceil(last_pts_ + interval))};
+      return {};
+    }
   }
   std::int64_t pts = grid_floor(media_ms(now));
   if (pts <= last_pts_) pts = last_pts_ + 1;
   last_pts_ = pts;
-  const auto rects = capture_->last_grab_rects();
   const auto regions = activity_->plan(rects, pts);
-  return encode_and_mux(pts, regions);
+  std::vector<encode::ChangedArea> changed;
+  changed.reserve(rects.size());
+  for (const auto& r : rects) changed.push_back({r.x, r.y, r.width, r.height});
+  return encode_and_mux(pts, regions, changed);
+}
+
+Status RecorderImpl::take_deferred(SteadyClock::time_point now) {
+  auto d = std::move(*deferred_);
+  deferred_.reset();
+  std::int64_t pts = grid_floor(media_ms(now));
+  if (pts <= last_pts_) pts = last_pts_ + 1;
+  last_pts_ = pts;
+  const auto regions = activity_->plan(d.rects, pts);
+  std::vector<encode::ChangedArea> changed;
+  changed.reserve(d.rects.size());
+  for (const auto& r : d.rects) changed.push_back({r.x, r.y, r.width, r.height});
+  return encode_and_mux(pts, regions, changed);
 }
 
 // The screen is still, but parts of it were last coded coarsely while they
@@ -282,7 +334,7 @@ Status RecorderImpl::refine(SteadyClock::time_point now) {
   last_pts_ = pts;
   const auto regions = activity_->plan({}, pts);
   if (regions.empty()) return {};
-  return encode_and_mux(pts, regions);
+  return encode_and_mux(pts, regions, {});
 }
 
 Status RecorderImpl::handle_resize() {
@@ -298,6 +350,7 @@ Status RecorderImpl::handle_resize() {
   // last old frame lasts exactly until then.
   encoder_.emplace(std::move(*enc));
   activity_.emplace(eo.width, eo.height, tuning_.activity);
+  deferred_.reset();  // the new picture is grabbed whole
   new_muxer_pending_ = true;
   frames_since_key_ = 0;
   spdlog::info("screen size changed to {}x{}", eo.width, eo.height);
@@ -307,14 +360,14 @@ Status RecorderImpl::handle_resize() {
   return {};
 }
 
-Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions) {
+Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions,
+                                    std::span<const encode::ChangedArea> changed) {
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
-  bool new_segment = new_muxer_pending_ ||
-                     (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
+  bool new_segment = new_muxer_pending_ || (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
   const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
                        (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
   FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
-  auto pkt = encoder_->encode(pts, kind, regions);
+  auto pkt = encoder_->encode(pts, kind, regions, changed);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {
     // The segment is full. A delta frame cannot start the next one: encode
@@ -325,7 +378,7 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
       // The encoder has seen `pts` once already: the keyframe gets the next
       // millisecond, so timestamps stay strictly increasing.
       pts = ++last_pts_;
-      pkt = encoder_->encode(pts, kind, regions);
+      pkt = encoder_->encode(pts, kind, regions, std::span<const encode::ChangedArea>{});
       if (!pkt) return std::unexpected(pkt.error());
     }
   }
@@ -347,7 +400,7 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
   if (new_segment) {
     if (auto st = close_segment(); !st) return st;
     if (new_muxer_pending_) {
-      auto m = encode::Fmp4Muxer::open(encoder_->context(), pkt->pts);
+      auto m = encode::Fmp4Muxer::open(encoder_->parameters(), pkt->pts);
       if (!m) return std::unexpected(m.error());
       muxer_ = std::move(*m);
       new_muxer_pending_ = false;
@@ -378,7 +431,8 @@ Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   if (!bytes) return std::unexpected(bytes.error());
   const std::int64_t end = frag_[count - 1]->pts + frag_[count - 1]->duration;
   if (auto st = segments_.append(*bytes, end); !st) return st;
-  if (hold_last) held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
+  if (hold_last)
+    held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
   for (std::size_t i = 0; i < count; ++i) frag_bytes_ -= frag_[i]->size;
   frag_.erase(frag_.begin(), frag_.begin() + static_cast<std::ptrdiff_t>(count));
   elapsed_ms_ = end;
@@ -389,6 +443,9 @@ Status RecorderImpl::extend_held(std::int64_t until_ms) {
   if (!held_) return {};
   const auto duration = static_cast<std::uint32_t>(std::max<std::int64_t>(1, until_ms - held_->pts));
   if (auto st = segments_.rewrite_u32(held_->duration_at, duration, held_->pts + duration); !st) return st;
+  // The provisional duration ran to when it was written, which a late wakeup
+  // can put past the next frame's grid time: the muxer follows the rewrite.
+  muxer_->last_duration_rewritten(duration);
   elapsed_ms_ = held_->pts + duration;
   held_.reset();
   return {};
@@ -402,6 +459,9 @@ Status RecorderImpl::close_segment() {
 }
 
 Status RecorderImpl::finish(SteadyClock::time_point now) {
+  if (deferred_) {
+    if (auto st = take_deferred(now); !st) return st;
+  }
   if (!frag_.empty()) {
     // The last picture stayed on screen until now.
     frag_.back()->duration = std::max<std::int64_t>(1, media_ms(now) - frag_.back()->pts);

@@ -30,18 +30,8 @@ Result<catalog::Computer> writable_computer(Services& s, const Context& ctx, std
 Status pool_reachable(const Context& ctx, const std::optional<std::string>& pool_id, std::string_view permission,
                       std::string_view read_permission, Error hidden);
 
-// User management: the caller's grants must cover every permission of the
-// target user (else resetting its password would be an escalation). 403.
-Status may_manage_user(Services& s, const Context& ctx, std::string_view user_id);
-// Each grant no wider than what the caller holds (403 naming the grant).
-Status may_grant(Services& s, const Context& ctx, const std::vector<catalog::RoleGrant>& grants);
-// A custom role may hold only permissions the caller holds everywhere (403).
-Status may_define_role(const Context& ctx, const std::vector<std::string>& permissions);
-
-// Media access is logged once per viewer, recording and action in a
-// 10-minute window. The entry is written before a byte is served; when it
-// cannot be written the request fails (503), so no access goes unaudited.
-Status audit_media_access(Services& s, const Context& ctx, std::string_view action, const catalog::Recording& rec,
-                          const Json& details);
+// User management (who may change whom, grant what, define which role)
+// lives in service::AccessService, policy changes and assignments in
+// service::PolicyService.
 
 }  // namespace deskaudit::server::access

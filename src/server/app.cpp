@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "auth/password.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "server/watchdog.hpp"
@@ -35,14 +34,6 @@ std::string csrf_for(std::string_view session_token) {
   return sha256_hex(std::string("deskaudit-csrf:") + std::string(session_token)).substr(0, 43);
 }
 
-Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id) {
-  auto grants = catalog.list_grants(user_id);
-  if (!grants) return std::unexpected(grants.error());
-  auto roles = catalog.list_roles();
-  if (!roles) return std::unexpected(roles.error());
-  return auth::Grants(*grants, *roles);
-}
-
 service::Caller caller_of(const Principal& who) {
   return {who.actor(), who.user_id, who.computer_id, who.grants};
 }
@@ -57,6 +48,10 @@ void Services::audit_as(std::string actor, std::string action, std::string targe
 
 Status Services::audit_required(const Principal& who, std::string action, std::string target, const Json& details) {
   return audit_log->record_required(caller_of(who), std::move(action), std::move(target), details);
+}
+
+Handler handler_of(Services& s, Status (*handler)(Services&, Context&)) {
+  return [&s, handler](Context& ctx) { return handler(s, ctx); };
 }
 
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action) {
@@ -98,8 +93,8 @@ Status open_signing(Services& s) {
   s.keys = std::move(*keys);
   const auto current = s.keys->current();
   if (auto st = s.catalog->publish_key({current.key_id, "ed25519", current.base64(), s.now()}); !st) return st;
-  auto signer = AuditSigner::create(*s.catalog, *s.keys, c.audit_sign_every, c.replica_id,
-                                    c.data_dir / "audit-witness.json", s.clock);
+  auto signer = service::AuditSigner::create(*s.catalog, *s.keys, c.audit_sign_every, c.replica_id,
+                                             c.data_dir / "audit-witness.json", s.clock);
   if (!signer) return std::unexpected(signer.error());
   s.audit_signer = std::move(*signer);
   s.audit_log = std::make_unique<service::AuditLog>(
@@ -133,39 +128,17 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->store = std::move(*store);
   s->config = std::move(config);
   if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
+  s->recordings = std::make_unique<service::RecordingService>(*s->catalog, *s->store, *s->audit_log, s->clock);
+  s->media = std::make_unique<service::MediaService>(*s->catalog, *s->store, *s->audit_log, s->clock, *s->recordings);
+  s->access_service = std::make_unique<service::AccessService>(
+      *s->catalog, *s->audit_log, s->clock,
+      service::AccessSettings{catalog::LockoutRule{}, s->config.session_ttl_ms, s->config.data_dir / kFirstPasswordFile});
+  s->audit_service =
+      std::make_unique<service::AuditService>(*s->catalog, *s->keys, *s->audit_signer, *s->audit_log, s->clock);
 
-  for (const auto& role : auth::builtin_roles()) {
-    if (auto st = s->catalog->upsert_role(role); !st) return std::unexpected(st.error());
-  }
-  auto users = s->catalog->count_users();
-  if (!users) return std::unexpected(users.error());
-  if (*users == 0) {
-    const bool generated = admin_password.empty();
-    if (generated) {
-      // Never on stdout or in the log: a 0600 file only the operator reads,
-      // and the password must be changed at the first sign-in.
-      admin_password = auth::generate_password();
-      app->first_password_file_ = s->config.data_dir / kFirstPasswordFile;
-      if (auto st = write_file_atomic(app->first_password_file_, admin_password + "\n", 0600); !st) {
-        return std::unexpected(with_context(st.error(), "writing the first administrator's password"));
-      }
-    } else if (auto st = auth::check_password_rules("admin", admin_password); !st) {
-      return std::unexpected(with_context(st.error(), "DESKAUDIT_ADMIN_PASSWORD"));
-    }
-    auto hash = auth::hash_password(admin_password);
-    if (!hash) return std::unexpected(hash.error());
-    catalog::User admin;
-    admin.id = random_id("usr-");
-    admin.username = "admin";
-    admin.password_hash = *hash;
-    admin.created_at = admin.password_changed_at = s->now();
-    admin.must_change_password = generated;
-    if (auto st = s->catalog->create_user(admin); !st) return std::unexpected(st.error());
-    if (auto st = s->catalog->grant_role({admin.id, "administrator", std::nullopt, std::nullopt}); !st) {
-      return std::unexpected(st.error());
-    }
-    s->audit_as("system", "user.create", admin.username, {{"roles", {"administrator"}}, {"bootstrap", true}});
-  }
+  auto generated = s->access_service->bootstrap(std::move(admin_password));
+  if (!generated) return std::unexpected(generated.error());
+  if (*generated) app->first_password_file_ = s->config.data_dir / kFirstPasswordFile;
   app->services_ = std::move(s);
   app->routes_ = build_routes(*app->services_);
   return app;
@@ -276,29 +249,6 @@ void App::sweeper_loop() {
   }
 }
 
-Result<int> App::sweep_once() {
-  auto& s = *services_;
-  int deleted = 0;
-  for (;;) {
-    auto expired = s.catalog->list_expired_recordings(s.now(), 100);
-    if (!expired) return std::unexpected(expired.error());
-    if (expired->empty()) return deleted;
-    for (const auto& rec : *expired) {
-      // Objects first, rows after: a crash in between leaves rows that the
-      // next pass deletes again, never rows pointing at nothing for long.
-      auto objects = s.store->list("recordings/" + rec.computer_id + "/" + rec.id + "/");
-      if (!objects) return std::unexpected(objects.error());
-      for (const auto& o : *objects) {
-        if (auto st = s.store->remove(o.key); !st) return std::unexpected(st.error());
-      }
-      if (auto st = s.catalog->delete_recording(rec.id); !st) return std::unexpected(st.error());
-      s.audit_as("system", "recording.expire", rec.id,
-                 {{"computer_id", rec.computer_id}, {"username", rec.username},
-                  {"expires_at", rec.expires_at ? format_rfc3339(*rec.expires_at) : ""},
-                  {"objects", objects->size()}});
-      ++deleted;
-    }
-  }
-}
+Result<int> App::sweep_once() { return services_->recordings->sweep_expired(); }
 
 }  // namespace deskaudit::server

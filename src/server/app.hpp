@@ -37,7 +37,8 @@ class App {
   const std::filesystem::path& first_admin_password_file() const { return first_password_file_; }
   Services& services() { return *services_; }
   const std::vector<Route>& routes() const { return routes_; }
-  // One retention pass (also run by the sweeper thread): deletes expired recordings.
+  // One retention pass (also run by the sweeper thread): deletes expired
+  // recordings not under legal hold (service::RecordingService::sweep_expired).
   Result<int> sweep_once();
 
  private:

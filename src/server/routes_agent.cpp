@@ -13,6 +13,7 @@
 #include "common/text.hpp"
 #include "media/fmp4.hpp"
 #include "server/services.hpp"
+#include "storage/layout.hpp"
 #include "server/views.hpp"
 
 namespace deskaudit::server {
@@ -135,12 +136,6 @@ Result<std::int64_t> parse_seq(const std::string& text) {
   return seq;
 }
 
-std::string segment_key(const Recording& rec, std::int64_t seq, const std::string& sha256) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%06lld", static_cast<long long>(seq));
-  return "recordings/" + rec.computer_id + "/" + rec.id + "/" + name + "-" + sha256.substr(0, 16) + ".mp4";
-}
-
 // Removes a temp file when it goes out of scope.
 struct TempFile {
   std::filesystem::path path;
@@ -223,7 +218,9 @@ Status upload_segment(Services& s, Context& ctx) {
   Segment seg;
   seg.recording_id = rec->id;
   seg.seq = *seq;
-  seg.object_key = segment_key(*rec, *seq, actual_sha);
+  auto key = storage::segment_key(rec->computer_id, rec->id, *seq, actual_sha);
+  if (!key) return std::unexpected(key.error());
+  seg.object_key = std::move(*key);
   seg.size_bytes = static_cast<std::int64_t>(received);
   seg.sha256 = actual_sha;
   seg.start_offset_ms = index->start_ms();

@@ -1,6 +1,7 @@
 // The audit log's integrity: verification of the hash chain and its signed
 // checkpoints, the raw chain for verifiers outside the server, and the
-// signing keys (list, rotate). Listing and filtering stay in routes_admin.cpp.
+// signing keys (list, rotate); handlers over service::AuditService. Listing
+// and filtering are in routes_admin.cpp.
 #include <charconv>
 
 #include "audit/json.hpp"
@@ -21,9 +22,7 @@ Result<std::int64_t> count_query(const Context& ctx, const std::string& name, st
   return v;
 }
 
-Json keys_json(Services& s) {
-  const auto current = s.keys->current();
-  const auto ring = s.keys->trusted();
+Json keys_json(const keys::PublicKey& current, const keys::Keyring& ring) {
   Json trusted = Json::array();
   for (const auto& k : ring.keys()) {
     trusted.push_back({{"key_id", k.key_id},
@@ -34,85 +33,76 @@ Json keys_json(Services& s) {
   return {{"current_key_id", current.key_id}, {"trusted", trusted}, {"keyring", ring.to_text()}};
 }
 
+Status verify(Services& s, Context& ctx) {
+  auto report = s.audit_service->verify(caller_of(ctx.principal));
+  if (!report) return std::unexpected(report.error());
+  ctx.reply(audit::to_json(*report));
+  return {};
+}
+
+Status chain(Services& s, Context& ctx) {
+  auto after = count_query(ctx, "after_seq", 0);
+  if (!after) return std::unexpected(after.error());
+  auto limit = count_query(ctx, "limit", 1000);
+  if (!limit) return std::unexpected(limit.error());
+  auto batch = s.audit_service->chain(caller_of(ctx.principal), *after, *limit);
+  if (!batch) return std::unexpected(batch.error());
+  Json items = Json::array();
+  for (const auto& e : *batch) items.push_back(audit::to_json(e));
+  ctx.reply({{"items", items}});
+  return {};
+}
+
+Status checkpoints(Services& s, Context& ctx) {
+  auto after = count_query(ctx, "after_n", 0);
+  if (!after) return std::unexpected(after.error());
+  auto limit = count_query(ctx, "limit", 1000);
+  if (!limit) return std::unexpected(limit.error());
+  auto batch = s.audit_service->checkpoints(caller_of(ctx.principal), *after, *limit);
+  if (!batch) return std::unexpected(batch.error());
+  Json items = Json::array();
+  for (const auto& cp : *batch) items.push_back(audit::to_json(cp));
+  ctx.reply({{"items", items}});
+  return {};
+}
+
+Status signing_keys(Services& s, Context& ctx) {
+  auto k = s.audit_service->signing_keys(caller_of(ctx.principal));
+  if (!k) return std::unexpected(k.error());
+  Json out = keys_json(k->current, k->trusted);
+  Json untrusted = Json::array();
+  for (const auto& p : k->untrusted_in_catalog) {
+    untrusted.push_back({{"key_id", p.key_id}, {"algorithm", p.algorithm}, {"public_key", p.public_key}});
+  }
+  out["untrusted_in_catalog"] = untrusted;
+  ctx.reply(out);
+  return {};
+}
+
+Status rotate(Services& s, Context& ctx) {
+  auto r = s.audit_service->rotate_key(caller_of(ctx.principal));
+  if (!r) return std::unexpected(r.error());
+  Json out = keys_json(r->current, r->trusted);
+  out["old_key_id"] = r->old_key.key_id;
+  ctx.reply(out);
+  return {};
+}
+
 }  // namespace
 
 void add_audit_routes(std::vector<Route>& routes, Services& s) {
-  routes.push_back({"GET", "/api/v1/audit-log/verify", Access::need_unscoped(auth::perm::audit_read),
-                    [&s](Context& ctx) -> Status {
-                      auto report = s.audit_signer->verify();
-                      if (!report) return std::unexpected(report.error());
-                      ctx.reply(audit::to_json(*report));
-                      return {};
-                    },
-                    false, "Verify the audit log's hash chain and signed checkpoints against the trusted keys"});
-  routes.push_back({"GET", "/api/v1/audit-log/chain", Access::need_unscoped(auth::perm::audit_read),
-                    [&s](Context& ctx) -> Status {
-                      auto after = count_query(ctx, "after_seq", 0);
-                      if (!after) return std::unexpected(after.error());
-                      auto limit = count_query(ctx, "limit", 1000);
-                      if (!limit) return std::unexpected(limit.error());
-                      auto batch =
-                          s.catalog->audit_after(*after, static_cast<int>(std::clamp<std::int64_t>(*limit, 1, 5000)));
-                      if (!batch) return std::unexpected(batch.error());
-                      Json items = Json::array();
-                      for (const auto& e : *batch) items.push_back(audit::to_json(e));
-                      ctx.reply({{"items", items}});
-                      return {};
-                    },
-                    false, "Audit entries after after_seq in ascending order, exactly as hashed (for verifiers)"});
-  routes.push_back({"GET", "/api/v1/audit-log/checkpoints", Access::need_unscoped(auth::perm::audit_read),
-                    [&s](Context& ctx) -> Status {
-                      auto after = count_query(ctx, "after_n", 0);
-                      if (!after) return std::unexpected(after.error());
-                      auto limit = count_query(ctx, "limit", 1000);
-                      if (!limit) return std::unexpected(limit.error());
-                      auto batch = s.catalog->audit_checkpoints_after(
-                          *after, static_cast<int>(std::clamp<std::int64_t>(*limit, 1, 5000)));
-                      if (!batch) return std::unexpected(batch.error());
-                      Json items = Json::array();
-                      for (const auto& cp : *batch) items.push_back(audit::to_json(cp));
-                      ctx.reply({{"items", items}});
-                      return {};
-                    },
-                    false, "Signed checkpoints of the audit chain after after_n, ascending"});
-  routes.push_back(
-      {"GET", "/api/v1/signing-keys", Access::need_unscoped(auth::perm::audit_read),
-       [&s](Context& ctx) -> Status {
-         Json out = keys_json(s);
-         // Keys announced in the catalog but absent from the keyring
-         // are shown untrusted: anyone with database access can add one.
-         auto published = s.catalog->list_published_keys();
-         if (!published) return std::unexpected(published.error());
-         Json untrusted = Json::array();
-         const auto ring = s.keys->trusted();
-         for (const auto& k : *published) {
-           if (ring.find(k.key_id) == nullptr) {
-             untrusted.push_back({{"key_id", k.key_id}, {"algorithm", k.algorithm}, {"public_key", k.public_key}});
-           }
-         }
-         out["untrusted_in_catalog"] = untrusted;
-         ctx.reply(out);
-         return {};
-       },
-       false, "The server's signing key id and its trusted public keys (keyring text for pinning)"});
-  routes.push_back(
-      {"POST", "/api/v1/signing-keys/rotate", Access::need_unscoped(auth::perm::admin_users),
-       [&s](Context& ctx) -> Status {
-         auto r = s.audit_signer->rotate_key();
-         if (!r) return std::unexpected(r.error());
-         if (auto st = s.catalog->publish_key({r->new_key.key_id, "ed25519", r->new_key.base64(), s.now()}); !st) {
-           return st;
-         }
-         s.audit(ctx.principal, "signing_key.rotate", r->new_key.key_id,
-                 {{"old_key_id", r->old_key.key_id}, {"new_key_id", r->new_key.key_id}});
-         // The rotation entry itself is signed at once, by the new key.
-         if (auto cp = s.audit_signer->sign_head(audit::kCheckpointRotation); !cp) return std::unexpected(cp.error());
-         Json out = keys_json(s);
-         out["old_key_id"] = r->old_key.key_id;
-         ctx.reply(out);
-         return {};
-       },
-       false, "Make a new signing key current; old public keys stay trusted (audited)"});
+  const auto readers = Access::need_unscoped(auth::perm::audit_read);
+  routes.push_back({"GET", "/api/v1/audit-log/verify", readers, handler_of(s, verify), false,
+                    "Verify the audit log's hash chain and signed checkpoints against the trusted keys"});
+  routes.push_back({"GET", "/api/v1/audit-log/chain", readers, handler_of(s, chain), false,
+                    "Audit entries after after_seq in ascending order, exactly as hashed (for verifiers)"});
+  routes.push_back({"GET", "/api/v1/audit-log/checkpoints", readers, handler_of(s, checkpoints), false,
+                    "Signed checkpoints of the audit chain after after_n, ascending"});
+  routes.push_back({"GET", "/api/v1/signing-keys", readers, handler_of(s, signing_keys), false,
+                    "The server's signing key id and its trusted public keys (keyring text for pinning)"});
+  routes.push_back({"POST", "/api/v1/signing-keys/rotate", Access::need_unscoped(auth::perm::admin_users),
+                    handler_of(s, rotate), false,
+                    "Make a new signing key current; old public keys stay trusted (audited)"});
 }
 
 }  // namespace deskaudit::server

@@ -8,13 +8,17 @@
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
 #include "keys/key_service.hpp"
-#include "server/audit_signing.hpp"
 #include "server/config.hpp"
 #include "server/http.hpp"
 #include "server/rate_limit.hpp"
+#include "service/access_service.hpp"
 #include "service/audit_log.hpp"
+#include "service/audit_service.hpp"
+#include "service/audit_signer.hpp"
 #include "service/caller.hpp"
+#include "service/media_service.hpp"
 #include "service/policy_service.hpp"
+#include "service/recording_service.hpp"
 #include "storage/object_store.hpp"
 
 namespace deskaudit::server {
@@ -26,9 +30,14 @@ struct Services {
   std::shared_ptr<const Clock> clock;
   std::filesystem::path incoming_dir;  // temp files of uploads in progress (0700)
   std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
-  std::unique_ptr<AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
+  std::unique_ptr<service::AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
   std::unique_ptr<service::AuditLog> audit_log;  // appends; tells audit_signer of each entry
   std::unique_ptr<service::PolicyService> policies;
+  std::unique_ptr<service::RecordingService> recordings;
+  std::unique_ptr<service::MediaService> media;
+  // Domain services (src/service) the handlers call.
+  std::unique_ptr<service::AccessService> access_service;  // users, roles, tokens, sign-in
+  std::unique_ptr<service::AuditService> audit_service;    // reading and verifying the audit log, signing keys
   // In memory, per replica (see docs/deployment.md): failed sign-ins per
   // client address, and bytes uploaded per computer in the last hour.
   std::unique_ptr<RateLimiter> login_throttle;
@@ -56,6 +65,9 @@ void add_agent_routes(std::vector<Route>& routes, Services& s);
 void add_recording_routes(std::vector<Route>& routes, Services& s);
 void add_audit_routes(std::vector<Route>& routes, Services& s);
 
+// A route's handler: a named handler function over the services.
+Handler handler_of(Services& s, Status (*handler)(Services&, Context&));
+
 // A handler that applies `op` to the id in the path, writes `action` on it
 // to the audit log and answers 204 (deletes, revocations).
 Handler apply_to_id(Services& s, std::function<Status(const std::string& id)> op, std::string action);
@@ -71,8 +83,8 @@ bool allowed_before_password_change(const Route& route);
 std::vector<Route> build_routes(Services& s);
 
 // Bearer secrets are stored as sha256 hex; prefixes tell their kind.
-inline constexpr std::string_view kSessionPrefix = "das_";
-inline constexpr std::string_view kApiTokenPrefix = "dat_";
+using service::kApiTokenPrefix;
+using service::kSessionPrefix;
 inline constexpr std::string_view kAgentPrefix = "dag_";
 inline constexpr std::string_view kEnrollPrefix = "det_";
 inline constexpr std::string_view kSessionCookie = "deskaudit_session";
@@ -83,6 +95,6 @@ inline constexpr std::string_view kFirstPasswordFile = "first-admin-password";
 // The CSRF token of a console session, derived from its secret.
 std::string csrf_for(std::string_view session_token);
 // Loads an administrator's effective permissions from the catalog.
-Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id);
+using service::load_grants;
 
 }  // namespace deskaudit::server

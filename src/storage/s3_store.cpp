@@ -63,6 +63,9 @@ Errc errc_for(long status, std::string_view code) {
       code == "InvalidToken" || code == "TokenRefreshRequired" || code == "RequestTimeTooSkewed") {
     return Errc::unauthenticated;
   }
+  // The body differs from its signed SHA-256: the file changed after
+  // put_file() hashed it. Another attempt hashes it again.
+  if (code == "XAmzContentSHA256Mismatch" || code == "BadDigest") return Errc::unavailable;
   const Errc e = errc_for_status(status);
   // The store throttling the server is the server's outage (a 503 to its own
   // clients), not a rate limit the server's caller ran into.
@@ -409,7 +412,9 @@ Status S3ObjectStore::remove(std::string_view key) {
   const std::string what = "DELETE " + where(bk);
   auto r = execute(make_call("DELETE", bk), what);
   if (!r) return std::unexpected(r.error());
-  if (r->status == 200 || r->status == 204 || r->status == 404) return {};
+  if (r->status == 200 || r->status == 204) return {};
+  // An absent key is already removed; an absent bucket is an error.
+  if (r->status == 404 && s3xml::parse_error(r->body).code != "NoSuchBucket") return {};
   return std::unexpected(s3_error(*r, what));
 }
 

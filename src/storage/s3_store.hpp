@@ -8,6 +8,10 @@
 //   no byte has reached the sink, so a reader never sees two versions mixed.
 // - Requests failing with 5xx, 429 or a transport error are retried up to
 //   S3Options::max_retries times with exponential backoff and full jitter.
+// - put_file() and put_bytes() fail with unavailable when S3 finds the body
+//   differs from its signed hash (XAmzContentSHA256Mismatch, BadDigest): the
+//   file changed after it was hashed, and a new call hashes it again.
+// - remove() of an absent key succeeds; in an absent bucket it is not_found.
 // - Errors name the bucket and key and carry S3's error Code and Message.
 // Credentials are kept in memory only and never appear in errors or
 // describe(). Thread safety: all methods may run concurrently; each call

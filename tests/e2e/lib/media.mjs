@@ -139,3 +139,50 @@ export function writeTemp(dir, name, buf) {
   fs.writeFileSync(p, buf);
   return p;
 }
+
+/** Boxes directly inside the box at `box` (a topLevelBoxes entry), sizes checked. */
+function childBoxes(buf, box) {
+  const inner = topLevelBoxes(buf.subarray(box.offset + 8, box.offset + box.size));
+  return inner.map((b) => ({ ...b, offset: b.offset + box.offset + 8 }));
+}
+
+/** Adds `ticks` to the base media decode time (tfdt) of every fragment. */
+export function shiftDecodeTimes(buf, ticks) {
+  const out = Buffer.from(buf);
+  for (const moof of topLevelBoxes(out).filter((b) => b.type === 'moof')) {
+    for (const traf of childBoxes(out, moof).filter((b) => b.type === 'traf')) {
+      const tfdt = childBoxes(out, traf).find((b) => b.type === 'tfdt');
+      if (!tfdt) throw new Error(`traf at ${traf.offset} has no tfdt`);
+      if (out[tfdt.offset + 8] === 1) {
+        out.writeBigUInt64BE(out.readBigUInt64BE(tfdt.offset + 12) + BigInt(ticks), tfdt.offset + 12);
+      } else {
+        const t = out.readUInt32BE(tfdt.offset + 12) + ticks;
+        if (t > 0xffffffff) throw new Error('decode time overflows a version 0 tfdt');
+        out.writeUInt32BE(t, tfdt.offset + 12);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A recording across screen resizes as the agent writes it: one segment file
+ * per screen size (`sizes`, e.g. ['640x360', '800x600']), each its own init
+ * segment + one fragment per second of H.264 at `fps`, `secondsEach` long,
+ * decode times (timescale 1000) continuing from one file to the next.
+ */
+export async function segmentsAcrossResizes({ sizes, secondsEach, fps = 5, dir }) {
+  const segments = [];
+  for (const [i, size] of sizes.entries()) {
+    const out = path.join(dir, `size-${i}.mp4`);
+    await run('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', `testsrc2=s=${size}:r=${fps}:d=${secondsEach}`,
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+      '-g', String(fps), '-keyint_min', String(fps), '-sc_threshold', '0',
+      '-video_track_timescale', '1000', '-movflags', FMP4_FLAGS, '-f', 'mp4', out,
+    ]);
+    segments.push(shiftDecodeTimes(fs.readFileSync(out), i * secondsEach * 1000));
+  }
+  return segments;
+}

@@ -357,7 +357,9 @@ TEST_F(AgentIT, SessionRecordedEndToEndWithTheWorkload) {
 }
 
 TEST_F(AgentIT, SmallSegmentLimitGivesSeveralSegmentsThatPlayBackToBackAtThePolicyFps) {
-  set_policy({{"mode", "session"}, {"fps", 2}, {"segment_max_bytes", 65536}});
+  // 5 fps: constant motion is coded as coarsely as H.264 goes (~1 KB a
+  // frame here), and 18 s of it must still fill more than 64 KiB.
+  set_policy({{"mode", "session"}, {"fps", 5}, {"segment_max_bytes", 65536}});
   start_agent();
   session("connect", "bob");
   start_motion(18, "1200x660");  // nearly the whole screen in motion
@@ -375,7 +377,7 @@ TEST_F(AgentIT, SmallSegmentLimitGivesSeveralSegmentsThatPlayBackToBackAtThePoli
   auto whole = probe(logs_->path() / (recs[0]["id"].get<std::string>() + ".mp4"));
   ASSERT_TRUE(whole.ok);
   ASSERT_GT(whole.duration_s, 5.0);
-  EXPECT_LE(static_cast<double>(whole.frames) / whole.duration_s, 2.0 * 1.05) << "frame rate above the policy's fps";
+  EXPECT_LE(static_cast<double>(whole.frames) / whole.duration_s, 5.0 * 1.05) << "frame rate above the policy's fps";
 }
 
 TEST_F(AgentIT, KillNineLosesAtMostTheFragmentInProgress) {
@@ -449,7 +451,9 @@ TEST_F(AgentIT, ServerStoppedDuringUploadThenRestartedLosesNothing) {
   set_policy({{"mode", "session"}, {"fps", 5}, {"segment_max_bytes", 65536}});
   start_agent();
   session("connect", "dave");
-  start_motion(22, "1200x660");
+  // Long enough to fill a 64 KiB segment before and another after the server
+  // dies (constant motion costs ~1 KB a frame).
+  start_motion(40, "1200x660");
   ASSERT_TRUE(wait_until([&] {
     auto recs = recordings();
     return !recs.empty() && detail(recs[0]["id"])["segments"].size() >= 1;

@@ -1,11 +1,13 @@
 // The migration path end to end: a server on the embedded defaults records,
 // stops; deskaudit-migrate copies its data dir to PostgreSQL + S3; a server
-// started on the target serves the same recordings byte for byte.
+// started on the target serves the same recordings byte for byte. Once per
+// S3 test server (s3rver, Ceph RGW: s3_test_servers.hpp).
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <memory>
 
+#include "s3_test_servers.hpp"
 #include "sample_media.hpp"
 #include "scratch_schema.hpp"
 #include "server_process.hpp"
@@ -19,9 +21,11 @@ CommandResult run_migrate(const std::string& args) {
   return run_command(std::string(DESKAUDIT_MIGRATE_BIN) + " " + args + " 2>&1");
 }
 
-TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
+class MigratedServer : public ::testing::TestWithParam<S3Server> {};
+
+TEST_P(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   DESKAUDIT_REQUIRE_SERVICE("DESKAUDIT_TEST_POSTGRES_URL", "scripts/pg-test-server start");
-  DESKAUDIT_REQUIRE_SERVICE("DESKAUDIT_TEST_S3_ENDPOINT", "scripts/s3-test-server start");
+  DESKAUDIT_REQUIRE_S3_TARGET(s3, GetParam());
   TempDir dir("migrated");
   const auto old_data = dir.path() / "old";
   const auto segs = make_segments(3, 6);
@@ -58,10 +62,10 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   }  // stopped: nothing writes to the source during the copy
 
   ScratchSchema schema(*service_env("DESKAUDIT_TEST_POSTGRES_URL"), "migrated");
-  const auto endpoint = *service_env("DESKAUDIT_TEST_S3_ENDPOINT");
-  const auto store = "s3://deskaudit-test/" + unique_name("migrated");
-  ::setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-  ::setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+  const auto endpoint = s3->endpoint;
+  const auto store = "s3://" + s3->bucket + "/" + unique_name("migrated");
+  ::setenv("AWS_ACCESS_KEY_ID", s3->access_key.c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", s3->secret_key.c_str(), 1);
   const std::string args = "--from-data-dir " + old_data.string() + " --to-catalog '" + schema.url() + "' --to-store " +
                            store + " --s3-endpoint " + endpoint;
   // Without the keys the new server could not check the audit log's signatures.
@@ -85,7 +89,9 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
 
   ServerOptions o(dir.path() / "new");
   o.args = {"--catalog", schema.url(), "--store", store};
-  o.env = {{"DESKAUDIT_S3_ENDPOINT", endpoint}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+  o.env = {{"DESKAUDIT_S3_ENDPOINT", endpoint},
+           {"AWS_ACCESS_KEY_ID", s3->access_key},
+           {"AWS_SECRET_ACCESS_KEY", s3->secret_key}};
   ServerProcess new_server(std::move(o));
   // The administrator came along with the catalog.
   Api admin(new_server.url(), admin_token(new_server.url()));
@@ -97,5 +103,8 @@ TEST(MigratedServer, ServesTheRecordingsOfTheEmbeddedInstallation) {
   auto verify = admin.get("/api/v1/audit-log/verify");
   EXPECT_EQ(verify.json["ok"], true) << verify.body;
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, MigratedServer, ::testing::Values(S3Server::s3rver, S3Server::rgw),
+                         [](const auto& info) { return s3_server_name(info.param); });
 
 }  // namespace

@@ -2,8 +2,9 @@
 // test's own) and one S3 bucket (a prefix of the test's own). Agents and
 // auditors move between replicas; a replica killed mid-upload loses nothing;
 // the retention sweeper runs on one replica at a time.
-// Needs DESKAUDIT_TEST_POSTGRES_URL and DESKAUDIT_TEST_S3_ENDPOINT
-// (scripts/pg-test-server start, scripts/s3-test-server start).
+// Needs DESKAUDIT_TEST_POSTGRES_URL (scripts/pg-test-server start) and runs
+// once per S3 test server: s3rver (DESKAUDIT_TEST_S3_ENDPOINT) and Ceph RGW
+// (DESKAUDIT_TEST_RGW_*), which verifies signatures (s3_test_servers.hpp).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "common/fs.hpp"
+#include "s3_test_servers.hpp"
 #include "sample_media.hpp"
 #include "scratch_schema.hpp"
 #include "server_process.hpp"
@@ -68,11 +70,12 @@ class StalledUpload {
   UniqueFd fd_;
 };
 
-class Scale : public ::testing::Test {
+class Scale : public ::testing::TestWithParam<S3Server> {
  protected:
   void SetUp() override {
     DESKAUDIT_REQUIRE_SERVICE("DESKAUDIT_TEST_POSTGRES_URL", "scripts/pg-test-server start");
-    DESKAUDIT_REQUIRE_SERVICE("DESKAUDIT_TEST_S3_ENDPOINT", "scripts/s3-test-server start");
+    DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam());
+    s3_ = *target;
     schema_ = std::make_unique<ScratchSchema>(*service_env("DESKAUDIT_TEST_POSTGRES_URL"), "scale_test");
     dir_ = std::make_unique<TempDir>("scale");
     prefix_ = unique_name("scale");
@@ -90,11 +93,12 @@ class Scale : public ::testing::Test {
     const auto config = dir_->path() / (name + ".toml");
     std::ofstream(config) << "replica_id = \"" << name << "\"\nsweep_interval_seconds = 1\n";
     ServerOptions o(dir_->path() / name);
-    o.args = {"--config", config.string(), "--catalog", schema_->url(), "--store", "s3://deskaudit-test/" + prefix_};
-    o.env = {{"DESKAUDIT_S3_ENDPOINT", *service_env("DESKAUDIT_TEST_S3_ENDPOINT")},
+    o.args = {"--config",     config.string(), "--catalog",
+              schema_->url(), "--store",       "s3://" + s3_.bucket + "/" + prefix_};
+    o.env = {{"DESKAUDIT_S3_ENDPOINT", s3_.endpoint},
              {"DESKAUDIT_S3_PATH_STYLE", "true"},
-             {"AWS_ACCESS_KEY_ID", "S3RVER"},
-             {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+             {"AWS_ACCESS_KEY_ID", s3_.access_key},
+             {"AWS_SECRET_ACCESS_KEY", s3_.secret_key}};
     return std::make_unique<ServerProcess>(std::move(o));
   }
 
@@ -117,6 +121,7 @@ class Scale : public ::testing::Test {
     return std::to_string(r.json["items"].size());
   }
 
+  S3TestTarget s3_;
   std::unique_ptr<ScratchSchema> schema_;
   std::unique_ptr<TempDir> dir_;
   std::string prefix_;
@@ -125,7 +130,7 @@ class Scale : public ::testing::Test {
   std::string token_;
 };
 
-TEST_F(Scale, AgentsAndAuditorsMoveFreelyBetweenReplicas) {
+TEST_P(Scale, AgentsAndAuditorsMoveFreelyBetweenReplicas) {
   // A console session made on A works on B: sessions live in the catalog.
   Api admin_a(a_->url(), token_);
   Api admin_b(b_->url(), token_);
@@ -189,7 +194,7 @@ TEST_F(Scale, AgentsAndAuditorsMoveFreelyBetweenReplicas) {
   EXPECT_EQ(verify.json["ok"], true) << verify.body;
 }
 
-TEST_F(Scale, AReplicaKilledMidUploadLosesNothing) {
+TEST_P(Scale, AReplicaKilledMidUploadLosesNothing) {
   Api admin_a(a_->url(), token_);
   const auto pool_id = pool_with_policy(admin_a, "kill", 30);
   const auto creds = enroll_agent(admin_a, "desk-kill", pool_id);
@@ -237,7 +242,7 @@ TEST_F(Scale, AReplicaKilledMidUploadLosesNothing) {
   EXPECT_TRUE(again.body == segs[2]);
 }
 
-TEST_F(Scale, TheRetentionSweeperRunsOnOneReplicaAtATime) {
+TEST_P(Scale, TheRetentionSweeperRunsOnOneReplicaAtATime) {
   Api admin_a(a_->url(), token_);
   Api admin_b(b_->url(), token_);
   const auto pool_id = pool_with_policy(admin_a, "short", 1);
@@ -295,5 +300,8 @@ TEST_F(Scale, TheRetentionSweeperRunsOnOneReplicaAtATime) {
   for (const auto& id : later) EXPECT_EQ(audit_count(survivor_admin, "recording.expire", id), "1") << id;
   EXPECT_EQ(survivor_admin.get("/api/v1/recordings?username=old0").json["items"].size(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, Scale, ::testing::Values(S3Server::s3rver, S3Server::rgw),
+                         [](const auto& info) { return s3_server_name(info.param); });
 
 }  // namespace

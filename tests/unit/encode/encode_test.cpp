@@ -30,6 +30,38 @@ void paint(encode::H264Encoder& e, int frame) {
 
 std::string box_type_at(const std::string& b, std::size_t off) { return b.substr(off + 4, 4); }
 
+void fill_luma(encode::H264Encoder& e, int x, int y, int w, int h, std::uint8_t v) {
+  auto p = e.picture();
+  ASSERT_TRUE(p);
+  for (int r = y; r < y + h; ++r) std::memset(p->data[0] + static_cast<std::ptrdiff_t>(r) * p->linesize[0] + x, v, w);
+}
+
+// Decodes the packets with libavcodec's H.264 decoder; the luma planes of the frames.
+std::vector<std::vector<std::uint8_t>> decode_luma(const encode::H264Encoder& e,
+                                                   const std::vector<encode::AvPacketPtr>& pkts) {
+  std::vector<std::vector<std::uint8_t>> out;
+  encode::AvCodecContextPtr d(avcodec_alloc_context3(avcodec_find_decoder(AV_CODEC_ID_H264)));
+  if (!d || avcodec_parameters_to_context(d.get(), e.parameters()) < 0 || avcodec_open2(d.get(), nullptr, nullptr) < 0)
+    throw std::runtime_error("no H.264 decoder");
+  encode::AvFramePtr f(av_frame_alloc());
+  auto drain = [&] {
+    while (avcodec_receive_frame(d.get(), f.get()) == 0) {
+      std::vector<std::uint8_t> y(static_cast<std::size_t>(f->width) * f->height);
+      for (int r = 0; r < f->height; ++r)
+        std::memcpy(y.data() + static_cast<std::size_t>(r) * f->width,
+                    f->data[0] + static_cast<std::ptrdiff_t>(r) * f->linesize[0], f->width);
+      out.push_back(std::move(y));
+    }
+  };
+  for (const auto& p : pkts) {
+    if (avcodec_send_packet(d.get(), p.get()) < 0) throw std::runtime_error("decode error");
+    drain();
+  }
+  avcodec_send_packet(d.get(), nullptr);
+  drain();
+  return out;
+}
+
 }  // namespace
 
 TEST(H264Encoder, RejectsBadSizesAndOptions) {
@@ -66,9 +98,39 @@ TEST(H264Encoder, OnePacketPerFrameAndForcedKeyframes) {
   EXPECT_EQ((*k)->pts, 800);
 }
 
+TEST(H264Encoder, OnlyTheDeclaredChangedAreasAreCoded) {
+  auto e = open_encoder();
+  fill_luma(e, 0, 0, 320, 240, 40);
+  std::vector<encode::AvPacketPtr> pkts;
+  auto k = e.encode(0, FrameKind::keyframe);
+  ASSERT_TRUE(k);
+  pkts.push_back(std::move(*k));
+  // Two blocks turn white; only the first is declared changed, so the
+  // encoder skips the second without looking at it.
+  fill_luma(e, 32, 32, 32, 32, 235);
+  fill_luma(e, 224, 160, 32, 32, 235);
+  const encode::ChangedArea declared[] = {{32, 32, 32, 32}};
+  auto d = e.encode(200, FrameKind::delta, {}, std::span<const encode::ChangedArea>(declared));
+  ASSERT_TRUE(d) << d.error().message;
+  pkts.push_back(std::move(*d));
+  // Unknown changes (nullopt): everything is looked at again.
+  auto full = e.encode(400, FrameKind::delta);
+  ASSERT_TRUE(full);
+  pkts.push_back(std::move(*full));
+
+  const auto frames = decode_luma(e, pkts);
+  ASSERT_EQ(frames.size(), 3u);
+  const auto at = [](const std::vector<std::uint8_t>& y, int x, int r) {
+    return static_cast<int>(y[static_cast<std::size_t>(r) * 320 + x]);
+  };
+  EXPECT_NEAR(at(frames[1], 48, 48), 235, 12) << "the declared area is coded";
+  EXPECT_NEAR(at(frames[1], 240, 176), 40, 12) << "an undeclared area keeps the previous picture";
+  EXPECT_NEAR(at(frames[2], 240, 176), 235, 12) << "without hints every area is coded";
+}
+
 TEST(Fmp4Muxer, InitThenWholeFragmentsWithContinuingDecodeTime) {
   auto e = open_encoder();
-  auto m = encode::Fmp4Muxer::open(e.context(), 5000);
+  auto m = encode::Fmp4Muxer::open(e.parameters(), 5000);
   ASSERT_TRUE(m) << m.error().message;
   const std::string init = (*m)->init_segment();
   ASSERT_GT(init.size(), 16u);
@@ -98,16 +160,40 @@ TEST(Fmp4Muxer, InitThenWholeFragmentsWithContinuingDecodeTime) {
   const auto tfdt = f2->find("tfdt");
   ASSERT_NE(tfdt, std::string::npos);
   const auto* d = reinterpret_cast<const unsigned char*>(f2->data() + tfdt + 4);
-  const unsigned long long v = d[0] == 1 ? ((unsigned long long)d[4] << 56 | (unsigned long long)d[5] << 48 |
-                                            (unsigned long long)d[6] << 40 | (unsigned long long)d[7] << 32 |
-                                            (unsigned long long)d[8] << 24 | d[9] << 16 | d[10] << 8 | d[11])
-                                         : ((unsigned long long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7]);
+  const unsigned long long v =
+      d[0] == 1 ? ((unsigned long long)d[4] << 56 | (unsigned long long)d[5] << 48 | (unsigned long long)d[6] << 40 |
+                   (unsigned long long)d[7] << 32 | (unsigned long long)d[8] << 24 | d[9] << 16 | d[10] << 8 | d[11])
+                : ((unsigned long long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7]);
   EXPECT_EQ(v, 5500u);
+}
+
+TEST(Fmp4Muxer, ARewrittenLastDurationMovesWhereTheNextFragmentMayStart) {
+  auto e = open_encoder();
+  auto m = encode::Fmp4Muxer::open(e.parameters(), 0);
+  ASSERT_TRUE(m);
+  std::vector<encode::AvPacketPtr> pkts;
+  for (int i = 0; i < 2; ++i) {
+    paint(e, i);
+    auto p = e.encode(i * 1200, i == 0 ? FrameKind::keyframe : FrameKind::delta);
+    ASSERT_TRUE(p);
+    pkts.push_back(std::move(*p));
+  }
+  // Written with a provisional duration (to 1420 ms, a late wakeup), which
+  // the caller then rewrites to end at the next frame's time, 1200.
+  pkts[0]->duration = 1420;
+  pkts[1]->duration = 200;
+  std::vector<const AVPacket*> a{pkts[0].get()};
+  std::vector<const AVPacket*> b{pkts[1].get()};
+  ASSERT_TRUE((*m)->fragment(a));
+  EXPECT_FALSE((*m)->fragment(b)) << "1200 is before the provisional end";
+  (*m)->last_duration_rewritten(1200);
+  auto f = (*m)->fragment(b);
+  EXPECT_TRUE(f) << f.error().message;
 }
 
 TEST(Fmp4Muxer, RejectsBadInput) {
   auto e = open_encoder();
-  auto m = encode::Fmp4Muxer::open(e.context(), 1000);
+  auto m = encode::Fmp4Muxer::open(e.parameters(), 1000);
   ASSERT_TRUE(m);
   EXPECT_FALSE((*m)->fragment({}));
   paint(e, 0);
@@ -120,5 +206,5 @@ TEST(Fmp4Muxer, RejectsBadInput) {
   ASSERT_FALSE(wrong_start) << "first packet must be at the muxer's start time";
   EXPECT_NE(wrong_start.error().message.find("1000"), std::string::npos);
   EXPECT_FALSE(encode::Fmp4Muxer::open(nullptr, 0));
-  EXPECT_FALSE(encode::Fmp4Muxer::open(e.context(), -1));
+  EXPECT_FALSE(encode::Fmp4Muxer::open(e.parameters(), -1));
 }

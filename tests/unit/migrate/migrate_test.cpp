@@ -10,6 +10,7 @@
 #include "catalog/copy.hpp"
 #include "migrate/migrate.hpp"
 #include "scratch_schema.hpp"
+#include "storage/layout.hpp"
 #include "storage/object_store.hpp"
 
 using namespace deskaudit;
@@ -18,6 +19,12 @@ using namespace deskaudit::testing;
 namespace {
 
 constexpr EpochMs kT0 = 1'790'000'000'000;
+const std::string kSha(64, 'a');
+
+// Where the server stores a segment (the migration copies every object as it is).
+std::string key_of(const std::string& computer_id, const std::string& recording_id, std::int64_t seq = 0) {
+  return storage::segment_key(computer_id, recording_id, seq, kSha).value();
+}
 
 class TempPath {
  public:
@@ -87,9 +94,9 @@ void fill(catalog::Catalog& c, int recordings) {
       catalog::Segment seg;
       seg.recording_id = r.id;
       seg.seq = s;
-      seg.object_key = "recordings/cmp-1/" + r.id + "/" + std::to_string(s) + ".mp4";
+      seg.object_key = key_of("cmp-1", r.id, s);
       seg.size_bytes = 1000 + s;
-      seg.sha256 = std::string(64, 'a');
+      seg.sha256 = kSha;
       seg.start_offset_ms = s * 2000;
       seg.duration_ms = 2000;
       seg.created_at = kT0 + s;
@@ -226,15 +233,15 @@ void put(storage::ObjectStore& store, const std::string& key, const std::string&
 void check_objects(storage::ObjectStore& from, storage::ObjectStore& to) {
   std::map<std::string, std::string> objects;
   for (int i = 0; i < 7; ++i) {
-    objects["recordings/cmp-1/rec-" + std::to_string(i) + "/0.mp4"] =
+    objects[key_of("cmp-1", "rec-" + std::to_string(i))] =
         std::string(static_cast<std::size_t>(1000 * i + 1), static_cast<char>('a' + i));
   }
-  objects["recordings/cmp-2/rec-big/0.mp4"] = std::string(3u << 20, 'z');  // several read chunks
+  objects[key_of("cmp-2", "rec-big")] = std::string(3u << 20, 'z');  // several read chunks
   for (const auto& [k, v] : objects) put(from, k, v);
   // A leftover of an earlier, interrupted run: same key and size (skipped),
   // and one with a wrong size (copied again).
-  put(to, "recordings/cmp-1/rec-1/0.mp4", objects["recordings/cmp-1/rec-1/0.mp4"]);
-  put(to, "recordings/cmp-1/rec-2/0.mp4", "truncated");
+  put(to, key_of("cmp-1", "rec-1"), objects[key_of("cmp-1", "rec-1")]);
+  put(to, key_of("cmp-1", "rec-2"), "truncated");
 
   std::vector<std::string> lines;
   auto report = migrate::copy_objects(from, to, [&](std::string_view l) { lines.emplace_back(l); });
@@ -285,7 +292,7 @@ TEST(MigrateCli, FromDataDirRunsBothStepsAndNamesWhatToFix) {
   }
   auto store = storage::make_object_store("file://" + (data / "objects").string());
   ASSERT_TRUE(store);
-  put(**store, "recordings/cmp-1/rec-0/0.mp4", "segment bytes");
+  put(**store, key_of("cmp-1", "rec-0"), "segment bytes");
   const auto to_catalog = "sqlite://" + (dir.path() / "new.db").string();
   const auto to_store = "file://" + (dir.path() / "new-objects").string();
 
@@ -297,7 +304,7 @@ TEST(MigrateCli, FromDataDirRunsBothStepsAndNamesWhatToFix) {
   EXPECT_EQ(report->objects.copied, 1);
   EXPECT_GT(report->catalog_rows, 9);
   auto target = storage::make_object_store(to_store);
-  EXPECT_EQ(bytes_of(**target, "recordings/cmp-1/rec-0/0.mp4"), "segment bytes");
+  EXPECT_EQ(bytes_of(**target, key_of("cmp-1", "rec-0")), "segment bytes");
 
   // Running again: the catalog step refuses and says how to finish.
   auto again = migrate::run_migration(parsed->options);

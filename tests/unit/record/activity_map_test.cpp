@@ -19,7 +19,7 @@ TEST(ActivityMap, AreasMovingFrameAfterFrameAreCodedCoarserThenRefined) {
   EXPECT_EQ(r[0].y, 496);
   EXPECT_EQ(r[0].width, 1552 - 896);
   EXPECT_EQ(r[0].height, 864 - 496);
-  EXPECT_EQ(r[0].qp_offset, 12);
+  EXPECT_EQ(r[0].qp_offset, record::ActivityOptions{}.hot_qp_offset);
   EXPECT_EQ(map.refinement_due_ms(), 1400);
   // Still, but not long enough: nothing; then refined once, finer.
   EXPECT_TRUE(map.plan(std::vector<Rect>{once}, 900).empty());
@@ -29,6 +29,19 @@ TEST(ActivityMap, AreasMovingFrameAfterFrameAreCodedCoarserThenRefined) {
   EXPECT_EQ(r[0].width, 1552 - 896);
   EXPECT_FALSE(map.refinement_due_ms());
   EXPECT_TRUE(map.plan({}, 3000).empty());
+}
+
+TEST(ActivityMap, SmallAndHotNeedsFewMacroblocksAllInConstantMotion) {
+  record::ActivityMap map(1920, 1080, {});
+  const Rect digits{1828, 22, 60, 14};  // 4 x 2 macroblocks
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits}, 12)) << "not moving yet";
+  map.plan(std::vector<Rect>{digits}, 0);
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits}, 12)) << "this would be its second change only";
+  map.plan(std::vector<Rect>{digits}, 1000);
+  EXPECT_TRUE(map.small_and_hot(std::vector<Rect>{digits}, 12)) << "the third change in a row";
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits}, 7)) << "more macroblocks than allowed";
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits, {0, 0, 16, 16}}, 12)) << "a macroblock not in motion";
+  EXPECT_FALSE(map.small_and_hot({}, 12));
 }
 
 TEST(ActivityMap, OffTurnsEverythingOff) {

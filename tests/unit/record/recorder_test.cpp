@@ -169,6 +169,34 @@ TEST_F(ScriptedRecorderTest, RefinementComingDueNextToAnotherFrameWaitsForTheFra
     EXPECT_GE(samples[i].dts - samples[i - 1].dts, 200) << "frames " << i - 1 << " and " << i << " break the cap";
 }
 
+TEST_F(ScriptedRecorderTest, ASmallChangeInConstantMotionIsTakenEveryTwoSeconds) {
+  // A clock's seconds (8 macroblocks) tick every second (each taken 200 ms
+  // later: settle, grid). The first picture changed them too, so the tick at
+  // 2000 is their third change in a row: constant motion. From then on a tick
+  // waits until 2 s after the last frame and goes out with the next one; the
+  // refinement follows 1 s after the last.
+  tuning_.activity = record::ActivityOptions{};
+  const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 9000, 1000), 10500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 3200, 5200, 7200, 9200, 10200}));
+}
+
+TEST_F(ScriptedRecorderTest, ALargerChangeTakesAHeldBackSmallOneAlongAtOnce) {
+  // The tick at 2000 is held back (due at 3200); a window appearing at 2500
+  // is a frame at 2600 that carries the tick too. The tick at 3000 is held
+  // back again (due at 4600) and goes out when the recording stops (4500).
+  tuning_.activity = record::ActivityOptions{};
+  auto steps = merged(repaint({500, 20, 48, 14}, 1000, 3000, 1000), {{2500, {{100, 100, 320, 200}}, {}, {}}});
+  const auto segs = record(640, 360, steps, 4500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 2600, 4400}));
+}
+
+TEST_F(ScriptedRecorderTest, SmallChangesAreNotHeldBackWithTheIntervalOff) {
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 0;
+  const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 5000, 1000), 5500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 2200, 3200, 4200, 5200}));
+}
+
 TEST_F(ScriptedRecorderTest, RefinementFollowsOneSecondAfterMotionStops) {
   tuning_.activity = record::ActivityOptions{};
   const auto segs = record(640, 360, repaint(kBox, 100, 1000, 100), 4000, options());

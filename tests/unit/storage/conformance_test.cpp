@@ -1,8 +1,9 @@
 // One behaviour suite for every ObjectStore backend: the local directory
 // store always, the in-memory fake the service tests use
 // (tests/common/memory_object_store.hpp) always, and the S3 store against
-// DESKAUDIT_TEST_S3_ENDPOINT (s3rver from scripts/s3-test-server) when it is
-// set.
+// s3rver (DESKAUDIT_TEST_S3_ENDPOINT, scripts/s3-test-server) and Ceph's RADOS
+// Gateway (DESKAUDIT_TEST_RGW_*, scripts/rgw-test-server), which verifies
+// every request's signature.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,14 +23,16 @@ namespace {
 namespace fs = std::filesystem;
 using namespace testing;
 
-enum class Backend { local, s3, memory };
+enum class Backend { local, s3rver, rgw, memory };
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
     case Backend::local:
       return "Local";
-    case Backend::s3:
+    case Backend::s3rver:
       return "S3";
+    case Backend::rgw:
+      return "Rgw";
     case Backend::memory:
       return "Memory";
   }
@@ -38,11 +41,14 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
 
 void PrintTo(Backend b, std::ostream* os) { *os << backend_name(::testing::TestParamInfo<Backend>(b, 0)); }
 
+bool is_s3(Backend b) { return b == Backend::s3rver || b == Backend::rgw; }
+
 std::string_view describe_scheme(Backend b) {
   switch (b) {
     case Backend::local:
       return "file:///";
-    case Backend::s3:
+    case Backend::s3rver:
+    case Backend::rgw:
       return "s3://";
     case Backend::memory:
       return "memory://";
@@ -62,17 +68,17 @@ class ObjectStoreConformance : public ::testing::TestWithParam<Backend> {
       ASSERT_TRUE(s) << s.error().message;
       store_ = std::move(*s);
     } else {
-      const auto server = s3_test_server();
-      DESKAUDIT_REQUIRE_S3(server);
+      DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam() == Backend::rgw ? S3Server::rgw : S3Server::s3rver);
+      secret_ = target->secret_key;
       // A fresh prefix per test keeps tests independent in the shared bucket.
-      auto s = make_object_store("s3://" + server->bucket + "/conformance-" + random_id(""), server->options);
+      auto s = make_object_store("s3://" + target->bucket + "/conformance-" + random_id(""), s3_options(*target));
       ASSERT_TRUE(s) << s.error().message;
       store_ = std::move(*s);
     }
   }
 
   void TearDown() override {
-    if (store_ && GetParam() == Backend::s3) {
+    if (store_ && is_s3(GetParam())) {
       if (auto all = store_->list(""); all) {
         for (const auto& o : *all) (void)store_->remove(o.key);
       }
@@ -87,6 +93,7 @@ class ObjectStoreConformance : public ::testing::TestWithParam<Backend> {
   }
 
   fs::path scratch_;
+  std::string secret_;  // the S3 secret key, "" for the local and memory stores
   std::unique_ptr<ObjectStore> store_;
 };
 
@@ -267,6 +274,10 @@ TEST_P(ObjectStoreConformance, ConcurrentPuts) {
     auto got = read_all(*store_, o.key);
     ASSERT_TRUE(got) << o.key;
     if (o.key == "conc/shared") {
+      // s3rver writes an object in place, so racing PUTs of one key can leave
+      // a torn mix of two bodies (seen 2 runs in 8); real S3 and RGW replace
+      // whole objects, and the RGW instance of this test checks that.
+      if (GetParam() == Backend::s3rver) continue;
       ASSERT_GE(got->size(), 1000u);
       const int t = static_cast<int>(got->size()) - 1000;
       EXPECT_EQ(*got, std::string(1000 + t, static_cast<char>('A' + t)));
@@ -349,13 +360,14 @@ TEST_P(ObjectStoreConformance, Large40MiBObjectIsStreamed) {
 TEST_P(ObjectStoreConformance, DescribeNamesTheStoreWithoutSecrets) {
   const std::string d = store_->describe();
   EXPECT_TRUE(d.starts_with(describe_scheme(GetParam()))) << d;
-  if (const auto server = s3_test_server(); server && GetParam() == Backend::s3) {
-    EXPECT_EQ(d.find(server->options.secret_access_key), std::string::npos) << d;
+  if (!secret_.empty()) {
+    EXPECT_EQ(d.find(secret_), std::string::npos) << d;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreConformance,
-                         ::testing::Values(Backend::local, Backend::s3, Backend::memory), backend_name);
+                         ::testing::Values(Backend::local, Backend::s3rver, Backend::rgw, Backend::memory),
+                         backend_name);
 
 }  // namespace
 }  // namespace deskaudit::storage

@@ -1,18 +1,22 @@
-// S3ObjectStore behaviour that s3rver cannot provoke (retries on 5xx/429,
-// list pagination, request shape, configuration), checked against a small
-// HTTP server started in the test; and error mapping against s3rver itself
-// when DESKAUDIT_TEST_S3_ENDPOINT is set.
+// S3ObjectStore behaviour that a real server cannot be made to show on
+// demand (retries on 5xx/429, list pagination, request shape, configuration,
+// error mapping), checked against a small HTTP server started in the test;
+// and error mapping and signatures against the S3 test servers (s3rver,
+// Ceph RGW) when they are configured (s3_test_servers.hpp).
 #include "storage/s3_store.hpp"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "client/http.hpp"
 #include "common/crypto.hpp"
+#include "storage/sigv4.hpp"
 #include "store_test_support.hpp"
 
 namespace deskaudit::storage {
@@ -343,26 +347,64 @@ TEST(S3StoreConfig, VirtualHostAddressing) {
   }
 }
 
-// Against s3rver (or another S3) when configured.
-TEST(S3StoreAgainstServer, WrongAccessKeyIsUnauthenticated) {
-  const auto server = s3_test_server();
-  DESKAUDIT_REQUIRE_S3(server);
-  S3Options o = server->options;
+TEST(S3StoreErrors, APayloadThatDiffersFromItsHashIsUnavailableNotInvalid) {
+  // S3 refuses a body whose SHA-256 differs from the signed one (RGW:
+  // XAmzContentSHA256Mismatch, AWS: BadDigest) with 400. For put_file that
+  // means the file changed after it was hashed: another attempt, which hashes
+  // again, can succeed, so it is not the caller's invalid argument.
+  for (const std::string code : {"XAmzContentSHA256Mismatch", "BadDigest"}) {
+    ScriptedServer server([&](const httplib::Request&, httplib::Response& res, int) { s3_error(res, 400, code, ""); });
+    auto store = S3ObjectStore::open("s3://bucket", options_for(server, 3));
+    ASSERT_TRUE(store);
+    auto st = (*store)->put_bytes("rec/k", as_bytes("v"));
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, Errc::unavailable) << st.error().message;
+    EXPECT_NE(st.error().message.find("PUT s3://bucket/rec/k: HTTP 400 " + code), std::string::npos)
+        << st.error().message;
+    EXPECT_EQ(server.seen().size(), 1u) << "the same bytes would not match better on a second try";
+  }
+}
+
+TEST(S3StoreErrors, RemoveFromAMissingBucketIsNotFound) {
+  // A missing key is not an error for remove(); a missing bucket is.
+  ScriptedServer server([](const httplib::Request& req, httplib::Response& res, int) {
+    if (req.path.starts_with("/gone/"))
+      return s3_error(res, 404, "NoSuchBucket", "The specified bucket does not exist");
+    s3_error(res, 404, "NoSuchKey", "The specified key does not exist.");
+  });
+  S3Options o = options_for(server);
+  auto present = S3ObjectStore::open("s3://bucket", o);
+  auto gone = S3ObjectStore::open("s3://gone", o);
+  ASSERT_TRUE(present && gone);
+  auto st = (*present)->remove("k");
+  EXPECT_TRUE(st) << st.error().message;
+  st = (*gone)->remove("k");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::not_found);
+  EXPECT_NE(st.error().message.find("DELETE s3://gone/k: HTTP 404 NoSuchBucket"), std::string::npos)
+      << st.error().message;
+}
+
+// Against each S3 test server (s3_test_servers.hpp) that is configured.
+class S3StoreAgainstServer : public ::testing::TestWithParam<S3Server> {};
+
+TEST_P(S3StoreAgainstServer, WrongAccessKeyIsUnauthenticated) {
+  DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam());
+  S3Options o = s3_options(*target);
   o.access_key_id = "NOSUCHKEY";
   o.max_retries = 0;
-  auto store = S3ObjectStore::open("s3://" + server->bucket, o);
+  auto store = S3ObjectStore::open("s3://" + target->bucket, o);
   ASSERT_TRUE(store);
   auto st = (*store)->put_bytes("x", as_bytes("x"));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::unauthenticated) << st.error().message;
   EXPECT_NE(st.error().message.find("InvalidAccessKeyId"), std::string::npos) << st.error().message;
-  EXPECT_NE(st.error().message.find("s3://" + server->bucket + "/x"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("s3://" + target->bucket + "/x"), std::string::npos) << st.error().message;
 }
 
-TEST(S3StoreAgainstServer, MissingBucketIsNotFoundNamingIt) {
-  const auto server = s3_test_server();
-  DESKAUDIT_REQUIRE_S3(server);
-  auto store = S3ObjectStore::open("s3://deskaudit-no-such-bucket", server->options);
+TEST_P(S3StoreAgainstServer, MissingBucketIsNotFoundNamingIt) {
+  DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam());
+  auto store = S3ObjectStore::open("s3://deskaudit-no-such-bucket", s3_options(*target));
   ASSERT_TRUE(store);
   auto st = (*store)->put_bytes("x", as_bytes("x"));
   ASSERT_FALSE(st);
@@ -372,25 +414,113 @@ TEST(S3StoreAgainstServer, MissingBucketIsNotFoundNamingIt) {
   auto listed = (*store)->list("");
   ASSERT_FALSE(listed);
   EXPECT_EQ(listed.error().code, Errc::not_found);
+  auto removed = (*store)->remove("x");
+  ASSERT_FALSE(removed) << "remove() from a bucket that does not exist";
+  EXPECT_EQ(removed.error().code, Errc::not_found) << removed.error().message;
+  EXPECT_NE(removed.error().message.find("NoSuchBucket"), std::string::npos) << removed.error().message;
 }
 
-TEST(S3StoreAgainstServer, VirtualHostStyleRoundTrip) {
-  const auto server = s3_test_server();
-  DESKAUDIT_REQUIRE_S3(server);
-  // s3rver serves <bucket>.s3.localhost when started with
-  // --service-endpoint localhost (scripts/s3-test-server does), and curl
-  // resolves *.localhost to the loopback address itself.
+TEST_P(S3StoreAgainstServer, VirtualHostStyleRoundTrip) {
+  DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam());
+  // Both test servers serve <bucket>.s3.localhost (s3rver with
+  // --service-endpoint localhost, RGW with rgw_dns_name = s3.localhost), and
+  // curl resolves *.localhost to the loopback address itself.
   const std::string prefix = "http://127.0.0.1:";
-  if (!server->endpoint.starts_with(prefix)) GTEST_SKIP() << "virtual-host check needs a 127.0.0.1 endpoint";
-  S3Options o = server->options;
-  o.endpoint = "http://s3.localhost:" + server->endpoint.substr(prefix.size());
+  if (!target->endpoint.starts_with(prefix)) GTEST_SKIP() << "virtual-host check needs a 127.0.0.1 endpoint";
+  S3Options o = s3_options(*target);
+  o.endpoint = "http://s3.localhost:" + target->endpoint.substr(prefix.size());
   o.path_style = false;
-  auto store = S3ObjectStore::open("s3://" + server->bucket + "/vhost-" + random_id(""), o);
+  auto store = S3ObjectStore::open("s3://" + target->bucket + "/vhost-" + random_id(""), o);
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->put_bytes("a/b", as_bytes("vhost"))) << "virtual-host PUT";
   EXPECT_EQ(read_all(**store, "a/b").value(), "vhost");
   EXPECT_EQ((*store)->list("a/").value().size(), 1u);
   ASSERT_TRUE((*store)->remove("a/b"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, S3StoreAgainstServer, ::testing::Values(S3Server::s3rver, S3Server::rgw),
+                         [](const auto& info) { return deskaudit::testing::s3_server_name(info.param); });
+
+// What only a server that verifies signatures can show (Ceph RGW; s3rver
+// accepts any signature).
+class S3StoreAgainstRgw : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DESKAUDIT_REQUIRE_S3_TARGET(target, S3Server::rgw);
+    target_ = *target;
+  }
+  S3TestTarget target_;
+};
+
+TEST_F(S3StoreAgainstRgw, AWrongSecretKeyIsUnauthenticatedAndStoresNothing) {
+  const std::string prefix = "s3://" + target_.bucket + "/wrong-secret-" + random_id("");
+  S3Options o = s3_options(target_);
+  o.secret_access_key = target_.secret_key + "x";
+  o.max_retries = 0;
+  auto wrong = S3ObjectStore::open(prefix, o);
+  auto right = S3ObjectStore::open(prefix, s3_options(target_));
+  ASSERT_TRUE(wrong && right);
+  auto st = (*wrong)->put_bytes("k", as_bytes("x"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::unauthenticated) << st.error().message;
+  EXPECT_NE(st.error().message.find("SignatureDoesNotMatch"), std::string::npos) << st.error().message;
+  EXPECT_EQ(st.error().message.find(o.secret_access_key), std::string::npos) << st.error().message;
+  auto listed = (*wrong)->list("");
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().code, Errc::unauthenticated) << listed.error().message;
+  ASSERT_TRUE((*right)->put_bytes("k", as_bytes("stored")));
+  // HEAD answers carry no error code: a refusal, never taken for "absent".
+  auto info = (*wrong)->head("k");
+  EXPECT_FALSE(info) << "HEAD with a bad signature was taken for an answer";
+  auto got = read_all(**wrong, "k");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::unauthenticated) << got.error().message;
+  auto removed = (*wrong)->remove("k");
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code, Errc::unauthenticated) << removed.error().message;
+  EXPECT_EQ(read_all(**right, "k").value(), "stored") << "a request with a bad signature deleted the object";
+  ASSERT_TRUE((*right)->remove("k"));
+}
+
+TEST_F(S3StoreAgainstRgw, ABodyThatDiffersFromItsSignedHashIsRefused) {
+  // put_file() relies on this: it hashes the file, then streams it; a file
+  // that changed in between must be refused, not stored.
+  const std::string key = "tampered-" + random_id("");
+  sigv4::Request r;
+  r.method = "PUT";
+  r.path = "/" + target_.bucket + "/" + key;
+  r.headers = {{"host", target_.endpoint.substr(target_.endpoint.find("://") + 3)}};
+  r.payload_sha256 = sha256_hex("what was hashed");
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  sigv4::sign_s3_request(r, {target_.access_key, target_.secret_key, ""}, "us-east-1", sigv4::amz_date(now_ms));
+  client::HttpRequest req;
+  req.method = "PUT";
+  req.url = target_.endpoint + sigv4::canonical_uri(r.path);
+  req.headers = r.headers;
+  req.body = "what was sent";
+  client::HttpClient http;
+  auto res = http.send(req);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(res->body.find("<Code>XAmzContentSHA256Mismatch</Code>"), std::string::npos) << res->body;
+  auto store = S3ObjectStore::open("s3://" + target_.bucket, s3_options(target_));
+  ASSERT_TRUE(store);
+  auto info = (*store)->head(key);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_FALSE(info->has_value());
+
+  // The same request with the right hash is stored: the refusal was the hash's.
+  r.headers = {{"host", req.headers.front().second}};
+  r.payload_sha256 = sha256_hex(req.body);
+  sigv4::sign_s3_request(r, {target_.access_key, target_.secret_key, ""}, "us-east-1", sigv4::amz_date(now_ms));
+  req.headers = r.headers;
+  res = http.send(req);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(read_all(**store, key).value(), "what was sent");
+  ASSERT_TRUE((*store)->remove(key));
 }
 
 }  // namespace

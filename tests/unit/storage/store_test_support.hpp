@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the storage tests: where the S3 test server is, and
+// Helpers shared by the storage tests: the S3 test servers' settings, and
 // small read/write conveniences.
 #include <gtest/gtest.h>
 
@@ -12,45 +12,23 @@
 #include <span>
 #include <string>
 
+#include "s3_test_servers.hpp"
 #include "storage/object_store.hpp"
 
 namespace deskaudit::storage::testing {
 
-// DESKAUDIT_TEST_S3_ENDPOINT (e.g. from `scripts/s3-test-server start`),
-// bucket DESKAUDIT_TEST_S3_BUCKET (default deskaudit-test), credentials
-// DESKAUDIT_TEST_S3_ACCESS_KEY / _SECRET_KEY (default s3rver's S3RVER/S3RVER).
-struct S3TestServer {
-  std::string endpoint;
-  std::string bucket;
-  S3Options options;
-};
+using deskaudit::testing::S3Server;
+using deskaudit::testing::S3TestTarget;
 
-inline std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+// The store's settings for one of the S3 test servers (s3_test_servers.hpp).
+inline S3Options s3_options(const S3TestTarget& target) {
+  S3Options o;
+  o.endpoint = target.endpoint;
+  o.access_key_id = target.access_key;
+  o.secret_access_key = target.secret_key;
+  o.max_retries = 2;
+  return o;
 }
-
-inline std::optional<S3TestServer> s3_test_server() {
-  const std::string endpoint = env_or("DESKAUDIT_TEST_S3_ENDPOINT", "");
-  if (endpoint.empty()) return std::nullopt;
-  S3TestServer s;
-  s.endpoint = endpoint;
-  s.bucket = env_or("DESKAUDIT_TEST_S3_BUCKET", "deskaudit-test");
-  s.options.endpoint = endpoint;
-  s.options.access_key_id = env_or("DESKAUDIT_TEST_S3_ACCESS_KEY", "S3RVER");
-  s.options.secret_access_key = env_or("DESKAUDIT_TEST_S3_SECRET_KEY", "S3RVER");
-  s.options.max_retries = 2;
-  return s;
-}
-
-// Skips when no S3 server is configured, fails instead under CI.
-#define DESKAUDIT_REQUIRE_S3(server)                                                                 \
-  do {                                                                                               \
-    if (!(server)) {                                                                                 \
-      if (std::getenv("CI") != nullptr) FAIL() << "CI is set but DESKAUDIT_TEST_S3_ENDPOINT is not"; \
-      GTEST_SKIP() << "DESKAUDIT_TEST_S3_ENDPOINT is not set (run: scripts/s3-test-server start)";   \
-    }                                                                                                \
-  } while (0)
 
 inline std::span<const std::byte> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};

@@ -17,7 +17,7 @@
 #include "common/time.hpp"
 #include "keys/key_service.hpp"
 
-namespace deskaudit::server {
+namespace deskaudit::service {
 
 class AuditSigner {
  public:
@@ -63,4 +63,4 @@ class AuditSigner {
   std::optional<audit::Witness> witness_;  // guarded by mu_
 };
 
-}  // namespace deskaudit::server
+}  // namespace deskaudit::service

@@ -1,11 +1,11 @@
-#include "server/audit_signing.hpp"
+#include "service/audit_signer.hpp"
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
 
-namespace deskaudit::server {
+namespace deskaudit::service {
 
 AuditSigner::AuditSigner(catalog::Catalog& catalog, keys::KeyService& keys, std::int64_t every, std::string replica,
                          std::filesystem::path witness_file, std::shared_ptr<const Clock> clock)
@@ -90,4 +90,4 @@ std::optional<audit::Witness> AuditSigner::witness() const {
   return witness_;
 }
 
-}  // namespace deskaudit::server
+}  // namespace deskaudit::service

@@ -1,0 +1,194 @@
+#include "service/media_service.hpp"
+
+#include <algorithm>
+#include <span>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "media/fmp4.hpp"
+
+namespace deskaudit::service {
+namespace {
+
+using catalog::Recording;
+using catalog::Segment;
+
+// The largest init segment a download reads into memory.
+constexpr std::uint64_t kMaxInitBytes = 16u << 20;
+
+Result<std::vector<media::PlaylistSegment>> playlist_segments(const std::vector<Segment>& segments) {
+  std::vector<media::PlaylistSegment> out;
+  out.reserve(segments.size());
+  for (const auto& seg : segments) {
+    auto j = nlohmann::json::parse(seg.index_json, nullptr, false);
+    auto idx = media::fragment_index_from_json(j);
+    if (!idx) return std::unexpected(with_context(idx.error(), "segment " + std::to_string(seg.seq) + " index"));
+    out.push_back({seg.seq, std::move(*idx)});
+  }
+  return out;
+}
+
+// Keeps only what a file name may hold.
+std::string file_part(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    const bool ok =
+        (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    out.push_back(ok ? ch : '_');
+  }
+  return out.substr(0, 64);
+}
+
+std::string download_name(const Recording& r) {
+  auto t = format_rfc3339(r.start_time);  // 2026-11-27T13:05:00Z
+  std::erase_if(t, [](char ch) { return ch == '-' || ch == ':'; });
+  return file_part(r.computer_name.empty() ? r.computer_id : r.computer_name) + "_" + file_part(r.username) + "_" +
+         t.substr(0, 15) + "Z.mp4";
+}
+
+// Streams [offset, offset + length) of the virtual file to the sink.
+bool read_plan_range(storage::ObjectStore& store, const media::DownloadPlan& plan,
+                     const std::map<std::int64_t, std::string>& keys, std::uint64_t offset, std::uint64_t length,
+                     const storage::ByteSink& sink) {
+  if (offset > plan.total_size || length > plan.total_size - offset) return false;
+  std::uint64_t pos = 0;
+  const std::uint64_t end = offset + length;
+  for (const auto& piece : plan.pieces) {
+    const std::uint64_t piece_end = pos + piece.size;
+    if (piece_end > offset && pos < end) {
+      const std::uint64_t from = std::max(offset, pos) - pos;
+      const std::uint64_t to = std::min(end, piece_end) - pos;
+      if (!piece.seq) {
+        if (!sink(std::as_bytes(std::span(piece.inline_bytes.data() + from, to - from)))) return false;
+      } else {
+        auto key = keys.find(*piece.seq);
+        if (key == keys.end()) return false;
+        auto r = store.read(key->second, {piece.offset + from, to - from}, sink);
+        if (!r) {
+          spdlog::error("download: reading {} failed: {}", key->second, r.error().message);
+          return false;
+        }
+      }
+    }
+    pos = piece_end;
+    if (pos >= end) break;
+  }
+  return true;
+}
+
+}  // namespace
+
+MediaService::MediaService(catalog::Catalog& catalog, storage::ObjectStore& store, AuditLog& audit,
+                           std::shared_ptr<const Clock> clock, RecordingService& recordings, MediaSettings settings)
+    : catalog_(catalog),
+      store_(store),
+      audit_(audit),
+      clock_(std::move(clock)),
+      recordings_(recordings),
+      settings_(settings) {}
+
+Status MediaService::audit_look(const Caller& who, std::string_view action, const Recording& rec,
+                                const nlohmann::json& details) {
+  const std::string key = std::string(action) + "\n" + who.actor + "\n" + rec.id;
+  const auto now = clock_->now_ms();
+  const auto recent = [&](EpochMs at) { return now - at <= settings_.audit_window_ms; };
+  {
+    std::lock_guard lock(looks_mu_);
+    auto it = last_look_.find(key);
+    if (it != last_look_.end() && recent(it->second)) return {};
+  }
+  if (auto st = audit_.record_required(who, std::string(action), rec.id, details); !st) return st;
+  std::lock_guard lock(looks_mu_);
+  if (last_look_.size() > 10'000) std::erase_if(last_look_, [&](const auto& kv) { return !recent(kv.second); });
+  last_look_[key] = now;
+  return {};
+}
+
+Result<std::string> MediaService::read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size) {
+  std::string bytes;
+  auto r = store_.read(key, {offset, size}, [&](std::span<const std::byte> b) {
+    bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return true;
+  });
+  if (!r) return std::unexpected(r.error());
+  return bytes;
+}
+
+Result<Playlist> MediaService::playlist(const Caller& who, std::string_view recording_id) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
+  if (!rec) return std::unexpected(rec.error());
+  auto segments = catalog_.list_segments(rec->id);
+  if (!segments) return std::unexpected(segments.error());
+  auto ps = playlist_segments(*segments);
+  if (!ps) return std::unexpected(ps.error());
+  media::PlaylistOptions opts;
+  opts.ended = rec->status != catalog::RecordingStatus::recording;
+  opts.segment_uri = [](std::int64_t seq) { return "segments/" + std::to_string(seq); };
+  opts.program_date_time_ms = rec->start_time;
+  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return std::unexpected(st.error());
+  }
+  return Playlist{media::build_hls_playlist(*ps, opts), opts.ended};
+}
+
+Result<MediaFile> MediaService::segment(const Caller& who, std::string_view recording_id, std::int64_t seq) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
+  if (!rec) return std::unexpected(rec.error());
+  auto seg = catalog_.get_segment(rec->id, seq);
+  if (!seg) return std::unexpected(seg.error());
+  if (seg->size_bytes < 0) return fail(Errc::corrupt, "segment " + std::to_string(seq) + " has a negative size");
+  // Fetching segment files plays the recording as surely as the playlist does.
+  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return std::unexpected(st.error());
+  }
+  MediaFile file;
+  file.size_bytes = static_cast<std::uint64_t>(seg->size_bytes);
+  file.read = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
+    auto r = store_.read(key, {offset, length}, sink);
+    if (!r) spdlog::error("segment read {} failed: {}", key, r.error().message);
+    return r.has_value();
+  };
+  return file;
+}
+
+Result<MediaFile> MediaService::download(const Caller& who, std::string_view recording_id, ReadExtent extent) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_download);
+  if (!rec) return std::unexpected(rec.error());
+  auto segments = catalog_.list_segments(rec->id);
+  if (!segments) return std::unexpected(segments.error());
+  if (segments->empty()) return fail(Errc::not_found, "recording " + rec->id + " has no uploaded segment yet");
+  auto ps = playlist_segments(*segments);
+  if (!ps) return std::unexpected(ps.error());
+  const auto init_size = ps->front().index.init_size;
+  if (init_size == 0 || init_size > kMaxInitBytes) return fail(Errc::corrupt, "segment 0 has no usable init segment");
+  auto init = read_bytes(segments->front().object_key, 0, init_size);
+  if (!init) return std::unexpected(init.error());
+  auto keys = std::make_shared<std::map<std::int64_t, std::string>>();
+  for (const auto& seg : *segments) (*keys)[seg.seq] = seg.object_key;
+  // Where the screen size changed, the plan rewrites the head of a fragment.
+  const media::SegmentReader read_stored = [&](std::int64_t seq, std::uint64_t offset,
+                                               std::uint64_t size) -> Result<std::string> {
+    const auto key = keys->find(seq);
+    if (key == keys->end()) return fail(Errc::internal, "segment " + std::to_string(seq) + " has no object");
+    return read_bytes(key->second, offset, size);
+  };
+  auto plan = media::build_download_plan(std::as_bytes(std::span(init->data(), init->size())), *ps, read_stored);
+  if (!plan) return std::unexpected(plan.error());
+  auto shared_plan = std::make_shared<media::DownloadPlan>(std::move(*plan));
+  // Every download request is audited, ranged or not (a ranged read from
+  // the middle is still a download); a player's seeks within the window log
+  // once.
+  nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", shared_plan->total_size}};
+  if (extent == ReadExtent::range) details["ranged"] = true;
+  if (auto st = audit_look(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
+  MediaFile file;
+  file.size_bytes = shared_plan->total_size;
+  file.file_name = download_name(*rec);
+  file.read = [this, shared_plan, keys](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
+    return read_plan_range(store_, *shared_plan, *keys, offset, length, sink);
+  };
+  return file;
+}
+
+}  // namespace deskaudit::service

@@ -1,0 +1,92 @@
+#pragma once
+// A recording's pictures: the HLS playlist for the player, its segment files
+// as stored, and the whole recording as one MP4 file (assembled on the fly,
+// never copied).
+//
+// Privacy: every look at a recording is written to the audit log before a
+// byte of media leaves (AuditLog::record_required); when the entry cannot be
+// written the call fails (unavailable) and nothing is served. Looks are
+// logged once per action (recording.play, recording.download), viewer and
+// recording within `audit_window_ms`: a player reloads a live playlist every
+// few seconds and fetches many segments, which is one viewing. A look is
+// marked only after its entry is written, so two concurrent first looks may
+// both be logged, but none is served without an entry.
+//
+// Scope as RecordingService::find: recording:play for the playlist and
+// segments, recording:download for the file; outside it, not_found.
+// Thread safety: every method may be called from many threads at once; the
+// returned readers may be called from any thread while the service lives.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.hpp"
+#include "common/error.hpp"
+#include "common/time.hpp"
+#include "service/audit_log.hpp"
+#include "service/caller.hpp"
+#include "service/recording_service.hpp"
+#include "storage/object_store.hpp"
+
+namespace deskaudit::service {
+
+struct MediaSettings {
+  EpochMs audit_window_ms = 10 * 60'000;
+};
+
+struct Playlist {
+  std::string text;    // application/vnd.apple.mpegurl; segment URIs "segments/<seq>"
+  bool ended = false;  // the recording is finished: the playlist no longer changes
+};
+
+// Streams bytes [offset, offset + length) of a media file to the sink.
+// False when the sink stopped or a stored read failed (logged): the
+// response must then be cut short.
+using RangeReader = std::function<bool(std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink)>;
+
+struct MediaFile {
+  std::uint64_t size_bytes = 0;
+  std::string file_name;  // downloads: "<computer>_<user>_<yyyymmddThhmmss>Z.mp4"
+  RangeReader read;
+};
+
+// Whether a download asks for the whole file or a part (a player seeking);
+// both are audited, a part with "ranged": true.
+enum class ReadExtent { whole, range };
+
+class MediaService {
+ public:
+  MediaService(catalog::Catalog& catalog, storage::ObjectStore& store, AuditLog& audit,
+               std::shared_ptr<const Clock> clock, RecordingService& recordings, MediaSettings settings = {});
+
+  // corrupt when a segment's stored index is unusable.
+  Result<Playlist> playlist(const Caller& who, std::string_view recording_id);
+  // One segment file as stored; not_found for an absent seq.
+  Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
+  // The whole recording as one MP4 file; not_found before its first segment
+  // arrived, corrupt when segment 0 has no usable init segment.
+  Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
+
+ private:
+  // The audit entry before the media, once per window (see above).
+  Status audit_look(const Caller& who, std::string_view action, const catalog::Recording& rec,
+                    const nlohmann::json& details);
+  Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
+
+  catalog::Catalog& catalog_;
+  storage::ObjectStore& store_;
+  AuditLog& audit_;
+  std::shared_ptr<const Clock> clock_;
+  RecordingService& recordings_;
+  MediaSettings settings_;
+  std::mutex looks_mu_;
+  std::map<std::string, EpochMs> last_look_;  // "action\nactor\nrecording" -> when last logged
+};
+
+}  // namespace deskaudit::service

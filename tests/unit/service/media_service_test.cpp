@@ -1,0 +1,162 @@
+// MediaService over the in-memory fakes: the audit entry is written before
+// any media is served (and nothing is served without it), looks are logged
+// once per action, viewer and recording in the window, scope hides
+// recordings, and the segment and download readers serve exact ranges.
+#include "recordings_fixture.hpp"
+
+namespace deskaudit::service::test {
+namespace {
+
+constexpr EpochMs kMinuteMs = 60'000;
+
+std::string read_all(const RangeReader& read, std::uint64_t offset, std::uint64_t length) {
+  std::string out;
+  const bool ok = read(offset, length, [&](std::span<const std::byte> b) {
+    out.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return true;
+  });
+  EXPECT_TRUE(ok);
+  return out;
+}
+
+TEST_F(RecordingsTest, ThePlaylistIsAuditedAndListsEverySegment) {
+  add_recording("rec-a", "cc-a", 3);
+  auto p = media.playlist(auditor_a, "rec-a");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_FALSE(p->ended);
+  EXPECT_EQ(p->text.find("#EXT-X-ENDLIST"), std::string::npos);
+  for (const char* uri : {"segments/0", "segments/1", "segments/2"}) EXPECT_NE(p->text.find(uri), std::string::npos);
+  const auto entries = audit_entries("recording.play");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].actor, "ann");
+  EXPECT_EQ(entries[0].target, "rec-a");
+  EXPECT_EQ(nlohmann::json::parse(entries[0].details_json)["computer_id"], "cc-a");
+
+  ASSERT_TRUE(catalog.finish_recording("rec-a", kT0 + 6000, catalog::RecordingStatus::complete));
+  auto ended = media.playlist(auditor_a, "rec-a");
+  ASSERT_TRUE(ended);
+  EXPECT_TRUE(ended->ended);
+  EXPECT_NE(ended->text.find("#EXT-X-ENDLIST"), std::string::npos);
+}
+
+TEST_F(RecordingsTest, NothingIsServedWhenTheLookCannotBeAudited) {
+  add_recording("rec-a", "cc-a", 2);
+  const auto failure = Error{Errc::unavailable, "database gone"};
+  const int reads = memory_store.calls("read");
+  catalog.fail_next("append_audit", failure);
+  auto p = media.playlist(admin, "rec-a");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, Errc::unavailable);
+  catalog.fail_next("append_audit", failure);
+  auto s = media.segment(admin, "rec-a", 0);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::unavailable);
+  EXPECT_EQ(memory_store.calls("read"), reads);  // not a byte of the segment read
+  catalog.fail_next("append_audit", failure);
+  auto d = media.download(admin, "rec-a", ReadExtent::whole);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Errc::unavailable);
+  EXPECT_TRUE(audit_entries("recording.play").empty());
+  EXPECT_TRUE(audit_entries("recording.download").empty());
+  // Not remembered as logged: the next look writes its entry.
+  ASSERT_TRUE(media.playlist(admin, "rec-a"));
+  EXPECT_EQ(audit_entries("recording.play").size(), 1u);
+}
+
+TEST_F(RecordingsTest, LooksAreLoggedOncePerActionViewerAndRecordingInTheWindow) {
+  add_recording("rec-a", "cc-a", 2);
+  add_recording("rec-b", "cc-a", 1);
+  ASSERT_TRUE(media.playlist(auditor_a, "rec-a"));
+  ASSERT_TRUE(media.segment(auditor_a, "rec-a", 0));
+  ASSERT_TRUE(media.segment(auditor_a, "rec-a", 1));
+  clock->advance(9 * kMinuteMs);
+  ASSERT_TRUE(media.playlist(auditor_a, "rec-a"));
+  EXPECT_EQ(audit_entries("recording.play").size(), 1u);
+
+  ASSERT_TRUE(media.playlist(admin, "rec-a"));                     // another viewer
+  ASSERT_TRUE(media.playlist(auditor_a, "rec-b"));                 // another recording
+  ASSERT_TRUE(media.download(admin, "rec-a", ReadExtent::whole));  // another action
+  EXPECT_EQ(audit_entries("recording.play").size(), 3u);
+  EXPECT_EQ(audit_entries("recording.download").size(), 1u);
+
+  clock->advance(2 * kMinuteMs);  // 11 minutes after ann's first look
+  ASSERT_TRUE(media.segment(auditor_a, "rec-a", 0));
+  EXPECT_EQ(audit_entries("recording.play").size(), 4u);
+}
+
+TEST_F(RecordingsTest, TheWindowIsASetting) {
+  MediaService every_time(catalog, store, audit, clock, recordings, MediaSettings{0});
+  add_recording("rec-a", "cc-a", 1);
+  ASSERT_TRUE(every_time.playlist(admin, "rec-a"));
+  clock->advance(1);
+  ASSERT_TRUE(every_time.playlist(admin, "rec-a"));
+  EXPECT_EQ(audit_entries("recording.play").size(), 2u);
+}
+
+TEST_F(RecordingsTest, MediaOutsideTheScopeIsNotFoundAndNotAudited) {
+  add_recording("rec-b", "cc-b", 1);
+  EXPECT_EQ(media.playlist(auditor_a, "rec-b").error().code, Errc::not_found);
+  EXPECT_EQ(media.segment(auditor_a, "rec-b", 0).error().code, Errc::not_found);
+  EXPECT_EQ(media.download(admin_a, "rec-b", ReadExtent::whole).error().code, Errc::not_found);
+  // Playing does not imply downloading.
+  add_recording("rec-a", "cc-a", 1);
+  EXPECT_EQ(media.download(auditor_a, "rec-a", ReadExtent::whole).error().code, Errc::not_found);
+  EXPECT_EQ(media.segment(auditor_a, "rec-a", 7).error().code, Errc::not_found);
+  EXPECT_TRUE(audit_entries("recording.play").empty());
+  EXPECT_TRUE(audit_entries("recording.download").empty());
+}
+
+TEST_F(RecordingsTest, ASegmentIsServedAsStoredInAnyRange) {
+  add_recording("rec-a", "cc-a", 2);
+  const auto& bytes = sample_segments()[1];
+  auto file = media.segment(auditor_a, "rec-a", 1);
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->size_bytes, bytes.size());
+  EXPECT_EQ(read_all(file->read, 0, bytes.size()), bytes);
+  EXPECT_EQ(read_all(file->read, 10, 100), bytes.substr(10, 100));
+  EXPECT_EQ(read_all(file->read, bytes.size() - 1, 1), bytes.substr(bytes.size() - 1));
+}
+
+TEST_F(RecordingsTest, TheDownloadIsOneFileServedInAnyRange) {
+  add_recording("rec-a", "cc-a", 3);
+  auto file = media.download(admin_a, "rec-a", ReadExtent::range);
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->file_name, "desk-a_alice_20260921T141320Z.mp4");  // kT0
+  const auto whole = read_all(file->read, 0, file->size_bytes);
+  ASSERT_EQ(whole.size(), file->size_bytes);
+  EXPECT_EQ(whole.substr(4, 4), "ftyp");
+  // Ranges across piece boundaries match the whole.
+  const std::uint64_t size = file->size_bytes;
+  for (const std::uint64_t at : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{700}, size / 2, size - 5}) {
+    const auto n = std::min<std::uint64_t>(4096, file->size_bytes - at);
+    EXPECT_EQ(read_all(file->read, at, n), whole.substr(at, n)) << at;
+  }
+  const auto entries = audit_entries("recording.download");
+  ASSERT_EQ(entries.size(), 1u);
+  const auto details = nlohmann::json::parse(entries[0].details_json);
+  EXPECT_EQ(details["ranged"], true);
+  EXPECT_EQ(details["bytes"], file->size_bytes);
+}
+
+TEST_F(RecordingsTest, ARecordingWithoutSegmentsHasNoDownload) {
+  add_recording("rec-a", "cc-a", 0);
+  auto d = media.download(admin, "rec-a", ReadExtent::whole);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Errc::not_found);
+  EXPECT_TRUE(audit_entries("recording.download").empty());
+}
+
+TEST_F(RecordingsTest, AnUnusableStoredIndexIsCorruptNotServed) {
+  add_recording("rec-a", "cc-a", 1);
+  catalog::Segment bad = catalog.get_segment("rec-a", 0).value();
+  bad.seq = 1;
+  bad.index_json = R"({"init_size":"many"})";
+  ASSERT_TRUE(catalog.add_segment(bad));
+  auto p = media.playlist(admin, "rec-a");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, Errc::corrupt);
+  EXPECT_TRUE(audit_entries("recording.play").empty());
+}
+
+}  // namespace
+}  // namespace deskaudit::service::test
