@@ -7,6 +7,7 @@
 
 #include "agent/api.hpp"
 #include "common/fs.hpp"
+#include "common/http_status.hpp"
 #include "common/text.hpp"
 
 namespace deskaudit::agent {
@@ -145,7 +146,7 @@ Status Agent::enroll_if_needed() {
       spdlog::info("enrolled computer_id={} server={}", e->computer_id, options_.server_url);
       return {};
     }
-    if (e.error().code != Errc::unavailable) return std::unexpected(with_context(e.error(), "enrollment failed"));
+    if (!is_transient(e.error().code)) return std::unexpected(with_context(e.error(), "enrollment failed"));
     const auto delay = backoff.next();
     spdlog::warn("enrollment: {}; retrying in {} ms", e.error().message, delay.count());
     std::unique_lock lock(mu_);
@@ -257,7 +258,7 @@ void Agent::sync_loop() {
           continue;
         }
       }
-    } else if (reply.error().code != Errc::unavailable) {
+    } else if (!is_transient(reply.error().code)) {
       report_error(reply.error());
     } else {
       spdlog::debug("heartbeat: {}", reply.error().message);

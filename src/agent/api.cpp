@@ -9,29 +9,11 @@ namespace {
 using nlohmann::json;
 
 Error http_error(const client::HttpResponse& r, std::string_view what) {
-  std::string detail;
-  auto doc = json::parse(r.body, nullptr, false);
-  if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
-    detail = doc["error"].value("message", std::string());
-  }
-  if (detail.empty()) detail = r.body.substr(0, 200);
-  Errc code = Errc::unprocessable;
-  if (r.status >= 500) {
-    code = Errc::unavailable;
-  } else if (r.status == 401) {
-    code = Errc::unauthenticated;
-  } else if (r.status == 403) {
-    code = Errc::permission_denied;
-  } else if (r.status == 404) {
-    code = Errc::not_found;
-  } else if (r.status == 408 || r.status == 429) {
-    code = Errc::unavailable;
-  } else if (r.status == 409) {
-    code = Errc::conflict;
-  } else if (r.status == 413) {
-    code = Errc::too_large;
-  }
-  return Error{code, std::string(what) + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail), {}};
+  Error e = client::api_error(r);
+  const std::string detail = e.message.empty() ? r.body.substr(0, 200) : e.message;
+  e.message = std::string(what) + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail);
+  e.field.clear();
+  return e;
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 #pragma once
 // The agent's side of the REST API (/api/v1/agent/..., docs/api.md).
-// HTTP statuses become Result errors: transport failures and 5xx are
-// Errc::unavailable (retry later), 401 unauthenticated, 404 not_found,
-// 409 conflict, 413 too_large, other 4xx unprocessable; the message carries
-// the server's error text. last_reply() keeps the HTTP status (and
+// HTTP statuses become Result errors by errc_for_status (common/
+// http_status.hpp): transport failures, 408 and 5xx are Errc::unavailable
+// and 429 too_many_requests (both is_transient: retry later), 401
+// unauthenticated, 404 not_found, 409 conflict, 413 too_large, 422
+// unprocessable; the message carries the server's error text. last_reply() keeps the HTTP status (and
 // Retry-After) of the last call, so a caller can tell a refusal for good
 // from one worth retrying. The agent token is sent, never logged.
 // Not thread-safe (one HttpClient inside): one AgentApi per thread.

@@ -9,28 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::int64_t> int_field(const json& obj, const char* name, std::int64_t dflt, std::int64_t lo,
-                               std::int64_t hi) {
-  const auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return dflt;
-  if (!it->is_number_integer()) return fail(Errc::unprocessable, std::string("policy ") + name + " is not an integer", name);
-  const auto v = it->get<std::int64_t>();
-  if (v < lo || v > hi) {
-    return fail(Errc::unprocessable,
-                std::string("policy ") + name + " = " + std::to_string(v) + " is outside " + std::to_string(lo) +
-                    ".." + std::to_string(hi),
-                name);
-  }
-  return v;
-}
-
-Result<bool> bool_field(const json& obj, const char* name, bool dflt) {
-  const auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return dflt;
-  if (!it->is_boolean()) return fail(Errc::unprocessable, std::string("policy ") + name + " is not a boolean", name);
-  return it->get<bool>();
-}
-
 Result<std::string> string_field(const json& obj, const char* name) {
   const auto it = obj.find(name);
   if (it == obj.end() || it->is_null()) return std::string();
@@ -55,72 +33,56 @@ Result<Policy> parse_policy(const json& obj) {
   auto name = string_field(obj, "name");
   if (!name) return std::unexpected(name.error());
   p.name = *name;
-  auto version = int_field(obj, "version", 0, 0, INT64_MAX);
-  if (!version) return std::unexpected(version.error());
-  p.version = *version;
+  if (auto it = obj.find("version"); it != obj.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {
+      return fail(Errc::unprocessable, "policy version is not a whole number", "version");
+    }
+    p.version = it->get<std::int64_t>();
+  }
 
   const auto rit = obj.find("recording");
   if (rit == obj.end() || !rit->is_object()) return fail(Errc::unprocessable, "policy has no recording object", "recording");
-  const json& r = *rit;
-  auto mode = string_field(r, "mode");
-  if (!mode) return std::unexpected(mode.error());
-  if (*mode == "off") {
-    p.mode = RecordingMode::off;
-  } else if (*mode == "session") {
-    p.mode = RecordingMode::session;
-  } else if (*mode == "period") {
-    p.mode = RecordingMode::period;
-  } else {
-    return fail(Errc::unprocessable, "policy recording mode '" + *mode + "' is not off, session or period", "mode");
-  }
+  // The server's own rules (src/policy); keys this agent does not know are
+  // skipped, so a newer server can add settings without cutting it off.
+  auto rule = policy::rule_from_json(*rit, policy::RecordingRule{}, policy::UnknownKeys::ignore);
+  if (!rule) return std::unexpected(with_context(rule.error(), "policy"));
+  p.mode = rule->mode;
   if (p.mode == RecordingMode::period) {
-    for (auto [key, out] : {std::pair{"period_start", &p.period_start_min}, std::pair{"period_end", &p.period_end_min}}) {
-      auto text = string_field(r, key);
-      if (!text) return std::unexpected(text.error());
-      auto m = parse_time_of_day(*text);
-      if (!m) return fail(Errc::unprocessable, std::string("policy ") + key + ": " + m.error().message, key);
-      *out = *m;
+    // A window the server did not send is not the default window.
+    for (auto key : {"period_start", "period_end"}) {
+      if (!rit->contains(key)) return fail(Errc::unprocessable, std::string("policy recording.") + key + " is missing",
+                                           std::string("recording.") + key);
     }
+    p.period_start_min = *parse_time_of_day(rule->period_start);  // validated by the codec
+    p.period_end_min = *parse_time_of_day(rule->period_end);
   }
-  auto fps = int_field(r, "fps", 5, 1, 60);
-  if (!fps) return std::unexpected(fps.error());
-  p.fps = static_cast<int>(*fps);
-  auto audio = bool_field(r, "audio", false);
-  if (!audio) return std::unexpected(audio.error());
-  p.audio = *audio;
-  // 64 KiB floor: smaller segments would be all init segment and no video.
-  auto seg_bytes = int_field(r, "segment_max_bytes", 32ll << 20, 64 << 10, 1ll << 40);
-  if (!seg_bytes) return std::unexpected(seg_bytes.error());
-  p.segment_max_bytes = *seg_bytes;
-  auto seg_min = int_field(r, "segment_max_minutes", 60, 1, 24 * 60);
-  if (!seg_min) return std::unexpected(seg_min.error());
-  p.segment_max_minutes = static_cast<int>(*seg_min);
-  auto retention = int_field(r, "retention_days", 30, 1, 100000);
-  if (!retention) return std::unexpected(retention.error());
-  p.retention_days = static_cast<int>(*retention);
-  auto notice = bool_field(r, "user_notice", false);
-  if (!notice) return std::unexpected(notice.error());
-  p.user_notice = *notice;
-  auto message = string_field(r, "user_notice_message");
-  if (!message) return std::unexpected(message.error());
-  p.user_notice_message = *message;
+  p.fps = rule->fps;
+  p.audio = rule->audio;
+  p.segment_max_bytes = rule->segment_max_bytes;
+  p.segment_max_minutes = rule->segment_max_minutes;
+  p.retention_days = rule->retention_days;
+  p.user_notice = rule->user_notice;
+  p.user_notice_message = std::move(rule->user_notice_message);
   return p;
 }
 
 json policy_to_json(const Policy& p) {
-  json r = {{"mode", p.mode == RecordingMode::off       ? "off"
-                     : p.mode == RecordingMode::session ? "session"
-                                                        : "period"},
-            {"fps", p.fps},
-            {"audio", p.audio},
-            {"segment_max_bytes", p.segment_max_bytes},
-            {"segment_max_minutes", p.segment_max_minutes},
-            {"retention_days", p.retention_days},
-            {"user_notice", p.user_notice},
-            {"user_notice_message", p.user_notice_message}};
+  policy::RecordingRule rule;
+  rule.mode = p.mode;
+  rule.fps = p.fps;
+  rule.audio = p.audio;
+  rule.segment_max_bytes = p.segment_max_bytes;
+  rule.segment_max_minutes = p.segment_max_minutes;
+  rule.retention_days = p.retention_days;
+  rule.user_notice = p.user_notice;
+  rule.user_notice_message = p.user_notice_message;
+  json r = policy::rule_to_json(rule);
   if (p.mode == RecordingMode::period) {
     r["period_start"] = hhmm(p.period_start_min);
     r["period_end"] = hhmm(p.period_end_min);
+  } else {
+    r.erase("period_start");
+    r.erase("period_end");
   }
   return {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"recording", std::move(r)}};
 }

@@ -10,10 +10,11 @@
 
 #include "common/error.hpp"
 #include "common/time.hpp"
+#include "policy/policy.hpp"
 
 namespace deskaudit::agent {
 
-enum class RecordingMode { off, session, period };
+using policy::RecordingMode;
 
 struct Policy {
   std::string id;
@@ -24,7 +25,7 @@ struct Policy {
   int period_end_min = 0;
   int fps = 5;
   bool audio = false;
-  std::int64_t segment_max_bytes = 32ll << 20;
+  std::int64_t segment_max_bytes = policy::kSegmentMaxBytes;
   int segment_max_minutes = 60;
   int retention_days = 30;
   bool user_notice = false;
@@ -40,7 +41,9 @@ struct PolicyState {
 };
 
 // Parses one api.md policy object ({"id","name","recording":{...}}); checks
-// every value (unknown mode, fps outside 1..60, sizes out of range, bad HH:MM).
+// every value by the server's rules (policy::rule_from_json: fps 2, 5, 10 or
+// 15, sizes and minutes from the allowed sets, HH:MM windows), skipping
+// recording keys it does not know. Errors name the field ("recording.fps").
 Result<Policy> parse_policy(const nlohmann::json& policy);
 nlohmann::json policy_to_json(const Policy& policy);
 

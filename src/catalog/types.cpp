@@ -2,18 +2,6 @@
 
 namespace deskaudit::catalog {
 
-std::string_view to_string(RecordingMode m) {
-  switch (m) {
-    case RecordingMode::off:
-      return "off";
-    case RecordingMode::session:
-      return "session";
-    case RecordingMode::period:
-      return "period";
-  }
-  return "off";
-}
-
 std::string_view to_string(RecordingStatus s) {
   switch (s) {
     case RecordingStatus::recording:
@@ -46,13 +34,6 @@ std::string_view to_string(TargetType t) {
       return "pool";
   }
   return "computer";
-}
-
-std::optional<RecordingMode> recording_mode_from(std::string_view text) {
-  if (text == "off") return RecordingMode::off;
-  if (text == "session") return RecordingMode::session;
-  if (text == "period") return RecordingMode::period;
-  return std::nullopt;
 }
 
 std::optional<RecordingStatus> recording_status_from(std::string_view text) {

@@ -8,35 +8,24 @@
 
 #include "audit/chain.hpp"
 #include "common/time.hpp"
+#include "policy/policy.hpp"
 
 namespace deskaudit::catalog {
 
-enum class RecordingMode { off, session, period };
+// The policy codec (src/policy) defines the rule; the catalog stores it.
+using policy::RecordingMode;
+using policy::RecordingRule;
+using policy::recording_mode_from;
+using policy::to_string;
+
 enum class RecordingStatus { recording, complete, interrupted };
 enum class PolicySource { none, computer, pool };
 enum class TargetType { computer, pool };
 
-std::string_view to_string(RecordingMode);
 std::string_view to_string(RecordingStatus);
 std::string_view to_string(PolicySource);
 std::string_view to_string(TargetType);
-std::optional<RecordingMode> recording_mode_from(std::string_view);
 std::optional<RecordingStatus> recording_status_from(std::string_view);
-
-// The screen-recording rule of a policy (api.md names).
-struct RecordingRule {
-  RecordingMode mode = RecordingMode::off;
-  std::string period_start = "09:00";  // "HH:MM", used when mode == period
-  std::string period_end = "18:00";
-  int fps = 5;                                   // 2, 5, 10, 15
-  bool audio = false;
-  std::int64_t segment_max_bytes = 32ll << 20;   // <= 32 MiB
-  int segment_max_minutes = 60;                  // 10, 20, 30, 60
-  int retention_days = 30;                       // 1..3650
-  bool user_notice = false;
-  std::string user_notice_message;
-  bool operator==(const RecordingRule&) const = default;
-};
 
 struct Policy {
   std::string id;  // "pol-..."

@@ -9,26 +9,11 @@
 namespace deskaudit::cli {
 namespace {
 
-Error error_from(long status, const std::string& body) {
-  Json j = Json::parse(body, nullptr, false);
-  std::string message = "HTTP " + std::to_string(status);
-  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    message = j["error"].value("message", message);
-    if (j["error"].contains("field")) message += " (field " + j["error"]["field"].get<std::string>() + ")";
-  }
-  Errc code = Errc::internal;
-  switch (status) {
-    case 400: case 411: code = Errc::invalid_argument; break;
-    case 401: code = Errc::unauthenticated; break;
-    case 403: code = Errc::permission_denied; break;
-    case 404: code = Errc::not_found; break;
-    case 409: code = Errc::conflict; break;
-    case 413: code = Errc::too_large; break;
-    case 422: code = Errc::unprocessable; break;
-    case 429: case 502: case 503: case 504: code = Errc::unavailable; break;
-    default: break;
-  }
-  return Error{code, message};
+Error error_from(const client::HttpResponse& r) {
+  Error e = client::api_error(r);
+  if (e.message.empty()) e.message = "HTTP " + std::to_string(r.status);
+  if (!e.field.empty()) e.message += " (field " + e.field + ")";
+  return e;
 }
 
 }  // namespace
@@ -50,7 +35,7 @@ Result<Json> ApiClient::call(const std::string& method, const std::string& path,
   }
   auto res = http_.send(req);
   if (!res) return std::unexpected(with_context(res.error(), "cannot reach " + server_));
-  if (res->status < 200 || res->status >= 300) return std::unexpected(error_from(res->status, res->body));
+  if (res->status < 200 || res->status >= 300) return std::unexpected(error_from(*res));
   if (res->body.empty()) return Json(nullptr);
   Json j = Json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return fail(Errc::corrupt, "the server answered with something other than JSON");
@@ -111,7 +96,7 @@ Result<std::uint64_t> ApiClient::download(const std::string& path, const std::fi
   }
   if (res->status != 200) {
     ::unlink(tmp.c_str());
-    return std::unexpected(error_from(res->status, res->body));
+    return std::unexpected(error_from(*res));
   }
   if (::fsync(fd.get()) != 0) return fail(Errc::io, errno_message("fsync " + tmp, errno));
   fd.reset();

@@ -13,7 +13,9 @@
 #include "cli/api_client.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/http_status.hpp"
 #include "keys/key_service.hpp"
+#include "policy/policy.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::cli;
@@ -96,8 +98,7 @@ int fail_with(const Error& e) {
     case Errc::unauthenticated: return 3;
     case Errc::permission_denied: return 4;
     case Errc::not_found: return 5;
-    case Errc::unavailable: return 6;
-    default: return 1;
+    default: return is_transient(e.code) ? 6 : 1;
   }
 }
 
@@ -221,12 +222,14 @@ int main(int argc, char** argv) {
     cmd->add_option("--mode", mode, "off, session or period")->check(CLI::IsMember({"off", "session", "period"}));
     cmd->add_option("--period-start", period_start, "HH:MM (mode period)");
     cmd->add_option("--period-end", period_end, "HH:MM (mode period)");
-    cmd->add_option("--fps", fps, "2, 5, 10 or 15");
+    cmd->add_option("--fps", fps, policy::choices_text(policy::kFpsChoices));
     cmd->add_flag("--audio", audio, "record audio");
     cmd->add_flag("--no-audio", no_audio, "do not record audio");
-    cmd->add_option("--segment-max-mib", segment_mib, "segment file size cap in MiB (at most 32)");
-    cmd->add_option("--segment-max-minutes", segment_minutes, "10, 20, 30 or 60");
-    cmd->add_option("--retention-days", retention_days, "1 to 3650");
+    cmd->add_option("--segment-max-mib", segment_mib,
+                    "segment file size cap in MiB (at most " + std::to_string(policy::kSegmentMaxBytes >> 20) + ")");
+    cmd->add_option("--segment-max-minutes", segment_minutes, policy::choices_text(policy::kSegmentMinutesChoices));
+    cmd->add_option("--retention-days", retention_days,
+                    std::to_string(policy::kRetentionMinDays) + " to " + std::to_string(policy::kRetentionMaxDays));
     cmd->add_option("--notice", notice, "show this message to the user when recording starts");
     cmd->add_flag("--no-notice", no_notice, "no user notice");
   };
@@ -473,8 +476,17 @@ int main(int argc, char** argv) {
       table({{"ID", "id"}, {"NAME", "name"}, {"MODE", "recording/mode"}, {"FPS", "recording/fps"},
              {"RETENTION_DAYS", "recording/retention_days"}, {"VERSION", "version"}});
     } else if (verb == "show") result = api.get("/api/v1/policies/" + enc(id));
-    else if (verb == "create") result = api.post("/api/v1/policies", {{"name", name}, {"recording", rule()}});
-    else if (verb == "update") {
+    else if (verb == "create") {
+      const Json b = {{"name", name}, {"recording", rule()}};
+      // The server's own rules (src/policy): a bad value is named before
+      // anything is sent. (An update is checked by the server alone: it
+      // merges onto the stored rule, which only the server has.)
+      if (auto fields = policy::body_from_json(b, policy::BodyKind::create, {}); !fields) {
+        result = std::unexpected(fields.error());
+      } else {
+        result = api.post("/api/v1/policies", b);
+      }
+    } else if (verb == "update") {
       Json b = {{"recording", rule()}};
       if (!name.empty()) b["name"] = name;
       result = api.patch("/api/v1/policies/" + enc(id), b);

@@ -12,8 +12,11 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "client/curl_ptr.hpp"
 #include "common/fs.hpp"
+#include "common/http_status.hpp"
 
 namespace deskaudit::client {
 namespace {
@@ -316,6 +319,23 @@ std::string url_host(std::string_view url) {
     return close == std::string_view::npos ? std::string() : std::string(rest.substr(1, close - 1));
   }
   return std::string(rest.substr(0, rest.find(':')));
+}
+
+Error api_error(const HttpResponse& response) {
+  std::string code, message, field;
+  const auto doc = nlohmann::json::parse(response.body, nullptr, false);
+  if (doc.is_object()) {
+    if (auto e = doc.find("error"); e != doc.end() && e->is_object()) {
+      const auto text = [&](const char* key) {
+        auto it = e->find(key);
+        return it != e->end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      code = text("code");
+      message = text("message");
+      field = text("field");
+    }
+  }
+  return Error{errc_for_status(response.status, code), std::move(message), std::move(field)};
 }
 
 Status check_transport(std::string_view url, bool allow_insecure_http, std::string_view insecure_flag) {

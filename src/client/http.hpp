@@ -72,6 +72,13 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// The Error of a deskaudit API answer that is not 2xx: the Errc from the
+// status and the body's error.code (errc_for_status, common/http_status.hpp),
+// the message and field from the body's {"error":{"code","message","field"}}.
+// A body of another shape leaves message and field empty: the caller words
+// the message (it knows what it asked).
+Error api_error(const HttpResponse& response);
+
 // Plain http carries tokens, passwords and recordings in the clear: allowed
 // only to a loopback host (127.0.0.0/8, ::1, localhost) unless
 // allow_insecure_http. https is always allowed. The error names

@@ -59,13 +59,14 @@ std::string utf8_truncate(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
-Status check_name(const std::string& name, std::string_view field) {
-  if (name.empty() || name.size() > kMaxUserNameBytes) {
-    return fail(Errc::unprocessable, std::string(field) + " must have 1 to 128 bytes", std::string(field));
+Status check_display_name(std::string_view name, std::string_view field, std::size_t max_bytes) {
+  const std::string f(field);
+  if (name.empty() || name.size() > max_bytes) {
+    return fail(Errc::unprocessable, f + " must have 1 to " + std::to_string(max_bytes) + " bytes", f);
   }
-  if (!is_valid_utf8(name)) return fail(Errc::unprocessable, std::string(field) + " must be UTF-8", std::string(field));
+  if (!is_valid_utf8(name)) return fail(Errc::unprocessable, f + " must be UTF-8", f);
   if (std::ranges::any_of(name, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
-    return fail(Errc::unprocessable, std::string(field) + " must not contain control characters", std::string(field));
+    return fail(Errc::unprocessable, f + " must not contain control characters", f);
   }
   return {};
 }

@@ -29,9 +29,11 @@ bool is_valid_utf8(std::string_view text) noexcept;
 // before cutting, so the result is always valid UTF-8.
 std::string utf8_truncate(std::string_view text, std::size_t max_bytes);
 
-// A display name (user, computer, pool, policy, role names): 1 to
-// kMaxUserNameBytes bytes of UTF-8 without control characters; unprocessable
-// naming `field` otherwise.
-Status check_name(const std::string& name, std::string_view field);
+// A display name administrators give (users, pools, roles, policies):
+// 1..max_bytes bytes of UTF-8 without control characters. Unprocessable,
+// naming `field`.
+Status check_display_name(std::string_view name, std::string_view field, std::size_t max_bytes = kMaxUserNameBytes);
+// The same with the default limit (kMaxUserNameBytes).
+inline Status check_name(const std::string& name, std::string_view field) { return check_display_name(name, field); }
 
 }  // namespace deskaudit

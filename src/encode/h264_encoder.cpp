@@ -12,6 +12,8 @@ extern "C" {
 #include <x264.h>
 }
 
+#include "policy/policy.hpp"
+
 namespace deskaudit::encode {
 
 std::string av_error_text(int errnum) {
@@ -60,7 +62,9 @@ Result<H264Encoder> H264Encoder::open(const EncoderOptions& o) {
   if (o.width < 2 || o.height < 2 || o.width > 16384 || o.height > 16384)
     return fail(Errc::invalid_argument,
                 "encoder size " + std::to_string(o.width) + "x" + std::to_string(o.height) + " outside 2..16384");
-  if (o.fps < 1 || o.fps > 120) return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " outside 1..120");
+  if (!policy::fps_allowed(o.fps)) {
+    return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " is not one of the policy's choices");
+  }
   if (o.threads < 1 || o.threads > 16) return fail(Errc::invalid_argument, "threads outside 1..16");
 
   x264_param_t p;

@@ -31,7 +31,7 @@ namespace deskaudit::encode {
 struct EncoderOptions {
   int width = 0;   // 2..16384
   int height = 0;  // 2..16384
-  int fps = 5;     // the frame-rate cap: a hint for rate control
+  int fps = 5;     // the frame-rate cap (one of policy::kFpsChoices): a hint for rate control
   // Defaults measured with bench/record (screen content, 1080p, 5 fps):
   // qcomp=1 keeps the quantiser steady (a window of text appearing after a
   // quiet spell is not coded finer than the rest), psy off (no bits spent on

@@ -13,6 +13,7 @@
 
 #include "common/fs.hpp"
 #include "encode/fmp4_muxer.hpp"
+#include "policy/policy.hpp"
 #include "record/audio_track.hpp"
 #include "record/pipeline.hpp"
 #include "record/segment_files.hpp"
@@ -155,9 +156,11 @@ class RecorderImpl final : public Recorder {
 
 Status RecorderImpl::init() {
   const auto& o = options_;
-  if (o.fps < 1 || o.fps > 60)
-    return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " outside 1..60", "fps");
-  if (o.segment_max_bytes < (64 << 10))
+  // The policy's limits (src/policy): a recorder is only ever started with them.
+  if (!policy::fps_allowed(o.fps)) {
+    return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " is not one of the policy's choices", "fps");
+  }
+  if (o.segment_max_bytes < policy::kSegmentMinBytes)
     return fail(Errc::invalid_argument, "segment_max_bytes below 64 KiB", "segment_max_bytes");
   if (o.segment_max_ms < 1000) return fail(Errc::invalid_argument, "segment_max_ms below 1 s", "segment_max_ms");
   if (o.first_seq < 0 || o.first_seq > 999999)

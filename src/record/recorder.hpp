@@ -27,7 +27,7 @@ namespace deskaudit::record {
 
 struct RecorderOptions {
   std::string display;                       // X display, ":1"
-  int fps = 5;                               // upper bound; a still screen costs no frames
+  int fps = 5;                               // upper bound, one of policy::kFpsChoices; a still screen costs no frames
   std::int64_t segment_max_bytes = 32ll << 20;
   std::int64_t segment_max_ms = 60ll * 60 * 1000;
   std::filesystem::path output_dir;          // exists, 0700, owned by the caller

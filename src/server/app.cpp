@@ -102,6 +102,7 @@ Status open_signing(Services& s) {
   s.audit_signer = std::move(*signer);
   s.audit_log = std::make_unique<service::AuditLog>(
       *s.catalog, s.clock, [signer = s.audit_signer.get()](std::int64_t seq) { signer->after_append(seq); });
+  s.policies = std::make_unique<service::PolicyService>(*s.catalog, *s.audit_log, s.clock);
   spdlog::info("audit log signing key {} (checkpoint every {} entries)", current.key_id, c.audit_sign_every);
   return {};
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/http_status.hpp"
+
 namespace deskaudit::server {
 namespace {
 
@@ -188,29 +190,10 @@ void Context::reply_empty(int status) {
   res.content_length = 0;
 }
 
-int http_status(Errc code) {
-  switch (code) {
-    case Errc::invalid_argument: return 400;
-    case Errc::unauthenticated: return 401;
-    case Errc::permission_denied:
-    case Errc::password_change_required: return 403;
-    case Errc::not_found: return 404;
-    case Errc::conflict: return 409;
-    case Errc::too_large: return 413;
-    case Errc::unprocessable: return 422;
-    case Errc::unavailable: return 503;
-    case Errc::too_many_requests: return 429;
-    case Errc::corrupt: return 422;
-    case Errc::io:
-    case Errc::internal: return 500;
-  }
-  return 500;
-}
-
 void write_error(Response& res, const Error& error) {
   Json e = {{"code", std::string(errc_name(error.code))}, {"message", error.message}};
   if (!error.field.empty()) e["field"] = error.field;
-  res.status = http_status(error.code);
+  res.status = http_status_for(error.code);
   if (error.retry_after_ms > 0) {
     res.set_header("Retry-After", std::to_string(retry_after_seconds(error.retry_after_ms)));
   } else if (error.code == Errc::unavailable) {

@@ -182,8 +182,8 @@ struct Route {
   std::string summary;                 // one line, for docs and the route test
 };
 
-// Maps errors to statuses and writes {"error":{"code","message","field"?}}.
-int http_status(Errc code);
+// Writes {"error":{"code","message","field"?}} with the status of
+// http_status_for() (common/http_status.hpp).
 void write_error(Response& res, const Error& error);
 
 // Reads limit/next_token from the query (limit 1..500, default 50).

@@ -19,6 +19,7 @@
 #include "service/caller.hpp"
 #include "service/inventory_service.hpp"
 #include "service/media_service.hpp"
+#include "service/policy_service.hpp"
 #include "service/recording_service.hpp"
 #include "storage/object_store.hpp"
 
@@ -33,6 +34,7 @@ struct Services {
   std::unique_ptr<keys::KeyService> keys;      // the server's signing key, kept outside the catalog
   std::unique_ptr<service::AuditSigner> audit_signer;  // checkpoints of the audit chain (uses catalog and keys)
   std::unique_ptr<service::AuditLog> audit_log;  // appends; tells audit_signer of each entry
+  std::unique_ptr<service::PolicyService> policies;
   std::unique_ptr<service::RecordingService> recordings;
   std::unique_ptr<service::MediaService> media;
   // Domain services (src/service) the handlers call.

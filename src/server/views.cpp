@@ -1,10 +1,8 @@
 #include "server/views.hpp"
 
-#include <algorithm>
-#include <array>
-
 #include "common/text.hpp"
 #include "media/fmp4.hpp"
+#include "service/policy_service.hpp"
 
 namespace deskaudit::server {
 
@@ -20,27 +18,9 @@ Json parsed_or_null(const std::string& text) {
 }
 }  // namespace
 
-Json to_json(const RecordingRule& r) {
-  return {{"mode", std::string(to_string(r.mode))},
-          {"period_start", r.period_start},
-          {"period_end", r.period_end},
-          {"fps", r.fps},
-          {"audio", r.audio},
-          {"segment_max_bytes", r.segment_max_bytes},
-          {"segment_max_minutes", r.segment_max_minutes},
-          {"retention_days", r.retention_days},
-          {"user_notice", r.user_notice},
-          {"user_notice_message", r.user_notice_message}};
-}
+Json to_json(const RecordingRule& r) { return policy::rule_to_json(r); }
 
-Json to_json(const Policy& p) {
-  return {{"id", p.id},
-          {"name", p.name},
-          {"recording", to_json(p.recording)},
-          {"version", p.version},
-          {"created_at", format_rfc3339(p.created_at)},
-          {"updated_at", format_rfc3339(p.updated_at)}};
-}
+Json to_json(const Policy& p) { return service::policy_json(p); }
 
 Json to_json(const Pool& p) {
   return {{"id", p.id}, {"name", p.name}, {"description", p.description}, {"created_at", format_rfc3339(p.created_at)}};
@@ -203,64 +183,6 @@ Result<std::optional<EpochMs>> get_time(const Json& j, std::string_view field) {
   auto t = parse_rfc3339(*s);
   if (!t) return fail(Errc::unprocessable, std::string(field) + ": " + t.error().message, std::string(field));
   return std::optional<EpochMs>{*t};
-}
-
-Result<RecordingRule> rule_from_json(const Json& j, RecordingRule r) {
-  if (!j.is_object()) return fail(Errc::unprocessable, "recording must be an object", "recording");
-  static const std::array<std::string_view, 10> known = {"mode", "period_start", "period_end", "fps", "audio",
-                                                         "segment_max_bytes", "segment_max_minutes", "retention_days",
-                                                         "user_notice", "user_notice_message"};
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (std::ranges::find(known, it.key()) == known.end()) {
-      return fail(Errc::unprocessable, "recording." + it.key() + " is not a recording setting", "recording." + it.key());
-    }
-  }
-  auto field = [](std::string_view f) { return "recording." + std::string(f); };
-  auto bad = [&](std::string_view f, std::string what) {
-    return fail(Errc::unprocessable, field(f) + " " + what, field(f));
-  };
-  if (j.contains("mode")) {
-    auto m = j["mode"].is_string() ? recording_mode_from(j["mode"].get<std::string>()) : std::nullopt;
-    if (!m) return bad("mode", "must be \"off\", \"session\" or \"period\"");
-    r.mode = *m;
-  }
-  for (auto f : {"period_start", "period_end"}) {
-    if (!j.contains(f)) continue;
-    if (!j[f].is_string() || !parse_time_of_day(j[f].get<std::string>())) return bad(f, "must be a time of day HH:MM");
-    (std::string_view(f) == "period_start" ? r.period_start : r.period_end) = j[f].get<std::string>();
-  }
-  if (r.mode == RecordingMode::period && r.period_start == r.period_end) {
-    return bad("period_end", "must differ from period_start");
-  }
-  auto int_in = [&](std::string_view f, auto&& ok, std::string what, auto& out) -> Status {
-    if (!j.contains(f)) return {};
-    const auto& v = j[std::string(f)];
-    if (!v.is_number_integer() || !ok(v.template get<std::int64_t>())) return bad(f, std::move(what));
-    out = static_cast<std::remove_reference_t<decltype(out)>>(v.template get<std::int64_t>());
-    return {};
-  };
-  if (auto s = int_in("fps", [](std::int64_t v) { return v == 2 || v == 5 || v == 10 || v == 15; },
-                      "must be 2, 5, 10 or 15", r.fps); !s) return std::unexpected(s.error());
-  if (auto s = int_in("segment_max_bytes", [](std::int64_t v) { return v >= (64 << 10) && v <= (32 << 20); },
-                      "must be from 65536 to 33554432 (32 MiB)", r.segment_max_bytes); !s) return std::unexpected(s.error());
-  if (auto s = int_in("segment_max_minutes", [](std::int64_t v) { return v == 10 || v == 20 || v == 30 || v == 60; },
-                      "must be 10, 20, 30 or 60", r.segment_max_minutes); !s) return std::unexpected(s.error());
-  if (auto s = int_in("retention_days", [](std::int64_t v) { return v >= 1 && v <= 3650; },
-                      "must be from 1 to 3650", r.retention_days); !s) return std::unexpected(s.error());
-  for (auto f : {"audio", "user_notice"}) {
-    if (!j.contains(f)) continue;
-    if (!j[f].is_boolean()) return bad(f, "must be true or false");
-    (std::string_view(f) == "audio" ? r.audio : r.user_notice) = j[f].get<bool>();
-  }
-  if (j.contains("user_notice_message")) {
-    if (!j["user_notice_message"].is_string()) return bad("user_notice_message", "must be a string");
-    r.user_notice_message = j["user_notice_message"].get<std::string>();
-    if (r.user_notice_message.size() > 1000) return bad("user_notice_message", "must have at most 1000 characters");
-  }
-  if (r.user_notice && r.user_notice_message.empty()) {
-    return bad("user_notice_message", "is required when user_notice is on");
-  }
-  return r;
 }
 
 }  // namespace deskaudit::server

@@ -34,10 +34,6 @@ Json to_json(const service::RecordingStatusReport& report);
 // What an agent receives: {"policy", "source", "etag"}.
 Json to_json(const service::AgentPolicy& policy);
 
-// Applies the given fields of a "recording" object onto base (PATCH merges,
-// POST starts from defaults), validating every value: unprocessable with
-// the field named ("recording.fps").
-Result<catalog::RecordingRule> rule_from_json(const Json& j, catalog::RecordingRule base);
 // The body's string field `field`, required and valid as a name.
 Result<std::string> get_name(const Json& body, std::string_view field);
 // Optional RFC 3339 string field -> time; unprocessable naming the field.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/crypto.hpp"
+#include "common/http_status.hpp"
 #include "storage/keys.hpp"
 #include "storage/s3_xml.hpp"
 
@@ -65,13 +66,10 @@ Errc errc_for(long status, std::string_view code) {
   // The body differs from its signed SHA-256: the file changed after
   // put_file() hashed it. Another attempt hashes it again.
   if (code == "XAmzContentSHA256Mismatch" || code == "BadDigest") return Errc::unavailable;
-  if (status == 401) return Errc::unauthenticated;
-  if (status == 403) return Errc::permission_denied;
-  if (status == 404) return Errc::not_found;
-  if (status == 409) return Errc::conflict;
-  if (status == 400 || status == 416) return Errc::invalid_argument;
-  if (status == 429 || status >= 500) return Errc::unavailable;
-  return Errc::internal;
+  const Errc e = errc_for_status(status);
+  // The store throttling the server is the server's outage (a 503 to its own
+  // clients), not a rate limit the server's caller ran into.
+  return e == Errc::too_many_requests ? Errc::unavailable : e;
 }
 
 // "PUT s3://bucket/key: HTTP 403 AccessDenied: Access Denied"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fuzz_check.hpp"
+#include "policy/policy.hpp"
 #include "server/views.hpp"
 
 using namespace deskaudit;
@@ -45,12 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (name) FUZZ_CHECK(check_name(*name, field).has_value());
     auto t = get_time(*body, field);
     expect_named_422(t, field);
-    auto rule = rule_from_json(value, catalog::RecordingRule{});
+    auto rule = policy::rule_from_json(value, policy::RecordingRule{});
     if (!rule) {
       FUZZ_CHECK(rule.error().code == Errc::unprocessable);
       FUZZ_CHECK(rule.error().field.rfind("recording", 0) == 0);
     } else {
-      (void)to_json(*rule).dump();
+      (void)policy::rule_to_json(*rule).dump();
     }
   }
   return 0;

@@ -73,7 +73,9 @@ export interface Pool {
   computer_count?: number;
 }
 
-export type RecordingMode = 'off' | 'session' | 'period';
+import type { RecordingMode } from './generated/policy_schema';
+
+export type { RecordingMode };
 
 export interface RecordingRule {
   mode: RecordingMode;

@@ -60,9 +60,40 @@ TEST(Policy, RejectsBadValues) {
   EXPECT_FALSE(parse_policy(policy_doc({{"mode", "period"}, {"period_start", "08:00"}})));
   EXPECT_FALSE(parse_policy(json{{"id", "pol-1"}}));
   EXPECT_FALSE(parse_policy(json::array()));
+  // The server's choices, not a wider technical range: 1 and 30 were
+  // accepted before the policy codec.
+  EXPECT_FALSE(parse_policy(policy_doc({{"mode", "session"}, {"fps", 1}})));
+  EXPECT_FALSE(parse_policy(policy_doc({{"mode", "session"}, {"fps", 30}})));
+  EXPECT_FALSE(parse_policy(policy_doc({{"mode", "session"}, {"segment_max_minutes", 45}})));
+  EXPECT_FALSE(parse_policy(policy_doc({{"mode", "session"}, {"retention_days", 5000}})));
   auto e = parse_policy(policy_doc({{"mode", "session"}, {"fps", 1000}}));
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error().field, "fps");
+  EXPECT_EQ(e.error().field, "recording.fps");
+}
+
+TEST(Policy, SkipsRecordingKeysItDoesNotKnow) {
+  // A newer server may add settings; this agent follows the ones it knows.
+  auto p = parse_policy(policy_doc({{"mode", "session"}, {"fps", 15}, {"watermark", true}}));
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->fps, 15);
+}
+
+TEST(Policy, ReadsWhatTheServerSends) {
+  // Every key the server's codec writes, for every mode, reads back.
+  for (auto mode : policy::kModes) {
+    policy::RecordingRule rule;
+    rule.mode = mode;
+    rule.period_start = "22:00";
+    rule.period_end = "06:00";
+    rule.fps = 2;
+    auto p = parse_policy(policy_doc(policy::rule_to_json(rule)));
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(p->mode, mode);
+    EXPECT_EQ(p->fps, 2);
+    if (mode == RecordingMode::period) {
+      EXPECT_EQ(p->period_start_min, hm(22, 0));
+    }
+  }
 }
 
 TEST(Policy, StateWithNullPolicyMeansNothingAssigned) {

@@ -343,4 +343,39 @@ TEST(UrlEncode, KeepsUnreservedAndOptionallySlash) {
 }
 
 }  // namespace
+TEST(ApiError, ReadsTheServersErrorBody) {
+  HttpResponse r;
+  r.status = 422;
+  r.body = R"({"error":{"code":"unprocessable","message":"recording.fps must be 2, 5, 10 or 15","field":"recording.fps"}})";
+  const Error e = api_error(r);
+  EXPECT_EQ(e.code, Errc::unprocessable);
+  EXPECT_EQ(e.message, "recording.fps must be 2, 5, 10 or 15");
+  EXPECT_EQ(e.field, "recording.fps");
+  // The server's own code of the same status is kept.
+  r.status = 403;
+  r.body = R"({"error":{"code":"password_change_required","message":"change it"}})";
+  EXPECT_EQ(api_error(r).code, Errc::password_change_required);
+  // 429 is a rate limit, not an outage; both are retried (is_transient).
+  r.status = 429;
+  r.body = R"({"error":{"code":"too_many_requests","message":"slow down"}})";
+  EXPECT_EQ(api_error(r).code, Errc::too_many_requests);
+}
+
+TEST(ApiError, AnotherBodyLeavesTheWordingToTheCaller) {
+  HttpResponse r;
+  r.status = 502;
+  r.body = "<html>Bad Gateway</html>";
+  Error e = api_error(r);
+  EXPECT_EQ(e.code, Errc::unavailable);
+  EXPECT_TRUE(e.message.empty());
+  EXPECT_TRUE(e.field.empty());
+  // A field of the wrong type is ignored, not thrown on.
+  r.status = 400;
+  r.body = R"({"error":{"code":"invalid_argument","message":5,"field":["x"]}})";
+  e = api_error(r);
+  EXPECT_EQ(e.code, Errc::invalid_argument);
+  EXPECT_TRUE(e.message.empty());
+  EXPECT_TRUE(e.field.empty());
+}
+
 }  // namespace deskaudit::client

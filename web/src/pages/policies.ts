@@ -2,27 +2,27 @@ import { api, Assignment, can, Computer, Policy, Pool, RecordingRule } from '../
 import { Column, errorBox, loading, pager, table } from '../components';
 import { clear, formatBytes, h } from '../dom';
 import { href, navigate, Route } from '../router';
+import {
+  DEFAULT_RECORDING,
+  FPS_CHOICES,
+  NAME_MAX_BYTES,
+  RECORDING_MODES,
+  RETENTION_MAX_DAYS,
+  RETENTION_MIN_DAYS,
+  SEGMENT_MAX_BYTES,
+  SEGMENT_MIN_BYTES,
+  SEGMENT_MINUTES_CHOICES,
+} from '../generated/policy_schema';
 import { loadPools } from './computers';
 
 const MIB = 1024 * 1024;
-// The server's floor: smaller segments would be mostly headers.
-const MIN_SEGMENT_BYTES = 64 * 1024;
 /** MiB with at most 4 decimals: 96 KiB -> "0.0938", 32 MiB -> "32". */
 const mibText = (bytes: number) => String(Number((bytes / MIB).toFixed(4)));
 const modeText: Record<string, string> = { off: 'Off', session: 'Whole session', period: 'Daily time window' };
 
-export const DEFAULT_RULE: RecordingRule = {
-  mode: 'session',
-  period_start: '09:00',
-  period_end: '18:00',
-  fps: 5,
-  audio: false,
-  segment_max_bytes: 32 * MIB,
-  segment_max_minutes: 60,
-  retention_days: 30,
-  user_notice: false,
-  user_notice_message: '',
-};
+// The server's defaults, except that a policy made in this form records
+// whole sessions: one is created to record (the API's default is "off").
+export const DEFAULT_RULE: RecordingRule = { ...DEFAULT_RECORDING, mode: 'session' };
 
 function describe(r: RecordingRule): string {
   if (r.mode === 'off') return 'Off';
@@ -77,9 +77,10 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
     return 'Give the start and end of the daily time window as HH:MM.';
   if (mode === 'period' && v('period_start') === v('period_end'))
     return 'The daily time window must not start and end at the same time.';
-  if (!Number.isFinite(sizeMiB) || sizeBytes < MIN_SEGMENT_BYTES || sizeBytes > 32 * MIB)
-    return 'Segment size must be from 0.0625 MiB (64 KiB) to 32 MiB.';
-  if (!Number.isInteger(retention) || retention < 1 || retention > 3650) return 'Retention must be from 1 to 3650 days.';
+  if (!Number.isFinite(sizeMiB) || sizeBytes < SEGMENT_MIN_BYTES || sizeBytes > SEGMENT_MAX_BYTES)
+    return `Segment size must be from ${mibText(SEGMENT_MIN_BYTES)} MiB (${SEGMENT_MIN_BYTES / 1024} KiB) to ${mibText(SEGMENT_MAX_BYTES)} MiB.`;
+  if (!Number.isInteger(retention) || retention < RETENTION_MIN_DAYS || retention > RETENTION_MAX_DAYS)
+    return `Retention must be from ${RETENTION_MIN_DAYS} to ${RETENTION_MAX_DAYS} days.`;
   if (c('user_notice') && !v('user_notice_message').trim()) return 'Write the message the user sees when recording starts.';
   return {
     mode,
@@ -108,7 +109,7 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
   const options = (values: (string | number)[], current: string | number, text: (v: string | number) => string) =>
     values.map((x) => h('option', { value: String(x), selected: String(x) === String(current) }, text(x)));
 
-  const mode = h('select', { id: 'p-mode', name: 'mode' }, options(['off', 'session', 'period'], r.mode, (m) => modeText[m]));
+  const mode = h('select', { id: 'p-mode', name: 'mode' }, options([...RECORDING_MODES], r.mode, (m) => modeText[m]));
   const start = h('input', { id: 'p-start', name: 'period_start', type: 'time', value: r.period_start });
   const end = h('input', { id: 'p-end', name: 'period_end', type: 'time', value: r.period_end });
   const window = h('fieldset', { class: 'window' }, h('legend', {}, 'Daily time window'), field('p-start', 'Start time', start), field('p-end', 'End time', end));
@@ -124,26 +125,26 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
   const form = h(
     'form',
     { class: 'policy-form', novalidate: true },
-    field('p-name', 'Name', h('input', { id: 'p-name', name: 'name', value: p.name, required: true, maxlength: 200 })),
+    field('p-name', 'Name', h('input', { id: 'p-name', name: 'name', value: p.name, required: true, maxlength: NAME_MAX_BYTES })),
     field('p-mode', 'Recording', mode),
     window,
-    field('p-fps', 'Frame rate', h('select', { id: 'p-fps', name: 'fps' }, options([2, 5, 10, 15], r.fps, (x) => `${x} frames a second`))),
+    field('p-fps', 'Frame rate', h('select', { id: 'p-fps', name: 'fps' }, options([...FPS_CHOICES], r.fps, (x) => `${x} frames a second`))),
     h('div', { class: 'field check' }, h('input', { id: 'p-audio', name: 'audio', type: 'checkbox', checked: r.audio }), h('label', { for: 'p-audio' }, 'Record audio')),
     field(
       'p-size',
       'Segment size (MiB)',
-      h('input', { id: 'p-size', name: 'segment_mib', type: 'number', min: 0.0625, max: 32, step: 'any', value: mibText(r.segment_max_bytes), 'data-shown': mibText(r.segment_max_bytes), 'data-bytes': r.segment_max_bytes, 'aria-describedby': 'p-size-hint' }),
-      'A segment file is closed and uploaded at this size (64 KiB to 32 MiB).',
+      h('input', { id: 'p-size', name: 'segment_mib', type: 'number', min: SEGMENT_MIN_BYTES / MIB, max: SEGMENT_MAX_BYTES / MIB, step: 'any', value: mibText(r.segment_max_bytes), 'data-shown': mibText(r.segment_max_bytes), 'data-bytes': r.segment_max_bytes, 'aria-describedby': 'p-size-hint' }),
+      `A segment file is closed and uploaded at this size (${SEGMENT_MIN_BYTES / 1024} KiB to ${mibText(SEGMENT_MAX_BYTES)} MiB).`,
     ),
     field(
       'p-minutes',
       'Segment length (minutes)',
-      h('select', { id: 'p-minutes', name: 'segment_max_minutes' }, options([10, 20, 30, 60], r.segment_max_minutes, (x) => `${x} minutes`)),
+      h('select', { id: 'p-minutes', name: 'segment_max_minutes' }, options([...SEGMENT_MINUTES_CHOICES], r.segment_max_minutes, (x) => `${x} minutes`)),
     ),
     field(
       'p-retention',
       'Retention (days)',
-      h('input', { id: 'p-retention', name: 'retention_days', type: 'number', min: 1, max: 3650, step: 1, value: r.retention_days, 'aria-describedby': 'p-retention-hint' }),
+      h('input', { id: 'p-retention', name: 'retention_days', type: 'number', min: RETENTION_MIN_DAYS, max: RETENTION_MAX_DAYS, step: 1, value: r.retention_days, 'aria-describedby': 'p-retention-hint' }),
       'Recordings are deleted this many days after they end.',
     ),
     h('div', { class: 'field check' }, notice, h('label', { for: 'p-notice' }, 'Show a notice to the user when recording starts')),
