@@ -1,5 +1,5 @@
 // fleet_bench: a simulated fleet against one embedded deskaudit-server on
-// loopback. Agents behave like the real one on the wire (one keep-alive
+// loopback, or two replicas on PostgreSQL + S3 (--replicas 2). Agents behave like the real one on the wire (one keep-alive
 // connection each, enroll, heartbeat every --heartbeat seconds, one segment
 // upload every --upload-interval seconds, finish); auditors list, open and
 // play recordings; slow clients dribble request headers; a burst uploads N
@@ -28,6 +28,7 @@
 
 #include "common/time.hpp"
 #include "sample_media.hpp"
+#include "scratch_schema.hpp"
 #include "server_process.hpp"
 
 namespace asio = boost::asio;
@@ -173,7 +174,8 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }
 
 struct Shared {
-  tcp::endpoint ep;
+  std::vector<tcp::endpoint> eps;  // one per replica; client i uses eps[i % size]
+  const tcp::endpoint& ep(int i) const { return eps[static_cast<std::size_t>(i) % eps.size()]; }
   std::string enroll_token;
   std::string admin_token;
   const std::string* segment = nullptr;
@@ -215,7 +217,7 @@ awaitable<void> upload(Run& run, Conn& conn, Shared& sh, Agent& a, int seq, cons
 }
 
 awaitable<void> agent_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
-  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep);
+  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep(i));
   std::mt19937 rng(seed);
   // Agents start spread over one heartbeat interval, as a fleet does.
   co_await sleep_for(std::chrono::milliseconds(rng() % std::max<long>(1, sh.heartbeat.count())));
@@ -236,8 +238,8 @@ awaitable<void> agent_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
                  finish_body(), json_headers(a.token));
 }
 
-awaitable<void> auditor_loop(Run& run, Shared& sh, std::uint32_t seed) {
-  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep);
+awaitable<void> auditor_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
+  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep(i));
   std::mt19937 rng(seed);
   const HeaderList auth = bearer(sh.admin_token);
   while (!run.over()) {
@@ -305,6 +307,30 @@ ProcUsage usage_of(pid_t pid) {
   return u;
 }
 
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// CPU seconds since `before` and peak RSS of each replica, one line each.
+void print_usage(const std::vector<std::unique_ptr<ServerProcess>>& servers, const std::vector<ProcUsage>& before,
+                 double seconds) {
+  for (std::size_t r = 0; r < servers.size(); ++r) {
+    const auto now = usage_of(servers[r]->pid());
+    std::printf("  replica %zu (pid %d): CPU %.1f s (%.0f%% of one core), peak RSS %.1f MB\n", r,
+                static_cast<int>(servers[r]->pid()), now.cpu_s - before[r].cpu_s,
+                100 * (now.cpu_s - before[r].cpu_s) / std::max(seconds, 0.001), now.rss_peak_kb / 1024.0);
+  }
+}
+
+std::vector<ProcUsage> usage_of(const std::vector<std::unique_ptr<ServerProcess>>& servers) {
+  std::vector<ProcUsage> out;
+  for (const auto& s : servers) out.push_back(usage_of(s->pid()));
+  return out;
+}
+
 double pct(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   const auto k = static_cast<std::size_t>(
@@ -332,7 +358,7 @@ void report(Run& run, double seconds) {
 int main(int argc, char** argv) {
   CLI::App cli{"fleet_bench: simulated agents, auditors, slow clients and upload bursts against deskaudit-server"};
   int agents = 200, auditors = 5, slow = 0, burst = 0, duration_s = 60, heartbeat_s = 15, upload_s = 60,
-      http_threads = 32;
+      http_threads = 32, replicas = 1;
   cli.add_option("--agents", agents, "keep-alive agents (enroll, heartbeat, upload, finish)")
       ->check(CLI::Range(0, 20000));
   cli.add_option("--auditors", auditors, "auditors listing, opening and playing recordings")->check(CLI::Range(0, 100));
@@ -345,6 +371,11 @@ int main(int argc, char** argv) {
   cli.add_option("--upload-interval", upload_s, "seconds between an agent's segment uploads (the agent's is 60)")
       ->check(CLI::Range(1, 3600));
   cli.add_option("--http-threads", http_threads, "the server's http_threads (worker pool)")->check(CLI::Range(2, 4096));
+  cli.add_option("--replicas", replicas,
+                 "1: one server on the embedded defaults (SQLite + local directory); 2: two replicas on one "
+                 "PostgreSQL catalog and one S3 bucket (needs DESKAUDIT_TEST_POSTGRES_URL and "
+                 "DESKAUDIT_TEST_S3_ENDPOINT), clients spread over both")
+      ->check(CLI::Range(1, 2));
   std::string segment_file, segment_size = "320x240";
   int segment_seconds = 9;
   cli.add_option("--segment", segment_file, "upload this recorded segment file instead of a generated one");
@@ -363,12 +394,42 @@ int main(int argc, char** argv) {
     }
   }
   TempDir dir("fleet");
-  std::ofstream(dir.path() / "server.toml") << "http_threads = " << http_threads << "\n";
-  ServerOptions opt(dir.path() / "data");
-  opt.args = {"--config", (dir.path() / "server.toml").string()};
-  ServerProcess server(opt);
-  const std::string token = admin_token(server.url());
-  Api admin(server.url(), token);
+  std::unique_ptr<ScratchSchema> schema;
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::string catalog_desc = "SQLite + local directory";
+  if (replicas == 1) {
+    std::ofstream(dir.path() / "server.toml") << "http_threads = " << http_threads << "\n";
+    ServerOptions opt(dir.path() / "data");
+    opt.args = {"--config", (dir.path() / "server.toml").string()};
+    servers.push_back(std::make_unique<ServerProcess>(opt));
+  } else {
+    const auto pg = service_env("DESKAUDIT_TEST_POSTGRES_URL");
+    const auto s3 = service_env("DESKAUDIT_TEST_S3_ENDPOINT");
+    if (!pg || !s3) {
+      std::fprintf(stderr,
+                   "fleet_bench: --replicas 2 needs DESKAUDIT_TEST_POSTGRES_URL and DESKAUDIT_TEST_S3_ENDPOINT "
+                   "(scripts/pg-test-server start, scripts/s3-test-server start)\n");
+      return 2;
+    }
+    // A schema and a bucket prefix of this run's own, as the two-replica test does.
+    schema = std::make_unique<ScratchSchema>(*pg, "fleet_bench");
+    const std::string prefix = unique_name("fleet");
+    catalog_desc = "PostgreSQL " + *pg + " + s3://deskaudit-test/" + prefix + " at " + *s3;
+    for (int r = 0; r < replicas; ++r) {
+      const std::string name = "replica-" + std::to_string(r);
+      const auto config = dir.path() / (name + ".toml");
+      std::ofstream(config) << "replica_id = \"" << name << "\"\nhttp_threads = " << http_threads << "\n";
+      ServerOptions o(dir.path() / name);
+      o.args = {"--config", config.string(), "--catalog", schema->url(), "--store", "s3://deskaudit-test/" + prefix};
+      o.env = {{"DESKAUDIT_S3_ENDPOINT", *s3},
+               {"DESKAUDIT_S3_PATH_STYLE", "true"},
+               {"AWS_ACCESS_KEY_ID", "S3RVER"},
+               {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+      servers.push_back(std::make_unique<ServerProcess>(std::move(o)));
+    }
+  }
+  const std::string token = admin_token(servers[0]->url());
+  Api admin(servers[0]->url(), token);
   auto tok = admin.post("/api/v1/enrollment-tokens", Json::object());
   if (tok.status != 201) {
     std::fprintf(stderr, "enrollment token: %s\n", tok.body.c_str());
@@ -389,7 +450,8 @@ int main(int argc, char** argv) {
     segment = make_segments(1, segment_seconds, 5, segment_size).front();
   }
   Shared sh;
-  sh.ep = tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server.port()));
+  for (const auto& s : servers)
+    sh.eps.emplace_back(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(s->port()));
   sh.enroll_token = tok.json["token"].get<std::string>();
   sh.admin_token = token;
   sh.segment = &segment;
@@ -397,27 +459,26 @@ int main(int argc, char** argv) {
   sh.heartbeat = std::chrono::seconds(heartbeat_s);
   sh.upload_interval = std::chrono::seconds(upload_s);
   std::printf(
-      "server pid %d, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
-      "heartbeat %d s, upload every %d s\n",
-      static_cast<int>(server.pid()), http_threads, segment.size(), agents, auditors, slow, duration_s, heartbeat_s,
-      upload_s);
+      "%d replica(s) on %s, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
+      "heartbeat %d s, upload every %d s; load average %s\n",
+      replicas, catalog_desc.c_str(), http_threads, segment.size(), agents, auditors, slow, duration_s, heartbeat_s,
+      upload_s, load_average().c_str());
   std::fflush(stdout);
 
   asio::io_context ioc(1);
-  const auto before = usage_of(server.pid());
+  const auto before = usage_of(servers);
   Run run;
   run.end = Clock::now() + std::chrono::seconds(duration_s);
   std::mt19937 seeds(42);
   for (int i = 0; i < agents; ++i) asio::co_spawn(ioc, agent_loop(run, sh, i, seeds()), asio::detached);
-  for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, seeds()), asio::detached);
-  for (int i = 0; i < slow; ++i) asio::co_spawn(ioc, slow_client(run, sh.ep, i), asio::detached);
+  for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, i, seeds()), asio::detached);
+  for (int i = 0; i < slow; ++i) asio::co_spawn(ioc, slow_client(run, sh.ep(i), i), asio::detached);
   const auto t0 = Clock::now();
   if (agents + auditors + slow > 0) ioc.run();
   const double steady_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  const auto mid = usage_of(server.pid());
   if (agents + auditors + slow > 0) {
-    std::printf("\nsteady load: %.1f s, server CPU %.1f s (%.0f%% of one core), server peak RSS %.1f MB\n", steady_s,
-                mid.cpu_s - before.cpu_s, 100 * (mid.cpu_s - before.cpu_s) / steady_s, mid.rss_peak_kb / 1024.0);
+    std::printf("\nsteady load: %.1f s; load average after %s\n", steady_s, load_average().c_str());
+    print_usage(servers, before, steady_s);
     report(run, steady_s);
   }
 
@@ -427,7 +488,7 @@ int main(int argc, char** argv) {
     b.end = Clock::now() + std::chrono::hours(1);
     std::vector<Agent> fleet(static_cast<std::size_t>(burst));
     std::vector<std::unique_ptr<Conn>> conns;
-    for (int i = 0; i < burst; ++i) conns.push_back(std::make_unique<Conn>(ioc, sh.ep));
+    for (int i = 0; i < burst; ++i) conns.push_back(std::make_unique<Conn>(ioc, sh.ep(i)));
     ioc.restart();
     for (int i = 0; i < burst; ++i) {
       asio::co_spawn(
@@ -439,7 +500,7 @@ int main(int argc, char** argv) {
     }
     ioc.run();
     ioc.restart();
-    const auto cpu0 = usage_of(server.pid());
+    const auto cpu0 = usage_of(servers);
     const auto start = Clock::now();
     double last_ms = 0;
     for (int i = 0; i < burst; ++i) {
@@ -455,11 +516,9 @@ int main(int argc, char** argv) {
     }
     ioc.run();
     const double burst_s = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto cpu1 = usage_of(server.pid());
-    std::printf(
-        "\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; server CPU %.1f s, peak RSS "
-        "%.1f MB\n",
-        burst, segment.size(), last_ms / 1000, cpu1.cpu_s - cpu0.cpu_s, cpu1.rss_peak_kb / 1024.0);
+    std::printf("\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; load average %s\n",
+                burst, segment.size(), last_ms / 1000, load_average().c_str());
+    print_usage(servers, cpu0, burst_s);
     b.stats.erase("enroll");
     b.stats.erase("recording.create");
     report(b, burst_s);

@@ -200,7 +200,8 @@ Status upload_segment(Services& s, Context& ctx) {
     return fail(Errc::invalid_argument, "the body ended after " + std::to_string(received) + " of " +
                                             std::to_string(claimed_size) + " bytes");
   }
-  if (::fsync(fd.get()) != 0) return fail(Errc::io, errno_message("fsync " + tmp.path.string(), errno));
+  // No fsync here: the store makes the object durable (the local store
+  // renames this very file into place after an fsync; S3 needs no local copy).
   fd.reset();
   const auto actual_sha = hash.hex();
   if (actual_sha != claimed_sha) {
@@ -231,7 +232,7 @@ Status upload_segment(Services& s, Context& ctx) {
   seg.index_json = media::to_json(*index).dump();
   seg.created_at = s.now();
   // The object first: a catalog row never points at a missing object.
-  if (auto st = s.store->put_file(seg.object_key, tmp.path); !st) return st;
+  if (auto st = s.store->put_handed_over_file(seg.object_key, tmp.path, actual_sha); !st) return st;
   auto added = s.catalog->add_segment(seg);
   if (!added) {
     if (added.error().code == Errc::conflict) (void)s.store->remove(seg.object_key);  // lost a race with other bytes
