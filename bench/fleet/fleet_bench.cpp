@@ -46,12 +46,16 @@ namespace {
 
 struct Stats {
   std::vector<double> ms;
+  std::vector<std::pair<double, double>> slowest;  // (ms, seconds into the run when sent), the worst few
   std::uint64_t errors = 0;
   std::uint64_t bytes = 0;
 };
 
+constexpr std::size_t kSlowestKept = 5;
+
 struct Run {
   std::map<std::string, Stats> stats;
+  Clock::time_point start = Clock::now();
   std::map<std::string, std::uint64_t> error_kinds;
   Clock::time_point end;
   bool over() const { return Clock::now() >= end; }
@@ -123,6 +127,9 @@ awaitable<std::pair<unsigned, std::string>> timed(Run& run, Conn& conn, const st
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   auto& s = run.stats[kind];
   s.ms.push_back(ms);
+  s.slowest.emplace_back(ms, std::chrono::duration<double>(t0 - run.start).count());
+  std::sort(s.slowest.begin(), s.slowest.end(), std::greater<>());
+  if (s.slowest.size() > kSlowestKept) s.slowest.pop_back();
   s.bytes += size + r.second.size();
   if (r.first < expect_lo || r.first > expect_hi) {
     ++s.errors;
@@ -339,7 +346,7 @@ double pct(std::vector<double>& v, double p) {
   return v[k];
 }
 
-void report(Run& run, double seconds) {
+void report(Run& run, double seconds, bool slowest) {
   std::printf("%-18s %8s %7s %9s %9s %9s %9s %8s\n", "request", "count", "errors", "p50 ms", "p95 ms", "p99 ms",
               "max ms", "MB/s");
   for (auto& [kind, s] : run.stats) {
@@ -351,6 +358,16 @@ void report(Run& run, double seconds) {
   }
   for (const auto& [kind, n] : run.error_kinds)
     std::printf("  error x%llu: %s\n", static_cast<unsigned long long>(n), kind.c_str());
+  if (slowest) {
+    // When the worst requests were sent shows whether they cluster (e.g. at
+    // the slow clients' header timeouts) or are spread out.
+    for (const auto& [kind, s] : run.stats) {
+      if (s.slowest.empty() || kind.rfind("slow.", 0) == 0) continue;
+      std::printf("  slowest %-16s", kind.c_str());
+      for (const auto& [ms, at] : s.slowest) std::printf(" %.1f ms @%.2fs", ms, at);
+      std::printf("\n");
+    }
+  }
 }
 
 }  // namespace
@@ -382,6 +399,8 @@ int main(int argc, char** argv) {
   cli.add_option("--segment-size", segment_size, "generated segment: WxH of the test pattern");
   cli.add_option("--segment-seconds", segment_seconds, "generated segment: seconds of video (9 at 320x240 is ~300 KB)")
       ->check(CLI::Range(1, 600));
+  bool show_slowest = false;
+  cli.add_flag("--slowest", show_slowest, "also print the 5 slowest requests of each type and when they were sent");
   CLI11_PARSE(cli, argc, argv);
 
   if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
@@ -479,7 +498,7 @@ int main(int argc, char** argv) {
   if (agents + auditors + slow > 0) {
     std::printf("\nsteady load: %.1f s; load average after %s\n", steady_s, load_average().c_str());
     print_usage(servers, before, steady_s);
-    report(run, steady_s);
+    report(run, steady_s, show_slowest);
   }
 
   if (burst > 0) {
@@ -521,7 +540,7 @@ int main(int argc, char** argv) {
     print_usage(servers, cpu0, burst_s);
     b.stats.erase("enroll");
     b.stats.erase("recording.create");
-    report(b, burst_s);
+    report(b, burst_s, show_slowest);
   }
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 namespace deskaudit {
 namespace {
 
@@ -18,22 +20,27 @@ void ensure_sodium() {
 
 }  // namespace
 
-Sha256::Sha256() {
-  ensure_sodium();
-  crypto_hash_sha256_init(&state_);
+void EvpMdCtxFree::operator()(evp_md_ctx_st* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+
+// Failures here mean no memory or a broken libcrypto, not bad input.
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL SHA-256 failed to initialise");
+  }
 }
 
 void Sha256::update(std::span<const std::byte> data) {
-  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) throw std::runtime_error("SHA-256 update failed");
 }
 
-void Sha256::update(std::string_view data) {
-  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-}
+void Sha256::update(std::string_view data) { update(std::as_bytes(std::span(data.data(), data.size()))); }
 
 std::array<std::uint8_t, 32> Sha256::digest() {
   std::array<std::uint8_t, 32> out{};
-  crypto_hash_sha256_final(&state_, out.data());
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &n) != 1 || n != out.size()) {
+    throw std::runtime_error("SHA-256 final failed");
+  }
   return out;
 }
 
