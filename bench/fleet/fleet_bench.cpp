@@ -56,6 +56,7 @@ constexpr std::size_t kSlowestKept = 5;
 struct Run {
   std::map<std::string, Stats> stats;
   Clock::time_point start = Clock::now();
+  int slow_connected = 0;  // slow clients whose first connection is up
   std::map<std::string, std::uint64_t> error_kinds;
   Clock::time_point end;
   bool over() const { return Clock::now() >= end; }
@@ -270,21 +271,25 @@ awaitable<void> slow_client(Run& run, tcp::endpoint ep, int id) {
   const std::string request =
       "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " + std::string(4096, 'z') + "\r\n\r\n";
   std::size_t at = 0;
+  bool first = true;
   while (!run.over()) {
     tcp::socket s(ex);
     beast::error_code ec;
+    const auto t0 = Clock::now();
     co_await s.async_connect(ep, redirect_error(use_awaitable, ec));
-    auto& st = run.stats["slow.connection"];
+    auto& st = run.stats[first ? "slow.connect" : "slow.reconnect"];
     if (ec) {
       ++st.errors;
       ++run.error_kinds["slow.connection: " + ec.message()];
       co_await sleep_for(std::chrono::seconds(1));
       continue;
     }
-    st.ms.push_back(0);
+    st.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     at = static_cast<std::size_t>(id) % 7;
     while (!run.over() && !ec) {
       co_await asio::async_write(s, asio::buffer(request.data() + at, 1), redirect_error(use_awaitable, ec));
+      if (first && !ec) ++run.slow_connected;
+      first = false;
       at = (at + 1) % (request.size() - 4);
       co_await sleep_for(std::chrono::seconds(2));
     }
@@ -487,17 +492,41 @@ int main(int argc, char** argv) {
   asio::io_context ioc(1);
   const auto before = usage_of(servers);
   Run run;
-  run.end = Clock::now() + std::chrono::seconds(duration_s);
-  std::mt19937 seeds(42);
-  for (int i = 0; i < agents; ++i) asio::co_spawn(ioc, agent_loop(run, sh, i, seeds()), asio::detached);
-  for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, i, seeds()), asio::detached);
+  run.end = Clock::now() + std::chrono::hours(1);  // set when the steady phase starts
+  std::vector<ProcUsage> steady_before = before;
+  ProcUsage client_before = usage_of(::getpid());
+  // Slow clients hold their connections open first; agents and auditors
+  // start, and the clock with them, once all are connected (or after 60 s).
+  const auto ramp0 = Clock::now();
   for (int i = 0; i < slow; ++i) asio::co_spawn(ioc, slow_client(run, sh.ep(i), i), asio::detached);
-  const auto t0 = Clock::now();
+  asio::co_spawn(
+      ioc,
+      [&]() -> awaitable<void> {
+        while (run.slow_connected < slow && Clock::now() - ramp0 < std::chrono::seconds(60))
+          co_await sleep_for(std::chrono::milliseconds(10));
+        if (slow > 0) {
+          std::printf("%d of %d slow clients connected after %.2f s; load average %s\n", run.slow_connected, slow,
+                      std::chrono::duration<double>(Clock::now() - ramp0).count(), load_average().c_str());
+          std::fflush(stdout);
+        }
+        steady_before = usage_of(servers);
+        client_before = usage_of(::getpid());
+        run.start = Clock::now();
+        run.end = run.start + std::chrono::seconds(duration_s);
+        std::mt19937 seeds(42);
+        for (int i = 0; i < agents; ++i) asio::co_spawn(ioc, agent_loop(run, sh, i, seeds()), asio::detached);
+        for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, i, seeds()), asio::detached);
+      },
+      asio::detached);
   if (agents + auditors + slow > 0) ioc.run();
-  const double steady_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double steady_s = std::chrono::duration<double>(Clock::now() - run.start).count();
   if (agents + auditors + slow > 0) {
     std::printf("\nsteady load: %.1f s; load average after %s\n", steady_s, load_average().c_str());
-    print_usage(servers, before, steady_s);
+    print_usage(servers, steady_before, steady_s);
+    // The client shares the cores: its own CPU shows how much it took from the servers.
+    const auto client = usage_of(::getpid());
+    std::printf("  fleet_bench client: CPU %.1f s (%.0f%% of one core)\n", client.cpu_s - client_before.cpu_s,
+                100 * (client.cpu_s - client_before.cpu_s) / std::max(steady_s, 0.001));
     report(run, steady_s, show_slowest);
   }
 
