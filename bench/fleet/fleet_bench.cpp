@@ -1,5 +1,5 @@
 // fleet_bench: a simulated fleet against one embedded deskaudit-server on
-// loopback. Agents behave like the real one on the wire (one keep-alive
+// loopback, or two replicas on PostgreSQL + S3 (--replicas 2). Agents behave like the real one on the wire (one keep-alive
 // connection each, enroll, heartbeat every --heartbeat seconds, one segment
 // upload every --upload-interval seconds, finish); auditors list, open and
 // play recordings; slow clients dribble request headers; a burst uploads N
@@ -28,6 +28,7 @@
 
 #include "common/time.hpp"
 #include "sample_media.hpp"
+#include "scratch_schema.hpp"
 #include "server_process.hpp"
 
 namespace asio = boost::asio;
@@ -45,12 +46,17 @@ namespace {
 
 struct Stats {
   std::vector<double> ms;
+  std::vector<std::pair<double, double>> slowest;  // (ms, seconds into the run when sent), the worst few
   std::uint64_t errors = 0;
   std::uint64_t bytes = 0;
 };
 
+constexpr std::size_t kSlowestKept = 5;
+
 struct Run {
   std::map<std::string, Stats> stats;
+  Clock::time_point start = Clock::now();
+  int slow_connected = 0;  // slow clients whose first connection is up
   std::map<std::string, std::uint64_t> error_kinds;
   Clock::time_point end;
   bool over() const { return Clock::now() >= end; }
@@ -122,6 +128,9 @@ awaitable<std::pair<unsigned, std::string>> timed(Run& run, Conn& conn, const st
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   auto& s = run.stats[kind];
   s.ms.push_back(ms);
+  s.slowest.emplace_back(ms, std::chrono::duration<double>(t0 - run.start).count());
+  std::sort(s.slowest.begin(), s.slowest.end(), std::greater<>());
+  if (s.slowest.size() > kSlowestKept) s.slowest.pop_back();
   s.bytes += size + r.second.size();
   if (r.first < expect_lo || r.first > expect_hi) {
     ++s.errors;
@@ -173,7 +182,8 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }
 
 struct Shared {
-  tcp::endpoint ep;
+  std::vector<tcp::endpoint> eps;  // one per replica; client i uses eps[i % size]
+  const tcp::endpoint& ep(int i) const { return eps[static_cast<std::size_t>(i) % eps.size()]; }
   std::string enroll_token;
   std::string admin_token;
   const std::string* segment = nullptr;
@@ -215,7 +225,7 @@ awaitable<void> upload(Run& run, Conn& conn, Shared& sh, Agent& a, int seq, cons
 }
 
 awaitable<void> agent_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
-  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep);
+  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep(i));
   std::mt19937 rng(seed);
   // Agents start spread over one heartbeat interval, as a fleet does.
   co_await sleep_for(std::chrono::milliseconds(rng() % std::max<long>(1, sh.heartbeat.count())));
@@ -236,8 +246,8 @@ awaitable<void> agent_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
                  finish_body(), json_headers(a.token));
 }
 
-awaitable<void> auditor_loop(Run& run, Shared& sh, std::uint32_t seed) {
-  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep);
+awaitable<void> auditor_loop(Run& run, Shared& sh, int i, std::uint32_t seed) {
+  Conn conn(static_cast<asio::io_context&>((co_await asio::this_coro::executor).context()), sh.ep(i));
   std::mt19937 rng(seed);
   const HeaderList auth = bearer(sh.admin_token);
   while (!run.over()) {
@@ -261,21 +271,25 @@ awaitable<void> slow_client(Run& run, tcp::endpoint ep, int id) {
   const std::string request =
       "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " + std::string(4096, 'z') + "\r\n\r\n";
   std::size_t at = 0;
+  bool first = true;
   while (!run.over()) {
     tcp::socket s(ex);
     beast::error_code ec;
+    const auto t0 = Clock::now();
     co_await s.async_connect(ep, redirect_error(use_awaitable, ec));
-    auto& st = run.stats["slow.connection"];
+    auto& st = run.stats[first ? "slow.connect" : "slow.reconnect"];
     if (ec) {
       ++st.errors;
       ++run.error_kinds["slow.connection: " + ec.message()];
       co_await sleep_for(std::chrono::seconds(1));
       continue;
     }
-    st.ms.push_back(0);
+    st.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     at = static_cast<std::size_t>(id) % 7;
     while (!run.over() && !ec) {
       co_await asio::async_write(s, asio::buffer(request.data() + at, 1), redirect_error(use_awaitable, ec));
+      if (first && !ec) ++run.slow_connected;
+      first = false;
       at = (at + 1) % (request.size() - 4);
       co_await sleep_for(std::chrono::seconds(2));
     }
@@ -305,6 +319,30 @@ ProcUsage usage_of(pid_t pid) {
   return u;
 }
 
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// CPU seconds since `before` and peak RSS of each replica, one line each.
+void print_usage(const std::vector<std::unique_ptr<ServerProcess>>& servers, const std::vector<ProcUsage>& before,
+                 double seconds) {
+  for (std::size_t r = 0; r < servers.size(); ++r) {
+    const auto now = usage_of(servers[r]->pid());
+    std::printf("  replica %zu (pid %d): CPU %.1f s (%.0f%% of one core), peak RSS %.1f MB\n", r,
+                static_cast<int>(servers[r]->pid()), now.cpu_s - before[r].cpu_s,
+                100 * (now.cpu_s - before[r].cpu_s) / std::max(seconds, 0.001), now.rss_peak_kb / 1024.0);
+  }
+}
+
+std::vector<ProcUsage> usage_of(const std::vector<std::unique_ptr<ServerProcess>>& servers) {
+  std::vector<ProcUsage> out;
+  for (const auto& s : servers) out.push_back(usage_of(s->pid()));
+  return out;
+}
+
 double pct(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   const auto k = static_cast<std::size_t>(
@@ -313,7 +351,7 @@ double pct(std::vector<double>& v, double p) {
   return v[k];
 }
 
-void report(Run& run, double seconds) {
+void report(Run& run, double seconds, bool slowest) {
   std::printf("%-18s %8s %7s %9s %9s %9s %9s %8s\n", "request", "count", "errors", "p50 ms", "p95 ms", "p99 ms",
               "max ms", "MB/s");
   for (auto& [kind, s] : run.stats) {
@@ -325,6 +363,16 @@ void report(Run& run, double seconds) {
   }
   for (const auto& [kind, n] : run.error_kinds)
     std::printf("  error x%llu: %s\n", static_cast<unsigned long long>(n), kind.c_str());
+  if (slowest) {
+    // When the worst requests were sent shows whether they cluster (e.g. at
+    // the slow clients' header timeouts) or are spread out.
+    for (const auto& [kind, s] : run.stats) {
+      if (s.slowest.empty() || kind.rfind("slow.", 0) == 0) continue;
+      std::printf("  slowest %-16s", kind.c_str());
+      for (const auto& [ms, at] : s.slowest) std::printf(" %.1f ms @%.2fs", ms, at);
+      std::printf("\n");
+    }
+  }
 }
 
 }  // namespace
@@ -332,7 +380,7 @@ void report(Run& run, double seconds) {
 int main(int argc, char** argv) {
   CLI::App cli{"fleet_bench: simulated agents, auditors, slow clients and upload bursts against deskaudit-server"};
   int agents = 200, auditors = 5, slow = 0, burst = 0, duration_s = 60, heartbeat_s = 15, upload_s = 60,
-      http_threads = 32;
+      http_threads = 32, replicas = 1;
   cli.add_option("--agents", agents, "keep-alive agents (enroll, heartbeat, upload, finish)")
       ->check(CLI::Range(0, 20000));
   cli.add_option("--auditors", auditors, "auditors listing, opening and playing recordings")->check(CLI::Range(0, 100));
@@ -345,12 +393,19 @@ int main(int argc, char** argv) {
   cli.add_option("--upload-interval", upload_s, "seconds between an agent's segment uploads (the agent's is 60)")
       ->check(CLI::Range(1, 3600));
   cli.add_option("--http-threads", http_threads, "the server's http_threads (worker pool)")->check(CLI::Range(2, 4096));
+  cli.add_option("--replicas", replicas,
+                 "1: one server on the embedded defaults (SQLite + local directory); 2: two replicas on one "
+                 "PostgreSQL catalog and one S3 bucket (needs DESKAUDIT_TEST_POSTGRES_URL and "
+                 "DESKAUDIT_TEST_S3_ENDPOINT), clients spread over both")
+      ->check(CLI::Range(1, 2));
   std::string segment_file, segment_size = "320x240";
   int segment_seconds = 9;
   cli.add_option("--segment", segment_file, "upload this recorded segment file instead of a generated one");
   cli.add_option("--segment-size", segment_size, "generated segment: WxH of the test pattern");
   cli.add_option("--segment-seconds", segment_seconds, "generated segment: seconds of video (9 at 320x240 is ~300 KB)")
       ->check(CLI::Range(1, 600));
+  bool show_slowest = false;
+  cli.add_flag("--slowest", show_slowest, "also print the 5 slowest requests of each type and when they were sent");
   CLI11_PARSE(cli, argc, argv);
 
   if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
@@ -363,12 +418,42 @@ int main(int argc, char** argv) {
     }
   }
   TempDir dir("fleet");
-  std::ofstream(dir.path() / "server.toml") << "http_threads = " << http_threads << "\n";
-  ServerOptions opt(dir.path() / "data");
-  opt.args = {"--config", (dir.path() / "server.toml").string()};
-  ServerProcess server(opt);
-  const std::string token = admin_token(server.url());
-  Api admin(server.url(), token);
+  std::unique_ptr<ScratchSchema> schema;
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::string catalog_desc = "SQLite + local directory";
+  if (replicas == 1) {
+    std::ofstream(dir.path() / "server.toml") << "http_threads = " << http_threads << "\n";
+    ServerOptions opt(dir.path() / "data");
+    opt.args = {"--config", (dir.path() / "server.toml").string()};
+    servers.push_back(std::make_unique<ServerProcess>(opt));
+  } else {
+    const auto pg = service_env("DESKAUDIT_TEST_POSTGRES_URL");
+    const auto s3 = service_env("DESKAUDIT_TEST_S3_ENDPOINT");
+    if (!pg || !s3) {
+      std::fprintf(stderr,
+                   "fleet_bench: --replicas 2 needs DESKAUDIT_TEST_POSTGRES_URL and DESKAUDIT_TEST_S3_ENDPOINT "
+                   "(scripts/pg-test-server start, scripts/s3-test-server start)\n");
+      return 2;
+    }
+    // A schema and a bucket prefix of this run's own, as the two-replica test does.
+    schema = std::make_unique<ScratchSchema>(*pg, "fleet_bench");
+    const std::string prefix = unique_name("fleet");
+    catalog_desc = "PostgreSQL " + *pg + " + s3://deskaudit-test/" + prefix + " at " + *s3;
+    for (int r = 0; r < replicas; ++r) {
+      const std::string name = "replica-" + std::to_string(r);
+      const auto config = dir.path() / (name + ".toml");
+      std::ofstream(config) << "replica_id = \"" << name << "\"\nhttp_threads = " << http_threads << "\n";
+      ServerOptions o(dir.path() / name);
+      o.args = {"--config", config.string(), "--catalog", schema->url(), "--store", "s3://deskaudit-test/" + prefix};
+      o.env = {{"DESKAUDIT_S3_ENDPOINT", *s3},
+               {"DESKAUDIT_S3_PATH_STYLE", "true"},
+               {"AWS_ACCESS_KEY_ID", "S3RVER"},
+               {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+      servers.push_back(std::make_unique<ServerProcess>(std::move(o)));
+    }
+  }
+  const std::string token = admin_token(servers[0]->url());
+  Api admin(servers[0]->url(), token);
   auto tok = admin.post("/api/v1/enrollment-tokens", Json::object());
   if (tok.status != 201) {
     std::fprintf(stderr, "enrollment token: %s\n", tok.body.c_str());
@@ -389,7 +474,8 @@ int main(int argc, char** argv) {
     segment = make_segments(1, segment_seconds, 5, segment_size).front();
   }
   Shared sh;
-  sh.ep = tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server.port()));
+  for (const auto& s : servers)
+    sh.eps.emplace_back(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(s->port()));
   sh.enroll_token = tok.json["token"].get<std::string>();
   sh.admin_token = token;
   sh.segment = &segment;
@@ -397,28 +483,51 @@ int main(int argc, char** argv) {
   sh.heartbeat = std::chrono::seconds(heartbeat_s);
   sh.upload_interval = std::chrono::seconds(upload_s);
   std::printf(
-      "server pid %d, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
-      "heartbeat %d s, upload every %d s\n",
-      static_cast<int>(server.pid()), http_threads, segment.size(), agents, auditors, slow, duration_s, heartbeat_s,
-      upload_s);
+      "%d replica(s) on %s, http_threads %d; segment %zu bytes; %d agents, %d auditors, %d slow clients, %d s, "
+      "heartbeat %d s, upload every %d s; load average %s\n",
+      replicas, catalog_desc.c_str(), http_threads, segment.size(), agents, auditors, slow, duration_s, heartbeat_s,
+      upload_s, load_average().c_str());
   std::fflush(stdout);
 
   asio::io_context ioc(1);
-  const auto before = usage_of(server.pid());
+  const auto before = usage_of(servers);
   Run run;
-  run.end = Clock::now() + std::chrono::seconds(duration_s);
-  std::mt19937 seeds(42);
-  for (int i = 0; i < agents; ++i) asio::co_spawn(ioc, agent_loop(run, sh, i, seeds()), asio::detached);
-  for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, seeds()), asio::detached);
-  for (int i = 0; i < slow; ++i) asio::co_spawn(ioc, slow_client(run, sh.ep, i), asio::detached);
-  const auto t0 = Clock::now();
+  run.end = Clock::now() + std::chrono::hours(1);  // set when the steady phase starts
+  std::vector<ProcUsage> steady_before = before;
+  ProcUsage client_before = usage_of(::getpid());
+  // Slow clients hold their connections open first; agents and auditors
+  // start, and the clock with them, once all are connected (or after 60 s).
+  const auto ramp0 = Clock::now();
+  for (int i = 0; i < slow; ++i) asio::co_spawn(ioc, slow_client(run, sh.ep(i), i), asio::detached);
+  asio::co_spawn(
+      ioc,
+      [&]() -> awaitable<void> {
+        while (run.slow_connected < slow && Clock::now() - ramp0 < std::chrono::seconds(60))
+          co_await sleep_for(std::chrono::milliseconds(10));
+        if (slow > 0) {
+          std::printf("%d of %d slow clients connected after %.2f s; load average %s\n", run.slow_connected, slow,
+                      std::chrono::duration<double>(Clock::now() - ramp0).count(), load_average().c_str());
+          std::fflush(stdout);
+        }
+        steady_before = usage_of(servers);
+        client_before = usage_of(::getpid());
+        run.start = Clock::now();
+        run.end = run.start + std::chrono::seconds(duration_s);
+        std::mt19937 seeds(42);
+        for (int i = 0; i < agents; ++i) asio::co_spawn(ioc, agent_loop(run, sh, i, seeds()), asio::detached);
+        for (int i = 0; i < auditors; ++i) asio::co_spawn(ioc, auditor_loop(run, sh, i, seeds()), asio::detached);
+      },
+      asio::detached);
   if (agents + auditors + slow > 0) ioc.run();
-  const double steady_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  const auto mid = usage_of(server.pid());
+  const double steady_s = std::chrono::duration<double>(Clock::now() - run.start).count();
   if (agents + auditors + slow > 0) {
-    std::printf("\nsteady load: %.1f s, server CPU %.1f s (%.0f%% of one core), server peak RSS %.1f MB\n", steady_s,
-                mid.cpu_s - before.cpu_s, 100 * (mid.cpu_s - before.cpu_s) / steady_s, mid.rss_peak_kb / 1024.0);
-    report(run, steady_s);
+    std::printf("\nsteady load: %.1f s; load average after %s\n", steady_s, load_average().c_str());
+    print_usage(servers, steady_before, steady_s);
+    // The client shares the cores: its own CPU shows how much it took from the servers.
+    const auto client = usage_of(::getpid());
+    std::printf("  fleet_bench client: CPU %.1f s (%.0f%% of one core)\n", client.cpu_s - client_before.cpu_s,
+                100 * (client.cpu_s - client_before.cpu_s) / std::max(steady_s, 0.001));
+    report(run, steady_s, show_slowest);
   }
 
   if (burst > 0) {
@@ -427,7 +536,7 @@ int main(int argc, char** argv) {
     b.end = Clock::now() + std::chrono::hours(1);
     std::vector<Agent> fleet(static_cast<std::size_t>(burst));
     std::vector<std::unique_ptr<Conn>> conns;
-    for (int i = 0; i < burst; ++i) conns.push_back(std::make_unique<Conn>(ioc, sh.ep));
+    for (int i = 0; i < burst; ++i) conns.push_back(std::make_unique<Conn>(ioc, sh.ep(i)));
     ioc.restart();
     for (int i = 0; i < burst; ++i) {
       asio::co_spawn(
@@ -439,7 +548,7 @@ int main(int argc, char** argv) {
     }
     ioc.run();
     ioc.restart();
-    const auto cpu0 = usage_of(server.pid());
+    const auto cpu0 = usage_of(servers);
     const auto start = Clock::now();
     double last_ms = 0;
     for (int i = 0; i < burst; ++i) {
@@ -455,14 +564,12 @@ int main(int argc, char** argv) {
     }
     ioc.run();
     const double burst_s = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto cpu1 = usage_of(server.pid());
-    std::printf(
-        "\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; server CPU %.1f s, peak RSS "
-        "%.1f MB\n",
-        burst, segment.size(), last_ms / 1000, cpu1.cpu_s - cpu0.cpu_s, cpu1.rss_peak_kb / 1024.0);
+    std::printf("\nburst: %d simultaneous uploads of %zu bytes; the last completed after %.2f s; load average %s\n",
+                burst, segment.size(), last_ms / 1000, load_average().c_str());
+    print_usage(servers, cpu0, burst_s);
     b.stats.erase("enroll");
     b.stats.erase("recording.create");
-    report(b, burst_s);
+    report(b, burst_s, show_slowest);
   }
   return 0;
 }

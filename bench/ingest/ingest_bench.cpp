@@ -129,9 +129,62 @@ Figures drive(int agents, int per_agent, const Op& op) {
   return f;
 }
 
+// Grows a real segment to `target` bytes with ISO BMFF 'free' boxes after
+// each fragment (moof+mdat), filled with pseudo-random bytes: still a valid
+// fMP4 segment (padding is allowed between top-level boxes), as costly to
+// receive, hash and store as media of that size, and made in milliseconds
+// instead of minutes of encoding.
+std::string pad_segment(const std::string& seg, std::uint64_t target, std::uint64_t seed) {
+  if (target <= seg.size()) return seg;
+  auto be = [&](std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(seg.at(at + static_cast<std::size_t>(i)));
+    return v;
+  };
+  std::vector<std::size_t> mdat_ends;
+  for (std::size_t off = 0; off < seg.size();) {
+    std::uint64_t size = be(off, 4);
+    if (size == 1) size = be(off + 8, 8);
+    if (size < 8 || size > seg.size() - off) throw std::runtime_error("pad_segment: unexpected box layout");
+    if (seg.compare(off + 4, 4, "mdat") == 0) mdat_ends.push_back(off + size);
+    off += size;
+  }
+  if (mdat_ends.empty()) throw std::runtime_error("pad_segment: no fragment");
+  const std::uint64_t total_pad = target - seg.size();
+  const std::uint64_t each = total_pad / mdat_ends.size();
+  if (each < 16 || each > 0xffffffffu) throw std::runtime_error("pad_segment: padding per fragment out of range");
+  std::string out;
+  out.reserve(target);
+  std::uint64_t x = seed | 1;
+  std::size_t from = 0;
+  for (std::size_t k = 0; k < mdat_ends.size(); ++k) {
+    out.append(seg, from, mdat_ends[k] - from);
+    from = mdat_ends[k];
+    const std::uint64_t n = k + 1 == mdat_ends.size() ? total_pad - each * k : each;
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    out += "free";
+    for (std::uint64_t i = 8; i < n; i += 8) {  // xorshift64
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      out.append(reinterpret_cast<const char*>(&x), static_cast<std::size_t>(std::min<std::uint64_t>(8, n - i)));
+    }
+  }
+  out.append(seg, from, std::string::npos);
+  if (out.size() != target) throw std::runtime_error("pad_segment: size mismatch");
+  return out;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 void print_header() {
-  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s\n", "setup", "agents", "M", "PUTs", "errors", "MB/s",
-              "req/s", "p50 ms", "p99 ms", "srv CPU s", "peak RSS");
+  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
+              "MB/s", "req/s", "p50 ms", "p99 ms", "srv CPU s", "peak RSS", "load avg after");
 }
 
 void print(const Figures& f) {
@@ -140,10 +193,11 @@ void print(const Figures& f) {
               static_cast<long long>(f.requests), static_cast<long long>(f.errors), mb / f.seconds,
               static_cast<double>(f.requests) / f.seconds, f.p50_ms, f.p99_ms);
   if (f.cpu_seconds >= 0) {
-    std::printf("%9.1f %6ld MiB\n", f.cpu_seconds, f.peak_rss_kib / 1024);
+    std::printf("%9.1f %5ld MiB", f.cpu_seconds, f.peak_rss_kib / 1024);
   } else {
-    std::printf("%9s %9s\n", "-", "-");
+    std::printf("%9s %9s", "-", "-");
   }
+  std::printf("  %s\n", load_average().c_str());
   if (!f.first_error.empty()) std::printf("    first error: %s\n", f.first_error.c_str());
   std::fflush(stdout);
 }
@@ -276,11 +330,22 @@ int main(int argc, char** argv) {
   int seg_count = 4;
   std::string size = "1280x720";
   int seconds = 5;
+  double segment_mib = 0;
+  int s3_replicas = 2;
+  std::vector<std::string> only;
   CLI::App app{"ingest_bench: concurrent segment uploads to deskaudit-server (see bench/ingest/README.md)"};
   app.add_option("--agents", agent_counts, "agent counts, e.g. 50 200 1000");
   app.add_option("--segments-per-agent", per_agent, "M for each agent count (same length as --agents)");
   app.add_option("--video-size", size, "test video size for the sample segments")->capture_default_str();
   app.add_option("--video-seconds", seconds, "seconds of video cut into 4 segments")->capture_default_str();
+  app.add_option("--segment-mib", segment_mib,
+                 "grow each segment to this many MiB with 'free' boxes between fragments (0: as encoded)")
+      ->check(CLI::Range(0.0, 39.0));
+  app.add_option("--s3-replicas", s3_replicas, "server replicas on PostgreSQL + S3 (agents alternate)")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
+  app.add_option("--only", only, "run only these setups: embedded local s3-server s3-alone (default: all)")
+      ->check(CLI::IsMember({"embedded", "local", "s3-server", "s3-alone"}));
   CLI11_PARSE(app, argc, argv);
   if (per_agent.size() != agent_counts.size()) {
     std::fprintf(stderr, "ingest_bench: --segments-per-agent needs one value per --agents value\n");
@@ -291,15 +356,21 @@ int main(int argc, char** argv) {
   const bool scale = pg && *pg && s3 && *s3;
   if (!scale) std::printf("DESKAUDIT_TEST_POSTGRES_URL / DESKAUDIT_TEST_S3_ENDPOINT unset: embedded runs only\n");
 
-  const auto segs = make_segments(seg_count, seconds, 25, size);
+  auto segs = make_segments(seg_count, seconds, 25, size);
+  if (segment_mib > 0) {
+    for (std::size_t k = 0; k < segs.size(); ++k)
+      segs[k] = pad_segment(segs[k], static_cast<std::uint64_t>(segment_mib * 1048576.0), 0x9e3779b97f4a7c15ull + k);
+  }
+  auto wanted = [&](const char* setup) { return only.empty() || std::ranges::find(only, setup) != only.end(); };
   std::vector<std::string> shas;
   double avg = 0;
   for (const auto& s : segs) {
     shas.push_back(sha256_of(s));
     avg += static_cast<double>(s.size()) / static_cast<double>(segs.size());
   }
-  std::printf("segments: %zu real fMP4 files of %s, average %.2f MiB; %u cores\n", segs.size(), size.c_str(),
-              avg / 1048576.0, std::thread::hardware_concurrency());
+  std::printf("segments: %zu real fMP4 files of %s%s, average %.2f MiB; %u cores; load average %s\n", segs.size(),
+              size.c_str(), segment_mib > 0 ? " grown with 'free' boxes" : "", avg / 1048576.0,
+              std::thread::hardware_concurrency(), load_average().c_str());
   print_header();
   storage::S3Options s3opt;
   if (scale) {
@@ -310,12 +381,12 @@ int main(int argc, char** argv) {
   for (std::size_t r = 0; r < agent_counts.size(); ++r) {
     const int n = agent_counts[r];
     const int m = per_agent[r];
-    {
+    if (wanted("embedded")) {
       TempDir dir("bench-embedded");
       ServerProcess one(ServerOptions(dir.path() / "data"));
       print(server_run("server, embedded (1)", {&one}, n, m, segs, shas));
     }
-    {
+    if (wanted("local")) {
       TempDir dir("bench-local");
       auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
       if (!store) throw std::runtime_error(store.error().message);
@@ -323,7 +394,7 @@ int main(int argc, char** argv) {
       f.setup = "local dir alone";
       print(f);
     }
-    if (scale) {
+    if (scale && wanted("s3-server")) {
       TempDir dir("bench-scale");
       // A schema of its own per run: the catalog starts empty.
       const std::string prefix = unique_name("bench-" + std::to_string(n));
@@ -331,15 +402,19 @@ int main(int argc, char** argv) {
       const std::string& url = schema.url();
       std::map<std::string, std::string> env = {
           {"DESKAUDIT_S3_ENDPOINT", s3}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
-      ServerOptions oa(dir.path() / "a");
-      oa.args = {"--catalog", url, "--store", "s3://deskaudit-test/" + prefix};
-      oa.env = env;
-      ServerOptions ob(dir.path() / "b");
-      ob.args = oa.args;
-      ob.env = env;
-      ServerProcess a(oa);
-      ServerProcess b(ob);
-      print(server_run("server, PG + S3 (2)", {&a, &b}, n, m, segs, shas));
+      std::vector<std::unique_ptr<ServerProcess>> replicas;
+      std::vector<ServerProcess*> raw;
+      for (int r = 0; r < s3_replicas; ++r) {
+        ServerOptions o(dir.path() / ("r" + std::to_string(r)));
+        o.args = {"--catalog", url, "--store", "s3://deskaudit-test/" + prefix};
+        o.env = env;
+        replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
+        raw.push_back(replicas.back().get());
+      }
+      print(server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas));
+    }
+    if (scale && wanted("s3-alone")) {
+      const std::string prefix = unique_name("bench-" + std::to_string(n));
       auto store = storage::make_object_store("s3://deskaudit-test/" + prefix + "-alone", s3opt);
       if (!store) throw std::runtime_error(store.error().message);
       auto f = drive(n, m, StoreOp{store->get(), "s3", &segs});

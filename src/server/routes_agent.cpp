@@ -176,7 +176,8 @@ Status upload_segment(Services& s, Context& ctx) {
     return fail(Errc::invalid_argument, "the body ended after " + std::to_string(received) + " of " +
                                             std::to_string(claimed_size) + " bytes");
   }
-  if (::fsync(fd.get()) != 0) return fail(Errc::io, errno_message("fsync " + tmp.path.string(), errno));
+  // No fsync here: the store makes the object durable (the local store
+  // renames this very file into place after an fsync; S3 needs no local copy).
   fd.reset();
   const auto actual_sha = hash.hex();
   auto key = storage::segment_key(rec->computer_id, rec->id, *seq, actual_sha);

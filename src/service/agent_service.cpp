@@ -302,7 +302,7 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
   seg.index_json = media::to_json(*index).dump();
   seg.created_at = clock_->now_ms();
   // The object first: a catalog row never points at a missing object.
-  if (auto st = store_.put_file(seg.object_key, in.file); !st) return std::unexpected(st.error());
+  if (auto st = store_.put_handed_over_file(seg.object_key, in.file, seg.sha256); !st) return std::unexpected(st.error());
   auto added = catalog_.add_segment(seg);
   if (!added) {
     // Lost a race with other bytes (conflict), or the recording was deleted

@@ -78,6 +78,16 @@ Status copy_fd(int from, int to, const std::string& from_name, const std::string
   }
 }
 
+// The error of a failed rename onto an object's path.
+Status rename_failure(int e, std::string_view key, const fs::path& target) {
+  if (e == ENAMETOOLONG) return fail(Errc::invalid_argument, errno_message("key '" + std::string(key) + "'", e), "key");
+  if (e == EISDIR || e == ENOTEMPTY || e == EEXIST) {
+    return fail(Errc::conflict, "'" + std::string(key) + "' holds other keys below it, so it cannot be an object",
+                "key");
+  }
+  return fail(Errc::io, errno_message("rename to " + target.string(), e));
+}
+
 bool might_match(std::string_view dir_key_prefix, std::string_view prefix) {
   return dir_key_prefix.starts_with(prefix) || prefix.starts_with(dir_key_prefix);
 }
@@ -163,13 +173,7 @@ Status LocalObjectStore::put_with(std::string_view key, Fill&& fill) {
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
       const int e = errno;
       cleanup();
-      if (e == ENAMETOOLONG)
-        return fail(Errc::invalid_argument, errno_message("key '" + std::string(key) + "'", e), "key");
-      if (e == EISDIR || e == ENOTEMPTY || e == EEXIST) {
-        return fail(Errc::conflict, "'" + std::string(key) + "' holds other keys below it, so it cannot be an object",
-                    "key");
-      }
-      return fail(Errc::io, errno_message("rename to " + target.string(), e));
+      return rename_failure(e, key, target);
     }
     return fsync_dir(parent);
   }
@@ -191,6 +195,44 @@ Status LocalObjectStore::put_file(std::string_view key, const fs::path& source) 
     if (::lseek(src.get(), 0, SEEK_SET) != 0) return fail(Errc::io, errno_message("seek " + source.string(), errno));
     return copy_fd(src.get(), fd, source.string(), tmp);
   });
+}
+
+Status LocalObjectStore::put_handed_over_file(std::string_view key, const fs::path& source, std::string_view) {
+  if (auto st = validate_key(key); !st) return st;
+  struct stat src_st {};
+  {
+    UniqueFd src(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!src) {
+      const int e = errno;
+      return fail(e == ENOENT ? Errc::not_found : Errc::io, errno_message("open " + source.string(), e));
+    }
+    if (::fstat(src.get(), &src_st) != 0) return fail(Errc::io, errno_message("stat " + source.string(), errno));
+    if (!S_ISREG(src_st.st_mode)) return fail(Errc::invalid_argument, source.string() + " is not a regular file");
+    struct stat root_st {};
+    if (::stat(root_.c_str(), &root_st) != 0) return fail(Errc::io, errno_message("stat " + root_.string(), errno));
+    if (root_st.st_dev != src_st.st_dev) return put_file(key, source);  // another file system: copy
+    // Private like every stored object, and on disk before the name is.
+    if (::fchmod(src.get(), 0600) != 0) return fail(Errc::io, errno_message("chmod " + source.string(), errno));
+    if (::fsync(src.get()) != 0) return fail(Errc::io, errno_message("fsync " + source.string(), errno));
+  }
+  const fs::path target = root_ / std::string(key);
+  const fs::path parent = target.parent_path();
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    if (auto made = make_parents(root_, key); !made) {
+      if (std::holds_alternative<Retry>(made.error())) continue;
+      return std::unexpected(std::get<Error>(made.error()));
+    }
+    if (::rename(source.c_str(), target.c_str()) == 0) return fsync_dir(parent);
+    const int e = errno;
+    if (e == EXDEV) return put_file(key, source);  // a mount point in between
+    if (e == ENOENT) {
+      struct stat now {};
+      if (::lstat(source.c_str(), &now) != 0) return fail(Errc::not_found, source.string() + " disappeared");
+      continue;  // a concurrent remove() pruned the directory: make it again
+    }
+    return rename_failure(e, key, target);
+  }
+  return fail(Errc::io, "storing '" + std::string(key) + "': its directory kept disappearing (concurrent removes)");
 }
 
 Status LocalObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {

@@ -21,6 +21,10 @@ class LocalObjectStore final : public ObjectStore {
   static Result<std::unique_ptr<LocalObjectStore>> open(const std::filesystem::path& root);
 
   Status put_file(std::string_view key, const std::filesystem::path& source) override;
+  // Renames the file into place when it is on the store's file system (no
+  // second copy of the bytes); copies it otherwise.
+  Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
+                              std::string_view sha256_hex) override;
   Status put_bytes(std::string_view key, std::span<const std::byte> data) override;
   Result<std::uint64_t> read(std::string_view key, ByteRange range, const ByteSink& sink) override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) override;

@@ -44,6 +44,17 @@ class ObjectStore {
   // Stores the file's bytes under key, streaming (never held whole in memory).
   // The source file is left as it is. Replaces an existing object atomically.
   virtual Status put_file(std::string_view key, const std::filesystem::path& source) = 0;
+  // Stores a file the caller hands over and never uses again (a finished
+  // upload's temporary file), whose SHA-256 (64 lowercase hex digits) the
+  // caller computed while writing it. The store may move the file into place
+  // (the source path is then gone) or copy it (it is then left; the caller
+  // removes it either way), and makes it durable itself: the caller need not
+  // fsync it. Default: put_file.
+  virtual Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
+                                      std::string_view sha256_hex) {
+    (void)sha256_hex;
+    return put_file(key, source);
+  }
   // Stores a small in-memory object.
   virtual Status put_bytes(std::string_view key, std::span<const std::byte> data) = 0;
   // Streams the range's bytes to sink. not_found if the key is absent;

@@ -259,6 +259,20 @@ Result<client::HttpResponse> S3ObjectStore::execute(const Call& call, std::strin
 }
 
 Status S3ObjectStore::put_file(std::string_view key, const std::filesystem::path& source) {
+  return put_file_with(key, source, {});
+}
+
+Status S3ObjectStore::put_handed_over_file(std::string_view key, const std::filesystem::path& source,
+                                           std::string_view sha256_hex) {
+  if (!is_sha256_hex(sha256_hex)) {
+    return fail(Errc::invalid_argument, "the SHA-256 of a handed-over file must be 64 lowercase hex digits",
+                "sha256");
+  }
+  return put_file_with(key, source, sha256_hex);
+}
+
+Status S3ObjectStore::put_file_with(std::string_view key, const std::filesystem::path& source,
+                                    std::string_view known_sha256) {
   if (auto st = validate_key(key); !st) return st;
   const std::string bk = bucket_key(key);
   struct stat st {};
@@ -273,12 +287,16 @@ Status S3ObjectStore::put_file(std::string_view key, const std::filesystem::path
                 source.string() + " is " + std::to_string(size) + " bytes; a single S3 PUT takes at most 5 GiB");
   }
   // S3 verifies the body against this hash, so a file changed in between is refused, not stored.
-  auto sha = sha256_file_hex(source);
-  if (!sha) return std::unexpected(sha.error());
+  std::string sha(known_sha256);
+  if (sha.empty()) {
+    auto hashed = sha256_file_hex(source);
+    if (!hashed) return std::unexpected(hashed.error());
+    sha = std::move(*hashed);
+  }
   Call call = make_call("PUT", bk);
   call.headers = {{"content-type", "application/octet-stream"}};
   call.file = client::FileBody{source, 0, size};
-  call.payload_sha256 = *sha;
+  call.payload_sha256 = std::move(sha);
   const std::string what = "PUT " + where(bk);
   auto r = execute(call, what);
   if (!r) return std::unexpected(r.error());

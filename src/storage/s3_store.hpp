@@ -37,6 +37,10 @@ class S3ObjectStore final : public ObjectStore {
   ~S3ObjectStore() override;
 
   Status put_file(std::string_view key, const std::filesystem::path& source) override;
+  // As put_file, with the caller's SHA-256 for x-amz-content-sha256 instead
+  // of reading the file twice (S3 still checks the body against it).
+  Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
+                              std::string_view sha256_hex) override;
   Status put_bytes(std::string_view key, std::span<const std::byte> data) override;
   Result<std::uint64_t> read(std::string_view key, ByteRange range, const ByteSink& sink) override;
   Result<std::optional<ObjectInfo>> head(std::string_view key) override;
@@ -56,6 +60,8 @@ class S3ObjectStore final : public ObjectStore {
   };
 
  private:
+  // known_sha256 empty: hashes the file first.
+  Status put_file_with(std::string_view key, const std::filesystem::path& source, std::string_view known_sha256);
   struct Endpoint {
     std::string scheme;  // "http" or "https"
     std::string host;    // lowercased, "[::1]" for IPv6

@@ -18,6 +18,17 @@ TEST(Sha256, IncrementalEqualsOneShot) {
   EXPECT_EQ(h.hex(), sha256_hex("abc"));
 }
 
+TEST(Sha256, LongInputInUnevenPieces) {
+  // FIPS 180-2 vector: one million 'a', fed in pieces that straddle blocks.
+  const std::string million(1000000, 'a');
+  Sha256 h;
+  for (std::size_t at = 0, step = 1; at < million.size(); at += step, step = step * 3 % 65537 + 1) {
+    h.update(std::string_view(million).substr(at, step));
+  }
+  EXPECT_EQ(h.hex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(sha256_hex(million), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 TEST(Sha256, HexCheck) {
   EXPECT_TRUE(is_sha256_hex(sha256_hex("x")));
   EXPECT_FALSE(is_sha256_hex("ABC"));

@@ -117,6 +117,20 @@ TEST_P(ObjectStoreConformance, PutFileLeavesTheSourceAndReadsBack) {
   EXPECT_EQ(sha256_hex(*got), sha256_hex(data));
 }
 
+TEST_P(ObjectStoreConformance, PutHandedOverFileReadsBack) {
+  const std::string data = pseudo_random_bytes((1u << 20) + 5, 2);
+  const fs::path source = scratch_ / "upload.part";
+  write_file(source, data);
+  auto st = store_->put_handed_over_file("rec-1/seg-000002.mp4", source, sha256_hex(data));
+  ASSERT_TRUE(st) << st.error().message;
+  auto got = read_all(*store_, "rec-1/seg-000002.mp4");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(sha256_hex(*got), sha256_hex(data));
+  auto missing = store_->put_handed_over_file("k", scratch_ / "absent", sha256_hex(data));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
 TEST_P(ObjectStoreConformance, PutFileOfAMissingSourceFails) {
   auto st = store_->put_file("k", scratch_ / "absent");
   ASSERT_FALSE(st);

@@ -59,6 +59,56 @@ TEST_F(LocalStoreTest, LayoutMirrorsKeysWithPrivateModes) {
   EXPECT_EQ(mode_of(root_ / "rec-1" / "from-file"), 0600u) << "the copy must not inherit the source's mode";
 }
 
+ino_t inode_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+TEST_F(LocalStoreTest, HandedOverFileIsRenamedIntoPlaceNotCopied) {
+  const fs::path source = scratch_ / "upload.part";
+  write_file(source, "segment bytes");
+  fs::permissions(source,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  const ino_t inode = inode_of(source);
+  ASSERT_TRUE(store_->put_handed_over_file("rec-1/seg", source, sha256_hex("segment bytes")));
+  EXPECT_FALSE(fs::exists(source)) << "moved, not copied";
+  const fs::path object = root_ / "rec-1" / "seg";
+  EXPECT_EQ(inode_of(object), inode);
+  EXPECT_EQ(mode_of(object), 0600u) << "stored objects are private whatever the source's mode";
+  auto got = read_all(*store_, "rec-1/seg");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, "segment bytes");
+  // An object already there is replaced, as by put_file.
+  write_file(source, "other bytes");
+  ASSERT_TRUE(store_->put_handed_over_file("rec-1/seg", source, sha256_hex("other bytes")));
+  EXPECT_EQ(*read_all(*store_, "rec-1/seg"), "other bytes");
+}
+
+TEST_F(LocalStoreTest, HandedOverFileFromAnotherFileSystemIsCopied) {
+  struct stat shm {}, here {};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(scratch_.c_str(), &here) != 0 || shm.st_dev == here.st_dev) {
+    GTEST_SKIP() << "needs /dev/shm on another file system than " << scratch_;
+  }
+  const fs::path source = fs::path("/dev/shm") / ("deskaudit-handover-" + random_id(""));
+  write_file(source, "from elsewhere");
+  auto st = store_->put_handed_over_file("k", source, sha256_hex("from elsewhere"));
+  std::error_code ec;
+  fs::remove(source, ec);
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_EQ(*read_all(*store_, "k"), "from elsewhere");
+  EXPECT_EQ(mode_of(root_ / "k"), 0600u);
+}
+
+TEST_F(LocalStoreTest, HandedOverFileCannotReplaceAKeyPrefix) {
+  ASSERT_TRUE(store_->put_bytes("a/b", as_bytes("x")));
+  const fs::path source = scratch_ / "upload.part";
+  write_file(source, "y");
+  auto st = store_->put_handed_over_file("a", source, sha256_hex("y"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::conflict);
+  EXPECT_EQ(*read_all(*store_, "a/b"), "x");
+}
+
 TEST_F(LocalStoreTest, AnExistingDirectoryIsMadePrivate) {
   const fs::path loose = scratch_ / "loose";
   fs::create_directories(loose);

@@ -141,6 +141,28 @@ TEST(S3StoreRequests, PutFileSendsTheFilesHash) {
   EXPECT_EQ(seen[0].body, data);
 }
 
+TEST(S3StoreRequests, HandedOverFileIsSentWithTheCallersHashNotReadTwice) {
+  ScriptedServer server([](const httplib::Request&, httplib::Response& res, int) { res.status = 200; });
+  auto store = S3ObjectStore::open("s3://bucket", options_for(server));
+  ASSERT_TRUE(store) << store.error().message;
+  const auto file = std::filesystem::temp_directory_path() / ("deskaudit-s3put-" + random_id(""));
+  const std::string data = pseudo_random_bytes(300000, 10);
+  write_file(file, data);
+  // A hash that is not the file's shows that the store took the caller's
+  // word (real S3 would then refuse the body; the scripted server does not check).
+  const std::string claimed(64, 'a');
+  auto st = (*store)->put_handed_over_file("k", file, claimed);
+  auto malformed = (*store)->put_handed_over_file("k", file, "not-a-hash");
+  std::filesystem::remove(file);
+  ASSERT_TRUE(st) << st.error().message;
+  const auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 1u) << "the malformed hash must be refused before any request";
+  EXPECT_EQ(seen[0].headers.at("x-amz-content-sha256"), claimed);
+  EXPECT_EQ(seen[0].body, data);
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, Errc::invalid_argument);
+}
+
 TEST(S3StoreRetries, RetriesServerErrorsThenSucceeds) {
   ScriptedServer server([](const httplib::Request&, httplib::Response& res, int call) {
     if (call == 1) return s3_error(res, 503, "SlowDown", "Please reduce your request rate.");
