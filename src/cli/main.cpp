@@ -96,7 +96,8 @@ int fail_with(const Error& e) {
   }
   switch (e.code) {
     case Errc::unauthenticated: return 3;
-    case Errc::permission_denied: return 4;
+    case Errc::permission_denied:
+    case Errc::password_change_required: return 4;  // both are 403 refusals
     case Errc::not_found: return 5;
     default: return is_transient(e.code) ? 6 : 1;
   }
