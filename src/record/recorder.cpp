@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -56,6 +57,13 @@ class RecorderImpl final : public Recorder {
     return failure_;
   }
   std::int64_t elapsed_ms() const override { return elapsed_ms_.load(); }
+  std::optional<std::int64_t> media_ms_at(SteadyClock::time_point t) const override {
+    const auto t0 = t0_ns_.load();
+    if (t0 == kNotStarted) return std::nullopt;
+    return options_.start_offset_ms +
+           std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() - std::chrono::nanoseconds(t0))
+               .count();
+  }
   std::optional<AudioState> audio_state() const override {
     if (!audio_) return std::nullopt;
     return audio_->state();
@@ -152,6 +160,9 @@ class RecorderImpl final : public Recorder {
   std::optional<Error> failure_;
   bool stopped_ = false;
   std::atomic<std::int64_t> elapsed_ms_{0};
+  // t0_ for other threads (media_ms_at), in steady-clock nanoseconds.
+  static constexpr std::int64_t kNotStarted = INT64_MIN;
+  std::atomic<std::int64_t> t0_ns_{kNotStarted};
 };
 
 Status RecorderImpl::init() {
@@ -323,6 +334,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   if (!started_) {
     started_ = true;
     t0_ = now;
+    t0_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
     // The audio track's sample 0 is this frame's media time: one clock for both.
     if (audio_) audio_->begin(now, options_.start_offset_ms);

@@ -12,6 +12,7 @@
 // first decode time = segment N's end): no gap, no jump.
 // A segment closes at segment_max_bytes or segment_max_ms, at a fragment
 // boundary, and the next one opens at once.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -88,6 +89,10 @@ class Recorder {
   virtual std::optional<AudioState> audio_state() const = 0;
   // Media time recorded so far (end of the last frame written).
   virtual std::int64_t elapsed_ms() const = 0;
+  // The media time of a steady-clock instant (the recorder's clock, as used
+  // for every video and audio timestamp); nullopt before the first frame,
+  // which is media time start_offset_ms.
+  virtual std::optional<std::int64_t> media_ms_at(std::chrono::steady_clock::time_point t) const = 0;
 };
 
 }  // namespace deskaudit::record
