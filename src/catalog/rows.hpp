@@ -404,19 +404,4 @@ auto fetch_one(soci::session& s, sql::Sql& q) {
   return out;
 }
 
-// Page sizes outside 1..500 are clamped rather than refused.
-inline int clamp_limit(int limit) { return std::clamp(limit, 1, 500); }
-
-// Lists fetch limit + 1 rows: the extra row only says that a next page exists.
-template <class T, class TokenOf>
-PageOf<T> make_page(std::vector<T> items, int limit, TokenOf token_of) {
-  PageOf<T> page;
-  if (items.size() > static_cast<std::size_t>(limit)) {
-    items.resize(static_cast<std::size_t>(limit));
-    page.next_token = token_of(items.back());
-  }
-  page.items = std::move(items);
-  return page;
-}
-
 }  // namespace deskaudit::catalog::rows

@@ -190,7 +190,7 @@ Result<Pool> SociCatalog::get_pool(std::string_view id) {
 
 Result<PageOf<Pool>> SociCatalog::list_pools(std::string_view search, const std::optional<Scope>& scope,
                                              const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_pools", "", [&](sql::Session& s) -> Result<PageOf<Pool>> {
     Sql q("SELECT ");
     q(rows::kPoolColumns)(" FROM pools p WHERE 1 = 1");
@@ -219,7 +219,7 @@ Result<PageOf<Pool>> SociCatalog::list_pools(std::string_view search, const std:
     }
     if (auto st = add_name_keyset(q, page, "p", "p.name", "p.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY p.name, p.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::PoolRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::PoolRow>(*s, q), limit,
                            [](const Pool& p) { return name_token("p", p.name, p.id); });
   });
 }
@@ -287,7 +287,7 @@ Result<Computer> SociCatalog::get_computer(std::string_view id) {
 }
 
 Result<PageOf<Computer>> SociCatalog::list_computers(const ComputerFilter& filter, const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_computers", "", [&](sql::Session& s) -> Result<PageOf<Computer>> {
     Sql q("SELECT ");
     q(rows::kComputerColumns)(" FROM computers c WHERE 1 = 1");
@@ -302,7 +302,7 @@ Result<PageOf<Computer>> SociCatalog::list_computers(const ComputerFilter& filte
     if (filter.scope) rows::add_scope(q, *filter.scope, "c.id", "c.pool_id");
     if (auto st = add_name_keyset(q, page, "c", "c.name", "c.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY c.name, c.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::ComputerRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::ComputerRow>(*s, q), limit,
                            [](const Computer& c) { return name_token("c", c.name, c.id); });
   });
 }
@@ -441,13 +441,13 @@ Result<Policy> SociCatalog::get_policy(std::string_view id) {
 }
 
 Result<PageOf<Policy>> SociCatalog::list_policies(const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_policies", "", [&](sql::Session& s) -> Result<PageOf<Policy>> {
     Sql q("SELECT ");
     q(rows::kPolicyColumns)(" FROM policies p WHERE 1 = 1");
     if (auto st = add_name_keyset(q, page, "y", "p.name", "p.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY p.name, p.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::PolicyRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::PolicyRow>(*s, q), limit,
                            [](const Policy& p) { return name_token("y", p.name, p.id); });
   });
 }
@@ -591,7 +591,7 @@ Status SociCatalog::create_enrollment_token(const EnrollmentToken& t) {
 }
 
 Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_enrollment_tokens", "", [&](sql::Session& s) -> Result<PageOf<EnrollmentToken>> {
     Sql q("SELECT ");
     q(rows::kEnrollmentColumns)(" FROM enrollment_tokens e WHERE 1 = 1");
@@ -603,7 +603,7 @@ Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& 
       q(" AND (e.created_at, e.id) < (").bind (*created)(", ").bind((*fields)[1])(")");
     }
     q(" ORDER BY e.created_at DESC, e.id DESC LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::EnrollmentRow>(*s, q), limit, [](const EnrollmentToken& t) {
+    return make_page(rows::fetch_all<rows::EnrollmentRow>(*s, q), limit, [](const EnrollmentToken& t) {
       return encode_page_token("e", {std::to_string(t.created_at), t.id});
     });
   });

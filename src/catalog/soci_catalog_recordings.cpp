@@ -83,7 +83,7 @@ Result<Recording> SociCatalog::get_recording(std::string_view id) {
 }
 
 Result<PageOf<Recording>> SociCatalog::list_recordings(const RecordingFilter& filter, const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   std::optional<std::pair<std::int64_t, std::string>> after;
   if (!page.next_token.empty()) {
     auto fields = decode_page_token(page.next_token, "r", 2);
@@ -98,7 +98,7 @@ Result<PageOf<Recording>> SociCatalog::list_recordings(const RecordingFilter& fi
     recording_where(q, filter);
     if (after) q(" AND (r.start_time, r.id) < (").bind(after->first)(", ").bind(after->second)(")");
     q(" ORDER BY r.start_time DESC, r.id DESC LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::RecordingRow>(*s, q), limit, [](const Recording& r) {
+    return make_page(rows::fetch_all<rows::RecordingRow>(*s, q), limit, [](const Recording& r) {
       return encode_page_token("r", {std::to_string(r.start_time), r.id});
     });
   });

@@ -46,20 +46,6 @@ bool in(const std::vector<std::string>& values, std::string_view v) {
   return std::find(values.begin(), values.end(), v) != values.end();
 }
 
-int clamp_limit(int limit) { return std::clamp(limit, 1, 500); }
-
-// The first `limit` items; a next_token when more follow (as rows::make_page).
-template <class T, class TokenOf>
-PageOf<T> make_page(std::vector<T> items, int limit, TokenOf token_of) {
-  PageOf<T> page;
-  if (items.size() > static_cast<std::size_t>(limit)) {
-    items.resize(static_cast<std::size_t>(limit));
-    page.next_token = token_of(items.back());
-  }
-  page.items = std::move(items);
-  return page;
-}
-
 // A list ordered by (name, id) ascending, continued after the page token's row.
 template <class T>
 Result<PageOf<T>> name_page(std::vector<T> items, const Page& page, std::string_view kind) {
