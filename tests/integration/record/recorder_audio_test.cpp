@@ -5,18 +5,17 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "capture/test_xvfb.hpp"
-#include "common/crypto.hpp"
 #include "media/fmp4.hpp"
 #include "pulse_server.hpp"
 #include "record/media_probe.hpp"
 #include "record/recorder.hpp"
+#include "recorder_fixture.hpp"
 
 using namespace deskaudit;
 using namespace std::chrono_literals;
@@ -119,15 +118,8 @@ ToneRuns find_tones(const Decoded& d) {
   return r;
 }
 
-class RecorderAudioTest : public ::testing::Test {
+class RecorderAudioTest : public rtest::RecorderFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("deskaudit-audio-" + random_id(""));
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   record::RecorderOptions options(bool audio) const {
     record::RecorderOptions o;
     o.display = xvfb_.display();
@@ -139,18 +131,10 @@ class RecorderAudioTest : public ::testing::Test {
     }
     return o;
   }
-  std::unique_ptr<record::Recorder> start(const record::RecorderOptions& o) {
-    auto r = record::Recorder::start(o, [this](const record::SegmentClosed& s) {
-      std::lock_guard lock(mu_);
-      closed_.push_back(s);
-    });
-    if (!r) throw std::runtime_error(r.error().message);
-    return std::move(*r);
-  }
   fs::path only_segment() {
-    std::lock_guard lock(mu_);
-    EXPECT_EQ(closed_.size(), 1u);
-    return closed_.empty() ? fs::path() : closed_.front().path;
+    const auto segs = closed();
+    EXPECT_EQ(segs.size(), 1u);
+    return segs.empty() ? fs::path() : segs.front().path;
   }
   static bool eventually(const std::function<bool()>& f) {
     for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
@@ -198,9 +182,6 @@ class RecorderAudioTest : public ::testing::Test {
 
   xtest::Xvfb xvfb_{"1280x720x24"};
   ptest::PulseServer pulse_;
-  fs::path dir_;
-  std::mutex mu_;
-  std::vector<record::SegmentClosed> closed_;
 };
 
 }  // namespace
