@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "media/fmp4.hpp"
+#include "service/access_service.hpp"
 #include "service/policy_service.hpp"
 
 namespace deskaudit::server {
@@ -63,29 +64,17 @@ Json to_json(const Segment& s) {
           {"duration_ms", s.duration_ms}};
 }
 
-Json to_json(const RoleGrant& g) {
-  Json j = {{"role_id", g.role_id}};
-  if (g.scope_type && g.scope_id) {
-    j["scope_type"] = std::string(to_string(*g.scope_type));
-    j["scope_id"] = *g.scope_id;
-  }
-  return j;
-}
+Json to_json(const RoleGrant& g) { return service::grant_json(g); }
 
 Json to_json(const User& u, const std::vector<RoleGrant>& grants) {
-  Json roles = Json::array();
-  for (const auto& g : grants) roles.push_back(to_json(g));
   return {{"id", u.id},
           {"username", u.username},
           {"disabled", u.disabled},
           {"created_at", format_rfc3339(u.created_at)},
-          {"roles", roles}};
+          {"roles", service::grants_json(grants)}};
 }
 
-Json to_json(const Role& r) {
-  return {{"id", r.id}, {"name", r.name}, {"description", r.description}, {"permissions", r.permissions},
-          {"builtin", r.builtin}};
-}
+Json to_json(const Role& r) { return service::role_json(r); }
 
 Json to_json(const ApiToken& t) {
   return {{"id", t.id},

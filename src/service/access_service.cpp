@@ -21,7 +21,15 @@ namespace {
 constexpr std::string_view kDummyHash =
     "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dBUfrgsnw3NuU8Jc4DF3bjQIb1QnNrrUjBzzZ7lnYs";
 
-Json grant_details(const RoleGrant& g) {
+Status require_unscoped(const Caller& caller, std::string_view permission) {
+  if (caller.grants.everywhere(permission)) return {};
+  return fail(Errc::permission_denied,
+              "permission " + std::string(permission) + " is required, granted without a scope");
+}
+
+}  // namespace
+
+Json grant_json(const RoleGrant& g) {
   Json j = {{"role_id", g.role_id}};
   if (g.scope_type && g.scope_id) {
     j["scope_type"] = std::string(to_string(*g.scope_type));
@@ -30,27 +38,19 @@ Json grant_details(const RoleGrant& g) {
   return j;
 }
 
-Json grants_details(const std::vector<RoleGrant>& grants) {
+Json grants_json(const std::vector<RoleGrant>& grants) {
   Json a = Json::array();
-  for (const auto& g : grants) a.push_back(grant_details(g));
+  for (const auto& g : grants) a.push_back(grant_json(g));
   return a;
 }
 
-Json role_details(const Role& r) {
+Json role_json(const Role& r) {
   return {{"id", r.id},
           {"name", r.name},
           {"description", r.description},
           {"permissions", r.permissions},
           {"builtin", r.builtin}};
 }
-
-Status require_unscoped(const Caller& caller, std::string_view permission) {
-  if (caller.grants.everywhere(permission)) return {};
-  return fail(Errc::permission_denied,
-              "permission " + std::string(permission) + " is required, granted without a scope");
-}
-
-}  // namespace
 
 Result<auth::Grants> load_grants(Catalog& catalog, std::string_view user_id) {
   auto grants = catalog.list_grants(user_id);
@@ -229,7 +229,7 @@ Result<UserView> AccessService::create_user(const Caller& caller, NewUser draft)
   u.created_at = u.password_changed_at = clock_->now_ms();
   if (auto st = catalog_.create_user(u); !st) return std::unexpected(st.error());
   if (auto st = replace_grants(u.id, *grants); !st) return std::unexpected(st.error());
-  audit_.record(caller, "user.create", u.id, {{"username", u.username}, {"roles", grants_details(*grants)}});
+  audit_.record(caller, "user.create", u.id, {{"username", u.username}, {"roles", grants_json(*grants)}});
   return UserView{std::move(u), std::move(*grants)};
 }
 
@@ -279,7 +279,7 @@ Result<UserView> AccessService::update_user(const Caller& caller, std::string_vi
   }
   if (new_grants) {
     if (auto st = replace_grants(u->id, *new_grants); !st) return std::unexpected(st.error());
-    changes["roles"] = grants_details(*new_grants);
+    changes["roles"] = grants_json(*new_grants);
   }
   if (u->disabled) {
     // Best effort: a disabled account's tokens are refused at sign-in anyway.
@@ -316,7 +316,7 @@ Result<Role> AccessService::create_role(const Caller& caller, RoleDraft draft) {
   if (auto st = may_define_role(caller, draft.permissions); !st) return std::unexpected(st.error());
   Role r{random_id("role-"), std::move(draft.name), std::move(draft.description), std::move(draft.permissions), false};
   if (auto st = catalog_.upsert_role(r); !st) return std::unexpected(st.error());
-  audit_.record(caller, "role.create", r.id, role_details(r));
+  audit_.record(caller, "role.create", r.id, role_json(r));
   return r;
 }
 
@@ -336,7 +336,7 @@ Result<Role> AccessService::update_role(const Caller& caller, std::string_view i
   }
   if (change.description) r->description = *change.description;
   if (auto st = catalog_.upsert_role(*r); !st) return std::unexpected(st.error());
-  audit_.record(caller, "role.update", r->id, role_details(*r));
+  audit_.record(caller, "role.update", r->id, role_json(*r));
   return r;
 }
 

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/permissions.hpp"
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
@@ -106,6 +108,12 @@ inline constexpr std::string_view kApiTokenPrefix = "dat_";
 
 // The longest password accepted; a longer one is refused without hashing.
 inline constexpr std::size_t kMaxPasswordBytes = 4096;
+
+// Grants and roles in their api.md shape (the audit log's record of them,
+// and the server's rendering).
+nlohmann::json grant_json(const catalog::RoleGrant& grant);
+nlohmann::json grants_json(const std::vector<catalog::RoleGrant>& grants);
+nlohmann::json role_json(const catalog::Role& role);
 
 // An administrator's effective permissions from the catalog.
 Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id);
