@@ -8,6 +8,7 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/text.hpp"
+#include "service/agent_service.hpp"
 
 namespace deskaudit::service {
 
@@ -20,6 +21,14 @@ namespace {
 // user names exist.
 constexpr std::string_view kDummyHash =
     "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dBUfrgsnw3NuU8Jc4DF3bjQIb1QnNrrUjBzzZ7lnYs";
+
+// Only "no such credential" signs a caller out; any other catalog failure is
+// the server's trouble, for clients to retry.
+bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
+std::unexpected<Error> catalog_unavailable(const Error& e) {
+  spdlog::error("authentication: catalog failure: {}", e.message);
+  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
+}
 
 Status require_unscoped(const Caller& caller, std::string_view permission) {
   if (caller.grants.everywhere(permission)) return {};
@@ -396,6 +405,43 @@ Status AccessService::revoke_api_token(const Caller& caller, std::string_view id
 }
 
 // --- signing in and out -------------------------------------------------------------
+
+Result<Credential> AccessService::authenticate(std::string_view secret) {
+  const auto hash = sha256_hex(secret);
+  Credential c;
+  if (secret.starts_with(kAgentPrefix)) {
+    auto computer = catalog_.computer_for_agent_token(hash);
+    if (!computer) {
+      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+      return catalog_unavailable(computer.error());
+    }
+    c.kind = Credential::Kind::agent;
+    c.computer_id = std::move(*computer);
+    return c;
+  }
+  if (!secret.starts_with(kSessionPrefix) && !secret.starts_with(kApiTokenPrefix)) {
+    return fail(Errc::unauthenticated, "unknown token");
+  }
+  auto t = catalog_.find_token(hash);
+  if (!t) {
+    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
+    return catalog_unavailable(t.error());
+  }
+  const auto now = clock_->now_ms();
+  if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
+  if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
+  auto user = catalog_.get_user(t->user_id);
+  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
+  if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
+  auto grants = load_grants(catalog_, user->id);
+  if (!grants) return catalog_unavailable(grants.error());
+  if (now - t->last_used_at > 60'000) (void)catalog_.touch_token(t->id, now);
+  c.kind = Credential::Kind::admin;
+  c.user = std::move(*user);
+  c.token = std::move(*t);
+  c.grants = std::move(*grants);
+  return c;
+}
 
 SignInRefusal AccessService::refuse_sign_in(const SignInRequest& request, std::string_view actor,
                                             std::string_view target, Json details) {
