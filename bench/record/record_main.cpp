@@ -3,7 +3,7 @@
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
-//   --small-change-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+//   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -40,6 +40,7 @@ namespace {
             << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
+               " [--small-change-fragment-ms MS]"
                " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
                " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
     else if (flag == "--still-flush-ms") t.still_flush_ms = to_int(flag, v);
     else if (flag == "--small-change-ms") t.small_change_interval_ms = to_int(flag, v);
+    else if (flag == "--small-change-fragment-ms") t.small_change_fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));

@@ -76,19 +76,22 @@ std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Re
 
 bool ActivityMap::small_and_hot(std::span<const capture::Rect> changed, int max_mbs) const {
   if (options_.hot_qp_offset == 0 || changed.empty()) return false;
-  int count = 0;
+  // Distinct macroblocks: a held-back change and the next one of the same
+  // area (the clock's next tick) overlap and are still one small change.
+  std::vector<std::size_t> mbs;
   for (const auto& r : changed) {
     if (r.width <= 0 || r.height <= 0) continue;
     const int x0 = std::clamp(r.x / 16, 0, mb_w_), x1 = std::clamp((r.x + r.width + 15) / 16, 0, mb_w_);
     const int y0 = std::clamp(r.y / 16, 0, mb_h_), y1 = std::clamp((r.y + r.height + 15) / 16, 0, mb_h_);
-    // Overlapping rectangles count twice: a conservative (larger) count.
-    count += (x1 - x0) * (y1 - y0);
-    if (count > max_mbs) return false;
     for (int y = y0; y < y1; ++y)
-      for (int x = x0; x < x1; ++x)
-        if (streak_[static_cast<std::size_t>(y) * mb_w_ + x] + 1 < options_.hot_frames) return false;
+      for (int x = x0; x < x1; ++x) {
+        const auto i = static_cast<std::size_t>(y) * mb_w_ + x;
+        if (std::find(mbs.begin(), mbs.end(), i) != mbs.end()) continue;
+        if (static_cast<int>(mbs.size()) >= max_mbs || streak_[i] + 1 < options_.hot_frames) return false;
+        mbs.push_back(i);
+      }
   }
-  return count > 0;
+  return !mbs.empty();
 }
 
 std::optional<std::int64_t> ActivityMap::refinement_due_ms() const {

@@ -30,7 +30,7 @@ class ActivityMap {
   std::vector<encode::QualityRegion> plan(std::span<const capture::Rect> changed, std::int64_t t_ms);
   // When a refinement frame is due if nothing else changes (nullopt: none).
   std::optional<std::int64_t> refinement_due_ms() const;
-  // True when `changed` covers at most max_mbs macroblocks and each of them
+  // True when `changed` covers at most max_mbs distinct macroblocks and each of them
   // is in constant motion (hot with this change): a ticking clock, a spinner.
   bool small_and_hot(std::span<const capture::Rect> changed, int max_mbs) const;
 

@@ -42,6 +42,9 @@ TEST(ActivityMap, SmallAndHotNeedsFewMacroblocksAllInConstantMotion) {
   EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits}, 7)) << "more macroblocks than allowed";
   EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits, {0, 0, 16, 16}}, 12)) << "a macroblock not in motion";
   EXPECT_FALSE(map.small_and_hot({}, 12));
+  // A held-back tick and the next one of the same digits: still 8 macroblocks.
+  EXPECT_TRUE(map.small_and_hot(std::vector<Rect>{digits, digits, {1830, 24, 20, 10}}, 8));
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits, digits}, 7));
 }
 
 TEST(ActivityMap, OffTurnsEverythingOff) {
