@@ -16,6 +16,7 @@ ActivityMap::ActivityMap(int width, int height, ActivityOptions options)
 
 std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Rect> changed, std::int64_t t_ms) {
   std::vector<encode::QualityRegion> out;
+  hot_mbs_ = 0;
   if (options_.hot_qp_offset == 0) return out;
   std::fill(changed_.begin(), changed_.end(), 0);
   for (const auto& r : changed) {
@@ -31,7 +32,10 @@ std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Re
       last_change_ms_[i] = t_ms;
       const bool hot = streak_[i] >= options_.hot_frames;
       coarse_[i] = hot ? 1 : 0;
-      if (hot) offset_[i] = static_cast<std::int8_t>(options_.hot_qp_offset);
+      if (hot) {
+        offset_[i] = static_cast<std::int8_t>(options_.hot_qp_offset);
+        ++hot_mbs_;
+      }
     } else {
       streak_[i] = 0;
       if (coarse_[i] != 0 && t_ms - last_change_ms_[i] >= options_.refine_after_ms) {

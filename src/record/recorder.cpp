@@ -444,7 +444,10 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
   const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
                        (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
   FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
-  auto pkt = encoder_->encode(pts, kind, regions, changed);
+  // Content that stays on screen (nothing in motion but a clock's digits)
+  // is worth the encoder's careful settings; motion is not.
+  const bool careful = activity_->hot_mbs() <= tuning_.small_change_max_mbs;
+  auto pkt = encoder_->encode(pts, kind, regions, changed, careful);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {
     // The segment is full. A delta frame cannot start the next one: encode
@@ -455,7 +458,7 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
       // The encoder has seen `pts` once already: the keyframe gets the next
       // millisecond, so timestamps stay strictly increasing.
       pts = ++last_pts_;
-      pkt = encoder_->encode(pts, kind, regions, std::span<const encode::ChangedArea>{});
+      pkt = encoder_->encode(pts, kind, regions, std::span<const encode::ChangedArea>{}, careful);
       if (!pkt) return std::unexpected(pkt.error());
     }
   }
