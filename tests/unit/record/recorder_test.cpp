@@ -176,6 +176,7 @@ TEST_F(ScriptedRecorderTest, ASmallChangeInConstantMotionIsTakenEveryTwoSeconds)
   // waits until 2 s after the last frame and goes out with the next one; the
   // refinement follows 1 s after the last.
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 9000, 1000), 10500, options());
   EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 3200, 5200, 7200, 9200, 10200}));
 }
@@ -185,9 +186,18 @@ TEST_F(ScriptedRecorderTest, ALargerChangeTakesAHeldBackSmallOneAlongAtOnce) {
   // is a frame at 2600 that carries the tick too. The tick at 3000 is held
   // back again (due at 4600) and goes out when the recording stops (4500).
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   auto steps = merged(repaint({500, 20, 48, 14}, 1000, 3000, 1000), {{2500, {{100, 100, 320, 200}}, {}, {}}});
   const auto segs = record(640, 360, steps, 4500, options());
   EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 2600, 4400}));
+}
+
+TEST_F(ScriptedRecorderTest, ASmallChangeInConstantMotionIsTakenEveryFourSecondsByDefault) {
+  // As above; the ticks from 2000 on wait until 4 s after the last frame
+  // (the last one, 12000, until 13200).
+  tuning_.activity = record::ActivityOptions{};
+  const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 12000, 1000), 13500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 5200, 9200, 13200}));
 }
 
 TEST_F(ScriptedRecorderTest, SmallChangesAreNotHeldBackWithTheIntervalOff) {
@@ -214,6 +224,7 @@ TEST_F(ScriptedRecorderTest, TicksOfASmallChangeWaitInMemoryWhileThePictureOnDis
   // tick was taken, extended in place); the ticks are in memory. Stopping
   // writes them, from 3200 to 11200, as one fragment.
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   tuning_.activity.refine_after_ms = 60'000;  // no refinement in this test
   start(640, 360, repaint({500, 20, 48, 14}, 1000, 11000, 1000), 12500, options());
   ASSERT_TRUE(rec_);
@@ -241,6 +252,7 @@ TEST_F(ScriptedRecorderTest, AnyOtherChangeTakesTheWaitingTicksToDiskWithinOneSe
   // Ticks at 3200 and 5200 wait; a window appearing at 6500 is a frame at
   // 6600 that goes to disk at 7600 (still_flush_ms) in one fragment with them.
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   tuning_.activity.refine_after_ms = 60'000;
   auto steps = merged(repaint({500, 20, 48, 14}, 1000, 5000, 1000), {{6500, {{100, 100, 320, 200}}, {}, {}}});
   start(640, 360, steps, 8000, options());
@@ -258,6 +270,7 @@ TEST_F(ScriptedRecorderTest, AnyOtherChangeTakesTheWaitingTicksToDiskWithinOneSe
 
 TEST_F(ScriptedRecorderTest, TicksAreWrittenEachWithinOneSecondWithGroupingOff) {
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   tuning_.activity.refine_after_ms = 60'000;
   tuning_.small_change_fragment_ms = 0;
   const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 7000, 1000), 8000, options());
