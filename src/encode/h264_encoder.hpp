@@ -118,8 +118,7 @@ class H264Encoder {
   // them must be unchanged, or the decoded picture keeps the old pixels there.
   // careful: code this frame with EncoderOptions::careful_params.
   Result<AvPacketPtr> encode(std::int64_t pts_ms, FrameKind kind, std::span<const QualityRegion> regions = {},
-                             std::optional<std::span<const ChangedArea>> changed = std::nullopt,
-                             bool careful = false);
+                             std::optional<std::span<const ChangedArea>> changed = std::nullopt, bool careful = false);
 
   // Stream parameters for a muxer: H.264, size, colour, SPS+PPS extradata (Annex B).
   const AVCodecParameters* parameters() const { return params_.get(); }
