@@ -268,6 +268,26 @@ TEST_F(ScriptedRecorderTest, AnyOtherChangeTakesTheWaitingTicksToDiskWithinOneSe
   mtest::check_segments(closed());
 }
 
+TEST_F(ScriptedRecorderTest, WaitingTicksReachTheDiskOnceTheirSpanHasPassedEvenIfNothingFollows) {
+  // The clock stops after 5000: the ticks of 3200 and 5200 are written at
+  // 13200 (10 s after the first of them), the last one lasting until then.
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
+  tuning_.activity.refine_after_ms = 60'000;
+  start(640, 360, repaint({500, 20, 48, 14}, 1000, 5000, 1000), 15000, options());
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(60s));
+  const auto part = dir_ / "seg-000000.mp4.part";
+  const auto index = media::index_segment_file(part);
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 13200);
+  EXPECT_EQ(fragments_of(part), (std::vector<std::pair<long long, unsigned>>{{0, 2}, {3200, 2}}));
+  ASSERT_TRUE(rec_->stop());
+  const auto samples = mtest::check_segments(closed());
+  EXPECT_EQ(times(samples), (std::vector<long long>{0, 1200, 3200, 5200}));
+  EXPECT_EQ(samples.back().duration, 9800);
+}
+
 TEST_F(ScriptedRecorderTest, TicksAreWrittenEachWithinOneSecondWithGroupingOff) {
   tuning_.activity = record::ActivityOptions{};
   tuning_.small_change_interval_ms = 2000;
