@@ -126,6 +126,8 @@ def analyse_session(kind):
         size = os.path.getsize(rec)
         n = sh("ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", rec).stdout.strip()
         extra = f"{n} frames"
+    pts = sorted(float(x) for x in sh("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+                                      "-of", "csv=p=0", rec).stdout.split() if x.strip() not in ("", "N/A"))
     res = {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / session_s, "rss_mb": hwm_mb, "bytes": size,
            "mb_h": size / 1e6 / session_s * 3600, "session_s": session_s, "extra": extra, "cp": {}}
     for m in marks:
@@ -136,7 +138,12 @@ def analyse_session(kind):
         text = words(open(os.path.join(d, "marks", m["text_file"])).read())
         t = (m["t_ms"] + 2000 - start_ms) / 1000
         frame = os.path.join(d, f"{name}-recorded.png")
-        sh("ffmpeg", "-nostdin", "-v", "error", "-ss", f"{t:.3f}", "-i", rec, "-frames:v", "1", "-update", "1", "-y", frame)
+        # The frame on screen at t is the last one that starts at or before t
+        # (`ffmpeg -ss t` alone would give the first one at or after t: with
+        # variable frame rate that can be seconds later).
+        shown = max((p for p in pts if p <= t + 0.0005), default=t)
+        sh("ffmpeg", "-nostdin", "-v", "error", "-ss", f"{shown - 0.0004:.4f}", "-i", rec, "-frames:v", "1", "-update", "1",
+           "-y", frame)
         if not os.path.exists(frame):
             res["cp"][name] = (float("nan"), float("nan"), float("nan"))
             continue

@@ -1,9 +1,9 @@
 // deskaudit-record: records an X display with record::Recorder into a
 // directory until SIGTERM/SIGINT. The benchmark's stand-in for the agent.
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
-// Tuning (for measurements): --preset --tune --crf --qp --x264-params
+// Tuning (for measurements): --preset --tune --crf --qp --x264-params --careful-params --careful-crf-offset
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
-//   --small-change-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+//   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -40,6 +40,7 @@ namespace {
             << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
+               " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
                " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
                " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
@@ -88,11 +89,14 @@ int main(int argc, char** argv) {
     else if (flag == "--crf") t.encoder.crf = static_cast<int>(to_int(flag, v));
     else if (flag == "--qp") t.encoder.qp = static_cast<int>(to_int(flag, v));
     else if (flag == "--x264-params") t.encoder.x264_params = v;
+    else if (flag == "--careful-params") t.encoder.careful_params = v == "none" ? "" : v;
+    else if (flag == "--careful-crf-offset") t.encoder.careful_crf_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--keyint") t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--keyint-max") t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
     else if (flag == "--still-flush-ms") t.still_flush_ms = to_int(flag, v);
     else if (flag == "--small-change-ms") t.small_change_interval_ms = to_int(flag, v);
+    else if (flag == "--small-change-fragment-ms") t.small_change_fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
