@@ -174,20 +174,24 @@ def analyse_audio():
         return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line)]
 
     audio, video = packets("a:0"), packets("v:0")
-    # The audio traf of each moof (its second traf) costs bytes too: spread
-    # evenly over the recording (one per fragment, whatever is heard).
-    traf_bytes = 0
+    # The audio traf of each moof (its second traf) costs bytes too: counted
+    # in the phase its first sample belongs to (tfdt, 48 kHz ticks).
+    trafs = []  # (time s, bytes)
     for typ, off, size_ in boxes(data, 0, len(data)):
-        if typ == "moof":
-            trafs = [tsize for ttyp, _, tsize in boxes(data, off + 8, off + size_) if ttyp == "traf"]
-            traf_bytes += sum(trafs[1:])
-    media_s = (audio[-1][0] - audio[0][0]) if len(audio) > 1 else 1
-    traf_per_s = traf_bytes / media_s
+        if typ != "moof":
+            continue
+        found = [(toff, tsize) for ttyp, toff, tsize in boxes(data, off + 8, off + size_) if ttyp == "traf"]
+        for toff, tsize in found[1:]:
+            for ctyp, c, _ in boxes(data, toff + 8, toff + tsize):
+                if ctyp == "tfdt":
+                    v = data[c + 8]
+                    tfdt = struct.unpack(">Q", data[c + 12:c + 20])[0] if v == 1 else struct.unpack(">I", data[c + 12:c + 16])[0]
+                    trafs.append((tfdt / 48000, tsize))
 
     def phase(a_ms, b_ms, a_ticks, b_ticks, p_ticks0, p_ticks1):
         lo, hi = (a_ms - start_ms) / 1000, (b_ms - start_ms) / 1000
         secs = hi - lo
-        ab = sum(n for t, n in audio if lo <= t < hi) + traf_per_s * secs
+        ab = sum(n for t, n in audio if lo <= t < hi) + sum(n for t, n in trafs if lo <= t < hi)
         vb = sum(n for t, n in video if lo <= t < hi)
         return {"s": secs, "audio_mb_h": ab / 1e6 / secs * 3600, "video_mb_h": vb / 1e6 / secs * 3600,
                 "audio_cpu_pct": 100 * (b_ticks - a_ticks) / hz / secs,
