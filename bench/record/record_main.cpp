@@ -4,6 +4,8 @@
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params --careful-params --careful-crf-offset
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
 //   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+// Sound: --pulse-server unix:/path records that PulseAudio server's default
+// sink monitor as an Opus track, as the agent does when the policy says so.
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -42,7 +44,7 @@ namespace {
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
                " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
                " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
-               " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
+               " [--backend best|getimage] [--pulse-server SERVER] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
 
@@ -100,7 +102,10 @@ int main(int argc, char** argv) {
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
-    else if (flag == "--backend") t.backend = v == "getimage" ? capture::BackendChoice::getimage : capture::BackendChoice::best;
+    else if (flag == "--pulse-server") {
+      o.audio.emplace();
+      o.audio->server = v;
+    } else if (flag == "--backend") t.backend = v == "getimage" ? capture::BackendChoice::getimage : capture::BackendChoice::best;
     else usage("unknown option " + flag);
   }
   if (o.display.empty() || o.output_dir.empty()) usage("--display and --out are required");

@@ -33,6 +33,8 @@ std::string os_name() {
 // exact), and how much of each one's error it carries.
 constexpr std::size_t kMaxSetAsideReported = 20;
 constexpr std::size_t kMaxSetAsideErrorBytes = 512;
+constexpr std::size_t kMaxAudioSourceBytes = 256;
+constexpr std::size_t kMaxAudioErrorBytes = 512;
 
 json session_json(const std::optional<UserSession>& s) {
   if (!s) return nullptr;
@@ -271,40 +273,43 @@ void Agent::sync_loop() {
   }
 }
 
-json Agent::audio_json() const {
-  if (!active_audio_) {
-    return {{"enabled", false}, {"recording", false}, {"source", nullptr}, {"error", nullptr}};
-  }
-  const auto& a = *active_audio_;
+json audio_report(const std::optional<record::AudioState>& audio) {
+  if (!audio) return {{"enabled", false}, {"recording", false}, {"source", nullptr}, {"error", nullptr}};
   return {{"enabled", true},
-          {"recording", a.recording},
-          {"source", a.source.empty() ? json(nullptr) : json(a.source)},
-          {"error", a.error.empty() ? json(nullptr) : json(utf8_truncate(a.error, kMaxMessageBytes))}};
+          {"recording", audio->recording},
+          {"source", audio->source.empty() ? json(nullptr) : json(utf8_truncate(audio->source, kMaxAudioSourceBytes))},
+          {"error", audio->error.empty() ? json(nullptr) : json(utf8_truncate(audio->error, kMaxAudioErrorBytes))}};
+}
+
+json session_report(const std::optional<UserSession>& session, const json& recording_id,
+                    const std::optional<record::AudioState>& audio) {
+  if (!session) return nullptr;
+  return {{"username", session->username},
+          {"recording_id", recording_id},
+          {"started_at", format_rfc3339(session->started_at)},
+          {"audio", audio_report(audio)}};
 }
 
 json Agent::heartbeat_body() {
   std::optional<record::CaptureInfo> capture;
   std::optional<std::filesystem::path> dir;
   std::optional<UserSession> session;
+  std::optional<record::AudioState> audio;
   std::string last_error;
   {
     std::lock_guard lock(mu_);
     capture = active_capture_;
+    audio = active_audio_;
     dir = active_dir_shared_;
     session = session_;
     last_error = last_error_;
   }
   if (!capture) capture = record::probe_capture(options_.display);
-  json session_doc = nullptr;
-  if (session) {
-    json recording_id = nullptr;
-    if (dir) {
-      if (auto meta = spool_.load(*dir); meta && meta->server_id) recording_id = *meta->server_id;
-    }
-    session_doc = {{"username", session->username},
-                   {"recording_id", recording_id},
-                   {"started_at", format_rfc3339(session->started_at)}};
+  json recording_id = nullptr;
+  if (session && dir) {
+    if (auto meta = spool_.load(*dir); meta && meta->server_id) recording_id = *meta->server_id;
   }
+  const json session_doc = session_report(session, recording_id, audio);
   json body = {{"agent_version", kAgentVersion},
                {"capture",
                 {{"backend", capture->backend},
@@ -387,7 +392,7 @@ json Agent::handle_control(const json& req) {
     reply["recording"] = active_dir_shared_.has_value();
     reply["will_record"] = will_record();
     reply["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
-    reply["audio"] = audio_json();
+    reply["audio"] = audio_report(active_audio_);
   }
   reply["session"] = session_json(session_);
   dirty_ = true;

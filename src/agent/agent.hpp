@@ -79,7 +79,6 @@ class Agent {
   nlohmann::json handle_control(const nlohmann::json& request);
   nlohmann::json heartbeat_body();
   // recording-status's "audio": {"enabled","recording","source","error"}. mu_ held.
-  nlohmann::json audio_json() const;
   void report_error(const Error& error);
   client::HttpClientOptions http_options() const;
 
@@ -138,6 +137,17 @@ class Agent {
   bool disk_low_reported_ = false;
   NoticeShower notices_;
 };
+
+// The audio of a recording as `session status` and the heartbeat report it:
+// {"enabled" (the recording has an audio track), "recording", "source",
+// "error" (why there is no sound)}; source cut to 256 bytes, error to 512
+// (UTF-8 boundaries), so a session report stays far below the server's 4 KiB.
+nlohmann::json audio_report(const std::optional<record::AudioState>& audio);
+// The heartbeat's "session": null without a user session, else
+// {"username", "recording_id" (null until the server knows the recording),
+// "started_at", "audio": audio_report(audio)}.
+nlohmann::json session_report(const std::optional<UserSession>& session, const nlohmann::json& recording_id,
+                              const std::optional<record::AudioState>& audio);
 
 // Adds "set_aside_count" and "set_aside" (the newest few set-aside
 // recordings: ids, user, HTTP status, error) to a heartbeat body.

@@ -63,8 +63,11 @@ Status recording_details(Services& s, Context& ctx) {
   return {};
 }
 
-Status playlist(Services& s, Context& ctx) {
-  auto p = s.media->playlist(caller_of(ctx.principal), ctx.param(1));
+enum class PlaylistKind { master, media };
+
+Status playlist(Services& s, Context& ctx, PlaylistKind kind) {
+  const auto who = caller_of(ctx.principal);
+  auto p = kind == PlaylistKind::master ? s.media->master_playlist(who, ctx.param(1)) : s.media->playlist(who, ctx.param(1));
   if (!p) return std::unexpected(p.error());
   // hls.js re-reads a live playlist every few seconds.
   ctx.res.set_header("Cache-Control", p->ended ? "private, max-age=60" : "no-cache");
@@ -118,9 +121,12 @@ void add_recording_routes(std::vector<Route>& routes, Services& s) {
                     "Recordings, newest first; filters computer_id, pool_id, policy_id, username, start_time, end_time, status"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)", Access::need(auth::perm::recording_list),
                     [&s](Context& ctx) { return recording_details(s, ctx); }, false, "One recording with its segments"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/master\\.m3u8", Access::need(auth::perm::recording_play),
+                    [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::master); }, false,
+                    "HLS multivariant playlist (CODECS of both tracks) pointing at playlist.m3u8; the player loads it"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/playlist\\.m3u8", Access::need(auth::perm::recording_play),
-                    [&s](Context& ctx) { return playlist(s, ctx); }, false,
-                    "HLS playlist (EXT-X-MAP + EXT-X-BYTERANGE per fragment) for the player"});
+                    [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::media); }, false,
+                    "HLS media playlist (EXT-X-MAP + EXT-X-BYTERANGE per fragment)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/download", Access::need(auth::perm::recording_download),
                     [&s](Context& ctx) { return download(s, ctx); }, false,
                     "The whole recording as one MP4 file (Range supported)"});

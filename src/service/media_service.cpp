@@ -132,6 +132,20 @@ Result<Playlist> MediaService::playlist(const Caller& who, std::string_view reco
   return Playlist{media::build_hls_playlist(*ps, opts), opts.ended};
 }
 
+Result<Playlist> MediaService::master_playlist(const Caller& who, std::string_view recording_id) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
+  if (!rec) return std::unexpected(rec.error());
+  auto segments = catalog_.list_segments(rec->id);
+  if (!segments) return std::unexpected(segments.error());
+  auto ps = playlist_segments(*segments);
+  if (!ps) return std::unexpected(ps.error());
+  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return std::unexpected(st.error());
+  }
+  return Playlist{media::build_hls_master_playlist(*ps, "playlist.m3u8"),
+                  rec->status != catalog::RecordingStatus::recording};
+}
+
 Result<MediaFile> MediaService::segment(const Caller& who, std::string_view recording_id, std::int64_t seq) {
   auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
   if (!rec) return std::unexpected(rec.error());

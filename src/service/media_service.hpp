@@ -42,6 +42,7 @@ struct MediaSettings {
 
 struct Playlist {
   std::string text;    // application/vnd.apple.mpegurl; segment URIs "segments/<seq>"
+                       // (the master playlist: the media playlist "playlist.m3u8")
   bool ended = false;  // the recording is finished: the playlist no longer changes
 };
 
@@ -67,6 +68,10 @@ class MediaService {
 
   // corrupt when a segment's stored index is unusable.
   Result<Playlist> playlist(const Caller& who, std::string_view recording_id);
+  // The multivariant playlist the player loads: one variant, the media
+  // playlist ("playlist.m3u8", relative), with CODECS naming every track of
+  // the stored segments (media::build_hls_master_playlist). Audited as a play.
+  Result<Playlist> master_playlist(const Caller& who, std::string_view recording_id);
   // One segment file as stored; not_found for an absent seq.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment

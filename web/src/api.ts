@@ -327,7 +327,8 @@ export const api = {
   recordings: (p: Record<string, string | number | undefined>) =>
     request<Page<Recording>>('GET', `/recordings${query(p)}`),
   recording: (id: string) => request<RecordingDetail>('GET', `/recordings/${encodeURIComponent(id)}`),
-  playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/playlist.m3u8`,
+  // The multivariant playlist: its CODECS tell the player which tracks (video, audio) to set up.
+  playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/master.m3u8`,
   downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
 
   changePassword: (current_password: string, new_password: string) =>
