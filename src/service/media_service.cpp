@@ -123,7 +123,7 @@ Result<Playlist> MediaService::master_playlist(const Caller& who, std::string_vi
   if (!segments) return std::unexpected(segments.error());
   auto ps = playlist_segments(*segments);
   if (!ps) return std::unexpected(ps.error());
-  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+  if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
     return std::unexpected(st.error());
   }
   return Playlist{media::build_hls_master_playlist(*ps, "playlist.m3u8"),
