@@ -223,6 +223,13 @@ const std::vector<Migration> kMigrations = {
      {
          "ALTER TABLE computers ADD COLUMN set_aside_json TEXT NOT NULL DEFAULT 'null'",
      }},
+    // The policy's idle_seconds (activity events): after this long without
+    // input and screen change the agent marks the session idle.
+    {6,
+     "0006_policy_idle_seconds",
+     {
+         "ALTER TABLE policies ADD COLUMN idle_seconds INTEGER NOT NULL DEFAULT 30",
+     }},
 };
 
 }  // namespace

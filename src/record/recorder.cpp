@@ -84,7 +84,7 @@ class RecorderImpl final : public Recorder {
   Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
   Status flush_fragment(std::size_t count, bool hold_last = false);
   Status extend_held(std::int64_t until_ms);
-  Status close_segment();
+  Status close_segment(bool last = false);
   Status finish(SteadyClock::time_point now);
   SteadyClock::time_point now() const { return clock_->now(); }
   SteadyClock::time_point time_of(std::int64_t media) const {
@@ -331,6 +331,9 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   if (*st == CaptureStatus::reinit) return handle_resize();
   if (*st == CaptureStatus::timeout) return {};  // nothing had changed after all
   auto rects = capture_->last_grab_rects();
+  if (options_.on_screen_change && (!started_ || !activity_->small_and_hot(rects, tuning_.small_change_max_mbs))) {
+    options_.on_screen_change(now);
+  }
   if (!started_) {
     started_ = true;
     t0_ = now;
@@ -516,7 +519,11 @@ Status RecorderImpl::extend_held(std::int64_t until_ms) {
   return {};
 }
 
-Status RecorderImpl::close_segment() {
+Status RecorderImpl::close_segment(bool last) {
+  if (options_.before_segment_close && segments_.is_open() && segments_.fragments() > 0) {
+    options_.before_segment_close(SegmentClosing{segments_.seq(), segments_.start_ms(), segments_.end_ms(), last},
+                                  *this);
+  }
   auto closed = segments_.close();
   if (!closed) return std::unexpected(closed.error());
   if (*closed && on_closed_) on_closed_(**closed);
@@ -547,7 +554,7 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
   } else if (auto st = extend_held(media_ms(now)); !st) {
     return st;
   }
-  return close_segment();
+  return close_segment(true);
 }
 
 Status RecorderImpl::stop() {
