@@ -42,7 +42,7 @@ std::string clean_text(std::string_view text, std::size_t max_bytes) {
   // Valid UTF-8 first (utf8_truncate replaces what is not), then control
   // characters: a title with a newline or an escape must not reach a log or
   // a terminal as such. C1 controls are U+0080..U+009F, encoded C2 80..C2 9F.
-  std::string s = utf8_truncate(text, text.size());
+  std::string s = utf8_truncate(text, text.size() * 3);  // room for every byte as U+FFFD
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
