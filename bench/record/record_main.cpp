@@ -34,7 +34,7 @@ extern "C" {
 
 #include "capture/scripted_capture.hpp"
 #include "common/fs.hpp"
-#include "events/collector.hpp"
+#include "activity/collector.hpp"
 #include "record/pipeline.hpp"
 
 using namespace deskaudit;
@@ -148,23 +148,23 @@ int main(int argc, char** argv) {
   }
   // Activity events as the agent collects them (display sessions only): a
   // document per segment beside it; their cost is printed at the end.
-  std::unique_ptr<events::Collector> collector;
+  std::unique_ptr<activity::Collector> collector;
   std::atomic<long long> events_bytes{0}, events_count{0};
   {
-    events::CollectorOptions co;
+    activity::CollectorOptions co;
     co.display = o.display;
     co.uid = events_uid >= 0 ? static_cast<uid_t>(events_uid) : ::getuid();
-    auto c = events::Collector::start(co);
+    auto c = activity::Collector::start(co);
     if (!c) usage(c.error().message);
     collector = std::move(*c);
     std::printf("events_sources=%s\n", collector->sources().c_str());
     auto* cp = collector.get();
     o.on_screen_change = [cp](std::chrono::steady_clock::time_point at) { cp->note_screen_change(at); };
     o.before_segment_close = [&, cp](const record::SegmentClosing& s, const record::Recorder& r) {
-      auto list = cp->take([&](events::SteadyTime at) { return r.media_ms_at(at); }, s.start_ms,
+      auto list = cp->take([&](activity::SteadyTime at) { return r.media_ms_at(at); }, s.start_ms,
                            s.last ? std::nullopt : std::optional(s.end_ms));
       if (list.empty()) return;
-      const auto doc = events::build_document(s.seq, std::move(list));
+      const auto doc = activity::build_document(s.seq, std::move(list));
       char name[40];
       std::snprintf(name, sizeof name, "seg-%06lld.events.json", static_cast<long long>(s.seq));
       if (auto st = write_file_atomic(o.output_dir / name, doc.json); !st) std::cerr << st.error().message << "\n";

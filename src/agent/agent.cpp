@@ -531,10 +531,10 @@ void Agent::write_events(const std::filesystem::path& dir, const record::Recorde
   if (!collector_) return;
   auto list = collector_->take([&](SteadyClock::time_point t) { return recorder.media_ms_at(t); }, start_ms, end_ms);
   if (list.empty()) return;  // no document: the segment is uploaded without one
-  const auto doc = events::build_document(seq, std::move(list));
+  const auto doc = activity::build_document(seq, std::move(list));
   if (doc.dropped > 0) {
     spdlog::warn("activity events: {} events of segment {} left out (over {} events or {} bytes)", doc.dropped, seq,
-                 events::kDocumentMaxEvents, events::kDocumentMaxBytes);
+                 events::kMaxEventsPerDocument, events::kMaxDocumentBytes);
   }
   if (auto st = write_file_atomic(dir / events_file_name(seq), doc.json); !st) {
     report_error(with_context(st.error(), "writing the activity events of segment " + std::to_string(seq)));
@@ -558,7 +558,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   active_username_ = session.username;
   {
     // Activity events: a failure here costs the events, not the recording.
-    events::CollectorOptions co;
+    activity::CollectorOptions co;
     co.display = options_.display;
     co.idle_after = std::chrono::seconds(policy.idle_seconds);
     if (const passwd* pw = ::getpwnam(session.username.c_str())) {
@@ -566,7 +566,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
     } else {
       spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
     }
-    auto c = events::Collector::start(co);
+    auto c = activity::Collector::start(co);
     if (c) {
       collector_ = std::move(*c);
       spdlog::info("activity events: {}", collector_->sources());
@@ -574,7 +574,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
       // or after a restart) says so.
       if (generation != connect_event_generation_) {
         connect_event_generation_ = generation;
-        collector_->add(events::Event{SteadyClock::now(), events::EventType::session_connect, {}, {}, {}, {}, {}, {}});
+        collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_connect, {}, {}, {}, {}, {}, {}});
       }
     } else {
       report_error(with_context(c.error(), "activity events"));
@@ -619,7 +619,7 @@ void Agent::close_open_segment(const std::filesystem::path& dir) {
 void Agent::end_recording(FinishStatus status, bool session_ended) {
   if (collector_) {
     if (session_ended) {
-      collector_->add(events::Event{SteadyClock::now(), events::EventType::session_disconnect, {}, {}, {}, {}, {}, {}});
+      collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_disconnect, {}, {}, {}, {}, {}, {}});
     }
     collector_->stop();
   }

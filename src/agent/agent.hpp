@@ -27,7 +27,7 @@
 #include "agent/state.hpp"
 #include "agent/uploader.hpp"
 #include "common/time.hpp"
-#include "events/collector.hpp"
+#include "activity/collector.hpp"
 #include "record/recorder.hpp"
 
 namespace deskaudit::agent {
@@ -136,7 +136,7 @@ class Agent {
   // Control-loop state (run()'s thread only).
   std::unique_ptr<record::Recorder> recorder_;
   // Activity events of the open recording; outlives each Recorder of it.
-  std::unique_ptr<events::Collector> collector_;
+  std::unique_ptr<activity::Collector> collector_;
   std::uint64_t connect_event_generation_ = 0;  // the session generation a session.connect was written for
   std::filesystem::path active_dir_;
   EpochMs active_start_ = 0;

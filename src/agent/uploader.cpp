@@ -7,7 +7,7 @@
 #include "agent/state.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
 namespace deskaudit::agent {
 
@@ -147,7 +147,7 @@ Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& re
                                             const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::string();  // no events in this segment
-  auto text = read_file(path, events::kDocumentMaxBytes + 4096);
+  auto text = read_file(path, events::kMaxDocumentBytes + 4096);
   if (!text) return std::unexpected(text.error());
   // The spool's document does not know the server's id (the recording may
   // be created long after): it is added once, on disk, so every retry sends
@@ -157,7 +157,7 @@ Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& re
     return fail(Errc::corrupt, path.string() + " is not an events document");
   }
   if (!doc.contains("recording_id")) {
-    auto with_id = events::with_recording_id(*text, recording_id);
+    auto with_id = activity::with_recording_id(*text, recording_id);
     if (!with_id) return std::unexpected(with_context(with_id.error(), path.string()));
     if (auto st = write_file_atomic(path, *with_id); !st) return std::unexpected(st.error());
     *text = std::move(*with_id);

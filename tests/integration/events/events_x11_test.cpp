@@ -21,7 +21,7 @@
 
 #include "agent_harness.hpp"
 #include "common/fs.hpp"
-#include "events/collector.hpp"
+#include "activity/collector.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
 
@@ -63,7 +63,7 @@ class EventsX11Test : public ::testing::Test {
 
   // Waits until an event of `type` (and title, when given) was collected
   // after `since` events had been.
-  bool wait_event(events::EventType type, std::size_t since, std::chrono::milliseconds timeout) {
+  bool wait_event(activity::EventType type, std::size_t since, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] {
       for (std::size_t i = since; i < seen_.size(); ++i)
@@ -80,7 +80,7 @@ class EventsX11Test : public ::testing::Test {
   std::unique_ptr<Xvfb> xvfb_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<events::EventType> seen_;
+  std::vector<activity::EventType> seen_;
 };
 
 TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
@@ -98,18 +98,18 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
       20s))
       << tail_of(dir_ / "openbox.log");
 
-  events::CollectorOptions co;
+  activity::CollectorOptions co;
   co.display = xvfb_->display();
   co.uid = ::getuid();
   co.idle_after = 20s;  // short, so the 40 s quiet stretch below holds it
-  co.on_event = [this](const events::Event& e) {
+  co.on_event = [this](const activity::Event& e) {
     {
       std::lock_guard lock(mu_);
       seen_.push_back(e.type);
     }
     cv_.notify_all();
   };
-  auto collector = events::Collector::start(co);
+  auto collector = activity::Collector::start(co);
   ASSERT_TRUE(collector) << collector.error().message;
   EXPECT_EQ((*collector)->sources(), "windows, idle(input+screen), lock, resolution, apps");
 
@@ -128,10 +128,10 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   auto* c = collector->get();
   ro.on_screen_change = [c](std::chrono::steady_clock::time_point t) { c->note_screen_change(t); };
   ro.before_segment_close = [&, c](const record::SegmentClosing& s, const record::Recorder& r) {
-    auto list = c->take([&](events::SteadyTime t) { return r.media_ms_at(t); }, s.start_ms,
+    auto list = c->take([&](activity::SteadyTime t) { return r.media_ms_at(t); }, s.start_ms,
                         s.last ? std::nullopt : std::optional(s.end_ms));
     if (list.empty()) return;
-    ASSERT_TRUE(write_file_atomic(spool / segment_events_name(s.seq), events::build_document(s.seq, list).json));
+    ASSERT_TRUE(write_file_atomic(spool / segment_events_name(s.seq), activity::build_document(s.seq, list).json));
     std::lock_guard lock(docs_mu);
     doc_seqs.push_back(s.seq);
   };
@@ -148,22 +148,25 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   }
   std::map<std::string, std::int64_t> mark;  // test marks: wall ms
   // A program started and closed: app.start, its window, app.exit.
-  mark["xeyes_start"] = wall_ms();
+  mark["program_start"] = wall_ms();
   {
-    Child xeyes({"xeyes", "-geometry", "200x150+500+300"}, dir_ / "xeyes.log", env);
-    ASSERT_TRUE(wait_until([&] { return !shell("DISPLAY=" + xvfb_->display() + " xdotool search --class XEyes 2>/dev/null").empty(); }, 20s));
+    Child program({"xterm", "-title", "notes", "-geometry", "60x10+500+300", "-e", "sleep", "3600"}, dir_ / "program.log",
+                env);
+    ASSERT_TRUE(wait_until(
+        [&] { return !shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' 2>/dev/null").empty(); },
+        20s));
     std::this_thread::sleep_for(2s);  // lives past the least lifetime reported
-    mark["xeyes_exit"] = wall_ms();
-    ASSERT_TRUE(xeyes.stop(SIGTERM, 10s));
+    mark["program_exit"] = wall_ms();
+    ASSERT_TRUE(program.stop(SIGTERM, 10s));
   }
   // The quiet stretch: the workload's last input was its pager's keys (more
-  // than 20 s ago), the last screen change xeyes going away.
+  // than 20 s ago), the last screen change our program going away.
   const std::size_t before_idle = seen_count();
-  ASSERT_TRUE(wait_event(events::EventType::idle, before_idle, 60s));
+  ASSERT_TRUE(wait_event(activity::EventType::idle, before_idle, 60s));
   const std::size_t before_active = seen_count();
   mark["input"] = wall_ms();
   shell("DISPLAY=" + xvfb_->display() + " xdotool mousemove 640 360 2>&1");
-  ASSERT_TRUE(wait_event(events::EventType::active, before_active, 20s));
+  ASSERT_TRUE(wait_event(activity::EventType::active, before_active, 20s));
   // The screen saver on and off: lock and unlock.
   {
     xcb_connection_t* x = xcb_connect(xvfb_->display().c_str(), nullptr);
@@ -171,12 +174,12 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     mark["lock"] = wall_ms();
     xcb_force_screen_saver(x, XCB_SCREEN_SAVER_ACTIVE);
     xcb_flush(x);
-    EXPECT_TRUE(wait_event(events::EventType::lock, before_lock, 10s));
+    EXPECT_TRUE(wait_event(activity::EventType::lock, before_lock, 10s));
     const std::size_t before_unlock = seen_count();
     mark["unlock"] = wall_ms();
     xcb_force_screen_saver(x, XCB_SCREEN_SAVER_RESET);
     xcb_flush(x);
-    EXPECT_TRUE(wait_event(events::EventType::unlock, before_unlock, 10s));
+    EXPECT_TRUE(wait_event(activity::EventType::unlock, before_unlock, 10s));
     xcb_disconnect(x);
   }
   ASSERT_TRUE((*recorder)->stop());
@@ -241,7 +244,7 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   expect_near("window pager", window("pager"), mark["scrolling"]);
   expect_near("window video", window("video"), mark["video"]);
   expect_near("window checkpoint-b", window("checkpoint-b"), mark["checkpoint-b"]);
-  expect_near("window xeyes", window("xeyes"), mark["xeyes_start"]);
+  expect_near("window notes", window("notes"), mark["program_start"]);
   // Window events carry the class, the pid and its process name.
   for (const auto& s : all) {
     if (s.e["type"] == "window" && s.e.value("title", "") == "shell") {
@@ -251,17 +254,35 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
       break;
     }
   }
-  auto app = [](const std::string& type, const std::string& process) {
-    return [=](const json& e) { return e["type"] == type && e.value("process", "") == process; };
+  // Application events of the processes behind the workload's video window
+  // and our program (the pids their windows name: other processes of this
+  // user on a shared machine come and go too).
+  auto pid_of_window = [&](const std::string& title) -> std::int64_t {
+    for (const auto& s : all)
+      if (window(title)(s.e)) return s.e.value("pid", std::int64_t{0});
+    return 0;
   };
-  expect_near("app.start ffplay", app("app.start", "ffplay"), mark["video"]);
-  expect_near("app.start xeyes", app("app.start", "xeyes"), mark["xeyes_start"]);
-  expect_near("app.exit xeyes", app("app.exit", "xeyes"), mark["xeyes_exit"]);
-  // Idle is stamped with the last activity: xeyes going away.
-  expect_near("idle", [](const json& e) { return e["type"] == "idle"; }, mark["xeyes_exit"], mark["xeyes_exit"] - 1000);
+  auto app = [](const std::string& type, std::int64_t pid) {
+    return [=](const json& e) { return e["type"] == type && e.value("pid", std::int64_t{0}) == pid; };
+  };
+  const auto video_pid = pid_of_window("video");
+  const auto notes_pid = pid_of_window("notes");
+  ASSERT_GT(video_pid, 0);
+  ASSERT_GT(notes_pid, 0);
+  expect_near("app.start ffplay", app("app.start", video_pid), mark["video"]);
+  expect_near("app.start xterm notes", app("app.start", notes_pid), mark["program_start"]);
+  expect_near("app.exit xterm notes", app("app.exit", notes_pid), mark["program_exit"]);
+  // Idle is stamped with the last activity: our program going away.
+  expect_near("idle", [](const json& e) { return e["type"] == "idle"; }, mark["program_exit"], mark["program_exit"] - 1000);
   expect_near("active", [](const json& e) { return e["type"] == "active"; }, mark["input"], mark["input"] - 1000);
   expect_near("lock", [](const json& e) { return e["type"] == "lock"; }, mark["lock"]);
   expect_near("unlock", [](const json& e) { return e["type"] == "unlock"; }, mark["unlock"]);
+  // One lock and one unlock: a video player resetting the saver is no unlock.
+  const auto count = [&](const char* type) {
+    return std::ranges::count_if(all, [&](const Seen& s) { return s.e["type"] == type; });
+  };
+  EXPECT_EQ(count("lock"), 1);
+  EXPECT_EQ(count("unlock"), 1);
   // Nothing from the keyboard: no event carries what was typed.
   for (const auto& s : all) EXPECT_EQ(s.e.dump().find("echo "), std::string::npos) << s.e.dump();
 }

@@ -19,7 +19,7 @@
 #include "agent/agent.hpp"
 #include "agent/api.hpp"
 #include "common/crypto.hpp"
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::agent;
@@ -350,10 +350,10 @@ TEST_F(UploaderTest, HeartbeatReportsSetAsideRecordingsBounded) {
 
 TEST_F(UploaderTest, EventsDocumentGoesBeforeItsSegmentWhichNamesItsHash) {
   const auto dir = add_recording("erin", 2);
-  events::Event e;
-  e.type = events::EventType::window;
+  activity::Event e;
+  e.type = activity::EventType::window;
   e.title = "payroll.xlsx - LibreOffice Calc";
-  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), events::build_document(0, {{1234, e}}).json));
+  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), activity::build_document(0, {{1234, e}}).json));
   // The segment fails once (a server restart): the retry sends the same
   // document bytes again, then the segment.
   server_.answer("/api/v1/agent/recordings/rec-erin/segments/0", {503, error_body("unavailable", "restarting")});

@@ -1,4 +1,4 @@
-#include "events/collector.hpp"
+#include "activity/collector.hpp"
 
 #include <poll.h>
 #include <pthread.h>
@@ -14,10 +14,10 @@
 #include <xcb/screensaver.h>
 
 #include "capture/xcb_ptr.hpp"
-#include "events/idle.hpp"
-#include "events/processes.hpp"
+#include "activity/idle.hpp"
+#include "activity/processes.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -75,18 +75,18 @@ struct Collector::Impl {
   std::uint8_t screensaver_event = 0;  // first event of MIT-SCREEN-SAVER; 0: absent
   std::uint8_t randr_event = 0;
   bool have_screensaver = false;
+  bool locked = false;
   xcb_window_t active = 0;
   std::string active_title;
   int width = 0, height = 0;
 
   void push(Event e) {
+    if (options.on_event) options.on_event(e);
     std::lock_guard lock(mu);
     events.push_back(std::move(e));
   }
   void push_all(std::vector<Event>& es) {
-    if (es.empty()) return;
-    std::lock_guard lock(mu);
-    for (auto& e : es) events.push_back(std::move(e));
+    for (auto& e : es) push(std::move(e));
     es.clear();
   }
 
@@ -108,7 +108,7 @@ struct Collector::Impl {
 
   std::string title_of(xcb_window_t w) {
     // Room for the longest title kept plus a character being cut.
-    constexpr std::uint32_t kMax = kTitleMaxBytes + 8;
+    constexpr std::uint32_t kMax = events::kMaxTitleBytes + 8;
     if (auto p = property(w, net_wm_name, utf8_string, kMax); p && !p->first.empty()) return p->first;
     if (auto p = property(w, XCB_ATOM_WM_NAME, xcb_atom_t{XCB_GET_PROPERTY_TYPE_ANY}, kMax)) {
       return p->second == utf8_string ? p->first : latin1_to_utf8(p->first);
@@ -222,8 +222,15 @@ struct Collector::Impl {
       }
     } else if (have_screensaver && type == screensaver_event + XCB_SCREENSAVER_NOTIFY) {
       const auto* s = reinterpret_cast<const xcb_screensaver_notify_event_t*>(ev);
-      if (s->state == XCB_SCREENSAVER_STATE_ON) push(Event{now, EventType::lock, {}, {}, {}, {}, {}, {}});
-      if (s->state == XCB_SCREENSAVER_STATE_OFF) push(Event{now, EventType::unlock, {}, {}, {}, {}, {}, {}});
+      // An "off" also comes when a program resets the saver (a video
+      // player starting): only the end of a lock is an unlock.
+      if (s->state == XCB_SCREENSAVER_STATE_ON && !locked) {
+        locked = true;
+        push(Event{now, EventType::lock, {}, {}, {}, {}, {}, {}});
+      } else if (s->state == XCB_SCREENSAVER_STATE_OFF && locked) {
+        locked = false;
+        push(Event{now, EventType::unlock, {}, {}, {}, {}, {}, {}});
+      }
     } else if (randr_event != 0 && type == randr_event + XCB_RANDR_SCREEN_CHANGE_NOTIFY) {
       const auto* r = reinterpret_cast<const xcb_randr_screen_change_notify_event_t*>(ev);
       int w = r->width, h = r->height;
@@ -393,4 +400,4 @@ void Collector::run() {
   }
 }
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

@@ -1,4 +1,4 @@
-#include "events/processes.hpp"
+#include "activity/processes.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <memory>
 #include <sstream>
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 namespace {
 
 std::optional<pid_t> pid_of(const char* name) {
@@ -190,4 +190,4 @@ void ProcessWatcher::reap(SteadyTime now, std::vector<Event>& out) {
   }
 }
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

@@ -1,7 +1,8 @@
 #pragma once
-// Activity events of a recording (docs/api.md, "Activity events"): what they
-// hold, the limits on their strings, and the per-segment events document
-// ("deskaudit-events/1") the agent uploads beside each segment.
+// The agent's side of activity events: an event as collected (on the steady
+// clock, a type enum), and the per-segment events document it writes, in the
+// form and within the limits of the one definition, events/events.hpp
+// (events::to_json; the server checks uploads with events::parse_document).
 // Privacy: an event names windows, applications and processes; it never holds
 // keystrokes, clipboard contents or command lines (they can hold secrets).
 // Pure values and functions; thread-safe.
@@ -16,8 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "events/events.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 
 enum class EventType {
   window,              // the active window changed, or its title did
@@ -33,14 +35,8 @@ enum class EventType {
   recording_resume,
   resolution,          // the screen size changed
 };
+// The wire name (one of events::kEventTypes).
 std::string_view to_string(EventType type);
-
-inline constexpr std::string_view kDocumentFormat = "deskaudit-events/1";
-inline constexpr std::size_t kTitleMaxBytes = 512;
-inline constexpr std::size_t kAppMaxBytes = 128;
-inline constexpr std::size_t kProcessMaxBytes = 64;
-inline constexpr std::size_t kDocumentMaxBytes = 1 << 20;
-inline constexpr std::size_t kDocumentMaxEvents = 20000;
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
@@ -61,20 +57,21 @@ struct Event {
 // max_bytes.
 std::string clean_text(std::string_view text, std::size_t max_bytes);
 
-// One event of a document: {"t_ms","type", and the type's fields}; strings
-// cleaned and cut to their limits, empty ones left out.
-nlohmann::ordered_json event_to_json(const Event& event, std::int64_t t_ms);
+// The wire event at media time t_ms: strings cleaned and cut to their
+// limits, empty ones left out.
+events::Event wire_event(const Event& event, std::int64_t t_ms);
 
 struct TimedEvent {
   std::int64_t t_ms = 0;
   Event event;
 };
 
-// The document of one segment: {"format","seq","events"} (the spool form;
-// recording_id is added by with_recording_id() once the server named the
-// recording). Events sorted by t_ms (stable), at most kDocumentMaxEvents and
-// kDocumentMaxBytes: beyond that the newest are left out (a title storm must
-// not stop the upload), and `dropped` counts them.
+// The document of one segment as events::to_json writes it, with an empty
+// recording_id (the spool form: with_recording_id() sets it once the server
+// named the recording). Events sorted by t_ms (stable), at most
+// events::kMaxEventsPerDocument and events::kMaxDocumentBytes: beyond that
+// the newest are left out (a title storm must not stop the upload), and
+// `dropped` counts them.
 struct Document {
   std::string json;
   std::size_t events = 0;
@@ -82,9 +79,8 @@ struct Document {
 };
 Document build_document(std::int64_t seq, std::vector<TimedEvent> events);
 
-// The spool document with "recording_id" set (placed after "format"), the
-// bytes that are uploaded and hashed. Unprocessable when `document` is not
-// one build_document() wrote.
+// The spool document with "recording_id" set, the bytes that are uploaded
+// and hashed. Unprocessable when `document` is not one build_document() wrote.
 Result<std::string> with_recording_id(std::string_view document, const std::string& recording_id);
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <optional>
 
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 
 struct IdleChange {
   EventType type = EventType::idle;  // idle or active
@@ -33,4 +33,4 @@ class IdleTracker {
   SteadyTime idle_since_{};
 };
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

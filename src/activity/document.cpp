@@ -1,12 +1,10 @@
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
 #include <algorithm>
 
 #include "common/text.hpp"
 
-namespace deskaudit::events {
-
-using nlohmann::ordered_json;
+namespace deskaudit::activity {
 
 std::string_view to_string(EventType type) {
   switch (type) {
@@ -59,52 +57,52 @@ std::string clean_text(std::string_view text, std::size_t max_bytes) {
   return utf8_truncate(out, max_bytes);
 }
 
-ordered_json event_to_json(const Event& e, std::int64_t t_ms) {
-  ordered_json j = {{"t_ms", std::max<std::int64_t>(0, t_ms)}, {"type", std::string(to_string(e.type))}};
-  auto put = [&](const char* key, const std::string& value, std::size_t max) {
-    if (!value.empty()) j[key] = clean_text(value, max);
+events::Event wire_event(const Event& e, std::int64_t t_ms) {
+  events::Event w;
+  w.t_ms = std::clamp<std::int64_t>(t_ms, 0, events::kMaxTimeMs);
+  w.type = std::string(to_string(e.type));
+  auto put = [](std::optional<std::string>& out, const std::string& value, std::size_t max) {
+    if (!value.empty()) out = clean_text(value, max);
   };
-  put("title", e.title, kTitleMaxBytes);
-  put("app", e.app, kAppMaxBytes);
-  put("process", e.process, kProcessMaxBytes);
-  if (e.pid) j["pid"] = *e.pid;
-  if (e.width) j["width"] = *e.width;
-  if (e.height) j["height"] = *e.height;
-  return j;
+  put(w.title, e.title, events::kMaxTitleBytes);
+  put(w.app, e.app, events::kMaxAppBytes);
+  put(w.process, e.process, events::kMaxProcessBytes);
+  if (e.pid && *e.pid >= 1 && *e.pid <= events::kMaxPid) w.pid = *e.pid;
+  if (e.width && *e.width >= 1 && *e.width <= events::kMaxScreenSide) w.width = *e.width;
+  if (e.height && *e.height >= 1 && *e.height <= events::kMaxScreenSide) w.height = *e.height;
+  return w;
 }
 
-Document build_document(std::int64_t seq, std::vector<TimedEvent> events) {
-  std::ranges::stable_sort(events, {}, &TimedEvent::t_ms);
-  ordered_json doc = {{"format", std::string(kDocumentFormat)}, {"seq", seq}, {"events", ordered_json::array()}};
-  // The fixed part plus room for "recording_id" (rec- ids are short; 256 is
-  // generous), then each event and its comma.
-  std::size_t bytes = doc.dump().size() + 256;
+Document build_document(std::int64_t seq, std::vector<TimedEvent> list) {
+  std::ranges::stable_sort(list, {}, &TimedEvent::t_ms);
+  events::Document doc{{}, seq, {}};
+  // The fixed part plus room for the recording id (rec- ids are short; 256
+  // is generous), then each event and its comma.
+  std::size_t bytes = events::to_json(doc).dump().size() + 256;
   Document out;
-  auto& list = doc["events"];
-  for (const auto& te : events) {
-    auto j = event_to_json(te.event, te.t_ms);
-    const std::size_t size = j.dump().size() + 1;
-    if (list.size() >= kDocumentMaxEvents || bytes + size > kDocumentMaxBytes) {
+  for (const auto& te : list) {
+    auto w = wire_event(te.event, te.t_ms);
+    const std::size_t size = events::to_json(w).dump().size() + 1;
+    if (doc.events.size() >= events::kMaxEventsPerDocument || bytes + size > events::kMaxDocumentBytes) {
       ++out.dropped;
       continue;
     }
     bytes += size;
-    list.push_back(std::move(j));
+    doc.events.push_back(std::move(w));
   }
-  out.events = list.size();
-  out.json = doc.dump();
+  out.events = doc.events.size();
+  out.json = events::to_json(doc).dump();
   return out;
 }
 
 Result<std::string> with_recording_id(std::string_view document, const std::string& recording_id) {
-  auto doc = ordered_json::parse(document, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kDocumentFormat || !doc.contains("seq") ||
-      !doc.contains("events")) {
+  auto doc = nlohmann::json::parse(document, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != events::kDocumentFormat ||
+      !doc.contains("seq") || !doc.contains("events")) {
     return fail(Errc::unprocessable, "not an events document");
   }
-  ordered_json out = {{"format", doc["format"]}, {"recording_id", recording_id}, {"seq", doc["seq"]},
-                      {"events", std::move(doc["events"])}};
-  return out.dump();
+  doc["recording_id"] = recording_id;
+  return doc.dump();
 }
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

@@ -11,26 +11,27 @@
 #include <gtest/gtest.h>
 
 #include "common/text.hpp"
-#include "events/event.hpp"
-#include "events/idle.hpp"
-#include "events/processes.hpp"
+#include "activity/document.hpp"
+#include "activity/idle.hpp"
+#include "activity/processes.hpp"
+#include "events/events.hpp"
 
 extern char** environ;
 
 using namespace deskaudit;
-using namespace deskaudit::events;
+using namespace deskaudit::activity;
 using namespace std::chrono_literals;
 
 TEST(EventText, CutOnACharacterBoundaryAndCleaned) {
   // 511 ASCII bytes then a 2-byte character: 513 bytes, cut to 511, never
   // inside the character.
   const std::string title = std::string(511, 'a') + "\xc3\xa9";
-  const auto cut = clean_text(title, kTitleMaxBytes);
+  const auto cut = clean_text(title, events::kMaxTitleBytes);
   EXPECT_EQ(cut.size(), 511u);
   EXPECT_TRUE(is_valid_utf8(cut));
   // A 4-byte character straddling the limit goes whole.
   const std::string emoji = std::string(62, 'p') + "\xf0\x9f\x98\x80";
-  EXPECT_EQ(clean_text(emoji, kProcessMaxBytes), std::string(62, 'p'));
+  EXPECT_EQ(clean_text(emoji, events::kMaxProcessBytes), std::string(62, 'p'));
   // Control characters (C0, DEL, C1) become spaces; invalid bytes U+FFFD.
   EXPECT_EQ(clean_text("a\nb\tc\x7f" "d\xc2\x85" "e", 100), "a b c d e");
   EXPECT_EQ(clean_text("x\xff y", 100), "x\xef\xbf\xbd y");
@@ -54,11 +55,11 @@ TEST(EventDocument, SortedTypedAndCutToTheContractLimits) {
   const auto j = nlohmann::json::parse(doc.json);
   EXPECT_EQ(j["format"], "deskaudit-events/1");
   EXPECT_EQ(j["seq"], 3);
-  EXPECT_FALSE(j.contains("recording_id"));
+  EXPECT_EQ(j["recording_id"], "");  // set at upload (with_recording_id)
   ASSERT_EQ(j["events"].size(), 3u);
   EXPECT_EQ(j["events"][0], (nlohmann::json{{"t_ms", 1200}, {"type", "idle"}}));
   EXPECT_EQ(j["events"][1]["type"], "window");  // equal times keep their order
-  EXPECT_EQ(j["events"][1]["title"].get<std::string>().size(), kTitleMaxBytes);
+  EXPECT_EQ(j["events"][1]["title"].get<std::string>().size(), events::kMaxTitleBytes);
   EXPECT_EQ(j["events"][1]["app"], "XTerm");
   EXPECT_EQ(j["events"][1]["pid"], 4242);
   EXPECT_EQ(j["events"][2], (nlohmann::json{{"t_ms", 5000}, {"type", "resolution"}, {"width", 1280}, {"height", 720}}));
@@ -74,7 +75,13 @@ TEST(EventDocument, SortedTypedAndCutToTheContractLimits) {
   const auto k = nlohmann::json::parse(*with_id);
   EXPECT_EQ(k["recording_id"], "rec-abc");
   EXPECT_EQ(k["events"], j["events"]);
-  EXPECT_TRUE(with_id->starts_with(R"({"format":"deskaudit-events/1","recording_id":"rec-abc","seq":3,)"));
+  // What the server checks uploads with accepts it.
+  auto parsed = events::parse_document(*with_id, "rec-abc", 3);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->events.size(), 3u);
+  // Every type's wire name is one the codec knows.
+  for (int t = 0; t <= static_cast<int>(EventType::resolution); ++t)
+    EXPECT_TRUE(events::is_event_type(to_string(static_cast<EventType>(t)))) << t;
   EXPECT_FALSE(with_recording_id("{}", "rec-abc"));
 }
 
@@ -82,16 +89,17 @@ TEST(EventDocument, AStormIsCutToTheEventAndByteLimits) {
   std::vector<TimedEvent> many;
   for (int i = 0; i < 25000; ++i) many.push_back({i, Event{{}, EventType::active, {}, {}, {}, {}, {}, {}}});
   const auto doc = build_document(0, many);
-  EXPECT_EQ(doc.events, kDocumentMaxEvents);
+  EXPECT_EQ(doc.events, events::kMaxEventsPerDocument);
   EXPECT_EQ(doc.dropped, 5000u);
   // Long titles: the byte limit comes first.
   std::vector<TimedEvent> big;
   Event w;
   w.type = EventType::window;
-  w.title = std::string(kTitleMaxBytes, 'x');
+  w.title = std::string(events::kMaxTitleBytes, 'x');
   for (int i = 0; i < 5000; ++i) big.push_back({i, w});
   const auto doc2 = build_document(0, big);
-  EXPECT_LE(doc2.json.size() + 256, kDocumentMaxBytes);
+  EXPECT_LE(doc2.json.size() + 256, events::kMaxDocumentBytes);
+  EXPECT_TRUE(events::parse_document(*with_recording_id(doc2.json, "rec-storm"), "rec-storm", 0));
   EXPECT_GT(doc2.dropped, 0u);
   EXPECT_EQ(doc2.events + doc2.dropped, 5000u);
 }

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "common/fs.hpp"
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 
 // The fields of /proc/PID/stat the watcher uses.
 struct ProcStat {
@@ -73,4 +73,4 @@ class ProcessWatcher {
   long ticks_per_second_ = 100;
 };
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

@@ -1,6 +1,6 @@
-#include "events/idle.hpp"
+#include "activity/idle.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 
 std::optional<IdleChange> IdleTracker::update(SteadyTime now, SteadyTime last_activity) {
   if (!idle_) {
@@ -14,4 +14,4 @@ std::optional<IdleChange> IdleTracker::update(SteadyTime now, SteadyTime last_ac
   return IdleChange{EventType::active, last_activity};
 }
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity

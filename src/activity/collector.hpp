@@ -32,9 +32,9 @@
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
-#include "events/event.hpp"
+#include "activity/document.hpp"
 
-namespace deskaudit::events {
+namespace deskaudit::activity {
 
 struct CollectorOptions {
   std::string display;       // X display (":1"); empty: no X sources
@@ -42,6 +42,9 @@ struct CollectorOptions {
   std::chrono::milliseconds idle_after{30000};
   std::chrono::milliseconds scan_interval{1000};  // process scan; also the least lifetime reported
   std::chrono::milliseconds idle_check_interval{1000};
+  // Sees every event as it is collected (any thread that adds one; must not
+  // block): the agent's debug log, tests waiting for an event.
+  std::function<void(const Event&)> on_event;
 };
 
 // Media time of a steady-clock instant (Recorder::media_ms_at).
@@ -82,4 +85,4 @@ class Collector {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace deskaudit::events
+}  // namespace deskaudit::activity
