@@ -150,13 +150,15 @@ Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& re
   auto text = read_file(path, events::kMaxDocumentBytes + 4096);
   if (!text) return std::unexpected(text.error());
   // The spool's document does not know the server's id (the recording may
-  // be created long after): it is added once, on disk, so every retry sends
-  // the same bytes.
+  // be created long after; its recording_id is empty): it is set once, on
+  // disk, so every retry sends the same bytes.
   auto doc = nlohmann::json::parse(*text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return fail(Errc::corrupt, path.string() + " is not an events document");
   }
-  if (!doc.contains("recording_id")) {
+  // (A retried set-aside recording may have been created anew: its new id.)
+  const auto* id = doc.contains("recording_id") ? doc["recording_id"].get_ptr<const std::string*>() : nullptr;
+  if (id == nullptr || *id != recording_id) {
     auto with_id = activity::with_recording_id(*text, recording_id);
     if (!with_id) return std::unexpected(with_context(with_id.error(), path.string()));
     if (auto st = write_file_atomic(path, *with_id); !st) return std::unexpected(st.error());

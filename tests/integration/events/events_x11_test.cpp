@@ -155,6 +155,9 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     ASSERT_TRUE(wait_until(
         [&] { return !shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' 2>/dev/null").empty(); },
         20s));
+    // The user switches to it (openbox's focus-stealing prevention may keep
+    // a window mapped without input in the background).
+    shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' windowactivate 2>&1");
     std::this_thread::sleep_for(2s);  // lives past the least lifetime reported
     mark["program_exit"] = wall_ms();
     ASSERT_TRUE(program.stop(SIGTERM, 10s));
@@ -242,7 +245,16 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   expect_near("window shell", window("shell"), mark["typing"]);
   expect_near("window checkpoint-a", window("checkpoint-a"), mark["checkpoint-a"]);
   expect_near("window pager", window("pager"), mark["scrolling"]);
-  expect_near("window video", window("video"), mark["video"]);
+  // The workload marks "video" before it launches ffplay, whose window comes
+  // once the player has started (over a second on a loaded machine): the
+  // window event follows the mark within 3 s; the process start is checked
+  // against the mark within 1 s below.
+  for (const auto& s : all) {
+    if (!window("video")(s.e)) continue;
+    EXPECT_GE(s.wall, mark["video"] - 1000) << dump;
+    EXPECT_LE(s.wall, mark["video"] + 3000) << dump;
+    break;
+  }
   expect_near("window checkpoint-b", window("checkpoint-b"), mark["checkpoint-b"]);
   expect_near("window notes", window("notes"), mark["program_start"]);
   // Window events carry the class, the pid and its process name.
