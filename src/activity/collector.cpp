@@ -340,7 +340,9 @@ std::vector<TimedEvent> Collector::take(const MediaClock& media_of, std::int64_t
 void Collector::run() {
   auto& im = *impl_;
   std::optional<ProcessWatcher> procs;
-  if (im.options.uid) procs.emplace(ProcessWatcherOptions{*im.options.uid, im.options.scan_interval});
+  if (im.options.uid) {
+    procs.emplace(ProcessWatcherOptions{*im.options.uid, std::max(kAppMinLifetime, im.options.scan_interval)});
+  }
   IdleTracker idle(std::chrono::milliseconds(im.idle_after_ms.load()));
   std::vector<Event> batch;
   auto next_scan = Clock::now();

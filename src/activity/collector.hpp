@@ -4,7 +4,8 @@
 //   _NET_WM_NAME / WM_NAME on the active window (title changes), with its
 //   WM_CLASS class, _NET_WM_PID and /proc/PID/comm; the window tree is
 //   never polled. Needs a window manager that sets _NET_ACTIVE_WINDOW (EWMH).
-// - app.start / app.exit of the session user's processes (ProcessWatcher).
+// - app.start / app.exit of the session user's processes that live at least
+//   kAppMinLifetime (ProcessWatcher).
 // - idle / active: no input (the MIT-SCREEN-SAVER extension's idle time) and
 //   no screen change (note_screen_change(), fed by the recorder) for
 //   idle_after; idle is stamped with the last activity.
@@ -40,7 +41,7 @@ struct CollectorOptions {
   std::string display;       // X display (":1"); empty: no X sources
   std::optional<uid_t> uid;  // whose processes; nullopt: no app events
   std::chrono::milliseconds idle_after{30000};
-  std::chrono::milliseconds scan_interval{1000};  // process scan; also the least lifetime reported
+  std::chrono::milliseconds scan_interval{1000};  // process scan (reported: those living kAppMinLifetime)
   std::chrono::milliseconds idle_check_interval{1000};
   // Sees every event as it is collected (any thread that adds one; must not
   // block): the agent's debug log, tests waiting for an event.

@@ -3,9 +3,10 @@
 // reads the /proc directory and looks only at pids it has not seen before
 // (one stat() for the owner, one read of /proc/PID/stat for those of the
 // user); exits come from a pidfd per reported process (exact, no polling).
-// A process is reported once it has lived min_lifetime: with scans that far
-// apart every process living that long is seen, and the forks of a shell
-// pipeline (which live milliseconds) are not noise in the timeline.
+// A process is reported once it has lived min_lifetime (stamped with its
+// own start time): with scans at most that far apart every process living
+// that long is seen, and the forks of a shell pipeline are not noise in the
+// timeline.
 // Only the process name (comm) and pid are read, never the command line.
 // Not thread-safe: one thread calls scan() and reap().
 #include <sys/types.h>
@@ -32,6 +33,11 @@ struct ProcStat {
 };
 // Parses the text of /proc/PID/stat (the name may hold spaces and ')').
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
+
+// The least lifetime of a process reported by the agent: programs a user
+// starts live longer; a shell's `sleep 2` or one xdotool call are noise in a
+// timeline (and most of the bytes of an events document).
+inline constexpr std::chrono::milliseconds kAppMinLifetime{3000};
 
 struct ProcessWatcherOptions {
   uid_t uid = 0;  // whose processes

@@ -22,6 +22,7 @@
 #include "agent_harness.hpp"
 #include "common/fs.hpp"
 #include "activity/collector.hpp"
+#include "activity/processes.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
 
@@ -81,6 +82,7 @@ class EventsX11Test : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<activity::EventType> seen_;
+  std::vector<std::string> titles_;
 };
 
 TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
@@ -106,6 +108,7 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     {
       std::lock_guard lock(mu_);
       seen_.push_back(e.type);
+      if (e.type == activity::EventType::window) titles_.push_back(e.title);
     }
     cv_.notify_all();
   };
@@ -156,9 +159,15 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
         [&] { return !shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' 2>/dev/null").empty(); },
         20s));
     // The user switches to it (openbox's focus-stealing prevention may keep
-    // a window mapped without input in the background).
-    shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' windowactivate 2>&1");
-    std::this_thread::sleep_for(2s);  // lives past the least lifetime reported
+    // a window mapped without input in the background): until it is active.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' windowactivate 2>&1");
+          std::lock_guard lock(mu_);
+          return std::ranges::find(titles_, "notes") != titles_.end();
+        },
+        20s, 500ms));
+    std::this_thread::sleep_for(activity::kAppMinLifetime + 1s);  // lives past the least lifetime reported
     mark["program_exit"] = wall_ms();
     ASSERT_TRUE(program.stop(SIGTERM, 10s));
   }
