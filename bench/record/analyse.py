@@ -106,6 +106,20 @@ def ssim(a, b):
     return float(m.group(1)) if m else float("nan")
 
 
+def events_figures(d, seconds):
+    """The activity events' cost from deskaudit-record's last line and documents."""
+    log = open(os.path.join(d, "recorder.log")).read()
+    m = re.search(r"events_cpu_s=([0-9.]+) events_bytes=(\d+) events_count=(\d+)", log)
+    if not m:
+        return None
+    cpu_s, size, count = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    types = {}
+    for f in glob.glob(os.path.join(d, "segments", "seg-*.events.json")):
+        for e in json.load(open(f))["events"]:
+            types[e["type"]] = types.get(e["type"], 0) + 1
+    return {"cpu_pct": 100 * cpu_s / seconds, "kb_h": size / 1e3 / seconds * 3600, "count": count, "types": types}
+
+
 def analyse_session(kind):
     d = os.path.join(work, kind)
     marks = [json.loads(l) for l in open(os.path.join(d, "marks", "marks.jsonl"))]
@@ -130,6 +144,8 @@ def analyse_session(kind):
                                       "-of", "csv=p=0", rec).stdout.split() if x.strip() not in ("", "N/A"))
     res = {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / session_s, "rss_mb": hwm_mb, "bytes": size,
            "mb_h": size / 1e6 / session_s * 3600, "session_s": session_s, "extra": extra, "cp": {}}
+    if kind in ("agent", "office"):
+        res["events"] = events_figures(d, session_s)
     for m in marks:
         if m["event"] != "checkpoint":
             continue
@@ -244,6 +260,12 @@ if "agent" in results and "veryfast" in results:
 if "office" in results:
     o = results["office"]
     print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB")
+for k in ("agent", "office"):
+    ev = results.get(k, {}).get("events")
+    if ev:
+        kinds = ", ".join(f"{t} {n}" for t, n in sorted(ev["types"].items()))
+        print(f"{k}: activity events {ev['count']} ({kinds}): CPU {ev['cpu_pct']:.4f}% of one core (target < 0.1), "
+              f"{ev['kb_h']:.2f} KB/hour of documents (target < 50)")
 if idle:
     print(f"idle desktop (xclock ticking), agent, {idle['window_s']:.0f} s: CPU {idle['cpu_pct']:.3f}% of one core, "
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "

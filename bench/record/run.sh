@@ -29,6 +29,11 @@ audio_s=60
 work=""
 agent_args=""
 session=/work/shared/workload/desktop-session.sh
+# The session's user, whose processes give the agent's app start/exit events:
+# as root, the session runs as nobody, so this machine's other root processes
+# (builds, services) do not count as the session's applications.
+session_user=""
+[[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && session_user=nobody
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -40,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --agent-args) agent_args="$2"; shift 2 ;;
     --session) session="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
+    --session-user) session_user="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -78,7 +84,7 @@ start_xvfb() {
     Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp -noreset >/dev/null 2>&1 &
     xvfb_pid=$!
     for _ in $(seq 50); do
-      [[ -e /tmp/.X11-unix/X$n ]] && { display=":$n"; sleep 0.3; return 0; }
+      [[ -e /tmp/.X11-unix/X$n ]] && { display=":$n"; sleep 0.3; start_wm; return 0; }
       sleep 0.1
     done
     kill "$xvfb_pid" 2>/dev/null || true
@@ -86,7 +92,30 @@ start_xvfb() {
   echo "no free display" >&2
   exit 1
 }
-stop_xvfb() { kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true; xvfb_pid=""; }
+# A window manager that sets _NET_ACTIVE_WINDOW (the agent's window events),
+# for every recorder alike.
+wm_pid=""
+start_wm() {
+  command -v openbox >/dev/null || { echo "no openbox: no window events" >&2; return 0; }
+  DISPLAY=$display openbox --sm-disable >/dev/null 2>&1 &
+  wm_pid=$!
+  for _ in $(seq 50); do
+    xprop -display "$display" -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id' && return 0
+    sleep 0.1
+  done
+}
+stop_xvfb() {
+  [[ -n "$wm_pid" ]] && { kill "$wm_pid" 2>/dev/null || true; wait "$wm_pid" 2>/dev/null || true; wm_pid=""; }
+  kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true; xvfb_pid=""
+}
+as_session_user() {
+  if [[ -n "$session_user" ]]; then
+    setpriv --reuid="$session_user" --regid="$(id -g "$session_user")" --clear-groups env HOME=/tmp "$@"
+  else
+    "$@"
+  fi
+}
+events_uid() { [[ -n "$session_user" ]] && id -u "$session_user" || id -u; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -100,7 +129,8 @@ start_recorder() {
       local sound=()
       [[ "$kind" == audio ]] && sound=(--pulse-server "unix:$dir/pulse/native")
       # shellcheck disable=SC2086
-      "$recorder" --display "$display" --fps 5 --out "$dir/segments" "${sound[@]}" $agent_args >"$dir/recorder.log" 2>&1 &
+      "$recorder" --display "$display" --fps 5 --out "$dir/segments" "${sound[@]}" --events-uid "$(events_uid)" $agent_args \
+        >"$dir/recorder.log" 2>&1 &
       rec_pid=$!
       for _ in $(seq 100); do
         grep -q '^media_start_epoch_ms=' "$dir/recorder.log" 2>/dev/null && break
@@ -132,12 +162,14 @@ run_session() {
   local kind=$1 dir="$work/$1"
   rm -rf "$dir"
   mkdir -p "$dir/marks"
+  [[ -n "$session_user" ]] && chmod 0777 "$dir/marks"
   start_xvfb
   echo "== $kind on $display ($(date +%T))"
   start_recorder "$kind" "$dir"
   local p=$profile
   [[ "$kind" == office ]] && p=office
-  "$session" "$display" --profile "$p" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap >"$dir/session.log" 2>&1
+  as_session_user "$session" "$display" --profile "$p" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap \
+    >"$dir/session.log" 2>&1
   sleep 1
   stop_recorder "$dir"
   stop_xvfb
@@ -149,7 +181,7 @@ run_idle() {
   mkdir -p "$dir"
   start_xvfb
   echo "== idle agent on $display for ${idle_s}s ($(date +%T))"
-  DISPLAY=$display xclock -digital -update 1 -geometry 260x40-10+10 &
+  DISPLAY=$display as_session_user xclock -digital -update 1 -geometry 260x40-10+10 &
   extra_pids+=($!)
   sleep 1
   start_recorder idle "$dir"

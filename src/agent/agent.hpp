@@ -27,6 +27,7 @@
 #include "agent/state.hpp"
 #include "agent/uploader.hpp"
 #include "common/time.hpp"
+#include "activity/collector.hpp"
 #include "record/recorder.hpp"
 
 namespace deskaudit::agent {
@@ -93,7 +94,12 @@ class Agent {
   void start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation);
   Result<std::unique_ptr<record::Recorder>> start_recorder(const RecorderParams& params, std::int64_t first_seq,
                                                            std::int64_t start_offset_ms);
-  void end_recording(FinishStatus status);
+  // session_ended: the user session disconnected (a session.disconnect event).
+  void end_recording(FinishStatus status, bool session_ended = false);
+  // Writes the activity events up to end_ms (all: nullopt) as the events
+  // document of segment seq (recorder thread or control loop).
+  void write_events(const std::filesystem::path& dir, const record::Recorder& recorder, std::int64_t seq,
+                    std::int64_t start_ms, std::optional<std::int64_t> end_ms);
   void mark_interrupted(const std::filesystem::path& dir);
   void close_open_segment(const std::filesystem::path& dir);
   void restart_recorder(const RecorderParams& params);
@@ -128,6 +134,9 @@ class Agent {
 
   // Control-loop state (run()'s thread only).
   std::unique_ptr<record::Recorder> recorder_;
+  // Activity events of the open recording; outlives each Recorder of it.
+  std::unique_ptr<activity::Collector> collector_;
+  std::uint64_t connect_event_generation_ = 0;  // the session generation a session.connect was written for
   std::filesystem::path active_dir_;
   EpochMs active_start_ = 0;
   std::uint64_t active_generation_ = 0;

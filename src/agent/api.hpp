@@ -70,8 +70,16 @@ class AgentApi {
   // Streams the file from disk; sha256_hex is sent as X-Content-SHA256.
   // Success = the server holds these bytes under seq (also when it already
   // had them); Errc::conflict = it holds different bytes.
+  // events_sha256_hex (non-empty): the segment's events document, uploaded
+  // first with put_events(), sent as X-Deskaudit-Events-SHA256.
   Status put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
-                     std::uint64_t size_bytes, const std::string& sha256_hex);
+                     std::uint64_t size_bytes, const std::string& sha256_hex,
+                     const std::string& events_sha256_hex = {});
+  // PUT .../segments/{seq}/events: the segment's activity events document
+  // (events/event.hpp), before the segment. Success = the server holds these
+  // bytes (also when it had them); Errc::conflict = other bytes.
+  Status put_events(const std::string& recording_id, std::int64_t seq, const std::string& document,
+                    const std::string& sha256_hex);
   Status finish(const std::string& recording_id, EpochMs end_time, std::string_view status);
 
  private:

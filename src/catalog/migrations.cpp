@@ -260,6 +260,9 @@ const std::vector<Migration> kMigrations = {
          "CREATE INDEX recording_events_media ON recording_events (recording_id, t_ms, seq, idx)",
          "CREATE INDEX recording_events_time ON recording_events (event_time DESC, recording_id DESC, seq DESC, idx DESC)",
          "CREATE INDEX recording_events_type ON recording_events (type, event_time DESC)",
+         // The policy's idle_seconds: after this long without input and
+         // screen change the agent marks the session idle.
+         "ALTER TABLE policies ADD COLUMN idle_seconds INTEGER NOT NULL DEFAULT 30",
      }},
 };
 

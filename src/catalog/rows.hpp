@@ -89,10 +89,10 @@ struct ComputerRow {
 inline constexpr std::string_view kPolicyColumns =
     "p.id, p.name, p.mode, p.period_start, p.period_end, p.fps, p.audio, p.segment_max_bytes, "
     "p.segment_max_minutes, p.retention_days, p.user_notice, p.user_notice_message, p.version, p.created_at, "
-    "p.updated_at";
+    "p.updated_at, p.idle_seconds";
 struct PolicyRow {
   std::string id, name, mode, period_start, period_end, user_notice_message;
-  int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0;
+  int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0, idle_seconds = 30;
   long long segment_max_bytes = 0, version = 0, created_at = 0, updated_at = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(id));
@@ -110,6 +110,7 @@ struct PolicyRow {
     st.exchange(soci::into(version));
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
+    st.exchange(soci::into(idle_seconds));
   }
   Policy get() const {
     Policy p;
@@ -125,6 +126,7 @@ struct PolicyRow {
     p.recording.retention_days = retention_days;
     p.recording.user_notice = user_notice != 0;
     p.recording.user_notice_message = user_notice_message;
+    p.recording.idle_seconds = idle_seconds;
     p.version = version;
     p.created_at = created_at;
     p.updated_at = updated_at;

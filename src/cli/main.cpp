@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
   // policies
   auto policies = app.add_subcommand("policies", "recording policies")->require_subcommand(1);
   std::string mode, period_start, period_end, notice;
-  int fps = 0, segment_minutes = 0, retention_days = 0;
+  int fps = 0, segment_minutes = 0, retention_days = 0, idle_seconds = 0;
   double segment_mib = 0;
   bool audio = false, no_audio = false, no_notice = false;
   auto add_rule_options = [&](CLI::App* cmd) {
@@ -231,6 +231,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--segment-max-minutes", segment_minutes, policy::choices_text(policy::kSegmentMinutesChoices));
     cmd->add_option("--retention-days", retention_days,
                     std::to_string(policy::kRetentionMinDays) + " to " + std::to_string(policy::kRetentionMaxDays));
+    cmd->add_option("--idle-seconds", idle_seconds,
+                    "activity events: idle after this many seconds without input or screen change (" +
+                        std::to_string(policy::kIdleMinSeconds) + " to " + std::to_string(policy::kIdleMaxSeconds) +
+                        ")");
     cmd->add_option("--notice", notice, "show this message to the user when recording starts");
     cmd->add_flag("--no-notice", no_notice, "no user notice");
   };
@@ -394,6 +398,7 @@ int main(int argc, char** argv) {
     if (segment_mib > 0) r["segment_max_bytes"] = static_cast<std::int64_t>(segment_mib * 1024 * 1024);
     if (segment_minutes) r["segment_max_minutes"] = segment_minutes;
     if (retention_days) r["retention_days"] = retention_days;
+    if (idle_seconds) r["idle_seconds"] = idle_seconds;
     if (!notice.empty()) {
       r["user_notice"] = true;
       r["user_notice_message"] = notice;

@@ -91,7 +91,7 @@ class RecorderImpl final : public Recorder {
   // picture's duration is extended (provisionally) to cover their time.
   Status cover_with_held(std::int64_t until_ms);
   bool groups_small_changes() const { return tuning_.small_change_fragment_ms > 0 && !audio_; }
-  Status close_segment();
+  Status close_segment(bool last = false);
   Status finish(SteadyClock::time_point now);
   SteadyClock::time_point now() const { return clock_->now(); }
   SteadyClock::time_point time_of(std::int64_t media) const {
@@ -354,6 +354,9 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   if (*st == CaptureStatus::timeout) return {};  // nothing had changed after all
   auto rects = capture_->last_grab_rects();
   bool small = false;
+  if (options_.on_screen_change && (!started_ || !activity_->small_and_hot(rects, tuning_.small_change_max_mbs))) {
+    options_.on_screen_change(now);
+  }
   if (!started_) {
     started_ = true;
     t0_ = now;
@@ -557,7 +560,11 @@ Status RecorderImpl::cover_with_held(std::int64_t until_ms) {
   return {};
 }
 
-Status RecorderImpl::close_segment() {
+Status RecorderImpl::close_segment(bool last) {
+  if (options_.before_segment_close && segments_.is_open() && segments_.fragments() > 0) {
+    options_.before_segment_close(SegmentClosing{segments_.seq(), segments_.start_ms(), segments_.end_ms(), last},
+                                  *this);
+  }
   auto closed = segments_.close();
   if (!closed) return std::unexpected(closed.error());
   if (*closed && on_closed_) on_closed_(**closed);
@@ -588,7 +595,7 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
   } else if (auto st = extend_held(media_ms(now)); !st) {
     return st;
   }
-  return close_segment();
+  return close_segment(true);
 }
 
 Status RecorderImpl::stop() {

@@ -88,6 +88,8 @@ export interface RecordingRule {
   retention_days: number;
   user_notice: boolean;
   user_notice_message: string;
+  /** Activity events: idle after this many seconds without input or screen change (IDLE_MIN_SECONDS..IDLE_MAX_SECONDS). */
+  idle_seconds?: number;
 }
 
 export interface Assignment {
