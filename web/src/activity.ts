@@ -153,47 +153,49 @@ export function createActivity(player: Player, opts: ActivityOptions): Activity 
     idleLayer.replaceChildren();
     markerRow.replaceChildren();
     if (timeline.hidden) return;
-    const pct = (ms: number) => `${(Math.min(1, Math.max(0, ms / durationMs)) * 100).toFixed(4)}%`;
+    const frac = (ms: number) => Math.min(1, Math.max(0, ms / durationMs));
+    // Through the CSSOM: the server's CSP (style-src 'self') drops style attributes.
+    const place = <T extends HTMLElement>(el: T, startMs: number, endMs: number): T => {
+      el.style.left = `${frac(startMs) * 100}%`;
+      el.style.width = `${(frac(endMs) - frac(startMs)) * 100}%`;
+      return el;
+    };
     const span = (startMs: number, endMs: number) => `${formatClock(startMs / 1000)} to ${formatClock(endMs / 1000)}`;
     const bands = appBands(all, durationMs);
     const colors = appColors(bands);
     for (const b of bands) {
       const label = `${b.app}, ${span(b.startMs, b.endMs)}`;
-      bandsRow.append(
-        h('div', {
-          class: 'tl-band',
-          role: 'img',
-          'aria-label': label,
-          title: b.title ? `${label}: ${b.title}` : label,
-          'data-app': b.app,
-          'data-start-ms': String(b.startMs),
-          'data-end-ms': String(b.endMs),
-          style: `left:${pct(b.startMs)};width:calc(${pct(b.endMs)} - ${pct(b.startMs)});background:${colors.get(b.app)}`,
-        }),
-      );
+      const band = h('div', {
+        class: 'tl-band',
+        role: 'img',
+        'aria-label': label,
+        title: b.title ? `${label}: ${b.title}` : label,
+        'data-app': b.app,
+        'data-start-ms': String(b.startMs),
+        'data-end-ms': String(b.endMs),
+      });
+      band.style.background = colors.get(b.app) ?? '';
+      bandsRow.append(place(band, b.startMs, b.endMs));
     }
     for (const s of stretches) {
       const label = `Idle, ${span(s.startMs, s.endMs)}`;
-      idleLayer.append(
-        h('div', {
-          class: 'tl-idle-stretch',
-          role: 'img',
-          'aria-label': label,
-          title: label,
-          'data-start-ms': String(s.startMs),
-          'data-end-ms': String(s.endMs),
-          style: `left:${pct(s.startMs)};width:calc(${pct(s.endMs)} - ${pct(s.startMs)})`,
-        }),
-      );
+      const shade = h('div', {
+        class: 'tl-idle-stretch',
+        role: 'img',
+        'aria-label': label,
+        title: label,
+        'data-start-ms': String(s.startMs),
+        'data-end-ms': String(s.endMs),
+      });
+      idleLayer.append(place(shade, s.startMs, s.endMs));
     }
     for (const m of markers(shown, durationMs)) {
-      markerRow.append(
-        h('div', {
-          class: `tl-marker t-${m.type.replace(/[^a-z]/g, '-')}`,
-          title: m.count > 1 ? `${typeLabel(m.type)} and ${m.count - 1} more` : typeLabel(m.type),
-          style: `left:${(m.frac * 100).toFixed(4)}%`,
-        }),
-      );
+      const mark = h('div', {
+        class: `tl-marker t-${m.type.replace(/[^a-z]/g, '-')}`,
+        title: m.count > 1 ? `${typeLabel(m.type)} and ${m.count - 1} more` : typeLabel(m.type),
+      });
+      mark.style.left = `${m.frac * 100}%`;
+      markerRow.append(mark);
     }
   };
 

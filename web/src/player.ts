@@ -118,8 +118,8 @@ export function createPlayer(opts: PlayerOptions): Player {
     'section',
     { class: 'player', 'aria-label': 'Player' },
     stage,
-    h('div', { class: 'controls seek-row' }, progress, timeText),
-    timelineSlot,
+    // The timeline sits under the progress bar in the same grid column.
+    h('div', { class: 'controls seek-row' }, progress, timeText, timelineSlot),
     h(
       'div',
       { class: 'controls' },

@@ -157,7 +157,7 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
       { title: 'Segments', cell: (r) => String(r.segment_count) },
       { title: 'Status', cell: (r) => h('span', { class: `badge st-${r.status}` }, statusText[r.status] ?? r.status) },
       ...(byActivity
-        ? [{ title: 'First match', className: 'nowrap', cell: (r: Recording) => (r.first_match_ms !== undefined ? formatDuration(r.first_match_ms) : '—') }]
+        ? [{ title: 'First match', className: 'nowrap first-match', cell: (r: Recording) => (r.first_match_ms !== undefined ? formatDuration(r.first_match_ms) : '—') }]
         : []),
       {
         title: 'Actions',
