@@ -247,7 +247,7 @@ export function createActivity(player: Player, opts: ActivityOptions): Activity 
     if (!b) return;
     b.setAttribute('aria-current', 'true');
     if ((reveal || !video.paused) && !list.contains(document.activeElement)) {
-      const top = b.offsetTop - list.offsetTop;
+      const top = b.offsetTop; // the list is the offset parent (position: relative)
       if (top < list.scrollTop || top + b.offsetHeight > list.scrollTop + list.clientHeight) {
         list.scrollTop = Math.max(0, top - list.clientHeight / 3);
       }
