@@ -27,7 +27,7 @@ Json to_json(const Pool& p) {
 }
 
 Json to_json(const Recording& r) {
-  return {{"id", r.id},
+  Json j = {{"id", r.id},
           {"computer_id", r.computer_id},
           {"computer_name", r.computer_name},
           {"pool_id", opt(r.pool_id)},
@@ -43,6 +43,8 @@ Json to_json(const Recording& r) {
           {"retention_days", r.retention_days},
           {"expires_at", opt_time(r.expires_at)},
           {"legal_hold", r.legal_hold}};
+  if (r.first_match_ms) j["first_match_ms"] = *r.first_match_ms;
+  return j;
 }
 
 void add_media_summary(Json& j, const std::vector<Segment>& segments) {
@@ -61,6 +63,23 @@ Json to_json(const Segment& s) {
           {"sha256", s.sha256},
           {"start_offset_ms", s.start_offset_ms},
           {"duration_ms", s.duration_ms}};
+}
+
+Json to_json(const RecordingEvent& e, EpochMs recording_start) {
+  Json j = events::to_json(e.event);
+  j["time"] = format_rfc3339(recording_start + e.event.t_ms);
+  j["seq"] = e.seq;
+  return j;
+}
+
+Json to_json(const EventHit& h) {
+  Json j = to_json(h.event, h.recording_start);
+  j["recording_id"] = h.event.recording_id;
+  j["computer_id"] = h.computer_id;
+  j["computer_name"] = h.computer_name;
+  j["pool_id"] = opt(h.pool_id);
+  j["username"] = h.username;
+  return j;
 }
 
 Json to_json(const RoleGrant& g) {

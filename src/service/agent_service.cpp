@@ -281,10 +281,31 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
                 "X-Content-SHA256");
   }
   if (auto existing = catalog_.get_segment(rec.id, in.seq)) {
-    if (existing->sha256 == in.sha256) return SegmentAccepted{std::move(*existing), false};
-    return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with other bytes");
+    if (existing->sha256 != in.sha256) {
+      return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with other bytes");
+    }
+    if (existing->events_sha256 != in.events_sha256) {
+      return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with " +
+                                      (existing->events_sha256 ? "another events document" : "no events document"));
+    }
+    return SegmentAccepted{std::move(*existing), false};
   } else if (existing.error().code != Errc::not_found) {
     return std::unexpected(existing.error());
+  }
+  if (in.events_sha256) {
+    // Documents are never replaced once stored, so this check holds when
+    // the row goes in.
+    auto doc = catalog_.get_event_document(rec.id, in.seq);
+    if (!doc && doc.error().code != Errc::not_found) return std::unexpected(doc.error());
+    if (!doc || doc->sha256 != *in.events_sha256) {
+      const std::string why = !doc ? "no events document of segment " + seq_text + " is stored"
+                                   : "the stored events document of segment " + seq_text + " has SHA-256 " +
+                                         doc->sha256;
+      (void)catalog_.note_upload(rec.computer_id, clock_->now_ms(), "segment " + seq_text + " refused: " + why);
+      return fail(Errc::events_missing,
+                  why + ", not " + *in.events_sha256 + "; upload the events document first (PUT .../events)",
+                  "X-Deskaudit-Events-SHA256");
+    }
   }
   auto index = media::index_segment_file(in.file);
   if (!index) {
@@ -301,6 +322,7 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
   seg.duration_ms = index->duration_ms();
   seg.index_json = media::to_json(*index).dump();
   seg.created_at = clock_->now_ms();
+  seg.events_sha256 = in.events_sha256;
   // The object first: a catalog row never points at a missing object.
   if (auto st = store_.put_handed_over_file(seg.object_key, in.file, seg.sha256); !st) return std::unexpected(st.error());
   auto added = catalog_.add_segment(seg);

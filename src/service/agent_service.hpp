@@ -101,6 +101,9 @@ struct ReceivedSegment {
   std::uint64_t size_bytes = 0;
   std::filesystem::path file;  // the caller removes it afterwards
   std::string object_key;      // where the object store keeps it (the storage layout)
+  // X-Deskaudit-Events-SHA256: the segment's events document, uploaded
+  // before it (EventService); absent for a segment without events.
+  std::optional<std::string> events_sha256;
 };
 
 struct SegmentAccepted {
@@ -140,8 +143,10 @@ class AgentService {
                       std::uint64_t claimed_bytes);
   // ... then the received file: checked against the claimed hash and as a
   // fragmented MP4, stored (object first, then the catalog row), idempotent
-  // by (recording, seq) with the same bytes; conflict with other bytes. The
-  // outcome is noted on the computer's upload state.
+  // by (recording, seq) with the same bytes (and the same events document);
+  // conflict with other bytes. events_missing when it names an events
+  // document the server does not hold with that hash. The outcome is noted
+  // on the computer's upload state.
   Result<SegmentAccepted> accept_segment(const Caller& agent, const catalog::Recording& recording,
                                          const ReceivedSegment& segment);
 

@@ -4,13 +4,10 @@
 // never copied).
 //
 // Privacy: every look at a recording is written to the audit log before a
-// byte of media leaves (AuditLog::record_required); when the entry cannot be
-// written the call fails (unavailable) and nothing is served. Looks are
-// logged once per action (recording.play, recording.download), viewer and
-// recording within `audit_window_ms`: a player reloads a live playlist every
-// few seconds and fetches many segments, which is one viewing. A look is
-// marked only after its entry is written, so two concurrent first looks may
-// both be logged, but none is served without an entry.
+// byte of media leaves, once per action (recording.play,
+// recording.download), viewer and recording within `audit_window_ms`
+// (LookLog); when the entry cannot be written the call fails (unavailable)
+// and nothing is served.
 //
 // Scope as RecordingService::find: recording:play for the playlist and
 // segments, recording:download for the file; outside it, not_found.
@@ -31,6 +28,7 @@
 #include "common/time.hpp"
 #include "service/audit_log.hpp"
 #include "service/caller.hpp"
+#include "service/look_log.hpp"
 #include "service/recording_service.hpp"
 #include "storage/object_store.hpp"
 
@@ -74,9 +72,6 @@ class MediaService {
   Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
 
  private:
-  // The audit entry before the media, once per window (see above).
-  Status audit_look(const Caller& who, std::string_view action, const catalog::Recording& rec,
-                    const nlohmann::json& details);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
 
   catalog::Catalog& catalog_;
@@ -85,8 +80,7 @@ class MediaService {
   std::shared_ptr<const Clock> clock_;
   RecordingService& recordings_;
   MediaSettings settings_;
-  std::mutex looks_mu_;
-  std::map<std::string, EpochMs> last_look_;  // "action\nactor\nrecording" -> when last logged
+  LookLog looks_;  // the audit entry before the media, once per window
 };
 
 }  // namespace deskaudit::service

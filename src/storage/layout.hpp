@@ -6,6 +6,8 @@
 //   recordings/<computer id>/<recording id>/               recording_prefix()
 //   recordings/<computer id>/<recording id>/<seq, 6 digits or more>-<sha256[0,16)>.mp4
 //                                                          segment_key()
+//   recordings/<computer id>/<recording id>/<seq, 6 digits or more>-<sha256[0,16)>.events.json
+//                                                          events_key()
 //
 // The prefix ends with '/', so listing one recording's prefix never reaches
 // another's whose id merely starts the same way (rec-1 and rec-10). Ids must
@@ -32,5 +34,11 @@ Result<std::string> recording_prefix(std::string_view computer_id, std::string_v
 // lowercase hex digits.
 Result<std::string> segment_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
                                 std::string_view sha256);
+
+// The key of a segment's events document (docs/api.md, "Activity events"):
+// beside its segment, under the recording's prefix, so deleting the
+// recording removes it. Same rules and errors as segment_key.
+Result<std::string> events_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
+                               std::string_view sha256);
 
 }  // namespace deskaudit::storage
