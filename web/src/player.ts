@@ -298,12 +298,16 @@ export function createPlayer(opts: PlayerOptions): Player {
     if (document.activeElement !== volume) volume.value = String(pct);
     volume.setAttribute('aria-valuetext', video.muted ? `${pct}%, muted` : `${pct}%`);
   };
+  // volumechange is queued, so the controls are synced at once as well:
+  // the button's state must be right the moment the click returns.
   muteBtn.addEventListener('click', () => {
     video.muted = !video.muted;
+    syncSound();
   });
   volume.addEventListener('input', () => {
     video.volume = Number(volume.value) / 100;
     if (video.volume > 0 && video.muted) video.muted = false;
+    syncSound();
   });
   video.addEventListener('volumechange', syncSound);
 
@@ -376,6 +380,7 @@ export function createPlayer(opts: PlayerOptions): Player {
     } else if ((ev.key === 'm' || ev.key === 'M') && !activates) {
       ev.preventDefault();
       video.muted = !video.muted;
+      syncSound();
     }
   };
   document.addEventListener('keydown', onKey);
