@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Figures for bench/record/run.sh: reads WORK/<run>/ and prints the table."""
+import array
 import collections
 import glob
 import json
@@ -183,23 +184,72 @@ def analyse_idle():
             "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s}
 
 
-def analyse_audio():
-    """Bytes/hour of each track and CPU per phase of the audio run."""
-    d = os.path.join(work, "audio")
-    t0, t1, t2, a0, a1, a2, p0, p1, p2, hz = map(int, open(os.path.join(d, "phases")).read().split())
-    start_ms = int(open(os.path.join(d, "start_ms")).read().strip())
-    rec, size, _ = agent_recording(d)
-    data = open(rec, "rb").read()
+def audio_envelope(rec):
+    """Mean absolute level (mono s16) of each millisecond of a recording's first audio track, and the samples."""
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", rec, "-map", "0:a:0", "-ac", "1", "-ar", "48000",
+                          "-f", "s16le", "-"], capture_output=True).stdout
+    pcm = array.array("h")
+    pcm.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder != "little":
+        pcm.byteswap()
+    env = [sum(map(abs, pcm[i:i + 48])) / 48 for i in range(0, len(pcm) - 47, 48)]
+    return env, pcm
 
-    def packets(stream):
-        out = sh("ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,size",
-                 "-of", "csv=p=0", rec).stdout.split()
-        return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line)]
 
-    audio, video = packets("a:0"), packets("v:0")
-    # The audio traf of each moof (its second traf) costs bytes too: counted
-    # in the phase its first sample belongs to (tfdt, 48 kHz ticks).
-    trafs = []  # (time s, bytes)
+def tone_onsets(rec, expected):
+    """Media time (s) of each 1 kHz tone's onset near each expected time, and its measured frequency."""
+    env, pcm = audio_envelope(rec)
+    out = []
+    for te in expected:
+        lo, hi = max(0, int((te - 2) * 1000)), min(len(env), int((te + 2) * 1000))
+        if hi - lo < 1200:
+            continue
+        peak = max(env[lo:hi])
+        if peak < 1000:  # no tone there (the track has silence or nothing)
+            continue
+        onset = next(i for i in range(lo, hi) if env[i] >= peak / 2)
+        # Frequency by zero crossings over the tone's middle 0.8 s.
+        seg = pcm[(onset + 100) * 48:(onset + 900) * 48]
+        crossings = sum(1 for x, y in zip(seg, seg[1:]) if (x < 0) != (y < 0))
+        out.append((onset / 1000, crossings / 2 / 0.8))
+    return out
+
+
+def bar_frames(rec):
+    """(media time s, bar length px) of every video frame: the avsync strip at x 20..1060, y 1000..1064."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-i", rec, "-map", "0:v:0", "-vf",
+                        "crop=1040:64:20:1000,showinfo,scale=1040:1:flags=area", "-fps_mode", "passthrough",
+                        "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True)
+    times = [float(t) for t in re.findall(rb"pts_time:\s*([0-9.]+)", r.stderr)]
+    rows = [r.stdout[i * 1040:(i + 1) * 1040] for i in range(len(r.stdout) // 1040)]
+    return [(t, sum(1 for v in row if v > 128)) for t, row in zip(times, rows)]
+
+
+def av_sync(rec, expected):
+    """Per tone: (tone onset s, frequency Hz, onset seen on video s, offset ms = audio - video, frames used)."""
+    onsets = tone_onsets(rec, expected)
+    frames = [(t, px) for t, px in bar_frames(rec) if 5 <= px <= 990]
+    out = []
+    for onset, freq in onsets:
+        # Each frame showing the bar says when the tone began: its time minus the bar's length (1 px = 1 ms).
+        est = sorted(t - px / 1000 for t, px in frames if onset - 1.5 <= t - px / 1000 <= onset + 1.5)
+        if not est:
+            out.append((onset, freq, float("nan"), float("nan"), 0))
+            continue
+        v = est[len(est) // 2]
+        out.append((onset, freq, v, 1000 * (onset - v), len(est)))
+    return out
+
+
+def stream_packets(rec, stream):
+    out = sh("ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,size",
+             "-of", "csv=p=0", rec).stdout.split()
+    return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line and "N/A" not in line)]
+
+
+def agent_audio_trafs(data):
+    """(time s, bytes) of the audio traf (the second) of each moof: the sound's share of fragment headers."""
+    trafs = []
     for typ, off, size_ in boxes(data, 0, len(data)):
         if typ != "moof":
             continue
@@ -210,20 +260,90 @@ def analyse_audio():
                     v = data[c + 8]
                     tfdt = struct.unpack(">Q", data[c + 12:c + 20])[0] if v == 1 else struct.unpack(">I", data[c + 12:c + 16])[0]
                     trafs.append((tfdt / 48000, tsize))
+    return trafs
 
-    def phase(a_ms, b_ms, a_ticks, b_ticks, p_ticks0, p_ticks1):
-        lo, hi = (a_ms - start_ms) / 1000, (b_ms - start_ms) / 1000
-        secs = hi - lo
-        ab = sum(n for t, n in audio if lo <= t < hi) + sum(n for t, n in trafs if lo <= t < hi)
-        vb = sum(n for t, n in video if lo <= t < hi)
-        return {"s": secs, "audio_mb_h": ab / 1e6 / secs * 3600, "video_mb_h": vb / 1e6 / secs * 3600,
-                "audio_cpu_pct": 100 * (b_ticks - a_ticks) / hz / secs,
-                "process_cpu_pct": 100 * (p_ticks1 - p_ticks0) / hz / secs}
 
-    sound = open(os.path.join(d, "sound")).read().strip()
-    return {"silence": phase(t0, t1, a0, a1, p0, p1), "sound": phase(t1, t2, a1, a2, p1, p2), "sound_kind": sound,
-            "load": open(os.path.join(d, "loadavg")).read().split()[:3],
-            "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "bytes": size}
+def monitor_frames(d, tone_wall_ms):
+    """What the sink played (parec of its monitor), per 20 ms: (wall ms of the frame's start, digital zero?).
+    Its clock is set by the first tone: the first sound of the run."""
+    pcm = array.array("h")
+    raw = open(os.path.join(d, "monitor.raw"), "rb").read()
+    pcm.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder != "little":
+        pcm.byteswap()
+    onset = next((i for i, x in enumerate(pcm) if abs(x) > 8000), None)
+    if onset is None:
+        return []
+    wall0 = tone_wall_ms - onset / 96  # 96 values (48 stereo frames) a millisecond
+    n = 1920  # 20 ms of stereo
+    return [(wall0 + i / 96, max(pcm[i:i + n]) == 0 and min(pcm[i:i + n]) == 0) for i in range(0, len(pcm) - n + 1, n)]
+
+
+def analyse_audio():
+    """The audio run: four recorders of one session with sound (see run.sh)."""
+    d = os.path.join(work, "audio")
+    sound_marks = [json.loads(l) for l in open(os.path.join(d, "marks", "sound.jsonl"))]
+    tone_marks = [m["t_ms"] for m in sound_marks if m["event"] == "tone"]
+    monitor = monitor_frames(d, tone_marks[0]) if tone_marks else []
+    silence_frames = [z for w, z in monitor
+                      if any(a <= w < b for (a, k), (b, _) in zip([(m["t_ms"], m["event"]) for m in sound_marks],
+                                                                  [(m["t_ms"], m["event"]) for m in sound_marks[1:]]) if k == "silence")]
+    res = {"monitor_silence_zero": (sum(silence_frames), len(silence_frames)),
+           "load": open(os.path.join(d, "loadavg")).read().split()[:3], "sound_kind": open(os.path.join(d, "sound")).read().strip()}
+    for name in ("agent-av", "agent-v", "ffmpeg-av", "ffmpeg-a"):
+        rd = os.path.join(d, name)
+        ticks, hz, t0, t1 = map(int, open(os.path.join(rd, "cpu")).read().split())
+        wall_s = (t1 - t0) / 1000
+        r = {"cpu_pct": 100 * ticks / hz / wall_s, "cpu_s": ticks / hz, "rss_mb": int(open(os.path.join(rd, "hwm_kb")).read()) / 1024}
+        start_ms = int(open(os.path.join(rd, "start_ms")).read().strip())
+        tone_marks = [m["t_ms"] for m in sound_marks if m["event"] == "tone"]
+        if name.startswith("agent"):
+            rec, size, nseg = agent_recording(rd)
+            data = open(rec, "rb").read()
+            trafs = agent_audio_trafs(data)
+        else:
+            rec = os.path.join(rd, "out.mp4" if name == "ffmpeg-av" else "out.mka")
+            size, trafs = os.path.getsize(rec), []
+        dur = float(sh("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", rec).stdout.strip() or "nan")
+        r.update({"bytes": size, "duration_s": dur, "mb_h": size / 1e6 / dur * 3600})
+        if name != "agent-v":
+            audio = stream_packets(rec, "a:0") + trafs
+            r["audio_mb_h"] = sum(n for _, n in audio) / 1e6 / dur * 3600
+            # The media clock against the wall: by the first tone (start_ms is ffmpeg's launch, not its time 0).
+            onsets = tone_onsets(rec, [(tone_marks[0] - start_ms) / 1000]) if tone_marks else []
+            if onsets:
+                start_ms = tone_marks[0] - onsets[0][0] * 1000
+            # Digital silence as played: 20 ms packets whose whole span (and 40 ms around) was zeros on the sink.
+            # By what the silence follows (libopus keeps the mode of the sound before it).
+            zero = {round(w / 20): z for w, z in monitor}
+            silences = [(m["t_ms"], b["t_ms"], m.get("after", "start")) for m, b in zip(sound_marks, sound_marks[1:])
+                        if m["event"] == "silence"]
+            by_after = {}
+            for t, n in stream_packets(rec, "a:0"):
+                w = start_ms + t * 1000
+                if not all(zero.get(round(w / 20) + k, False) for k in (-2, -1, 0, 1, 2)):
+                    continue
+                after = next((k for a, b, k in silences if a <= w < b), "start")
+                for key in (after, "all"):
+                    c, b = by_after.get(key, (0, 0))
+                    by_after[key] = (c + 1, b + n)
+            r["digital_silence"] = {k: (c * 0.02, b / 1e6 / (c * 0.02) * 3600) for k, (c, b) in by_after.items()}
+            # Bytes per hour of the sound by what was heard: the avsync marks (wall ms) on the media clock.
+            parts = [((m["t_ms"] - start_ms) / 1000, m["event"]) for m in sound_marks]
+            per = {}
+            for (a, kind), (b, _) in zip(parts, parts[1:] + [(dur, "")]):
+                a, b = max(a, 0.0), min(b, dur)
+                if b - a < 0.5:
+                    continue
+                secs, n = per.get(kind, (0.0, 0))
+                per[kind] = (secs + b - a, n + sum(x for t, x in audio if a <= t < b))
+            r["parts"] = {k: (secs, n / 1e6 / secs * 3600) for k, (secs, n) in per.items()}
+        if name.endswith("-av"):
+            expected = [(m["t_ms"] - start_ms) / 1000 for m in sound_marks if m["event"] == "tone"]
+            r["sync"] = av_sync(rec, expected)
+        res[name] = r
+    res["audio_cpu_pct"] = 100 * int(open(os.path.join(d, "agent-av", "audio_ticks")).read()) / hz / wall_s
+    return res
 
 
 results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office")}
@@ -271,16 +391,55 @@ if idle:
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "
           f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour)")
 if audio_run:
-    kind = "speech and music" if audio_run["sound_kind"] == "speech" else "music"
+    A = audio_run
+    kind = "speech and music" if A["sound_kind"] == "speech" else "music"
     print()
-    print(f"audio run: idle desktop (xclock), agent with sound, load average {' '.join(audio_run['load'])} at the end")
-    print("phase".ljust(24) + "length (s)".rjust(12) + "audio MB/h".rjust(12) + "video MB/h".rjust(12)
-          + "audio CPU %".rjust(13) + "process CPU %".rjust(15))
-    for name, label in (("silence", "silence"), ("sound", kind)):
-        p = audio_run[name]
-        print(label.ljust(24) + f"{p['s']:.1f}".rjust(12) + f"{p['audio_mb_h']:.3f}".rjust(12)
-              + f"{p['video_mb_h']:.3f}".rjust(12) + f"{p['audio_cpu_pct']:.3f}".rjust(13)
-              + f"{p['process_cpu_pct']:.3f}".rjust(15))
-    print(f"(audio CPU = the da-audio thread: capture + Opus; audio MB/h includes its trafs; "
-          f"peak RSS {audio_run['rss_mb']:.1f} MB)")
+    print(f"audio run: the session with sound ({kind} between 1 kHz tones), four recorders at once, "
+          f"load average {' '.join(A['load'])} at the end")
+    cols4 = ("agent-av", "agent-v", "ffmpeg-av", "ffmpeg-a")
+    heads = {"agent-av": "deskaudit a+v", "agent-v": "deskaudit video", "ffmpeg-av": "ffmpeg x11grab+pulse",
+             "ffmpeg-a": "ffmpeg pulse only"}
+    def arow(label, fmt):
+        print(label.ljust(34) + "".join((fmt(A[c]) if fmt(A[c]) is not None else "-").rjust(w) for c in cols4))
+    print("metric".ljust(34) + "".join(heads[c].rjust(w) for c in cols4))
+    arow("recording length (s)", lambda r: f"{r['duration_s']:.1f}")
+    arow("bytes", lambda r: f"{r['bytes']}")
+    arow("MB per hour (total)", lambda r: f"{r['mb_h']:.3f}")
+    arow("MB per hour (sound alone)", lambda r: f"{r['audio_mb_h']:.3f}" if "audio_mb_h" in r else None)
+    for part, label in (("silence", "silence"), ("speech", "speech"), ("music", "music"), ("tone", "1 kHz tone")):
+        arow(f"  sound MB/h in {label}", lambda r, p=part: f"{r['parts'][p][1]:.3f} ({r['parts'][p][0]:.0f} s)"
+             if p in r.get("parts", {}) else None)
+    for after, label in (("all", "  sound MB/h in digital silence"), ("tone", "    after the tone"),
+                         ("speech", "    after speech"), ("music", "    after music")):
+        arow(label, lambda r, a=after: f"{r['digital_silence'][a][1]:.3f} ({r['digital_silence'][a][0]:.0f} s)"
+             if a in r.get("digital_silence", {}) else None)
+    arow("CPU seconds", lambda r: f"{r['cpu_s']:.2f}")
+    arow("CPU % of one core", lambda r: f"{r['cpu_pct']:.3f}")
+    arow("peak RSS (MB)", lambda r: f"{r['rss_mb']:.1f}")
+    def sync_stat(r, f):
+        offs = [o for _, _, _, o, n in r.get("sync", []) if n]
+        return f(offs) if offs else None
+    arow("A/V offset ms (audio - video) mean", lambda r: sync_stat(r, lambda o: f"{sum(o) / len(o):+.1f}"))
+    arow("  max |offset| ms", lambda r: sync_stat(r, lambda o: f"{max(map(abs, o)):.1f}"))
+    arow("  first .. last tone ms", lambda r: sync_stat(r, lambda o: f"{o[0]:+.0f} .. {o[-1]:+.0f}"))
+    arow("  tones measured / heard", lambda r: f"{sum(1 for s in r['sync'] if s[4])}/{len(r['sync'])}" if "sync" in r else None)
+    arow("  tone frequency (Hz, median)", lambda r: f"{sorted(s[1] for s in r['sync'])[len(r['sync']) // 2]:.0f}"
+         if r.get("sync") else None)
+    for c in ("agent-av", "ffmpeg-av"):
+        print(f"{c} per tone (audio onset s: offset ms, frames): " +
+              ", ".join(f"{a:.1f}: {o:+.0f} ({n})" for a, _, _, o, n in A[c].get("sync", [])))
+    z, nz = A["monitor_silence_zero"]
+    print(f"the sink in the silence parts: {z} of {nz} 20 ms frames digital zero (parec of its monitor)")
+    av, v, fa, fo = A["agent-av"], A["agent-v"], A["ffmpeg-av"], A["ffmpeg-a"]
+    print(f"sound added by the agent: {av['mb_h'] - v['mb_h']:+.3f} MB/hour, {av['cpu_pct'] - v['cpu_pct']:+.3f}% of a core "
+          f"(da-audio thread {A['audio_cpu_pct']:.3f}%); ffmpeg's sound alone: {fo['cpu_pct']:.3f}% of a core")
+    print(f"agent a+v / ffmpeg x11grab+pulse: bytes per hour {av['mb_h'] / fa['mb_h']:.3f}, CPU {av['cpu_pct'] / fa['cpu_pct']:.3f}; "
+          f"sound alone {av['audio_mb_h'] / fa['audio_mb_h']:.3f}")
+    sil = av.get("digital_silence", {}).get("all")
+    offs = [abs(o) for _, _, _, o, n in av.get("sync", []) if n]
+    worst = max((v[1] for k, v in av.get("digital_silence", {}).items() if k != "all"), default=float("nan"))
+    print(f"targets: silence < 1 MB/hour: {sil[1]:.3f} overall, {worst:.3f} after the worst kind of sound "
+          f"({'met' if worst < 1 else 'missed'}); "
+          f"A/V sync within 80 ms start to end: max {max(offs) if offs else float('nan'):.0f} ms "
+          f"({'met' if offs and max(offs) <= 80 else 'missed'})" if sil else "targets: no silence measured")
 print("(MB = 10^6 bytes; CPU = utime+stime of the recorder process over the session)")
