@@ -14,7 +14,9 @@
 // "Heard" = written minus the playback latency libpulse reports (the stream
 // asks for 30 ms of buffer), checked every 5 ms. Marks, one JSON object a line:
 // {"t_ms": wall ms the part began at the sink, "event": "silence"|"tone"|"speech"|"music"},
-// a silence with "after": the part before it.
+// a silence with "after": the part before it, and after a tone "tone_stall_ms": the
+// longest wait between two bar updates during it (over 5 ms: this program or the
+// X server was starved, and frames then show a bar shorter than the tone heard).
 // Runs until SIGINT/SIGTERM.
 #include <algorithm>
 #include <array>
@@ -162,6 +164,7 @@ int main(int argc, char** argv) {
   long long written = 0;   // frames written to the stream
   long long heard = -1;    // frames past the sink, at the last check
   int bar_px = 0;
+  long long last_check_ms = 0, tone_stall_ms = 0;
   std::vector<std::int16_t> chunk(kChunkFrames * kChannels);
   while (!g_stop) {
     for (int f = 0; f < kChunkFrames; ++f) {
@@ -197,8 +200,11 @@ int main(int argc, char** argv) {
     if (heard < start) {  // a part began at the sink since the last check
       marks << "{\"t_ms\":" << now - (now_heard - start) * 1000 / kRate << ",\"event\":\"" << name(schedule.at(now_heard))
             << "\"";
-      if (schedule.at(now_heard) == Part::silence && start > 0)
+      if (schedule.at(now_heard) == Part::silence && start > 0) {
         marks << ",\"after\":\"" << name(schedule.at(start - 1)) << "\"";
+        if (schedule.at(start - 1) == Part::tone) marks << ",\"tone_stall_ms\":" << tone_stall_ms;
+      }
+      if (schedule.at(now_heard) == Part::tone) tone_stall_ms = 0;
       marks << "}\n" << std::flush;
       if (schedule.at(now_heard) == Part::tone) {
         const std::uint32_t above = XCB_STACK_MODE_ABOVE;
@@ -206,6 +212,8 @@ int main(int argc, char** argv) {
       }
     }
     heard = now_heard;
+    if (schedule.at(heard) == Part::tone) tone_stall_ms = std::max(tone_stall_ms, now - last_check_ms);
+    last_check_ms = now;
     const int want = schedule.at(heard) == Part::tone
                          ? static_cast<int>(std::min<long long>(kBarMaxMs, (heard - start) * 1000 / kRate))
                          : 0;
