@@ -290,6 +290,8 @@ def analyse_audio():
     silence_frames = [z for w, z in monitor
                       if any(a <= w < b for (a, k), (b, _) in zip([(m["t_ms"], m["event"]) for m in sound_marks],
                                                                   [(m["t_ms"], m["event"]) for m in sound_marks[1:]]) if k == "silence")]
+    if not any(json.loads(l)["event"] == "end" for l in open(os.path.join(d, "marks", "marks.jsonl"))):
+        print("audio run: the session did not reach its end (see audio/session.log): figures of a shorter session")
     res = {"monitor_silence_zero": (sum(silence_frames), len(silence_frames)),
            "load": open(os.path.join(d, "loadavg")).read().split()[:3], "sound_kind": open(os.path.join(d, "sound")).read().strip()}
     for name in ("agent-av", "agent-v", "ffmpeg-av", "ffmpeg-a"):
@@ -311,35 +313,42 @@ def analyse_audio():
         if name != "agent-v":
             audio = stream_packets(rec, "a:0") + trafs
             r["audio_mb_h"] = sum(n for _, n in audio) / 1e6 / dur * 3600
-            # The media clock against the wall: by the first tone (start_ms is ffmpeg's launch, not its time 0).
-            onsets = tone_onsets(rec, [(tone_marks[0] - start_ms) / 1000]) if tone_marks else []
-            if onsets:
-                start_ms = tone_marks[0] - onsets[0][0] * 1000
-            # Digital silence as played: 20 ms packets whose whole span (and 40 ms around) was zeros on the sink.
-            # By what the silence follows (libopus keeps the mode of the sound before it).
-            zero = {round(w / 20): z for w, z in monitor}
-            silences = [(m["t_ms"], b["t_ms"], m.get("after", "start")) for m, b in zip(sound_marks, sound_marks[1:])
-                        if m["event"] == "silence"]
+            # The media clock against the wall, cycle by cycle: each tone's onset on this recording against the
+            # wall time avsync heard it (start_ms is only a first guess: ffmpeg's is its launch, not its time 0).
+            anchors = []
+            for onset, _ in tone_onsets(rec, [(t - start_ms) / 1000 for t in tone_marks]):
+                mark = min(tone_marks, key=lambda t: abs((t - start_ms) / 1000 - onset))
+                anchors.append((mark, onset))
+            if not anchors:
+                anchors = [(start_ms, 0.0)]
+            def media(w):
+                mark, onset = min(anchors, key=lambda x: abs(x[0] - w))
+                return onset + (w - mark) / 1000
+            # Steady digital silence: the Opus packets of each silence part from 500 ms after its start (the
+            # encoder codes the end of a sound for ~250 ms more) to 100 ms before its end; the sink played
+            # zeros there (see monitor_silence_zero). By what the silence follows: libopus keeps coding
+            # silence in the mode of the sound before it.
+            packets = stream_packets(rec, "a:0")
             by_after = {}
-            for t, n in stream_packets(rec, "a:0"):
-                w = start_ms + t * 1000
-                if not all(zero.get(round(w / 20) + k, False) for k in (-2, -1, 0, 1, 2)):
+            for m, nxt in zip(sound_marks, sound_marks[1:]):
+                if m["event"] != "silence":
                     continue
-                after = next((k for a, b, k in silences if a <= w < b), "start")
-                for key in (after, "all"):
+                lo, hi = media(m["t_ms"]) + 0.5, media(nxt["t_ms"]) - 0.1
+                got = [n for t, n in packets if lo <= t < hi]
+                for key in (m.get("after", "start"), "all"):
                     c, b = by_after.get(key, (0, 0))
-                    by_after[key] = (c + 1, b + n)
-            r["digital_silence"] = {k: (c * 0.02, b / 1e6 / (c * 0.02) * 3600) for k, (c, b) in by_after.items()}
-            # Bytes per hour of the sound by what was heard: the avsync marks (wall ms) on the media clock.
-            parts = [((m["t_ms"] - start_ms) / 1000, m["event"]) for m in sound_marks]
+                    by_after[key] = (c + len(got), b + sum(got))
+            r["digital_silence"] = {k: (c * 0.02, b / 1e6 / (c * 0.02) * 3600) for k, (c, b) in by_after.items() if c}
+            # Bytes per hour of the sound (with the agent's trafs) by what was heard.
             per = {}
-            for (a, kind), (b, _) in zip(parts, parts[1:] + [(dur, "")]):
-                a, b = max(a, 0.0), min(b, dur)
-                if b - a < 0.5:
+            for m, nxt in zip(sound_marks, sound_marks[1:]):
+                lo, hi = max(media(m["t_ms"]), 0.0), min(media(nxt["t_ms"]), dur)
+                if hi - lo < 0.5:
                     continue
-                secs, n = per.get(kind, (0.0, 0))
-                per[kind] = (secs + b - a, n + sum(x for t, x in audio if a <= t < b))
+                secs, n = per.get(m["event"], (0.0, 0))
+                per[m["event"]] = (secs + hi - lo, n + sum(x for t, x in audio if lo <= t < hi))
             r["parts"] = {k: (secs, n / 1e6 / secs * 3600) for k, (secs, n) in per.items()}
+            start_ms = anchors[0][0] - anchors[0][1] * 1000
         if name.endswith("-av"):
             expected = [(m["t_ms"] - start_ms) / 1000 for m in sound_marks if m["event"] == "tone"]
             # The marker's stall during each tone: on the silence mark that follows it.
@@ -414,7 +423,7 @@ if audio_run:
     for part, label in (("silence", "silence"), ("speech", "speech"), ("music", "music"), ("tone", "1 kHz tone")):
         arow(f"  sound MB/h in {label}", lambda r, p=part: f"{r['parts'][p][1]:.3f} ({r['parts'][p][0]:.0f} s)"
              if p in r.get("parts", {}) else None)
-    for after, label in (("all", "  sound MB/h in digital silence"), ("tone", "    after the tone"),
+    for after, label in (("all", "  sound MB/h in steady silence"), ("tone", "    after the tone"),
                          ("speech", "    after speech"), ("music", "    after music")):
         arow(label, lambda r, a=after: f"{r['digital_silence'][a][1]:.3f} ({r['digital_silence'][a][0]:.0f} s)"
              if a in r.get("digital_silence", {}) else None)
@@ -422,7 +431,7 @@ if audio_run:
     arow("CPU % of one core", lambda r: f"{r['cpu_pct']:.3f}")
     arow("peak RSS (MB)", lambda r: f"{r['rss_mb']:.1f}")
     def sync_stat(r, f, clean=False):
-        offs = [o for _, _, _, o, n, st in r.get("sync", []) if n and (not clean or 0 <= st <= 20)]
+        offs = [o for _, _, _, o, n, st in r.get("sync", []) if n and (not clean or 0 <= st <= 30)]
         return f(offs) if offs else None
     arow("A/V offset ms (audio - video) mean", lambda r: sync_stat(r, lambda o: f"{sum(o) / len(o):+.1f}"))
     arow("  max |offset| ms", lambda r: sync_stat(r, lambda o: f"{max(map(abs, o)):.1f}"))
@@ -442,11 +451,11 @@ if audio_run:
     print(f"agent a+v / ffmpeg x11grab+pulse: bytes per hour {av['mb_h'] / fa['mb_h']:.3f}, CPU {av['cpu_pct'] / fa['cpu_pct']:.3f}; "
           f"sound alone {av['audio_mb_h'] / fa['audio_mb_h']:.3f}")
     sil = av.get("digital_silence", {}).get("all")
-    offs = [abs(o) for _, _, _, o, n, st in av.get("sync", []) if n and 0 <= st <= 20]
+    offs = [abs(o) for _, _, _, o, n, st in av.get("sync", []) if n and 0 <= st <= 30]
     worst = max((v[1] for k, v in av.get("digital_silence", {}).items() if k != "all"), default=float("nan"))
     print(f"targets: silence < 1 MB/hour: {sil[1]:.3f} overall, {worst:.3f} after the worst kind of sound "
           f"({'met' if worst < 1 else 'missed'}); "
           f"A/V sync within 80 ms start to end: max {max(offs) if offs else float('nan'):.0f} ms "
-          f"over the {len(offs)} tones whose marker was drawn on time (stall <= 20 ms) "
+          f"over the {len(offs)} tones whose marker was drawn on time (stall <= 30 ms) "
           f"({'met' if offs and max(offs) <= 80 else 'missed'})" if sil else "targets: no silence measured")
 print("(MB = 10^6 bytes; CPU = utime+stime of the recorder process over the session)")

@@ -294,8 +294,10 @@ please check the totals before Friday and send the corrected sheet to finance. T
     --period-s "$audio_period_s" >"$dir/avsync.log" 2>&1 &
   local sync_pid=$!
   extra_pids+=("$sync_pid")
+  # The session can fail (xdotool racing a window that closes): the figures
+  # are then of a shorter session, and analyse.py says so.
   as_session_user "$session" "$display" --profile "$profile" --seed "$seed" --marks "$dir/marks/marks.jsonl" \
-    >"$dir/session.log" 2>&1
+    >"$dir/session.log" 2>&1 || echo "the session failed (exit $?), see $dir/session.log" >&2
   sleep 1
   local t_end
   t_end=$(date +%s%3N)
