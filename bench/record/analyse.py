@@ -233,7 +233,7 @@ def av_sync(rec, expected, stalls):
     out = []
     for onset, freq in onsets:
         # Each frame showing the bar says when the tone began: its time minus the bar's length (1 px = 1 ms).
-        est = sorted(t - px / 1000 for t, px in frames if onset - 1.5 <= t - px / 1000 <= onset + 1.5)
+        est = sorted(t - px / 1000 for t, px in frames if onset - 5 <= t - px / 1000 <= onset + 5)
         stall = stalls[min(range(len(expected)), key=lambda i: abs(expected[i] - onset))]
         if not est:
             out.append((onset, freq, float("nan"), float("nan"), 0, stall))
