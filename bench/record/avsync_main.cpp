@@ -50,7 +50,8 @@ constexpr int kStripX = 20, kStripY = 1000, kStripW = 1040, kStripH = 64, kBarMa
 
 [[noreturn]] void die(const std::string& why) {
   std::cerr << "deskaudit-avsync: " << why
-            << "\nusage: deskaudit-avsync --display :N --server SERVER --music FILE.raw [--speech FILE.raw] --marks FILE [--period-s N]\n";
+            << "\nusage: deskaudit-avsync --display :N --server SERVER --music FILE.raw [--speech FILE.raw] --marks "
+               "FILE [--period-s N]\n";
   std::exit(2);
 }
 
@@ -93,10 +94,14 @@ struct Schedule {
 };
 const char* name(Part p) {
   switch (p) {
-    case Part::silence: return "silence";
-    case Part::tone: return "tone";
-    case Part::speech: return "speech";
-    case Part::music: return "music";
+    case Part::silence:
+      return "silence";
+    case Part::tone:
+      return "tone";
+    case Part::speech:
+      return "speech";
+    case Part::music:
+      return "music";
   }
   return "?";
 }
@@ -124,7 +129,8 @@ int main(int argc, char** argv) {
   if (args.contains("--period-s")) period_s = std::atoll(args["--period-s"].c_str());
   if (period_s < 10 || period_s > 3600) die("--period-s must be 10..3600");
   const std::vector<std::int16_t> music = read_raw(args["--music"]);
-  const std::vector<std::int16_t> speech = args.contains("--speech") ? read_raw(args["--speech"]) : std::vector<std::int16_t>{};
+  const std::vector<std::int16_t> speech =
+      args.contains("--speech") ? read_raw(args["--speech"]) : std::vector<std::int16_t>{};
   const Schedule schedule{period_s * kRate, !speech.empty()};
 
   std::ofstream marks(args["--marks"], std::ios::app);
@@ -161,8 +167,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  long long written = 0;   // frames written to the stream
-  long long heard = -1;    // frames past the sink, at the last check
+  long long written = 0;  // frames written to the stream
+  long long heard = -1;   // frames past the sink, at the last check
   int bar_px = 0;
   long long last_check_ms = 0, tone_stall_ms = 0;
   std::vector<std::int16_t> chunk(kChunkFrames * kChannels);
@@ -171,14 +177,17 @@ int main(int argc, char** argv) {
       const long long pos = written + f;
       std::int16_t l = 0, r = 0;
       switch (schedule.at(pos)) {
-        case Part::silence: break;
+        case Part::silence:
+          break;
         case Part::tone:
-          l = r = static_cast<std::int16_t>(16384 * std::sin(2 * std::numbers::pi * 1000.0 * static_cast<double>(pos) / kRate));
+          l = r = static_cast<std::int16_t>(16384 *
+                                            std::sin(2 * std::numbers::pi * 1000.0 * static_cast<double>(pos) / kRate));
           break;
         case Part::speech:
         case Part::music: {
           const std::vector<std::int16_t>& src = schedule.at(pos) == Part::speech ? speech : music;
-          const auto i = static_cast<std::size_t>((pos - schedule.part_start(pos)) % static_cast<long long>(src.size() / kChannels));
+          const auto i = static_cast<std::size_t>((pos - schedule.part_start(pos)) %
+                                                  static_cast<long long>(src.size() / kChannels));
           l = src[2 * i];
           r = src[2 * i + 1];
           break;
@@ -198,8 +207,8 @@ int main(int argc, char** argv) {
     if (now_heard < heard) continue;  // the latency estimate stepped back: keep the later position
     const long long start = schedule.part_start(now_heard);
     if (heard < start) {  // a part began at the sink since the last check
-      marks << "{\"t_ms\":" << now - (now_heard - start) * 1000 / kRate << ",\"event\":\"" << name(schedule.at(now_heard))
-            << "\"";
+      marks << "{\"t_ms\":" << now - (now_heard - start) * 1000 / kRate << ",\"event\":\""
+            << name(schedule.at(now_heard)) << "\"";
       if (schedule.at(now_heard) == Part::silence && start > 0) {
         marks << ",\"after\":\"" << name(schedule.at(start - 1)) << "\"";
         if (schedule.at(start - 1) == Part::tone) marks << ",\"tone_stall_ms\":" << tone_stall_ms;
@@ -219,7 +228,8 @@ int main(int argc, char** argv) {
                          : 0;
     if (want != bar_px) {
       const xcb_rectangle_t lit{0, 0, static_cast<std::uint16_t>(want), kStripH};
-      const xcb_rectangle_t dark{static_cast<std::int16_t>(want), 0, static_cast<std::uint16_t>(kStripW - want), kStripH};
+      const xcb_rectangle_t dark{static_cast<std::int16_t>(want), 0, static_cast<std::uint16_t>(kStripW - want),
+                                 kStripH};
       if (want > 0) xcb_poly_fill_rectangle(x.get(), win, white, 1, &lit);
       xcb_poly_fill_rectangle(x.get(), win, black, 1, &dark);
       xcb_flush(x.get());

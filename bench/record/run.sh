@@ -16,7 +16,7 @@
 # (tesseract) and SSIM of the recorded frame against the screenshot.
 # Figures only, no assertions. See README.md.
 #
-#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle"]
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio"]
 #                       [--idle-s 60] [--audio-period-s 30] [--audio-preset veryfast] [--work DIR] [--agent-args "..."] [--seed N]
 set -euo pipefail
 
