@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Figures for bench/record/run.sh: reads WORK/<run>/ and prints the table."""
+import array
 import collections
 import glob
 import json
@@ -183,23 +184,74 @@ def analyse_idle():
             "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s}
 
 
-def analyse_audio():
-    """Bytes/hour of each track and CPU per phase of the audio run."""
-    d = os.path.join(work, "audio")
-    t0, t1, t2, a0, a1, a2, p0, p1, p2, hz = map(int, open(os.path.join(d, "phases")).read().split())
-    start_ms = int(open(os.path.join(d, "start_ms")).read().strip())
-    rec, size, _ = agent_recording(d)
-    data = open(rec, "rb").read()
+def audio_envelope(rec):
+    """Mean absolute level (mono s16) of each millisecond of a recording's first audio track, and the samples."""
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", rec, "-map", "0:a:0", "-ac", "1", "-ar", "48000",
+                          "-f", "s16le", "-"], capture_output=True).stdout
+    pcm = array.array("h")
+    pcm.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder != "little":
+        pcm.byteswap()
+    env = [sum(map(abs, pcm[i:i + 48])) / 48 for i in range(0, len(pcm) - 47, 48)]
+    return env, pcm
 
-    def packets(stream):
-        out = sh("ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,size",
-                 "-of", "csv=p=0", rec).stdout.split()
-        return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line)]
 
-    audio, video = packets("a:0"), packets("v:0")
-    # The audio traf of each moof (its second traf) costs bytes too: counted
-    # in the phase its first sample belongs to (tfdt, 48 kHz ticks).
-    trafs = []  # (time s, bytes)
+def tone_onsets(rec, expected):
+    """Media time (s) of each 1 kHz tone's onset near each expected time, and its measured frequency."""
+    env, pcm = audio_envelope(rec)
+    out = []
+    for te in expected:
+        lo, hi = max(0, int((te - 2) * 1000)), min(len(env), int((te + 2) * 1000))
+        if hi - lo < 1200:
+            continue
+        peak = max(env[lo:hi])
+        if peak < 1000:  # no tone there (the track has silence or nothing)
+            continue
+        onset = next(i for i in range(lo, hi) if env[i] >= peak / 2)
+        # Frequency by zero crossings over the tone's middle 0.8 s.
+        seg = pcm[(onset + 100) * 48:(onset + 900) * 48]
+        crossings = sum(1 for x, y in zip(seg, seg[1:]) if (x < 0) != (y < 0))
+        out.append((onset / 1000, crossings / 2 / 0.8))
+    return out
+
+
+def bar_frames(rec):
+    """(media time s, bar length px) of every video frame: the avsync strip at x 20..1060, y 1000..1064."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-i", rec, "-map", "0:v:0", "-vf",
+                        "crop=1040:64:20:1000,showinfo,scale=1040:1:flags=area", "-fps_mode", "passthrough",
+                        "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True)
+    times = [float(t) for t in re.findall(rb"pts_time:\s*([0-9.]+)", r.stderr)]
+    rows = [r.stdout[i * 1040:(i + 1) * 1040] for i in range(len(r.stdout) // 1040)]
+    return [(t, sum(1 for v in row if v > 128)) for t, row in zip(times, rows)]
+
+
+def av_sync(rec, expected, stalls):
+    """Per tone: (tone onset s, frequency Hz, onset seen on video s, offset ms = audio - video, frames used,
+    the marker's longest stall ms)."""
+    onsets = tone_onsets(rec, expected)
+    frames = [(t, px) for t, px in bar_frames(rec) if 5 <= px <= 990]
+    out = []
+    for onset, freq in onsets:
+        # Each frame showing the bar says when the tone began: its time minus the bar's length (1 px = 1 ms).
+        est = sorted(t - px / 1000 for t, px in frames if onset - 5 <= t - px / 1000 <= onset + 5)
+        stall = stalls[min(range(len(expected)), key=lambda i: abs(expected[i] - onset))]
+        if not est:
+            out.append((onset, freq, float("nan"), float("nan"), 0, stall))
+            continue
+        v = est[len(est) // 2]
+        out.append((onset, freq, v, 1000 * (onset - v), len(est), stall))
+    return out
+
+
+def stream_packets(rec, stream):
+    out = sh("ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,size",
+             "-of", "csv=p=0", rec).stdout.split()
+    return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line and "N/A" not in line)]
+
+
+def agent_audio_trafs(data):
+    """(time s, bytes) of the audio traf (the second) of each moof: the sound's share of fragment headers."""
+    trafs = []
     for typ, off, size_ in boxes(data, 0, len(data)):
         if typ != "moof":
             continue
@@ -210,20 +262,102 @@ def analyse_audio():
                     v = data[c + 8]
                     tfdt = struct.unpack(">Q", data[c + 12:c + 20])[0] if v == 1 else struct.unpack(">I", data[c + 12:c + 16])[0]
                     trafs.append((tfdt / 48000, tsize))
+    return trafs
 
-    def phase(a_ms, b_ms, a_ticks, b_ticks, p_ticks0, p_ticks1):
-        lo, hi = (a_ms - start_ms) / 1000, (b_ms - start_ms) / 1000
-        secs = hi - lo
-        ab = sum(n for t, n in audio if lo <= t < hi) + sum(n for t, n in trafs if lo <= t < hi)
-        vb = sum(n for t, n in video if lo <= t < hi)
-        return {"s": secs, "audio_mb_h": ab / 1e6 / secs * 3600, "video_mb_h": vb / 1e6 / secs * 3600,
-                "audio_cpu_pct": 100 * (b_ticks - a_ticks) / hz / secs,
-                "process_cpu_pct": 100 * (p_ticks1 - p_ticks0) / hz / secs}
 
-    sound = open(os.path.join(d, "sound")).read().strip()
-    return {"silence": phase(t0, t1, a0, a1, p0, p1), "sound": phase(t1, t2, a1, a2, p1, p2), "sound_kind": sound,
-            "load": open(os.path.join(d, "loadavg")).read().split()[:3],
-            "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "bytes": size}
+def monitor_frames(d, tone_wall_ms):
+    """What the sink played (parec of its monitor), per 20 ms: (wall ms of the frame's start, digital zero?).
+    Its clock is set by the first tone: the first sound of the run."""
+    pcm = array.array("h")
+    raw = open(os.path.join(d, "monitor.raw"), "rb").read()
+    pcm.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder != "little":
+        pcm.byteswap()
+    onset = next((i for i, x in enumerate(pcm) if abs(x) > 8000), None)
+    if onset is None:
+        return []
+    wall0 = tone_wall_ms - onset / 96  # 96 values (48 stereo frames) a millisecond
+    n = 1920  # 20 ms of stereo
+    return [(wall0 + i / 96, max(pcm[i:i + n]) == 0 and min(pcm[i:i + n]) == 0) for i in range(0, len(pcm) - n + 1, n)]
+
+
+def analyse_audio():
+    """The audio run: four recorders of one session with sound (see run.sh)."""
+    d = os.path.join(work, "audio")
+    sound_marks = [json.loads(l) for l in open(os.path.join(d, "marks", "sound.jsonl"))]
+    tone_marks = [m["t_ms"] for m in sound_marks if m["event"] == "tone"]
+    monitor = monitor_frames(d, tone_marks[0]) if tone_marks else []
+    silence_frames = [z for w, z in monitor
+                      if any(a <= w < b for (a, k), (b, _) in zip([(m["t_ms"], m["event"]) for m in sound_marks],
+                                                                  [(m["t_ms"], m["event"]) for m in sound_marks[1:]]) if k == "silence")]
+    if not any(json.loads(l)["event"] == "end" for l in open(os.path.join(d, "marks", "marks.jsonl"))):
+        print("audio run: the session did not reach its end (see audio/session.log): figures of a shorter session")
+    res = {"monitor_silence_zero": (sum(silence_frames), len(silence_frames)),
+           "load": open(os.path.join(d, "loadavg")).read().split()[:3], "sound_kind": open(os.path.join(d, "sound")).read().strip()}
+    for name in ("agent-av", "agent-v", "ffmpeg-av", "ffmpeg-a"):
+        rd = os.path.join(d, name)
+        ticks, hz, t0, t1 = map(int, open(os.path.join(rd, "cpu")).read().split())
+        wall_s = (t1 - t0) / 1000
+        r = {"cpu_pct": 100 * ticks / hz / wall_s, "cpu_s": ticks / hz, "rss_mb": int(open(os.path.join(rd, "hwm_kb")).read()) / 1024}
+        start_ms = int(open(os.path.join(rd, "start_ms")).read().strip())
+        tone_marks = [m["t_ms"] for m in sound_marks if m["event"] == "tone"]
+        if name.startswith("agent"):
+            rec, size, nseg = agent_recording(rd)
+            data = open(rec, "rb").read()
+            trafs = agent_audio_trafs(data)
+        else:
+            rec = os.path.join(rd, "out.mp4" if name == "ffmpeg-av" else "out.mka")
+            size, trafs = os.path.getsize(rec), []
+        dur = float(sh("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", rec).stdout.strip() or "nan")
+        r.update({"bytes": size, "duration_s": dur, "mb_h": size / 1e6 / dur * 3600})
+        if name != "agent-v":
+            audio = stream_packets(rec, "a:0") + trafs
+            r["audio_mb_h"] = sum(n for _, n in audio) / 1e6 / dur * 3600
+            # The media clock against the wall, cycle by cycle: each tone's onset on this recording against the
+            # wall time avsync heard it (start_ms is only a first guess: ffmpeg's is its launch, not its time 0).
+            anchors = []
+            for onset, _ in tone_onsets(rec, [(t - start_ms) / 1000 for t in tone_marks]):
+                mark = min(tone_marks, key=lambda t: abs((t - start_ms) / 1000 - onset))
+                anchors.append((mark, onset))
+            if not anchors:
+                anchors = [(start_ms, 0.0)]
+            def media(w):
+                mark, onset = min(anchors, key=lambda x: abs(x[0] - w))
+                return onset + (w - mark) / 1000
+            # Steady digital silence: the Opus packets of each silence part from 500 ms after its start (the
+            # encoder codes the end of a sound for ~250 ms more) to 100 ms before its end; the sink played
+            # zeros there (see monitor_silence_zero). By what the silence follows: libopus keeps coding
+            # silence in the mode of the sound before it.
+            packets = stream_packets(rec, "a:0")
+            by_after = {}
+            for m, nxt in zip(sound_marks, sound_marks[1:]):
+                if m["event"] != "silence":
+                    continue
+                lo, hi = media(m["t_ms"]) + 0.5, media(nxt["t_ms"]) - 0.1
+                got = [n for t, n in packets if lo <= t < hi]
+                for key in (m.get("after", "start"), "all"):
+                    c, b = by_after.get(key, (0, 0))
+                    by_after[key] = (c + len(got), b + sum(got))
+            r["digital_silence"] = {k: (c * 0.02, b / 1e6 / (c * 0.02) * 3600) for k, (c, b) in by_after.items() if c}
+            # Bytes per hour of the sound (with the agent's trafs) by what was heard.
+            per = {}
+            for m, nxt in zip(sound_marks, sound_marks[1:]):
+                lo, hi = max(media(m["t_ms"]), 0.0), min(media(nxt["t_ms"]), dur)
+                if hi - lo < 0.5:
+                    continue
+                secs, n = per.get(m["event"], (0.0, 0))
+                per[m["event"]] = (secs + hi - lo, n + sum(x for t, x in audio if lo <= t < hi))
+            r["parts"] = {k: (secs, n / 1e6 / secs * 3600) for k, (secs, n) in per.items()}
+            start_ms = anchors[0][0] - anchors[0][1] * 1000
+        if name.endswith("-av"):
+            expected = [(m["t_ms"] - start_ms) / 1000 for m in sound_marks if m["event"] == "tone"]
+            # The marker's stall during each tone: on the silence mark that follows it.
+            stalls = [next((n.get("tone_stall_ms", -1) for n in sound_marks[i + 1:] if n["event"] == "silence"), -1)
+                      for i, m in enumerate(sound_marks) if m["event"] == "tone"]
+            r["sync"] = av_sync(rec, expected, stalls)
+        res[name] = r
+    res["audio_cpu_pct"] = 100 * int(open(os.path.join(d, "agent-av", "audio_ticks")).read()) / hz / wall_s
+    return res
 
 
 results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office")}
@@ -271,16 +405,57 @@ if idle:
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "
           f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour)")
 if audio_run:
-    kind = "speech and music" if audio_run["sound_kind"] == "speech" else "music"
+    A = audio_run
+    kind = "speech and music" if A["sound_kind"] == "speech" else "music"
     print()
-    print(f"audio run: idle desktop (xclock), agent with sound, load average {' '.join(audio_run['load'])} at the end")
-    print("phase".ljust(24) + "length (s)".rjust(12) + "audio MB/h".rjust(12) + "video MB/h".rjust(12)
-          + "audio CPU %".rjust(13) + "process CPU %".rjust(15))
-    for name, label in (("silence", "silence"), ("sound", kind)):
-        p = audio_run[name]
-        print(label.ljust(24) + f"{p['s']:.1f}".rjust(12) + f"{p['audio_mb_h']:.3f}".rjust(12)
-              + f"{p['video_mb_h']:.3f}".rjust(12) + f"{p['audio_cpu_pct']:.3f}".rjust(13)
-              + f"{p['process_cpu_pct']:.3f}".rjust(15))
-    print(f"(audio CPU = the da-audio thread: capture + Opus; audio MB/h includes its trafs; "
-          f"peak RSS {audio_run['rss_mb']:.1f} MB)")
+    print(f"audio run: the session with sound ({kind} between 1 kHz tones), four recorders at once, "
+          f"load average {' '.join(A['load'])} at the end")
+    cols4 = ("agent-av", "agent-v", "ffmpeg-av", "ffmpeg-a")
+    heads = {"agent-av": "deskaudit a+v", "agent-v": "deskaudit video", "ffmpeg-av": "ffmpeg x11grab+pulse",
+             "ffmpeg-a": "ffmpeg pulse only"}
+    def arow(label, fmt):
+        print(label.ljust(34) + "".join((fmt(A[c]) if fmt(A[c]) is not None else "-").rjust(w) for c in cols4))
+    print("metric".ljust(34) + "".join(heads[c].rjust(w) for c in cols4))
+    arow("recording length (s)", lambda r: f"{r['duration_s']:.1f}")
+    arow("bytes", lambda r: f"{r['bytes']}")
+    arow("MB per hour (total)", lambda r: f"{r['mb_h']:.3f}")
+    arow("MB per hour (sound alone)", lambda r: f"{r['audio_mb_h']:.3f}" if "audio_mb_h" in r else None)
+    for part, label in (("silence", "silence"), ("speech", "speech"), ("music", "music"), ("tone", "1 kHz tone")):
+        arow(f"  sound MB/h in {label}", lambda r, p=part: f"{r['parts'][p][1]:.3f} ({r['parts'][p][0]:.0f} s)"
+             if p in r.get("parts", {}) else None)
+    for after, label in (("all", "  sound MB/h in steady silence"), ("tone", "    after the tone"),
+                         ("speech", "    after speech"), ("music", "    after music")):
+        arow(label, lambda r, a=after: f"{r['digital_silence'][a][1]:.3f} ({r['digital_silence'][a][0]:.0f} s)"
+             if a in r.get("digital_silence", {}) else None)
+    arow("CPU seconds", lambda r: f"{r['cpu_s']:.2f}")
+    arow("CPU % of one core", lambda r: f"{r['cpu_pct']:.3f}")
+    arow("peak RSS (MB)", lambda r: f"{r['rss_mb']:.1f}")
+    def sync_stat(r, f, clean=False):
+        offs = [o for _, _, _, o, n, st in r.get("sync", []) if n and (not clean or 0 <= st <= 30)]
+        return f(offs) if offs else None
+    arow("A/V offset ms (audio - video) mean", lambda r: sync_stat(r, lambda o: f"{sum(o) / len(o):+.1f}"))
+    arow("  max |offset| ms", lambda r: sync_stat(r, lambda o: f"{max(map(abs, o)):.1f}"))
+    arow("  max |offset| ms, marker on time", lambda r: sync_stat(r, lambda o: f"{max(map(abs, o)):.1f} ({len(o)})", True))
+    arow("  first .. last tone ms", lambda r: sync_stat(r, lambda o: f"{o[0]:+.0f} .. {o[-1]:+.0f}"))
+    arow("  tones measured / heard", lambda r: f"{sum(1 for s in r['sync'] if s[4])}/{len(r['sync'])}" if "sync" in r else None)
+    arow("  tone frequency (Hz, median)", lambda r: f"{sorted(s[1] for s in r['sync'])[len(r['sync']) // 2]:.0f}"
+         if r.get("sync") else None)
+    for c in ("agent-av", "ffmpeg-av"):
+        print(f"{c} per tone (audio onset s: offset ms, frames, marker's longest stall ms): " +
+              ", ".join(f"{a:.1f}: {o:+.0f} ({n}, {st})" for a, _, _, o, n, st in A[c].get("sync", [])))
+    z, nz = A["monitor_silence_zero"]
+    print(f"the sink in the silence parts: {z} of {nz} 20 ms frames digital zero (parec of its monitor)")
+    av, v, fa, fo = A["agent-av"], A["agent-v"], A["ffmpeg-av"], A["ffmpeg-a"]
+    print(f"sound added by the agent: {av['mb_h'] - v['mb_h']:+.3f} MB/hour, {av['cpu_pct'] - v['cpu_pct']:+.3f}% of a core "
+          f"(da-audio thread {A['audio_cpu_pct']:.3f}%); ffmpeg's sound alone: {fo['cpu_pct']:.3f}% of a core")
+    print(f"agent a+v / ffmpeg x11grab+pulse: bytes per hour {av['mb_h'] / fa['mb_h']:.3f}, CPU {av['cpu_pct'] / fa['cpu_pct']:.3f}; "
+          f"sound alone {av['audio_mb_h'] / fa['audio_mb_h']:.3f}")
+    sil = av.get("digital_silence", {}).get("all")
+    offs = [abs(o) for _, _, _, o, n, st in av.get("sync", []) if n and 0 <= st <= 30]
+    worst = max((v[1] for k, v in av.get("digital_silence", {}).items() if k != "all"), default=float("nan"))
+    print(f"targets: silence < 1 MB/hour: {sil[1]:.3f} overall, {worst:.3f} after the worst kind of sound "
+          f"({'met' if worst < 1 else 'missed'}); "
+          f"A/V sync within 80 ms start to end: max {max(offs) if offs else float('nan'):.0f} ms "
+          f"over the {len(offs)} tones whose marker was drawn on time (stall <= 30 ms) "
+          f"({'met' if offs and max(offs) <= 80 else 'missed'})" if sil else "targets: no silence measured")
 print("(MB = 10^6 bytes; CPU = utime+stime of the recorder process over the session)")

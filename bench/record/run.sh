@@ -6,17 +6,18 @@
 #   veryfast   ffmpeg x11grab 5 fps, libx264 -preset veryfast -crf 28
 #   office     the agent on the session's office profile (~10 min of text work and idle)
 # and an idle desktop (only `xclock -digital -update 1`) for the agent, and
-#   audio      the agent with sound on that idle desktop (a PulseAudio server of
-#              its own with a null sink): --audio-s of silence, then --audio-s
-#              of speech (espeak-ng) and music (sox) played with paplay
-# (bytes per hour of the sound track for silence and for sound, CPU of the
-# audio thread, beside the video's figures of the same run).
+#   audio      the session (--profile) with sound, on a PulseAudio server of its
+#              own (null sink), recorded at once by the agent with sound, the
+#              agent without, and ffmpeg x11grab + pulse (libx264 + libopus):
+#              bytes per hour (total, sound alone, silence, speech/music), CPU,
+#              and the audio/video offset of a 1 kHz tone against a bar drawn
+#              with it (bench/record/avsync_main.cpp), every --audio-period-s
 # Prints CPU, peak RSS, size, and per text checkpoint the OCR word recall
 # (tesseract) and SSIM of the recorded frame against the screenshot.
 # Figures only, no assertions. See README.md.
 #
-#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle"]
-#                       [--idle-s 60] [--audio-s 60] [--work DIR] [--agent-args "..."] [--seed N]
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio"]
+#                       [--idle-s 60] [--audio-period-s 30] [--audio-preset veryfast] [--work DIR] [--agent-args "..."] [--seed N]
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +26,8 @@ profile=standard
 runs="agent ultrafast veryfast office idle"
 seed=1
 idle_s=60
-audio_s=60
+audio_period_s=30
+audio_preset=veryfast
 work=""
 agent_args=""
 session=/work/shared/workload/desktop-session.sh
@@ -40,7 +42,8 @@ while [[ $# -gt 0 ]]; do
     --profile) profile="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --idle-s) idle_s="$2"; shift 2 ;;
-    --audio-s) audio_s="$2"; shift 2 ;;
+    --audio-period-s) audio_period_s="$2"; shift 2 ;;
+    --audio-preset) audio_preset="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --agent-args) agent_args="$2"; shift 2 ;;
     --session) session="$2"; shift 2 ;;
@@ -55,7 +58,7 @@ for tool in Xvfb ffmpeg ffprobe tesseract xclock import python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 if [[ " $runs " == *" audio "* ]]; then
-  for tool in pulseaudio pactl paplay sox; do
+  for tool in pulseaudio pactl parec sox; do
     command -v "$tool" >/dev/null || { echo "missing $tool (the audio run)" >&2; exit 1; }
   done
 fi
@@ -125,11 +128,9 @@ start_recorder() {
   local kind=$1 dir=$2
   mkdir -p "$dir"
   case "$kind" in
-    agent|idle|office|audio)
-      local sound=()
-      [[ "$kind" == audio ]] && sound=(--pulse-server "unix:$dir/pulse/native")
+    agent|idle|office)
       # shellcheck disable=SC2086
-      "$recorder" --display "$display" --fps 5 --out "$dir/segments" "${sound[@]}" --events-uid "$(events_uid)" $agent_args \
+      "$recorder" --display "$display" --fps 5 --out "$dir/segments" --events-uid "$(events_uid)" $agent_args \
         >"$dir/recorder.log" 2>&1 &
       rec_pid=$!
       for _ in $(seq 100); do
@@ -195,10 +196,18 @@ run_idle() {
   stop_xvfb
 }
 
-# The audio thread's CPU ticks (it is named da-audio), and the whole process's.
-audio_ticks() {
+# The audio run: the standard session recorded at once, on one display and one
+# PulseAudio server (null sink), by
+#   agent-av   deskaudit-record --pulse-server (the agent with the policy's sound on)
+#   agent-v    deskaudit-record without sound (the video-only agent)
+#   ffmpeg-av  ffmpeg -f x11grab -f pulse, libx264 -preset $audio_preset -crf 28, libopus 48 kb/s 20 ms
+#   ffmpeg-a   ffmpeg -f pulse alone, libopus 48 kb/s (the share of ffmpeg's CPU that is sound)
+# while deskaudit-avsync plays speech (espeak-ng) and music (sox) and, every
+# --audio-period-s, 3 s of silence, a 1 kHz tone of 1 s with a marker bar
+# drawn on screen (its length = ms of tone heard so far), 4 s of silence.
+audio_ticks() {  # PID: CPU ticks of its da-audio thread
   local t
-  for t in /proc/"$rec_pid"/task/*; do
+  for t in /proc/"$1"/task/*; do
     [[ "$(cat "$t/comm" 2>/dev/null)" == da-audio ]] && awk '{print $14 + $15}' "$t/stat" && return 0
   done
   echo 0
@@ -206,11 +215,12 @@ audio_ticks() {
 
 run_audio() {
   local dir="$work/audio"
+  local avsync="$build/bin/deskaudit-avsync"
+  [[ -x "$avsync" ]] || { echo "build deskaudit-avsync first (ninja deskaudit-avsync); looked in $avsync" >&2; exit 1; }
   rm -rf "$dir"
-  mkdir -p "$dir/pulse/home" "$dir/pulse/run"
+  mkdir -p "$dir/pulse/home" "$dir/pulse/run" "$dir/marks"
+  [[ -n "$session_user" ]] && chmod 0777 "$dir/marks"
   chmod 700 "$dir/pulse/run"
-  start_xvfb
-  echo "== audio: agent with sound on $display, ${audio_s}s silence + ${audio_s}s speech and music ($(date +%T))"
   HOME="$dir/pulse/home" XDG_RUNTIME_DIR="$dir/pulse/run" XDG_CONFIG_HOME="$dir/pulse/home" \
     pulseaudio --daemonize=no -n --exit-idle-time=-1 --disable-shm=yes --log-target=stderr --log-level=error \
     -L "module-null-sink sink_name=benchsink rate=48000 channels=2" \
@@ -219,36 +229,89 @@ run_audio() {
   pulse_pid=$!
   local server="unix:$dir/pulse/native"
   for _ in $(seq 100); do pactl -s "$server" info >/dev/null 2>&1 && break; sleep 0.1; done
-  # The sound: speech (espeak-ng, when installed) and music (sox: plucked
-  # notes, a different one on each side), as 48 kHz stereo files.
+  # The program between tones: speech (espeak-ng, when installed) and music
+  # (sox: plucked notes, a different one on each side), 48 kHz stereo raw.
+  local sound=(--music "$dir/music.raw")
   if command -v espeak-ng >/dev/null; then
     espeak-ng -w "$dir/speech.wav" "This session is recorded for audit. The quarterly figures are on the shared drive; \
 please check the totals before Friday and send the corrected sheet to finance. Thank you." 2>/dev/null
-    sox "$dir/speech.wav" -r 48000 -c 2 "$dir/speech48.wav"
+    sox -D "$dir/speech.wav" -t raw -e signed -b 16 -r 48000 -c 2 "$dir/speech.raw" gain -n -3
+    sound+=(--speech "$dir/speech.raw")
+    echo speech >"$dir/sound"
+  else
+    echo music >"$dir/sound"
   fi
-  sox -n -r 48000 -c 2 "$dir/music.wav" synth 0.5 pluck C4 pluck E4 : synth 0.5 pluck A3 pluck C4 \
-    : synth 0.5 pluck F3 pluck A3 : synth 0.5 pluck G3 pluck B3 repeat 3 gain -6
-  DISPLAY=$display xclock -digital -update 1 -geometry 260x40-10+10 &
-  extra_pids+=($!)
-  sleep 1
-  start_recorder audio "$dir"
-  sleep 2  # connected, sound flowing
-  local t0 a0 p0 t1 a1 p1 t2 a2 p2
-  t0=$(date +%s%3N); a0=$(audio_ticks); p0=$(cpu_ticks "$rec_pid")
-  sleep "$audio_s"
-  t1=$(date +%s%3N); a1=$(audio_ticks); p1=$(cpu_ticks "$rec_pid")
-  local until=$(( t1 + audio_s * 1000 ))
-  while (( $(date +%s%3N) < until )); do
-    [[ -f "$dir/speech48.wav" ]] && paplay --server="$server" "$dir/speech48.wav"
-    paplay --server="$server" "$dir/music.wav"
+  sox -D -n -t raw -e signed -b 16 -r 48000 -c 2 "$dir/music.raw" synth 0.5 pluck C4 pluck E4 : synth 0.5 pluck A3 pluck C4 \
+    : synth 0.5 pluck F3 pluck A3 : synth 0.5 pluck G3 pluck B3 repeat 3 gain -n -3
+
+  start_xvfb
+  echo "== audio: the $profile session with sound on $display, agent-av agent-v ffmpeg-av ffmpeg-a at once ($(date +%T))"
+  local pids=() names=(agent-av agent-v ffmpeg-av ffmpeg-a) i
+  for i in "${names[@]}"; do mkdir -p "$dir/$i"; done
+  # shellcheck disable=SC2086
+  "$recorder" --display "$display" --fps 5 --out "$dir/agent-av/segments" --pulse-server "$server" \
+    --events-uid "$(events_uid)" $agent_args >"$dir/agent-av/recorder.log" 2>&1 &
+  pids+=($!)
+  # shellcheck disable=SC2086
+  "$recorder" --display "$display" --fps 5 --out "$dir/agent-v/segments" --events-uid "$(events_uid)" $agent_args \
+    >"$dir/agent-v/recorder.log" 2>&1 &
+  pids+=($!)
+  date +%s%3N >"$dir/ffmpeg-av/start_ms"
+  ffmpeg -nostdin -loglevel error -thread_queue_size 64 -f x11grab -framerate 5 -video_size 1920x1080 -i "$display" \
+    -thread_queue_size 64 -f pulse -server "$server" -name ffmpeg-av -i benchsink.monitor \
+    -c:v libx264 -preset "$audio_preset" -crf 28 -pix_fmt yuv420p \
+    -c:a libopus -b:a 48k -frame_duration 20 -application audio -y "$dir/ffmpeg-av/out.mp4" \
+    >"$dir/ffmpeg-av/recorder.log" 2>&1 &
+  pids+=($!)
+  date +%s%3N >"$dir/ffmpeg-a/start_ms"
+  ffmpeg -nostdin -loglevel error -thread_queue_size 64 -f pulse -server "$server" -name ffmpeg-a -i benchsink.monitor \
+    -c:a libopus -b:a 48k -frame_duration 20 -application audio -y "$dir/ffmpeg-a/out.mka" \
+    >"$dir/ffmpeg-a/recorder.log" 2>&1 &
+  pids+=($!)
+  # What the sink played, raw, as ground truth for the "silence" parts.
+  parec -s "$server" -d benchsink.monitor --format=s16le --rate=48000 --channels=2 --raw >"$dir/monitor.raw" 2>/dev/null &
+  local parec_pid=$!
+  extra_pids+=("${pids[@]}" "$parec_pid")
+  local t_start
+  t_start=$(date +%s%3N)
+  for i in 0 1; do
+    for _ in $(seq 100); do
+      grep -q '^media_start_epoch_ms=' "$dir/${names[$i]}/recorder.log" 2>/dev/null && break
+      sleep 0.05
+    done
+    sed -n 's/^media_start_epoch_ms=//p' "$dir/${names[$i]}/recorder.log" | head -1 >"$dir/${names[$i]}/start_ms"
   done
-  t2=$(date +%s%3N); a2=$(audio_ticks); p2=$(cpu_ticks "$rec_pid")
-  sed -n 's/^media_start_epoch_ms=//p' "$dir/recorder.log" | head -1 >"$dir/start_ms"
-  echo "$t0 $t1 $t2 $a0 $a1 $a2 $p0 $p1 $p2 $hz" >"$dir/phases"
-  [[ -f "$dir/speech48.wav" ]] && echo speech >"$dir/sound" || echo music >"$dir/sound"
+  sleep 1
+  # The desktop's side (X server, sound server, the sound and marker) before
+  # the recorders when the machine is loaded: a starved marker would be
+  # measured as the recorders' offset. Recorders keep the default priority.
+  local prio=()
+  if [[ $(id -u) -eq 0 ]]; then
+    renice -n -10 -p "$xvfb_pid" "$pulse_pid" >/dev/null
+    prio=(nice -n -10)
+  fi
+  "${prio[@]}" "$avsync" --display "$display" --server "$server" "${sound[@]}" --marks "$dir/marks/sound.jsonl" \
+    --period-s "$audio_period_s" >"$dir/avsync.log" 2>&1 &
+  local sync_pid=$!
+  extra_pids+=("$sync_pid")
+  # The session can fail (xdotool racing a window that closes): the figures
+  # are then of a shorter session, and analyse.py says so.
+  as_session_user "$session" "$display" --profile "$profile" --seed "$seed" --marks "$dir/marks/marks.jsonl" \
+    >"$dir/session.log" 2>&1 || echo "the session failed (exit $?), see $dir/session.log" >&2
+  sleep 1
+  local t_end
+  t_end=$(date +%s%3N)
+  for i in 0 1 2 3; do
+    echo "$(cpu_ticks "${pids[$i]}") $hz $t_start $t_end" >"$dir/${names[$i]}/cpu"
+    hwm_kb "${pids[$i]}" >"$dir/${names[$i]}/hwm_kb"
+  done
+  audio_ticks "${pids[0]}" >"$dir/agent-av/audio_ticks"
   cat /proc/loadavg >"$dir/loadavg"
-  stop_recorder "$dir"
-  kill "${extra_pids[-1]}" 2>/dev/null || true
+  for i in 0 1 2 3; do kill -INT "${pids[$i]}" 2>/dev/null || true; done
+  for i in 0 1 2 3; do wait "${pids[$i]}" 2>/dev/null || true; done
+  kill "$sync_pid" "$parec_pid" 2>/dev/null || true
+  wait "$sync_pid" "$parec_pid" 2>/dev/null || true
+  extra_pids=()
   kill "$pulse_pid" 2>/dev/null || true
   wait "$pulse_pid" 2>/dev/null || true
   pulse_pid=""
