@@ -46,3 +46,30 @@ TEST_F(FsTest, ReadMissingIsNotFoundAndLimitIsEnforced) {
   ASSERT_TRUE(write_file_atomic(dir_ / "big", std::string(100, 'x')));
   EXPECT_EQ(read_file(dir_ / "big", 10).error().code, Errc::too_large);
 }
+
+TEST_F(FsTest, CreateNewFileRefusesAnExistingOne) {
+  ASSERT_TRUE(ensure_private_dir(dir_));
+  auto fd = create_new_file(dir_ / "a", 0600);
+  ASSERT_TRUE(fd);
+  auto again = create_new_file(dir_ / "a", 0600);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::conflict);
+  auto missing = open_for_read(dir_ / "b");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_F(FsTest, WriteAtRewritesInPlaceAndKeepsThePosition) {
+  ASSERT_TRUE(ensure_private_dir(dir_));
+  auto fd = create_new_file(dir_ / "f", 0600);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(write_all(fd->get(), "abcdef", 6, "f"));
+  ASSERT_TRUE(write_at(fd->get(), 2, "XY", 2, "f"));
+  ASSERT_TRUE(write_all(fd->get(), "gh", 2, "f"));
+  ASSERT_TRUE(sync_data(fd->get(), "f"));
+  ASSERT_TRUE(sync_file(fd->get(), "f"));
+  fd->reset();
+  auto text = read_file(dir_ / "f");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "abXYefgh");
+}
