@@ -9,27 +9,19 @@
 # or wine64 is absent; with CI set, a missing wine64 fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
-build="${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}"
-exe="$build/bin/deskaudit-record.exe"
-skip() { echo "SKIPPED: $*"; exit 77; }
-[[ -f "$exe" ]] || skip "$exe is not built: run scripts/build-windows"
-# Debian: /usr/bin/wine (package wine) runs 64-bit programs with wine64.
-if ! command -v wine >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' wine64 2>/dev/null | grep -q "ok installed"; then
-  [[ -n "${CI:-}" ]] && { echo "wine64 is missing (apt-get install wine wine64)"; exit 1; }
-  skip "wine64 is missing: apt-get install wine wine64 (scripts/build-windows installs them)"
-fi
-for tool in Xvfb display ffprobe ffmpeg; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
-done
-
 work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -n "${WINEPREFIX:-}" ]] && WINEPREFIX="$WINEPREFIX" wineserver -k 2>/dev/null || true
+  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+. "$here/tests/integration/windows/wine_env.sh"
+wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-record.exe
+for tool in Xvfb display ffprobe ffmpeg; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
+done
 
 # A display of our own: Xvfb picks a free number and writes it to fd 3.
 exec 3>"$work/display"
@@ -39,12 +31,11 @@ exec 3>&-
 for _ in $(seq 1 300); do [[ -s "$work/display" ]] && break; sleep 0.1; done
 [[ -s "$work/display" ]] || { echo "Xvfb did not start"; cat "$work/xvfb.log"; exit 1; }
 export DISPLAY=":$(head -n1 "$work/display")"
-export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 echo "display $DISPLAY, prefix $WINEPREFIX"
 # The root window's colour (ImageMagick; it exits 1 after setting it: the
 # pictures checked at the end are the proof).
 set_root() { display -window root -size 8x8 "xc:$1" >/dev/null 2>&1 || true; }
-wineboot -i >"$work/wineboot.log" 2>&1 || { echo "wineboot failed"; cat "$work/wineboot.log"; exit 1; }
+wine_boot
 
 set_root '#d02020'
 mkdir -p "$work/out"
