@@ -1,6 +1,9 @@
-// deskaudit-record: records an X display with record::Recorder into a
-// directory until SIGTERM/SIGINT. The benchmark's stand-in for the agent.
-//   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
+// deskaudit-record: records an X display (Windows: the desktop, through GDI)
+// with record::Recorder into a directory until SIGTERM/SIGINT (Windows:
+// Ctrl+C) or, with --seconds N, for N seconds. The benchmark's stand-in for
+// the agent, and the first Windows recorder (docs/windows.md).
+//   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N] [--seconds N]
+//   deskaudit-record.exe --display desktop --out DIR [...]
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params --careful-params --careful-crf-offset
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
 //   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
@@ -8,7 +11,8 @@
 // sink monitor as an Opus track, as the agent does when the policy says so.
 // Activity events (src/events) are collected as the agent does, written as
 // seg-N.events.json beside the segments; --events-uid UID: whose processes
-// (default: ours). Their CPU time and bytes are printed at the end.
+// (default: ours). Their CPU time and bytes are printed at the end. Not on
+// Windows (the activity collector is X11 and procfs).
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -30,13 +34,22 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include <filesystem>
+#include <thread>
+
+#ifdef _WIN32
+#include <windows.h>
+// After windows.h, which it needs.
+#include <psapi.h>
+#else
 #include <sys/resource.h>
 
-#include <filesystem>
+#include "activity/collector.hpp"
+#endif
 
 #include "capture/scripted_capture.hpp"
 #include "common/fs.hpp"
-#include "activity/collector.hpp"
+#include "common/wakeup.hpp"
 #include "record/pipeline.hpp"
 
 using namespace deskaudit;
@@ -49,9 +62,45 @@ namespace {
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
                " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
                " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
-               " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--scripted idle|typing --seconds N]\n";
+               " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--seconds N]"
+               " [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
+
+struct CpuUse {
+  double cpu_s = 0;
+  double rss_mb = 0;
+};
+
+CpuUse cpu_use() {
+#ifdef _WIN32
+  FILETIME created, exited, kernel, user;
+  if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return {};
+  const auto seconds = [](const FILETIME& f) {
+    return static_cast<double>((static_cast<unsigned long long>(f.dwHighDateTime) << 32) | f.dwLowDateTime) / 1e7;
+  };
+  PROCESS_MEMORY_COUNTERS mem{};
+  const double peak_mb = GetProcessMemoryInfo(GetCurrentProcess(), &mem, sizeof mem)
+                             ? static_cast<double>(mem.PeakWorkingSetSize) / (1024.0 * 1024.0)
+                             : 0;
+  return {seconds(kernel) + seconds(user), peak_mb};
+#else
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return {static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+          static_cast<double>(ru.ru_maxrss) / 1024.0};
+#endif
+}
+
+#ifdef _WIN32
+// Ctrl+C / Ctrl+Break / console close: the recording stops and is closed.
+Wakeup* g_stop = nullptr;
+BOOL WINAPI on_console_event(DWORD /*type*/) {
+  if (g_stop != nullptr) g_stop->signal();
+  return TRUE;
+}
+#endif
 
 long long to_int(const std::string& flag, const std::string& v) {
   try {
@@ -75,8 +124,8 @@ int main(int argc, char** argv) {
   record::RecorderOptions o;
   record::RecorderTuning t;
   std::string scripted;
-  long long seconds = 600;
-  long long events_uid = -1;  // whose app start/exit events (default: ours)
+  long long seconds = 0;  // 0: scripted 600, live until stopped
+  [[maybe_unused]] long long events_uid = -1;  // whose app start/exit events (default: ours)
   for (const auto& [flag, v] : args) {
     if (flag == "--scripted") {
       scripted = v;
@@ -87,6 +136,10 @@ int main(int argc, char** argv) {
       seconds = to_int(flag, v);
       continue;
     }
+#ifdef _WIN32
+    if (flag == "--events-uid" || flag == "--pulse-server" || flag == "--backend")
+      usage(flag + " is not available on Windows (docs/windows.md)");
+#endif
     if (flag == "--display") o.display = v;
     else if (flag == "--out") o.output_dir = v;
     else if (flag == "--fps") o.fps = static_cast<int>(to_int(flag, v));
@@ -121,7 +174,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   av_log_set_level(AV_LOG_ERROR);  // libx264 prints its settings at every open otherwise
+  if (seconds < 0 || seconds > 7 * 24 * 3600) usage("--seconds outside 0..604800");
   if (!scripted.empty()) {
+    if (seconds == 0) seconds = 600;
     std::vector<capture::ScriptStep> steps;
     if (scripted == "idle") {
       for (long long ms = 1000; ms < seconds * 1000; ms += 1000) steps.push_back({ms, {{1850, 20, 16, 16}}, {}, {}});
@@ -145,16 +200,16 @@ int main(int argc, char** argv) {
     if (!rec) usage(rec.error().message);
     (*screen)->wait_for_end(std::chrono::hours(1));
     if (auto st = (*rec)->stop(); !st) usage(st.error().message);
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    const auto use = cpu_use();
+    const double cpu = use.cpu_s;
     long long bytes = 0;
     for (const auto& e : std::filesystem::directory_iterator(o.output_dir)) bytes += static_cast<long long>(e.file_size());
     std::printf("scripted=%s seconds=%lld cpu_s=%.3f cpu_pct=%.3f bytes=%lld mb_per_hour=%.3f rss_mb=%.1f\n",
                 scripted.c_str(), seconds, cpu, 100.0 * cpu / static_cast<double>(seconds), bytes,
-                static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, ru.ru_maxrss / 1024.0);
+                static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, use.rss_mb);
     return 0;
   }
+#ifndef _WIN32
   // Activity events as the agent collects them (display sessions only): a
   // document per segment beside it; their cost is printed at the end.
   std::unique_ptr<activity::Collector> collector;
@@ -181,18 +236,33 @@ int main(int argc, char** argv) {
       events_count += static_cast<long long>(doc.events);
     };
   }
+#endif
   t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
 
+  auto stop = Wakeup::create();
+  if (!stop) usage(stop.error().message);
+#ifdef _WIN32
+  g_stop = &*stop;
+  SetConsoleCtrlHandler(on_console_event, TRUE);
+#else
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the recorder thread exists, so it inherits the mask
+  // The signals wake the main loop through the Wakeup, as Ctrl+C does on Windows.
+  std::thread signals([&set, s = &*stop] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    s->signal();
+  });
+  signals.detach();
+#endif
 
   auto rec = record::start_recorder(o, t, [](const record::SegmentClosed& s) {
     std::printf("segment seq=%lld bytes=%lld start_ms=%lld duration_ms=%lld path=%s\n", static_cast<long long>(s.seq),
                 static_cast<long long>(s.size_bytes), static_cast<long long>(s.start_offset_ms),
-                static_cast<long long>(s.duration_ms), s.path.c_str());
+                static_cast<long long>(s.duration_ms), s.path.string().c_str());
     std::fflush(stdout);
   });
   if (!rec) {
@@ -202,19 +272,18 @@ int main(int argc, char** argv) {
   const auto info = (*rec)->capture_info();
   std::printf("backend=%s size=%dx%d\n", info.backend.c_str(), info.width, info.height);
   std::fflush(stdout);
-  for (;;) {
-    timespec one_second{1, 0};
-    const int sig = sigtimedwait(&set, nullptr, &one_second);
-    if (sig == SIGTERM || sig == SIGINT) break;
-    if ((*rec)->failure()) break;
-  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!stop->signalled() && !(*rec)->failure() && (seconds == 0 || std::chrono::steady_clock::now() < until))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (auto st = (*rec)->stop(); !st) {
     std::cerr << "deskaudit-record: " << st.error().message << "\n";
     return 1;
   }
-  collector->stop();
   std::printf("elapsed_ms=%lld\n", static_cast<long long>((*rec)->elapsed_ms()));
+#ifndef _WIN32
+  collector->stop();
   std::printf("events_cpu_s=%.4f events_bytes=%lld events_count=%lld\n",
               static_cast<double>(collector->cpu_time().count()) / 1e9, events_bytes.load(), events_count.load());
+#endif
   return 0;
 }

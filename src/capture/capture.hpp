@@ -2,7 +2,9 @@
 // Screen capture: watches a display for changes and converts only the changed
 // parts into a persistent I420 picture that the caller owns.
 //
-// Backends, tried in order by open_x11_capture():
+// open_screen_capture() opens the platform's: X11 on Linux, GDI on Windows.
+//
+// X11 backends, tried in order by open_x11_capture():
 //   "xcb-shm+damage"      MIT-SHM reads of the XDamage rectangles (best)
 //   "xcb-getimage+damage" xcb_get_image of the XDamage rectangles (no MIT-SHM,
 //                         e.g. a remote X server)
@@ -10,6 +12,9 @@
 //                         compared with the previous read (slow; last resort)
 // The cursor (XFixes) is drawn into the picture; pointer moves and cursor
 // image changes count as changes.
+// Windows (open_gdi_capture, gdi_capture.cpp): "gdi" reads the whole screen
+// with BitBlt each tick and compares it with the previous read (no change
+// notification in GDI; DXGI Desktop Duplication is not implemented yet).
 //
 // Thread safety: a ScreenCapture is used by one thread at a time.
 // Privacy: the pixels are the user's screen. MIT-SHM segments are created
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/wakeup.hpp"
 
 namespace deskaudit::capture {
 
@@ -62,7 +68,7 @@ enum class CaptureStatus {
   ok,           // a change is pending (wait) / the picture was updated (grab)
   timeout,      // the deadline passed with nothing pending
   reinit,       // the screen size changed: call reinit(), then start a new picture
-  interrupted,  // interrupt_fd became readable
+  interrupted,  // the interrupt Wakeup was signalled
 };
 
 enum class BackendChoice {
@@ -90,10 +96,11 @@ class ScreenCapture {
   virtual std::string_view backend() const = 0;
   virtual int width() const = 0;
   virtual int height() const = 0;
-  // Processes X events until the deadline, an interrupt (interrupt_fd
-  // readable; -1 for none), a size change, or (WaitFor::change) a pending change.
+  // Processes display events until the deadline, an interrupt (interrupt
+  // signalled; nullptr for none), a size change, or (WaitFor::change) a
+  // pending change.
   virtual Result<CaptureStatus> wait(std::chrono::steady_clock::time_point deadline, WaitFor until,
-                                     int interrupt_fd) = 0;
+                                     const Wakeup* interrupt) = 0;
   // True when something changed since the last grab().
   virtual bool changed() const = 0;
   // Reads the changed regions (all of the screen after open or reinit) into
@@ -109,6 +116,12 @@ class ScreenCapture {
   virtual std::vector<Rect> last_grab_rects() const = 0;
 };
 
+// options.display names the X display; backend chooses among the above.
 Result<std::unique_ptr<ScreenCapture>> open_x11_capture(const CaptureOptions& options);
+// The whole virtual screen of the calling thread's desktop (options.display
+// must be empty or "desktop"; backend is ignored: GDI is the only one).
+Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& options);
+// The platform's capture: open_x11_capture on Linux, open_gdi_capture on Windows.
+Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions& options);
 
 }  // namespace deskaudit::capture

@@ -1,7 +1,5 @@
 #include "capture/scripted_capture.hpp"
 
-#include <poll.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -55,7 +53,7 @@ class ScriptedCapture final : public ScreenCapture {
   int height() const override { return height_; }
   bool changed() const override { return full_refresh_ || !pending_.empty() || cursor_moved_; }
 
-  Result<CaptureStatus> wait(TimePoint deadline, WaitFor until, int interrupt_fd) override {
+  Result<CaptureStatus> wait(TimePoint deadline, WaitFor until, const Wakeup* interrupt) override {
     auto& s = *screen_;
     for (;;) {
       if (size_changed_) return CaptureStatus::reinit;
@@ -73,12 +71,9 @@ class ScriptedCapture final : public ScreenCapture {
       }
       s.clock_.set(std::max(now, s.at(s.end_ms_)));
       s.reached_end();
-      if (interrupt_fd < 0)
-        return fail(Errc::unavailable, "scripted screen: time stands still at its end and no interrupt fd was given");
-      pollfd fd{interrupt_fd, POLLIN, 0};
-      while (::poll(&fd, 1, -1) < 0) {
-        if (errno != EINTR) return fail(Errc::internal, errno_message("poll", errno));
-      }
+      if (interrupt == nullptr)
+        return fail(Errc::unavailable, "scripted screen: time stands still at its end and no interrupt was given");
+      if (auto st = interrupt->wait(); !st) return std::unexpected(st.error());
       return CaptureStatus::interrupted;
     }
   }

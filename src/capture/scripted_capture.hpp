@@ -8,7 +8,7 @@
 // the recorder's unit tests and by benchmarks that need a fixed input.
 //
 // Time stands still at end_ms: a wait() whose deadline lies beyond it blocks
-// (real time) until its interrupt fd is readable, so everything due up to
+// (real time) until its interrupt is signalled, so everything due up to
 // end_ms has been done, and nothing later, when the owner stops the recorder.
 //
 // Thread safety: the ScriptedScreen may be shared between threads; each

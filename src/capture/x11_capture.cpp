@@ -4,10 +4,10 @@
 #include <limits>
 #include <string>
 
-#include <libyuv/convert_from_argb.h>
 #include <poll.h>
 
 #include "capture/capture.hpp"
+#include "capture/pixels.hpp"
 #include "capture/shm_segment.hpp"
 #include "capture/xcb_ptr.hpp"
 
@@ -26,27 +26,6 @@ std::string x_error_text(std::string_view what, const xcb_generic_error_t* e) {
          std::to_string(e->major_code) + "." + std::to_string(e->minor_code) + ")";
 }
 
-Rect intersect(const Rect& a, const Rect& b) {
-  const int x0 = std::max(a.x, b.x);
-  const int y0 = std::max(a.y, b.y);
-  const int x1 = std::min(a.x + a.width, b.x + b.width);
-  const int y1 = std::min(a.y + a.height, b.y + b.height);
-  if (x1 <= x0 || y1 <= y0) return {};
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
-// Chroma is subsampled 2x2, so a rectangle is widened to even coordinates:
-// converting it then never half-updates a chroma sample.
-Rect even_aligned(const Rect& r, int width, int height) {
-  const Rect c = intersect(r, {0, 0, width, height});
-  if (c.width == 0) return {};
-  const int x0 = c.x & ~1;
-  const int y0 = c.y & ~1;
-  const int x1 = std::min(width, (c.x + c.width + 1) & ~1);
-  const int y1 = std::min(height, (c.y + c.height + 1) & ~1);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
 class X11Capture final : public ScreenCapture {
  public:
   explicit X11Capture(const CaptureOptions& options) : options_(options), cursor_image_changed_(options.draw_cursor) {}
@@ -61,9 +40,9 @@ class X11Capture final : public ScreenCapture {
   int width() const override { return width_; }
   int height() const override { return height_; }
   bool changed() const override {
-    return full_refresh_ || damage_pending_ || cursor_moved_ || cursor_image_changed_ || poll_dirty_.width > 0;
+    return full_refresh_ || damage_pending_ || cursor_moved_ || cursor_image_changed_ || screen_copy_.dirty();
   }
-  Result<CaptureStatus> wait(SteadyClock::time_point deadline, WaitFor until, int interrupt_fd) override;
+  Result<CaptureStatus> wait(SteadyClock::time_point deadline, WaitFor until, const Wakeup* interrupt) override;
   Result<CaptureStatus> grab(const I420View& frame) override;
   Status reinit() override;
   std::int64_t last_grab_pixels() const override { return last_grab_pixels_; }
@@ -81,7 +60,6 @@ class X11Capture final : public ScreenCapture {
   Status poll_screen();
   Rect cursor_rect() const;
   void blend_cursor(std::uint8_t* bgra, int stride, const Rect& r) const;
-  void convert(const std::uint8_t* bgra, int stride, const Rect& r, const I420View& frame) const;
   Status read_rects_shm(const std::vector<Rect>& rects, const I420View& frame);
   Status read_rects_getimage(const std::vector<Rect>& rects, const I420View& frame);
   Status read_rects_polled(const std::vector<Rect>& rects, const I420View& frame);
@@ -108,7 +86,6 @@ class X11Capture final : public ScreenCapture {
   bool size_changed_ = false;
   bool cursor_moved_ = false;
   bool cursor_image_changed_ = true;
-  Rect poll_dirty_;
   // Sequence numbers of our last damage_subtract / get_cursor_image: a
   // notify generated before the server ran them is already accounted for.
   std::uint32_t subtract_seq_ = 0;
@@ -125,7 +102,7 @@ class X11Capture final : public ScreenCapture {
   Rect drawn_cursor_;
   SteadyClock::time_point next_pointer_poll_{};
 
-  std::vector<std::uint8_t> screen_copy_;  // "xcb-getimage": the previous full read
+  ScreenCopy screen_copy_;  // "xcb-getimage": the previous full read
   std::vector<std::uint8_t> scratch_;
   std::int64_t last_grab_pixels_ = 0;
   std::vector<Rect> last_rects_;
@@ -359,12 +336,6 @@ void X11Capture::blend_cursor(std::uint8_t* bgra, int stride, const Rect& r) con
   }
 }
 
-void X11Capture::convert(const std::uint8_t* bgra, int stride, const Rect& r, const I420View& f) const {
-  libyuv::ARGBToI420(bgra, stride, f.y + static_cast<std::ptrdiff_t>(r.y) * f.stride_y + r.x, f.stride_y,
-                     f.u + static_cast<std::ptrdiff_t>(r.y / 2) * f.stride_u + r.x / 2, f.stride_u,
-                     f.v + static_cast<std::ptrdiff_t>(r.y / 2) * f.stride_v + r.x / 2, f.stride_v, r.width, r.height);
-}
-
 Status X11Capture::poll_screen() {
   // No XDamage: read everything and compare with the last read.
   XcbGetImageReply img(xcb_get_image_reply(
@@ -377,34 +348,12 @@ Status X11Capture::poll_screen() {
   const std::size_t bytes = row * static_cast<std::size_t>(height_);
   if (static_cast<std::size_t>(xcb_get_image_data_length(img.get())) < bytes)
     return fail(Errc::corrupt, "X get_image returned fewer bytes than the screen holds");
-  const std::uint8_t* data = xcb_get_image_data(img.get());
-  if (screen_copy_.size() != bytes) {
-    screen_copy_.assign(data, data + bytes);
-    poll_dirty_ = {0, 0, width_, height_};
-    return {};
-  }
-  int first = -1;
-  int last = -1;
-  for (int y = 0; y < height_; ++y) {
-    if (std::memcmp(data + y * row, screen_copy_.data() + y * row, row) != 0) {
-      if (first < 0) first = y;
-      last = y;
-    }
-  }
-  if (first < 0) return {};
-  std::memcpy(screen_copy_.data() + first * row, data + first * row, (last - first + 1) * row);
-  const Rect band{0, first, width_, last - first + 1};
-  if (poll_dirty_.width == 0) {
-    poll_dirty_ = band;
-  } else {
-    const int y0 = std::min(poll_dirty_.y, band.y);
-    const int y1 = std::max(poll_dirty_.y + poll_dirty_.height, band.y + band.height);
-    poll_dirty_ = {0, y0, width_, y1 - y0};
-  }
+  screen_copy_.update(xcb_get_image_data(img.get()), width_, height_);
   return {};
 }
 
-Result<CaptureStatus> X11Capture::wait(SteadyClock::time_point deadline, WaitFor until, int interrupt_fd) {
+Result<CaptureStatus> X11Capture::wait(SteadyClock::time_point deadline, WaitFor until, const Wakeup* interrupt) {
+  const int interrupt_fd = interrupt != nullptr ? interrupt->native() : -1;
   for (;;) {
     auto now = SteadyClock::now();
     if (now >= next_pointer_poll_) {
@@ -454,7 +403,7 @@ Status X11Capture::read_rects_shm(const std::vector<Rect>& rects, const I420View
       }
       std::uint8_t* px = shm_.data() + p.offset;
       blend_cursor(px, p.rect.width * 4, p.rect);
-      convert(px, p.rect.width * 4, p.rect, frame);
+      bgra_to_i420(px, p.rect.width * 4, p.rect, frame);
     }
     pending.clear();
     return result;
@@ -491,14 +440,14 @@ Status X11Capture::read_rects_getimage(const std::vector<Rect>& rects, const I42
       return fail(Errc::corrupt, "X get_image returned fewer bytes than requested");
     std::uint8_t* px = xcb_get_image_data(img.get());
     blend_cursor(px, r.width * 4, r);
-    convert(px, r.width * 4, r, frame);
+    bgra_to_i420(px, r.width * 4, r, frame);
   }
   return {};
 }
 
 Status X11Capture::read_rects_polled(const std::vector<Rect>& rects, const I420View& frame) {
   const std::size_t row = static_cast<std::size_t>(width_) * 4;
-  if (screen_copy_.size() != row * static_cast<std::size_t>(height_))
+  if (screen_copy_.empty())
     return fail(Errc::internal, "no screen read to convert from");
   for (const auto& r : rects) {
     const std::size_t out_row = static_cast<std::size_t>(r.width) * 4;
@@ -506,7 +455,7 @@ Status X11Capture::read_rects_polled(const std::vector<Rect>& rects, const I420V
     for (int y = 0; y < r.height; ++y)
       std::memcpy(scratch_.data() + y * out_row, screen_copy_.data() + (r.y + y) * row + static_cast<std::size_t>(r.x) * 4, out_row);
     blend_cursor(scratch_.data(), r.width * 4, r);
-    convert(scratch_.data(), r.width * 4, r, frame);
+    bgra_to_i420(scratch_.data(), r.width * 4, r, frame);
   }
   return {};
 }
@@ -542,8 +491,7 @@ Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
     }
   }
   if (full_refresh_) rects.assign(1, {0, 0, width_, height_});
-  if (poll_dirty_.width > 0) rects.push_back(poll_dirty_);
-  poll_dirty_ = {};
+  if (const Rect dirty = screen_copy_.take_dirty(); dirty.width > 0) rects.push_back(dirty);
 
   if (options_.draw_cursor) {
     if (cursor_image_changed_ && use_xfixes_) {
@@ -615,6 +563,10 @@ Result<std::unique_ptr<ScreenCapture>> open_x11_capture(const CaptureOptions& op
   auto capture = std::make_unique<X11Capture>(options);
   if (auto st = capture->open(); !st) return std::unexpected(st.error());
   return capture;
+}
+
+Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions& options) {
+  return open_x11_capture(options);
 }
 
 }  // namespace deskaudit::capture

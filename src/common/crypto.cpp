@@ -1,14 +1,12 @@
 #include "common/crypto.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 
+#include "common/fs.hpp"
 #include "common/sha256_ni.hpp"
 
 namespace deskaudit {
@@ -113,22 +111,16 @@ std::string sha256_hex(std::string_view data) {
 }
 
 Result<std::string> sha256_file_hex(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(Errc::io, errno_message("open " + path.string(), errno));
+  auto fd = open_for_read(path);
+  if (!fd) return fail(Errc::io, fd.error().message);
   Sha256 h;
   std::array<std::byte, 1 << 16> buf;
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return fail(Errc::io, errno_message("read " + path.string(), e));
-    }
-    if (n == 0) break;
-    h.update(std::span(buf.data(), static_cast<size_t>(n)));
+    auto n = read_some(fd->get(), buf.data(), buf.size(), path.string());
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    h.update(std::span(buf.data(), *n));
   }
-  ::close(fd);
   return h.hex();
 }
 

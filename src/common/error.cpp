@@ -38,8 +38,13 @@ std::unexpected<Error> retry_later(std::int64_t retry_after_ms, std::string mess
 
 std::string errno_message(std::string_view what, int errnum) {
   char buf[256];
+#ifdef _WIN32
+  if (strerror_s(buf, sizeof buf, errnum) != 0) buf[0] = '\0';
+  const char* text = buf;
+#else
   // GNU strerror_r returns the message pointer (maybe not buf).
   const char* text = strerror_r(errnum, buf, sizeof buf);
+#endif
   return std::string(what) + ": " + text;
 }
 

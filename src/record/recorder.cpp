@@ -8,11 +8,9 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/fs.hpp"
+#include "common/wakeup.hpp"
 #include "encode/fmp4_muxer.hpp"
 #include "policy/policy.hpp"
 #include "record/audio_track.hpp"
@@ -162,7 +160,7 @@ class RecorderImpl final : public Recorder {
   };
   std::optional<Deferred> deferred_;
 
-  UniqueFd stop_fd_;
+  std::optional<Wakeup> stop_;
   std::thread thread_;
   mutable std::mutex mu_;
   CaptureInfo info_;
@@ -194,19 +192,19 @@ Status RecorderImpl::init() {
                 "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum, "
                 "small_change_interval_ms outside 0..10000, small_change_max_mbs negative or "
                 "small_change_fragment_ms outside 0..60000");
-  struct stat st {};
-  if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+  if (std::error_code ec; !std::filesystem::is_directory(o.output_dir, ec))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
 
-  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_fd_) return fail(Errc::internal, errno_message("eventfd", errno));
+  auto stop = Wakeup::create();
+  if (!stop) return std::unexpected(stop.error());
+  stop_.emplace(std::move(*stop));
 
   capture::CaptureOptions co;
   co.display = o.display;
   co.draw_cursor = o.draw_cursor;
   co.backend = tuning_.backend;
   co.cursor_poll_interval = std::chrono::milliseconds(1000 / o.fps);
-  auto cap = tuning_.open_capture ? tuning_.open_capture(co) : capture::open_x11_capture(co);
+  auto cap = tuning_.open_capture ? tuning_.open_capture(co) : capture::open_screen_capture(co);
   if (!cap) return std::unexpected(cap.error());
   capture_ = std::move(*cap);
   elapsed_ms_ = o.start_offset_ms;
@@ -284,7 +282,7 @@ Status RecorderImpl::loop() {
       }
       if (deferred_) deadline = std::min(deadline, deferred_->due);
     }
-    auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
+    auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, &*stop_);
     if (!st) return std::unexpected(st.error());
     switch (*st) {
       case CaptureStatus::interrupted:
@@ -605,10 +603,7 @@ Status RecorderImpl::stop() {
     stopped_ = true;
   }
   if (thread_.joinable()) {
-    const std::uint64_t one = 1;
-    if (::write(stop_fd_.get(), &one, sizeof one) < 0) {
-      // An eventfd write fails only on overflow, which a single write cannot cause.
-    }
+    stop_->signal();
     thread_.join();
   }
   std::lock_guard lock(mu_);
@@ -633,7 +628,7 @@ CaptureInfo probe_capture(const std::string& display) {
   CaptureInfo info;
   capture::CaptureOptions co;
   co.display = display;
-  auto cap = capture::open_x11_capture(co);
+  auto cap = capture::open_screen_capture(co);
   if (!cap) {
     info.error = cap.error().message;
     return info;

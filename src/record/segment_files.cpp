@@ -1,9 +1,6 @@
 #include "record/segment_files.hpp"
 
-#include <cerrno>
 #include <cstdio>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace deskaudit::record {
 
@@ -17,7 +14,8 @@ SegmentFiles::~SegmentFiles() {
   // A segment that never got a fragment holds no recording: leave no file.
   if (fd_ && fragments_ == 0) {
     fd_.reset();
-    ::unlink(segment_path(dir_, seq_, true).c_str());
+    std::error_code ec;
+    std::filesystem::remove(segment_path(dir_, seq_, true), ec);
   }
 }
 
@@ -27,10 +25,10 @@ Status SegmentFiles::open(std::string_view init_segment, std::int64_t start_ms) 
   const auto path = segment_path(dir_, next_seq_, true);
   if (std::error_code ec; std::filesystem::exists(segment_path(dir_, next_seq_, false), ec))
     return fail(Errc::conflict, "segment file " + segment_path(dir_, next_seq_, false).string() + " already exists");
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) return fail(errno == EEXIST ? Errc::conflict : Errc::io, errno_message("create " + path.string(), errno));
-  if (auto st = write_all(fd.get(), init_segment.data(), init_segment.size(), path.string()); !st) return st;
-  fd_ = std::move(fd);
+  auto fd = create_new_file(path, 0600);
+  if (!fd) return std::unexpected(fd.error());
+  if (auto st = write_all(fd->get(), init_segment.data(), init_segment.size(), path.string()); !st) return st;
+  fd_ = std::move(*fd);
   seq_ = next_seq_++;
   size_ = init_size_ = static_cast<std::int64_t>(init_segment.size());
   fragments_ = 0;
@@ -44,7 +42,7 @@ Status SegmentFiles::append(std::string_view fragment, std::int64_t end_ms) {
   if (auto st = write_all(fd_.get(), fragment.data(), fragment.size(), path.string()); !st) return st;
   // Each fragment is durable before the next one is made: a crash loses at
   // most the fragment being built.
-  if (::fdatasync(fd_.get()) != 0) return fail(Errc::io, errno_message("fsync " + path.string(), errno));
+  if (auto st = sync_data(fd_.get(), path.string()); !st) return st;
   size_ += static_cast<std::int64_t>(fragment.size());
   ++fragments_;
   end_ms_ = end_ms;
@@ -57,13 +55,8 @@ Status SegmentFiles::rewrite_u32(std::int64_t offset, std::uint32_t value, std::
   const auto path = segment_path(dir_, seq_, true);
   const unsigned char be[4] = {static_cast<unsigned char>(value >> 24), static_cast<unsigned char>(value >> 16),
                                static_cast<unsigned char>(value >> 8), static_cast<unsigned char>(value)};
-  ssize_t n = 0;
-  do {
-    n = ::pwrite(fd_.get(), be, sizeof be, static_cast<off_t>(offset));
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof be))
-    return fail(Errc::io, errno_message("write " + path.string(), n < 0 ? errno : EIO));
-  if (::fdatasync(fd_.get()) != 0) return fail(Errc::io, errno_message("fsync " + path.string(), errno));
+  if (auto st = write_at(fd_.get(), offset, be, sizeof be, path.string()); !st) return st;
+  if (auto st = sync_data(fd_.get(), path.string()); !st) return st;
   end_ms_ = end_ms;
   return {};
 }
@@ -73,15 +66,16 @@ Result<std::optional<SegmentClosed>> SegmentFiles::close() {
   const auto part = segment_path(dir_, seq_, true);
   if (fragments_ == 0) {
     fd_.reset();
-    if (::unlink(part.c_str()) != 0) return fail(Errc::io, errno_message("remove " + part.string(), errno));
+    if (std::error_code ec; !std::filesystem::remove(part, ec))
+      return fail(Errc::io, "remove " + part.string() + ": " + (ec ? ec.message() : "it is gone"));
     --next_seq_;  // the number is free again
     return std::optional<SegmentClosed>{};
   }
-  if (::fsync(fd_.get()) != 0) return fail(Errc::io, errno_message("fsync " + part.string(), errno));
+  if (auto st = sync_file(fd_.get(), part.string()); !st) return std::unexpected(st.error());
   fd_.reset();
   const auto final_path = segment_path(dir_, seq_, false);
-  if (::rename(part.c_str(), final_path.c_str()) != 0)
-    return fail(Errc::io, errno_message("rename " + part.string(), errno));
+  if (std::error_code ec; std::filesystem::rename(part, final_path, ec), ec)
+    return fail(Errc::io, "rename " + part.string() + ": " + ec.message());
   if (auto st = fsync_dir(dir_); !st) return std::unexpected(st.error());
   SegmentClosed closed;
   closed.seq = seq_;

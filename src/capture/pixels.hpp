@@ -1,0 +1,43 @@
+#pragma once
+// Pixel work shared by the platform captures (x11_capture.cpp, gdi_capture.cpp):
+// rectangles, BGRA -> I420 conversion, and the screen copy that captures
+// without change notification compare each read with.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "capture/capture.hpp"
+
+namespace deskaudit::capture {
+
+Rect intersect(const Rect& a, const Rect& b);
+// r clipped to the screen and grown to even coordinates (I420's chroma is
+// 2x2-subsampled, so a change is converted in whole chroma samples).
+Rect even_aligned(const Rect& r, int width, int height);
+// Converts the BGRA pixels of r (bgra points at r's top-left pixel, rows of
+// stride bytes) into the same rectangle of frame. r is even-aligned.
+void bgra_to_i420(const std::uint8_t* bgra, int stride, const Rect& r, const I420View& frame);
+
+// The last read of the whole screen (BGRA, rows of width*4 bytes) and the
+// rows that changed since the last take_dirty(). Single-threaded.
+class ScreenCopy {
+ public:
+  // Compares a fresh read of the whole screen with the copy and adopts it;
+  // the first read after clear() (or of another size) is all dirty.
+  void update(const std::uint8_t* data, int width, int height);
+  // The band of rows changed since the last call (full width), or empty.
+  Rect take_dirty();
+  bool dirty() const { return dirty_.width > 0; }
+  bool empty() const { return copy_.empty(); }
+  void clear();
+  const std::uint8_t* data() const { return copy_.data(); }
+  std::size_t row_bytes() const { return static_cast<std::size_t>(width_) * 4; }
+
+ private:
+  std::vector<std::uint8_t> copy_;
+  int width_ = 0;
+  int height_ = 0;
+  Rect dirty_;
+};
+
+}  // namespace deskaudit::capture

@@ -1,0 +1,37 @@
+#pragma once
+// A one-way "stop waiting" signal from one thread to another that blocks in a
+// platform wait (poll() on Linux, WaitForMultipleObjects on Windows) beside
+// its own sources, e.g. a ScreenCapture::wait() woken by Recorder::stop().
+// Linux: an eventfd; Windows: a manual-reset event. Once signalled it stays
+// signalled. signal() and signalled() are thread-safe.
+#include <memory>
+
+#include "common/error.hpp"
+
+namespace deskaudit {
+
+class Wakeup {
+ public:
+#ifdef _WIN32
+  using NativeHandle = void*;  // HANDLE of the event
+#else
+  using NativeHandle = int;  // eventfd, readable once signalled
+#endif
+  static Result<Wakeup> create();
+  Wakeup(Wakeup&&) noexcept;
+  Wakeup& operator=(Wakeup&&) noexcept;
+  ~Wakeup();
+  void signal();
+  bool signalled() const;
+  // Blocks until signalled.
+  Status wait() const;
+  // For the platform wait of the waiting thread; owned by this object.
+  NativeHandle native() const;
+
+ private:
+  Wakeup() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deskaudit

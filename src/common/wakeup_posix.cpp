@@ -1,0 +1,50 @@
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdint>
+
+#include "common/fs.hpp"
+#include "common/wakeup.hpp"
+
+namespace deskaudit {
+
+struct Wakeup::Impl {
+  UniqueFd fd;
+};
+
+Result<Wakeup> Wakeup::create() {
+  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) return fail(Errc::internal, errno_message("eventfd", errno));
+  Wakeup w;
+  w.impl_ = std::make_unique<Impl>(Impl{std::move(fd)});
+  return w;
+}
+
+Wakeup::Wakeup(Wakeup&&) noexcept = default;
+Wakeup& Wakeup::operator=(Wakeup&&) noexcept = default;
+Wakeup::~Wakeup() = default;
+
+void Wakeup::signal() {
+  const std::uint64_t one = 1;
+  if (::write(impl_->fd.get(), &one, sizeof one) < 0) {
+    // An eventfd write fails only on counter overflow: it is signalled then.
+  }
+}
+
+bool Wakeup::signalled() const {
+  pollfd p{impl_->fd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
+Status Wakeup::wait() const {
+  pollfd p{impl_->fd.get(), POLLIN, 0};
+  while (::poll(&p, 1, -1) < 0) {
+    if (errno != EINTR) return fail(Errc::internal, errno_message("poll", errno));
+  }
+  return {};
+}
+
+Wakeup::NativeHandle Wakeup::native() const { return impl_->fd.get(); }
+
+}  // namespace deskaudit

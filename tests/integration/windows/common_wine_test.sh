@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# common_test.exe (the Windows files of src/common: fs_windows.cpp,
+# wakeup_windows.cpp, under the shared unit tests) under Wine.
+#   tests/integration/windows/common_wine_test.sh [BUILD_WINDOWS_DIR]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../../.." && pwd)"
+work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
+cleanup() {
+  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+. "$here/tests/integration/windows/wine_env.sh"
+wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" common_test.exe
+unset DISPLAY  # console programs: no X display is needed or touched
+wine_boot
+wine "$exe"

@@ -1,0 +1,18 @@
+# Sourced by the Wine tests here: finds the cross-built exe, skips (exit 77)
+# without it or without wine64 (with CI set, a missing wine64 fails), and
+# makes a fresh Wine prefix in $work (which the caller creates and removes).
+#   wine_env_init BUILD_DIR EXE_NAME   -> sets $exe, exports WINEPREFIX and friends
+skip() { echo "SKIPPED: $*"; exit 77; }
+wine_env_init() {
+  exe="$1/bin/$2"
+  [[ -f "$exe" ]] || skip "$exe is not built: run scripts/build-windows"
+  # Debian: /usr/bin/wine (package wine) runs 64-bit programs with wine64.
+  if ! command -v wine >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' wine64 2>/dev/null | grep -q "ok installed"; then
+    [[ -n "${CI:-}" ]] && { echo "wine64 is missing (apt-get install wine wine64)"; exit 1; }
+    skip "wine64 is missing: apt-get install wine wine64 (scripts/build-windows installs them)"
+  fi
+  export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+}
+wine_boot() {
+  wineboot -i >"$work/wineboot.log" 2>&1 || { echo "wineboot failed"; cat "$work/wineboot.log"; exit 1; }
+}
