@@ -46,9 +46,11 @@ class OpusEncoder {
 
  private:
   OpusEncoder() = default;
-  AvCodecContextPtr ctx_;
+  AvCodecContextPtr ctx_;          // application=audio: every frame, its packets unless silent
+  AvCodecContextPtr silence_ctx_;  // application=lowdelay (CELT only): fed zero frames only
   AvFramePtr frame_;
   AvPacketPtr packet_;
+  bool previous_zero_ = false;
 };
 
 }  // namespace deskaudit::encode
