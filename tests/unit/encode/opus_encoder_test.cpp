@@ -219,7 +219,6 @@ TEST(OpusEncoder, SilenceAfterSpeechCostsCeltSilencePacketsAndTheRestIsPlainLibo
     }
   }
   EXPECT_LE(static_cast<double>(silence_bytes) / silent_frames, 4.0);
-  EXPECT_TRUE(hybrid(*e.packets[s.speech_again]) || !celt_only(*e.packets[s.speech_again]));
 }
 
 double rms(std::span<const float> x) {
