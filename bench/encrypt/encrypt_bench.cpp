@@ -10,9 +10,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -35,9 +35,7 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 void run(const std::string& name, storage::ObjectStore& store, const fs::path& dir, int objects, int object_mib,
          int seeks, int range_kib) {
@@ -85,7 +83,9 @@ int main(int argc, char** argv) {
   app.add_option("--objects", objects, "objects stored per run")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--object-mib", object_mib, "size of each object")->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--seeks", seeks, "random range reads")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.add_option("--range-kib", range_kib, "bytes per range read (a fragment)")->capture_default_str()->check(CLI::Range(1, 65536));
+  app.add_option("--range-kib", range_kib, "bytes per range read (a fragment)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   CLI11_PARSE(app, argc, argv);
   if (static_cast<std::int64_t>(range_kib) >= static_cast<std::int64_t>(object_mib) * 1024) {
     std::fprintf(stderr, "encrypt_bench: --range-kib must be smaller than --object-mib\n");
@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
   }
   const auto dir = fs::temp_directory_path() / ("deskaudit-encrypt-bench-" + random_id(""));
   fs::create_directories(dir);
-  std::printf("%d objects of %d MiB, %d seeks of %d KiB; cipher %s\n", objects, object_mib, seeks, range_kib,
-              storage::default_chunk_cipher() == storage::ChunkCipher::aes256gcm ? "AES-256-GCM" : "XChaCha20-Poly1305");
+  std::printf(
+      "%d objects of %d MiB, %d seeks of %d KiB; cipher %s\n", objects, object_mib, seeks, range_kib,
+      storage::default_chunk_cipher() == storage::ChunkCipher::aes256gcm ? "AES-256-GCM" : "XChaCha20-Poly1305");
   std::printf("%-24s %8s %10s %9s %9s %9s\n", "setup", "MB/s", "CPU s/GiB", "seek p50", "p95 ms", "max ms");
   try {
     {
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
     }
     for (auto cipher : {storage::ChunkCipher::aes256gcm, storage::ChunkCipher::xchacha20poly1305}) {
       if (cipher == storage::ChunkCipher::aes256gcm && storage::default_chunk_cipher() != cipher) continue;
-      auto inner = storage::make_object_store("file://" + (dir / ("enc" + std::to_string(static_cast<int>(cipher)))).string());
+      auto inner =
+          storage::make_object_store("file://" + (dir / ("enc" + std::to_string(static_cast<int>(cipher)))).string());
       if (!inner) throw std::runtime_error(inner.error().message);
       auto keys = storage::load_master_keys({}, storage::LocalMasterKeys::generate_line());
       storage::EncryptionOptions o;
@@ -112,8 +114,8 @@ int main(int argc, char** argv) {
       o.temp_dir = dir / "tmp";
       auto store = storage::EncryptedObjectStore::open(std::move(*inner), *keys, o);
       if (!store) throw std::runtime_error(store.error().message);
-      run(cipher == storage::ChunkCipher::aes256gcm ? "local, AES-256-GCM" : "local, XChaCha20-Poly1305", **store,
-          dir, objects, object_mib, seeks, range_kib);
+      run(cipher == storage::ChunkCipher::aes256gcm ? "local, AES-256-GCM" : "local, XChaCha20-Poly1305", **store, dir,
+          objects, object_mib, seeks, range_kib);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "encrypt_bench: %s\n", e.what());

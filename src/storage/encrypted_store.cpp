@@ -86,9 +86,7 @@ int log2_exact(std::size_t v) {
   return (std::size_t{1} << n) == v ? n : -1;
 }
 
-std::string cipher_name(ChunkCipher c) {
-  return c == ChunkCipher::aes256gcm ? "AES-256-GCM" : "XChaCha20-Poly1305";
-}
+std::string cipher_name(ChunkCipher c) { return c == ChunkCipher::aes256gcm ? "AES-256-GCM" : "XChaCha20-Poly1305"; }
 
 // Seals and opens one object's chunks under its own subkey.
 class ChunkSealer {
@@ -130,8 +128,8 @@ class ChunkSealer {
     set_nonce_and_ad(index, last);
     unsigned long long out_len = 0;
     if (cipher_ == ChunkCipher::aes256gcm) {
-      return crypto_aead_aes256gcm_decrypt_afternm(out, &out_len, nullptr, in, n, ad_.data(), ad_.size(),
-                                                   nonce_.data(), &aes_->state) == 0;
+      return crypto_aead_aes256gcm_decrypt_afternm(out, &out_len, nullptr, in, n, ad_.data(), ad_.size(), nonce_.data(),
+                                                   &aes_->state) == 0;
     }
     return crypto_aead_xchacha20poly1305_ietf_decrypt(out, &out_len, nullptr, in, n, ad_.data(), ad_.size(),
                                                       nonce_.data(), subkey_.bytes.data()) == 0;
@@ -202,7 +200,8 @@ Result<WrappedKey> parse_data_key_text(std::string_view text, std::string_view n
   WrappedKey w;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const auto line = lines[i];
-    if (line.starts_with("master-key-id ")) w.master_key_id = trim(line.substr(14));
+    if (line.starts_with("master-key-id "))
+      w.master_key_id = trim(line.substr(14));
     else if (line.starts_with("sealed ")) {
       auto sealed = from_base64(trim(line.substr(7)), 1024);
       if (!sealed) return bad("bad base64 in its sealed key");
@@ -289,7 +288,8 @@ Result<std::unique_ptr<LocalMasterKeys>> LocalMasterKeys::load_file(const std::f
                 errno_message("encryption key file " + path.string(), e) +
                     (e == ENOENT ? " (make one: (umask 077; head -c 32 /dev/urandom | base64 > FILE))" : ""));
   }
-  if (!S_ISREG(st.st_mode)) return fail(Errc::invalid_argument, "encryption key file " + path.string() + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return fail(Errc::invalid_argument, "encryption key file " + path.string() + " is not a regular file");
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
@@ -326,22 +326,21 @@ std::string wrap_ad(std::string_view master_id, std::string_view context) {
 
 Result<WrappedKey> LocalMasterKeys::wrap(const SecretKey& data_key, std::string_view context) const {
   const auto& master = keys_.front();
-  std::string sealed(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + kDataKeyBytes +
-                         crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                     '\0');
+  std::string sealed(
+      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + kDataKeyBytes + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   auto* p = reinterpret_cast<std::uint8_t*>(sealed.data());
   randombytes_buf(p, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const auto ad = wrap_ad(master.id, context);
   unsigned long long n = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &n,
-                                             data_key.bytes.data(), data_key.bytes.size(),
-                                             reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, p,
-                                             master.key.bytes.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &n, data_key.bytes.data(), data_key.bytes.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, p, master.key.bytes.data());
   return WrappedKey{master.id, std::move(sealed)};
 }
 
 Result<SecretKey> LocalMasterKeys::unwrap(const WrappedKey& wrapped, std::string_view context) const {
-  const auto it = std::find_if(keys_.begin(), keys_.end(), [&](const Entry& e) { return e.id == wrapped.master_key_id; });
+  const auto it =
+      std::find_if(keys_.begin(), keys_.end(), [&](const Entry& e) { return e.id == wrapped.master_key_id; });
   if (it == keys_.end()) {
     return fail(Errc::not_found, "master key " + wrapped.master_key_id + " (wrapping " + std::string(context) +
                                      ") is not in the " + origin_ + "; add it as a second line during a rotation");
@@ -354,11 +353,11 @@ Result<SecretKey> LocalMasterKeys::unwrap(const WrappedKey& wrapped, std::string
   const auto ad = wrap_ad(wrapped.master_key_id, context);
   SecretKey out;
   unsigned long long n = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.bytes.data(), &n, nullptr, p + kNonce,
-                                                 wrapped.sealed.size() - kNonce,
-                                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), p,
-                                                 it->key.bytes.data()) != 0) {
-    return fail(Errc::corrupt, "wrapped data key " + std::string(context) + " does not authenticate (damaged, or moved)");
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out.bytes.data(), &n, nullptr, p + kNonce, wrapped.sealed.size() - kNonce,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), p, it->key.bytes.data()) != 0) {
+    return fail(Errc::corrupt,
+                "wrapped data key " + std::string(context) + " does not authenticate (damaged, or moved)");
   }
   return out;
 }
@@ -380,7 +379,8 @@ Result<std::shared_ptr<const MasterKeyProvider>> load_master_keys(const std::fil
     return std::shared_ptr<const MasterKeyProvider>(std::move(*keys));
   }
   if (key_file.empty()) {
-    return fail(Errc::invalid_argument, "no encryption master key: give encryption_key_file or DESKAUDIT_ENCRYPTION_KEY");
+    return fail(Errc::invalid_argument,
+                "no encryption master key: give encryption_key_file or DESKAUDIT_ENCRYPTION_KEY");
   }
   auto keys = LocalMasterKeys::load_file(key_file);
   if (!keys) return std::unexpected(keys.error());
@@ -421,7 +421,6 @@ struct EncryptedObjectStore::Header {
   std::uint64_t size = 0;
   std::array<std::uint8_t, kKeyIdBytes> key_id{};
 };
-
 
 EncryptedObjectStore::EncryptedObjectStore(std::unique_ptr<ObjectStore> inner,
                                            std::shared_ptr<const MasterKeyProvider> keys, EncryptionOptions options)
@@ -500,7 +499,7 @@ Result<std::shared_ptr<const EncryptedObjectStore::DataKey>> EncryptedObjectStor
 }
 
 Result<std::shared_ptr<const EncryptedObjectStore::DataKey>> EncryptedObjectStore::read_key(std::string_view key,
-                                                                                          const Header& header) {
+                                                                                            const Header& header) {
   const auto name = data_key_object_name(recording_prefix_of(key), header.key_id);
   {
     std::lock_guard lock(mu_);
@@ -572,7 +571,8 @@ Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_
 
 Status EncryptedObjectStore::put_file(std::string_view key, const std::filesystem::path& source) {
   if (auto st = validate_key(key); !st) return st;
-  if (is_data_key_object(key)) return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
+  if (is_data_key_object(key))
+    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
   UniqueFd fd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     const int e = errno;
@@ -592,7 +592,8 @@ Status EncryptedObjectStore::put_handed_over_file(std::string_view key, const st
 
 Status EncryptedObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {
   if (auto st = validate_key(key); !st) return st;
-  if (is_data_key_object(key)) return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
+  if (is_data_key_object(key))
+    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
   auto dk = write_key_for(key);
   if (!dk) return std::unexpected(dk.error());
   const auto chunk = options_.chunk_bytes;
@@ -788,7 +789,8 @@ Result<RotateReport> rotate_data_keys(ObjectStore& raw, const MasterKeyProvider&
       return std::unexpected(with_context(st.error(), "storing rewrapped data key " + o.key));
     }
     ++report.rewrapped;
-    if (report.rewrapped % 100 == 0) say(progress, "rotate: " + std::to_string(report.rewrapped) + " data keys rewrapped");
+    if (report.rewrapped % 100 == 0)
+      say(progress, "rotate: " + std::to_string(report.rewrapped) + " data keys rewrapped");
   }
   say(progress, "rotate: " + std::to_string(report.rewrapped) + " data keys rewrapped to master key " + current + ", " +
                     std::to_string(report.already_current) + " already under it");
@@ -843,11 +845,13 @@ Result<EncryptInPlaceReport> encrypt_in_place(EncryptedObjectStore& store,
       if (!read) return std::unexpected(with_context(read.error(), "reading " + o.key));
       size = *read;
     }
-    if (auto st = store.put_file(o.key, file); !st) return std::unexpected(with_context(st.error(), "encrypting " + o.key));
+    if (auto st = store.put_file(o.key, file); !st)
+      return std::unexpected(with_context(st.error(), "encrypting " + o.key));
     auto head = store.head(o.key);
     if (!head) return std::unexpected(with_context(head.error(), "checking encrypted " + o.key));
     if (!*head || (*head)->size_bytes != size) {
-      return fail(Errc::corrupt, "encrypted " + o.key + " does not read back with its " + std::to_string(size) + " bytes");
+      return fail(Errc::corrupt,
+                  "encrypted " + o.key + " does not read back with its " + std::to_string(size) + " bytes");
     }
     ++report.encrypted;
     report.bytes_encrypted += size;

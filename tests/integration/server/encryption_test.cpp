@@ -56,7 +56,8 @@ std::string record(Api& admin, Api& agent, const std::string& user, int seconds)
                        {{"Content-Type", "video/mp4"}, {"X-Content-SHA256", sha256_of(bytes)}});
     EXPECT_EQ(r.status, 201) << r.body;
   }
-  EXPECT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T09:10:00Z"}}).status, 200);
+  EXPECT_EQ(agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T09:10:00Z"}}).status,
+            200);
   (void)admin;
   return id;
 }
@@ -84,11 +85,13 @@ TEST(EncryptionAtRest, MigrateEncryptRotateAndTamperThroughTheServer) {
   {
     ServerProcess server(ServerOptions{data});
     Api admin(server.url(), admin_token(server.url()));
-    auto pol = admin.post("/api/v1/policies", {{"name", "all"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
+    auto pol =
+        admin.post("/api/v1/policies", {{"name", "all"}, {"recording", {{"mode", "session"}, {"retention_days", 30}}}});
     ASSERT_EQ(pol.status, 201) << pol.body;
     auto creds = enroll_agent(admin, "desk-enc");
-    ASSERT_EQ(admin.put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/computers/" +
-                        creds.computer_id)
+    ASSERT_EQ(admin
+                  .put("/api/v1/policies/" + pol.json["id"].get<std::string>() + "/assignments/computers/" +
+                       creds.computer_id)
                   .status,
               204);
     Api agent(server.url(), creds.agent_token);
@@ -181,9 +184,9 @@ TEST(EncryptionAtRest, MigrateEncryptRotateAndTamperThroughTheServer) {
   }
 
   // A missing key file stops the server at start with a message naming it.
-  auto bad = run_command("DESKAUDIT_ENCRYPTION_KEY_FILE='" + (dir.path() / "no-such-key").string() + "' " +
-                         DESKAUDIT_SERVER_BIN + " --listen 127.0.0.1:0 --data-dir '" + data.string() +
-                         "' 2>&1 </dev/null");
+  auto bad =
+      run_command("DESKAUDIT_ENCRYPTION_KEY_FILE='" + (dir.path() / "no-such-key").string() + "' " +
+                  DESKAUDIT_SERVER_BIN + " --listen 127.0.0.1:0 --data-dir '" + data.string() + "' 2>&1 </dev/null");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("no-such-key"), std::string::npos) << bad.out;
 }

@@ -110,8 +110,8 @@ TEST_P(EncryptedStore, StoredObjectsHaveNoMp4BoxesAndNoPlaintext) {
   write_file(scratch_ / "seg1.mp4", segments[1]);
   ASSERT_TRUE(store_->put_file(dir + "000001-bbbb.mp4", scratch_ / "seg1.mp4"));
   write_file(scratch_ / "handed.json", events);
-  ASSERT_TRUE(store_->put_handed_over_file(dir + "000001-bbbb.events.json", scratch_ / "handed.json",
-                                           sha256_hex(events)));
+  ASSERT_TRUE(
+      store_->put_handed_over_file(dir + "000001-bbbb.events.json", scratch_ / "handed.json", sha256_hex(events)));
   put(*store_, "manifests/other.json", kMarker);
 
   const auto stored = dump();
@@ -200,8 +200,8 @@ TEST_P(EncryptedStore, AChangedByteTruncationOrMovedChunkFailsLoudly) {
     ASSERT_FALSE(got) << what;
     EXPECT_EQ(got.error().code, Errc::corrupt) << what << ": " << got.error().message;
   };
-  for (std::size_t at : {std::size_t{20}, std::size_t{kEncryptedHeaderBytes + 5}, std::size_t{kEncryptedHeaderBytes + 4096 + 3},
-                         sealed.size() - 1}) {
+  for (std::size_t at : {std::size_t{20}, std::size_t{kEncryptedHeaderBytes + 5},
+                         std::size_t{kEncryptedHeaderBytes + 4096 + 3}, sealed.size() - 1}) {
     auto flipped = sealed;
     flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
     expect_corrupt(flipped, ("byte " + std::to_string(at)).c_str());
@@ -276,8 +276,10 @@ TEST_P(EncryptedStore, RotationRewrapsOnlyTheDataKeysAndEverythingStaysReadable)
   const auto after = dump();
   ASSERT_EQ(after.size(), before.size());
   for (const auto& [key, bytes] : after) {
-    if (is_data_key_object(key)) EXPECT_NE(bytes, before.at(key)) << key;
-    else EXPECT_EQ(bytes, before.at(key)) << key << " was rewritten";
+    if (is_data_key_object(key))
+      EXPECT_NE(bytes, before.at(key)) << key;
+    else
+      EXPECT_EQ(bytes, before.at(key)) << key << " was rewritten";
   }
   EXPECT_EQ(rotate_data_keys(*raw_, *both).value().rewrapped, 0);  // restartable: nothing left to do
 
@@ -369,7 +371,8 @@ TEST(MasterKeys, BadOrMissingKeysAreRefusedWithWhatToFix) {
 TEST(EncryptedLayout, SizesAndScopes) {
   EXPECT_EQ(encrypted_size(0), kEncryptedHeaderBytes + kEncryptedTagBytes);
   EXPECT_EQ(encrypted_size(kDefaultChunkBytes), kEncryptedHeaderBytes + kDefaultChunkBytes + kEncryptedTagBytes);
-  EXPECT_EQ(encrypted_size(kDefaultChunkBytes + 1), kEncryptedHeaderBytes + kDefaultChunkBytes + 1 + 2 * kEncryptedTagBytes);
+  EXPECT_EQ(encrypted_size(kDefaultChunkBytes + 1),
+            kEncryptedHeaderBytes + kDefaultChunkBytes + 1 + 2 * kEncryptedTagBytes);
   EXPECT_TRUE(is_data_key_object("recordings/a/b/_dek-00.key"));
   EXPECT_FALSE(is_data_key_object("recordings/a/b/000000-_dek-.mp4"));
 }
