@@ -23,6 +23,7 @@
 #include "sample_media.hpp"
 #include "scratch_schema.hpp"
 #include "server_process.hpp"
+#include "storage/encrypted_store.hpp"
 #include "storage/object_store.hpp"
 
 using namespace deskaudit;
@@ -183,8 +184,8 @@ std::string load_average() {
 }
 
 void print_header() {
-  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
-              "MB/s", "req/s", "p50 ms", "p99 ms", "srv CPU s", "peak RSS", "load avg after");
+  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
+              "MB/s", "req/s", "p50 ms", "p99 ms", "srv CPU s", "CPU s/GiB", "peak RSS", "load avg after");
 }
 
 void print(const Figures& f) {
@@ -193,9 +194,10 @@ void print(const Figures& f) {
               static_cast<long long>(f.requests), static_cast<long long>(f.errors), mb / f.seconds,
               static_cast<double>(f.requests) / f.seconds, f.p50_ms, f.p99_ms);
   if (f.cpu_seconds >= 0) {
-    std::printf("%9.1f %5ld MiB", f.cpu_seconds, f.peak_rss_kib / 1024);
+    std::printf("%9.1f %9.2f %5ld MiB", f.cpu_seconds, f.cpu_seconds / (f.bytes / 1073741824.0),
+                f.peak_rss_kib / 1024);
   } else {
-    std::printf("%9s %9s", "-", "-");
+    std::printf("%9s %9s %9s", "-", "-", "-");
   }
   std::printf("  %s\n", load_average().c_str());
   if (!f.first_error.empty()) std::printf("    first error: %s\n", f.first_error.c_str());
@@ -344,8 +346,8 @@ int main(int argc, char** argv) {
   app.add_option("--s3-replicas", s3_replicas, "server replicas on PostgreSQL + S3 (agents alternate)")
       ->check(CLI::Range(1, 2))
       ->capture_default_str();
-  app.add_option("--only", only, "run only these setups: embedded local s3-server s3-alone (default: all)")
-      ->check(CLI::IsMember({"embedded", "local", "s3-server", "s3-alone"}));
+  app.add_option("--only", only, "run only these setups: embedded embedded-encrypted local s3-server s3-alone (default: all)")
+      ->check(CLI::IsMember({"embedded", "embedded-encrypted", "local", "s3-server", "s3-alone"}));
   CLI11_PARSE(app, argc, argv);
   if (per_agent.size() != agent_counts.size()) {
     std::fprintf(stderr, "ingest_bench: --segments-per-agent needs one value per --agents value\n");
@@ -385,6 +387,14 @@ int main(int argc, char** argv) {
       TempDir dir("bench-embedded");
       ServerProcess one(ServerOptions(dir.path() / "data"));
       print(server_run("server, embedded (1)", {&one}, n, m, segs, shas));
+    }
+    if (wanted("embedded-encrypted")) {
+      // The same with encryption at rest (docs/encryption.md): compare CPU s/GiB.
+      TempDir dir("bench-encrypted");
+      ServerOptions o(dir.path() / "data");
+      o.env["DESKAUDIT_ENCRYPTION_KEY"] = storage::LocalMasterKeys::generate_line();
+      ServerProcess one(std::move(o));
+      print(server_run("server, embedded, encrypted", {&one}, n, m, segs, shas));
     }
     if (wanted("local")) {
       TempDir dir("bench-local");

@@ -12,6 +12,7 @@
 
 #include "catalog/copy.hpp"
 #include "common/fs.hpp"
+#include "storage/encrypted_store.hpp"
 
 namespace deskaudit::migrate {
 
@@ -166,15 +167,26 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   bool virtual_host = false;
   CLI::App app{
       "deskaudit-migrate: copy a deskaudit catalog and its objects to another catalog and store\n"
-      "(stop the server first; S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"};
+      "(stop the server first; S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"
+      "or, with --encrypt-in-place / --rotate-master-key, maintain one store's encryption at rest"};
+  bool encrypt = false, rotate = false;
+  app.add_flag("--encrypt-in-place", encrypt,
+               "encrypt every plaintext object of --store in place with the master key (restartable)");
+  app.add_flag("--rotate-master-key", rotate,
+               "rewrap the data keys of --store under the first key of the key file; the file's other keys "
+               "unwrap the old ones (restartable; recordings are not rewritten)");
+  app.add_option("--store", out.store, "the store to maintain (file:///... or s3://bucket/prefix)");
+  app.add_option("--encryption-key-file", out.encryption_key_file,
+                 "master keys, one base64 32-byte key per line, current first, mode 0600 "
+                 "(default: DESKAUDIT_ENCRYPTION_KEY)");
   app.add_option("--from-data-dir", data_dir, "source data directory (its catalog.db and objects/)");
   app.add_option("--from-catalog", o.from_catalog, "source catalog URL (sqlite:///... or postgresql://...)");
   app.add_option("--from-store", o.from_store, "source object store URL (file:///... or s3://bucket/prefix)");
   app.add_option("--to-data-dir", to_data_dir,
                  "the new servers' data_dir: receives the audit log's signing key, trusted keys and witness "
                  "(with --from-data-dir)");
-  app.add_option("--to-catalog", o.to_catalog, "target catalog URL (an empty database)")->required();
-  app.add_option("--to-store", o.to_store, "target object store URL")->required();
+  app.add_option("--to-catalog", o.to_catalog, "target catalog URL (an empty database)");
+  app.add_option("--to-store", o.to_store, "target object store URL");
   app.add_option("--s3-endpoint", o.s3.endpoint, "S3 endpoint, e.g. http://127.0.0.1:4568 (default AWS)");
   app.add_option("--s3-region", o.s3.region, "S3 region")->capture_default_str();
   app.add_flag("--s3-virtual-host", virtual_host, "virtual-host-style bucket addressing (default path style)");
@@ -192,6 +204,21 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
     return fail(Errc::invalid_argument, e.what());
   }
   if (virtual_host) o.s3.path_style = false;
+  if (encrypt || rotate) {
+    if (encrypt && rotate) return fail(Errc::invalid_argument, "give --encrypt-in-place or --rotate-master-key, not both");
+    out.mode = encrypt ? Mode::encrypt_in_place : Mode::rotate_master_key;
+    if (out.store.empty()) return fail(Errc::invalid_argument, "--store is required with --encrypt-in-place and --rotate-master-key");
+    if (!data_dir.empty() || !o.from_catalog.empty() || !o.from_store.empty() || !o.to_catalog.empty() ||
+        !o.to_store.empty()) {
+      return fail(Errc::invalid_argument, "--encrypt-in-place and --rotate-master-key work on --store alone");
+    }
+    return out;
+  }
+  if (!out.store.empty() || !out.encryption_key_file.empty()) {
+    return fail(Errc::invalid_argument, "--store and --encryption-key-file go with --encrypt-in-place or --rotate-master-key");
+  }
+  if (o.to_catalog.empty()) return fail(Errc::invalid_argument, "--to-catalog is required");
+  if (o.to_store.empty()) return fail(Errc::invalid_argument, "--to-store is required");
   if (!data_dir.empty()) {
     if (!o.from_catalog.empty() || !o.from_store.empty()) {
       return fail(Errc::invalid_argument,
@@ -242,6 +269,28 @@ Result<int> copy_key_files(const std::filesystem::path& from, const std::filesys
   return copied;
 }
 
+Result<std::string> run_encryption_maintenance(const ParsedArgs& args, std::string_view env_key) {
+  auto keys = storage::load_master_keys(args.encryption_key_file, args.encryption_key_file.empty() ? env_key : "");
+  if (!keys) return std::unexpected(keys.error());
+  auto store = storage::make_object_store(args.store, args.options.s3);
+  if (!store) return std::unexpected(with_context(store.error(), "--store"));
+  const auto& progress = args.options.progress;
+  if (args.mode == Mode::rotate_master_key) {
+    auto report = storage::rotate_data_keys(**store, **keys, progress);
+    if (!report) return std::unexpected(with_context(report.error(), "rotating the master key"));
+    return "done: " + std::to_string(report->rewrapped) + " data keys rewrapped under master key " +
+           (*keys)->current_key_id() + ", " + std::to_string(report->already_current) +
+           " already were; the older keys may now leave the key file";
+  }
+  auto encrypted = storage::EncryptedObjectStore::open(std::move(*store), *keys, {});
+  if (!encrypted) return std::unexpected(encrypted.error());
+  auto report = storage::encrypt_in_place(**encrypted, progress);
+  if (!report) return std::unexpected(with_context(report.error(), "encrypting in place (rerun to continue)"));
+  return "done: " + std::to_string(report->encrypted) + " objects encrypted (" +
+         std::to_string(report->bytes_encrypted) + " bytes), " + std::to_string(report->already_encrypted) +
+         " already were";
+}
+
 int run_cli(const std::vector<std::string>& args) {
   auto parsed = parse_args(args);
   if (!parsed) {
@@ -257,6 +306,17 @@ int run_cli(const std::vector<std::string>& args) {
     std::fprintf(stdout, "%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
   };
+  if (parsed->mode != Mode::copy) {
+    parsed->options.progress = options.progress;
+    const char* env_key = std::getenv("DESKAUDIT_ENCRYPTION_KEY");
+    auto done = run_encryption_maintenance(*parsed, env_key ? env_key : "");
+    if (!done) {
+      std::fprintf(stderr, "deskaudit-migrate: failed: %s\n", done.error().message.c_str());
+      return 1;
+    }
+    std::fprintf(stdout, "%s\n", done->c_str());
+    return 0;
+  }
   auto report = run_migration(options);
   if (!report) {
     std::fprintf(stderr, "deskaudit-migrate: failed: %s\n", report.error().message.c_str());

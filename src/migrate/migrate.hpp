@@ -58,7 +58,16 @@ Result<MigrateReport> run_migration(const MigrateOptions& options);
 // --from-catalog sqlite://DIR/catalog.db --from-store file://DIR/objects.
 // invalid_argument with the usage problem; `help` set when --help was asked
 // (then the returned text is the usage).
+// What a run does: the copy above, or maintenance of one store's encryption
+// at rest (docs/encryption.md) in place: encrypt its plaintext objects
+// (storage::encrypt_in_place), or rewrap its data keys under the current
+// master key (storage::rotate_data_keys). Both are restartable.
+enum class Mode { copy, encrypt_in_place, rotate_master_key };
+
 struct ParsedArgs {
+  Mode mode = Mode::copy;
+  std::string store;                            // --store, for the maintenance modes
+  std::filesystem::path encryption_key_file;    // else DESKAUDIT_ENCRYPTION_KEY
   MigrateOptions options;
   // The source server's data_dir (--from-data-dir) and where the new
   // servers keep theirs (--to-data-dir): the audit log's signing key,
@@ -78,6 +87,10 @@ inline constexpr const char* kKeyFiles[] = {"signing.key", "trusted-keys", "audi
 // that name (never overwritten); the same bytes are skipped. Returns how
 // many files were copied.
 Result<int> copy_key_files(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// The maintenance modes. env_key: DESKAUDIT_ENCRYPTION_KEY's value, or "".
+// Returns the summary line.
+Result<std::string> run_encryption_maintenance(const ParsedArgs& args, std::string_view env_key);
 
 // main(): parses, runs, prints progress and a summary; returns the exit code
 // (0 ok, 2 usage, 1 failure).

@@ -7,6 +7,7 @@
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "storage/encrypted_store.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -129,6 +130,16 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   auto store = storage::make_object_store(config.store, config.s3);
   if (!store) return std::unexpected(with_context(store.error(), "opening the object store"));
   s->store = std::move(*store);
+  if (!config.encryption_key_file.empty() || !config.encryption_key.empty()) {
+    auto keys = storage::load_master_keys(config.encryption_key_file, config.encryption_key);
+    if (!keys) return std::unexpected(with_context(keys.error(), "encryption at rest"));
+    storage::EncryptionOptions eo;
+    eo.temp_dir = s->incoming_dir;  // beside the uploads: a local store moves sealed files into place
+    auto encrypted = storage::EncryptedObjectStore::open(std::move(s->store), *keys, eo);
+    if (!encrypted) return std::unexpected(with_context(encrypted.error(), "encryption at rest"));
+    spdlog::info("encryption at rest: on, master keys from {}", (*keys)->describe());
+    s->store = std::move(*encrypted);
+  }
   s->config = std::move(config);
   if (auto st = open_signing(*s); !st) return std::unexpected(st.error());
   s->recordings = std::make_unique<service::RecordingService>(*s->catalog, *s->store, *s->audit_log, s->clock);

@@ -69,6 +69,7 @@ Status apply_toml(ServerConfig& c, const std::string& text) {
     else if (key == "metrics_listen") st = str(c.metrics_listen);
     else if (key == "signing_key_file") { st = str(s); c.signing_key_file = s; }
     else if (key == "trusted_keys_file") { st = str(s); c.trusted_keys_file = s; }
+    else if (key == "encryption_key_file") { st = str(s); c.encryption_key_file = s; }
     else if (key == "audit_sign_every") st = num(c.audit_sign_every);
     else if (key == "login_failures_per_address") st = num(c.login_failures_per_address);
     else if (key == "agent_max_open_recordings") st = num(c.agent_max_open_recordings);
@@ -130,6 +131,8 @@ Status apply_env(ServerConfig& c, const std::map<std::string, std::string>& env)
   if (auto v = get("DESKAUDIT_SIGNING_KEY")) c.signing_key_seed = *v;
   if (auto v = get("DESKAUDIT_SIGNING_KEY_FILE")) c.signing_key_file = *v;
   if (auto v = get("DESKAUDIT_TRUSTED_KEYS_FILE")) c.trusted_keys_file = *v;
+  if (auto v = get("DESKAUDIT_ENCRYPTION_KEY")) c.encryption_key = *v;
+  if (auto v = get("DESKAUDIT_ENCRYPTION_KEY_FILE")) c.encryption_key_file = *v;
   if (auto v = get("DESKAUDIT_AUDIT_SIGN_EVERY")) {
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);

@@ -46,6 +46,11 @@ struct ServerConfig {
   std::filesystem::path trusted_keys_file;  // default trusted-keys next to the key file (0644)
   std::string signing_key_seed;             // base64 32-byte Ed25519 seed
   std::int64_t audit_sign_every = 16;       // entries between signed checkpoints (1 = every entry)
+  // Encryption at rest (docs/encryption.md): on when either is set. The
+  // master keys, one base64 32-byte key per line, current first. Never log
+  // encryption_key.
+  std::filesystem::path encryption_key_file;  // 0600
+  std::string encryption_key;                 // DESKAUDIT_ENCRYPTION_KEY
 };
 
 // Applies a TOML document (keys as the struct's field names; s3 settings in
@@ -56,7 +61,8 @@ Status apply_toml(ServerConfig& config, const std::string& toml_text);
 // DESKAUDIT_PUBLIC_URL, DESKAUDIT_S3_ENDPOINT, DESKAUDIT_S3_REGION,
 // DESKAUDIT_S3_PATH_STYLE, DESKAUDIT_SIGNING_KEY, DESKAUDIT_SIGNING_KEY_FILE,
 // DESKAUDIT_TRUSTED_KEYS_FILE, DESKAUDIT_AUDIT_SIGN_EVERY, DESKAUDIT_TLS_CERT,
-// DESKAUDIT_TLS_KEY, DESKAUDIT_METRICS_LISTEN from env.
+// DESKAUDIT_TLS_KEY, DESKAUDIT_METRICS_LISTEN, DESKAUDIT_ENCRYPTION_KEY,
+// DESKAUDIT_ENCRYPTION_KEY_FILE from env.
 Status apply_env(ServerConfig& config, const std::map<std::string, std::string>& env);
 // Fills defaults that depend on other fields (catalog/store URLs, replica id).
 Status finalize(ServerConfig& config);

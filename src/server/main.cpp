@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY configure the rest.\n"
       "Audit log signing (docs/keys.md): DESKAUDIT_SIGNING_KEY (base64 Ed25519 seed, instead of the 0600 key file\n"
       "<data_dir>/signing.key made at first start), DESKAUDIT_SIGNING_KEY_FILE, DESKAUDIT_TRUSTED_KEYS_FILE,\n"
-      "DESKAUDIT_AUDIT_SIGN_EVERY (entries between signed checkpoints, default 16).");
+      "DESKAUDIT_AUDIT_SIGN_EVERY (entries between signed checkpoints, default 16).\n"
+      "Encryption at rest (docs/encryption.md): DESKAUDIT_ENCRYPTION_KEY_FILE (0600 file of base64 32-byte master\n"
+      "keys, current first; toml encryption_key_file) or DESKAUDIT_ENCRYPTION_KEY (the same text) switches it on.");
   CLI11_PARSE(cli, argc, argv);
 
   server::ServerConfig config;

@@ -110,7 +110,7 @@ Result<std::size_t> RecordingService::erase(std::string_view id) {
   if (!prefix) return std::unexpected(prefix.error());
   std::size_t removed = 0;
   const auto remove_all = [&]() -> Status {
-    auto objects = store_.list(*prefix);
+    auto objects = store_.list_stored(*prefix);
     if (!objects) return std::unexpected(objects.error());
     for (const auto& o : *objects) {
       if (auto st = store_.remove(o.key); !st) return st;

@@ -61,3 +61,18 @@ Result<std::string> events_key(std::string_view computer_id, std::string_view re
 }
 
 }  // namespace deskaudit::storage
+
+namespace deskaudit::storage {
+
+std::string_view recording_prefix_of(std::string_view key) {
+  constexpr std::string_view kRoot = "recordings/";
+  if (!key.starts_with(kRoot)) return {};
+  const auto computer_end = key.find('/', kRoot.size());
+  if (computer_end == std::string_view::npos || computer_end == kRoot.size()) return {};
+  const auto recording_end = key.find('/', computer_end + 1);
+  if (recording_end == std::string_view::npos || recording_end == computer_end + 1) return {};
+  if (recording_end + 1 == key.size()) return {};  // the prefix itself, not a key under it
+  return key.substr(0, recording_end + 1);
+}
+
+}  // namespace deskaudit::storage

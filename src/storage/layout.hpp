@@ -41,4 +41,8 @@ Result<std::string> segment_key(std::string_view computer_id, std::string_view r
 Result<std::string> events_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
                                std::string_view sha256);
 
+// The recording prefix a stored key lies under ("recordings/<computer
+// id>/<recording id>/"), or "" when it lies under none.
+std::string_view recording_prefix_of(std::string_view key);
+
 }  // namespace deskaudit::storage

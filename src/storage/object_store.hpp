@@ -66,6 +66,10 @@ class ObjectStore {
   virtual Status remove(std::string_view key) = 0;
   // All objects whose key starts with prefix, sorted by key.
   virtual Result<std::vector<ObjectInfo>> list(std::string_view prefix) = 0;
+  // Every object kept under prefix, the store's own bookkeeping included (an
+  // encrypting store's wrapped data keys): what removing everything under a
+  // prefix must remove. Default: list().
+  virtual Result<std::vector<ObjectInfo>> list_stored(std::string_view prefix) { return list(prefix); }
   // For logs and status pages: "file:///...", "s3://bucket/prefix" (no secrets).
   virtual std::string describe() const = 0;
 };

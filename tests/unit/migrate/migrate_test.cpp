@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "catalog/catalog.hpp"
 #include "catalog/copy.hpp"
 #include "migrate/migrate.hpp"
 #include "scratch_schema.hpp"
+#include "storage/encrypted_store.hpp"
 #include "storage/layout.hpp"
 #include "storage/object_store.hpp"
 
@@ -332,6 +334,70 @@ TEST(MigrateCli, FromDataDirRunsBothStepsAndNamesWhatToFix) {
   }());
   ASSERT_FALSE(same_store);
   EXPECT_NE(same_store.error().message.find("same"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// --encrypt-in-place and --rotate-master-key on one store (docs/encryption.md).
+TEST(MigrateCli, EncryptInPlaceThenRotateTheMasterKey) {
+  TempPath dir;
+  const auto store_url = "file://" + (dir.path() / "objects").string();
+  auto raw = storage::make_object_store(store_url);
+  ASSERT_TRUE(raw);
+  for (int r = 0; r < 3; ++r) put(**raw, key_of("cmp-e", "rec-" + std::to_string(r)), "ftyp moof mdat " + std::to_string(r));
+  const auto write_keys = [&](const std::string& name, const std::string& text) {
+    const auto p = dir.path() / name;
+    std::ofstream(p) << text;
+    std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    return p.string();
+  };
+  const auto a = storage::LocalMasterKeys::generate_line();
+  const auto b = storage::LocalMasterKeys::generate_line();
+  const auto key_a = write_keys("a.key", a);
+
+  auto parsed = migrate::parse_args(
+      {"deskaudit-migrate", "--encrypt-in-place", "--store", store_url, "--encryption-key-file", key_a});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->mode, migrate::Mode::encrypt_in_place);
+  auto done = migrate::run_encryption_maintenance(*parsed, "");
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_NE(done->find("3 objects encrypted"), std::string::npos) << *done;
+  EXPECT_EQ(migrate::run_cli({"deskaudit-migrate", "--encrypt-in-place", "--store", store_url,
+                              "--encryption-key-file", key_a}),
+            0);  // a rerun finds nothing left to do
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(bytes_of(**raw, key_of("cmp-e", "rec-" + std::to_string(r))).find("moof"), std::string::npos);
+  }
+
+  const auto key_ba = write_keys("ba.key", b + a);
+  auto rotate = migrate::parse_args(
+      {"deskaudit-migrate", "--rotate-master-key", "--store", store_url, "--encryption-key-file", key_ba});
+  ASSERT_TRUE(rotate) << rotate.error().message;
+  auto rotated = migrate::run_encryption_maintenance(*rotate, "");
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  EXPECT_NE(rotated->find("3 data keys rewrapped"), std::string::npos) << *rotated;
+  // Afterwards the new key alone reads everything, given through the environment.
+  auto encrypted = storage::EncryptedObjectStore::open(storage::make_object_store(store_url).value(),
+                                                       storage::load_master_keys({}, b).value(), {});
+  ASSERT_TRUE(encrypted);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(bytes_of(**encrypted, key_of("cmp-e", "rec-" + std::to_string(r))), "ftyp moof mdat " + std::to_string(r));
+  }
+
+  // Usage errors name what to fix.
+  auto no_store = migrate::parse_args({"deskaudit-migrate", "--encrypt-in-place"});
+  ASSERT_FALSE(no_store);
+  EXPECT_NE(no_store.error().message.find("--store"), std::string::npos);
+  EXPECT_FALSE(migrate::parse_args({"deskaudit-migrate", "--encrypt-in-place", "--rotate-master-key", "--store", store_url}));
+  EXPECT_FALSE(migrate::parse_args(
+      {"deskaudit-migrate", "--encrypt-in-place", "--store", store_url, "--to-store", store_url}));
+  auto keyless = *parsed;
+  keyless.encryption_key_file.clear();
+  auto no_key = migrate::run_encryption_maintenance(keyless, "");
+  ASSERT_FALSE(no_key);
+  EXPECT_NE(no_key.error().message.find("DESKAUDIT_ENCRYPTION_KEY"), std::string::npos) << no_key.error().message;
 }
 
 }  // namespace

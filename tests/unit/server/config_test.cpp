@@ -110,3 +110,17 @@ TEST(Config, TlsMetricsAndConnectionKeys) {
   EXPECT_FALSE(finalize(c));
   std::filesystem::remove_all(dir);
 }
+
+// Encryption at rest is off unless a master key is given (docs/encryption.md).
+TEST(Config, EncryptionKeySettings) {
+  ServerConfig c;
+  ASSERT_TRUE(finalize(c));
+  EXPECT_TRUE(c.encryption_key_file.empty() && c.encryption_key.empty());
+  ASSERT_TRUE(apply_toml(c, "encryption_key_file = \"/etc/deskaudit/master.key\"\n"));
+  EXPECT_EQ(c.encryption_key_file, "/etc/deskaudit/master.key");
+  EXPECT_FALSE(apply_toml(c, "encryption_key_file = 3\n"));
+  ServerConfig d;
+  ASSERT_TRUE(apply_env(d, {{"DESKAUDIT_ENCRYPTION_KEY", "a2V5"}, {"DESKAUDIT_ENCRYPTION_KEY_FILE", "/k"}}));
+  EXPECT_EQ(d.encryption_key, "a2V5");
+  EXPECT_EQ(d.encryption_key_file, "/k");
+}

@@ -3,7 +3,8 @@
 // (tests/common/memory_object_store.hpp) always, and the S3 store against
 // s3rver (DESKAUDIT_TEST_S3_ENDPOINT, scripts/s3-test-server) and Ceph's RADOS
 // Gateway (DESKAUDIT_TEST_RGW_*, scripts/rgw-test-server), which verifies
-// every request's signature.
+// every request's signature; and the encrypting store over a local one
+// (storage/encrypted_store.hpp), whose own suite covers it over S3.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 
 #include "common/crypto.hpp"
 #include "memory_object_store.hpp"
+#include "storage/encrypted_store.hpp"
 #include "storage/object_store.hpp"
 #include "store_test_support.hpp"
 
@@ -23,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace testing;
 
-enum class Backend { local, s3rver, rgw, memory };
+enum class Backend { local, s3rver, rgw, memory, encrypted };
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
@@ -35,6 +37,8 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
       return "Rgw";
     case Backend::memory:
       return "Memory";
+    case Backend::encrypted:
+      return "Encrypted";
   }
   return "?";
 }
@@ -46,6 +50,7 @@ bool is_s3(Backend b) { return b == Backend::s3rver || b == Backend::rgw; }
 std::string_view describe_scheme(Backend b) {
   switch (b) {
     case Backend::local:
+    case Backend::encrypted:
       return "file:///";
     case Backend::s3rver:
     case Backend::rgw:
@@ -67,6 +72,14 @@ class ObjectStoreConformance : public ::testing::TestWithParam<Backend> {
       auto s = make_object_store("file://" + (scratch_ / "objects").string());
       ASSERT_TRUE(s) << s.error().message;
       store_ = std::move(*s);
+    } else if (GetParam() == Backend::encrypted) {
+      auto s = make_object_store("file://" + (scratch_ / "objects").string());
+      ASSERT_TRUE(s) << s.error().message;
+      auto keys = LocalMasterKeys::parse(LocalMasterKeys::generate_line(), "test key");
+      ASSERT_TRUE(keys) << keys.error().message;
+      auto e = EncryptedObjectStore::open(std::move(*s), std::move(*keys), {.temp_dir = scratch_ / "tmp"});
+      ASSERT_TRUE(e) << e.error().message;
+      store_ = std::move(*e);
     } else {
       DESKAUDIT_REQUIRE_S3_TARGET(target, GetParam() == Backend::rgw ? S3Server::rgw : S3Server::s3rver);
       secret_ = target->secret_key;
@@ -380,7 +393,8 @@ TEST_P(ObjectStoreConformance, DescribeNamesTheStoreWithoutSecrets) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreConformance,
-                         ::testing::Values(Backend::local, Backend::s3rver, Backend::rgw, Backend::memory),
+                         ::testing::Values(Backend::local, Backend::s3rver, Backend::rgw, Backend::memory,
+                                           Backend::encrypted),
                          backend_name);
 
 }  // namespace
