@@ -805,8 +805,15 @@ bool is_red(const std::vector<int>& c) { return c.size() == 3 && c[0] > 150 && c
 // post_event_minutes after the program exits (a "minute" is 1 s through
 // the agent's test hook; the policy's 10..60 is validated as ever).
 TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
-  const std::string display = xvfb_->display();
-  shell("xsetroot -display " + display + " -solid '#0000ff'");
+  // A colour over the whole screen (ffplay of a lavfi colour source).
+  auto fill = [&](const std::string& colour) {
+    return std::make_unique<Child>(
+        std::vector<std::string>{"ffplay", "-loglevel", "quiet", "-an", "-f", "lavfi", "-i",
+                                 "color=c=" + colour + ":size=1280x720:rate=5", "-left", "0", "-top", "0", "-noborder",
+                                 "-window_title", colour},
+        logs_->path() / (colour + ".log"), std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
+  };
+  auto blue = fill("blue");
   set_policy({{"mode", "events"},
               {"triggers", nlohmann::json::array({{{"process", "datrig*"}}})},
               {"pre_event_seconds", 20},
@@ -818,15 +825,17 @@ TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
                                       std::string::npos; },
                          20s))
       << tail_of(logs_->path() / "agent.log");
-  // 25 s armed on a blue screen: the ring fills; nothing is recorded.
-  auto hb = heartbeat_after(now_ms() + 25'000);
+  // 25 s armed on a blue screen (the scenario's time, not a wait for a
+  // result): the ring fills; a heartbeat after it shows nothing recorded.
+  std::this_thread::sleep_for(25s);
+  auto hb = heartbeat_after(now_ms() + 1000);
   EXPECT_EQ(hb["session"]["username"], current_user()) << hb.dump();
   EXPECT_TRUE(hb["session"]["recording_id"].is_null()) << hb.dump();
   EXPECT_TRUE(recordings().empty()) << "recorded while no trigger ran";
   EXPECT_EQ(spool_recordings(), 0u) << "wrote to the spool while no trigger ran";
 
   // The marker: the screen turns red 6 s before the trigger.
-  shell("xsetroot -display " + display + " -solid '#ff0000'");
+  auto red = fill("red");
   heartbeat_after(now_ms() + 6000);
   const fs::path program = logs_->path() / "datrigger";
   fs::copy_file("/bin/sleep", program);
