@@ -62,6 +62,7 @@ struct Collector::Impl {
   std::thread thread;
   mutable std::mutex mu;
   std::vector<Event> events;
+  ActivityState state;
   std::atomic<std::int64_t> screen_change_ns{0};
   std::atomic<std::int64_t> idle_after_ms{30000};
   std::string sources;
@@ -83,7 +84,16 @@ struct Collector::Impl {
   void push(Event e) {
     if (options.on_event) options.on_event(e);
     std::lock_guard lock(mu);
+    if (e.type == EventType::window) {
+      state.app = e.app;
+      state.title = e.title;
+      state.process = e.process;
+    }
     events.push_back(std::move(e));
+  }
+  void set_processes(std::vector<std::string> names) {
+    std::lock_guard lock(mu);
+    state.processes = std::move(names);
   }
   void push_all(std::vector<Event>& es) {
     for (auto& e : es) push(std::move(e));
@@ -337,6 +347,16 @@ std::vector<TimedEvent> Collector::take(const MediaClock& media_of, std::int64_t
   return out;
 }
 
+void Collector::drop_before(SteadyTime t) {
+  std::lock_guard lock(impl_->mu);
+  std::erase_if(impl_->events, [&](const Event& e) { return e.at < t; });
+}
+
+ActivityState Collector::state() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->state;
+}
+
 void Collector::run() {
   auto& im = *impl_;
   std::optional<ProcessWatcher> procs;
@@ -357,6 +377,7 @@ void Collector::run() {
     if (procs && now >= next_scan) {
       procs->scan(now, batch);
       im.push_all(batch);
+      im.set_processes(procs->running_names());
       next_scan = now + im.options.scan_interval;
     }
     if (now >= next_idle) {
@@ -385,6 +406,7 @@ void Collector::run() {
     if (procs && (fds[2].revents & POLLIN) != 0) {
       procs->reap(now, batch);
       im.push_all(batch);
+      im.set_processes(procs->running_names());
     }
     if (im.conn) {
       while (XcbEventPtr ev{xcb_poll_for_event(im.conn.get())}) im.handle(ev.get(), now);

@@ -48,6 +48,18 @@ struct CollectorOptions {
   std::function<void(const Event&)> on_event;
 };
 
+// What runs and what is in front now, for event-triggered recording
+// (agent/triggers.hpp): the session user's processes the app source watches
+// (ProcessWatcher::running_names: a process is in it from the first scan
+// or once it has lived kAppMinLifetime, until it exits), and the active
+// window's class, title and process as in the last window event.
+struct ActivityState {
+  std::vector<std::string> processes;
+  std::string app;
+  std::string title;
+  std::string process;
+};
+
 // Media time of a steady-clock instant (Recorder::media_ms_at).
 using MediaClock = std::function<std::optional<std::int64_t>(SteadyTime)>;
 
@@ -73,6 +85,11 @@ class Collector {
   // segment closed, e.g. idle stamped with the last activity, or one from
   // before the first frame) becomes start_ms.
   std::vector<TimedEvent> take(const MediaClock& media_of, std::int64_t start_ms, std::optional<std::int64_t> end_ms);
+
+  // Forgets the events collected before t (an armed event-mode agent keeps
+  // none from before its pre-event ring).
+  void drop_before(SteadyTime t);
+  ActivityState state() const;
 
   // Which sources run ("windows, apps, idle(input+screen), lock, resolution").
   std::string sources() const;

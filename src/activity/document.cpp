@@ -30,6 +30,8 @@ std::string_view to_string(EventType type) {
       return "recording.pause";
     case EventType::recording_resume:
       return "recording.resume";
+    case EventType::trigger:
+      return "trigger";
     case EventType::resolution:
       return "resolution";
   }

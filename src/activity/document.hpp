@@ -34,6 +34,7 @@ enum class EventType {
   recording_pause,
   recording_resume,
   resolution,          // the screen size changed
+  trigger,             // events mode: what started the recording (title: which trigger matched what)
 };
 // The wire name (one of events::kEventTypes).
 std::string_view to_string(EventType type);

@@ -190,4 +190,11 @@ void ProcessWatcher::reap(SteadyTime now, std::vector<Event>& out) {
   }
 }
 
+std::vector<std::string> ProcessWatcher::running_names() const {
+  std::vector<std::string> out;
+  out.reserve(watched_.size());
+  for (const auto& [pid, w] : watched_) out.push_back(w.comm);
+  return out;
+}
+
 }  // namespace deskaudit::activity

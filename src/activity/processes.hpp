@@ -57,6 +57,11 @@ class ProcessWatcher {
   void scan(SteadyTime now, std::vector<Event>& out);
   void reap(SteadyTime now, std::vector<Event>& out);
   std::size_t watched() const { return watched_.size(); }
+  // The names (comm) of the processes watched now: those found by the first
+  // scan and those reported started since, until their exit (at most
+  // max_pidfds of them).
+  std::vector<std::string> running_names() const;
+  bool watching(pid_t pid) const { return watched_.contains(pid); }
 
  private:
   struct Pending {

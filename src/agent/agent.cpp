@@ -240,10 +240,7 @@ void Agent::sync_loop() {
         cv_.notify_all();
         spdlog::info("policy in force id={} source={} etag={} mode={}", p->policy ? p->policy->id : "none",
                      p->source, p->etag,
-                     !p->policy                                      ? "none"
-                     : p->policy->mode == RecordingMode::off     ? "off"
-                     : p->policy->mode == RecordingMode::session ? "session"
-                                                                     : "period");
+                     p->policy ? policy::to_string(p->policy->recording.mode) : "none");
         etag = p->etag;
         fetch = false;
       } else {
@@ -357,7 +354,7 @@ json Agent::handle_control(const json& req) {
     if (!policy_known_) return "no policy fetched yet";
     if (!policy_.policy) return "no policy is assigned to this computer";
     if (!policy_records_at(*policy_.policy, local_minute_of_day(clock_.now_ms()))) {
-      return policy_.policy->mode == RecordingMode::off ? "the policy turns recording off"
+      return policy_.policy->recording.mode == RecordingMode::off ? "the policy turns recording off"
                                                         : "outside the policy's time window";
     }
     return true;
@@ -404,7 +401,10 @@ json Agent::handle_control(const json& req) {
 }
 
 Agent::RecorderParams Agent::params_of(const Policy& p) {
-  return RecorderParams{p.fps, p.segment_max_bytes, std::int64_t{p.segment_max_minutes} * 60 * 1000, p.audio};
+  const auto& r = p.recording;
+  const bool events = r.mode == RecordingMode::events;
+  return RecorderParams{r.fps, r.segment_max_bytes, std::int64_t{r.segment_max_minutes} * 60 * 1000, r.audio, events,
+                        events ? std::int64_t{r.pre_event_seconds} * 1000 : 0};
 }
 
 void Agent::watch_display() {
@@ -468,7 +468,18 @@ void Agent::control_tick() {
   const bool want = !stop && session && policy && !disk_low &&
                     policy_records_at(*policy, local_minute_of_day(clock_.now_ms()));
 
-  if (recorder_) {
+  if (recorder_ && recorder_->armed()) {
+    // Armed (events mode): nothing is recorded; any change re-arms.
+    if (recorder_->failure()) {
+      report_error(with_context(*recorder_->failure(), "recorder stopped"));
+      disarm();
+      retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    } else if (!want || generation != active_generation_ || params_of(*policy) != active_params_) {
+      disarm();
+    } else {
+      events_tick(*session, *policy);
+    }
+  } else if (recorder_) {
     if (auto failure = recorder_->failure()) {
       // In display-session mode the X server going away is the session's
       // normal end; give its socket a moment to disappear.
@@ -486,21 +497,31 @@ void Agent::control_tick() {
     } else if (!want || generation != active_generation_) {
       end_recording(stop || disk_low ? FinishStatus::interrupted : FinishStatus::complete,
                     generation != active_generation_ || !session);
+    } else if (params_of(*policy).events != active_params_.events) {
+      end_recording(FinishStatus::complete);  // another mode: a new recording (or arming) follows
     } else if (params_of(*policy) != active_params_) {
       restart_recorder(params_of(*policy));
+    } else if (active_params_.events) {
+      events_tick(*session, *policy);
     }
-    if (collector_ && policy) collector_->set_idle_after(std::chrono::seconds(policy->idle_seconds));
+    if (collector_ && policy) collector_->set_idle_after(std::chrono::seconds(policy->recording.idle_seconds));
   }
-  if (!recorder_ && want && SteadyClock::now() >= retry_start_at_) start_recording(*session, *policy, generation);
+  if (!recorder_ && want && SteadyClock::now() >= retry_start_at_) {
+    if (policy->recording.mode == RecordingMode::events) {
+      arm(*session, *policy, generation);
+    } else {
+      start_recording(*session, *policy, generation);
+    }
+  }
 
   std::lock_guard lock(mu_);
   active_capture_ = recorder_ ? std::optional(recorder_->capture_info()) : std::nullopt;
   active_audio_ = recorder_ ? recorder_->audio_state() : std::nullopt;
-  active_dir_shared_ = recorder_ ? std::optional(active_dir_) : std::nullopt;
+  active_dir_shared_ = recorder_ && !recorder_->armed() ? std::optional(active_dir_) : std::nullopt;
 }
 
 Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderParams& params, std::int64_t first_seq,
-                                                                std::int64_t start_offset_ms) {
+                                                                std::int64_t start_offset_ms, bool armed) {
   record::RecorderOptions ro;
   ro.display = options_.display;
   ro.fps = params.fps;
@@ -512,15 +533,21 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
   // An audio server that cannot be found does not stop the video: the track
   // is then silence and recording-status says why.
   if (params.audio) ro.audio = capture::session_pulse_options(active_username_, options_.pulse_server);
-  const auto dir = active_dir_;
+  if (armed) ro.pre_event = record::PreEventOptions{params.pre_event_ms};
+  // An armed recorder learns its directory at commit_recording(): its
+  // open_output sets active_dir_ on the recorder's thread before any
+  // segment closes, while the control loop waits in commit(); it then stays
+  // until the recorder is stopped.
+  const auto* dir_of = &active_dir_;
   if (collector_) {
     ro.on_screen_change = [c = collector_.get()](SteadyClock::time_point t) { c->note_screen_change(t); };
-    ro.before_segment_close = [this, dir](const record::SegmentClosing& s, const record::Recorder& r) {
-      write_events(dir, r, s.seq, s.start_ms, s.last ? std::nullopt : std::optional(s.end_ms));
+    ro.before_segment_close = [this, dir_of](const record::SegmentClosing& s, const record::Recorder& r) {
+      write_events(*dir_of, r, s.seq, s.start_ms, s.last ? std::nullopt : std::optional(s.end_ms));
     };
   }
   // Runs on the recorder's thread: touch only the spool and the uploader.
-  return record::Recorder::start(ro, [this, dir](const record::SegmentClosed& s) {
+  return record::Recorder::start(ro, [this, dir_of](const record::SegmentClosed& s) {
+    const auto& dir = *dir_of;
     auto st = spool_.update(dir, [&](RecordingMeta& m) {
       m.next_seq = std::max(m.next_seq, s.seq + 1);
       m.media_end_ms = std::max(m.media_end_ms, s.start_offset_ms + s.duration_ms);
@@ -546,6 +573,135 @@ void Agent::write_events(const std::filesystem::path& dir, const record::Recorde
   }
 }
 
+void Agent::start_collector(const UserSession& session, const Policy& policy, std::uint64_t generation) {
+  activity::CollectorOptions co;
+  co.display = options_.display;
+  co.idle_after = std::chrono::seconds(policy.recording.idle_seconds);
+  if (const passwd* pw = ::getpwnam(session.username.c_str())) {
+    co.uid = pw->pw_uid;
+  } else {
+    spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
+  }
+  auto c = activity::Collector::start(co);
+  if (!c) {
+    report_error(with_context(c.error(), "activity events"));
+    return;
+  }
+  collector_ = std::move(*c);
+  spdlog::info("activity events: {}", collector_->sources());
+  // A recording that begins with its session (not at a period's start
+  // or after a restart) says so.
+  if (generation != connect_event_generation_) {
+    connect_event_generation_ = generation;
+    collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_connect, {}, {}, {}, {}, {}, {}});
+  }
+}
+
+void Agent::arm(const UserSession& session, const Policy& policy, std::uint64_t generation) {
+  active_username_ = session.username;
+  active_dir_.clear();
+  start_collector(session, policy, generation);
+  if (!collector_) {
+    // Without the collector no trigger can be seen: recording nothing
+    // silently would look like an idle session.
+    retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    return;
+  }
+  const auto params = params_of(policy);
+  auto rec = start_recorder(params, 0, 0, true);
+  if (!rec) {
+    collector_.reset();
+    report_error(with_context(rec.error(), "starting the recorder on " + options_.display));
+    retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    return;
+  }
+  start_backoff_.reset();
+  recorder_ = std::move(*rec);
+  active_generation_ = generation;
+  active_params_ = params;
+  trigger_window_.emplace(policy.recording.post_event_minutes * options_.post_event_minute_for_tests);
+  spdlog::info("armed for event-triggered recording user={} triggers={} pre_event_seconds={} post_event_minutes={}",
+               session.username, policy.recording.triggers.size(), policy.recording.pre_event_seconds,
+               policy.recording.post_event_minutes);
+}
+
+void Agent::disarm() {
+  if (collector_) collector_->stop();
+  if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
+  recorder_.reset();
+  collector_.reset();
+  trigger_window_.reset();
+  spdlog::info("disarmed: no recording was made");
+}
+
+void Agent::events_tick(const UserSession& session, const Policy& policy) {
+  if (!collector_ || !trigger_window_) return;
+  const auto now = SteadyClock::now();
+  const auto match = matching_trigger(policy.recording.triggers, collector_->state());
+  trigger_window_->set_post_event(policy.recording.post_event_minutes * options_.post_event_minute_for_tests);
+  const bool on = trigger_window_->update(now, match.has_value());
+  if (recorder_->armed()) {
+    // Events from before what the ring can hold never reach a recording.
+    // (The ring's segments reach at most 10 s further back than that.)
+    collector_->drop_before(now - std::chrono::milliseconds(active_params_.pre_event_ms) - 12s);
+    if (on) commit_recording(session, policy, match ? match->what() : std::string("a trigger"));
+  } else if (!on) {
+    spdlog::info("no trigger for {} minute(s): the event-triggered recording ends",
+                 policy.recording.post_event_minutes);
+    end_recording(FinishStatus::complete);
+  }
+}
+
+void Agent::commit_recording(const UserSession& session, const Policy& policy, const std::string& why) {
+  const auto trigger_at = SteadyClock::now();
+  // Runs on the recorder's thread while this one waits in commit(): the
+  // spool recording is created with its real start (the ring's first frame),
+  // before the uploader can see it.
+  auto open_output = [&](SteadyClock::time_point origin_at) -> Result<std::filesystem::path> {
+    const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - origin_at);
+    RecordingMeta meta;
+    meta.username = session.username;
+    meta.start_time = clock_.now_ms() - std::max<std::int64_t>(0, before.count());
+    meta.policy = policy_to_json(policy);
+    meta.policy_id = policy.id;
+    meta.policy_version = policy.version;
+    auto dir = spool_.create(meta);
+    if (!dir) return std::unexpected(with_context(dir.error(), "creating a spool recording"));
+    active_dir_ = *dir;
+    active_start_ = meta.start_time;
+    if (collector_) {
+      // Nothing from before the recording's first frame, but the window in
+      // front then, so the timeline starts with it.
+      collector_->drop_before(origin_at);
+      const auto state = collector_->state();
+      if (!state.title.empty() || !state.app.empty()) {
+        activity::Event e{origin_at, activity::EventType::window, state.title, state.app, state.process, {}, {}, {}};
+        collector_->add(std::move(e));
+      }
+    }
+    return *dir;
+  };
+  auto info = recorder_->commit(record::CommitRequest{open_output, 0, trigger_at});
+  if (!info) {
+    report_error(with_context(info.error(), "starting the event-triggered recording"));
+    if (!active_dir_.empty()) mark_interrupted(active_dir_);
+    disarm();
+    retry_start_at_ = SteadyClock::now() + start_backoff_.next();
+    return;
+  }
+  if (collector_) {
+    activity::Event e{trigger_at, activity::EventType::trigger, {}, {}, {}, {}, {}, {}};
+    e.title = why;
+    collector_->add(std::move(e));
+  }
+  spdlog::info("recording started by a trigger local_id={} user={} trigger={} pre_event_ms={}",
+               active_dir_.filename().string(), session.username, why, info->pre_event_ms);
+  if (policy.recording.user_notice) {
+    if (auto st = notices_.show(options_.display, notice_text(policy)); !st) report_error(st.error());
+  }
+  uploader_->wake();
+}
+
 void Agent::start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation) {
   RecordingMeta meta;
   meta.username = session.username;
@@ -561,30 +717,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   }
   active_dir_ = *dir;
   active_username_ = session.username;
-  {
-    // Activity events: a failure here costs the events, not the recording.
-    activity::CollectorOptions co;
-    co.display = options_.display;
-    co.idle_after = std::chrono::seconds(policy.idle_seconds);
-    if (const passwd* pw = ::getpwnam(session.username.c_str())) {
-      co.uid = pw->pw_uid;
-    } else {
-      spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
-    }
-    auto c = activity::Collector::start(co);
-    if (c) {
-      collector_ = std::move(*c);
-      spdlog::info("activity events: {}", collector_->sources());
-      // A recording that begins with its session (not at a period's start
-      // or after a restart) says so.
-      if (generation != connect_event_generation_) {
-        connect_event_generation_ = generation;
-        collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_connect, {}, {}, {}, {}, {}, {}});
-      }
-    } else {
-      report_error(with_context(c.error(), "activity events"));
-    }
-  }
+  start_collector(session, policy, generation);
   const auto params = params_of(policy);
   auto rec = start_recorder(params, 0, 0);
   if (!rec) {
@@ -603,7 +736,7 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   active_params_ = params;
   spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={} audio={}", meta.local_id,
                session.username, params.fps, params.segment_max_bytes, params.audio);
-  if (policy.user_notice) {
+  if (policy.recording.user_notice) {
     if (auto st = notices_.show(options_.display, notice_text(policy)); !st) report_error(st.error());
   }
   uploader_->wake();
@@ -641,6 +774,7 @@ void Agent::end_recording(FinishStatus status, bool session_ended) {
   }
   recorder_.reset();
   collector_.reset();
+  trigger_window_.reset();
   close_open_segment(active_dir_);
   const EpochMs end = clock_.now_ms();
   if (auto st = spool_.update(active_dir_, [&](RecordingMeta& m) {

@@ -25,6 +25,7 @@
 #include "agent/policy.hpp"
 #include "agent/spool.hpp"
 #include "agent/state.hpp"
+#include "agent/triggers.hpp"
 #include "agent/uploader.hpp"
 #include "common/time.hpp"
 #include "activity/collector.hpp"
@@ -54,6 +55,12 @@ struct AgentOptions {
   DiskFloor disk_floor;
   std::chrono::milliseconds shutdown_timeout{30000};  // to finish uploading on SIGTERM
   BackoffOptions upload_backoff;
+  // Event-triggered recording: how long a policy's "minute" of
+  // post_event_minutes lasts. One minute outside tests: only the Xvfb
+  // integration test sets it shorter (the hidden --test-post-event-minute-ms
+  // of deskaudit-agent run), so a post-event span of the policy's 10..60
+  // can be watched to its end; the policy's own range is checked as ever.
+  std::chrono::milliseconds post_event_minute_for_tests{60000};
 };
 
 class Agent {
@@ -88,12 +95,27 @@ class Agent {
     std::int64_t segment_max_bytes = 0;
     std::int64_t segment_max_ms = 0;
     bool audio = false;
+    bool events = false;            // mode "events": armed until a trigger
+    std::int64_t pre_event_ms = 0;  // events mode: the pre-event ring's span
     bool operator==(const RecorderParams&) const = default;
   };
   static RecorderParams params_of(const Policy& policy);
   void start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation);
+  // armed: the recorder starts with its pre-event ring (params.pre_event_ms)
+  // and writes nothing until commit_recording().
   Result<std::unique_ptr<record::Recorder>> start_recorder(const RecorderParams& params, std::int64_t first_seq,
-                                                           std::int64_t start_offset_ms);
+                                                           std::int64_t start_offset_ms, bool armed = false);
+  // Starts the activity collector of a session (a failure costs the events,
+  // not the recording).
+  void start_collector(const UserSession& session, const Policy& policy, std::uint64_t generation);
+  // Events mode: the collector and an armed recorder run, nothing is written.
+  void arm(const UserSession& session, const Policy& policy, std::uint64_t generation);
+  // Events mode, each look: starts the recording when a trigger is on (the
+  // ring first), ends it post_event_minutes after the last one went off.
+  void events_tick(const UserSession& session, const Policy& policy);
+  void commit_recording(const UserSession& session, const Policy& policy, const std::string& why);
+  // Stops an armed recorder (nothing was recorded).
+  void disarm();
   // session_ended: the user session disconnected (a session.disconnect event).
   void end_recording(FinishStatus status, bool session_ended = false);
   // Writes the activity events up to end_ms (all: nullopt) as the events
@@ -141,6 +163,7 @@ class Agent {
   EpochMs active_start_ = 0;
   std::uint64_t active_generation_ = 0;
   RecorderParams active_params_;
+  std::optional<TriggerWindow> trigger_window_;  // events mode, while armed or recording
   std::chrono::steady_clock::time_point retry_start_at_{};
   Backoff start_backoff_{BackoffOptions{std::chrono::milliseconds(2000), std::chrono::milliseconds(60000), 2.0}};
   bool disk_low_reported_ = false;

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   double heartbeat_s = 15, shutdown_s = 30, retry_max_s = 30;
   std::uint64_t min_free_mib = 512;
   bool display_session = false;
+  std::int64_t test_minute_ms = 60000;
 
   auto* run = app.add_subcommand("run", "Enroll (first time), then record and upload until SIGTERM.");
   run->add_option("--server", options.server_url,
@@ -175,6 +176,13 @@ int main(int argc, char** argv) {
                   "Longest wait between upload retries (exponential backoff with jitter up to this).")
       ->default_val(30)
       ->check(CLI::Range(1.0, 3600.0));
+  // A test hook, hidden from --help: the Xvfb integration test watches a
+  // policy's post_event_minutes (10..60, validated as ever) run out in
+  // seconds. Never needed in production.
+  run->add_option("--test-post-event-minute-ms", test_minute_ms,
+                  "(tests only) how long one minute of post_event_minutes lasts, in ms")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{60000}))
+      ->group("");
   run->add_option("--log-level", log_level, "trace, debug, info, warn, error.")->default_val("info");
   run->add_option("--log-format", log_format, "text or json.")->default_val("text")->check(CLI::IsMember({"text", "json"}));
 
@@ -232,6 +240,7 @@ int main(int argc, char** argv) {
     options.sessions = display_session ? SessionSource::display : SessionSource::socket;
     options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(heartbeat_s * 1000));
     options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(shutdown_s * 1000));
+    options.post_event_minute_for_tests = std::chrono::milliseconds(test_minute_ms);
     options.disk_floor.min_free_bytes = min_free_mib << 20;
     options.upload_backoff.max = std::chrono::milliseconds(static_cast<std::int64_t>(retry_max_s * 1000));
     return run_agent(std::move(options));

@@ -16,12 +16,6 @@ Result<std::string> string_field(const json& obj, const char* name) {
   return it->get<std::string>();
 }
 
-std::string hhmm(int minutes) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", minutes / 60, minutes % 60);
-  return buf;
-}
-
 }  // namespace
 
 Result<Policy> parse_policy(const json& obj) {
@@ -46,48 +40,28 @@ Result<Policy> parse_policy(const json& obj) {
   // skipped, so a newer server can add settings without cutting it off.
   auto rule = policy::rule_from_json(*rit, policy::RecordingRule{}, policy::UnknownKeys::ignore);
   if (!rule) return std::unexpected(with_context(rule.error(), "policy"));
-  p.mode = rule->mode;
-  if (p.mode == RecordingMode::period) {
+  if (rule->mode == RecordingMode::period) {
     // A window the server did not send is not the default window.
     for (auto key : {"period_start", "period_end"}) {
       if (!rit->contains(key)) return fail(Errc::unprocessable, std::string("policy recording.") + key + " is missing",
                                            std::string("recording.") + key);
     }
-    p.period_start_min = *parse_time_of_day(rule->period_start);  // validated by the codec
-    p.period_end_min = *parse_time_of_day(rule->period_end);
   }
-  p.fps = rule->fps;
-  p.audio = rule->audio;
-  p.segment_max_bytes = rule->segment_max_bytes;
-  p.segment_max_minutes = rule->segment_max_minutes;
-  p.retention_days = rule->retention_days;
-  p.user_notice = rule->user_notice;
-  p.idle_seconds = rule->idle_seconds;
-  p.user_notice_message = std::move(rule->user_notice_message);
+  p.recording = std::move(*rule);
   return p;
 }
 
 json policy_to_json(const Policy& p) {
-  policy::RecordingRule rule;
-  rule.mode = p.mode;
-  rule.fps = p.fps;
-  rule.audio = p.audio;
-  rule.segment_max_bytes = p.segment_max_bytes;
-  rule.segment_max_minutes = p.segment_max_minutes;
-  rule.retention_days = p.retention_days;
-  rule.user_notice = p.user_notice;
-  rule.idle_seconds = p.idle_seconds;
-  rule.user_notice_message = p.user_notice_message;
-  json r = policy::rule_to_json(rule);
-  if (p.mode == RecordingMode::period) {
-    r["period_start"] = hhmm(p.period_start_min);
-    r["period_end"] = hhmm(p.period_end_min);
-  } else {
+  json r = policy::rule_to_json(p.recording);
+  if (p.recording.mode != RecordingMode::period) {
     r.erase("period_start");
     r.erase("period_end");
   }
   return {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"recording", std::move(r)}};
 }
+
+int Policy::period_start_min() const { return parse_time_of_day(recording.period_start).value_or(0); }
+int Policy::period_end_min() const { return parse_time_of_day(recording.period_end).value_or(0); }
 
 Result<PolicyState> parse_policy_state(const json& reply) {
   if (!reply.is_object()) return fail(Errc::corrupt, "policy reply is not a JSON object");
@@ -127,20 +101,22 @@ int local_minute_of_day(EpochMs ms) {
 }
 
 bool policy_records_at(const Policy& p, int minute_of_day) {
-  switch (p.mode) {
+  switch (p.recording.mode) {
     case RecordingMode::off:
       return false;
     case RecordingMode::session:
       return true;
     case RecordingMode::period:
-      return period_contains(p.period_start_min, p.period_end_min, minute_of_day);
+      return period_contains(p.period_start_min(), p.period_end_min(), minute_of_day);
+    case RecordingMode::events:
+      return true;  // armed: the pre-event ring runs, a trigger starts the recording
   }
   return false;
 }
 
 std::string notice_text(const Policy& policy) {
-  if (!policy.audio) return policy.user_notice_message;
-  return policy.user_notice_message + "\n\nThe sound of this session (what you hear) is recorded too.";
+  if (!policy.recording.audio) return policy.recording.user_notice_message;
+  return policy.recording.user_notice_message + "\n\nThe sound of this session (what you hear) is recorded too.";
 }
 
 }  // namespace deskaudit::agent

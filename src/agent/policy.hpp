@@ -16,21 +16,16 @@ namespace deskaudit::agent {
 
 using policy::RecordingMode;
 
+// The policy's recording rule is held as the codec's RecordingRule (one
+// definition of its settings, src/policy), validated on arrival.
 struct Policy {
   std::string id;
   std::string name;
-  std::int64_t version = 0;             // bumps on every change (server-side)
-  RecordingMode mode = RecordingMode::off;
-  int period_start_min = 0;             // minutes after local midnight
-  int period_end_min = 0;
-  int fps = 5;
-  bool audio = false;
-  std::int64_t segment_max_bytes = policy::kSegmentMaxBytes;
-  int segment_max_minutes = 60;
-  int retention_days = 30;
-  bool user_notice = false;
-  std::string user_notice_message;
-  int idle_seconds = 30;  // activity events: idle after this long without input or screen change
+  std::int64_t version = 0;  // bumps on every change (server-side)
+  policy::RecordingRule recording;
+  // The period window in minutes after local midnight (recording.period_start/end).
+  int period_start_min() const;
+  int period_end_min() const;
 };
 
 // What the agent knows about its policy: the policy (absent = nothing
@@ -61,7 +56,8 @@ bool period_contains(int start_min, int end_min, int minute_of_day);
 // (TZ honoured), so windows follow the local clock across DST changes.
 int local_minute_of_day(EpochMs ms);
 
-// Whether the policy wants a connected session recorded at local minute m.
+// Whether the policy wants a connected session recorded at local minute m
+// (mode events: true, the agent is armed and a trigger starts the recording).
 bool policy_records_at(const Policy& policy, int minute_of_day);
 // What the user notice shows: the policy's message, and when the policy
 // records audio, a line that says so (the user hears it is recorded).

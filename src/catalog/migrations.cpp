@@ -264,6 +264,16 @@ const std::vector<Migration> kMigrations = {
          // screen change the agent marks the session idle.
          "ALTER TABLE policies ADD COLUMN idle_seconds INTEGER NOT NULL DEFAULT 30",
      }},
+    // Event-triggered recording (mode "events"): the triggers as the JSON
+    // list of the API (policy::triggers_to_json; read back with its codec),
+    // minutes recorded after the last trigger ends, seconds kept before it.
+    {15,
+     "0015_event_triggers",
+     {
+         "ALTER TABLE policies ADD COLUMN triggers_json TEXT NOT NULL DEFAULT '[]'",
+         "ALTER TABLE policies ADD COLUMN post_event_minutes INTEGER NOT NULL DEFAULT 10",
+         "ALTER TABLE policies ADD COLUMN pre_event_seconds INTEGER NOT NULL DEFAULT 30",
+     }},
 };
 
 }  // namespace

@@ -89,10 +89,11 @@ struct ComputerRow {
 inline constexpr std::string_view kPolicyColumns =
     "p.id, p.name, p.mode, p.period_start, p.period_end, p.fps, p.audio, p.segment_max_bytes, "
     "p.segment_max_minutes, p.retention_days, p.user_notice, p.user_notice_message, p.version, p.created_at, "
-    "p.updated_at, p.idle_seconds";
+    "p.updated_at, p.idle_seconds, p.triggers_json, p.post_event_minutes, p.pre_event_seconds";
 struct PolicyRow {
-  std::string id, name, mode, period_start, period_end, user_notice_message;
+  std::string id, name, mode, period_start, period_end, user_notice_message, triggers_json;
   int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0, idle_seconds = 30;
+  int post_event_minutes = 10, pre_event_seconds = 30;
   long long segment_max_bytes = 0, version = 0, created_at = 0, updated_at = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(id));
@@ -111,6 +112,9 @@ struct PolicyRow {
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
     st.exchange(soci::into(idle_seconds));
+    st.exchange(soci::into(triggers_json));
+    st.exchange(soci::into(post_event_minutes));
+    st.exchange(soci::into(pre_event_seconds));
   }
   Policy get() const {
     Policy p;
@@ -127,6 +131,13 @@ struct PolicyRow {
     p.recording.user_notice = user_notice != 0;
     p.recording.user_notice_message = user_notice_message;
     p.recording.idle_seconds = idle_seconds;
+    // Written by the server from a validated rule; a row edited by hand
+    // into something else reads as no triggers.
+    if (auto t = policy::triggers_from_json(nlohmann::json::parse(triggers_json, nullptr, false))) {
+      p.recording.triggers = std::move(*t);
+    }
+    p.recording.post_event_minutes = post_event_minutes;
+    p.recording.pre_event_seconds = pre_event_seconds;
     p.version = version;
     p.created_at = created_at;
     p.updated_at = updated_at;

@@ -423,12 +423,14 @@ Status SociCatalog::create_policy(const Policy& p) {
                Sql q(
                    "INSERT INTO policies (id, name, mode, period_start, period_end, fps, audio, segment_max_bytes, "
                    "segment_max_minutes, retention_days, user_notice, user_notice_message, version, created_at, "
-                   "updated_at, idle_seconds) VALUES (");
+                   "updated_at, idle_seconds, triggers_json, post_event_minutes, pre_event_seconds) VALUES (");
                q.bind(p.id)(", ").bind(p.name)(", ").bind(to_string(r.mode))(", ").bind(r.period_start)(", ");
                q.bind(r.period_end)(", ").bind(r.fps)(", ").bind(r.audio)(", ").bind(r.segment_max_bytes)(", ");
                q.bind(r.segment_max_minutes)(", ").bind(r.retention_days)(", ").bind(r.user_notice)(", ");
                q.bind(r.user_notice_message)(", ").bind(p.version)(", ").bind(p.created_at)(", ");
-               q.bind(p.updated_at != 0 ? p.updated_at : p.created_at)(", ").bind(r.idle_seconds)(")");
+               q.bind(p.updated_at != 0 ? p.updated_at : p.created_at)(", ").bind(r.idle_seconds)(", ");
+               q.bind(policy::triggers_to_json(r.triggers).dump())(", ").bind(r.post_event_minutes)(", ");
+               q.bind(r.pre_event_seconds)(")");
                sql::exec(*s, q);
                return {};
              });
@@ -464,7 +466,9 @@ Result<Policy> SociCatalog::update_policy(const Policy& p) {
                q(", segment_max_bytes = ").bind(r.segment_max_bytes)(", segment_max_minutes = ");
                q.bind(r.segment_max_minutes)(", retention_days = ").bind(r.retention_days)(", user_notice = ");
                q.bind(r.user_notice)(", user_notice_message = ").bind(r.user_notice_message);
-               q(", idle_seconds = ").bind(r.idle_seconds);
+               q(", idle_seconds = ").bind(r.idle_seconds)(", triggers_json = ");
+               q.bind(policy::triggers_to_json(r.triggers).dump())(", post_event_minutes = ").bind(r.post_event_minutes);
+               q(", pre_event_seconds = ").bind(r.pre_event_seconds);
                q(", version = version + 1, updated_at = ").bind(p.updated_at != 0 ? p.updated_at : wall_now_ms());
                q(" WHERE id = ").bind(p.id);
                if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "policy " + rows::quote_id(p.id) + " not found");

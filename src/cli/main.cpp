@@ -217,10 +217,17 @@ int main(int argc, char** argv) {
   auto policies = app.add_subcommand("policies", "recording policies")->require_subcommand(1);
   std::string mode, period_start, period_end, notice;
   int fps = 0, segment_minutes = 0, retention_days = 0, idle_seconds = 0;
+  int post_event_minutes = -1, pre_event_seconds = -1;
+  std::vector<std::string> triggers;
   double segment_mib = 0;
-  bool audio = false, no_audio = false, no_notice = false;
+  bool audio = false, no_audio = false, no_notice = false, no_triggers = false;
+  std::vector<std::string> mode_names;
+  for (auto m : policy::kModes) mode_names.emplace_back(policy::to_string(m));
+  std::string trigger_kinds;
+  for (auto k : policy::kTriggerKinds) trigger_kinds += (trigger_kinds.empty() ? "" : ", ") + std::string(policy::to_string(k));
   auto add_rule_options = [&](CLI::App* cmd) {
-    cmd->add_option("--mode", mode, "off, session or period")->check(CLI::IsMember({"off", "session", "period"}));
+    cmd->add_option("--mode", mode, "off, session, period or events (record while a trigger runs)")
+        ->check(CLI::IsMember(mode_names));
     cmd->add_option("--period-start", period_start, "HH:MM (mode period)");
     cmd->add_option("--period-end", period_end, "HH:MM (mode period)");
     cmd->add_option("--fps", fps, policy::choices_text(policy::kFpsChoices));
@@ -235,6 +242,24 @@ int main(int argc, char** argv) {
                     "activity events: idle after this many seconds without input or screen change (" +
                         std::to_string(policy::kIdleMinSeconds) + " to " + std::to_string(policy::kIdleMaxSeconds) +
                         ")");
+    cmd->add_option("--trigger", triggers,
+                    "mode events: KIND=PATTERN, KIND one of " + trigger_kinds +
+                        "; PATTERN a glob (* any run, ? one character, \\ escapes; case-insensitive; whole "
+                        "value). Repeat for several; replaces the policy's list")
+        ->check([&](const std::string& v) -> std::string {
+          const auto eq = v.find('=');
+          if (eq == std::string::npos) return "--trigger takes KIND=PATTERN (KIND: " + trigger_kinds + ")";
+          return {};
+        });
+    cmd->add_flag("--no-triggers", no_triggers, "remove every trigger");
+    cmd->add_option("--post-event-minutes", post_event_minutes,
+                    "mode events: keep recording this long after the last trigger ends (" +
+                        std::to_string(policy::kPostEventMinMinutes) + " to " +
+                        std::to_string(policy::kPostEventMaxMinutes) + ")");
+    cmd->add_option("--pre-event-seconds", pre_event_seconds,
+                    "mode events: seconds of video kept in memory and written ahead of the trigger (" +
+                        std::to_string(policy::kPreEventMinSeconds) + " to " +
+                        std::to_string(policy::kPreEventMaxSeconds) + ")");
     cmd->add_option("--notice", notice, "show this message to the user when recording starts");
     cmd->add_flag("--no-notice", no_notice, "no user notice");
   };
@@ -399,6 +424,17 @@ int main(int argc, char** argv) {
     if (segment_minutes) r["segment_max_minutes"] = segment_minutes;
     if (retention_days) r["retention_days"] = retention_days;
     if (idle_seconds) r["idle_seconds"] = idle_seconds;
+    if (post_event_minutes >= 0) r["post_event_minutes"] = post_event_minutes;
+    if (pre_event_seconds >= 0) r["pre_event_seconds"] = pre_event_seconds;
+    if (no_triggers) r["triggers"] = Json::array();
+    if (!triggers.empty()) {
+      Json list = Json::array();
+      for (const auto& t : triggers) {
+        const auto eq = t.find('=');  // checked by the option
+        list.push_back({{t.substr(0, eq), t.substr(eq + 1)}});
+      }
+      r["triggers"] = std::move(list);
+    }
     if (!notice.empty()) {
       r["user_notice"] = true;
       r["user_notice_message"] = notice;

@@ -3,7 +3,9 @@
 // platform wait (poll() on Linux, WaitForMultipleObjects on Windows) beside
 // its own sources, e.g. a ScreenCapture::wait() woken by Recorder::stop().
 // Linux: an eventfd; Windows: a manual-reset event. Once signalled it stays
-// signalled. signal() and signalled() are thread-safe.
+// signalled until reset(). signal(), signalled() and reset() are thread-safe;
+// a signal() racing a reset() may be lost, so the waiting side resets first
+// and then reads the state the signal was about (under its own lock).
 #include <memory>
 
 #include "common/error.hpp"
@@ -23,6 +25,8 @@ class Wakeup {
   ~Wakeup();
   void signal();
   bool signalled() const;
+  // Back to not signalled.
+  void reset();
   // Blocks until signalled.
   Status wait() const;
   // For the platform wait of the waiting thread; owned by this object.

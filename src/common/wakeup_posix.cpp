@@ -37,6 +37,13 @@ bool Wakeup::signalled() const {
   return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
+void Wakeup::reset() {
+  std::uint64_t count = 0;
+  if (::read(impl_->fd.get(), &count, sizeof count) < 0) {
+    // EAGAIN: not signalled, nothing to reset.
+  }
+}
+
 Status Wakeup::wait() const {
   pollfd p{impl_->fd.get(), POLLIN, 0};
   while (::poll(&p, 1, -1) < 0) {

@@ -28,6 +28,8 @@ void Wakeup::signal() { SetEvent(impl_->event); }
 
 bool Wakeup::signalled() const { return WaitForSingleObject(impl_->event, 0) == WAIT_OBJECT_0; }
 
+void Wakeup::reset() { ResetEvent(impl_->event); }
+
 Status Wakeup::wait() const {
   if (WaitForSingleObject(impl_->event, INFINITE) != WAIT_OBJECT_0)
     return fail(Errc::internal, "WaitForSingleObject failed: error " + std::to_string(GetLastError()));

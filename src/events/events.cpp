@@ -19,6 +19,7 @@ unsigned fields_of(std::string_view type) {
   if (type == "window") return Field::title | Field::app | Field::process | Field::pid;
   if (type == "app.start" || type == "app.exit") return Field::process | Field::pid;
   if (type == "resolution") return Field::width | Field::height;
+  if (type == "trigger") return static_cast<unsigned>(Field::title);
   return 0;
 }
 

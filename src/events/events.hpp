@@ -36,9 +36,9 @@ inline constexpr std::int64_t kMaxPid = 4'194'304;             // Linux PID_MAX_
 inline constexpr std::int64_t kMaxScreenSide = 32'768;
 
 // Every event type, as the wire names it.
-inline constexpr std::array<std::string_view, 12> kEventTypes = {
+inline constexpr std::array<std::string_view, 13> kEventTypes = {
     "window", "app.start", "app.exit", "idle", "active", "lock", "unlock", "session.connect", "session.disconnect",
-    "recording.pause", "recording.resume", "resolution"};
+    "recording.pause", "recording.resume", "resolution", "trigger"};
 bool is_event_type(std::string_view type);
 
 struct Event {

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,9 +21,12 @@
 
 namespace deskaudit::policy {
 
-enum class RecordingMode { off, session, period };
-inline constexpr std::array<RecordingMode, 3> kModes = {RecordingMode::off, RecordingMode::session,
-                                                        RecordingMode::period};
+// session: the whole user session; period: inside a daily window; events:
+// only while a trigger runs (plus pre_event_seconds before and
+// post_event_minutes after it).
+enum class RecordingMode { off, session, period, events };
+inline constexpr std::array<RecordingMode, 4> kModes = {RecordingMode::off, RecordingMode::session,
+                                                        RecordingMode::period, RecordingMode::events};
 std::string_view to_string(RecordingMode mode);
 std::optional<RecordingMode> recording_mode_from(std::string_view text);
 
@@ -38,6 +42,15 @@ inline constexpr std::int64_t kSegmentMaxBytes = 32 << 20;
 // marks the session idle (activity events).
 inline constexpr int kIdleMinSeconds = 10;
 inline constexpr int kIdleMaxSeconds = 3600;
+// Event-triggered recording ("events" mode): minutes kept recording after
+// the last trigger ends, and seconds of encoded video kept in memory and
+// written ahead of the trigger.
+inline constexpr int kPostEventMinMinutes = 10;
+inline constexpr int kPostEventMaxMinutes = 60;
+inline constexpr int kPreEventMinSeconds = 0;
+inline constexpr int kPreEventMaxSeconds = 120;
+inline constexpr std::size_t kMaxTriggers = 50;
+inline constexpr std::size_t kTriggerPatternMaxBytes = 256;
 inline constexpr int kRetentionMinDays = 1;
 inline constexpr int kRetentionMaxDays = 3650;
 // Bytes of UTF-8 in the notice shown to the user.
@@ -56,6 +69,32 @@ constexpr bool segment_minutes_allowed(std::int64_t v) {
   return std::ranges::find(kSegmentMinutesChoices, v) != kSegmentMinutesChoices.end();
 }
 
+// What starts an event-triggered recording: a running process of the
+// session's user, the active window's class (WM_CLASS) or its title.
+enum class TriggerKind { process, app, window_title };
+inline constexpr std::array<TriggerKind, 3> kTriggerKinds = {TriggerKind::process, TriggerKind::app,
+                                                             TriggerKind::window_title};
+// The JSON key of a kind: "process", "app", "window_title".
+std::string_view to_string(TriggerKind kind);
+
+// A trigger is {"<kind>": "<pattern>"}. Pattern syntax (a glob, one for all
+// kinds): `*` matches any run of characters (also none), `?` exactly one
+// character, `\` makes the next character literal; everything else matches
+// itself, ASCII letters case-insensitively; the pattern must match the
+// whole value ("*payroll*" for a title containing "payroll"). A pattern is
+// 1..kTriggerPatternMaxBytes bytes of UTF-8 without control characters and
+// does not end in a lone `\`.
+struct Trigger {
+  TriggerKind kind = TriggerKind::process;
+  std::string pattern;
+  bool operator==(const Trigger&) const = default;
+};
+// Whether a pattern is well formed; the message says why not.
+Status check_trigger_pattern(std::string_view pattern, std::string_view field);
+// Whether `text` matches `pattern` whole (pattern syntax above; a malformed
+// pattern matches nothing). Linear in the sizes, no backtracking blow-up.
+bool glob_matches(std::string_view pattern, std::string_view text);
+
 // The screen-recording rule of a policy; the defaults are a new policy's.
 struct RecordingRule {
   RecordingMode mode = RecordingMode::off;
@@ -69,13 +108,23 @@ struct RecordingRule {
   bool user_notice = false;
   std::string user_notice_message;
   int idle_seconds = 30;
+  // Used when mode == events (kept, not applied, in the other modes).
+  std::vector<Trigger> triggers;
+  int post_event_minutes = 10;
+  int pre_event_seconds = 30;
   bool operator==(const RecordingRule&) const = default;
 };
 
 // The JSON keys of a rule, in api.md order.
-inline constexpr std::array<std::string_view, 11> kRuleKeys = {
-    "mode",           "period_start", "period_end",          "fps",         "audio", "segment_max_bytes", "segment_max_minutes",
-    "retention_days", "user_notice",  "user_notice_message", "idle_seconds"};
+inline constexpr std::array<std::string_view, 14> kRuleKeys = {
+    "mode",           "period_start", "period_end",          "fps",          "audio",    "segment_max_bytes",
+    "segment_max_minutes", "retention_days", "user_notice",  "user_notice_message", "idle_seconds",
+    "triggers",       "post_event_minutes", "pre_event_seconds"};
+
+// The triggers as JSON ([{"process": "..."}, ...]) and back; from_json
+// errors name the element ("recording.triggers[2].window_title").
+nlohmann::json triggers_to_json(const std::vector<Trigger>& triggers);
+Result<std::vector<Trigger>> triggers_from_json(const nlohmann::json& j);
 
 // Checks every value of a rule against the allowed ones. Errors are
 // unprocessable and name the field as "recording.<key>".

@@ -41,6 +41,16 @@ std::string schema_ts() {
   out += "export const RETENTION_MAX_DAYS = " + std::to_string(kRetentionMaxDays) + ";\n";
   out += "export const IDLE_MIN_SECONDS = " + std::to_string(kIdleMinSeconds) + ";\n";
   out += "export const IDLE_MAX_SECONDS = " + std::to_string(kIdleMaxSeconds) + ";\n";
+  std::array<std::string_view, kTriggerKinds.size()> kinds{};
+  std::ranges::transform(kTriggerKinds, kinds.begin(), [](TriggerKind k) { return to_string(k); });
+  out += "export const TRIGGER_KINDS = " + ts_array(kinds) + ";\n";
+  out += "export type TriggerKind = (typeof TRIGGER_KINDS)[number];\n";
+  out += "export const MAX_TRIGGERS = " + std::to_string(kMaxTriggers) + ";\n";
+  out += "export const TRIGGER_PATTERN_MAX_BYTES = " + std::to_string(kTriggerPatternMaxBytes) + ";\n";
+  out += "export const POST_EVENT_MIN_MINUTES = " + std::to_string(kPostEventMinMinutes) + ";\n";
+  out += "export const POST_EVENT_MAX_MINUTES = " + std::to_string(kPostEventMaxMinutes) + ";\n";
+  out += "export const PRE_EVENT_MIN_SECONDS = " + std::to_string(kPreEventMinSeconds) + ";\n";
+  out += "export const PRE_EVENT_MAX_SECONDS = " + std::to_string(kPreEventMaxSeconds) + ";\n";
   out += "export const NOTICE_MAX_BYTES = " + std::to_string(kNoticeMaxBytes) + ";\n";
   out += "export const NAME_MAX_BYTES = " + std::to_string(kNameMaxBytes) + ";\n";
   out += "/** A new policy's rule on the server (POST without \"recording\"). */\n";

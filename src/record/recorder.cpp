@@ -3,8 +3,10 @@
 #include <cerrno>
 #include <climits>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +17,7 @@
 #include "policy/policy.hpp"
 #include "record/audio_track.hpp"
 #include "record/pipeline.hpp"
+#include "record/pre_event_ring.hpp"
 #include "record/segment_files.hpp"
 
 namespace deskaudit::record {
@@ -54,14 +57,16 @@ class RecorderImpl final : public Recorder {
     std::lock_guard lock(mu_);
     return failure_;
   }
-  std::int64_t elapsed_ms() const override { return elapsed_ms_.load(); }
+  std::int64_t elapsed_ms() const override { return elapsed_ms_.load() - origin_ms_.load(); }
   std::optional<std::int64_t> media_ms_at(SteadyClock::time_point t) const override {
     const auto t0 = t0_ns_.load();
     if (t0 == kNotStarted) return std::nullopt;
-    return options_.start_offset_ms +
+    return options_.start_offset_ms - origin_ms_.load() +
            std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() - std::chrono::nanoseconds(t0))
                .count();
   }
+  Result<CommitInfo> commit(const CommitRequest& request) override;
+  bool armed() const override { return armed_flag_.load(); }
   std::optional<AudioState> audio_state() const override {
     if (!audio_) return std::nullopt;
     return audio_->state();
@@ -90,6 +95,7 @@ class RecorderImpl final : public Recorder {
   Status cover_with_held(std::int64_t until_ms);
   bool groups_small_changes() const { return tuning_.small_change_fragment_ms > 0 && !audio_; }
   Status close_segment(bool last = false);
+  Result<CommitInfo> do_commit(const CommitRequest& request);
   Status finish(SteadyClock::time_point now);
   SteadyClock::time_point now() const { return clock_->now(); }
   SteadyClock::time_point time_of(std::int64_t media) const {
@@ -170,6 +176,22 @@ class RecorderImpl final : public Recorder {
   // t0_ for other threads (media_ms_at), in steady-clock nanoseconds.
   static constexpr std::int64_t kNotStarted = INT64_MIN;
   std::atomic<std::int64_t> t0_ns_{kNotStarted};
+
+  // Event-triggered recording (RecorderOptions::pre_event): while armed_,
+  // segments go to ring_ and are ring_segment_ms_ long.
+  std::optional<PreEventRing> ring_;
+  std::int64_t ring_keep_ms_ = 0;
+  std::int64_t ring_segment_ms_ = 0;
+  bool armed_ = false;  // the recorder thread's view
+  std::atomic<bool> armed_flag_{false};
+  bool force_new_segment_ = false;
+  // Media time (recorder clock) of the recording's time 0 once committed.
+  std::atomic<std::int64_t> origin_ms_{0};
+  // commit() hands its request to the recorder thread under mu_.
+  std::optional<CommitRequest> commit_request_;
+  std::optional<Result<CommitInfo>> commit_result_;
+  std::condition_variable commit_cv_;
+  bool thread_done_ = false;
 };
 
 Status RecorderImpl::init() {
@@ -192,8 +214,28 @@ Status RecorderImpl::init() {
                 "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum, "
                 "small_change_interval_ms outside 0..10000, small_change_max_mbs negative or "
                 "small_change_fragment_ms outside 0..60000");
-  if (std::error_code ec; !std::filesystem::is_directory(o.output_dir, ec))
-    return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
+  if (o.pre_event) {
+    const auto& pe = *o.pre_event;
+    if (o.audio) {
+      return fail(Errc::invalid_argument, "the pre-event ring holds video only: no audio with pre_event", "audio");
+    }
+    if (pe.keep_ms < 0 || pe.keep_ms > 120'000 || pe.max_bytes < 1 || pe.ring_segment_ms < 0 ||
+        (pe.ring_segment_ms != 0 && pe.ring_segment_ms < 1000)) {
+      return fail(Errc::invalid_argument,
+                  "pre_event keep_ms outside 0..120000, max_bytes below 1 or ring_segment_ms below 1 s", "pre_event");
+    }
+    ring_keep_ms_ = pe.keep_ms;
+    ring_segment_ms_ = pe.ring_segment_ms != 0 ? pe.ring_segment_ms
+                                               : std::clamp<std::int64_t>(pe.keep_ms / 4, 2000, 10'000);
+    ring_.emplace(pe.keep_ms, pe.max_bytes);
+    segments_.buffer_in(&*ring_);
+    armed_ = true;
+    armed_flag_ = true;
+  } else {
+    if (std::error_code ec; !std::filesystem::is_directory(o.output_dir, ec))
+      return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist",
+                  "output_dir");
+  }
 
   auto stop = Wakeup::create();
   if (!stop) return std::unexpected(stop.error());
@@ -241,6 +283,11 @@ Status RecorderImpl::init() {
 
 void RecorderImpl::run() {
   Status st = loop();
+  {
+    std::lock_guard lock(mu_);
+    thread_done_ = true;
+  }
+  commit_cv_.notify_all();
   if (!st) {
     spdlog::error("recording stopped: {}", st.error().message);
     {
@@ -285,8 +332,32 @@ Status RecorderImpl::loop() {
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, &*stop_);
     if (!st) return std::unexpected(st.error());
     switch (*st) {
-      case CaptureStatus::interrupted:
-        return finish(now());
+      case CaptureStatus::interrupted: {
+        // The wakeup serves stop() and commit(); stop() sets stopped_ before
+        // it signals, so a stop is never reset unseen.
+        stop_->reset();
+        std::optional<CommitRequest> request;
+        bool stopping = false;
+        {
+          std::lock_guard lock(mu_);
+          stopping = stopped_;
+          request = std::exchange(commit_request_, std::nullopt);
+        }
+        if (request) {
+          auto r = do_commit(*request);
+          std::optional<Error> err;
+          if (!r) err = r.error();
+          {
+            std::lock_guard lock(mu_);
+            commit_result_ = std::move(r);
+          }
+          commit_cv_.notify_all();
+          if (err) return std::unexpected(*err);
+          if (started_) next_allowed = time_of(grid_ceil(last_pts_ + 1));
+        }
+        if (stopping) return finish(now());
+        break;
+      }
       case CaptureStatus::reinit:
         if (auto r = handle_resize(); !r) return r;
         break;
@@ -300,6 +371,15 @@ Status RecorderImpl::loop() {
             due && started_ && !deferred_ && media_ms(now()) >= *due && now() >= next_allowed) {
           const auto t = now();
           if (auto r = refine(t); !r) return r;
+          next_allowed = time_of(grid_ceil(last_pts_ + 1));
+          break;
+        }
+        // Armed on a still screen: the picture is coded again as a keyframe
+        // at each ring-segment boundary, so the ring can always start a
+        // recording at most ring_segment_ms_ after the cutoff.
+        if (armed_ && started_ && media_ms(now()) - segments_.start_ms() >= ring_segment_ms_ &&
+            now() >= next_allowed) {
+          if (auto r = repeat_frame(now()); !r) return r;
           next_allowed = time_of(grid_ceil(last_pts_ + 1));
           break;
         }
@@ -441,7 +521,8 @@ Status RecorderImpl::handle_resize() {
 Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions,
                                     std::span<const encode::ChangedArea> changed, bool minor) {
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
-  bool new_segment = new_muxer_pending_ || (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
+  const std::int64_t segment_ms = armed_ ? ring_segment_ms_ : options_.segment_max_ms;
+  bool new_segment = new_muxer_pending_ || force_new_segment_ || (has_content && pts - segments_.start_ms() >= segment_ms);
   const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
                        (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
   FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
@@ -559,9 +640,10 @@ Status RecorderImpl::cover_with_held(std::int64_t until_ms) {
 }
 
 Status RecorderImpl::close_segment(bool last) {
-  if (options_.before_segment_close && segments_.is_open() && segments_.fragments() > 0) {
-    options_.before_segment_close(SegmentClosing{segments_.seq(), segments_.start_ms(), segments_.end_ms(), last},
-                                  *this);
+  if (options_.before_segment_close && !segments_.in_memory() && segments_.is_open() && segments_.fragments() > 0) {
+    const std::int64_t origin = origin_ms_.load();
+    options_.before_segment_close(
+        SegmentClosing{segments_.seq(), segments_.start_ms() - origin, segments_.end_ms() - origin, last}, *this);
   }
   auto closed = segments_.close();
   if (!closed) return std::unexpected(closed.error());
@@ -594,6 +676,62 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
     return st;
   }
   return close_segment(true);
+}
+
+Result<CommitInfo> RecorderImpl::commit(const CommitRequest& request) {
+  std::unique_lock lock(mu_);
+  if (!armed_flag_.load()) return fail(Errc::invalid_argument, "the recorder is not armed (or committed already)");
+  if (stopped_ || thread_done_) return fail(Errc::unavailable, "the recorder has stopped");
+  if (!request.open_output) return fail(Errc::invalid_argument, "no open_output", "open_output");
+  commit_request_ = request;
+  commit_result_.reset();
+  stop_->signal();
+  commit_cv_.wait(lock, [&] { return commit_result_.has_value() || thread_done_; });
+  if (!commit_result_) {
+    return fail(Errc::unavailable, failure_ ? "the recorder stopped: " + failure_->message : "the recorder stopped");
+  }
+  auto r = std::move(*commit_result_);
+  commit_result_.reset();
+  return r;
+}
+
+Result<CommitInfo> RecorderImpl::do_commit(const CommitRequest& request) {
+  const auto t = now();
+  if (started_) {
+    // The picture on screen now opens a new segment with a keyframe; the
+    // segment before it (held picture extended to here) joins the ring.
+    force_new_segment_ = true;
+    auto r = repeat_frame(t);
+    force_new_segment_ = false;
+    if (!r) return std::unexpected(r.error());
+  }
+  const std::int64_t cutoff = started_ ? media_ms(request.trigger_at) - ring_keep_ms_ : INT64_MIN;
+  auto kept = ring_->take_from(cutoff);
+  const std::int64_t open_start = segments_.start_ms();
+  const std::int64_t origin = kept.empty() ? open_start : kept.front().start_ms;
+  CommitInfo info;
+  info.origin_at = started_ ? time_of(origin) : t;
+  auto dir = request.open_output(info.origin_at);
+  if (!dir) return std::unexpected(dir.error());
+  struct stat st {};
+  if (::stat(dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::invalid_argument, "output directory " + dir->string() + " does not exist", "output_dir");
+  }
+  if (auto r = segments_.commit_to_files(*dir, request.first_seq, origin); !r) return std::unexpected(r.error());
+  options_.output_dir = *dir;
+  origin_ms_ = origin;
+  armed_ = false;
+  armed_flag_ = false;
+  info.pre_event_ms = started_ ? std::max<std::int64_t>(0, media_ms(request.trigger_at) - origin) : 0;
+  for (auto& seg : kept) {
+    if (auto st = segments_.open_whole(std::move(seg)); !st) return std::unexpected(st.error());
+    if (auto st = close_segment(); !st) return std::unexpected(st.error());
+    ++info.ring_segments;
+  }
+  if (auto st = segments_.open(muxer_->init_segment(), open_start); !st) return std::unexpected(st.error());
+  spdlog::info("pre-event ring committed: {} ms before the trigger in {} segments", info.pre_event_ms,
+               info.ring_segments);
+  return info;
 }
 
 Status RecorderImpl::stop() {

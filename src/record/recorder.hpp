@@ -35,12 +35,23 @@ struct SegmentClosing {
   bool last = false;          // the recorder is stopping: no segment follows
 };
 
+// Event-triggered recording: the recorder starts armed, writes nothing, and
+// keeps the last keep_ms of encoded video in memory (PreEventRing, bounded by
+// max_bytes) as segments of ring_segment_ms, each opened with a keyframe (a
+// still screen gets its picture coded again as one at each boundary), until
+// commit() makes it a recording.
+struct PreEventOptions {
+  std::int64_t keep_ms = 0;          // 0..120000 (policy pre_event_seconds)
+  std::int64_t ring_segment_ms = 0;  // 0: keep_ms / 4 within 2..10 s
+  std::int64_t max_bytes = 48ll << 20;
+};
+
 struct RecorderOptions {
   std::string display;                       // X display, ":1"
   int fps = 5;                               // upper bound, one of policy::kFpsChoices; a still screen costs no frames
   std::int64_t segment_max_bytes = 32ll << 20;
   std::int64_t segment_max_ms = 60ll * 60 * 1000;
-  std::filesystem::path output_dir;          // exists, 0700, owned by the caller
+  std::filesystem::path output_dir;          // exists, 0700, owned by the caller (unused while armed)
   std::int64_t first_seq = 0;                // seq of the first segment written
   std::int64_t start_offset_ms = 0;          // media time of the first frame
   bool draw_cursor = true;
@@ -48,6 +59,8 @@ struct RecorderOptions {
   // second track (record/audio_track.hpp). Unset: nothing is opened on any
   // audio server and the files have one (video) track.
   std::optional<capture::PulseOptions> audio;
+  // Set: start armed (see PreEventOptions); not with audio.
+  std::optional<PreEventOptions> pre_event;
   // Both run on the recorder's thread and must not block for long.
   // The screen changed at this instant (a frame was taken), beyond small
   // areas in constant motion (a clock's seconds, a spinner): for idle
@@ -87,6 +100,25 @@ struct CaptureInfo {
 // the best backend). Cheap; used for heartbeats before any session.
 CaptureInfo probe_capture(const std::string& display);
 
+struct CommitRequest {
+  // Called on the recorder's thread once the recording's first frame is
+  // chosen, before any file is written, with the instant of its media time
+  // 0: returns the directory (exists, 0700) the recording goes to. (The
+  // agent creates its spool recording here, with the right start time.)
+  std::function<Result<std::filesystem::path>(std::chrono::steady_clock::time_point origin_at)> open_output;
+  std::int64_t first_seq = 0;
+  // The trigger's instant: the recording begins at the first ring segment
+  // that starts at most keep_ms before it (or with the picture on screen now).
+  std::chrono::steady_clock::time_point trigger_at;
+};
+
+struct CommitInfo {
+  // The instant of the recording's media time 0 (its first frame).
+  std::chrono::steady_clock::time_point origin_at;
+  std::int64_t pre_event_ms = 0;  // media time written from before the trigger
+  int ring_segments = 0;          // ring segments written
+};
+
 class Recorder {
  public:
   using SegmentCallback = std::function<void(const SegmentClosed&)>;
@@ -105,6 +137,14 @@ class Recorder {
   virtual std::optional<Error> failure() const = 0;
   // nullopt when the recording has no audio track.
   virtual std::optional<AudioState> audio_state() const = 0;
+  // Armed recorder: the ring (what precedes the trigger) becomes the first
+  // segment files of a recording in request.output_dir, the picture on
+  // screen now starts the next one with a keyframe, and from now on the
+  // recorder writes like one started unarmed; every media time (files,
+  // SegmentClosed/Closing, media_ms_at, elapsed_ms) counts from the new
+  // origin. Waits for the recorder's thread to do it. Any thread.
+  virtual Result<CommitInfo> commit(const CommitRequest& request) = 0;
+  virtual bool armed() const = 0;
   // Media time recorded so far (end of the last frame written).
   virtual std::int64_t elapsed_ms() const = 0;
   // The media time of a steady-clock instant (the recorder's clock, as used

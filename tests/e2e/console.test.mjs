@@ -378,6 +378,7 @@ describe('deskaudit console', { skip: missing && `deskaudit-server not built (${
     await page.getByLabel('Segment size (MiB)').fill('16');
     await page.getByLabel('Segment length (minutes)').selectOption('20');
     await page.getByLabel('Retention (days)').fill('90');
+    await page.getByLabel('Idle after (seconds)').fill('45');
     await page.getByLabel('Show a notice to the user when recording starts').check();
     await page.getByLabel('Notice message').fill('Your screen is recorded during office hours.');
     await page.getByRole('button', { name: 'Create policy' }).click();
@@ -395,7 +396,11 @@ describe('deskaudit console', { skip: missing && `deskaudit-server not built (${
       retention_days: 90,
       user_notice: true,
       user_notice_message: 'Your screen is recorded during office hours.',
-      idle_seconds: 30, // not on the policy page yet: the default
+      idle_seconds: 45,
+      // Event-triggered recording's settings: kept (the defaults), used in mode "events" only.
+      triggers: [],
+      post_event_minutes: 10,
+      pre_event_seconds: 30,
     });
     // Assign to desk-b and to the pool.
     await page.getByLabel('Assign to').selectOption('computer');
@@ -427,6 +432,47 @@ describe('deskaudit console', { skip: missing && `deskaudit-server not built (${
     assert.equal(edited.recording.mode, 'session');
     assert.equal(edited.recording.fps, 2);
     assert.equal(edited.recording.retention_days, 7);
+
+    // Event-triggered recording: each field is checked, with a message, before any request.
+    await page.getByLabel('Recording', { exact: true }).selectOption('events');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Name at least one trigger/);
+    await page.getByLabel('Triggers').fill('process=gimp*\nwindow_title=*payroll*\ncommand=rm');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Trigger line 3: write process=PATTERN, app=PATTERN, window_title=PATTERN/);
+    await page.getByLabel('Triggers').fill('process=gimp*\nwindow_title=*payroll*\napp=libreoffice-calc');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Audio is not recorded while a trigger runs/);
+    await page.getByLabel('Record audio').uncheck();
+    await page.getByLabel('Keep recording after the last trigger (minutes)').fill('5');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Recording after the last trigger must be from 10 to 60 minutes/);
+    await page.getByLabel('Keep recording after the last trigger (minutes)').fill('15');
+    await page.getByLabel('Include before the trigger (seconds)').fill('121');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Recording before a trigger must be from 0 to 120 seconds/);
+    await page.getByLabel('Include before the trigger (seconds)').fill('60');
+    await page.getByLabel('Idle after (seconds)').fill('5');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    assert.match(await page.getByRole('alert').textContent(), /Idle time must be from 10 to 3600 seconds/);
+    await page.getByLabel('Idle after (seconds)').fill('120');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Policy saved.').waitFor();
+    const triggered = await admin.call('GET', `/policies/${id}`);
+    assert.equal(triggered.recording.mode, 'events');
+    assert.equal(triggered.recording.audio, false);
+    assert.deepEqual(triggered.recording.triggers, [
+      { process: 'gimp*' },
+      { window_title: '*payroll*' },
+      { app: 'libreoffice-calc' },
+    ]);
+    assert.equal(triggered.recording.post_event_minutes, 15);
+    assert.equal(triggered.recording.pre_event_seconds, 60);
+    assert.equal(triggered.recording.idle_seconds, 120);
+    // The page shows what was saved.
+    await page.reload();
+    assert.equal(await page.getByLabel('Triggers').inputValue(), 'process=gimp*\nwindow_title=*payroll*\napp=libreoffice-calc');
+    assert.equal(await page.getByLabel('Idle after (seconds)').inputValue(), '120');
 
     // Saving an untouched policy changes nothing (96 KiB is not a whole MiB).
     await page.goto(`${server.url}/#/policies/${data.policy.id}`);

@@ -73,7 +73,7 @@ export interface Pool {
   computer_count?: number;
 }
 
-import type { RecordingMode } from './generated/policy_schema';
+import type { RecordingMode, TriggerKind } from './generated/policy_schema';
 import type { RecordingEvent } from './timeline';
 
 export type { RecordingMode, RecordingEvent };
@@ -90,8 +90,17 @@ export interface RecordingRule {
   user_notice: boolean;
   user_notice_message: string;
   /** Activity events: idle after this many seconds without input or screen change (IDLE_MIN_SECONDS..IDLE_MAX_SECONDS). */
-  idle_seconds?: number;
+  idle_seconds: number;
+  /** Mode "events": what starts a recording, each {kind: glob pattern}. */
+  triggers: readonly Trigger[];
+  /** Mode "events": minutes recorded after the last trigger ends (POST_EVENT_MIN_MINUTES..POST_EVENT_MAX_MINUTES). */
+  post_event_minutes: number;
+  /** Mode "events": seconds of video kept in memory and written ahead of the trigger (PRE_EVENT_MIN_SECONDS..PRE_EVENT_MAX_SECONDS). */
+  pre_event_seconds: number;
 }
+
+/** One trigger: exactly one of its keys (TRIGGER_KINDS) with a glob pattern. */
+export type Trigger = Partial<Record<TriggerKind, string>>;
 
 export interface Assignment {
   target_type: 'computer' | 'pool';

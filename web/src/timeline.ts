@@ -48,6 +48,7 @@ export const EVENT_TYPES: Record<string, string> = {
   'recording.pause': 'Pause',
   'recording.resume': 'Resume',
   resolution: 'Resolution',
+  trigger: 'Trigger',
 };
 
 export function typeLabel(type: string): string {

@@ -779,3 +779,104 @@ TEST_F(AgentIT, RecordingDeletedOnTheServerIsSetAsideAndLaterOnesStillUpload) {
       20s))
       << admin_->get(status_path).body;
 }
+
+namespace {
+
+// The mean colour of the frame at `seconds` of a media file (scaled to one
+// pixel): {r, g, b}, or empty when ffmpeg gives none.
+std::vector<int> frame_colour(const fs::path& file, double seconds) {
+  int st = 0;
+  const auto raw = shell("ffmpeg -v error -ss " + std::to_string(seconds) + " -i " + quote(file.string()) +
+                             " -frames:v 1 -vf scale=1:1 -f rawvideo -pix_fmt rgb24 - 2>/dev/null",
+                         &st);
+  if (st != 0 || raw.size() < 3) return {};
+  return {static_cast<unsigned char>(raw[0]), static_cast<unsigned char>(raw[1]), static_cast<unsigned char>(raw[2])};
+}
+
+bool is_blue(const std::vector<int>& c) { return c.size() == 3 && c[2] > 150 && c[0] < 80 && c[1] < 80; }
+bool is_red(const std::vector<int>& c) { return c.size() == 3 && c[0] > 150 && c[1] < 80 && c[2] < 80; }
+
+}  // namespace
+
+// Event-triggered recording end to end: armed, the agent records and
+// uploads nothing; a trigger program starts a recording that begins with
+// the pre-event ring (the screen from before a marker drawn ahead of the
+// trigger: frame check), carries a "trigger" event saying why, and ends
+// post_event_minutes after the program exits (a "minute" is 1 s through
+// the agent's test hook; the policy's 10..60 is validated as ever).
+TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
+  // A colour over the whole screen (ffplay of a lavfi colour source).
+  auto fill = [&](const std::string& colour) {
+    return std::make_unique<Child>(
+        std::vector<std::string>{"ffplay", "-loglevel", "quiet", "-an", "-f", "lavfi", "-i",
+                                 "color=c=" + colour + ":size=1280x720:rate=5", "-left", "0", "-top", "0", "-noborder",
+                                 "-window_title", colour},
+        logs_->path() / (colour + ".log"), std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
+  };
+  auto blue = fill("blue");
+  set_policy({{"mode", "events"},
+              {"triggers", nlohmann::json::array({{{"process", "datrig*"}}})},
+              {"pre_event_seconds", 20},
+              {"post_event_minutes", 10}});
+  start_agent({"--test-post-event-minute-ms", "1000"});
+  auto reply = session("connect", current_user());
+  EXPECT_EQ(reply["will_record"], true) << reply.dump();
+  ASSERT_TRUE(wait_until([&] { return tail_of(logs_->path() / "agent.log").find("armed for event-triggered") !=
+                                      std::string::npos; },
+                         20s))
+      << tail_of(logs_->path() / "agent.log");
+  // 25 s armed on a blue screen (the scenario's time, not a wait for a
+  // result): the ring fills; a heartbeat after it shows nothing recorded.
+  std::this_thread::sleep_for(25s);
+  auto hb = heartbeat_after(now_ms() + 1000);
+  EXPECT_EQ(hb["session"]["username"], current_user()) << hb.dump();
+  EXPECT_TRUE(hb["session"]["recording_id"].is_null()) << hb.dump();
+  EXPECT_TRUE(recordings().empty()) << "recorded while no trigger ran";
+  EXPECT_EQ(spool_recordings(), 0u) << "wrote to the spool while no trigger ran";
+
+  // The marker: the screen turns red 6 s before the trigger.
+  auto red = fill("red");
+  heartbeat_after(now_ms() + 6000);
+  const fs::path program = logs_->path() / "datrigger";
+  fs::copy_file("/bin/sleep", program);
+  const std::int64_t trigger_ms = now_ms();
+  auto trigger = std::make_unique<Child>(std::vector<std::string>{program.string(), "3600"},
+                                         logs_->path() / "datrigger.log");
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s))
+      << "no recording started: " << tail_of(logs_->path() / "agent.log");
+  heartbeat_after(now_ms() + 3000);
+  const std::int64_t exit_ms = now_ms();
+  trigger.reset();  // SIGKILL: the trigger ends
+
+  auto recs = wait_finished(1, 90s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "complete");
+  const auto d = check_recording(recs[0]);
+  const auto start = parse_rfc3339(d["start_time"].get<std::string>());
+  const auto end = parse_rfc3339(d["end_time"].get<std::string>());
+  ASSERT_TRUE(start && end) << d.dump();
+  // Begins at most pre_event_seconds before the trigger (seen at most a few
+  // seconds after the program started), and before the marker.
+  EXPECT_GE(*start, trigger_ms - 20'000 - 1000) << "began more than pre_event_seconds before the trigger";
+  EXPECT_LT(*start, trigger_ms - 6000) << "the pre-event ring did not reach back to the marker";
+  // Ends post_event_minutes (10 test "minutes" of 1 s) after the trigger ended.
+  EXPECT_GE(*end, exit_ms - 1500 + 10'000) << "ended before post_event_minutes had passed";
+
+  // Frame check: the recording opens on the blue screen from before the
+  // marker, and shows the red marker just before the trigger.
+  const auto whole = download("/api/v1/recordings/" + recs[0]["id"].get<std::string>() + "/download", "events.mp4");
+  EXPECT_TRUE(is_blue(frame_colour(whole, 0.0)));
+  const double before_trigger_s = static_cast<double>(trigger_ms - *start) / 1000.0 - 1.0;
+  EXPECT_TRUE(is_red(frame_colour(whole, before_trigger_s))) << "at " << before_trigger_s << " s";
+
+  // Why it started: a "trigger" event naming the trigger.
+  auto ev = admin_->get("/api/v1/recordings/" + recs[0]["id"].get<std::string>() + "/events?type=trigger");
+  ASSERT_EQ(ev.status, 200) << ev.body;
+  ASSERT_EQ(ev.json["items"].size(), 1u) << ev.body;
+  EXPECT_EQ(ev.json["items"][0]["title"], "process \"datrigger\" matches \"datrig*\"") << ev.body;
+
+  // Armed again, with nothing running: no second recording.
+  hb = heartbeat_after(now_ms() + 3000);
+  EXPECT_TRUE(hb["session"]["recording_id"].is_null()) << hb.dump();
+  EXPECT_EQ(recordings().size(), 1u);
+}

@@ -73,7 +73,15 @@ TEST_F(BadInput, WrongTypesAndValuesAre422NamingTheField) {
                                          {{{"mode", "period"}, {"period_start", "25:00"}}, "recording.period_start"},
                                          {{{"audio", "yes"}}, "recording.audio"},
                                          {{{"user_notice", true}}, "recording.user_notice_message"},
-                                         {{{"colour", "red"}}, "recording.colour"}}) {
+                                         {{{"colour", "red"}}, "recording.colour"},
+                                         {{{"mode", "events"}}, "recording.triggers"},
+                                         {{{"mode", "events"}, {"triggers", Json::array()}}, "recording.triggers"},
+                                         {{{"triggers", Json::array({{{"command", "rm"}}})}}, "recording.triggers[0].command"},
+                                         {{{"triggers", Json::array({{{"process", ""}}})}}, "recording.triggers[0].process"},
+                                         {{{"post_event_minutes", 5}}, "recording.post_event_minutes"},
+                                         {{{"pre_event_seconds", 121}}, "recording.pre_event_seconds"},
+                                         {{{"mode", "events"}, {"triggers", Json::array({{{"app", "gimp"}}})}, {"audio", true}},
+                                          "recording.audio"}}) {
     auto p = api.post("/api/v1/policies", {{"name", "bad " + c.field}, {"recording", c.recording}});
     expect_error(p, 422, "unprocessable");
     EXPECT_EQ(p.json["error"]["field"], c.field) << c.recording.dump();

@@ -60,6 +60,23 @@ TEST_F(Cli, SetsUpRecordingAndFindsAndDownloadsRecordings) {
   auto bad = cli("policies create --name bad --fps 7");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("recording.fps must be 2, 5, 10 or 15"), std::string::npos) << bad.out;
+  auto events = json_of(cli("--json policies create --name ev --mode events --trigger 'process=gimp*' "
+                            "--trigger 'window_title=*payroll*' --post-event-minutes 20 --pre-event-seconds 0"));
+  ASSERT_TRUE(events.contains("id")) << events.dump();
+  EXPECT_EQ(events["recording"]["mode"], "events");
+  EXPECT_EQ(events["recording"]["triggers"],
+            Json::array({{{"process", "gimp*"}}, {{"window_title", "*payroll*"}}}));
+  EXPECT_EQ(events["recording"]["post_event_minutes"], 20);
+  EXPECT_EQ(events["recording"]["pre_event_seconds"], 0);
+  auto evu = json_of(cli("--json policies update " + events["id"].get<std::string>() + " --pre-event-seconds 45"));
+  EXPECT_EQ(evu["recording"]["pre_event_seconds"], 45);
+  EXPECT_EQ(evu["recording"]["triggers"].size(), 2u);
+  auto no_trigger = cli("policies create --name bad-ev --mode events");
+  EXPECT_EQ(no_trigger.exit_code, 1);
+  EXPECT_NE(no_trigger.out.find("recording.triggers"), std::string::npos) << no_trigger.out;
+  auto bad_trigger = cli("policies create --name bad-ev --mode events --trigger gimp");
+  EXPECT_NE(bad_trigger.exit_code, 0);
+  EXPECT_NE(bad_trigger.out.find("KIND=PATTERN"), std::string::npos) << bad_trigger.out;
 
   auto token = json_of(cli("--json enrollment-tokens create --pool " + pool["id"].get<std::string>()));
   ASSERT_TRUE(token.contains("token")) << token.dump();

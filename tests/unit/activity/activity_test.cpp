@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "common/text.hpp"
+#include "activity/collector.hpp"
 #include "activity/document.hpp"
 #include "activity/idle.hpp"
 #include "activity/processes.hpp"
@@ -165,6 +168,9 @@ TEST(ProcessWatcher, ReportsAChildThatStartedAndItsExit) {
   EXPECT_EQ(out[0].type, EventType::app_start);
   // Stamped with the process's own start time (ticks of 10 ms), not the scan's.
   EXPECT_LE(out[0].at, before + 20ms);
+  // Running now, for event-triggered recording.
+  EXPECT_TRUE(w.watching(pid));
+  EXPECT_GE(std::ranges::count(w.running_names(), std::string("sleep")), 1);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -176,6 +182,27 @@ TEST(ProcessWatcher, ReportsAChildThatStartedAndItsExit) {
   EXPECT_EQ(exits[0].type, EventType::app_exit);
   EXPECT_EQ(exits[0].pid, pid);
   EXPECT_EQ(exits[0].process, "sleep");
+  EXPECT_FALSE(w.watching(pid));
+}
+
+TEST(Collector, StateFollowsTheWindowEventsAndOldEventsCanBeDropped) {
+  // No display and no user: only what add() brings.
+  auto c = Collector::start(CollectorOptions{});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ((*c)->state().title, "");
+  const auto t0 = std::chrono::steady_clock::now();
+  (*c)->add(Event{t0, EventType::window, "payroll.xlsx - Calc", "libreoffice-calc", "soffice.bin", 42, {}, {}});
+  (*c)->add(Event{t0 + 5s, EventType::lock, {}, {}, {}, {}, {}, {}});
+  const auto s = (*c)->state();
+  EXPECT_EQ(s.title, "payroll.xlsx - Calc");
+  EXPECT_EQ(s.app, "libreoffice-calc");
+  EXPECT_EQ(s.process, "soffice.bin");
+  (*c)->drop_before(t0 + 1s);
+  auto left = (*c)->take([&](SteadyTime t) { return std::optional<std::int64_t>((t - t0) / 1ms); }, 0, std::nullopt);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].event.type, EventType::lock);
+  EXPECT_EQ((*c)->state().title, "payroll.xlsx - Calc") << "dropping events keeps what is in front";
+  (*c)->stop();
 }
 
 TEST(ProcessWatcher, AProcessShorterThanTheLeastLifetimeIsNotReported) {

@@ -34,20 +34,20 @@ TEST(Policy, ParsesTheApiShape) {
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->id, "pol-1");
   EXPECT_EQ(p->version, 3);
-  EXPECT_EQ(p->mode, RecordingMode::period);
-  EXPECT_EQ(p->period_start_min, hm(8, 30));
-  EXPECT_EQ(p->period_end_min, hm(18, 0));
-  EXPECT_EQ(p->fps, 10);
-  EXPECT_EQ(p->segment_max_bytes, 262144);
-  EXPECT_EQ(p->segment_max_minutes, 20);
-  EXPECT_TRUE(p->user_notice);
-  EXPECT_EQ(p->user_notice_message, "This session is recorded.");
+  EXPECT_EQ(p->recording.mode, RecordingMode::period);
+  EXPECT_EQ(p->period_start_min(), hm(8, 30));
+  EXPECT_EQ(p->period_end_min(), hm(18, 0));
+  EXPECT_EQ(p->recording.fps, 10);
+  EXPECT_EQ(p->recording.segment_max_bytes, 262144);
+  EXPECT_EQ(p->recording.segment_max_minutes, 20);
+  EXPECT_TRUE(p->recording.user_notice);
+  EXPECT_EQ(p->recording.user_notice_message, "This session is recorded.");
   // Round trip through the cache format.
   auto again = parse_policy(policy_to_json(*p));
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->period_start_min, p->period_start_min);
-  EXPECT_EQ(again->period_end_min, p->period_end_min);
-  EXPECT_EQ(again->segment_max_bytes, p->segment_max_bytes);
+  EXPECT_EQ(again->period_start_min(), p->period_start_min());
+  EXPECT_EQ(again->period_end_min(), p->period_end_min());
+  EXPECT_EQ(again->recording.segment_max_bytes, p->recording.segment_max_bytes);
 }
 
 TEST(Policy, RejectsBadValues) {
@@ -75,7 +75,7 @@ TEST(Policy, SkipsRecordingKeysItDoesNotKnow) {
   // A newer server may add settings; this agent follows the ones it knows.
   auto p = parse_policy(policy_doc({{"mode", "session"}, {"fps", 15}, {"watermark", true}}));
   ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(p->fps, 15);
+  EXPECT_EQ(p->recording.fps, 15);
 }
 
 TEST(Policy, ReadsWhatTheServerSends) {
@@ -86,13 +86,16 @@ TEST(Policy, ReadsWhatTheServerSends) {
     rule.period_start = "22:00";
     rule.period_end = "06:00";
     rule.fps = 2;
+    if (mode == RecordingMode::events) rule.triggers = {{policy::TriggerKind::process, "gimp*"}};
     auto p = parse_policy(policy_doc(policy::rule_to_json(rule)));
     ASSERT_TRUE(p) << p.error().message;
-    EXPECT_EQ(p->mode, mode);
-    EXPECT_EQ(p->fps, 2);
+    EXPECT_EQ(p->recording.mode, mode);
+    EXPECT_EQ(p->recording.fps, 2);
     if (mode == RecordingMode::period) {
-      EXPECT_EQ(p->period_start_min, hm(22, 0));
+      EXPECT_EQ(p->period_start_min(), hm(22, 0));
     }
+    // The agent holds the codec's rule itself: nothing is lost on the way.
+    EXPECT_EQ(p->recording, rule) << policy::to_string(mode);
   }
 }
 
@@ -105,7 +108,7 @@ TEST(Policy, StateWithNullPolicyMeansNothingAssigned) {
   auto n = parse_policy_state(json{{"policy", policy_doc({{"mode", "off"}})}, {"source", "pool"}, {"etag", 7}});
   ASSERT_TRUE(n);
   ASSERT_TRUE(n->policy);
-  EXPECT_EQ(n->policy->mode, RecordingMode::off);
+  EXPECT_EQ(n->policy->recording.mode, RecordingMode::off);
   EXPECT_EQ(n->etag, "7");
 }
 
@@ -162,23 +165,25 @@ TEST(PeriodWindow, LocalTimeFollowsTz) {
 
 TEST(Policy, RecordsAtFollowsMode) {
   Policy p;
-  p.mode = RecordingMode::off;
+  p.recording.mode = RecordingMode::off;
   EXPECT_FALSE(policy_records_at(p, hm(12, 0)));
-  p.mode = RecordingMode::session;
+  p.recording.mode = RecordingMode::session;
   EXPECT_TRUE(policy_records_at(p, hm(3, 0)));
-  p.mode = RecordingMode::period;
-  p.period_start_min = hm(22, 0);
-  p.period_end_min = hm(2, 0);
+  p.recording.mode = RecordingMode::events;  // armed all day; triggers start the recording
+  EXPECT_TRUE(policy_records_at(p, hm(3, 0)));
+  p.recording.mode = RecordingMode::period;
+  p.recording.period_start = "22:00";
+  p.recording.period_end = "02:00";
   EXPECT_TRUE(policy_records_at(p, hm(1, 0)));
   EXPECT_FALSE(policy_records_at(p, hm(2, 0)));
 }
 
 TEST(AgentPolicy, TheNoticeSaysAudioIsRecordedWhenItIs) {
   Policy p;
-  p.user_notice = true;
-  p.user_notice_message = "This session is recorded for audit.";
+  p.recording.user_notice = true;
+  p.recording.user_notice_message = "This session is recorded for audit.";
   EXPECT_EQ(notice_text(p), "This session is recorded for audit.");
-  p.audio = true;
+  p.recording.audio = true;
   EXPECT_NE(notice_text(p).find("This session is recorded for audit."), std::string::npos);
   EXPECT_NE(notice_text(p).find("sound of this session"), std::string::npos);
 }

@@ -70,17 +70,17 @@ TEST_F(StateTest, PolicyCacheRoundTrips) {
   s.etag = "\"v3\"";
   Policy p;
   p.id = "pol-9";
-  p.mode = RecordingMode::period;
-  p.period_start_min = 22 * 60;
-  p.period_end_min = 6 * 60;
+  p.recording.mode = RecordingMode::period;
+  p.recording.period_start = "22:00";
+  p.recording.period_end = "06:00";
   s.policy = p;
   ASSERT_TRUE(save_policy_cache(paths, s));
   auto back = load_policy_cache(paths);
   ASSERT_TRUE(back && *back);
   EXPECT_EQ((*back)->etag, "\"v3\"");
   ASSERT_TRUE((*back)->policy);
-  EXPECT_EQ((*back)->policy->period_start_min, 22 * 60);
-  EXPECT_EQ((*back)->policy->period_end_min, 6 * 60);
+  EXPECT_EQ((*back)->policy->period_start_min(), 22 * 60);
+  EXPECT_EQ((*back)->policy->period_end_min(), 6 * 60);
 }
 
 TEST(Username, Validation) {

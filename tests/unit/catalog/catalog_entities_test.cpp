@@ -186,6 +186,11 @@ TEST_P(CatalogTest, PoliciesAssignmentsAndVersioning) {
   edit.recording.audio = true;
   edit.recording.user_notice = true;
   edit.recording.user_notice_message = "You are being recorded";
+  // Event-triggered recording's settings are stored too (the triggers as their JSON list).
+  edit.recording.triggers = {{policy::TriggerKind::window_title, "*pay\\*roll \"Q3\"*"},
+                             {policy::TriggerKind::process, "gimp"}};
+  edit.recording.post_event_minutes = 25;
+  edit.recording.pre_event_seconds = 0;
   edit.updated_at = kT0 + 1000;
   auto updated = cat().update_policy(edit);
   ASSERT_TRUE(updated) << updated.error().message;

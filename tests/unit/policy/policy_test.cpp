@@ -167,10 +167,88 @@ TEST(PolicySchemaTs, NamesEveryConstant) {
   const std::string ts = schema_ts();
   EXPECT_NE(ts.find("export const FPS_CHOICES = [2, 5, 10, 15] as const;"), std::string::npos) << ts;
   EXPECT_NE(ts.find("export const SEGMENT_MINUTES_CHOICES = [10, 20, 30, 60] as const;"), std::string::npos);
-  EXPECT_NE(ts.find("export const RECORDING_MODES = ['off', 'session', 'period'] as const;"), std::string::npos);
+  EXPECT_NE(ts.find("export const RECORDING_MODES = ['off', 'session', 'period', 'events'] as const;"), std::string::npos);
   EXPECT_NE(ts.find("export const SEGMENT_MAX_BYTES = 33554432;"), std::string::npos);
   EXPECT_NE(ts.find("export const RETENTION_MAX_DAYS = 3650;"), std::string::npos);
   EXPECT_NE(ts.find("\"fps\": 5"), std::string::npos);
   EXPECT_EQ(ts.back(), '\n');
   EXPECT_EQ(ts, schema_ts());
+}
+
+TEST(PolicyCodec, EventModeFieldsRoundTripAndHaveDefaults) {
+  const RecordingRule d;
+  EXPECT_TRUE(d.triggers.empty());
+  EXPECT_EQ(d.post_event_minutes, 10);
+  EXPECT_EQ(d.pre_event_seconds, 30);
+  EXPECT_EQ(recording_mode_from("events"), RecordingMode::events);
+  auto r = rule_from_json(json{{"mode", "events"},
+                               {"triggers", json::array({{{"process", "gimp*"}},
+                                                         {{"app", "libreoffice-calc"}},
+                                                         {{"window_title", "*payroll*"}}})},
+                               {"post_event_minutes", 60},
+                               {"pre_event_seconds", 120}},
+                          RecordingRule{});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->mode, RecordingMode::events);
+  ASSERT_EQ(r->triggers.size(), 3u);
+  EXPECT_EQ(r->triggers[0], (Trigger{TriggerKind::process, "gimp*"}));
+  EXPECT_EQ(r->triggers[1], (Trigger{TriggerKind::app, "libreoffice-calc"}));
+  EXPECT_EQ(r->triggers[2], (Trigger{TriggerKind::window_title, "*payroll*"}));
+  EXPECT_EQ(r->post_event_minutes, 60);
+  EXPECT_EQ(r->pre_event_seconds, 120);
+  auto again = rule_from_json(rule_to_json(*r), RecordingRule{});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *r);
+}
+
+TEST(PolicyCodec, EventModeFieldsAreValidatedNamingTheField) {
+  const json one = json::array({{{"process", "x"}}});
+  EXPECT_EQ(refused_field({{"mode", "events"}}), "recording.triggers");  // events without a trigger
+  EXPECT_EQ(refused_field({{"mode", "events"}, {"triggers", json::array()}}), "recording.triggers");
+  EXPECT_EQ(refused_field({{"mode", "events"}, {"triggers", one}, {"audio", true}}), "recording.audio");
+  EXPECT_EQ(refused_field({{"mode", "events"}, {"triggers", one}}), "");
+  EXPECT_EQ(refused_field({{"mode", "session"}, {"triggers", json::array()}}), "");  // kept, unused
+  for (auto bad : {9, 61, -1, 0}) EXPECT_EQ(refused_field({{"post_event_minutes", bad}}), "recording.post_event_minutes");
+  for (auto bad : {-1, 121, 1000}) EXPECT_EQ(refused_field({{"pre_event_seconds", bad}}), "recording.pre_event_seconds");
+  EXPECT_EQ(refused_field({{"post_event_minutes", "10"}}), "recording.post_event_minutes");
+  EXPECT_EQ(refused_field({{"post_event_minutes", 10}, {"pre_event_seconds", 0}}), "");
+  EXPECT_EQ(refused_field({{"triggers", "gimp"}}), "recording.triggers");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"process", "a"}}, {{"command", "rm"}}})}}),
+            "recording.triggers[1].command");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"process", "a"}, {"app", "b"}}})}}), "recording.triggers[0]");
+  EXPECT_EQ(refused_field({{"triggers", json::array({"gimp"})}}), "recording.triggers[0]");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"window_title", 5}}})}}), "recording.triggers[0].window_title");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"window_title", ""}}})}}), "recording.triggers[0].window_title");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"app", "a\\"}}})}}), "recording.triggers[0].app");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"app", "a\nb"}}})}}), "recording.triggers[0].app");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"app", std::string(257, 'a')}}})}}), "recording.triggers[0].app");
+  EXPECT_EQ(refused_field({{"triggers", json::array({{{"app", std::string(256, 'a')}}})}}), "");
+  json many = json::array();
+  for (int i = 0; i < 51; ++i) many.push_back({{"process", "p" + std::to_string(i)}});
+  EXPECT_EQ(refused_field({{"triggers", many}}), "recording.triggers");
+}
+
+TEST(TriggerPattern, GlobMatchesWholeValueCaseInsensitively) {
+  EXPECT_TRUE(glob_matches("gimp", "gimp"));
+  EXPECT_TRUE(glob_matches("GIMP", "gimp"));
+  EXPECT_FALSE(glob_matches("gimp", "gimp-2.10"));  // whole value
+  EXPECT_TRUE(glob_matches("gimp*", "gimp-2.10"));
+  EXPECT_TRUE(glob_matches("*payroll*", "payroll.xlsx - LibreOffice Calc"));
+  EXPECT_TRUE(glob_matches("*PAYROLL*", "Q3 Payroll"));
+  EXPECT_FALSE(glob_matches("*payroll*", "pay roll"));
+  EXPECT_TRUE(glob_matches("*", ""));
+  EXPECT_TRUE(glob_matches("a?c", "abc"));
+  EXPECT_TRUE(glob_matches("a?c", "a\xc3\xa9" "c"));  // ? is one character, not one byte
+  EXPECT_FALSE(glob_matches("a?c", "ac"));
+  EXPECT_TRUE(glob_matches("100\\%*", "100% done"));
+  EXPECT_TRUE(glob_matches("what\\?", "what?"));
+  EXPECT_FALSE(glob_matches("what\\?", "whatX"));
+  EXPECT_TRUE(glob_matches("a\\*b", "a*b"));
+  EXPECT_FALSE(glob_matches("a\\*b", "axxb"));
+  EXPECT_TRUE(glob_matches("*a*b*c*", "xxaxxbxxcxx"));
+  EXPECT_FALSE(glob_matches("*a*b*c*", "xxaxxcxxbxx"));
+  EXPECT_FALSE(glob_matches("", ""));  // a malformed pattern matches nothing
+  EXPECT_FALSE(glob_matches("a\\", "a\\"));
+  // No exponential backtracking on a hostile title.
+  EXPECT_FALSE(glob_matches("*a*a*a*a*a*a*a*a*b", std::string(4000, 'a')));
 }

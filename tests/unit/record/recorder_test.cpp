@@ -524,3 +524,71 @@ TEST_F(ScriptedRecorderTest, ARecordingAcrossResizesDownloadsAsOnePlayableMp4) {
   EXPECT_EQ(dcode, 0);
   EXPECT_EQ(duration, "4.500000\n");
 }
+
+// Event-triggered recording: the armed recorder writes nothing and keeps
+// the last seconds in its ring; commit() makes them the recording's start.
+TEST_F(ScriptedRecorderTest, AnArmedRecorderWritesNothingAndCommitsThePreEventRingFromAKeyframe) {
+  auto o = options();
+  o.output_dir.clear();  // no directory is needed until the commit
+  o.pre_event = record::PreEventOptions{6000, 2000, 48 << 20};
+  start(640, 360, repaint(kBox, 100, 20'000, 100), 20'000, o);
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(120s));
+  EXPECT_TRUE(rec_->armed());
+  EXPECT_TRUE(fs::is_empty(dir_)) << "nothing is written while no trigger runs";
+  EXPECT_TRUE(closed().empty());
+  auto info = rec_->commit(record::CommitRequest{[this](auto) { return Result<fs::path>(dir_); }, 0, screen_->clock().now()});
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_FALSE(rec_->armed());
+  // At most 6 s before the trigger, and no more than a ring segment (2 s) less.
+  EXPECT_LE(info->pre_event_ms, 6000);
+  EXPECT_GE(info->pre_event_ms, 6000 - 2000);
+  EXPECT_GE(info->ring_segments, 2);
+  EXPECT_EQ(rec_->media_ms_at(screen_->clock().now()), info->pre_event_ms);
+  EXPECT_FALSE(rec_->commit(record::CommitRequest{[this](auto) { return Result<fs::path>(dir_); }, 0, screen_->clock().now()})) << "committed once only";
+  ASSERT_TRUE(rec_->stop());
+  const auto segs = closed();
+  ASSERT_GE(segs.size(), 3u);
+  EXPECT_EQ(segs[0].seq, 0);
+  EXPECT_EQ(segs[0].path, dir_ / "seg-000000.mp4");
+  EXPECT_EQ(segs[0].start_offset_ms, 0) << "the recording's time starts at its first frame";
+  // Every file starts with a keyframe at its start time, plays without an
+  // error, and the files follow each other without a gap.
+  const auto samples = mtest::check_segments(segs);
+  ASSERT_FALSE(samples.empty());
+  EXPECT_EQ(samples.front().dts, 0);
+  EXPECT_GE(samples.back().dts, info->pre_event_ms);
+}
+
+TEST_F(ScriptedRecorderTest, AStillScreenIsCodedAgainAsAKeyframeAtEachRingBoundary) {
+  auto o = options();
+  o.pre_event = record::PreEventOptions{8000, 2000, 48 << 20};
+  start(640, 360, {{100, {kBox}, {}, {}}}, 60'000, o);
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(120s));
+  auto info = rec_->commit(record::CommitRequest{[this](auto) { return Result<fs::path>(dir_); }, 0, screen_->clock().now()});
+  ASSERT_TRUE(info) << info.error().message;
+  // The only change was a minute ago; the recording still begins within the
+  // pre-event time, with the picture on screen then.
+  EXPECT_LE(info->pre_event_ms, 8000);
+  EXPECT_GE(info->pre_event_ms, 8000 - 2000 - 1000);
+  ASSERT_TRUE(rec_->stop());
+  const auto samples = mtest::check_segments(closed());
+  ASSERT_FALSE(samples.empty());
+  EXPECT_TRUE(samples.front().sync);
+}
+
+TEST_F(ScriptedRecorderTest, AnArmedRecorderStoppedWithoutATriggerLeavesNoFile) {
+  auto o = options();
+  o.pre_event = record::PreEventOptions{10'000, 0, 48 << 20};
+  start(640, 360, repaint(kBox, 100, 5000, 100), 5000, o);
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(120s));
+  ASSERT_TRUE(rec_->stop());
+  EXPECT_TRUE(closed().empty());
+  EXPECT_TRUE(fs::is_empty(dir_));
+  auto with_audio = options();
+  with_audio.pre_event = record::PreEventOptions{};
+  with_audio.audio = capture::PulseOptions{};
+  EXPECT_FALSE(record::Recorder::start(with_audio, nullptr)) << "the ring holds video only";
+}

@@ -80,7 +80,30 @@ TEST_F(PolicyServiceTest, RefusesBadBodiesNamingTheField) {
   ASSERT_FALSE(bad_fps);
   EXPECT_EQ(bad_fps.error().code, Errc::unprocessable);
   EXPECT_EQ(bad_fps.error().field, "recording.fps");
+  auto no_trigger = service_->create(admin(), json{{"name", "x"}, {"recording", {{"mode", "events"}}}});
+  ASSERT_FALSE(no_trigger);
+  EXPECT_EQ(no_trigger.error().field, "recording.triggers");
   EXPECT_TRUE(audit("policy.").empty());
+}
+
+TEST_F(PolicyServiceTest, EventModeSettingsAreStoredAndMerged) {
+  const auto id = create(admin(), json{{"name", "payroll"},
+                                       {"recording",
+                                        {{"mode", "events"},
+                                         {"triggers", json::array({{{"window_title", "*payroll*"}}})},
+                                         {"post_event_minutes", 20},
+                                         {"pre_event_seconds", 0}}}});
+  auto v = service_->update(admin(), id, json{{"recording", {{"pre_event_seconds", 90}}}});
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->policy.recording.mode, policy::RecordingMode::events);
+  ASSERT_EQ(v->policy.recording.triggers.size(), 1u);
+  EXPECT_EQ(v->policy.recording.triggers[0].pattern, "*payroll*");
+  EXPECT_EQ(v->policy.recording.post_event_minutes, 20);
+  EXPECT_EQ(v->policy.recording.pre_event_seconds, 90);
+  // Taking the last trigger away from an events policy is refused.
+  auto none = service_->update(admin(), id, json{{"recording", {{"triggers", json::array()}}}});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().field, "recording.triggers");
 }
 
 TEST_F(PolicyServiceTest, UpdateMergesOntoTheStoredRule) {

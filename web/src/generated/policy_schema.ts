@@ -2,7 +2,7 @@
 // Regenerate: build/bin/policy-schema-ts --write web/src/generated/policy_schema.ts
 // (ctest policy_schema_ts fails while this file differs from the C++ definition.)
 
-export const RECORDING_MODES = ['off', 'session', 'period'] as const;
+export const RECORDING_MODES = ['off', 'session', 'period', 'events'] as const;
 export type RecordingMode = (typeof RECORDING_MODES)[number];
 export const FPS_CHOICES = [2, 5, 10, 15] as const;
 export const SEGMENT_MINUTES_CHOICES = [10, 20, 30, 60] as const;
@@ -12,6 +12,14 @@ export const RETENTION_MIN_DAYS = 1;
 export const RETENTION_MAX_DAYS = 3650;
 export const IDLE_MIN_SECONDS = 10;
 export const IDLE_MAX_SECONDS = 3600;
+export const TRIGGER_KINDS = ['process', 'app', 'window_title'] as const;
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
+export const MAX_TRIGGERS = 50;
+export const TRIGGER_PATTERN_MAX_BYTES = 256;
+export const POST_EVENT_MIN_MINUTES = 10;
+export const POST_EVENT_MAX_MINUTES = 60;
+export const PRE_EVENT_MIN_SECONDS = 0;
+export const PRE_EVENT_MAX_SECONDS = 120;
 export const NOTICE_MAX_BYTES = 1000;
 export const NAME_MAX_BYTES = 128;
 /** A new policy's rule on the server (POST without "recording"). */
@@ -22,9 +30,12 @@ export const DEFAULT_RECORDING = {
   "mode": "off",
   "period_end": "18:00",
   "period_start": "09:00",
+  "post_event_minutes": 10,
+  "pre_event_seconds": 30,
   "retention_days": 30,
   "segment_max_bytes": 33554432,
   "segment_max_minutes": 60,
+  "triggers": [],
   "user_notice": false,
   "user_notice_message": ""
 } as const;

@@ -1,24 +1,67 @@
-import { api, Assignment, can, Computer, Policy, Pool, RecordingRule } from '../api';
+import { api, Assignment, can, Computer, Policy, Pool, RecordingRule, Trigger } from '../api';
 import { Column, errorBox, loading, pager, table } from '../components';
 import { clear, formatBytes, h } from '../dom';
 import { href, navigate, Route } from '../router';
 import {
   DEFAULT_RECORDING,
   FPS_CHOICES,
+  IDLE_MAX_SECONDS,
+  IDLE_MIN_SECONDS,
+  MAX_TRIGGERS,
   NAME_MAX_BYTES,
+  POST_EVENT_MAX_MINUTES,
+  POST_EVENT_MIN_MINUTES,
+  PRE_EVENT_MAX_SECONDS,
+  PRE_EVENT_MIN_SECONDS,
   RECORDING_MODES,
   RETENTION_MAX_DAYS,
   RETENTION_MIN_DAYS,
   SEGMENT_MAX_BYTES,
   SEGMENT_MIN_BYTES,
   SEGMENT_MINUTES_CHOICES,
+  TRIGGER_KINDS,
+  TRIGGER_PATTERN_MAX_BYTES,
+  TriggerKind,
 } from '../generated/policy_schema';
 import { loadPools } from './computers';
 
 const MIB = 1024 * 1024;
 /** MiB with at most 4 decimals: 96 KiB -> "0.0938", 32 MiB -> "32". */
 const mibText = (bytes: number) => String(Number((bytes / MIB).toFixed(4)));
-const modeText: Record<string, string> = { off: 'Off', session: 'Whole session', period: 'Daily time window' };
+const modeText: Record<string, string> = {
+  off: 'Off',
+  session: 'Whole session',
+  period: 'Daily time window',
+  events: 'While a trigger runs',
+};
+
+/** Triggers as the form shows them: one `kind=pattern` a line. */
+export function triggersText(triggers: readonly Trigger[]): string {
+  return triggers.map((t) => Object.entries(t).map(([k, v]) => `${k}=${v}`)[0] ?? '').join('\n');
+}
+
+/** Reads the triggers text back; a string is the error of the first bad line. */
+export function parseTriggers(text: string): Trigger[] | string {
+  const out: Trigger[] = [];
+  const lines = text.split('\n').map((l) => l.trim());
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    const kind = (eq < 0 ? '' : line.slice(0, eq).trim()) as TriggerKind;
+    const pattern = eq < 0 ? '' : line.slice(eq + 1).trim();
+    if (!(TRIGGER_KINDS as readonly string[]).includes(kind))
+      return `Trigger line ${i + 1}: write ${TRIGGER_KINDS.map((k) => `${k}=PATTERN`).join(', ')}.`;
+    if (!pattern) return `Trigger line ${i + 1}: the pattern is empty.`;
+    if (new TextEncoder().encode(pattern).length > TRIGGER_PATTERN_MAX_BYTES)
+      return `Trigger line ${i + 1}: the pattern is longer than ${TRIGGER_PATTERN_MAX_BYTES} bytes.`;
+    if (/\\$/.test(pattern.replace(/\\\\/g, '')))
+      return `Trigger line ${i + 1}: the pattern ends in a lone \\ (write \\\\ for a backslash).`;
+    out.push({ [kind]: pattern });
+  }
+  if (out.length > MAX_TRIGGERS) return `At most ${MAX_TRIGGERS} triggers.`;
+  return out;
+}
 
 // The server's defaults, except that a policy made in this form records
 // whole sessions: one is created to record (the API's default is "off").
@@ -27,6 +70,7 @@ export const DEFAULT_RULE: RecordingRule = { ...DEFAULT_RECORDING, mode: 'sessio
 function describe(r: RecordingRule): string {
   if (r.mode === 'off') return 'Off';
   if (r.mode === 'period') return `Daily ${r.period_start}–${r.period_end}`;
+  if (r.mode === 'events') return `While a trigger runs (${r.triggers.length})`;
   return modeText[r.mode] ?? r.mode;
 }
 
@@ -72,6 +116,10 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
   const sizeBytes =
     sizeInput.value === sizeInput.dataset.shown ? Number(sizeInput.dataset.bytes) : Math.round(sizeMiB * MIB);
   const retention = Number(v('retention_days'));
+  const idle = Number(v('idle_seconds'));
+  const post = Number(v('post_event_minutes'));
+  const pre = Number(v('pre_event_seconds'));
+  const triggers = parseTriggers(v('triggers'));
   const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
   if (mode === 'period' && (!hhmm.test(v('period_start')) || !hhmm.test(v('period_end'))))
     return 'Give the start and end of the daily time window as HH:MM.';
@@ -81,6 +129,15 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
     return `Segment size must be from ${mibText(SEGMENT_MIN_BYTES)} MiB (${SEGMENT_MIN_BYTES / 1024} KiB) to ${mibText(SEGMENT_MAX_BYTES)} MiB.`;
   if (!Number.isInteger(retention) || retention < RETENTION_MIN_DAYS || retention > RETENTION_MAX_DAYS)
     return `Retention must be from ${RETENTION_MIN_DAYS} to ${RETENTION_MAX_DAYS} days.`;
+  if (!Number.isInteger(idle) || idle < IDLE_MIN_SECONDS || idle > IDLE_MAX_SECONDS)
+    return `Idle time must be from ${IDLE_MIN_SECONDS} to ${IDLE_MAX_SECONDS} seconds.`;
+  if (typeof triggers === 'string') return triggers;
+  if (mode === 'events' && triggers.length === 0) return 'Name at least one trigger for recording while a trigger runs.';
+  if (mode === 'events' && c('audio')) return 'Audio is not recorded while a trigger runs: turn Record audio off.';
+  if (!Number.isInteger(post) || post < POST_EVENT_MIN_MINUTES || post > POST_EVENT_MAX_MINUTES)
+    return `Recording after the last trigger must be from ${POST_EVENT_MIN_MINUTES} to ${POST_EVENT_MAX_MINUTES} minutes.`;
+  if (!Number.isInteger(pre) || pre < PRE_EVENT_MIN_SECONDS || pre > PRE_EVENT_MAX_SECONDS)
+    return `Recording before a trigger must be from ${PRE_EVENT_MIN_SECONDS} to ${PRE_EVENT_MAX_SECONDS} seconds.`;
   if (c('user_notice') && !v('user_notice_message').trim()) return 'Write the message the user sees when recording starts.';
   return {
     mode,
@@ -93,6 +150,10 @@ function readRule(form: HTMLFormElement): RecordingRule | string {
     retention_days: retention,
     user_notice: c('user_notice'),
     user_notice_message: v('user_notice_message'),
+    idle_seconds: idle,
+    triggers,
+    post_event_minutes: post,
+    pre_event_seconds: pre,
   };
 }
 
@@ -115,8 +176,33 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
   const window = h('fieldset', { class: 'window' }, h('legend', {}, 'Daily time window'), field('p-start', 'Start time', start), field('p-end', 'End time', end));
   const notice = h('input', { id: 'p-notice', name: 'user_notice', type: 'checkbox', checked: r.user_notice });
   const message = h('textarea', { id: 'p-message', name: 'user_notice_message', rows: 3 }, r.user_notice_message);
+  const events = h(
+    'fieldset',
+    { class: 'window' },
+    h('legend', {}, 'Event-triggered recording'),
+    field(
+      'p-triggers',
+      'Triggers',
+      h('textarea', { id: 'p-triggers', name: 'triggers', rows: 4, 'aria-describedby': 'p-triggers-hint', spellcheck: 'false' }, triggersText(r.triggers ?? [])),
+      'One a line: process=PATTERN (a running program), app=PATTERN (the active window’s class) or window_title=PATTERN. ' +
+        'In a pattern * matches any text, ? one character, \\ makes the next one literal; letters match in either case; the whole name or title must match (*payroll* for a title containing “payroll”).',
+    ),
+    field(
+      'p-post',
+      'Keep recording after the last trigger (minutes)',
+      h('input', { id: 'p-post', name: 'post_event_minutes', type: 'number', min: POST_EVENT_MIN_MINUTES, max: POST_EVENT_MAX_MINUTES, step: 1, value: r.post_event_minutes, 'aria-describedby': 'p-post-hint' }),
+      `${POST_EVENT_MIN_MINUTES} to ${POST_EVENT_MAX_MINUTES} minutes.`,
+    ),
+    field(
+      'p-pre',
+      'Include before the trigger (seconds)',
+      h('input', { id: 'p-pre', name: 'pre_event_seconds', type: 'number', min: PRE_EVENT_MIN_SECONDS, max: PRE_EVENT_MAX_SECONDS, step: 1, value: r.pre_event_seconds, 'aria-describedby': 'p-pre-hint' }),
+      `${PRE_EVENT_MIN_SECONDS} to ${PRE_EVENT_MAX_SECONDS} seconds of video kept in memory on the computer (never uploaded unless a trigger runs).`,
+    ),
+  );
   const sync = () => {
     window.disabled = mode.value !== 'period';
+    events.disabled = mode.value !== 'events';
     message.disabled = !notice.checked;
   };
   mode.addEventListener('change', sync);
@@ -128,6 +214,7 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
     field('p-name', 'Name', h('input', { id: 'p-name', name: 'name', value: p.name, required: true, maxlength: NAME_MAX_BYTES })),
     field('p-mode', 'Recording', mode),
     window,
+    events,
     field('p-fps', 'Frame rate', h('select', { id: 'p-fps', name: 'fps' }, options([...FPS_CHOICES], r.fps, (x) => `${x} frames a second`))),
     h('div', { class: 'field check' }, h('input', { id: 'p-audio', name: 'audio', type: 'checkbox', checked: r.audio }), h('label', { for: 'p-audio' }, 'Record audio')),
     field(
@@ -146,6 +233,12 @@ function policyForm(p: { name: string; recording: RecordingRule }): HTMLFormElem
       'Retention (days)',
       h('input', { id: 'p-retention', name: 'retention_days', type: 'number', min: RETENTION_MIN_DAYS, max: RETENTION_MAX_DAYS, step: 1, value: r.retention_days, 'aria-describedby': 'p-retention-hint' }),
       'Recordings are deleted this many days after they end.',
+    ),
+    field(
+      'p-idle',
+      'Idle after (seconds)',
+      h('input', { id: 'p-idle', name: 'idle_seconds', type: 'number', min: IDLE_MIN_SECONDS, max: IDLE_MAX_SECONDS, step: 1, value: r.idle_seconds ?? 30, 'aria-describedby': 'p-idle-hint' }),
+      `The timeline marks the session idle after this long without input or screen change (${IDLE_MIN_SECONDS} to ${IDLE_MAX_SECONDS} seconds).`,
     ),
     h('div', { class: 'field check' }, notice, h('label', { for: 'p-notice' }, 'Show a notice to the user when recording starts')),
     field('p-message', 'Notice message', message),
