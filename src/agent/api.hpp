@@ -61,17 +61,24 @@ class AgentApi {
 
   const LastReply& last_reply() const { return last_; }
 
+  // public_key: the agent's Ed25519 public key (base64), registered with
+  // the new computer.
   Result<Enrollment> enroll(const std::string& enrollment_token, const std::string& hostname,
-                            const std::string& os);
+                            const std::string& os, const std::string& public_key);
+  // Registers the agent's current public key (idempotent); returns its key id.
+  Result<std::string> register_key(const std::string& public_key);
   // Returns the policy_etag of the reply.
   Result<std::string> heartbeat(const nlohmann::json& body);
   Result<PolicyState> policy();
   Result<std::string> create_recording(const NewRecording& recording);
-  // Streams the file from disk; sha256_hex is sent as X-Content-SHA256.
+  // Streams the file from disk; sha256_hex is sent as X-Content-SHA256,
+  // signature (when not empty) as X-Deskaudit-Signature and events_sha256
+  // (when not empty) as X-Deskaudit-Events-SHA256 (docs/evidence.md).
   // Success = the server holds these bytes under seq (also when it already
   // had them); Errc::conflict = it holds different bytes.
   Status put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
-                     std::uint64_t size_bytes, const std::string& sha256_hex);
+                     std::uint64_t size_bytes, const std::string& sha256_hex, const std::string& signature = {},
+                     const std::string& events_sha256 = {});
   Status finish(const std::string& recording_id, EpochMs end_time, std::string_view status);
 
  private:

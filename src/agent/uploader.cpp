@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/state.hpp"
+#include "evidence/segment_statement.hpp"
+#include "media/fmp4.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 
@@ -86,6 +88,20 @@ void Uploader::run() {
 
 UploadPass Uploader::pass(AgentApi& api) {
   UploadPass out;
+  if (options_.signing_key != nullptr && !key_registered_) {
+    // Agents enrolled before signing existed, and a key that failed to
+    // register at enrollment: the server refuses unsigned uploads only once
+    // it knows a key, so this must come before the first signed upload.
+    auto id = api.register_key(options_.signing_key->current().base64());
+    if (!id) {
+      report_error_(with_context(id.error(), "registering the agent's signing key"));
+      out.retry_after = api.last_reply().retry_after;
+      out.blocked = true;
+      return out;
+    }
+    key_registered_ = true;
+    spdlog::info("signing key registered key_id={}", *id);
+  }
   auto dirs = spool_.recordings();
   if (!dirs) {
     report_error_(dirs.error());
@@ -207,7 +223,22 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
       report_error_(sha.error());
       return false;
     }
-    auto st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha);
+    std::string signature;
+    // Set by the events upload (issue 13) when the segment has a document.
+    const std::string events_sha256;
+    if (options_.signing_key != nullptr) {
+      // The media times as the server will read them from the same bytes; a
+      // file that does not parse goes unsigned and the server refuses it.
+      if (auto index = media::index_segment_file(seg.path)) {
+        const auto times = evidence::media_times(*index);
+        const evidence::SegmentStatement statement{
+            *meta->server_id, options_.computer_id, seg.seq, *sha, size, times.first_ms, times.last_ms,
+            events_sha256.empty() ? std::string(evidence::kNoEvents) : events_sha256};
+        const auto sig = options_.signing_key->sign(evidence::signed_bytes(statement));
+        signature = evidence::signature_header({sig.key_id, sig.signature});
+      }
+    }
+    auto st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, signature, events_sha256);
     if (!st && api.last_reply().http_status == 409) {
       // The server holds different bytes under this seq: keep ours for an
       // operator to compare, report it, and move on rather than loop.

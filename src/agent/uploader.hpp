@@ -25,6 +25,7 @@
 #include "agent/api.hpp"
 #include "agent/backoff.hpp"
 #include "agent/spool.hpp"
+#include "keys/key_service.hpp"
 
 namespace deskaudit::agent {
 
@@ -34,6 +35,11 @@ struct UploaderOptions {
   client::HttpClientOptions http{};
   BackoffOptions backoff{};
   std::chrono::milliseconds idle_poll{5000};  // rescan even without wake()
+  // Signs every segment upload (docs/evidence.md) when set; the key is
+  // registered with the server (POST /agent/keys, idempotent) before the
+  // first upload of each uploader. Not owned; outlives the uploader.
+  const keys::KeyService* signing_key = nullptr;
+  std::string computer_id;  // signed with each segment
 };
 
 // What one pass over the spool achieved.
@@ -90,6 +96,7 @@ class Uploader {
   bool draining_ = false;
   bool drain_kick_ = false;  // drain() cuts the current backoff wait short, once
   bool idle_ = false;  // last pass left nothing to do
+  bool key_registered_ = false;  // uploader thread only
   std::thread thread_;
 };
 

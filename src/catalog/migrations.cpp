@@ -223,6 +223,24 @@ const std::vector<Migration> kMigrations = {
      {
          "ALTER TABLE computers ADD COLUMN set_aside_json TEXT NOT NULL DEFAULT 'null'",
      }},
+    // Evidence (docs/evidence.md): agents' Ed25519 public keys (no foreign
+    // key: recordings outlive their computer and stay verifiable) and each
+    // segment's agent signature ('' for segments of agents without a key).
+    {6,
+     "0006_agent_keys_and_segment_signatures",
+     {
+         R"sql(CREATE TABLE agent_keys (
+  key_id TEXT PRIMARY KEY,
+  computer_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  retired_at BIGINT
+))sql",
+         "CREATE INDEX agent_keys_computer ON agent_keys (computer_id, created_at)",
+         "ALTER TABLE segments ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT ''",
+         "ALTER TABLE segments ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
+         "ALTER TABLE segments ADD COLUMN signed_events_sha256 TEXT NOT NULL DEFAULT ''",
+     }},
 };
 
 }  // namespace

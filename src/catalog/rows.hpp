@@ -225,9 +225,9 @@ struct RecordingRow {
 
 inline constexpr std::string_view kSegmentColumns =
     "s.recording_id, s.seq, s.object_key, s.size_bytes, s.sha256, s.start_offset_ms, s.duration_ms, s.index_json, "
-    "s.created_at";
+    "s.created_at, s.signature_key_id, s.signature, s.signed_events_sha256";
 struct SegmentRow {
-  std::string recording_id, object_key, sha256, index_json;
+  std::string recording_id, object_key, sha256, index_json, signature_key_id, signature, signed_events_sha256;
   long long seq = 0, size_bytes = 0, start_offset_ms = 0, duration_ms = 0, created_at = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(recording_id));
@@ -239,11 +239,29 @@ struct SegmentRow {
     st.exchange(soci::into(duration_ms));
     st.exchange(soci::into(index_json));
     st.exchange(soci::into(created_at));
+    st.exchange(soci::into(signature_key_id));
+    st.exchange(soci::into(signature));
+    st.exchange(soci::into(signed_events_sha256));
   }
   Segment get() const {
-    return Segment{recording_id,    seq,         object_key, size_bytes, sha256,
-                   start_offset_ms, duration_ms, index_json, created_at};
+    return Segment{recording_id, seq,        object_key,       size_bytes, sha256,   start_offset_ms,
+                   duration_ms,  index_json, created_at, signature_key_id, signature, signed_events_sha256};
   }
+};
+
+inline constexpr std::string_view kAgentKeyColumns = "k.key_id, k.computer_id, k.public_key, k.created_at, k.retired_at";
+struct AgentKeyRow {
+  std::string key_id, computer_id, public_key;
+  long long created_at = 0, retired_at = 0;
+  soci::indicator retired_ind = soci::i_ok;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(key_id));
+    st.exchange(soci::into(computer_id));
+    st.exchange(soci::into(public_key));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(retired_at, retired_ind));
+  }
+  AgentKey get() const { return AgentKey{key_id, computer_id, public_key, created_at, opt(retired_at, retired_ind)}; }
 };
 
 inline constexpr std::string_view kUserColumns =

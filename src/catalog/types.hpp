@@ -115,6 +115,21 @@ struct Segment {
   std::int64_t duration_ms = 0;
   std::string index_json = "{}";      // media::FragmentIndex as JSON (for HLS/download)
   EpochMs created_at = 0;
+  // The agent's signature over the segment's statement (docs/evidence.md);
+  // both empty for an unsigned segment (an agent that had no key).
+  std::string signature_key_id;
+  std::string signature;             // base64 of the 64-byte Ed25519 signature
+  std::string signed_events_sha256;  // the events digest as signed: 64 hex or "-" ("" when unsigned)
+};
+
+// An agent's Ed25519 public key. Kept after its computer is deleted and
+// after it is retired: recordings outlive both and stay verifiable.
+struct AgentKey {
+  std::string key_id;       // first 16 hex of SHA-256(public key)
+  std::string computer_id;
+  std::string public_key;   // base64 of 32 bytes
+  EpochMs created_at = 0;
+  std::optional<EpochMs> retired_at;  // set when a newer key of the computer replaced it
 };
 
 struct User {

@@ -152,12 +152,10 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   return file;
 }
 
-Result<MediaFile> MediaService::download(const Caller& who, std::string_view recording_id, ReadExtent extent) {
-  auto rec = recordings_.find(who, recording_id, auth::perm::recording_download);
-  if (!rec) return std::unexpected(rec.error());
-  auto segments = catalog_.list_segments(rec->id);
+Result<MediaFile> MediaService::whole_file(const Recording& rec) {
+  auto segments = catalog_.list_segments(rec.id);
   if (!segments) return std::unexpected(segments.error());
-  if (segments->empty()) return fail(Errc::not_found, "recording " + rec->id + " has no uploaded segment yet");
+  if (segments->empty()) return fail(Errc::not_found, "recording " + rec.id + " has no uploaded segment yet");
   auto ps = playlist_segments(*segments);
   if (!ps) return std::unexpected(ps.error());
   const auto init_size = ps->front().index.init_size;
@@ -176,18 +174,26 @@ Result<MediaFile> MediaService::download(const Caller& who, std::string_view rec
   auto plan = media::build_download_plan(std::as_bytes(std::span(init->data(), init->size())), *ps, read_stored);
   if (!plan) return std::unexpected(plan.error());
   auto shared_plan = std::make_shared<media::DownloadPlan>(std::move(*plan));
-  // Every download request is audited, ranged or not (a ranged read from
-  // the middle is still a download); a player's seeks within the window log
-  // once.
-  nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", shared_plan->total_size}};
-  if (extent == ReadExtent::range) details["ranged"] = true;
-  if (auto st = audit_look(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
   MediaFile file;
   file.size_bytes = shared_plan->total_size;
-  file.file_name = download_name(*rec);
+  file.file_name = download_name(rec);
   file.read = [this, shared_plan, keys](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
     return read_plan_range(store_, *shared_plan, *keys, offset, length, sink);
   };
+  return file;
+}
+
+Result<MediaFile> MediaService::download(const Caller& who, std::string_view recording_id, ReadExtent extent) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_download);
+  if (!rec) return std::unexpected(rec.error());
+  auto file = whole_file(*rec);
+  if (!file) return file;
+  // Every download request is audited, ranged or not (a ranged read from
+  // the middle is still a download); a player's seeks within the window log
+  // once.
+  nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", file->size_bytes}};
+  if (extent == ReadExtent::range) details["ranged"] = true;
+  if (auto st = audit_look(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
   return file;
 }
 

@@ -48,4 +48,16 @@ Result<std::string> segment_key(std::string_view computer_id, std::string_view r
   return *prefix + name + "-" + std::string(sha256.substr(0, 16)) + ".mp4";
 }
 
+Result<std::string> manifest_key(std::string_view computer_id, std::string_view recording_id) {
+  auto prefix = recording_prefix(computer_id, recording_id);
+  if (!prefix) return prefix;
+  return *prefix + "manifest.json";
+}
+
+Result<std::string> manifest_signature_key(std::string_view computer_id, std::string_view recording_id) {
+  auto prefix = recording_prefix(computer_id, recording_id);
+  if (!prefix) return prefix;
+  return *prefix + "manifest.sig";
+}
+
 }  // namespace deskaudit::storage

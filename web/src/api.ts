@@ -329,6 +329,8 @@ export const api = {
   recording: (id: string) => request<RecordingDetail>('GET', `/recordings/${encodeURIComponent(id)}`),
   playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/playlist.m3u8`,
   downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
+  /** The evidence package (tar: MP4, segments, signed manifest, keys; docs/evidence.md). */
+  evidenceUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/evidence`,
 
   changePassword: (current_password: string, new_password: string) =>
     request<unknown>('POST', '/auth/password', { current_password, new_password }),
