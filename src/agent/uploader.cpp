@@ -57,7 +57,7 @@ bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
 }
 
 void Uploader::run() {
-  AgentApi api(options_.server_url, options_.agent_token);
+  AgentApi api(options_.server_url, options_.agent_token, options_.http);
   Backoff backoff(options_.backoff);
   for (;;) {
     {

@@ -39,7 +39,7 @@ struct UploaderOptions {
   // registered with the server (POST /agent/keys, idempotent) before the
   // first upload of each uploader. Not owned; outlives the uploader.
   const keys::KeyService* signing_key = nullptr;
-  std::string computer_id;  // signed with each segment
+  std::string computer_id = {};  // signed with each segment
 };
 
 // What one pass over the spool achieved.

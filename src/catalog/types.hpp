@@ -117,9 +117,9 @@ struct Segment {
   EpochMs created_at = 0;
   // The agent's signature over the segment's statement (docs/evidence.md);
   // both empty for an unsigned segment (an agent that had no key).
-  std::string signature_key_id;
-  std::string signature;             // base64 of the 64-byte Ed25519 signature
-  std::string signed_events_sha256;  // the events digest as signed: 64 hex or "-" ("" when unsigned)
+  std::string signature_key_id = {};
+  std::string signature = {};        // base64 of the 64-byte Ed25519 signature
+  std::string signed_events_sha256 = {};  // the events digest as signed: 64 hex or "-" ("" when unsigned)
 };
 
 // An agent's Ed25519 public key. Kept after its computer is deleted and

@@ -56,7 +56,7 @@ struct EnrollRequest {
   std::string os;
   std::string agent_version;
   std::string name;  // empty: the hostname
-  std::string public_key;  // the agent's Ed25519 public key (base64); empty from agents before evidence
+  std::string public_key = {};  // the agent's Ed25519 public key (base64); empty from agents before evidence
 };
 
 struct Enrollment {
@@ -104,8 +104,8 @@ struct ReceivedSegment {
   std::string object_key;      // where the object store keeps it (the storage layout)
   // X-Deskaudit-Signature as sent (nullopt: absent) and
   // X-Deskaudit-Events-SHA256 (empty: absent): see docs/evidence.md.
-  std::optional<std::string> signature;
-  std::string events_sha256;
+  std::optional<std::string> signature = std::nullopt;
+  std::string events_sha256 = {};
 };
 
 struct KeyRegistered {

@@ -56,7 +56,9 @@ class Evidence : public ::testing::Test {
     Api anon(server_->url());
     auto e = anon.post("/api/v1/agent/enroll", body);
     EXPECT_EQ(e.status, 201) << e.body;
-    if (with_key) EXPECT_EQ(e.json["key_id"], a.key->current().key_id);
+    if (with_key) {
+      EXPECT_EQ(e.json["key_id"], a.key->current().key_id);
+    }
     a.computer_id = e.json["computer_id"].get<std::string>();
     a.api = std::make_unique<Api>(server_->url(), e.json["agent_token"].get<std::string>());
     return a;
