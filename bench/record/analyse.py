@@ -106,6 +106,20 @@ def ssim(a, b):
     return float(m.group(1)) if m else float("nan")
 
 
+def events_figures(d, seconds):
+    """The activity events' cost from deskaudit-record's last line and documents."""
+    log = open(os.path.join(d, "recorder.log")).read()
+    m = re.search(r"events_cpu_s=([0-9.]+) events_bytes=(\d+) events_count=(\d+)", log)
+    if not m:
+        return None
+    cpu_s, size, count = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    types = {}
+    for f in glob.glob(os.path.join(d, "segments", "seg-*.events.json")):
+        for e in json.load(open(f))["events"]:
+            types[e["type"]] = types.get(e["type"], 0) + 1
+    return {"cpu_pct": 100 * cpu_s / seconds, "kb_h": size / 1e3 / seconds * 3600, "count": count, "types": types}
+
+
 def analyse_session(kind):
     d = os.path.join(work, kind)
     marks = [json.loads(l) for l in open(os.path.join(d, "marks", "marks.jsonl"))]
@@ -126,8 +140,12 @@ def analyse_session(kind):
         size = os.path.getsize(rec)
         n = sh("ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", rec).stdout.strip()
         extra = f"{n} frames"
+    pts = sorted(float(x) for x in sh("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+                                      "-of", "csv=p=0", rec).stdout.split() if x.strip() not in ("", "N/A"))
     res = {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / session_s, "rss_mb": hwm_mb, "bytes": size,
            "mb_h": size / 1e6 / session_s * 3600, "session_s": session_s, "extra": extra, "cp": {}}
+    if kind in ("agent", "office"):
+        res["events"] = events_figures(d, session_s)
     for m in marks:
         if m["event"] != "checkpoint":
             continue
@@ -136,7 +154,12 @@ def analyse_session(kind):
         text = words(open(os.path.join(d, "marks", m["text_file"])).read())
         t = (m["t_ms"] + 2000 - start_ms) / 1000
         frame = os.path.join(d, f"{name}-recorded.png")
-        sh("ffmpeg", "-nostdin", "-v", "error", "-ss", f"{t:.3f}", "-i", rec, "-frames:v", "1", "-update", "1", "-y", frame)
+        # The frame on screen at t is the last one that starts at or before t
+        # (`ffmpeg -ss t` alone would give the first one at or after t: with
+        # variable frame rate that can be seconds later).
+        shown = max((p for p in pts if p <= t + 0.0005), default=t)
+        sh("ffmpeg", "-nostdin", "-v", "error", "-ss", f"{shown - 0.0004:.4f}", "-i", rec, "-frames:v", "1", "-update", "1",
+           "-y", frame)
         if not os.path.exists(frame):
             res["cp"][name] = (float("nan"), float("nan"), float("nan"))
             continue
@@ -160,7 +183,51 @@ def analyse_idle():
             "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s}
 
 
+def analyse_audio():
+    """Bytes/hour of each track and CPU per phase of the audio run."""
+    d = os.path.join(work, "audio")
+    t0, t1, t2, a0, a1, a2, p0, p1, p2, hz = map(int, open(os.path.join(d, "phases")).read().split())
+    start_ms = int(open(os.path.join(d, "start_ms")).read().strip())
+    rec, size, _ = agent_recording(d)
+    data = open(rec, "rb").read()
+
+    def packets(stream):
+        out = sh("ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,size",
+                 "-of", "csv=p=0", rec).stdout.split()
+        return [(float(t), int(n)) for t, n in (line.split(",")[:2] for line in out if "," in line)]
+
+    audio, video = packets("a:0"), packets("v:0")
+    # The audio traf of each moof (its second traf) costs bytes too: counted
+    # in the phase its first sample belongs to (tfdt, 48 kHz ticks).
+    trafs = []  # (time s, bytes)
+    for typ, off, size_ in boxes(data, 0, len(data)):
+        if typ != "moof":
+            continue
+        found = [(toff, tsize) for ttyp, toff, tsize in boxes(data, off + 8, off + size_) if ttyp == "traf"]
+        for toff, tsize in found[1:]:
+            for ctyp, c, _ in boxes(data, toff + 8, toff + tsize):
+                if ctyp == "tfdt":
+                    v = data[c + 8]
+                    tfdt = struct.unpack(">Q", data[c + 12:c + 20])[0] if v == 1 else struct.unpack(">I", data[c + 12:c + 16])[0]
+                    trafs.append((tfdt / 48000, tsize))
+
+    def phase(a_ms, b_ms, a_ticks, b_ticks, p_ticks0, p_ticks1):
+        lo, hi = (a_ms - start_ms) / 1000, (b_ms - start_ms) / 1000
+        secs = hi - lo
+        ab = sum(n for t, n in audio if lo <= t < hi) + sum(n for t, n in trafs if lo <= t < hi)
+        vb = sum(n for t, n in video if lo <= t < hi)
+        return {"s": secs, "audio_mb_h": ab / 1e6 / secs * 3600, "video_mb_h": vb / 1e6 / secs * 3600,
+                "audio_cpu_pct": 100 * (b_ticks - a_ticks) / hz / secs,
+                "process_cpu_pct": 100 * (p_ticks1 - p_ticks0) / hz / secs}
+
+    sound = open(os.path.join(d, "sound")).read().strip()
+    return {"silence": phase(t0, t1, a0, a1, p0, p1), "sound": phase(t1, t2, a1, a2, p1, p2), "sound_kind": sound,
+            "load": open(os.path.join(d, "loadavg")).read().split()[:3],
+            "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "bytes": size}
+
+
 results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office")}
+audio_run = analyse_audio() if "audio" in runs else None
 idle = analyse_idle() if "idle" in runs else None
 
 cols = [k for k in ("agent", "ultrafast", "veryfast", "office") if k in results]
@@ -193,8 +260,27 @@ if "agent" in results and "veryfast" in results:
 if "office" in results:
     o = results["office"]
     print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB")
+for k in ("agent", "office"):
+    ev = results.get(k, {}).get("events")
+    if ev:
+        kinds = ", ".join(f"{t} {n}" for t, n in sorted(ev["types"].items()))
+        print(f"{k}: activity events {ev['count']} ({kinds}): CPU {ev['cpu_pct']:.4f}% of one core (target < 0.1), "
+              f"{ev['kb_h']:.2f} KB/hour of documents (target < 50)")
 if idle:
     print(f"idle desktop (xclock ticking), agent, {idle['window_s']:.0f} s: CPU {idle['cpu_pct']:.3f}% of one core, "
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "
           f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour)")
+if audio_run:
+    kind = "speech and music" if audio_run["sound_kind"] == "speech" else "music"
+    print()
+    print(f"audio run: idle desktop (xclock), agent with sound, load average {' '.join(audio_run['load'])} at the end")
+    print("phase".ljust(24) + "length (s)".rjust(12) + "audio MB/h".rjust(12) + "video MB/h".rjust(12)
+          + "audio CPU %".rjust(13) + "process CPU %".rjust(15))
+    for name, label in (("silence", "silence"), ("sound", kind)):
+        p = audio_run[name]
+        print(label.ljust(24) + f"{p['s']:.1f}".rjust(12) + f"{p['audio_mb_h']:.3f}".rjust(12)
+              + f"{p['video_mb_h']:.3f}".rjust(12) + f"{p['audio_cpu_pct']:.3f}".rjust(13)
+              + f"{p['process_cpu_pct']:.3f}".rjust(15))
+    print(f"(audio CPU = the da-audio thread: capture + Opus; audio MB/h includes its trafs; "
+          f"peak RSS {audio_run['rss_mb']:.1f} MB)")
 print("(MB = 10^6 bytes; CPU = utime+stime of the recorder process over the session)")

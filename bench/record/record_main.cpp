@@ -1,9 +1,14 @@
 // deskaudit-record: records an X display with record::Recorder into a
 // directory until SIGTERM/SIGINT. The benchmark's stand-in for the agent.
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N]
-// Tuning (for measurements): --preset --tune --crf --qp --x264-params
+// Tuning (for measurements): --preset --tune --crf --qp --x264-params --careful-params --careful-crf-offset
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
-//   --small-change-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+//   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+// Sound: --pulse-server unix:/path records that PulseAudio server's default
+// sink monitor as an Opus track, as the agent does when the policy says so.
+// Activity events (src/events) are collected as the agent does, written as
+// seg-N.events.json beside the segments; --events-uid UID: whose processes
+// (default: ours). Their CPU time and bytes are printed at the end.
 // Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
@@ -12,6 +17,7 @@
 // took: the per-frame cost of encoder settings without a display or noise
 // from other processes' timing. idle = the seconds digits (16x16) of a clock repainted every
 // second; typing = a glyph every 150 ms along lines, with pauses.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +36,7 @@ extern "C" {
 
 #include "capture/scripted_capture.hpp"
 #include "common/fs.hpp"
+#include "activity/collector.hpp"
 #include "record/pipeline.hpp"
 
 using namespace deskaudit;
@@ -40,8 +47,9 @@ namespace {
             << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
+               " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
                " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
-               " [--backend best|getimage] [--scripted idle|typing --seconds N]\n";
+               " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
 
@@ -68,6 +76,7 @@ int main(int argc, char** argv) {
   record::RecorderTuning t;
   std::string scripted;
   long long seconds = 600;
+  long long events_uid = -1;  // whose app start/exit events (default: ours)
   for (const auto& [flag, v] : args) {
     if (flag == "--scripted") {
       scripted = v;
@@ -88,14 +97,21 @@ int main(int argc, char** argv) {
     else if (flag == "--crf") t.encoder.crf = static_cast<int>(to_int(flag, v));
     else if (flag == "--qp") t.encoder.qp = static_cast<int>(to_int(flag, v));
     else if (flag == "--x264-params") t.encoder.x264_params = v;
+    else if (flag == "--careful-params") t.encoder.careful_params = v == "none" ? "" : v;
+    else if (flag == "--careful-crf-offset") t.encoder.careful_crf_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--keyint") t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--keyint-max") t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
     else if (flag == "--still-flush-ms") t.still_flush_ms = to_int(flag, v);
     else if (flag == "--small-change-ms") t.small_change_interval_ms = to_int(flag, v);
+    else if (flag == "--small-change-fragment-ms") t.small_change_fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
     else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
+    else if (flag == "--pulse-server") {
+      o.audio.emplace();
+      o.audio->server = v;
+    } else if (flag == "--events-uid") events_uid = to_int(flag, v);
     else if (flag == "--backend") t.backend = v == "getimage" ? capture::BackendChoice::getimage : capture::BackendChoice::best;
     else usage("unknown option " + flag);
   }
@@ -139,6 +155,32 @@ int main(int argc, char** argv) {
                 static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, ru.ru_maxrss / 1024.0);
     return 0;
   }
+  // Activity events as the agent collects them (display sessions only): a
+  // document per segment beside it; their cost is printed at the end.
+  std::unique_ptr<activity::Collector> collector;
+  std::atomic<long long> events_bytes{0}, events_count{0};
+  {
+    activity::CollectorOptions co;
+    co.display = o.display;
+    co.uid = events_uid >= 0 ? static_cast<uid_t>(events_uid) : ::getuid();
+    auto c = activity::Collector::start(co);
+    if (!c) usage(c.error().message);
+    collector = std::move(*c);
+    std::printf("events_sources=%s\n", collector->sources().c_str());
+    auto* cp = collector.get();
+    o.on_screen_change = [cp](std::chrono::steady_clock::time_point at) { cp->note_screen_change(at); };
+    o.before_segment_close = [&, cp](const record::SegmentClosing& s, const record::Recorder& r) {
+      auto list = cp->take([&](activity::SteadyTime at) { return r.media_ms_at(at); }, s.start_ms,
+                           s.last ? std::nullopt : std::optional(s.end_ms));
+      if (list.empty()) return;
+      const auto doc = activity::build_document(s.seq, std::move(list));
+      char name[40];
+      std::snprintf(name, sizeof name, "seg-%06lld.events.json", static_cast<long long>(s.seq));
+      if (auto st = write_file_atomic(o.output_dir / name, doc.json); !st) std::cerr << st.error().message << "\n";
+      events_bytes += static_cast<long long>(doc.json.size());
+      events_count += static_cast<long long>(doc.events);
+    };
+  }
   t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
 
   sigset_t set;
@@ -170,6 +212,9 @@ int main(int argc, char** argv) {
     std::cerr << "deskaudit-record: " << st.error().message << "\n";
     return 1;
   }
+  collector->stop();
   std::printf("elapsed_ms=%lld\n", static_cast<long long>((*rec)->elapsed_ms()));
+  std::printf("events_cpu_s=%.4f events_bytes=%lld events_count=%lld\n",
+              static_cast<double>(collector->cpu_time().count()) / 1e9, events_bytes.load(), events_count.load());
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include <pwd.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@ std::string os_name() {
 // exact), and how much of each one's error it carries.
 constexpr std::size_t kMaxSetAsideReported = 20;
 constexpr std::size_t kMaxSetAsideErrorBytes = 512;
+constexpr std::size_t kMaxAudioSourceBytes = 256;
+constexpr std::size_t kMaxAudioErrorBytes = 512;
 
 json session_json(const std::optional<UserSession>& s) {
   if (!s) return nullptr;
@@ -289,40 +292,43 @@ void Agent::sync_loop() {
   }
 }
 
-json Agent::audio_json() const {
-  if (!active_audio_) {
-    return {{"enabled", false}, {"recording", false}, {"source", nullptr}, {"error", nullptr}};
-  }
-  const auto& a = *active_audio_;
+json audio_report(const std::optional<record::AudioState>& audio) {
+  if (!audio) return {{"enabled", false}, {"recording", false}, {"source", nullptr}, {"error", nullptr}};
   return {{"enabled", true},
-          {"recording", a.recording},
-          {"source", a.source.empty() ? json(nullptr) : json(a.source)},
-          {"error", a.error.empty() ? json(nullptr) : json(utf8_truncate(a.error, kMaxMessageBytes))}};
+          {"recording", audio->recording},
+          {"source", audio->source.empty() ? json(nullptr) : json(utf8_truncate(audio->source, kMaxAudioSourceBytes))},
+          {"error", audio->error.empty() ? json(nullptr) : json(utf8_truncate(audio->error, kMaxAudioErrorBytes))}};
+}
+
+json session_report(const std::optional<UserSession>& session, const json& recording_id,
+                    const std::optional<record::AudioState>& audio) {
+  if (!session) return nullptr;
+  return {{"username", session->username},
+          {"recording_id", recording_id},
+          {"started_at", format_rfc3339(session->started_at)},
+          {"audio", audio_report(audio)}};
 }
 
 json Agent::heartbeat_body() {
   std::optional<record::CaptureInfo> capture;
   std::optional<std::filesystem::path> dir;
   std::optional<UserSession> session;
+  std::optional<record::AudioState> audio;
   std::string last_error;
   {
     std::lock_guard lock(mu_);
     capture = active_capture_;
+    audio = active_audio_;
     dir = active_dir_shared_;
     session = session_;
     last_error = last_error_;
   }
   if (!capture) capture = record::probe_capture(options_.display);
-  json session_doc = nullptr;
-  if (session) {
-    json recording_id = nullptr;
-    if (dir) {
-      if (auto meta = spool_.load(*dir); meta && meta->server_id) recording_id = *meta->server_id;
-    }
-    session_doc = {{"username", session->username},
-                   {"recording_id", recording_id},
-                   {"started_at", format_rfc3339(session->started_at)}};
+  json recording_id = nullptr;
+  if (session && dir) {
+    if (auto meta = spool_.load(*dir); meta && meta->server_id) recording_id = *meta->server_id;
   }
+  const json session_doc = session_report(session, recording_id, audio);
   json body = {{"agent_version", kAgentVersion},
                {"capture",
                 {{"backend", capture->backend},
@@ -405,7 +411,7 @@ json Agent::handle_control(const json& req) {
     reply["recording"] = active_dir_shared_.has_value();
     reply["will_record"] = will_record();
     reply["last_error"] = last_error_.empty() ? json(nullptr) : json(last_error_);
-    reply["audio"] = audio_json();
+    reply["audio"] = audio_report(active_audio_);
   }
   reply["session"] = session_json(session_);
   dirty_ = true;
@@ -496,10 +502,12 @@ void Agent::control_tick() {
       if (display_gone) watch_display();
       if (!display_gone) retry_start_at_ = SteadyClock::now() + start_backoff_.next();
     } else if (!want || generation != active_generation_) {
-      end_recording(stop || disk_low ? FinishStatus::interrupted : FinishStatus::complete);
+      end_recording(stop || disk_low ? FinishStatus::interrupted : FinishStatus::complete,
+                    generation != active_generation_ || !session);
     } else if (params_of(*policy) != active_params_) {
       restart_recorder(params_of(*policy));
     }
+    if (collector_ && policy) collector_->set_idle_after(std::chrono::seconds(policy->idle_seconds));
   }
   if (!recorder_ && want && SteadyClock::now() >= retry_start_at_) start_recording(*session, *policy, generation);
 
@@ -523,6 +531,12 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
   // is then silence and recording-status says why.
   if (params.audio) ro.audio = capture::session_pulse_options(active_username_, options_.pulse_server);
   const auto dir = active_dir_;
+  if (collector_) {
+    ro.on_screen_change = [c = collector_.get()](SteadyClock::time_point t) { c->note_screen_change(t); };
+    ro.before_segment_close = [this, dir](const record::SegmentClosing& s, const record::Recorder& r) {
+      write_events(dir, r, s.seq, s.start_ms, s.last ? std::nullopt : std::optional(s.end_ms));
+    };
+  }
   // Runs on the recorder's thread: touch only the spool and the uploader.
   return record::Recorder::start(ro, [this, dir](const record::SegmentClosed& s) {
     auto st = spool_.update(dir, [&](RecordingMeta& m) {
@@ -533,6 +547,21 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
     spdlog::debug("segment closed seq={} bytes={} duration_ms={}", s.seq, s.size_bytes, s.duration_ms);
     if (uploader_) uploader_->wake();
   });
+}
+
+void Agent::write_events(const std::filesystem::path& dir, const record::Recorder& recorder, std::int64_t seq,
+                         std::int64_t start_ms, std::optional<std::int64_t> end_ms) {
+  if (!collector_) return;
+  auto list = collector_->take([&](SteadyClock::time_point t) { return recorder.media_ms_at(t); }, start_ms, end_ms);
+  if (list.empty()) return;  // no document: the segment is uploaded without one
+  const auto doc = activity::build_document(seq, std::move(list));
+  if (doc.dropped > 0) {
+    spdlog::warn("activity events: {} events of segment {} left out (over {} events or {} bytes)", doc.dropped, seq,
+                 events::kMaxEventsPerDocument, events::kMaxDocumentBytes);
+  }
+  if (auto st = write_file_atomic(dir / events_file_name(seq), doc.json); !st) {
+    report_error(with_context(st.error(), "writing the activity events of segment " + std::to_string(seq)));
+  }
 }
 
 void Agent::start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation) {
@@ -550,9 +579,34 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   }
   active_dir_ = *dir;
   active_username_ = session.username;
+  {
+    // Activity events: a failure here costs the events, not the recording.
+    activity::CollectorOptions co;
+    co.display = options_.display;
+    co.idle_after = std::chrono::seconds(policy.idle_seconds);
+    if (const passwd* pw = ::getpwnam(session.username.c_str())) {
+      co.uid = pw->pw_uid;
+    } else {
+      spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
+    }
+    auto c = activity::Collector::start(co);
+    if (c) {
+      collector_ = std::move(*c);
+      spdlog::info("activity events: {}", collector_->sources());
+      // A recording that begins with its session (not at a period's start
+      // or after a restart) says so.
+      if (generation != connect_event_generation_) {
+        connect_event_generation_ = generation;
+        collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_connect, {}, {}, {}, {}, {}, {}});
+      }
+    } else {
+      report_error(with_context(c.error(), "activity events"));
+    }
+  }
   const auto params = params_of(policy);
   auto rec = start_recorder(params, 0, 0);
   if (!rec) {
+    collector_.reset();
     report_error(with_context(rec.error(), "starting the recorder on " + options_.display));
     // Finished with no segment: the uploader drops it (or finishes it as
     // interrupted if the server recording exists already).
@@ -585,9 +639,26 @@ void Agent::close_open_segment(const std::filesystem::path& dir) {
   }
 }
 
-void Agent::end_recording(FinishStatus status) {
+void Agent::end_recording(FinishStatus status, bool session_ended) {
+  if (collector_) {
+    if (session_ended) {
+      collector_->add(activity::Event{SteadyClock::now(), activity::EventType::session_disconnect, {}, {}, {}, {}, {}, {}});
+    }
+    collector_->stop();
+  }
+  const bool failed = recorder_->failure().has_value();
   if (auto st = recorder_->stop(); !st) report_error(with_context(st.error(), "stopping the recorder"));
+  if (failed && collector_) {
+    // A recorder that failed left its segment open (a .part): its events go
+    // beside it before it is closed like recovery does.
+    if (auto meta = spool_.load(active_dir_)) {
+      std::error_code ec;
+      const auto part = active_dir_ / (segment_file_name(meta->next_seq) + ".part");
+      if (std::filesystem::exists(part, ec)) write_events(active_dir_, *recorder_, meta->next_seq, 0, std::nullopt);
+    }
+  }
   recorder_.reset();
+  collector_.reset();
   close_open_segment(active_dir_);
   const EpochMs end = clock_.now_ms();
   if (auto st = spool_.update(active_dir_, [&](RecordingMeta& m) {
@@ -603,6 +674,7 @@ void Agent::end_recording(FinishStatus status) {
 }
 
 void Agent::mark_interrupted(const std::filesystem::path& dir) {
+  collector_.reset();
   close_open_segment(dir);
   if (auto st = spool_.update(dir, [&](RecordingMeta& m) {
         m.finished = true;

@@ -27,6 +27,7 @@
 #include "agent/state.hpp"
 #include "agent/uploader.hpp"
 #include "common/time.hpp"
+#include "activity/collector.hpp"
 #include "record/recorder.hpp"
 
 namespace deskaudit::agent {
@@ -79,7 +80,6 @@ class Agent {
   nlohmann::json handle_control(const nlohmann::json& request);
   nlohmann::json heartbeat_body();
   // recording-status's "audio": {"enabled","recording","source","error"}. mu_ held.
-  nlohmann::json audio_json() const;
   void report_error(const Error& error);
   client::HttpClientOptions http_options() const;
 
@@ -94,7 +94,12 @@ class Agent {
   void start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation);
   Result<std::unique_ptr<record::Recorder>> start_recorder(const RecorderParams& params, std::int64_t first_seq,
                                                            std::int64_t start_offset_ms);
-  void end_recording(FinishStatus status);
+  // session_ended: the user session disconnected (a session.disconnect event).
+  void end_recording(FinishStatus status, bool session_ended = false);
+  // Writes the activity events up to end_ms (all: nullopt) as the events
+  // document of segment seq (recorder thread or control loop).
+  void write_events(const std::filesystem::path& dir, const record::Recorder& recorder, std::int64_t seq,
+                    std::int64_t start_ms, std::optional<std::int64_t> end_ms);
   void mark_interrupted(const std::filesystem::path& dir);
   void close_open_segment(const std::filesystem::path& dir);
   void restart_recorder(const RecorderParams& params);
@@ -130,6 +135,9 @@ class Agent {
 
   // Control-loop state (run()'s thread only).
   std::unique_ptr<record::Recorder> recorder_;
+  // Activity events of the open recording; outlives each Recorder of it.
+  std::unique_ptr<activity::Collector> collector_;
+  std::uint64_t connect_event_generation_ = 0;  // the session generation a session.connect was written for
   std::filesystem::path active_dir_;
   EpochMs active_start_ = 0;
   std::uint64_t active_generation_ = 0;
@@ -139,6 +147,17 @@ class Agent {
   bool disk_low_reported_ = false;
   NoticeShower notices_;
 };
+
+// The audio of a recording as `session status` and the heartbeat report it:
+// {"enabled" (the recording has an audio track), "recording", "source",
+// "error" (why there is no sound)}; source cut to 256 bytes, error to 512
+// (UTF-8 boundaries), so a session report stays far below the server's 4 KiB.
+nlohmann::json audio_report(const std::optional<record::AudioState>& audio);
+// The heartbeat's "session": null without a user session, else
+// {"username", "recording_id" (null until the server knows the recording),
+// "started_at", "audio": audio_report(audio)}.
+nlohmann::json session_report(const std::optional<UserSession>& session, const nlohmann::json& recording_id,
+                              const std::optional<record::AudioState>& audio);
 
 // Adds "set_aside_count" and "set_aside" (the newest few set-aside
 // recordings: ids, user, HTTP status, error) to a heartbeat body.

@@ -153,16 +153,16 @@ Result<std::string> AgentApi::create_recording(const NewRecording& rec) {
 }
 
 Status AgentApi::put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
-                             std::uint64_t size_bytes, const std::string& sha256_hex, const std::string& signature,
-                             const std::string& events_sha256) {
+                             std::uint64_t size_bytes, const std::string& sha256_hex,
+                             const std::string& events_sha256_hex, const std::string& signature) {
   client::HttpRequest req;
   req.method = "PUT";
   req.url = base_ + "/api/v1/agent/recordings/" + client::url_encode(recording_id) + "/segments/" + std::to_string(seq);
   req.headers.emplace_back("Content-Type", "video/mp4");
   req.headers.emplace_back("Content-Length", std::to_string(size_bytes));
   req.headers.emplace_back("X-Content-SHA256", sha256_hex);
+  if (!events_sha256_hex.empty()) req.headers.emplace_back("X-Deskaudit-Events-SHA256", events_sha256_hex);
   if (!signature.empty()) req.headers.emplace_back("X-Deskaudit-Signature", signature);
-  if (!events_sha256.empty()) req.headers.emplace_back("X-Deskaudit-Events-SHA256", events_sha256);
   req.file = client::FileBody{file, 0, size_bytes};
   // A slow uplink must not time out a big segment: 60 s plus 1 s per 64 KiB.
   req.timeout_ms = static_cast<long>(60000 + size_bytes / 64);
@@ -170,6 +170,21 @@ Status AgentApi::put_segment(const std::string& recording_id, std::int64_t seq, 
   if (!r) return std::unexpected(r.error());
   if (r->status >= 200 && r->status <= 299) return {};
   return std::unexpected(http_error(*r, "PUT segment " + std::to_string(seq)));
+}
+
+Status AgentApi::put_events(const std::string& recording_id, std::int64_t seq, const std::string& document,
+                            const std::string& sha256_hex) {
+  client::HttpRequest req;
+  req.method = "PUT";
+  req.url = base_ + "/api/v1/agent/recordings/" + client::url_encode(recording_id) + "/segments/" +
+            std::to_string(seq) + "/events";
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back("X-Content-SHA256", sha256_hex);
+  req.body = document;
+  auto r = send(std::move(req), true);
+  if (!r) return std::unexpected(r.error());
+  if (r->status >= 200 && r->status <= 299) return {};
+  return std::unexpected(http_error(*r, "PUT events of segment " + std::to_string(seq)));
 }
 
 Status AgentApi::finish(const std::string& recording_id, EpochMs end_time, std::string_view status) {

@@ -71,14 +71,20 @@ class AgentApi {
   Result<std::string> heartbeat(const nlohmann::json& body);
   Result<PolicyState> policy();
   Result<std::string> create_recording(const NewRecording& recording);
-  // Streams the file from disk; sha256_hex is sent as X-Content-SHA256,
-  // signature (when not empty) as X-Deskaudit-Signature and events_sha256
-  // (when not empty) as X-Deskaudit-Events-SHA256 (docs/evidence.md).
+  // Streams the file from disk; sha256_hex is sent as X-Content-SHA256.
   // Success = the server holds these bytes under seq (also when it already
   // had them); Errc::conflict = it holds different bytes.
+  // events_sha256_hex (non-empty): the segment's events document, uploaded
+  // first with put_events(), sent as X-Deskaudit-Events-SHA256; signature
+  // (non-empty) is sent as X-Deskaudit-Signature (docs/evidence.md).
   Status put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
-                     std::uint64_t size_bytes, const std::string& sha256_hex, const std::string& signature = {},
-                     const std::string& events_sha256 = {});
+                     std::uint64_t size_bytes, const std::string& sha256_hex,
+                     const std::string& events_sha256_hex = {}, const std::string& signature = {});
+  // PUT .../segments/{seq}/events: the segment's activity events document
+  // (events/event.hpp), before the segment. Success = the server holds these
+  // bytes (also when it had them); Errc::conflict = other bytes.
+  Status put_events(const std::string& recording_id, std::int64_t seq, const std::string& document,
+                    const std::string& sha256_hex);
   Status finish(const std::string& recording_id, EpochMs end_time, std::string_view status);
 
  private:

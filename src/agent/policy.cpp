@@ -62,6 +62,7 @@ Result<Policy> parse_policy(const json& obj) {
   p.segment_max_minutes = rule->segment_max_minutes;
   p.retention_days = rule->retention_days;
   p.user_notice = rule->user_notice;
+  p.idle_seconds = rule->idle_seconds;
   p.user_notice_message = std::move(rule->user_notice_message);
   return p;
 }
@@ -75,6 +76,7 @@ json policy_to_json(const Policy& p) {
   rule.segment_max_minutes = p.segment_max_minutes;
   rule.retention_days = p.retention_days;
   rule.user_notice = p.user_notice;
+  rule.idle_seconds = p.idle_seconds;
   rule.user_notice_message = p.user_notice_message;
   json r = policy::rule_to_json(rule);
   if (p.mode == RecordingMode::period) {

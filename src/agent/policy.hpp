@@ -30,6 +30,7 @@ struct Policy {
   int retention_days = 30;
   bool user_notice = false;
   std::string user_notice_message;
+  int idle_seconds = 30;  // activity events: idle after this long without input or screen change
 };
 
 // What the agent knows about its policy: the policy (absent = nothing

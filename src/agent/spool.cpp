@@ -125,6 +125,12 @@ std::string segment_file_name(std::int64_t seq) {
   return buf;
 }
 
+std::string events_file_name(std::int64_t seq) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "seg-%06lld.events.json", static_cast<long long>(seq));
+  return buf;
+}
+
 Result<std::vector<SegmentFile>> list_segments(const fs::path& dir) {
   std::vector<SegmentFile> out;
   std::error_code ec;

@@ -4,6 +4,8 @@
 //   <root>/<local-id>/recording.json   metadata, written atomically (0600)
 //   <root>/<local-id>/seg-NNNNNN.mp4   closed segments (0600), deleted only
 //                                      after the server confirmed them
+//   <root>/<local-id>/seg-NNNNNN.events.json  its activity events (0600),
+//                                      uploaded before it, deleted after it
 //   <root>/<local-id>/seg-NNNNNN.mp4.part   the segment being written
 //   <root>/<local-id>/seg-NNNNNN.mp4.conflict  the server holds other bytes
 //                                      under that seq (HTTP 409): kept
@@ -69,6 +71,10 @@ struct SegmentFile {
 };
 
 std::string segment_file_name(std::int64_t seq);  // "seg-000003.mp4"
+// The segment's activity events document (events/event.hpp), written
+// atomically beside it before the segment is closed: "seg-000003.events.json".
+// Absent when the segment had no events.
+std::string events_file_name(std::int64_t seq);
 // Segment files of one recording directory, by seq; other names ignored.
 Result<std::vector<SegmentFile>> list_segments(const std::filesystem::path& recording_dir);
 

@@ -9,6 +9,7 @@
 #include "media/fmp4.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "activity/document.hpp"
 
 namespace deskaudit::agent {
 
@@ -158,6 +159,47 @@ bool Uploader::set_aside_if_finished(const fs::path& dir, UploadPass& out) {
   return true;
 }
 
+std::string Uploader::segment_signature(const std::string& recording_id, const SegmentFile& segment,
+                                        const std::string& sha256_hex, std::uint64_t size_bytes,
+                                        const std::string& events_sha256_hex) const {
+  if (options_.signing_key == nullptr) return {};
+  // The media times as the server will read them from the same bytes.
+  auto index = media::index_segment_file(segment.path);
+  if (!index) return {};
+  const auto times = evidence::media_times(*index);
+  const evidence::SegmentStatement statement{
+      recording_id,   options_.computer_id, segment.seq, sha256_hex, size_bytes, times.first_ms, times.last_ms,
+      events_sha256_hex.empty() ? std::string(evidence::kNoEvents) : events_sha256_hex};
+  const auto sig = options_.signing_key->sign(evidence::signed_bytes(statement));
+  return evidence::signature_header({sig.key_id, sig.signature});
+}
+
+Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
+                                            const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::string();  // no events in this segment
+  auto text = read_file(path, events::kMaxDocumentBytes + 4096);
+  if (!text) return std::unexpected(text.error());
+  // The spool's document does not know the server's id (the recording may
+  // be created long after; its recording_id is empty): it is set once, on
+  // disk, so every retry sends the same bytes.
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(Errc::corrupt, path.string() + " is not an events document");
+  }
+  // (A retried set-aside recording may have been created anew: its new id.)
+  const auto* id = doc.contains("recording_id") ? doc["recording_id"].get_ptr<const std::string*>() : nullptr;
+  if (id == nullptr || *id != recording_id) {
+    auto with_id = activity::with_recording_id(*text, recording_id);
+    if (!with_id) return std::unexpected(with_context(with_id.error(), path.string()));
+    if (auto st = write_file_atomic(path, *with_id); !st) return std::unexpected(st.error());
+    *text = std::move(*with_id);
+  }
+  const std::string sha = sha256_hex(*text);
+  if (auto st = api.put_events(recording_id, seq, *text, sha); !st) return std::unexpected(st.error());
+  return sha;
+}
+
 bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& out) {
   auto meta = spool_.load(dir);
   if (!meta) {
@@ -223,26 +265,28 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
       report_error_(sha.error());
       return false;
     }
-    std::string signature;
-    // Set by the events upload (issue 13) when the segment has a document.
-    const std::string events_sha256;
-    if (options_.signing_key != nullptr) {
-      // The media times as the server will read them from the same bytes; a
-      // file that does not parse goes unsigned and the server refuses it.
-      if (auto index = media::index_segment_file(seg.path)) {
-        const auto times = evidence::media_times(*index);
-        const evidence::SegmentStatement statement{
-            *meta->server_id, options_.computer_id, seg.seq, *sha, size, times.first_ms, times.last_ms,
-            events_sha256.empty() ? std::string(evidence::kNoEvents) : events_sha256};
-        const auto sig = options_.signing_key->sign(evidence::signed_bytes(statement));
-        signature = evidence::signature_header({sig.key_id, sig.signature});
-      }
+    // The events document goes first: the segment names its hash, and the
+    // server stores no segment whose document it does not hold.
+    const fs::path events_path = dir / events_file_name(seg.seq);
+    auto events = upload_events(api, *meta->server_id, seg.seq, events_path);
+    Status st;
+    if (!events) {
+      st = std::unexpected(events.error());
+    } else {
+      st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, *events,
+                           segment_signature(*meta->server_id, seg, *sha, size, *events));
     }
-    auto st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, signature, events_sha256);
     if (!st && api.last_reply().http_status == 409) {
       // The server holds different bytes under this seq: keep ours for an
       // operator to compare, report it, and move on rather than loop.
       const fs::path kept = fs::path(seg.path).concat(".conflict");
+      if (!events || !events->empty()) {
+        const fs::path kept_events = fs::path(events_path).concat(".conflict");
+        if (::rename(events_path.c_str(), kept_events.c_str()) != 0 && errno != ENOENT) {
+          report_error_(Error{Errc::io, errno_message("rename " + events_path.string(), errno), {}});
+          return false;
+        }
+      }
       report_error_(with_context(st.error(), "segment " + std::to_string(seg.seq) + " of " + *meta->server_id +
                                                  " kept as " + kept.string()));
       if (::rename(seg.path.c_str(), kept.c_str()) != 0) {
@@ -257,6 +301,9 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     if (::unlink(seg.path.c_str()) != 0) {
       report_error_(Error{Errc::io, errno_message("unlink " + seg.path.string(), errno), {}});
       return false;
+    }
+    if (!events->empty() && ::unlink(events_path.c_str()) != 0 && errno != ENOENT) {
+      report_error_(Error{Errc::io, errno_message("unlink " + events_path.string(), errno), {}});
     }
     if (auto fst = fsync_dir(dir); !fst) report_error_(fst.error());
     ++out.segments_uploaded;

@@ -2,6 +2,8 @@
 // Moves the spool to the server, oldest recording first: creates the server
 // recording (keeping the local start_time, so a recording made offline is
 // created later with its true start), PUTs each closed segment in seq order
+// (its activity events document first, when it has one, then the segment
+// naming the document's hash in X-Deskaudit-Events-SHA256)
 // and deletes it only after a 2xx, finishes the recording once the recorder
 // is done with it, then removes its directory. Failures are retried with
 // exponential backoff and jitter, without limit: network loss and server
@@ -79,6 +81,16 @@ class Uploader {
   void run();
   // Returns false when blocked on a retryable error.
   bool upload_recording(AgentApi& api, const std::filesystem::path& dir, UploadPass& out);
+  // PUTs the segment's events document when it has one; returns its SHA-256
+  // (empty: none).
+  Result<std::string> upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
+                                    const std::filesystem::path& path);
+  // X-Deskaudit-Signature of the segment (docs/evidence.md), or empty
+  // without a signing key or when the file does not parse (the server then
+  // refuses it as unsigned or as not a fragmented MP4).
+  std::string segment_signature(const std::string& recording_id, const SegmentFile& segment,
+                                const std::string& sha256_hex, std::uint64_t size_bytes,
+                                const std::string& events_sha256_hex) const;
   // After a failed call: sets the recording aside when the server refused it
   // for good (returns true: go on with the next), else reports and blocks.
   bool refused(AgentApi& api, const std::filesystem::path& dir, const Error& error, UploadPass& out);

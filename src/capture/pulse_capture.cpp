@@ -39,6 +39,7 @@ struct PulseCapture::State {
   StreamPtr stream;
   std::atomic<bool> woken{false};
   int sample_rate = 48000;
+  bool stalled = false;  // the last read() found nothing for its idle limit
 };
 
 PulseOptions session_pulse_options(const std::string& username, const std::string& environment_server) {
@@ -134,14 +135,56 @@ void PulseCapture::wakeup() {
   pa_mainloop_wakeup(s_->loop.get());
 }
 
-Result<std::optional<AudioChunk>> PulseCapture::read() {
+Status PulseCapture::flush() {
   pa_stream* st = s_->stream.get();
+  pa_operation* op = pa_stream_flush(st, nullptr, nullptr);
+  if (op == nullptr)
+    return fail(Errc::unavailable, std::string("audio flush: ") + pa_strerror(pa_context_errno(s_->ctx.get())));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (pa_operation_get_state(op) == PA_OPERATION_RUNNING && std::chrono::steady_clock::now() < deadline) {
+    if (pa_mainloop_prepare(s_->loop.get(), 50'000) < 0 || pa_mainloop_poll(s_->loop.get()) < 0 ||
+        pa_mainloop_dispatch(s_->loop.get()) < 0) {
+      pa_operation_unref(op);
+      return fail(Errc::unavailable, "audio main loop quit");
+    }
+  }
+  pa_operation_unref(op);
+  // What the server sent before it flushed is here or still in the socket
+  // (up to a second of sound): read and drop until nothing is waiting.
+  for (int idle_rounds = 0; idle_rounds < 3 && std::chrono::steady_clock::now() < deadline;) {
+    bool had = false;
+    while (pa_stream_readable_size(st) > 0) {
+      const void* data = nullptr;
+      std::size_t bytes = 0;
+      if (pa_stream_peek(st, &data, &bytes) < 0 || bytes == 0) break;
+      pa_stream_drop(st);
+      had = true;
+    }
+    if (pa_mainloop_iterate(s_->loop.get(), 0, nullptr) < 0) return fail(Errc::unavailable, "audio main loop quit");
+    idle_rounds = had || pa_stream_readable_size(st) > 0 ? 0 : idle_rounds + 1;
+  }
+  return {};
+}
+
+Result<ReadResult> PulseCapture::read(std::chrono::milliseconds idle_limit) {
+  pa_stream* st = s_->stream.get();
+  const auto deadline = std::chrono::steady_clock::now() + idle_limit;
   for (;;) {
-    if (s_->woken.exchange(false)) return std::optional<AudioChunk>{};
+    if (s_->woken.exchange(false)) return ReadResult{ReadStatus::woken, {}};
     const auto cs = pa_context_get_state(s_->ctx.get());
     const auto ss = pa_stream_get_state(st);
     if (cs != PA_CONTEXT_READY || ss != PA_STREAM_READY)
       return fail(Errc::unavailable, std::string("audio server went away: ") + pa_strerror(pa_context_errno(s_->ctx.get())));
+    if (pa_stream_readable_size(st) > 0 && s_->stalled) {
+      // The first sound after a freeze: the server renders the time it was
+      // stopped at once and queues it ahead of the present, which would
+      // place everything after it late by as much. Nobody heard that time
+      // (the server was not playing either): drop it, here and in the
+      // server's queue, and go on with what comes next.
+      s_->stalled = false;
+      if (auto st_flush = flush(); !st_flush) return std::unexpected(st_flush.error());
+      continue;
+    }
     if (pa_stream_readable_size(st) > 0) {
       const void* data = nullptr;
       std::size_t bytes = 0;
@@ -152,21 +195,28 @@ Result<std::optional<AudioChunk>> PulseCapture::read() {
       // queue lasts. (pa_stream_get_latency's interpolated figure was seen
       // to run off by over half a second when the sink's latency changed.)
       const std::size_t queued = std::max(pa_stream_readable_size(st), bytes);
-      AudioChunk chunk;
-      chunk.captured_at = std::chrono::steady_clock::now() -
-                          std::chrono::microseconds(pa_bytes_to_usec(queued, pa_stream_get_sample_spec(st)));
+      ReadResult r{ReadStatus::chunk, {}};
+      r.chunk.captured_at = std::chrono::steady_clock::now() -
+                            std::chrono::microseconds(pa_bytes_to_usec(queued, pa_stream_get_sample_spec(st)));
       const std::size_t samples = bytes / sizeof(std::int16_t) / 2 * 2;
       if (data == nullptr) {
-        chunk.pcm.assign(samples, 0);  // a hole in the stream: silence
+        r.chunk.pcm.assign(samples, 0);  // a hole in the stream: silence
       } else {
-        chunk.pcm.resize(samples);
-        std::memcpy(chunk.pcm.data(), data, samples * sizeof(std::int16_t));
+        r.chunk.pcm.resize(samples);
+        std::memcpy(r.chunk.pcm.data(), data, samples * sizeof(std::int16_t));
       }
       if (bytes > 0) pa_stream_drop(st);
-      if (!chunk.pcm.empty()) return std::optional<AudioChunk>(std::move(chunk));
+      if (!r.chunk.pcm.empty()) return r;
       continue;
     }
-    if (pa_mainloop_iterate(s_->loop.get(), 1, nullptr) < 0)
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      s_->stalled = true;
+      return ReadResult{ReadStatus::silent, {}};
+    }
+    const auto wait_us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now).count();
+    if (pa_mainloop_prepare(s_->loop.get(), static_cast<int>(std::min<std::int64_t>(wait_us, 1'000'000))) < 0 ||
+        pa_mainloop_poll(s_->loop.get()) < 0 || pa_mainloop_dispatch(s_->loop.get()) < 0)
       return fail(Errc::unavailable, "audio main loop quit");
   }
 }

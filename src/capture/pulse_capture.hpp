@@ -43,6 +43,17 @@ struct AudioChunk {
   std::chrono::steady_clock::time_point captured_at;
 };
 
+// What read() returns: a chunk, or why there is none.
+enum class ReadStatus {
+  chunk,   // `chunk` holds sound
+  woken,   // wakeup() was called
+  silent,  // nothing came for the idle limit: the server is stopped or not answering
+};
+struct ReadResult {
+  ReadStatus status = ReadStatus::woken;
+  AudioChunk chunk;
+};
+
 class PulseCapture {
  public:
   // Connects and starts recording the default sink's monitor.
@@ -52,9 +63,14 @@ class PulseCapture {
   PulseCapture(const PulseCapture&) = delete;
   PulseCapture& operator=(const PulseCapture&) = delete;
 
-  // Waits for the next chunk of audio; nullopt after wakeup(). Errc::unavailable
-  // when the server went away (then this object is done).
-  Result<std::optional<AudioChunk>> read();
+  // Waits for the next chunk of audio, at most idle_limit: a server that
+  // renders sends the monitor's data in real time (silence included: the
+  // recording keeps the sink from suspending), so nothing for that long means
+  // the server is frozen or hung; the connection stays and a later read()
+  // gets what it sends once it runs again, without the backlog of the time
+  // it was stopped (flushed: see read()). Errc::unavailable when the server
+  // went away (then this object is done).
+  Result<ReadResult> read(std::chrono::milliseconds idle_limit);
   void wakeup();
   // "default sink monitor 'null.monitor' on unix:/run/user/1000/pulse/native"
   const std::string& description() const { return description_; }
@@ -62,6 +78,8 @@ class PulseCapture {
  private:
   struct State;
   explicit PulseCapture(std::unique_ptr<State> state);
+  // Drops the recorded data queued in the server and here.
+  Status flush();
   std::unique_ptr<State> s_;
   std::string description_;
 };

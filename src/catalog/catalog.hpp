@@ -132,15 +132,35 @@ class Catalog {
   virtual Status set_legal_hold(std::string_view id, bool hold) = 0;
   // Recordings with expires_at <= now and no legal hold, oldest expiry first.
   virtual Result<std::vector<Recording>> list_expired_recordings(EpochMs now, int limit) = 0;
-  // Removes the recording's rows and its segments' rows (objects are the
-  // caller's, deleted before). Absent id is success (idempotent).
+  // Removes the recording's rows, its segments' rows and its events (rows
+  // and documents; objects are the caller's, deleted before). Absent id is
+  // success (idempotent).
   virtual Status delete_recording(std::string_view id) = 0;
   // Idempotent by (recording_id, seq): same sha256 -> already_present;
   // different sha256 -> conflict. Updates the recording's size, count and
-  // duration in the same transaction.
+  // duration in the same transaction. events_sha256 is stored as given (the
+  // caller checks the document first: documents are never replaced); an
+  // already stored segment with the same sha256 but another events_sha256
+  // is a conflict.
   virtual Result<SegmentOutcome> add_segment(const Segment& segment) = 0;
   virtual Result<Segment> get_segment(std::string_view recording_id, std::int64_t seq) = 0;
   virtual Result<std::vector<Segment>> list_segments(std::string_view recording_id) = 0;  // by seq
+
+  // --- activity events --------------------------------------------------------
+  // Stores a segment's events document row and its events (rows idx 0..n-1)
+  // in one transaction. Idempotent by (recording_id, seq): the same sha256 ->
+  // already_present (nothing written); another sha256 -> conflict. not_found
+  // when the recording does not exist; conflict when segment seq is already
+  // stored without this document (events_sha256 absent or another hash).
+  // Each event's wall time is taken as the recording's start_time + t_ms.
+  virtual Result<SegmentOutcome> add_event_document(const EventDocument& document,
+                                                    const std::vector<events::Event>& events) = 0;
+  virtual Result<EventDocument> get_event_document(std::string_view recording_id, std::int64_t seq) = 0;
+  // Events of a recording (see EventFilter); page.limit clamped to 1..1000.
+  virtual Result<PageOf<RecordingEvent>> list_recording_events(std::string_view recording_id,
+                                                               const EventFilter& filter, const Page& page) = 0;
+  // Events across recordings (see EventSearch); page.limit clamped to 1..1000.
+  virtual Result<PageOf<EventHit>> search_events(const EventSearch& search, const Page& page) = 0;
 
   // --- administrators, roles, tokens ----------------------------------------
   virtual Status create_user(const User& user) = 0;  // conflict: username taken

@@ -24,12 +24,12 @@ using sql::Sql;
 
 // Parents before children so that foreign keys hold after every table.
 const std::vector<std::string> kTables = {
-    "pools",      "computers",          "agent_credentials",
-    "policies",   "policy_assignments", "enrollment_tokens",
-    "recordings", "segments",           "users",
-    "roles",      "role_permissions",   "role_grants",
-    "api_tokens", "audit_log",          "audit_checkpoints",
-    "signing_keys", "agent_keys",
+    "pools",           "computers",          "agent_credentials",
+    "policies",        "policy_assignments", "enrollment_tokens",
+    "recordings",      "segments",           "event_documents",
+    "recording_events", "users",             "roles",
+    "role_permissions", "role_grants",       "api_tokens",
+    "audit_log",       "audit_checkpoints",  "signing_keys",      "agent_keys",
 };
 
 // Every catalog column is TEXT, INTEGER or BIGINT (migrations.hpp), so a

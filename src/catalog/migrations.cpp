@@ -223,11 +223,52 @@ const std::vector<Migration> kMigrations = {
      {
          "ALTER TABLE computers ADD COLUMN set_aside_json TEXT NOT NULL DEFAULT 'null'",
      }},
-    // Evidence (docs/evidence.md): agents' Ed25519 public keys (no foreign
+    // 13 (reserved for issue 13, activity events): each segment's events
+    // document and its events. event_time (the recording's start_time +
+    // t_ms, fixed when stored) orders the search across recordings; window
+    // titles are matched by substring, which no B-tree index serves, so the
+    // search narrows by time, recording and type first.
+    {13,
+     "0013_activity_events",
+     {
+         "ALTER TABLE segments ADD COLUMN events_sha256 TEXT",
+         R"sql(CREATE TABLE event_documents (
+  recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  object_key TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  event_count BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (recording_id, seq)
+))sql",
+         R"sql(CREATE TABLE recording_events (
+  recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  idx BIGINT NOT NULL,
+  t_ms BIGINT NOT NULL,
+  event_time BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  title TEXT,
+  app TEXT,
+  process TEXT,
+  pid BIGINT,
+  width BIGINT,
+  height BIGINT,
+  PRIMARY KEY (recording_id, seq, idx)
+))sql",
+         "CREATE INDEX recording_events_media ON recording_events (recording_id, t_ms, seq, idx)",
+         "CREATE INDEX recording_events_time ON recording_events (event_time DESC, recording_id DESC, seq DESC, idx DESC)",
+         "CREATE INDEX recording_events_type ON recording_events (type, event_time DESC)",
+         // The policy's idle_seconds: after this long without input and
+         // screen change the agent marks the session idle.
+         "ALTER TABLE policies ADD COLUMN idle_seconds INTEGER NOT NULL DEFAULT 30",
+     }},
+    // 14, evidence (docs/evidence.md): agents' Ed25519 public keys (no foreign
     // key: recordings outlive their computer and stay verifiable) and each
     // segment's agent signature ('' for segments of agents without a key).
-    {6,
-     "0006_agent_keys_and_segment_signatures",
+    {14,
+     "0014_agent_keys_and_segment_signatures",
      {
          R"sql(CREATE TABLE agent_keys (
   key_id TEXT PRIMARY KEY,
@@ -239,7 +280,6 @@ const std::vector<Migration> kMigrations = {
          "CREATE INDEX agent_keys_computer ON agent_keys (computer_id, created_at)",
          "ALTER TABLE segments ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT ''",
          "ALTER TABLE segments ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
-         "ALTER TABLE segments ADD COLUMN signed_events_sha256 TEXT NOT NULL DEFAULT ''",
      }},
 };
 

@@ -89,10 +89,10 @@ struct ComputerRow {
 inline constexpr std::string_view kPolicyColumns =
     "p.id, p.name, p.mode, p.period_start, p.period_end, p.fps, p.audio, p.segment_max_bytes, "
     "p.segment_max_minutes, p.retention_days, p.user_notice, p.user_notice_message, p.version, p.created_at, "
-    "p.updated_at";
+    "p.updated_at, p.idle_seconds";
 struct PolicyRow {
   std::string id, name, mode, period_start, period_end, user_notice_message;
-  int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0;
+  int fps = 0, audio = 0, segment_max_minutes = 0, retention_days = 0, user_notice = 0, idle_seconds = 30;
   long long segment_max_bytes = 0, version = 0, created_at = 0, updated_at = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(id));
@@ -110,6 +110,7 @@ struct PolicyRow {
     st.exchange(soci::into(version));
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
+    st.exchange(soci::into(idle_seconds));
   }
   Policy get() const {
     Policy p;
@@ -125,6 +126,7 @@ struct PolicyRow {
     p.recording.retention_days = retention_days;
     p.recording.user_notice = user_notice != 0;
     p.recording.user_notice_message = user_notice_message;
+    p.recording.idle_seconds = idle_seconds;
     p.version = version;
     p.created_at = created_at;
     p.updated_at = updated_at;
@@ -225,9 +227,10 @@ struct RecordingRow {
 
 inline constexpr std::string_view kSegmentColumns =
     "s.recording_id, s.seq, s.object_key, s.size_bytes, s.sha256, s.start_offset_ms, s.duration_ms, s.index_json, "
-    "s.created_at, s.signature_key_id, s.signature, s.signed_events_sha256";
+    "s.created_at, s.events_sha256, s.signature_key_id, s.signature";
 struct SegmentRow {
-  std::string recording_id, object_key, sha256, index_json, signature_key_id, signature, signed_events_sha256;
+  std::string recording_id, object_key, sha256, index_json, events_sha256, signature_key_id, signature;
+  soci::indicator events_ind = soci::i_ok;
   long long seq = 0, size_bytes = 0, start_offset_ms = 0, duration_ms = 0, created_at = 0;
   void bind(soci::statement& st) {
     st.exchange(soci::into(recording_id));
@@ -239,13 +242,90 @@ struct SegmentRow {
     st.exchange(soci::into(duration_ms));
     st.exchange(soci::into(index_json));
     st.exchange(soci::into(created_at));
+    st.exchange(soci::into(events_sha256, events_ind));
     st.exchange(soci::into(signature_key_id));
     st.exchange(soci::into(signature));
-    st.exchange(soci::into(signed_events_sha256));
   }
   Segment get() const {
-    return Segment{recording_id, seq,        object_key,       size_bytes, sha256,   start_offset_ms,
-                   duration_ms,  index_json, created_at, signature_key_id, signature, signed_events_sha256};
+    return Segment{recording_id, seq,        object_key, size_bytes, sha256, start_offset_ms, duration_ms,
+                   index_json,   created_at, opt(events_sha256, events_ind), signature_key_id, signature};
+  }
+};
+
+inline constexpr std::string_view kEventDocumentColumns =
+    "d.recording_id, d.seq, d.object_key, d.sha256, d.size_bytes, d.event_count, d.created_at";
+struct EventDocumentRow {
+  std::string recording_id, object_key, sha256;
+  long long seq = 0, size_bytes = 0, event_count = 0, created_at = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(recording_id));
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(object_key));
+    st.exchange(soci::into(sha256));
+    st.exchange(soci::into(size_bytes));
+    st.exchange(soci::into(event_count));
+    st.exchange(soci::into(created_at));
+  }
+  EventDocument get() const {
+    return EventDocument{recording_id, seq, object_key, sha256, size_bytes, event_count, created_at};
+  }
+};
+
+inline constexpr std::string_view kEventColumns =
+    "e.recording_id, e.seq, e.idx, e.t_ms, e.type, e.title, e.app, e.process, e.pid, e.width, e.height";
+struct EventRow {
+  std::string recording_id, type, title, app, process;
+  soci::indicator title_ind = soci::i_ok, app_ind = soci::i_ok, process_ind = soci::i_ok, pid_ind = soci::i_ok,
+                  width_ind = soci::i_ok, height_ind = soci::i_ok;
+  long long seq = 0, idx = 0, t_ms = 0, pid = 0, width = 0, height = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(recording_id));
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(idx));
+    st.exchange(soci::into(t_ms));
+    st.exchange(soci::into(type));
+    st.exchange(soci::into(title, title_ind));
+    st.exchange(soci::into(app, app_ind));
+    st.exchange(soci::into(process, process_ind));
+    st.exchange(soci::into(pid, pid_ind));
+    st.exchange(soci::into(width, width_ind));
+    st.exchange(soci::into(height, height_ind));
+  }
+  RecordingEvent get() const {
+    RecordingEvent r;
+    r.recording_id = recording_id;
+    r.seq = seq;
+    r.idx = idx;
+    r.event.t_ms = t_ms;
+    r.event.type = type;
+    r.event.title = opt(title, title_ind);
+    r.event.app = opt(app, app_ind);
+    r.event.process = opt(process, process_ind);
+    r.event.pid = opt(pid, pid_ind);
+    r.event.width = opt(width, width_ind);
+    r.event.height = opt(height, height_ind);
+    return r;
+  }
+};
+
+// An event with its recording's columns (search_events).
+inline constexpr std::string_view kEventHitColumns =
+    "r.computer_id, COALESCE(c.name, r.computer_name), r.pool_id, r.username, r.start_time";
+struct EventHitRow {
+  EventRow event;
+  std::string computer_id, computer_name, pool_id, username;
+  soci::indicator pool_ind = soci::i_ok;
+  long long start_time = 0;
+  void bind(soci::statement& st) {
+    event.bind(st);
+    st.exchange(soci::into(computer_id));
+    st.exchange(soci::into(computer_name));
+    st.exchange(soci::into(pool_id, pool_ind));
+    st.exchange(soci::into(username));
+    st.exchange(soci::into(start_time));
+  }
+  EventHit get() const {
+    return EventHit{event.get(), computer_id, computer_name, opt(pool_id, pool_ind), username, start_time};
   }
 };
 
@@ -373,6 +453,25 @@ struct PublishedKeyRow {
   PublishedKey get() const { return PublishedKey{key_id, algorithm, public_key, first_seen_at}; }
 };
 
+// Events that are part of their recording: their segment is stored (with
+// the document's hash, checked when it was stored).
+inline constexpr std::string_view kStoredEventsFrom =
+    " FROM recording_events e JOIN segments s ON s.recording_id = e.recording_id AND s.seq = e.seq AND "
+    "s.events_sha256 IS NOT NULL";
+
+// The event filters of RecordingFilter and EventSearch, as " AND ..." terms
+// over recording_events e.
+inline void event_match(sql::Sql& q, std::string_view app, std::string_view window_title) {
+  if (!app.empty()) {
+    const std::string pattern = sql::like_contains(app);
+    q(" AND (LOWER(e.app) LIKE LOWER(").bind(pattern)(") ESCAPE '!' OR LOWER(e.process) LIKE LOWER(");
+    q.bind(pattern)(") ESCAPE '!')");
+  }
+  if (!window_title.empty()) {
+    q(" AND e.type = 'window' AND LOWER(e.title) LIKE LOWER(").bind(sql::like_contains(window_title))(") ESCAPE '!'");
+  }
+}
+
 // "'id'" for messages.
 inline std::string quote_id(std::string_view id) { return "'" + std::string(id) + "'"; }
 
@@ -420,21 +519,6 @@ auto fetch_one(soci::session& s, sql::Sql& q) {
         if (!out) out = row.get();
       });
   return out;
-}
-
-// Page sizes outside 1..500 are clamped rather than refused.
-inline int clamp_limit(int limit) { return std::clamp(limit, 1, 500); }
-
-// Lists fetch limit + 1 rows: the extra row only says that a next page exists.
-template <class T, class TokenOf>
-PageOf<T> make_page(std::vector<T> items, int limit, TokenOf token_of) {
-  PageOf<T> page;
-  if (items.size() > static_cast<std::size_t>(limit)) {
-    items.resize(static_cast<std::size_t>(limit));
-    page.next_token = token_of(items.back());
-  }
-  page.items = std::move(items);
-  return page;
 }
 
 }  // namespace deskaudit::catalog::rows

@@ -190,7 +190,7 @@ Result<Pool> SociCatalog::get_pool(std::string_view id) {
 
 Result<PageOf<Pool>> SociCatalog::list_pools(std::string_view search, const std::optional<Scope>& scope,
                                              const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_pools", "", [&](sql::Session& s) -> Result<PageOf<Pool>> {
     Sql q("SELECT ");
     q(rows::kPoolColumns)(" FROM pools p WHERE 1 = 1");
@@ -219,7 +219,7 @@ Result<PageOf<Pool>> SociCatalog::list_pools(std::string_view search, const std:
     }
     if (auto st = add_name_keyset(q, page, "p", "p.name", "p.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY p.name, p.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::PoolRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::PoolRow>(*s, q), limit,
                            [](const Pool& p) { return name_token("p", p.name, p.id); });
   });
 }
@@ -287,7 +287,7 @@ Result<Computer> SociCatalog::get_computer(std::string_view id) {
 }
 
 Result<PageOf<Computer>> SociCatalog::list_computers(const ComputerFilter& filter, const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_computers", "", [&](sql::Session& s) -> Result<PageOf<Computer>> {
     Sql q("SELECT ");
     q(rows::kComputerColumns)(" FROM computers c WHERE 1 = 1");
@@ -302,7 +302,7 @@ Result<PageOf<Computer>> SociCatalog::list_computers(const ComputerFilter& filte
     if (filter.scope) rows::add_scope(q, *filter.scope, "c.id", "c.pool_id");
     if (auto st = add_name_keyset(q, page, "c", "c.name", "c.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY c.name, c.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::ComputerRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::ComputerRow>(*s, q), limit,
                            [](const Computer& c) { return name_token("c", c.name, c.id); });
   });
 }
@@ -423,12 +423,12 @@ Status SociCatalog::create_policy(const Policy& p) {
                Sql q(
                    "INSERT INTO policies (id, name, mode, period_start, period_end, fps, audio, segment_max_bytes, "
                    "segment_max_minutes, retention_days, user_notice, user_notice_message, version, created_at, "
-                   "updated_at) VALUES (");
+                   "updated_at, idle_seconds) VALUES (");
                q.bind(p.id)(", ").bind(p.name)(", ").bind(to_string(r.mode))(", ").bind(r.period_start)(", ");
                q.bind(r.period_end)(", ").bind(r.fps)(", ").bind(r.audio)(", ").bind(r.segment_max_bytes)(", ");
                q.bind(r.segment_max_minutes)(", ").bind(r.retention_days)(", ").bind(r.user_notice)(", ");
                q.bind(r.user_notice_message)(", ").bind(p.version)(", ").bind(p.created_at)(", ");
-               q.bind(p.updated_at != 0 ? p.updated_at : p.created_at)(")");
+               q.bind(p.updated_at != 0 ? p.updated_at : p.created_at)(", ").bind(r.idle_seconds)(")");
                sql::exec(*s, q);
                return {};
              });
@@ -441,13 +441,13 @@ Result<Policy> SociCatalog::get_policy(std::string_view id) {
 }
 
 Result<PageOf<Policy>> SociCatalog::list_policies(const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_policies", "", [&](sql::Session& s) -> Result<PageOf<Policy>> {
     Sql q("SELECT ");
     q(rows::kPolicyColumns)(" FROM policies p WHERE 1 = 1");
     if (auto st = add_name_keyset(q, page, "y", "p.name", "p.id"); !st) return std::unexpected(st.error());
     q(" ORDER BY p.name, p.id LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::PolicyRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::PolicyRow>(*s, q), limit,
                            [](const Policy& p) { return name_token("y", p.name, p.id); });
   });
 }
@@ -464,6 +464,7 @@ Result<Policy> SociCatalog::update_policy(const Policy& p) {
                q(", segment_max_bytes = ").bind(r.segment_max_bytes)(", segment_max_minutes = ");
                q.bind(r.segment_max_minutes)(", retention_days = ").bind(r.retention_days)(", user_notice = ");
                q.bind(r.user_notice)(", user_notice_message = ").bind(r.user_notice_message);
+               q(", idle_seconds = ").bind(r.idle_seconds);
                q(", version = version + 1, updated_at = ").bind(p.updated_at != 0 ? p.updated_at : wall_now_ms());
                q(" WHERE id = ").bind(p.id);
                if (sql::exec(*s, q) == 0) return fail(Errc::not_found, "policy " + rows::quote_id(p.id) + " not found");
@@ -591,7 +592,7 @@ Status SociCatalog::create_enrollment_token(const EnrollmentToken& t) {
 }
 
 Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   return run("list_enrollment_tokens", "", [&](sql::Session& s) -> Result<PageOf<EnrollmentToken>> {
     Sql q("SELECT ");
     q(rows::kEnrollmentColumns)(" FROM enrollment_tokens e WHERE 1 = 1");
@@ -603,7 +604,7 @@ Result<PageOf<EnrollmentToken>> SociCatalog::list_enrollment_tokens(const Page& 
       q(" AND (e.created_at, e.id) < (").bind (*created)(", ").bind((*fields)[1])(")");
     }
     q(" ORDER BY e.created_at DESC, e.id DESC LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::EnrollmentRow>(*s, q), limit, [](const EnrollmentToken& t) {
+    return make_page(rows::fetch_all<rows::EnrollmentRow>(*s, q), limit, [](const EnrollmentToken& t) {
       return encode_page_token("e", {std::to_string(t.created_at), t.id});
     });
   });

@@ -94,6 +94,13 @@ class SociCatalog final : public Catalog {
   Result<Segment> get_segment(std::string_view recording_id, std::int64_t seq) override;
   Result<std::vector<Segment>> list_segments(std::string_view recording_id) override;
 
+  Result<SegmentOutcome> add_event_document(const EventDocument& document,
+                                            const std::vector<events::Event>& events) override;
+  Result<EventDocument> get_event_document(std::string_view recording_id, std::int64_t seq) override;
+  Result<PageOf<RecordingEvent>> list_recording_events(std::string_view recording_id, const EventFilter& filter,
+                                                       const Page& page) override;
+  Result<PageOf<EventHit>> search_events(const EventSearch& search, const Page& page) override;
+
   Status create_user(const User& user) override;
   Result<User> get_user(std::string_view id) override;
   Result<User> find_user(std::string_view username) override;

@@ -416,7 +416,7 @@ Result<AuditEntry> SociCatalog::append_audit(AuditEntry entry) {
 }
 
 Result<PageOf<AuditEntry>> SociCatalog::list_audit(const AuditFilter& f, const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   std::optional<std::int64_t> before;
   if (!page.next_token.empty()) {
     auto fields = decode_page_token(page.next_token, "a", 1);
@@ -441,7 +441,7 @@ Result<PageOf<AuditEntry>> SociCatalog::list_audit(const AuditFilter& f, const P
     if (f.end_time) q(" AND l.entry_time <= ").bind(*f.end_time);
     if (before) q(" AND l.seq < ").bind(*before);
     q(" ORDER BY l.seq DESC LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::AuditRow>(*s, q), limit,
+    return make_page(rows::fetch_all<rows::AuditRow>(*s, q), limit,
                            [](const AuditEntry& e) { return encode_page_token("a", {std::to_string(e.seq)}); });
   });
 }

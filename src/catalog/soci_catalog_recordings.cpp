@@ -13,11 +13,38 @@ namespace {
 
 constexpr std::int64_t kDayMs = 86'400'000;
 
+// The media time of the recording's first event matching the filter.
+void first_match_column(Sql& q, const RecordingFilter& f) {
+  q(", (SELECT MIN(e.t_ms)")(rows::kStoredEventsFrom)(" WHERE e.recording_id = r.id");
+  rows::event_match(q, f.app, f.window_title);
+  q(")");
+}
+
+// A recording row with first_match_ms (list_recordings with an event filter).
+struct RecordingMatchRow : rows::RecordingRow {
+  long long first = 0;
+  soci::indicator first_ind = soci::i_ok;
+  void bind(soci::statement& st) {
+    RecordingRow::bind(st);
+    st.exchange(soci::into(first, first_ind));
+  }
+  Recording get() const {
+    Recording r = RecordingRow::get();
+    r.first_match_ms = rows::opt(first, first_ind);
+    return r;
+  }
+};
+
 // WHERE clause of list_recordings and count_recordings. Time filters select
 // recordings that overlap [start_time, end_time]; an open recording extends
 // to "now", so it overlaps every range that starts before it ends.
 void recording_where(Sql& q, const RecordingFilter& f) {
   q(" WHERE 1 = 1");
+  if (f.has_event_filter()) {
+    q(" AND EXISTS (SELECT 1")(rows::kStoredEventsFrom)(" WHERE e.recording_id = r.id");
+    rows::event_match(q, f.app, f.window_title);
+    q(")");
+  }
   if (!f.computer_id.empty()) q(" AND r.computer_id = ").bind(f.computer_id);
   if (!f.pool_id.empty()) q(" AND r.pool_id = ").bind(f.pool_id);
   if (!f.policy_id.empty()) q(" AND r.policy_id = ").bind(f.policy_id);
@@ -83,7 +110,7 @@ Result<Recording> SociCatalog::get_recording(std::string_view id) {
 }
 
 Result<PageOf<Recording>> SociCatalog::list_recordings(const RecordingFilter& filter, const Page& page) {
-  const int limit = rows::clamp_limit(page.limit);
+  const int limit = clamp_limit(page.limit);
   std::optional<std::pair<std::int64_t, std::string>> after;
   if (!page.next_token.empty()) {
     auto fields = decode_page_token(page.next_token, "r", 2);
@@ -94,13 +121,15 @@ Result<PageOf<Recording>> SociCatalog::list_recordings(const RecordingFilter& fi
   }
   return run("list_recordings", "", [&](sql::Session& s) -> Result<PageOf<Recording>> {
     Sql q("SELECT ");
-    q(rows::kRecordingColumns)(rows::kRecordingFrom);
+    q(rows::kRecordingColumns);
+    if (filter.has_event_filter()) first_match_column(q, filter);
+    q(rows::kRecordingFrom);
     recording_where(q, filter);
     if (after) q(" AND (r.start_time, r.id) < (").bind(after->first)(", ").bind(after->second)(")");
     q(" ORDER BY r.start_time DESC, r.id DESC LIMIT " + std::to_string(limit + 1));
-    return rows::make_page(rows::fetch_all<rows::RecordingRow>(*s, q), limit, [](const Recording& r) {
-      return encode_page_token("r", {std::to_string(r.start_time), r.id});
-    });
+    const auto token = [](const Recording& r) { return encode_page_token("r", {std::to_string(r.start_time), r.id}); };
+    if (filter.has_event_filter()) return make_page(rows::fetch_all<RecordingMatchRow>(*s, q), limit, token);
+    return make_page(rows::fetch_all<rows::RecordingRow>(*s, q), limit, token);
   });
 }
 
@@ -172,6 +201,8 @@ Result<std::vector<Recording>> SociCatalog::list_expired_recordings(EpochMs now,
 Status SociCatalog::delete_recording(std::string_view id) {
   return run("delete_recording", "", [&](sql::Session& s) -> Status {
     sql::Tx tx(*s, backend_);
+    sql::exec(*s, "DELETE FROM recording_events WHERE recording_id = ", id);
+    sql::exec(*s, "DELETE FROM event_documents WHERE recording_id = ", id);
     sql::exec(*s, "DELETE FROM segments WHERE recording_id = ", id);
     sql::exec(*s, "DELETE FROM recordings WHERE id = ", id);
     tx.commit();
@@ -188,6 +219,9 @@ Result<SegmentOutcome> SociCatalog::add_segment(const Segment& g) {
   if (!is_sha256_hex(g.sha256)) {
     return fail(Errc::invalid_argument, "segment sha256 must be 64 lowercase hex characters", "sha256");
   }
+  if (g.events_sha256 && !is_sha256_hex(*g.events_sha256)) {
+    return fail(Errc::invalid_argument, "segment events_sha256 must be 64 lowercase hex characters", "events_sha256");
+  }
   return run("add_segment", "", [&](sql::Session& s) -> Result<SegmentOutcome> {
     sql::Tx tx(*s, backend_);
     if (!rows::row_exists(*s, "recordings", g.recording_id)) {
@@ -198,16 +232,24 @@ Result<SegmentOutcome> SociCatalog::add_segment(const Segment& g) {
     // concurrent insert of the same seq waits here for the other to commit.
     Sql ins(
         "INSERT INTO segments (recording_id, seq, object_key, size_bytes, sha256, start_offset_ms, duration_ms, "
-        "index_json, created_at, signature_key_id, signature, signed_events_sha256) VALUES (");
+        "index_json, created_at, events_sha256, signature_key_id, signature) VALUES (");
     ins.bind(g.recording_id)(", ").bind(g.seq)(", ").bind(g.object_key)(", ").bind(g.size_bytes)(", ");
     ins.bind(g.sha256)(", ").bind(g.start_offset_ms)(", ").bind(g.duration_ms)(", ").bind(g.index_json)(", ");
-    ins.bind(g.created_at)(", ").bind(g.signature_key_id)(", ").bind(g.signature)(", ").bind(g.signed_events_sha256);
+    ins.bind(g.created_at)(", ").bind(g.events_sha256)(", ").bind(g.signature_key_id)(", ").bind(g.signature);
     ins(") ON CONFLICT (recording_id, seq) DO NOTHING");
     if (sql::exec(*s, ins) == 0) {
-      Sql existing("SELECT sha256 FROM segments WHERE recording_id = ");
-      existing.bind(g.recording_id)(" AND seq = ").bind(g.seq);
-      const auto sha = sql::query_text(*s, existing);
-      if (sha && *sha == g.sha256) return SegmentOutcome::already_present;
+      Sql existing("SELECT ");
+      existing(rows::kSegmentColumns)(" FROM segments s WHERE s.recording_id = ").bind(g.recording_id);
+      existing(" AND s.seq = ").bind(g.seq);
+      const auto stored = rows::fetch_one<rows::SegmentRow>(*s, existing);
+      if (stored && stored->sha256 == g.sha256 && stored->events_sha256 == g.events_sha256) {
+        return SegmentOutcome::already_present;
+      }
+      if (stored && stored->sha256 == g.sha256) {
+        return fail(Errc::conflict, "segment " + std::to_string(g.seq) + " of recording " +
+                                        rows::quote_id(g.recording_id) + " is already stored with " +
+                                        (stored->events_sha256 ? "another events document" : "no events document"));
+      }
       return fail(Errc::conflict, "segment " + std::to_string(g.seq) + " of recording " +
                                       rows::quote_id(g.recording_id) + " already exists with different content");
     }

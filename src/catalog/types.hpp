@@ -8,6 +8,7 @@
 
 #include "audit/chain.hpp"
 #include "common/time.hpp"
+#include "events/events.hpp"
 #include "policy/policy.hpp"
 
 namespace deskaudit::catalog {
@@ -103,6 +104,9 @@ struct Recording {
   std::optional<EpochMs> expires_at;  // end_time + retention; set when finished
   bool legal_hold = false;
   EpochMs created_at = 0;
+  // Set only by list_recordings with an event filter (app, window_title):
+  // the media time of the recording's first matching event.
+  std::optional<std::int64_t> first_match_ms;
 };
 
 struct Segment {
@@ -115,21 +119,55 @@ struct Segment {
   std::int64_t duration_ms = 0;
   std::string index_json = "{}";      // media::FragmentIndex as JSON (for HLS/download)
   EpochMs created_at = 0;
+  // The SHA-256 of the segment's events document, when it has one (the
+  // document was stored with this hash before the segment).
+  std::optional<std::string> events_sha256;
   // The agent's signature over the segment's statement (docs/evidence.md);
   // both empty for an unsigned segment (an agent that had no key).
   std::string signature_key_id = {};
-  std::string signature = {};        // base64 of the 64-byte Ed25519 signature
-  std::string signed_events_sha256 = {};  // the events digest as signed: 64 hex or "-" ("" when unsigned)
+  std::string signature = {};  // base64 of the 64-byte Ed25519 signature
 };
 
 // An agent's Ed25519 public key. Kept after its computer is deleted and
 // after it is retired: recordings outlive both and stay verifiable.
 struct AgentKey {
-  std::string key_id;       // first 16 hex of SHA-256(public key)
+  std::string key_id;  // first 16 hex of SHA-256(public key)
   std::string computer_id;
-  std::string public_key;   // base64 of 32 bytes
+  std::string public_key;  // base64 of 32 bytes
   EpochMs created_at = 0;
   std::optional<EpochMs> retired_at;  // set when a newer key of the computer replaced it
+};
+
+// A segment's events document as stored (the object at
+// storage::events_key); its events are rows of their own.
+struct EventDocument {
+  std::string recording_id;
+  std::int64_t seq = 0;
+  std::string object_key;
+  std::string sha256;  // lowercase hex of the document's bytes
+  std::int64_t size_bytes = 0;
+  std::int64_t event_count = 0;
+  EpochMs created_at = 0;
+};
+
+// One activity event of a recording: (recording_id, seq, idx) names it,
+// idx being its place in its segment's document.
+struct RecordingEvent {
+  std::string recording_id;
+  std::int64_t seq = 0;
+  std::int64_t idx = 0;
+  events::Event event;
+};
+
+// An event found across recordings, with what the listing shows of its
+// recording.
+struct EventHit {
+  RecordingEvent event;
+  std::string computer_id;
+  std::string computer_name;
+  std::optional<std::string> pool_id;
+  std::string username;
+  EpochMs recording_start = 0;  // the event's wall time is recording_start + t_ms
 };
 
 struct User {
@@ -242,6 +280,36 @@ struct RecordingFilter {
   std::optional<EpochMs> start_time;  // overlap: recording.end (or now/open) >= start_time
   std::optional<EpochMs> end_time;    //          and recording.start <= end_time
   std::optional<RecordingStatus> status;
+  std::optional<Scope> scope;
+  // Activity events (substring, case-insensitive): only recordings with an
+  // event whose app or process contains `app` and (for window events) whose
+  // title contains `window_title`, both in the same event when both are
+  // given; each listed with first_match_ms.
+  std::string app;
+  std::string window_title;
+  bool has_event_filter() const { return !app.empty() || !window_title.empty(); }
+};
+
+// Events of one recording, ascending by (t_ms, seq, idx). Only events of
+// stored segments are listed (a document whose segment has not arrived yet
+// is not part of the recording).
+struct EventFilter {
+  std::vector<std::string> types;  // any of these; empty = every type
+  std::optional<std::int64_t> from_ms;  // t_ms >= from_ms
+  std::optional<std::int64_t> to_ms;    // t_ms <= to_ms
+};
+
+// Events across recordings, newest first by wall time (recording start +
+// t_ms), then recording id, seq, idx descending.
+struct EventSearch {
+  std::string computer_id;
+  std::string pool_id;   // the recording's pool
+  std::string username;  // exact
+  std::string app;           // as RecordingFilter::app
+  std::string window_title;  // as RecordingFilter::window_title
+  std::vector<std::string> types;
+  std::optional<EpochMs> start_time;  // wall time of the event >= start_time
+  std::optional<EpochMs> end_time;    // wall time of the event <= end_time
   std::optional<Scope> scope;
 };
 

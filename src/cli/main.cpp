@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
   // policies
   auto policies = app.add_subcommand("policies", "recording policies")->require_subcommand(1);
   std::string mode, period_start, period_end, notice;
-  int fps = 0, segment_minutes = 0, retention_days = 0;
+  int fps = 0, segment_minutes = 0, retention_days = 0, idle_seconds = 0;
   double segment_mib = 0;
   bool audio = false, no_audio = false, no_notice = false;
   auto add_rule_options = [&](CLI::App* cmd) {
@@ -263,6 +263,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--segment-max-minutes", segment_minutes, policy::choices_text(policy::kSegmentMinutesChoices));
     cmd->add_option("--retention-days", retention_days,
                     std::to_string(policy::kRetentionMinDays) + " to " + std::to_string(policy::kRetentionMaxDays));
+    cmd->add_option("--idle-seconds", idle_seconds,
+                    "activity events: idle after this many seconds without input or screen change (" +
+                        std::to_string(policy::kIdleMinSeconds) + " to " + std::to_string(policy::kIdleMaxSeconds) +
+                        ")");
     cmd->add_option("--notice", notice, "show this message to the user when recording starts");
     cmd->add_flag("--no-notice", no_notice, "no user notice");
   };
@@ -311,7 +315,26 @@ int main(int argc, char** argv) {
   r_list->add_option("--status", status)->check(CLI::IsMember({"recording", "complete", "interrupted"}));
   r_list->add_option("--limit", limit, "rows (1..500)");
   r_list->add_flag("--all", all, "every page");
+  std::string app_filter, window_title, event_types;
+  std::int64_t from_ms = -1, to_ms = -1;  // -1: not given
+  r_list->add_option("--app", app_filter,
+                     "only recordings with an activity event whose application class or process name contains this "
+                     "(case-insensitive); FIRST_MATCH_MS is the media time of the first such event");
+  r_list->add_option("--window-title", window_title,
+                     "only recordings with a window whose title contains this (case-insensitive); with --app, the "
+                     "same event must match both");
   recs->add_subcommand("show", "one recording with its segments")->add_option("id", id)->required();
+  auto r_events = recs->add_subcommand("events", "a recording's activity events (windows, applications, idle, lock, "
+                                                 "session), by media time");
+  r_events->add_option("id", id)->required();
+  r_events->add_option("--type", event_types,
+                       "only these types, comma-separated: window, app.start, app.exit, idle, active, lock, unlock, "
+                       "session.connect, session.disconnect, recording.pause, recording.resume, resolution");
+  r_events->add_option("--from-ms", from_ms, "from this media time (ms from the recording's start)")
+      ->check(CLI::NonNegativeNumber);
+  r_events->add_option("--to-ms", to_ms, "up to this media time (ms)")->check(CLI::NonNegativeNumber);
+  r_events->add_option("--limit", limit, "rows (1..1000)");
+  r_events->add_flag("--all", all, "every page");
   auto r_dl = recs->add_subcommand("download", "download as one MP4 file");
   r_dl->add_option("id", id)->required();
   r_dl->add_option("-o,--output", out, "file (default: the server's file name in the current directory)");
@@ -325,6 +348,20 @@ int main(int argc, char** argv) {
   recs->add_subcommand("delete", "delete a recording now")->add_option("id", id)->required();
   recs->add_subcommand("hold", "put a legal hold on a recording")->add_option("id", id)->required();
   recs->add_subcommand("release", "release a legal hold")->add_option("id", id)->required();
+
+  // activity events across recordings
+  auto evs = app.add_subcommand("events", "activity events across recordings")->require_subcommand(1);
+  auto ev_search = evs->add_subcommand("search", "find activity events in the recordings you may list, newest first");
+  ev_search->add_option("--computer", computer_id);
+  ev_search->add_option("--pool", pool_id, "the pool the recording was made in");
+  ev_search->add_option("--user", user, "the session's user name (exact)");
+  ev_search->add_option("--app", app_filter, "application class or process name contains this (case-insensitive)");
+  ev_search->add_option("--window-title", window_title, "window title contains this (case-insensitive)");
+  ev_search->add_option("--type", event_types, "only these types, comma-separated (see recordings events --help)");
+  ev_search->add_option("--from", from, "RFC 3339: events at or after this wall time");
+  ev_search->add_option("--to", to, "RFC 3339: events at or before this wall time");
+  ev_search->add_option("--limit", limit, "rows (1..1000)");
+  ev_search->add_flag("--all", all, "every page");
 
   // users, roles, tokens, audit
   auto users = app.add_subcommand("users", "administrators")->require_subcommand(1);
@@ -409,6 +446,7 @@ int main(int argc, char** argv) {
     if (segment_mib > 0) r["segment_max_bytes"] = static_cast<std::int64_t>(segment_mib * 1024 * 1024);
     if (segment_minutes) r["segment_max_minutes"] = segment_minutes;
     if (retention_days) r["retention_days"] = retention_days;
+    if (idle_seconds) r["idle_seconds"] = idle_seconds;
     if (!notice.empty()) {
       r["user_notice"] = true;
       r["user_notice_message"] = notice;
@@ -565,10 +603,22 @@ int main(int argc, char** argv) {
       const auto path = "/api/v1/recordings" + query_string({{"computer_id", computer_id}, {"pool_id", pool_id},
                                                              {"policy_id", policy_id}, {"username", user},
                                                              {"start_time", from}, {"end_time", to}, {"status", status},
+                                                             {"app", app_filter}, {"window_title", window_title},
                                                              {"limit", all ? "" : std::to_string(limit)}});
       result = all ? api.get_all(path) : api.get(path);
-      table(recording_cols);
+      auto cols = recording_cols;
+      if (!app_filter.empty() || !window_title.empty()) cols.emplace_back("FIRST_MATCH_MS", "first_match_ms");
+      table(cols);
     } else if (verb == "show") result = api.get("/api/v1/recordings/" + enc(id));
+    else if (verb == "events") {
+      const auto ms = [](std::int64_t v) { return v >= 0 ? std::to_string(v) : std::string(); };
+      const auto path = "/api/v1/recordings/" + enc(id) + "/events" +
+                        query_string({{"type", event_types}, {"from_ms", ms(from_ms)}, {"to_ms", ms(to_ms)},
+                                      {"limit", all ? "" : std::to_string(limit)}});
+      result = all ? api.get_all(path, 1'000'000) : api.get(path);
+      table({{"T_MS", "t_ms"}, {"TIME", "time"}, {"TYPE", "type"}, {"APP", "app"}, {"PROCESS", "process"},
+             {"PID", "pid"}, {"TITLE", "title"}});
+    }
     else if (verb == "download") {
       if (out.empty()) {
         auto rec = api.get("/api/v1/recordings/" + enc(id));
@@ -618,6 +668,15 @@ int main(int argc, char** argv) {
     } else if (verb == "delete") result = api.del("/api/v1/recordings/" + enc(id));
     else if (verb == "hold") result = api.put("/api/v1/recordings/" + enc(id) + "/legal-hold");
     else if (verb == "release") result = api.del("/api/v1/recordings/" + enc(id) + "/legal-hold");
+  } else if (cmd == "events") {
+    const auto path = "/api/v1/events" + query_string({{"computer_id", computer_id}, {"pool_id", pool_id},
+                                                       {"username", user}, {"app", app_filter},
+                                                       {"window_title", window_title}, {"type", event_types},
+                                                       {"from", from}, {"to", to},
+                                                       {"limit", all ? "" : std::to_string(limit)}});
+    result = all ? api.get_all(path, 1'000'000) : api.get(path);
+    table({{"TIME", "time"}, {"RECORDING", "recording_id"}, {"T_MS", "t_ms"}, {"COMPUTER", "computer_name"},
+           {"USER", "username"}, {"TYPE", "type"}, {"APP", "app"}, {"TITLE", "title"}});
   } else if (cmd == "users") {
     if (verb == "list") { result = api.get("/api/v1/users"); table({{"ID", "id"}, {"USERNAME", "username"}, {"DISABLED", "disabled"}, {"ROLES", "roles"}}); }
     else if (verb == "create") {

@@ -19,6 +19,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::password_change_required: return "password_change_required";
     case Errc::io: return "io_error";
     case Errc::corrupt: return "corrupt";
+    case Errc::events_missing: return "events_missing";
     case Errc::internal: return "internal";
   }
   return "internal";

@@ -23,6 +23,7 @@ enum class Errc {
   password_change_required,  // signed in with a password that must be changed first (403)
   io,                 // local I/O failure (500)
   corrupt,            // stored or received data fails validation (500/422)
+  events_missing,     // a segment names an events document the server does not hold (422)
   internal,           // anything else (500)
 };
 

@@ -21,6 +21,7 @@ int http_status_for(Errc code) noexcept {
       return 413;
     case Errc::unprocessable:
     case Errc::corrupt:  // what the client sent fails validation
+    case Errc::events_missing:
       return 422;
     case Errc::too_many_requests:
       return 429;
@@ -46,6 +47,7 @@ Errc errc_for_status(long status, std::string_view error_code) noexcept {
                                      Errc::password_change_required,
                                      Errc::io,
                                      Errc::corrupt,
+                                     Errc::events_missing,
                                      Errc::internal};
   if (!error_code.empty() && status >= 400 && status <= 499) {
     for (Errc c : all) {

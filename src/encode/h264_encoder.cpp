@@ -23,6 +23,9 @@ std::string av_error_text(int errnum) {
 }
 
 void X264Deleter::operator()(x264_t* h) const noexcept { x264_encoder_close(h); }
+// The parameter sets are copies of x264_encoder_parameters() plus options
+// without allocated values; nothing of theirs is to be freed but the struct.
+void X264ParamDeleter::operator()(x264_param_t* p) const noexcept { delete p; }
 
 namespace {
 
@@ -66,6 +69,8 @@ Result<H264Encoder> H264Encoder::open(const EncoderOptions& o) {
     return fail(Errc::invalid_argument, "fps " + std::to_string(o.fps) + " is not one of the policy's choices");
   }
   if (o.threads < 1 || o.threads > 16) return fail(Errc::invalid_argument, "threads outside 1..16");
+  if (o.careful_crf_offset < 0 || o.careful_crf_offset > 10)
+    return fail(Errc::invalid_argument, "careful_crf_offset outside 0..10");
 
   x264_param_t p;
   if (x264_param_default_preset(&p, o.preset.c_str(), o.tune.empty() ? nullptr : o.tune.c_str()) < 0)
@@ -122,6 +127,15 @@ Result<H264Encoder> H264Encoder::open(const EncoderOptions& o) {
   x264_param_t used;
   x264_encoder_parameters(enc.x264_.get(), &used);
   enc.use_quant_offsets_ = used.rc.i_aq_mode != X264_AQ_NONE;
+  enc.fast_.reset(new x264_param_t(used));
+  enc.careful_.reset(new x264_param_t(used));
+  if (auto st = apply_params(*enc.careful_, o.careful_params); !st) return std::unexpected(st.error());
+  if (used.rc.i_rc_method == X264_RC_CRF)
+    enc.careful_->rc.f_rf_constant = std::min(51.0f, used.rc.f_rf_constant + static_cast<float>(o.careful_crf_offset));
+  // Both sets must be valid for reconfig; try them now, not mid-recording.
+  if (x264_encoder_reconfig(enc.x264_.get(), enc.careful_.get()) < 0 ||
+      x264_encoder_reconfig(enc.x264_.get(), enc.fast_.get()) < 0)
+    return fail(Errc::invalid_argument, "careful libx264 options '" + o.careful_params + "' are refused");
   enc.width_ = o.width;
   enc.height_ = o.height;
   enc.mb_w_ = (o.width + 15) / 16;
@@ -182,7 +196,13 @@ Result<Planes> H264Encoder::picture() {
 }
 
 Result<AvPacketPtr> H264Encoder::encode(std::int64_t pts_ms, FrameKind kind, std::span<const QualityRegion> regions,
-                                        std::optional<std::span<const ChangedArea>> changed) {
+                                        std::optional<std::span<const ChangedArea>> changed, bool careful) {
+  if (careful != careful_now_) {
+    // Takes effect on this frame: no lookahead, no frame threads.
+    if (x264_encoder_reconfig(x264_.get(), careful ? careful_.get() : fast_.get()) < 0)
+      return fail(Errc::internal, "libx264 refused to switch its analysis settings");
+    careful_now_ = careful;
+  }
   auto planes = picture();
   x264_picture_t in;
   x264_picture_init(&in);

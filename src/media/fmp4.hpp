@@ -5,7 +5,8 @@
 //
 // A segment file = init segment (ftyp + moov with mvex/trex, exactly one
 // H.264 video track, sample entry avc1/avc3, and at most one audio track,
-// Opus with dOps; empty sample tables) followed by whole fragments (moof +
+// Opus with dOps or AAC-LC as mp4a with esds (a Windows agent may use AAC);
+// empty sample tables) followed by whole fragments (moof +
 // mdat: a video traf, then with an audio track at most one audio traf, each
 // with tfdt and default-base-is-moof or moof-relative data offsets, their
 // samples in that order in the mdat). A fragment's timing is its video's. Free/skip boxes may appear between top-level
@@ -21,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,8 +53,8 @@ struct FragmentIndex {
   // The audio track, when the file has one (audio_codec empty otherwise).
   std::uint32_t audio_track_id = 0;
   std::uint32_t audio_timescale = 0;
-  std::string audio_codec;       // RFC 6381: "opus"
-  std::string audio_config_hex;  // the dOps payload as lowercase hex
+  std::string audio_codec;       // RFC 6381: "opus" or "mp4a.40.2"
+  std::string audio_config_hex;  // the dOps or esds payload as lowercase hex
   std::vector<Fragment> fragments;
 
   bool has_audio() const { return !audio_codec.empty(); }
@@ -108,6 +110,16 @@ struct PlaylistOptions {
 // frame) or where the init parameters (codec, size, timescale, avcC) change.
 std::string build_hls_playlist(const std::vector<PlaylistSegment>& segments,
                                const PlaylistOptions& opts);
+
+// HLS multivariant (master) playlist: one variant, the media playlist at
+// `media_uri`, with BANDWIDTH (the peak fragment bit rate), AVERAGE-BANDWIDTH,
+// RESOLUTION (the largest picture) and CODECS naming every track the
+// segments hold: the video codec of the highest profile and level
+// ("avc1.64001f"), then each audio codec once ("avc1.64001f,opus",
+// "avc1.64001f,mp4a.40.2"). Without a fragment yet (a recording that just
+// began) CODECS and RESOLUTION are left out and BANDWIDTH is 0: the player
+// reads the tracks from the init segment then.
+std::string build_hls_master_playlist(const std::vector<PlaylistSegment>& segments, std::string_view media_uri);
 
 // Whole-recording download: a virtual MP4 file assembled from pieces (no copy
 // on disk). A piece is either stored bytes (seq set: [offset, offset+size) of

@@ -123,4 +123,60 @@ std::string build_hls_playlist(const std::vector<PlaylistSegment>& segments, con
   return out;
 }
 
+namespace {
+
+// avc1.PPCCLL: profile_idc, then level_idc decide which stream is the most
+// demanding; a player set up for it decodes the others.
+std::uint32_t avc_rank(const std::string& codec) {
+  const auto dot = codec.find('.');
+  if (dot == std::string::npos || codec.size() != dot + 7) return 0;
+  std::uint32_t v = 0;
+  for (std::size_t i = dot + 1; i < codec.size(); ++i) {
+    const char c = codec[i];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    v = v * 16 + static_cast<std::uint32_t>(d);
+  }
+  return ((v >> 16) << 8) | (v & 0xff);  // profile, level (the constraint flags do not rank)
+}
+
+}  // namespace
+
+std::string build_hls_master_playlist(const std::vector<PlaylistSegment>& segments, std::string_view media_uri) {
+  std::string video;
+  std::vector<std::string> audio;
+  int width = 0, height = 0;
+  __int128 peak_bps = 0, total_bits = 0, total_ms = 0;
+  for (const auto& s : segments) {
+    const auto& idx = s.index;
+    if (idx.fragments.empty() || idx.timescale == 0) continue;
+    if (video.empty() || avc_rank(idx.codec) > avc_rank(video)) video = idx.codec;
+    if (idx.has_audio() && std::find(audio.begin(), audio.end(), idx.audio_codec) == audio.end())
+      audio.push_back(idx.audio_codec);
+    if (static_cast<std::int64_t>(idx.width) * idx.height > static_cast<std::int64_t>(width) * height) {
+      width = idx.width;
+      height = idx.height;
+    }
+    for (const auto& f : idx.fragments) {
+      const __int128 ms = rescale(f.duration, idx.timescale, 1000);
+      total_bits += static_cast<__int128>(f.size) * 8;
+      total_ms += ms;
+      if (ms > 0) peak_bps = std::max(peak_bps, (static_cast<__int128>(f.size) * 8 * 1000 + ms - 1) / ms);
+    }
+  }
+  const auto clamp = [](__int128 v) {
+    return static_cast<long long>(std::min<__int128>(v, std::numeric_limits<std::int64_t>::max()));
+  };
+  const __int128 average_bps = total_ms > 0 ? (total_bits * 1000 + total_ms - 1) / total_ms : 0;
+  std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
+  out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={}", clamp(peak_bps), clamp(average_bps));
+  if (!video.empty()) {
+    std::string codecs = video;
+    for (const auto& a : audio) codecs += "," + a;
+    out += fmt::format(",CODECS=\"{}\",RESOLUTION={}x{}", codecs, width, height);
+  }
+  out += fmt::format("\n{}\n", media_uri);
+  return out;
+}
+
 }  // namespace deskaudit::media

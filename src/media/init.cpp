@@ -118,8 +118,81 @@ Result<Box> only_sample_entry(const Box& trak) {
 
 constexpr std::size_t kMaxAudioConfigBytes = 1024;
 
-// The audio track: Opus (ISO/IEC 14496-12 AudioSampleEntry 'Opus' + dOps,
-// "Encapsulation of Opus in ISOBMFF"), 48 kHz.
+// An MPEG-4 descriptor (ISO/IEC 14496-1 7.2.2): tag, then a size of 1 to 4
+// bytes of 7 bits each, then that many bytes, all inside `in`. Returns the
+// descriptor's bytes; empty with ok() false when the tag differs or the size
+// runs past the end.
+std::span<const std::byte> read_descriptor(ByteReader& in, std::uint8_t tag) {
+  if (in.u8() != tag) {
+    in.skip(in.remaining() + 1);  // sticky failure
+    return {};
+  }
+  std::size_t size = 0;
+  for (int i = 0; i < 4; ++i) {
+    const std::uint8_t b = in.u8();
+    size = (size << 7) | (b & 0x7fu);
+    if ((b & 0x80u) == 0) return in.bytes(size);
+  }
+  in.skip(in.remaining() + 1);  // a fifth size byte: not a descriptor
+  return {};
+}
+
+// AAC-LC in an 'mp4a' AudioSampleEntry (ISO/IEC 14496-14): esds holds an
+// ES_Descriptor whose DecoderConfigDescriptor names MPEG-4 Audio and whose
+// DecoderSpecificInfo is the AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1).
+// Returns the RFC 6381 codec, "mp4a.40.2".
+Result<std::string> parse_esds(const Box& esds) {
+  const auto bad = [&](std::string_view what) {
+    return box_error(Errc::unprocessable, esds.header, fmt::format("bad AAC decoder configuration: {}", what));
+  };
+  ByteReader box(esds.payload);
+  if (box.u32() != 0 || !box.ok()) return bad("expected version 0 and no flags");
+  auto es_bytes = read_descriptor(box, 0x03);
+  if (!box.ok()) return bad("no ES_Descriptor (tag 3) that fits the box");
+  ByteReader es(es_bytes);
+  es.u16();  // ES_ID
+  const std::uint8_t es_flags = es.u8();
+  if ((es_flags & 0x80u) != 0) es.skip(2);  // dependsOn_ES_ID
+  if ((es_flags & 0x40u) != 0) es.skip(es.u8());  // URL
+  if ((es_flags & 0x20u) != 0) es.skip(2);  // OCR_ES_Id
+  auto dc_bytes = read_descriptor(es, 0x04);
+  if (!es.ok()) return bad("no DecoderConfigDescriptor (tag 4) that fits the ES_Descriptor");
+  ByteReader dc(dc_bytes);
+  const std::uint8_t object_type = dc.u8();
+  const std::uint8_t stream_type = dc.u8() >> 2;
+  dc.skip(3 + 4 + 4);  // bufferSizeDB, maxBitrate, avgBitrate
+  if (!dc.ok()) return bad("DecoderConfigDescriptor too short");
+  if (object_type != 0x40 || stream_type != 0x05) {
+    return bad(fmt::format("object type 0x{:02x}, stream type {}: expected MPEG-4 Audio (0x40, 5)", object_type,
+                           stream_type));
+  }
+  auto asc = read_descriptor(dc, 0x05);
+  if (!dc.ok() || asc.size() < 2) return bad("no AudioSpecificConfig (DecoderSpecificInfo, tag 5) of at least 2 bytes");
+  // audioObjectType:5 samplingFrequencyIndex:4 [samplingFrequency:24] channelConfiguration:4
+  const unsigned b0 = std::to_integer<unsigned>(asc[0]), b1 = std::to_integer<unsigned>(asc[1]);
+  const unsigned aot = b0 >> 3;
+  const unsigned freq_index = ((b0 & 0x07u) << 1) | (b1 >> 7);
+  if (aot != 2) return bad(fmt::format("audio object type {}, expected 2 (AAC-LC)", aot));
+  unsigned channels = 0;
+  if (freq_index == 15) {
+    if (asc.size() < 5) return bad("AudioSpecificConfig too short for its explicit sampling frequency");
+    // 24 bits of frequency follow the index: the channels start at bit 33.
+    const unsigned b4 = std::to_integer<unsigned>(asc[4]);
+    const unsigned freq = ((b1 & 0x7fu) << 17) | (std::to_integer<unsigned>(asc[2]) << 9) |
+                          (std::to_integer<unsigned>(asc[3]) << 1) | (b4 >> 7);
+    if (freq == 0) return bad("sampling frequency 0");
+    channels = (b4 >> 3) & 0x0fu;
+  } else if (freq_index > 12) {
+    return bad(fmt::format("reserved sampling frequency index {}", freq_index));
+  } else {
+    channels = (b1 >> 3) & 0x0fu;
+  }
+  if (channels < 1 || channels > 7) return bad(fmt::format("channel configuration {}, expected 1 to 7", channels));
+  return std::string("mp4a.40.2");
+}
+
+// The audio track: Opus (AudioSampleEntry 'Opus' + dOps, "Encapsulation of
+// Opus in ISOBMFF") or AAC-LC ('mp4a' + esds).
 Status parse_audio_trak(const Box& trak, InitInfo& info) {
   auto tkhd = child_path(trak, {fourcc("tkhd")});
   if (!tkhd) return std::unexpected(tkhd.error());
@@ -140,28 +213,36 @@ Status parse_audio_trak(const Box& trak, InitInfo& info) {
   info.audio_timescale = *timescale;
   auto entry = only_sample_entry(trak);
   if (!entry) return std::unexpected(entry.error());
-  if (entry->type() != fourcc("Opus")) {
+  const bool opus = entry->type() == fourcc("Opus");
+  if (!opus && entry->type() != fourcc("mp4a")) {
     return box_error(Errc::unprocessable, entry->header,
-                     fmt::format("audio sample entry is '{}', expected Opus", fourcc_text(entry->type())));
+                     fmt::format("audio sample entry is '{}', expected Opus or mp4a (AAC-LC)", fourcc_text(entry->type())));
   }
   // AudioSampleEntry: 8 bytes SampleEntry + 20 bytes of audio fields, then boxes.
   constexpr std::size_t kAudioEntryFields = 28;
   if (entry->payload.size() < kAudioEntryFields) return box_error(Errc::corrupt, entry->header, "too short");
-  auto boxes = parse_children(entry->payload.subspan(kAudioEntryFields), entry->payload_offset() + kAudioEntryFields, "Opus");
+  auto boxes = parse_children(entry->payload.subspan(kAudioEntryFields), entry->payload_offset() + kAudioEntryFields,
+                              fourcc_text(entry->type()));
   if (!boxes) return std::unexpected(boxes.error());
-  auto dops = only_child(*boxes, fourcc("dOps"), *entry);
-  if (!dops) return std::unexpected(dops.error());
-  ByteReader in(dops->payload);
-  const std::uint8_t version = in.u8();
-  const std::uint8_t channels = in.u8();
-  in.u16();  // pre-skip
-  const std::uint32_t rate = in.u32();
-  if (!in.ok() || version != 0 || channels == 0 || rate == 0)
-    return box_error(Errc::corrupt, dops->header, "bad Opus decoder configuration");
-  if (dops->payload.size() > kMaxAudioConfigBytes)
-    return box_error(Errc::unprocessable, dops->header, "Opus decoder configuration too large");
-  info.audio_codec = "opus";
-  info.audio_config_hex = hex(dops->payload);
+  auto config = only_child(*boxes, fourcc(opus ? "dOps" : "esds"), *entry);
+  if (!config) return std::unexpected(config.error());
+  if (config->payload.size() > kMaxAudioConfigBytes)
+    return box_error(Errc::unprocessable, config->header, "audio decoder configuration too large");
+  if (opus) {
+    ByteReader in(config->payload);
+    const std::uint8_t version = in.u8();
+    const std::uint8_t channels = in.u8();
+    in.u16();  // pre-skip
+    const std::uint32_t rate = in.u32();
+    if (!in.ok() || version != 0 || channels == 0 || rate == 0)
+      return box_error(Errc::corrupt, config->header, "bad Opus decoder configuration");
+    info.audio_codec = "opus";
+  } else {
+    auto codec = parse_esds(*config);
+    if (!codec) return std::unexpected(codec.error());
+    info.audio_codec = std::move(*codec);
+  }
+  info.audio_config_hex = hex(config->payload);
   return {};
 }
 

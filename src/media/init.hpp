@@ -1,6 +1,7 @@
 #pragma once
 // Internal to deskaudit_media: the init segment (ftyp + moov) of a fragmented
-// MP4 with exactly one H.264 video track and at most one Opus audio track.
+// MP4 with exactly one H.264 video track and at most one audio track (Opus or
+// AAC-LC).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,8 +29,8 @@ struct InitInfo {
   // The audio track; audio_track_id 0 when there is none.
   std::uint32_t audio_track_id = 0;
   std::uint32_t audio_timescale = 0;
-  std::string audio_codec;       // RFC 6381: "opus"
-  std::string audio_config_hex;  // dOps payload
+  std::string audio_codec;       // RFC 6381: "opus" or "mp4a.40.2"
+  std::string audio_config_hex;  // dOps or esds payload
   std::uint32_t audio_trex_duration = 0;
   std::uint32_t audio_trex_size = 0;
   std::uint32_t audio_trex_flags = 0;
@@ -39,7 +40,7 @@ struct InitInfo {
 Status check_ftyp(const Box& ftyp);
 // Validates the moov of a fragmented MP4 (mvex present, empty sample tables,
 // one video track, avc1/avc3 with avcC, and at most one audio track, Opus with
-// dOps) and extracts its parameters.
+// dOps or AAC-LC as mp4a with an esds whose AudioSpecificConfig is checked) and extracts its parameters.
 Result<InitInfo> parse_moov(const Box& moov);
 // Validates bytes that hold only an init segment (ftyp, moov, free/skip).
 Result<InitInfo> parse_init_segment(std::span<const std::byte> init_segment);

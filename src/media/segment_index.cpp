@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -541,6 +542,14 @@ Result<T> json_uint(const nlohmann::json& j, std::string_view name, std::uint64_
   return static_cast<T>(v);
 }
 
+// RFC 6381 codec strings as the validator writes them ("avc1.64001f",
+// "opus", "mp4a.40.2"): they go into playlists between quotes.
+bool codec_text_ok(const std::string& codec) {
+  return !codec.empty() && codec.size() <= 64 && std::all_of(codec.begin(), codec.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+  });
+}
+
 }  // namespace
 
 Result<FragmentIndex> fragment_index_from_json(const nlohmann::json& j) {
@@ -569,6 +578,7 @@ Result<FragmentIndex> fragment_index_from_json(const nlohmann::json& j) {
   idx.width = *width;
   idx.height = *height;
   idx.codec = j["codec"].get<std::string>();
+  if (!codec_text_ok(idx.codec)) return fail(Errc::corrupt, "fragment index: 'codec' is not an RFC 6381 codec");
   idx.avcc_hex = j["avcc"].get<std::string>();
   if (j.contains("audio")) {
     const auto& a = j["audio"];
@@ -584,6 +594,8 @@ Result<FragmentIndex> fragment_index_from_json(const nlohmann::json& j) {
     idx.audio_track_id = *atrack;
     idx.audio_timescale = *ascale;
     idx.audio_codec = a["codec"].get<std::string>();
+    if (!codec_text_ok(idx.audio_codec))
+      return fail(Errc::corrupt, "fragment index: audio 'codec' is not an RFC 6381 codec");
     idx.audio_config_hex = a["config"].get<std::string>();
   }
   std::uint64_t next_offset = idx.init_size;

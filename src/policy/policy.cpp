@@ -64,6 +64,10 @@ Status validate(const RecordingRule& r) {
     return bad("retention_days",
                "must be from " + std::to_string(kRetentionMinDays) + " to " + std::to_string(kRetentionMaxDays));
   }
+  if (r.idle_seconds < kIdleMinSeconds || r.idle_seconds > kIdleMaxSeconds) {
+    return bad("idle_seconds",
+               "must be from " + std::to_string(kIdleMinSeconds) + " to " + std::to_string(kIdleMaxSeconds));
+  }
   if (r.user_notice_message.size() > kNoticeMaxBytes) {
     return bad("user_notice_message", "must have at most " + std::to_string(kNoticeMaxBytes) + " characters");
   }
@@ -100,6 +104,8 @@ Result<RecordingRule> rule_from_json(const json& j, RecordingRule r, UnknownKeys
   const std::string minutes_what = "must be " + choices_text(kSegmentMinutesChoices);
   const std::string retention_what =
       "must be from " + std::to_string(kRetentionMinDays) + " to " + std::to_string(kRetentionMaxDays);
+  const std::string idle_what =
+      "must be from " + std::to_string(kIdleMinSeconds) + " to " + std::to_string(kIdleMaxSeconds);
   const std::string bytes_what = "must be from " + std::to_string(kSegmentMinBytes) + " to " +
                                  std::to_string(kSegmentMaxBytes) + " (" + std::to_string(kSegmentMaxBytes >> 20) +
                                  " MiB)";
@@ -115,7 +121,8 @@ Result<RecordingRule> rule_from_json(const json& j, RecordingRule r, UnknownKeys
   for (auto st : {read_int("fps", kMinFps, kMaxFps, fps_what, r.fps),
                   read_int("segment_max_bytes", kSegmentMinBytes, kSegmentMaxBytes, bytes_what, r.segment_max_bytes),
                   read_int("segment_max_minutes", 1, 24 * 60, minutes_what, r.segment_max_minutes),
-                  read_int("retention_days", kRetentionMinDays, kRetentionMaxDays, retention_what, r.retention_days)}) {
+                  read_int("retention_days", kRetentionMinDays, kRetentionMaxDays, retention_what, r.retention_days),
+                  read_int("idle_seconds", kIdleMinSeconds, kIdleMaxSeconds, idle_what, r.idle_seconds)}) {
     if (!st) return std::unexpected(st.error());
   }
   for (auto [key, out] : {std::pair{"audio", &r.audio}, std::pair{"user_notice", &r.user_notice}}) {
@@ -142,7 +149,8 @@ json rule_to_json(const RecordingRule& r) {
           {"segment_max_minutes", r.segment_max_minutes},
           {"retention_days", r.retention_days},
           {"user_notice", r.user_notice},
-          {"user_notice_message", r.user_notice_message}};
+          {"user_notice_message", r.user_notice_message},
+          {"idle_seconds", r.idle_seconds}};
 }
 
 Result<BodyFields> body_from_json(const json& body, BodyKind kind, const RecordingRule& base) {

@@ -34,6 +34,10 @@ inline constexpr std::array<int, 4> kSegmentMinutesChoices = {10, 20, 30, 60};
 // the upload's body limit could never be sent.
 inline constexpr std::int64_t kSegmentMinBytes = 64 << 10;
 inline constexpr std::int64_t kSegmentMaxBytes = 32 << 20;
+// Seconds without input and without screen change after which the agent
+// marks the session idle (activity events).
+inline constexpr int kIdleMinSeconds = 10;
+inline constexpr int kIdleMaxSeconds = 3600;
 inline constexpr int kRetentionMinDays = 1;
 inline constexpr int kRetentionMaxDays = 3650;
 // Bytes of UTF-8 in the notice shown to the user.
@@ -64,13 +68,14 @@ struct RecordingRule {
   int retention_days = 30;
   bool user_notice = false;
   std::string user_notice_message;
+  int idle_seconds = 30;
   bool operator==(const RecordingRule&) const = default;
 };
 
 // The JSON keys of a rule, in api.md order.
-inline constexpr std::array<std::string_view, 10> kRuleKeys = {
-    "mode",           "period_start", "period_end",         "fps", "audio", "segment_max_bytes", "segment_max_minutes",
-    "retention_days", "user_notice",  "user_notice_message"};
+inline constexpr std::array<std::string_view, 11> kRuleKeys = {
+    "mode",           "period_start", "period_end",          "fps",         "audio", "segment_max_bytes", "segment_max_minutes",
+    "retention_days", "user_notice",  "user_notice_message", "idle_seconds"};
 
 // Checks every value of a rule against the allowed ones. Errors are
 // unprocessable and name the field as "recording.<key>".

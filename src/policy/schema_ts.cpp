@@ -39,6 +39,8 @@ std::string schema_ts() {
   out += "export const SEGMENT_MAX_BYTES = " + std::to_string(kSegmentMaxBytes) + ";\n";
   out += "export const RETENTION_MIN_DAYS = " + std::to_string(kRetentionMinDays) + ";\n";
   out += "export const RETENTION_MAX_DAYS = " + std::to_string(kRetentionMaxDays) + ";\n";
+  out += "export const IDLE_MIN_SECONDS = " + std::to_string(kIdleMinSeconds) + ";\n";
+  out += "export const IDLE_MAX_SECONDS = " + std::to_string(kIdleMaxSeconds) + ";\n";
   out += "export const NOTICE_MAX_BYTES = " + std::to_string(kNoticeMaxBytes) + ";\n";
   out += "export const NAME_MAX_BYTES = " + std::to_string(kNameMaxBytes) + ";\n";
   out += "/** A new policy's rule on the server (POST without \"recording\"). */\n";

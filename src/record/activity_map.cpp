@@ -16,6 +16,7 @@ ActivityMap::ActivityMap(int width, int height, ActivityOptions options)
 
 std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Rect> changed, std::int64_t t_ms) {
   std::vector<encode::QualityRegion> out;
+  hot_mbs_ = 0;
   if (options_.hot_qp_offset == 0) return out;
   std::fill(changed_.begin(), changed_.end(), 0);
   for (const auto& r : changed) {
@@ -31,7 +32,10 @@ std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Re
       last_change_ms_[i] = t_ms;
       const bool hot = streak_[i] >= options_.hot_frames;
       coarse_[i] = hot ? 1 : 0;
-      if (hot) offset_[i] = static_cast<std::int8_t>(options_.hot_qp_offset);
+      if (hot) {
+        offset_[i] = static_cast<std::int8_t>(options_.hot_qp_offset);
+        ++hot_mbs_;
+      }
     } else {
       streak_[i] = 0;
       if (coarse_[i] != 0 && t_ms - last_change_ms_[i] >= options_.refine_after_ms) {
@@ -76,19 +80,22 @@ std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Re
 
 bool ActivityMap::small_and_hot(std::span<const capture::Rect> changed, int max_mbs) const {
   if (options_.hot_qp_offset == 0 || changed.empty()) return false;
-  int count = 0;
+  // Distinct macroblocks: a held-back change and the next one of the same
+  // area (the clock's next tick) overlap and are still one small change.
+  std::vector<std::size_t> mbs;
   for (const auto& r : changed) {
     if (r.width <= 0 || r.height <= 0) continue;
     const int x0 = std::clamp(r.x / 16, 0, mb_w_), x1 = std::clamp((r.x + r.width + 15) / 16, 0, mb_w_);
     const int y0 = std::clamp(r.y / 16, 0, mb_h_), y1 = std::clamp((r.y + r.height + 15) / 16, 0, mb_h_);
-    // Overlapping rectangles count twice: a conservative (larger) count.
-    count += (x1 - x0) * (y1 - y0);
-    if (count > max_mbs) return false;
     for (int y = y0; y < y1; ++y)
-      for (int x = x0; x < x1; ++x)
-        if (streak_[static_cast<std::size_t>(y) * mb_w_ + x] + 1 < options_.hot_frames) return false;
+      for (int x = x0; x < x1; ++x) {
+        const auto i = static_cast<std::size_t>(y) * mb_w_ + x;
+        if (std::find(mbs.begin(), mbs.end(), i) != mbs.end()) continue;
+        if (static_cast<int>(mbs.size()) >= max_mbs || streak_[i] + 1 < options_.hot_frames) return false;
+        mbs.push_back(i);
+      }
   }
-  return count > 0;
+  return !mbs.empty();
 }
 
 std::optional<std::int64_t> ActivityMap::refinement_due_ms() const {

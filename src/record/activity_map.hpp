@@ -28,9 +28,11 @@ class ActivityMap {
   // The quality regions for a frame at t_ms whose changed areas are `changed`
   // (an empty span: a refinement frame without any change).
   std::vector<encode::QualityRegion> plan(std::span<const capture::Rect> changed, std::int64_t t_ms);
+  // Macroblocks the last plan() coded coarser for being in motion.
+  int hot_mbs() const { return hot_mbs_; }
   // When a refinement frame is due if nothing else changes (nullopt: none).
   std::optional<std::int64_t> refinement_due_ms() const;
-  // True when `changed` covers at most max_mbs macroblocks and each of them
+  // True when `changed` covers at most max_mbs distinct macroblocks and each of them
   // is in constant motion (hot with this change): a ticking clock, a spinner.
   bool small_and_hot(std::span<const capture::Rect> changed, int max_mbs) const;
 
@@ -43,6 +45,7 @@ class ActivityMap {
   std::vector<std::int64_t> last_change_ms_;
   std::vector<std::uint8_t> changed_;
   std::vector<std::int8_t> offset_;
+  int hot_mbs_ = 0;
 };
 
 }  // namespace deskaudit::record

@@ -1,8 +1,11 @@
 #include "record/audio_track.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdlib>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace deskaudit::record {
@@ -89,6 +92,7 @@ Status AudioTrack::pad_silence_to(std::int64_t position) {
 }
 
 void AudioTrack::run() {
+  pthread_setname_np(pthread_self(), "da-audio");
   std::unique_ptr<capture::PulseCapture> cap;
   capture_loop(cap);
   std::lock_guard lock(mu_);
@@ -108,6 +112,7 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
   };
   bool resync = true;
   std::deque<std::int64_t> offsets;  // capture estimate minus track position, per chunk
+  std::int64_t drop = 0;             // samples still to drop from the coming chunks (track ahead)
   while (!stopping()) {
     if (!cap) {
       auto c = capture::PulseCapture::open(options_.pulse);
@@ -130,7 +135,7 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
       set_state(AudioState{false, cap->description(), {}});
       resync = true;
     }
-    auto chunk = cap->read();
+    auto chunk = cap->read(options_.idle_limit);
     if (!chunk) {
       {
         std::lock_guard lock(mu_);
@@ -140,8 +145,20 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
       set_state(AudioState{false, {}, chunk.error().message});
       continue;
     }
-    if (!*chunk) continue;  // woken: stop_ is checked above
-    const auto& c = **chunk;
+    if (chunk->status == capture::ReadStatus::woken) continue;  // stop_ is checked above
+    if (chunk->status == capture::ReadStatus::silent) {
+      // Frozen or hung with its socket open: the track goes on as silence,
+      // as when the server is absent, and what it sends when it runs again
+      // is placed by its capture time (overlap with that silence dropped).
+      set_state(AudioState{false, cap->description(),
+                           fmt::format("the audio server sent nothing for over {} ms: it is stopped or not answering ({})",
+                                       options_.idle_limit.count(), cap->description())});
+      if (auto st = pad_silence_to(samples_at(std::chrono::steady_clock::now()) - kSilenceLagSamples); !st)
+        return record_failure(st.error());
+      resync = true;
+      continue;
+    }
+    const auto& c = chunk->chunk;
     std::size_t frames = c.pcm.size() / kChannels;
     const std::int16_t* data = c.pcm.data();
     const std::int64_t at = samples_at(c.captured_at);
@@ -154,7 +171,7 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
     if (resync) {
       shift = at - position_;
       offsets.clear();
-    } else {
+    } else if (drop == 0) {
       offsets.push_back(at - position_);
       if (offsets.size() > kResyncWindow) offsets.pop_front();
       const auto [lo, hi] = std::minmax_element(offsets.begin(), offsets.end());
@@ -164,15 +181,21 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
     if (shift != 0) {
       spdlog::debug("audio timeline moves by {} samples{}", shift, resync ? " (connected)" : "");
       offsets.clear();
+      drop = 0;
       if (shift > 0) {
         if (auto st = pad_silence_to(position_ + shift); !st) return record_failure(st.error());
       } else {
         // Captured before where the track already is (silence laid while
-        // connecting, or a clock running fast): drop the overlap.
-        const auto skip = static_cast<std::size_t>(std::min<std::int64_t>(-shift, static_cast<std::int64_t>(frames)));
-        frames -= skip;
-        data += skip * kChannels;
+        // connecting or while the server was frozen, or a clock running
+        // fast): drop the overlap, over as many chunks as it spans.
+        drop = -shift;
       }
+    }
+    if (drop > 0) {
+      const auto skip = static_cast<std::size_t>(std::min<std::int64_t>(drop, static_cast<std::int64_t>(frames)));
+      frames -= skip;
+      data += skip * kChannels;
+      drop -= static_cast<std::int64_t>(skip);
     }
     if (resync) set_state(AudioState{true, cap->description(), {}});
     resync = false;

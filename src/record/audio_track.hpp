@@ -11,10 +11,14 @@
 // latency); afterwards the track is padded with silence or trimmed only when
 // the capture times of a whole window of chunks (about a second) are all
 // more than kResyncMs away from their positions (clock drift, a hole), so
-// the scheduling jitter of single estimates never cuts the sound. While the server is absent the track
-// is silence, so it stays continuous (players stall at gaps in a track), and
-// a connection is tried every retry_interval.
+// the scheduling jitter of single estimates never cuts the sound. While the server is absent, or
+// connected but sending nothing (frozen: SIGSTOP, hung), the track is
+// silence, so it stays continuous (players stall at gaps in a track); a
+// connection is tried every retry_interval, and the first chunk after a
+// freeze is placed at its capture time like the first after a connection.
 //
+// Capture and encoding run on a thread named "da-audio" (ps, top and
+// bench/record measure the audio path's CPU by it).
 // Thread safety: every public member may be called from any thread.
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +42,9 @@ struct AudioTrackOptions {
   capture::PulseOptions pulse;
   encode::OpusOptions opus;
   std::chrono::milliseconds retry_interval{500};
+  // No data from a connected server for this long: it is frozen or hung
+  // (PulseCapture::read); the state says so and the track goes on as silence.
+  std::chrono::milliseconds idle_limit{1000};
 };
 
 class AudioTrack {

@@ -39,9 +39,21 @@ struct RecorderTuning {
   // constant motion (a clock's seconds, a spinner), is taken at most every
   // small_change_interval_ms (0: at the frame rate like any other); a larger
   // change takes it along at once. An idle desktop with a ticking clock then
-  // costs a frame every 2 s instead of every second.
-  std::int64_t small_change_interval_ms = 2000;
+  // costs a frame every 4 s instead of every second (such digits are coded
+  // as coarsely as H.264 goes anyway: at 2 s they were ~7% of an office
+  // session's bytes, with their fragments ~20%; bench/record).
+  std::int64_t small_change_interval_ms = 4000;
   int small_change_max_mbs = 12;
+  // Frames that carry nothing but such a small change (a clock's tick) are
+  // not each written as a fragment of their own within still_flush_ms (a
+  // moof+mdat costs ~100 bytes, as much as the tick): they wait in memory,
+  // up to this much media time, and go to disk together, or with the next
+  // other frame (which is written within still_flush_ms as usual). Meanwhile
+  // the picture on disk has its duration extended in place, so the file's
+  // end stays within still_flush_ms of the screen; a crash loses at most
+  // this span of ticks, never any other change. 0: off (each written within
+  // still_flush_ms). Not with audio (a fragment carries the audio).
+  std::int64_t small_change_fragment_ms = 10'000;
   capture::BackendChoice backend = capture::BackendChoice::best;
   // Where the pictures come from: unless set, the X display of
   // RecorderOptions::display (tests and benchmarks pass a

@@ -75,16 +75,23 @@ class RecorderImpl final : public Recorder {
   Status take_frame(SteadyClock::time_point now);
   Status handle_resize();
   // changed: the areas that differ from the previous encoded picture.
+  // minor: the frame carries only a small change in constant motion (see
+  // RecorderTuning::small_change_fragment_ms).
   Status encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions,
-                        std::span<const encode::ChangedArea> changed);
+                        std::span<const encode::ChangedArea> changed, bool minor = false);
   Status refine(SteadyClock::time_point now);
   // Encodes what take_frame() held back (deferred_), now.
   Status take_deferred(SteadyClock::time_point now);
   Status repeat_frame(SteadyClock::time_point now);
-  Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment);
+  Status add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment, bool minor);
   Status flush_fragment(std::size_t count, bool hold_last = false);
+  // Sets the held picture's duration to end at until_ms, for good.
   Status extend_held(std::int64_t until_ms);
-  Status close_segment();
+  // Still screen but for frames of small changes waiting in frag_: the held
+  // picture's duration is extended (provisionally) to cover their time.
+  Status cover_with_held(std::int64_t until_ms);
+  bool groups_small_changes() const { return tuning_.small_change_fragment_ms > 0 && !audio_; }
+  Status close_segment(bool last = false);
   Status finish(SteadyClock::time_point now);
   SteadyClock::time_point now() const { return clock_->now(); }
   SteadyClock::time_point time_of(std::int64_t media) const {
@@ -130,6 +137,8 @@ class RecorderImpl final : public Recorder {
   bool new_muxer_pending_ = true;
   std::vector<encode::AvPacketPtr> frag_;  // the fragment being built; the last duration is unknown
   std::int64_t frag_bytes_ = 0;
+  bool frag_minor_ = false;     // every frame in frag_ carries only a small change in constant motion
+  bool minor_covered_ = false;  // frag_'s time is on disk as the held picture's extended duration
   int frames_since_key_ = 0;
   std::int64_t last_key_bytes_ = 0;
   std::int64_t bytes_since_key_ = 0;
@@ -179,10 +188,12 @@ Status RecorderImpl::init() {
   if (o.start_offset_ms < 0) return fail(Errc::invalid_argument, "negative start_offset_ms", "start_offset_ms");
   if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100 ||
       tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames || tuning_.small_change_interval_ms < 0 ||
-      tuning_.small_change_interval_ms > 10'000 || tuning_.small_change_max_mbs < 0)
+      tuning_.small_change_interval_ms > 10'000 || tuning_.small_change_max_mbs < 0 ||
+      tuning_.small_change_fragment_ms < 0 || tuning_.small_change_fragment_ms > 60'000)
     return fail(Errc::invalid_argument,
                 "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum, "
-                "small_change_interval_ms outside 0..10000 or small_change_max_mbs negative");
+                "small_change_interval_ms outside 0..10000, small_change_max_mbs negative or "
+                "small_change_fragment_ms outside 0..60000");
   struct stat st {};
   if (::stat(o.output_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(Errc::invalid_argument, "output directory " + o.output_dir.string() + " does not exist", "output_dir");
@@ -266,7 +277,11 @@ Status RecorderImpl::loop() {
       // A held-back small change is coded at its time first; refinement after.
       if (const auto due = activity_->refinement_due_ms(); due && started_ && !deferred_)
         deadline = std::min(deadline, time_of(grid_ceil(media_ms(std::max(next_allowed, time_of(*due))))));
-      if (!frag_.empty()) deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
+      if (minor_covered_) {
+        deadline = std::min(deadline, time_of(frag_.front()->pts + tuning_.small_change_fragment_ms));
+      } else if (!frag_.empty()) {
+        deadline = std::min(deadline, time_of(frag_.back()->pts + tuning_.still_flush_ms));
+      }
       if (deferred_) deadline = std::min(deadline, deferred_->due);
     }
     auto st = capture_->wait(deadline, pending ? capture::WaitFor::deadline : capture::WaitFor::change, stop_fd_.get());
@@ -301,9 +316,16 @@ Status RecorderImpl::loop() {
         }
         // Still screen: the newest picture goes to disk with its duration so
         // far, so a crash does not lose it; the next frame extends it.
-        if (!frag_.empty() && media_ms(now()) - frag_.back()->pts >= tuning_.still_flush_ms) {
-          frag_.back()->duration = media_ms(now()) - frag_.back()->pts;
-          if (auto r = flush_fragment(frag_.size(), true); !r) return r;
+        // Frames of small changes alone wait (up to small_change_fragment_ms)
+        // while the picture on disk is extended over their time.
+        if (const auto t = media_ms(now()); !frag_.empty() && t - frag_.back()->pts >= tuning_.still_flush_ms) {
+          if (frag_minor_ && held_ && t - frag_.front()->pts < tuning_.small_change_fragment_ms) {
+            if (!minor_covered_)
+              if (auto r = cover_with_held(t); !r) return r;
+          } else {
+            frag_.back()->duration = t - frag_.back()->pts;
+            if (auto r = flush_fragment(frag_.size(), true); !r) return r;
+          }
         }
         break;
       case CaptureStatus::ok:
@@ -331,6 +353,10 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   if (*st == CaptureStatus::reinit) return handle_resize();
   if (*st == CaptureStatus::timeout) return {};  // nothing had changed after all
   auto rects = capture_->last_grab_rects();
+  bool small = false;
+  if (options_.on_screen_change && (!started_ || !activity_->small_and_hot(rects, tuning_.small_change_max_mbs))) {
+    options_.on_screen_change(now);
+  }
   if (!started_) {
     started_ = true;
     t0_ = now;
@@ -344,8 +370,8 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
       deferred_.reset();
     }
     const std::int64_t interval = tuning_.small_change_interval_ms;
-    if (interval > 0 && media_ms(now) - last_pts_ < interval &&
-        activity_->small_and_hot(rects, tuning_.small_change_max_mbs)) {
+    small = interval > 0 && activity_->small_and_hot(rects, tuning_.small_change_max_mbs);
+    if (small && media_ms(now) - last_pts_ < interval) {
       deferred_ = Deferred{std::move(rects), time_of(grid_ceil(last_pts_ + interval))};
       return {};
     }
@@ -357,7 +383,7 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
   std::vector<encode::ChangedArea> changed;
   changed.reserve(rects.size());
   for (const auto& r : rects) changed.push_back({r.x, r.y, r.width, r.height});
-  return encode_and_mux(pts, regions, changed);
+  return encode_and_mux(pts, regions, changed, small);
 }
 
 Status RecorderImpl::take_deferred(SteadyClock::time_point now) {
@@ -370,7 +396,7 @@ Status RecorderImpl::take_deferred(SteadyClock::time_point now) {
   std::vector<encode::ChangedArea> changed;
   changed.reserve(d.rects.size());
   for (const auto& r : d.rects) changed.push_back({r.x, r.y, r.width, r.height});
-  return encode_and_mux(pts, regions, changed);
+  return encode_and_mux(pts, regions, changed, true);
 }
 
 // The screen is still, but parts of it were last coded coarsely while they
@@ -415,13 +441,16 @@ Status RecorderImpl::handle_resize() {
 }
 
 Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::QualityRegion> regions,
-                                    std::span<const encode::ChangedArea> changed) {
+                                    std::span<const encode::ChangedArea> changed, bool minor) {
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
   bool new_segment = new_muxer_pending_ || (has_content && pts - segments_.start_ms() >= options_.segment_max_ms);
   const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
                        (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
   FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;
-  auto pkt = encoder_->encode(pts, kind, regions, changed);
+  // Content that stays on screen (nothing in motion but a clock's digits)
+  // is worth the encoder's careful settings; motion is not.
+  const bool careful = activity_->hot_mbs() <= tuning_.small_change_max_mbs;
+  auto pkt = encoder_->encode(pts, kind, regions, changed, careful);
   if (!pkt) return std::unexpected(pkt.error());
   if (!new_segment && has_content && !fits((*pkt)->size)) {
     // The segment is full. A delta frame cannot start the next one: encode
@@ -432,14 +461,14 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
       // The encoder has seen `pts` once already: the keyframe gets the next
       // millisecond, so timestamps stay strictly increasing.
       pts = ++last_pts_;
-      pkt = encoder_->encode(pts, kind, regions, std::span<const encode::ChangedArea>{});
+      pkt = encoder_->encode(pts, kind, regions, std::span<const encode::ChangedArea>{}, careful);
       if (!pkt) return std::unexpected(pkt.error());
     }
   }
-  return add_packet(std::move(*pkt), kind, new_segment);
+  return add_packet(std::move(*pkt), kind, new_segment, minor && kind == FrameKind::delta);
 }
 
-Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment) {
+Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool new_segment, bool minor) {
   // Sample durations come from pts differences: two packets with one pts
   // would give a zero-length sample and equal decode times in the file.
   if (last_packet_pts_ >= 0 && pkt->pts <= last_packet_pts_) {
@@ -447,11 +476,14 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
     pkt->dts = pkt->pts;
   }
   last_packet_pts_ = pkt->pts;
-  if (auto st = extend_held(pkt->pts); !st) return st;
+  // The held picture on disk keeps its provisional duration until the frame
+  // after it is written (flush_fragment()).
   if (!frag_.empty()) frag_.back()->duration = pkt->pts - frag_.back()->pts;
-  if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= tuning_.fragment_ms))
+  const std::int64_t span = frag_minor_ ? tuning_.small_change_fragment_ms : tuning_.fragment_ms;
+  if (!frag_.empty() && (kind == FrameKind::keyframe || pkt->pts - frag_.front()->pts >= span))
     if (auto st = flush_fragment(frag_.size()); !st) return st;
   if (new_segment) {
+    if (auto st = extend_held(pkt->pts); !st) return st;
     if (auto st = close_segment(); !st) return st;
     if (new_muxer_pending_) {
       auto m = encode::Fmp4Muxer::open(encoder_->parameters(), pkt->pts, audio_ ? audio_->codec() : nullptr);
@@ -461,6 +493,8 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
     }
     if (auto st = segments_.open(muxer_->init_segment(), pkt->pts); !st) return st;
   }
+  frag_minor_ = (frag_.empty() || frag_minor_) && minor && groups_small_changes();
+  minor_covered_ = false;
   frag_bytes_ += pkt->size;
   frag_.push_back(std::move(pkt));
   if (kind == FrameKind::keyframe) {
@@ -477,6 +511,7 @@ Status RecorderImpl::add_packet(encode::AvPacketPtr pkt, FrameKind kind, bool ne
 Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
   count = std::min(count, frag_.size());
   if (count == 0) return {};
+  if (auto st = extend_held(frag_.front()->pts); !st) return st;
   const std::int64_t offset = segments_.size_bytes();
   std::vector<const AVPacket*> pkts;
   pkts.reserve(count);
@@ -500,6 +535,7 @@ Status RecorderImpl::flush_fragment(std::size_t count, bool hold_last) {
     held_ = Held{frag_[count - 1]->pts, offset + static_cast<std::int64_t>(muxer_->last_duration_offset())};
   for (std::size_t i = 0; i < count; ++i) frag_bytes_ -= frag_[i]->size;
   frag_.erase(frag_.begin(), frag_.begin() + static_cast<std::ptrdiff_t>(count));
+  if (frag_.empty()) frag_minor_ = minor_covered_ = false;
   elapsed_ms_ = end;
   return {};
 }
@@ -516,7 +552,19 @@ Status RecorderImpl::extend_held(std::int64_t until_ms) {
   return {};
 }
 
-Status RecorderImpl::close_segment() {
+Status RecorderImpl::cover_with_held(std::int64_t until_ms) {
+  const auto duration = static_cast<std::uint32_t>(std::max<std::int64_t>(1, until_ms - held_->pts));
+  if (auto st = segments_.rewrite_u32(held_->duration_at, duration, held_->pts + duration); !st) return st;
+  elapsed_ms_ = held_->pts + duration;
+  minor_covered_ = true;
+  return {};
+}
+
+Status RecorderImpl::close_segment(bool last) {
+  if (options_.before_segment_close && segments_.is_open() && segments_.fragments() > 0) {
+    options_.before_segment_close(SegmentClosing{segments_.seq(), segments_.start_ms(), segments_.end_ms(), last},
+                                  *this);
+  }
   auto closed = segments_.close();
   if (!closed) return std::unexpected(closed.error());
   if (*closed && on_closed_) on_closed_(**closed);
@@ -547,7 +595,7 @@ Status RecorderImpl::finish(SteadyClock::time_point now) {
   } else if (auto st = extend_held(media_ms(now)); !st) {
     return st;
   }
-  return close_segment();
+  return close_segment(true);
 }
 
 Status RecorderImpl::stop() {

@@ -26,6 +26,15 @@
 
 namespace deskaudit::record {
 
+class Recorder;
+
+struct SegmentClosing {
+  std::int64_t seq = 0;
+  std::int64_t start_ms = 0;  // media time of its first frame
+  std::int64_t end_ms = 0;    // where its last sample ends
+  bool last = false;          // the recorder is stopping: no segment follows
+};
+
 struct RecorderOptions {
   std::string display;                       // X display, ":1"
   int fps = 5;                               // upper bound, one of policy::kFpsChoices; a still screen costs no frames
@@ -39,6 +48,15 @@ struct RecorderOptions {
   // second track (record/audio_track.hpp). Unset: nothing is opened on any
   // audio server and the files have one (video) track.
   std::optional<capture::PulseOptions> audio;
+  // Both run on the recorder's thread and must not block for long.
+  // The screen changed at this instant (a frame was taken), beyond small
+  // areas in constant motion (a clock's seconds, a spinner): for idle
+  // detection, where a ticking clock is no activity.
+  std::function<void(std::chrono::steady_clock::time_point)> on_screen_change;
+  // A segment holding frames is about to be closed (before its rename to
+  // the final name, so a side file written here is in place before the
+  // segment is; see SegmentClosing), with the recorder for its media clock.
+  std::function<void(const SegmentClosing&, const Recorder&)> before_segment_close;
 };
 
 // For recording-status: is sound being recorded, from where, and if not, why.

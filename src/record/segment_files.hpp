@@ -29,6 +29,8 @@ class SegmentFiles {
   std::int64_t size_bytes() const { return size_; }
   std::int64_t fragments() const { return fragments_; }
   std::int64_t start_ms() const { return start_ms_; }
+  std::int64_t end_ms() const { return end_ms_; }
+  std::int64_t seq() const { return seq_; }  // of the open segment
 
   // Creates the next segment file and writes the init segment into it.
   Status open(std::string_view init_segment, std::int64_t start_ms);

@@ -19,14 +19,6 @@ constexpr std::string_view kHostPrefix = "__Host-";
 
 bool is_unsafe(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 
-// Only "no such credential" signs a caller out (401); any other catalog
-// failure is the server's trouble, answered 503 so clients retry.
-bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
-std::unexpected<Error> catalog_unavailable(const Error& e) {
-  spdlog::error("authentication: catalog failure: {}", e.message);
-  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
-}
-
 Result<Principal> authenticate(Services& s, const Request& req) {
   std::string token;
   bool via_cookie = false;
@@ -41,42 +33,23 @@ Result<Principal> authenticate(Services& s, const Request& req) {
     via_cookie = !token.empty();
   }
   if (token.empty()) return fail(Errc::unauthenticated, "sign in first: no bearer token or session cookie");
-  const auto hash = sha256_hex(token);
+  // Whose the credential is, by the access service: 401 only for "no such
+  // credential"; a catalog failure is unavailable (503, retry).
+  auto who = s.access_service->authenticate(token);
+  if (!who) return std::unexpected(who.error());
   Principal p;
-  if (token.starts_with(kAgentPrefix)) {
-    auto computer = s.catalog->computer_for_agent_token(hash);
-    if (!computer) {
-      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
-      return catalog_unavailable(computer.error());
-    }
+  if (who->kind == service::Credential::Kind::agent) {
     p.kind = Principal::Kind::agent;
-    p.computer_id = *computer;
+    p.computer_id = std::move(who->computer_id);
     return p;
   }
-  if (!token.starts_with(kSessionPrefix) && !token.starts_with(kApiTokenPrefix)) {
-    return fail(Errc::unauthenticated, "unknown token");
-  }
-  auto t = s.catalog->find_token(hash);
-  if (!t) {
-    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
-    return catalog_unavailable(t.error());
-  }
-  const auto now = s.now();
-  if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
-  if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
-  auto user = s.catalog->get_user(t->user_id);
-  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
-  if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
-  auto grants = load_grants(*s.catalog, user->id);
-  if (!grants) return catalog_unavailable(grants.error());
-  if (now - t->last_used_at > 60'000) (void)s.catalog->touch_token(t->id, now);
   p.kind = Principal::Kind::admin;
-  p.user_id = user->id;
-  p.username = user->username;
-  p.token_id = t->id;
-  p.via_cookie = via_cookie && t->kind == catalog::TokenKind::session;
-  p.must_change_password = user->must_change_password;
-  p.grants = std::move(*grants);
+  p.user_id = who->user.id;
+  p.username = who->user.username;
+  p.token_id = who->token.id;
+  p.via_cookie = via_cookie && who->token.kind == catalog::TokenKind::session;
+  p.must_change_password = who->user.must_change_password;
+  p.grants = std::move(who->grants);
   return p;
 }
 

@@ -13,6 +13,7 @@
 #include "common/fs.hpp"
 #include "common/http_status.hpp"
 #include "evidence/segment_statement.hpp"
+#include "events/events.hpp"
 #include "server/services.hpp"
 #include "storage/layout.hpp"
 #include "server/views.hpp"
@@ -158,25 +159,42 @@ Status finish_recording(Services& s, Context& ctx) {
   return {};
 }
 
+// What every upload names: the agent's own recording (404 otherwise), the
+// segment number and the body's claimed SHA-256.
+struct UploadTarget {
+  service::Caller caller;
+  Recording rec;
+  std::int64_t seq = 0;
+  std::string claimed_sha;
+};
+
+Result<UploadTarget> upload_target(Services& s, Context& ctx) {
+  UploadTarget t{caller_of(ctx.principal), {}, 0, ctx.req.get_header_value("X-Content-SHA256")};
+  auto rec = s.agents->own_recording(t.caller, ctx.param(1));
+  if (!rec) return std::unexpected(rec.error());
+  t.rec = std::move(*rec);
+  auto seq = parse_seq(ctx.param(2));
+  if (!seq) return std::unexpected(seq.error());
+  t.seq = *seq;
+  if (!is_sha256_hex(t.claimed_sha)) {
+    return fail(Errc::invalid_argument, "X-Content-SHA256 must be the body's SHA-256 as 64 lowercase hex digits",
+                "X-Content-SHA256");
+  }
+  return t;
+}
+
 // The transport's part of an upload: headers checked, the body streamed to
 // a private temp file while hashing (never whole in memory); the service
 // decides what to accept and keeps the books.
 Status upload_segment(Services& s, Context& ctx) {
-  const auto caller = caller_of(ctx.principal);
-  auto rec = s.agents->own_recording(caller, ctx.param(1));
-  if (!rec) return std::unexpected(rec.error());
-  auto seq = parse_seq(ctx.param(2));
-  if (!seq) return std::unexpected(seq.error());
-  const auto claimed_sha = ctx.req.get_header_value("X-Content-SHA256");
-  if (!is_sha256_hex(claimed_sha)) {
-    return fail(Errc::invalid_argument, "X-Content-SHA256 must be the body's SHA-256 as 64 lowercase hex digits",
-                "X-Content-SHA256");
-  }
+  auto target = upload_target(s, ctx);
+  if (!target) return std::unexpected(target.error());
+  const auto& [caller, rec, seq, claimed_sha] = *target;
   if (!ctx.req.content_length) {
     return fail(Errc::invalid_argument, "Content-Length is required for segment uploads", "Content-Length");
   }
   const auto claimed_size = *ctx.req.content_length;
-  if (auto st = s.agents->admit_upload(caller, *rec, *seq, claimed_size); !st) return st;
+  if (auto st = s.agents->admit_upload(caller, rec, seq, claimed_size); !st) return st;
 
   TempFile tmp{s.incoming_dir / (random_id("up-") + ".part")};
   UniqueFd fd(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -206,14 +224,24 @@ Status upload_segment(Services& s, Context& ctx) {
   // renames this very file into place after an fsync; S3 needs no local copy).
   fd.reset();
   const auto actual_sha = hash.hex();
-  auto key = storage::segment_key(rec->computer_id, rec->id, *seq, actual_sha);
+  std::optional<std::string> events_sha;
+  if (ctx.req.has_header("X-Deskaudit-Events-SHA256")) {
+    events_sha = ctx.req.get_header_value("X-Deskaudit-Events-SHA256");
+    if (!is_sha256_hex(*events_sha)) {
+      return fail(Errc::invalid_argument,
+                  "X-Deskaudit-Events-SHA256 must be the events document's SHA-256 as 64 lowercase hex digits",
+                  "X-Deskaudit-Events-SHA256");
+    }
+  }
+  auto key = storage::segment_key(rec.computer_id, rec.id, seq, actual_sha);
   if (!key) return std::unexpected(key.error());
-  service::ReceivedSegment received_segment{*seq, claimed_sha, actual_sha, received, tmp.path, std::move(*key)};
+  service::ReceivedSegment received_segment{seq,     claimed_sha,     actual_sha,
+                                            received, tmp.path,        std::move(*key),
+                                            std::move(events_sha)};
   if (ctx.req.has_header(std::string(evidence::kSignatureHeader))) {
     received_segment.signature = ctx.req.get_header_value(std::string(evidence::kSignatureHeader));
   }
-  received_segment.events_sha256 = ctx.req.get_header_value(std::string(evidence::kEventsHeader));
-  auto accepted = s.agents->accept_segment(caller, *rec, received_segment);
+  auto accepted = s.agents->accept_segment(caller, rec, received_segment);
   if (!accepted) {
     // A refused signature answers its precise reason as error.code.
     const auto& e = accepted.error();
@@ -233,6 +261,45 @@ Status upload_segment(Services& s, Context& ctx) {
   return {};
 }
 
+// A segment's events document: small (events::kMaxDocumentBytes), read
+// whole within that limit whatever the JSON body limit is, then checked and
+// stored by EventService. Answers as a segment upload does.
+Status upload_events(Services& s, Context& ctx) {
+  auto target = upload_target(s, ctx);
+  if (!target) return std::unexpected(target.error());
+  const auto& [caller, rec, seq, claimed_sha] = *target;
+  const auto too_large = [] {
+    return fail(Errc::too_large,
+                "an events document is at most " + std::to_string(events::kMaxDocumentBytes) + " bytes");
+  };
+  if (ctx.req.content_length && *ctx.req.content_length > events::kMaxDocumentBytes) return too_large();
+  if (auto st = s.agents->admit_upload(caller, rec, seq, ctx.req.content_length.value_or(0)); !st) return st;
+  service::ReceivedEvents in{seq, claimed_sha, {}};
+  bool over = false;
+  const bool complete = ctx.read_body([&](const char* data, std::size_t n) {
+    if (in.body.size() + n > events::kMaxDocumentBytes) {
+      over = true;
+      return false;
+    }
+    in.body.append(data, n);
+    return true;
+  });
+  if (over) return too_large();
+  if (!complete || (ctx.req.content_length && in.body.size() != *ctx.req.content_length)) {
+    return fail(Errc::invalid_argument, "the body ended after " + std::to_string(in.body.size()) + " bytes");
+  }
+  auto accepted = s.events->accept_document(caller, rec, in);
+  if (!accepted) return std::unexpected(accepted.error());
+  const auto& doc = accepted->document;
+  ctx.reply({{"seq", doc.seq},
+             {"sha256", doc.sha256},
+             {"size_bytes", doc.size_bytes},
+             {"event_count", doc.event_count},
+             {"status", accepted->inserted ? "inserted" : "already_present"}},
+            accepted->inserted ? 201 : 200);
+  return {};
+}
+
 }  // namespace
 
 void add_agent_routes(std::vector<Route>& routes, Services& s) {
@@ -246,7 +313,12 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
   routes.push_back({"POST", "/api/v1/agent/recordings", Access::agent(), on(start_recording), false,
                     "Start a recording of a user session on the agent's computer"});
   routes.push_back({"PUT", "/api/v1/agent/recordings/([^/]+)/segments/([^/]+)", Access::agent(), on(upload_segment),
-                    true, "Upload one segment file (streamed; X-Content-SHA256 and X-Deskaudit-Signature checked; idempotent)"});
+                    true,
+                    "Upload one segment file (streamed; X-Content-SHA256 and X-Deskaudit-Signature checked; "
+                    "idempotent)"});
+  routes.push_back({"PUT", "/api/v1/agent/recordings/([^/]+)/segments/([^/]+)/events", Access::agent(),
+                    on(upload_events), true,
+                    "Upload a segment's activity events document (before the segment; idempotent)"});
   routes.push_back({"POST", "/api/v1/agent/keys", Access::agent(), on(register_key), false,
                     "Register the agent's Ed25519 public key (retires its older keys; they stay for verification)"});
   routes.push_back({"POST", "/api/v1/agent/recordings/([^/]+)/finish", Access::agent(), on(finish_recording), false,

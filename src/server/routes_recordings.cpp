@@ -4,6 +4,7 @@
 // recording outside the caller's scope looks absent (404) on every route.
 #include <charconv>
 
+#include "events/events.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 
@@ -22,6 +23,60 @@ ContentProvider provider_of(service::RangeReader read) {
   };
 }
 
+// limit (1..1000, default 200) and page_token (or next_token) of the event
+// listings.
+Result<catalog::Page> event_page_from(const Context& ctx) {
+  catalog::Page page;
+  page.limit = service::kEventPageDefault;
+  if (ctx.has_query("limit")) {
+    const auto text = ctx.query("limit");
+    int v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > service::kEventPageMax) {
+      return fail(Errc::invalid_argument, "limit must be a whole number from 1 to 1000", "limit");
+    }
+    page.limit = v;
+  }
+  page.next_token = ctx.has_query("page_token") ? ctx.query("page_token") : ctx.query("next_token");
+  return page;
+}
+
+// The event listings' page: items, next_page_token (null on the last page)
+// and, as every other listing, next_token when more follow.
+Json event_page_json(const Json& items, const std::string& next_token) {
+  Json out = page_json(items, next_token);
+  out["next_page_token"] = next_token.empty() ? Json(nullptr) : Json(next_token);
+  return out;
+}
+
+// type=window,app.start (repeatable): the types asked for.
+std::vector<std::string> types_query(const Context& ctx) {
+  std::vector<std::string> out;
+  const auto [from, to] = ctx.req.params.equal_range("type");
+  for (auto it = from; it != to; ++it) {
+    std::string_view rest = it->second;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      if (const auto t = rest.substr(0, comma); !t.empty()) out.emplace_back(t);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+// An optional media time in ms (from_ms, to_ms).
+Result<std::optional<std::int64_t>> ms_query(const Context& ctx, const std::string& name) {
+  if (!ctx.has_query(name) || ctx.query(name).empty()) return std::optional<std::int64_t>{};
+  const auto text = ctx.query(name);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < 0 || v > events::kMaxTimeMs) {
+    return fail(Errc::invalid_argument, name + " must be a whole number of milliseconds from 0", name);
+  }
+  return std::optional<std::int64_t>{v};
+}
+
 Status list_recordings(Services& s, Context& ctx) {
   auto page = page_from(ctx);
   if (!page) return std::unexpected(page.error());
@@ -30,6 +85,8 @@ Status list_recordings(Services& s, Context& ctx) {
   q.pool_id = ctx.query("pool_id");
   q.policy_id = ctx.query("policy_id");
   q.username = ctx.query("username");
+  q.app = ctx.query("app");
+  q.window_title = ctx.query("window_title");
   auto start = time_query(ctx, "start_time");
   if (!start) return std::unexpected(start.error());
   auto end = time_query(ctx, "end_time");
@@ -63,8 +120,54 @@ Status recording_details(Services& s, Context& ctx) {
   return {};
 }
 
-Status playlist(Services& s, Context& ctx) {
-  auto p = s.media->playlist(caller_of(ctx.principal), ctx.param(1));
+Status recording_events(Services& s, Context& ctx) {
+  auto page = event_page_from(ctx);
+  if (!page) return std::unexpected(page.error());
+  catalog::EventFilter f;
+  f.types = types_query(ctx);
+  auto from = ms_query(ctx, "from_ms");
+  if (!from) return std::unexpected(from.error());
+  auto to = ms_query(ctx, "to_ms");
+  if (!to) return std::unexpected(to.error());
+  f.from_ms = *from;
+  f.to_ms = *to;
+  auto list = s.events->list(caller_of(ctx.principal), ctx.param(1), f, *page);
+  if (!list) return std::unexpected(list.error());
+  Json items = Json::array();
+  for (const auto& e : list->items) items.push_back(to_json(e, list->recording.start_time));
+  ctx.reply(event_page_json(items, list->next_token));
+  return {};
+}
+
+Status search_events(Services& s, Context& ctx) {
+  auto page = event_page_from(ctx);
+  if (!page) return std::unexpected(page.error());
+  catalog::EventSearch q;
+  q.computer_id = ctx.query("computer_id");
+  q.pool_id = ctx.query("pool_id");
+  q.username = ctx.query("username");
+  q.app = ctx.query("app");
+  q.window_title = ctx.query("window_title");
+  q.types = types_query(ctx);
+  auto from = time_query(ctx, "from");
+  if (!from) return std::unexpected(from.error());
+  auto to = time_query(ctx, "to");
+  if (!to) return std::unexpected(to.error());
+  q.start_time = *from;
+  q.end_time = *to;
+  auto found = s.events->search(caller_of(ctx.principal), q, *page);
+  if (!found) return std::unexpected(found.error());
+  Json items = Json::array();
+  for (const auto& h : found->items) items.push_back(to_json(h));
+  ctx.reply(event_page_json(items, found->next_token));
+  return {};
+}
+
+enum class PlaylistKind { master, media };
+
+Status playlist(Services& s, Context& ctx, PlaylistKind kind) {
+  const auto who = caller_of(ctx.principal);
+  auto p = kind == PlaylistKind::master ? s.media->master_playlist(who, ctx.param(1)) : s.media->playlist(who, ctx.param(1));
   if (!p) return std::unexpected(p.error());
   // hls.js re-reads a live playlist every few seconds.
   ctx.res.set_header("Cache-Control", p->ended ? "private, max-age=60" : "no-cache");
@@ -124,12 +227,23 @@ Status legal_hold(Services& s, Context& ctx, service::LegalHold hold) {
 void add_recording_routes(std::vector<Route>& routes, Services& s) {
   routes.push_back({"GET", "/api/v1/recordings", Access::need(auth::perm::recording_list),
                     [&s](Context& ctx) { return list_recordings(s, ctx); }, false,
-                    "Recordings, newest first; filters computer_id, pool_id, policy_id, username, start_time, end_time, status"});
+                    "Recordings, newest first; filters computer_id, pool_id, policy_id, username, start_time, end_time, "
+                    "status, app, window_title (with first_match_ms)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)", Access::need(auth::perm::recording_list),
                     [&s](Context& ctx) { return recording_details(s, ctx); }, false, "One recording with its segments"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/master\\.m3u8", Access::need(auth::perm::recording_play),
+                    [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::master); }, false,
+                    "HLS multivariant playlist (CODECS of both tracks) pointing at playlist.m3u8; the player loads it"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/events", Access::need(auth::perm::recording_list),
+                    [&s](Context& ctx) { return recording_events(s, ctx); }, false,
+                    "A recording's activity events by media time; filters type, from_ms, to_ms"});
+  routes.push_back({"GET", "/api/v1/events", Access::need(auth::perm::recording_list),
+                    [&s](Context& ctx) { return search_events(s, ctx); }, false,
+                    "Activity events across recordings, newest first; filters computer_id, pool_id, username, app, "
+                    "window_title, type, from, to"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/playlist\\.m3u8", Access::need(auth::perm::recording_play),
-                    [&s](Context& ctx) { return playlist(s, ctx); }, false,
-                    "HLS playlist (EXT-X-MAP + EXT-X-BYTERANGE per fragment) for the player"});
+                    [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::media); }, false,
+                    "HLS media playlist (EXT-X-MAP + EXT-X-BYTERANGE per fragment)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/download", Access::need(auth::perm::recording_download),
                     [&s](Context& ctx) { return download(s, ctx); }, false,
                     "The whole recording as one MP4 file (Range supported)"});

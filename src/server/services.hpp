@@ -16,6 +16,7 @@
 #include "service/audit_log.hpp"
 #include "service/audit_service.hpp"
 #include "service/audit_signer.hpp"
+#include "service/event_service.hpp"
 #include "service/caller.hpp"
 #include "service/evidence_service.hpp"
 #include "service/inventory_service.hpp"
@@ -38,6 +39,7 @@ struct Services {
   std::unique_ptr<service::PolicyService> policies;
   std::unique_ptr<service::RecordingService> recordings;
   std::unique_ptr<service::MediaService> media;
+  std::unique_ptr<service::EventService> events;  // activity events: upload, per recording, search
   std::unique_ptr<service::EvidenceService> evidence;  // manifests (signed with keys) and evidence packages
   // Domain services (src/service) the handlers call.
   std::unique_ptr<service::AccessService> access_service;  // users, roles, tokens, sign-in

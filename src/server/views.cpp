@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "media/fmp4.hpp"
+#include "service/access_service.hpp"
 #include "service/policy_service.hpp"
 
 namespace deskaudit::server {
@@ -27,7 +28,7 @@ Json to_json(const Pool& p) {
 }
 
 Json to_json(const Recording& r) {
-  return {{"id", r.id},
+  Json j = {{"id", r.id},
           {"computer_id", r.computer_id},
           {"computer_name", r.computer_name},
           {"pool_id", opt(r.pool_id)},
@@ -43,6 +44,8 @@ Json to_json(const Recording& r) {
           {"retention_days", r.retention_days},
           {"expires_at", opt_time(r.expires_at)},
           {"legal_hold", r.legal_hold}};
+  if (r.first_match_ms) j["first_match_ms"] = *r.first_match_ms;
+  return j;
 }
 
 void add_media_summary(Json& j, const std::vector<Segment>& segments) {
@@ -63,29 +66,34 @@ Json to_json(const Segment& s) {
           {"duration_ms", s.duration_ms}};
 }
 
-Json to_json(const RoleGrant& g) {
-  Json j = {{"role_id", g.role_id}};
-  if (g.scope_type && g.scope_id) {
-    j["scope_type"] = std::string(to_string(*g.scope_type));
-    j["scope_id"] = *g.scope_id;
-  }
+Json to_json(const RecordingEvent& e, EpochMs recording_start) {
+  Json j = events::to_json(e.event);
+  j["time"] = format_rfc3339(recording_start + e.event.t_ms);
+  j["seq"] = e.seq;
   return j;
 }
 
+Json to_json(const EventHit& h) {
+  Json j = to_json(h.event, h.recording_start);
+  j["recording_id"] = h.event.recording_id;
+  j["computer_id"] = h.computer_id;
+  j["computer_name"] = h.computer_name;
+  j["pool_id"] = opt(h.pool_id);
+  j["username"] = h.username;
+  return j;
+}
+
+Json to_json(const RoleGrant& g) { return service::grant_json(g); }
+
 Json to_json(const User& u, const std::vector<RoleGrant>& grants) {
-  Json roles = Json::array();
-  for (const auto& g : grants) roles.push_back(to_json(g));
   return {{"id", u.id},
           {"username", u.username},
           {"disabled", u.disabled},
           {"created_at", format_rfc3339(u.created_at)},
-          {"roles", roles}};
+          {"roles", service::grants_json(grants)}};
 }
 
-Json to_json(const Role& r) {
-  return {{"id", r.id}, {"name", r.name}, {"description", r.description}, {"permissions", r.permissions},
-          {"builtin", r.builtin}};
-}
+Json to_json(const Role& r) { return service::role_json(r); }
 
 Json to_json(const ApiToken& t) {
   return {{"id", t.id},

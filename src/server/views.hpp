@@ -20,6 +20,12 @@ Json to_json(const catalog::Recording& recording);
 // null without segments).
 void add_media_summary(Json& recording, const std::vector<catalog::Segment>& segments);
 Json to_json(const catalog::Segment& segment);
+// An activity event: t_ms, time (recording_start + t_ms, RFC 3339), type,
+// seq and the fields its type has.
+Json to_json(const catalog::RecordingEvent& event, EpochMs recording_start);
+// The same with its recording: recording_id, computer_id, computer_name,
+// pool_id, username.
+Json to_json(const catalog::EventHit& hit);
 Json to_json(const catalog::User& user, const std::vector<catalog::RoleGrant>& grants);
 Json to_json(const catalog::Role& role);
 Json to_json(const catalog::ApiToken& token);

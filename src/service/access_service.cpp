@@ -8,6 +8,7 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/text.hpp"
+#include "service/agent_service.hpp"
 
 namespace deskaudit::service {
 
@@ -21,27 +22,12 @@ namespace {
 constexpr std::string_view kDummyHash =
     "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dBUfrgsnw3NuU8Jc4DF3bjQIb1QnNrrUjBzzZ7lnYs";
 
-Json grant_details(const RoleGrant& g) {
-  Json j = {{"role_id", g.role_id}};
-  if (g.scope_type && g.scope_id) {
-    j["scope_type"] = std::string(to_string(*g.scope_type));
-    j["scope_id"] = *g.scope_id;
-  }
-  return j;
-}
-
-Json grants_details(const std::vector<RoleGrant>& grants) {
-  Json a = Json::array();
-  for (const auto& g : grants) a.push_back(grant_details(g));
-  return a;
-}
-
-Json role_details(const Role& r) {
-  return {{"id", r.id},
-          {"name", r.name},
-          {"description", r.description},
-          {"permissions", r.permissions},
-          {"builtin", r.builtin}};
+// Only "no such credential" signs a caller out; any other catalog failure is
+// the server's trouble, for clients to retry.
+bool is_missing(const Error& e) { return e.code == Errc::not_found || e.code == Errc::unauthenticated; }
+std::unexpected<Error> catalog_unavailable(const Error& e) {
+  spdlog::error("authentication: catalog failure: {}", e.message);
+  return std::unexpected(Error{Errc::unavailable, "the catalog is unavailable; retry shortly"});
 }
 
 Status require_unscoped(const Caller& caller, std::string_view permission) {
@@ -51,6 +37,29 @@ Status require_unscoped(const Caller& caller, std::string_view permission) {
 }
 
 }  // namespace
+
+Json grant_json(const RoleGrant& g) {
+  Json j = {{"role_id", g.role_id}};
+  if (g.scope_type && g.scope_id) {
+    j["scope_type"] = std::string(to_string(*g.scope_type));
+    j["scope_id"] = *g.scope_id;
+  }
+  return j;
+}
+
+Json grants_json(const std::vector<RoleGrant>& grants) {
+  Json a = Json::array();
+  for (const auto& g : grants) a.push_back(grant_json(g));
+  return a;
+}
+
+Json role_json(const Role& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"description", r.description},
+          {"permissions", r.permissions},
+          {"builtin", r.builtin}};
+}
 
 Result<auth::Grants> load_grants(Catalog& catalog, std::string_view user_id) {
   auto grants = catalog.list_grants(user_id);
@@ -229,7 +238,7 @@ Result<UserView> AccessService::create_user(const Caller& caller, NewUser draft)
   u.created_at = u.password_changed_at = clock_->now_ms();
   if (auto st = catalog_.create_user(u); !st) return std::unexpected(st.error());
   if (auto st = replace_grants(u.id, *grants); !st) return std::unexpected(st.error());
-  audit_.record(caller, "user.create", u.id, {{"username", u.username}, {"roles", grants_details(*grants)}});
+  audit_.record(caller, "user.create", u.id, {{"username", u.username}, {"roles", grants_json(*grants)}});
   return UserView{std::move(u), std::move(*grants)};
 }
 
@@ -279,7 +288,7 @@ Result<UserView> AccessService::update_user(const Caller& caller, std::string_vi
   }
   if (new_grants) {
     if (auto st = replace_grants(u->id, *new_grants); !st) return std::unexpected(st.error());
-    changes["roles"] = grants_details(*new_grants);
+    changes["roles"] = grants_json(*new_grants);
   }
   if (u->disabled) {
     // Best effort: a disabled account's tokens are refused at sign-in anyway.
@@ -316,7 +325,7 @@ Result<Role> AccessService::create_role(const Caller& caller, RoleDraft draft) {
   if (auto st = may_define_role(caller, draft.permissions); !st) return std::unexpected(st.error());
   Role r{random_id("role-"), std::move(draft.name), std::move(draft.description), std::move(draft.permissions), false};
   if (auto st = catalog_.upsert_role(r); !st) return std::unexpected(st.error());
-  audit_.record(caller, "role.create", r.id, role_details(r));
+  audit_.record(caller, "role.create", r.id, role_json(r));
   return r;
 }
 
@@ -336,7 +345,7 @@ Result<Role> AccessService::update_role(const Caller& caller, std::string_view i
   }
   if (change.description) r->description = *change.description;
   if (auto st = catalog_.upsert_role(*r); !st) return std::unexpected(st.error());
-  audit_.record(caller, "role.update", r->id, role_details(*r));
+  audit_.record(caller, "role.update", r->id, role_json(*r));
   return r;
 }
 
@@ -396,6 +405,43 @@ Status AccessService::revoke_api_token(const Caller& caller, std::string_view id
 }
 
 // --- signing in and out -------------------------------------------------------------
+
+Result<Credential> AccessService::authenticate(std::string_view secret) {
+  const auto hash = sha256_hex(secret);
+  Credential c;
+  if (secret.starts_with(kAgentPrefix)) {
+    auto computer = catalog_.computer_for_agent_token(hash);
+    if (!computer) {
+      if (is_missing(computer.error())) return fail(Errc::unauthenticated, "unknown or revoked agent credential");
+      return catalog_unavailable(computer.error());
+    }
+    c.kind = Credential::Kind::agent;
+    c.computer_id = std::move(*computer);
+    return c;
+  }
+  if (!secret.starts_with(kSessionPrefix) && !secret.starts_with(kApiTokenPrefix)) {
+    return fail(Errc::unauthenticated, "unknown token");
+  }
+  auto t = catalog_.find_token(hash);
+  if (!t) {
+    if (is_missing(t.error())) return fail(Errc::unauthenticated, "unknown or expired token");
+    return catalog_unavailable(t.error());
+  }
+  const auto now = clock_->now_ms();
+  if (t->revoked) return fail(Errc::unauthenticated, "the token was revoked; sign in again");
+  if (t->expires_at && *t->expires_at <= now) return fail(Errc::unauthenticated, "the session expired; sign in again");
+  auto user = catalog_.get_user(t->user_id);
+  if (!user && !is_missing(user.error())) return catalog_unavailable(user.error());
+  if (!user || user->disabled) return fail(Errc::unauthenticated, "the account is disabled or deleted");
+  auto grants = load_grants(catalog_, user->id);
+  if (!grants) return catalog_unavailable(grants.error());
+  if (now - t->last_used_at > 60'000) (void)catalog_.touch_token(t->id, now);
+  c.kind = Credential::Kind::admin;
+  c.user = std::move(*user);
+  c.token = std::move(*t);
+  c.grants = std::move(*grants);
+  return c;
+}
 
 SignInRefusal AccessService::refuse_sign_in(const SignInRequest& request, std::string_view actor,
                                             std::string_view target, Json details) {

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/permissions.hpp"
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
@@ -100,12 +102,28 @@ struct SignInRefusal {
   std::int64_t retry_after_ms = 0;
 };
 
+// Whose a bearer secret is: an administrator's (session or API token) or an
+// agent's (its computer's credential).
+struct Credential {
+  enum class Kind { admin, agent } kind = Kind::admin;
+  catalog::User user;        // admin
+  catalog::ApiToken token;   // admin: the session or API token presented
+  auth::Grants grants;       // admin
+  std::string computer_id;   // agent
+};
+
 // Bearer secrets of administrators; their prefixes tell their kind.
 inline constexpr std::string_view kSessionPrefix = "das_";
 inline constexpr std::string_view kApiTokenPrefix = "dat_";
 
 // The longest password accepted; a longer one is refused without hashing.
 inline constexpr std::size_t kMaxPasswordBytes = 4096;
+
+// Grants and roles in their api.md shape (the audit log's record of them,
+// and the server's rendering).
+nlohmann::json grant_json(const catalog::RoleGrant& grant);
+nlohmann::json grants_json(const std::vector<catalog::RoleGrant>& grants);
+nlohmann::json role_json(const catalog::Role& role);
 
 // An administrator's effective permissions from the catalog.
 Result<auth::Grants> load_grants(catalog::Catalog& catalog, std::string_view user_id);
@@ -153,6 +171,12 @@ class AccessService {
   Status revoke_api_token(const Caller& caller, std::string_view id);
 
   // --- signing in and out --------------------------------------------------------------
+  // Who holds a bearer secret (agent credential, session or API token).
+  // unauthenticated only when the credential is unknown, expired or revoked,
+  // or its account disabled or deleted; any other catalog failure on the way
+  // is unavailable ("retry shortly"), never a sign-out. Marks an
+  // administrator's token used (at most once a minute; best effort).
+  Result<Credential> authenticate(std::string_view secret);
   std::expected<SignedIn, SignInRefusal> sign_in(const SignInRequest& request);
   Status sign_out(const Caller& caller, std::string_view token_id);
   Result<catalog::User> current_user(const Caller& caller);

@@ -365,15 +365,31 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
                 "X-Content-SHA256");
   }
   if (auto existing = catalog_.get_segment(rec.id, in.seq)) {
-    if (existing->sha256 == in.sha256) return SegmentAccepted{std::move(*existing), false};
-    return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with other bytes");
+    if (existing->sha256 != in.sha256) {
+      return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with other bytes");
+    }
+    if (existing->events_sha256 != in.events_sha256) {
+      return fail(Errc::conflict, "segment " + seq_text + " of " + rec.id + " is already stored with " +
+                                      (existing->events_sha256 ? "another events document" : "no events document"));
+    }
+    return SegmentAccepted{std::move(*existing), false};
   } else if (existing.error().code != Errc::not_found) {
     return std::unexpected(existing.error());
   }
-  if (!in.events_sha256.empty() && !is_sha256_hex(in.events_sha256)) {
-    return fail(Errc::invalid_argument,
-                std::string(evidence::kEventsHeader) + " must be a SHA-256 as 64 lowercase hex digits",
-                std::string(evidence::kEventsHeader));
+  if (in.events_sha256) {
+    // Documents are never replaced once stored, so this check holds when
+    // the row goes in.
+    auto doc = catalog_.get_event_document(rec.id, in.seq);
+    if (!doc && doc.error().code != Errc::not_found) return std::unexpected(doc.error());
+    if (!doc || doc->sha256 != *in.events_sha256) {
+      const std::string why = !doc ? "no events document of segment " + seq_text + " is stored"
+                                   : "the stored events document of segment " + seq_text + " has SHA-256 " +
+                                         doc->sha256;
+      (void)catalog_.note_upload(rec.computer_id, clock_->now_ms(), "segment " + seq_text + " refused: " + why);
+      return fail(Errc::events_missing,
+                  why + ", not " + *in.events_sha256 + "; upload the events document first (PUT .../events)",
+                  "X-Deskaudit-Events-SHA256");
+    }
   }
   auto index = media::index_segment_file(in.file);
   if (!index) {
@@ -386,7 +402,7 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
     const auto times = evidence::media_times(*index);
     const evidence::SegmentStatement statement{
         rec.id,         rec.computer_id, in.seq, in.sha256, in.size_bytes, times.first_ms, times.last_ms,
-        in.events_sha256.empty() ? std::string(evidence::kNoEvents) : in.events_sha256};
+        in.events_sha256.value_or(std::string(evidence::kNoEvents))};
     auto sig = evidence::parse_signature_header(*in.signature);
     auto pub = keys::public_key_from_base64((*key)->public_key);
     keys::Keyring ring;
@@ -400,7 +416,6 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
     } else {
       seg.signature_key_id = (*key)->key_id;
       seg.signature = sig->signature;
-      seg.signed_events_sha256 = statement.events_sha256;
     }
   }
   if (!key) {
@@ -421,6 +436,7 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
   seg.duration_ms = index->duration_ms();
   seg.index_json = media::to_json(*index).dump();
   seg.created_at = clock_->now_ms();
+  seg.events_sha256 = in.events_sha256;
   // The object first: a catalog row never points at a missing object.
   if (auto st = store_.put_handed_over_file(seg.object_key, in.file, seg.sha256); !st) return std::unexpected(st.error());
   auto added = catalog_.add_segment(seg);

@@ -102,10 +102,11 @@ struct ReceivedSegment {
   std::uint64_t size_bytes = 0;
   std::filesystem::path file;  // the caller removes it afterwards
   std::string object_key;      // where the object store keeps it (the storage layout)
-  // X-Deskaudit-Signature as sent (nullopt: absent) and
-  // X-Deskaudit-Events-SHA256 (empty: absent): see docs/evidence.md.
+  // X-Deskaudit-Events-SHA256: the segment's events document, uploaded
+  // before it (EventService); absent for a segment without events.
+  std::optional<std::string> events_sha256;
+  // X-Deskaudit-Signature as sent (nullopt: absent): see docs/evidence.md.
   std::optional<std::string> signature = std::nullopt;
-  std::string events_sha256 = {};
 };
 
 struct KeyRegistered {
@@ -159,8 +160,10 @@ class AgentService {
   // ... then the received file: checked against the claimed hash and as a
   // fragmented MP4, its agent signature verified (below), stored (object
   // first, then the catalog row), idempotent by (recording, seq) with the
-  // same bytes (a retry answers already stored before any other check);
-  // conflict with other bytes. The outcome is noted on the computer's upload
+  // same bytes (and the same events document; a retry answers already
+  // stored before any other check); conflict with other bytes.
+  // events_missing when it names an events document the server does not
+  // hold with that hash. The outcome is noted on the computer's upload
   // state.
   // Signature (docs/evidence.md): over evidence::signed_bytes() of the
   // recording, computer, seq, hash, size, the media times the server reads

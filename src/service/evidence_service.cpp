@@ -87,7 +87,7 @@ Result<SignedManifest> EvidenceService::build(const Recording& rec) {
     ms.size_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, seg.size_bytes));
     ms.first_media_ms = times.first_ms;
     ms.last_media_ms = times.last_ms;
-    ms.events_sha256 = seg.signed_events_sha256.empty() ? std::string(evidence::kNoEvents) : seg.signed_events_sha256;
+    ms.events_sha256 = seg.events_sha256.value_or(std::string(evidence::kNoEvents));
     ms.agent_key_id = seg.signature_key_id;
     ms.agent_signature = seg.signature;
     m.segments.push_back(std::move(ms));

@@ -113,6 +113,34 @@ StatusCheck capture_check(const AgentState& a) {
   return {"capture", "Screen capture works", ok, std::move(detail)};
 }
 
+// Whether the open session's sound is recorded when the policy asks for it,
+// and if not why (the agent's heartbeat: session.audio).
+StatusCheck audio_check(const AgentState& a, const EffectivePolicy& eff) {
+  const auto check = [](bool ok, std::string detail) {
+    return StatusCheck{"audio", "Sound recorded when the policy asks", ok, std::move(detail)};
+  };
+  if (!eff.policy || eff.policy->recording.mode == RecordingMode::off || !eff.policy->recording.audio) {
+    return check(true, "the policy does not record sound");
+  }
+  const Json session = Json::parse(a.session_json, nullptr, false);
+  if (!session.is_object()) return check(true, "no user session is open");
+  const Json& audio = field(session, "audio");
+  if (!audio.is_object()) {
+    return check(false, "the agent does not report its audio (version " +
+                            (a.agent_version.empty() ? std::string("unknown") : a.agent_version) +
+                            "): upgrade it to record sound");
+  }
+  const Json &recording = field(audio, "recording"), &enabled = field(audio, "enabled"),
+             &source = field(audio, "source"), &error = field(audio, "error");
+  if (recording == true) {
+    return check(true, "recording " + (source.is_string() ? source.get<std::string>() : std::string("sound")));
+  }
+  if (enabled != true) return check(true, "no recording is open in the session");
+  if (error.is_string()) return check(false, "no sound: " + error.get<std::string>());
+  return check(false, "no sound yet: the agent is connecting to the session's audio server" +
+                          (source.is_string() ? " (" + source.get<std::string>() + ")" : std::string()));
+}
+
 StatusCheck policy_check(const EffectivePolicy& eff) {
   const bool records = eff.policy && eff.policy->recording.mode != RecordingMode::off;
   std::string detail = "no policy is assigned to this computer or its pool";
@@ -322,6 +350,7 @@ Result<RecordingStatusReport> InventoryService::recording_status(const Caller& w
   if (!a.last_upload_error.empty()) upload_detail += "; last upload error: " + a.last_upload_error;
   if (!a.last_error.empty()) upload_detail += "; agent error: " + a.last_error;
   if (a.spool_bytes > 0) upload_detail += "; " + std::to_string(a.spool_bytes) + " bytes waiting in the spool";
+  report.checks.push_back(audio_check(a, *eff));
   add("upload", "Uploads succeed", upload_ok, std::move(upload_detail));
   report.checks.push_back(set_aside_check(a));
   auto silent = silent_during_session(catalog_, *c, *eff, now, settings_.agent_offline_after_ms);

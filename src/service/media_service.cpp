@@ -86,24 +86,8 @@ MediaService::MediaService(catalog::Catalog& catalog, storage::ObjectStore& stor
       audit_(audit),
       clock_(std::move(clock)),
       recordings_(recordings),
-      settings_(settings) {}
-
-Status MediaService::audit_look(const Caller& who, std::string_view action, const Recording& rec,
-                                const nlohmann::json& details) {
-  const std::string key = std::string(action) + "\n" + who.actor + "\n" + rec.id;
-  const auto now = clock_->now_ms();
-  const auto recent = [&](EpochMs at) { return now - at <= settings_.audit_window_ms; };
-  {
-    std::lock_guard lock(looks_mu_);
-    auto it = last_look_.find(key);
-    if (it != last_look_.end() && recent(it->second)) return {};
-  }
-  if (auto st = audit_.record_required(who, std::string(action), rec.id, details); !st) return st;
-  std::lock_guard lock(looks_mu_);
-  if (last_look_.size() > 10'000) std::erase_if(last_look_, [&](const auto& kv) { return !recent(kv.second); });
-  last_look_[key] = now;
-  return {};
-}
+      settings_(settings),
+      looks_(audit, clock_, settings.audit_window_ms) {}
 
 Result<std::string> MediaService::read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size) {
   std::string bytes;
@@ -126,10 +110,24 @@ Result<Playlist> MediaService::playlist(const Caller& who, std::string_view reco
   opts.ended = rec->status != catalog::RecordingStatus::recording;
   opts.segment_uri = [](std::int64_t seq) { return "segments/" + std::to_string(seq); };
   opts.program_date_time_ms = rec->start_time;
-  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+  if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
     return std::unexpected(st.error());
   }
   return Playlist{media::build_hls_playlist(*ps, opts), opts.ended};
+}
+
+Result<Playlist> MediaService::master_playlist(const Caller& who, std::string_view recording_id) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
+  if (!rec) return std::unexpected(rec.error());
+  auto segments = catalog_.list_segments(rec->id);
+  if (!segments) return std::unexpected(segments.error());
+  auto ps = playlist_segments(*segments);
+  if (!ps) return std::unexpected(ps.error());
+  if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+    return std::unexpected(st.error());
+  }
+  return Playlist{media::build_hls_master_playlist(*ps, "playlist.m3u8"),
+                  rec->status != catalog::RecordingStatus::recording};
 }
 
 Result<MediaFile> MediaService::segment(const Caller& who, std::string_view recording_id, std::int64_t seq) {
@@ -139,7 +137,7 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   if (!seg) return std::unexpected(seg.error());
   if (seg->size_bytes < 0) return fail(Errc::corrupt, "segment " + std::to_string(seq) + " has a negative size");
   // Fetching segment files plays the recording as surely as the playlist does.
-  if (auto st = audit_look(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
+  if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
     return std::unexpected(st.error());
   }
   MediaFile file;
@@ -193,7 +191,7 @@ Result<MediaFile> MediaService::download(const Caller& who, std::string_view rec
   // once.
   nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", file->size_bytes}};
   if (extent == ReadExtent::range) details["ranged"] = true;
-  if (auto st = audit_look(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
+  if (auto st = looks_.record(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
   return file;
 }
 

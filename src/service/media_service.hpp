@@ -4,13 +4,10 @@
 // never copied).
 //
 // Privacy: every look at a recording is written to the audit log before a
-// byte of media leaves (AuditLog::record_required); when the entry cannot be
-// written the call fails (unavailable) and nothing is served. Looks are
-// logged once per action (recording.play, recording.download), viewer and
-// recording within `audit_window_ms`: a player reloads a live playlist every
-// few seconds and fetches many segments, which is one viewing. A look is
-// marked only after its entry is written, so two concurrent first looks may
-// both be logged, but none is served without an entry.
+// byte of media leaves, once per action (recording.play,
+// recording.download), viewer and recording within `audit_window_ms`
+// (LookLog); when the entry cannot be written the call fails (unavailable)
+// and nothing is served.
 //
 // Scope as RecordingService::find: recording:play for the playlist and
 // segments, recording:download for the file; outside it, not_found.
@@ -31,6 +28,7 @@
 #include "common/time.hpp"
 #include "service/audit_log.hpp"
 #include "service/caller.hpp"
+#include "service/look_log.hpp"
 #include "service/recording_service.hpp"
 #include "storage/object_store.hpp"
 
@@ -42,6 +40,7 @@ struct MediaSettings {
 
 struct Playlist {
   std::string text;    // application/vnd.apple.mpegurl; segment URIs "segments/<seq>"
+                       // (the master playlist: the media playlist "playlist.m3u8")
   bool ended = false;  // the recording is finished: the playlist no longer changes
 };
 
@@ -67,6 +66,10 @@ class MediaService {
 
   // corrupt when a segment's stored index is unusable.
   Result<Playlist> playlist(const Caller& who, std::string_view recording_id);
+  // The multivariant playlist the player loads: one variant, the media
+  // playlist ("playlist.m3u8", relative), with CODECS naming every track of
+  // the stored segments (media::build_hls_master_playlist). Audited as a play.
+  Result<Playlist> master_playlist(const Caller& who, std::string_view recording_id);
   // One segment file as stored; not_found for an absent seq.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment
@@ -77,9 +80,6 @@ class MediaService {
   Result<MediaFile> whole_file(const catalog::Recording& recording);
 
  private:
-  // The audit entry before the media, once per window (see above).
-  Status audit_look(const Caller& who, std::string_view action, const catalog::Recording& rec,
-                    const nlohmann::json& details);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
 
   catalog::Catalog& catalog_;
@@ -88,8 +88,7 @@ class MediaService {
   std::shared_ptr<const Clock> clock_;
   RecordingService& recordings_;
   MediaSettings settings_;
-  std::mutex looks_mu_;
-  std::map<std::string, EpochMs> last_look_;  // "action\nactor\nrecording" -> when last logged
+  LookLog looks_;  // the audit entry before the media, once per window
 };
 
 }  // namespace deskaudit::service

@@ -21,6 +21,14 @@ Result<RecordingList> RecordingService::list(const Caller& who, const RecordingQ
   f.scope = who.grants.scope(auth::perm::recording_list);
   auto listed = catalog_.list_recordings(f, page);
   if (!listed) return std::unexpected(listed.error());
+  if (query.has_event_filter()) {
+    nlohmann::json filters = {{"results", listed->items.size()}, {"listing", "recordings"}};
+    if (!query.app.empty()) filters["app"] = query.app;
+    if (!query.window_title.empty()) filters["window_title"] = query.window_title;
+    if (auto st = audit_.record_required(who, "event.search", "recordings", filters); !st) {
+      return std::unexpected(st.error());
+    }
+  }
   RecordingList out{std::move(listed->items), std::move(listed->next_token), std::nullopt};
   if (count == CountTotal::yes) {
     auto n = catalog_.count_recordings(f);

@@ -74,7 +74,9 @@ class RecordingService {
                    std::shared_ptr<const Clock> clock);
 
   // Newest first, within the caller's recording:list scope.
-  // invalid_argument when end_time is before start_time.
+  // invalid_argument when end_time is before start_time. With an event
+  // filter (app, window_title) each recording carries first_match_ms and
+  // the search is audited (event.search; unavailable when that fails).
   Result<RecordingList> list(const Caller& who, const RecordingQuery& query, const catalog::Page& page,
                              CountTotal count = CountTotal::no);
   // The recording if the caller holds `permission` where it was made;

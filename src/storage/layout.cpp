@@ -35,8 +35,9 @@ Result<std::string> recording_prefix(std::string_view computer_id, std::string_v
   return out;
 }
 
-Result<std::string> segment_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
-                                std::string_view sha256) {
+namespace {
+Result<std::string> seq_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
+                            std::string_view sha256, std::string_view suffix) {
   if (seq < 0) return fail(Errc::invalid_argument, "segment seq must be >= 0", "seq");
   if (!is_sha256_hex(sha256)) {
     return fail(Errc::invalid_argument, "segment sha256 must be 64 lowercase hex digits", "sha256");
@@ -45,7 +46,18 @@ Result<std::string> segment_key(std::string_view computer_id, std::string_view r
   if (!prefix) return prefix;
   char name[32];
   std::snprintf(name, sizeof name, "%06lld", static_cast<long long>(seq));
-  return *prefix + name + "-" + std::string(sha256.substr(0, 16)) + ".mp4";
+  return *prefix + name + "-" + std::string(sha256.substr(0, 16)) + std::string(suffix);
+}
+}  // namespace
+
+Result<std::string> segment_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
+                                std::string_view sha256) {
+  return seq_key(computer_id, recording_id, seq, sha256, ".mp4");
+}
+
+Result<std::string> events_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
+                               std::string_view sha256) {
+  return seq_key(computer_id, recording_id, seq, sha256, ".events.json");
 }
 
 Result<std::string> manifest_key(std::string_view computer_id, std::string_view recording_id) {

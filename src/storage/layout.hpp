@@ -6,6 +6,8 @@
 //   recordings/<computer id>/<recording id>/               recording_prefix()
 //   recordings/<computer id>/<recording id>/<seq, 6 digits or more>-<sha256[0,16)>.mp4
 //                                                          segment_key()
+//   recordings/<computer id>/<recording id>/<seq, 6 digits or more>-<sha256[0,16)>.events.json
+//                                                          events_key()
 //   recordings/<computer id>/<recording id>/manifest.json  manifest_key()
 //   recordings/<computer id>/<recording id>/manifest.sig   manifest_signature_key()
 //
@@ -35,6 +37,11 @@ Result<std::string> recording_prefix(std::string_view computer_id, std::string_v
 Result<std::string> segment_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
                                 std::string_view sha256);
 
+// The key of a segment's events document (docs/api.md, "Activity events"):
+// beside its segment, under the recording's prefix, so deleting the
+// recording removes it. Same rules and errors as segment_key.
+Result<std::string> events_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
+                               std::string_view sha256);
 // The recording's signed manifest (docs/evidence.md) and its signature,
 // written when the recording finishes (or at its first export). Names that
 // no segment key can take (segment keys start with digits).

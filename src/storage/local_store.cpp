@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -63,6 +64,23 @@ std::expected<void, std::variant<Error, Retry>> make_parents(const fs::path& roo
     }
   }
   return {};
+}
+
+// Runs `place(target)` (target = root/key) once key's parent directories
+// exist. `place` answers std::nullopt when a directory vanished under it (a
+// concurrent remove() pruned it): the directories are made again and `place`
+// retried, up to kPutAttempts times.
+template <class Place>
+Status with_parents(const fs::path& root, std::string_view key, Place&& place) {
+  const fs::path target = root / std::string(key);
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    if (auto made = make_parents(root, key); !made) {
+      if (std::holds_alternative<Retry>(made.error())) continue;
+      return std::unexpected(std::get<Error>(made.error()));
+    }
+    if (std::optional<Status> done = place(target)) return *std::move(done);
+  }
+  return fail(Errc::io, "storing '" + std::string(key) + "': its directory kept disappearing (concurrent removes)");
 }
 
 Status copy_fd(int from, int to, const std::string& from_name, const std::string& to_name) {
@@ -143,18 +161,13 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(const fs::path&
 template <class Fill>
 Status LocalObjectStore::put_with(std::string_view key, Fill&& fill) {
   if (auto st = validate_key(key); !st) return st;
-  const fs::path target = root_ / std::string(key);
-  const fs::path parent = target.parent_path();
-  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
-    if (auto made = make_parents(root_, key); !made) {
-      if (std::holds_alternative<Retry>(made.error())) continue;
-      return std::unexpected(std::get<Error>(made.error()));
-    }
+  return with_parents(root_, key, [&](const fs::path& target) -> std::optional<Status> {
+    const fs::path parent = target.parent_path();
     const fs::path tmp = parent / ("~tmp-" + random_id(""));
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!fd) {
       const int e = errno;
-      if (e == ENOENT) continue;
+      if (e == ENOENT) return std::nullopt;
       if (e == ENAMETOOLONG)
         return fail(Errc::invalid_argument, errno_message("key '" + std::string(key) + "'", e), "key");
       return fail(Errc::io, errno_message("create " + tmp.string(), e));
@@ -176,8 +189,7 @@ Status LocalObjectStore::put_with(std::string_view key, Fill&& fill) {
       return rename_failure(e, key, target);
     }
     return fsync_dir(parent);
-  }
-  return fail(Errc::io, "storing '" + std::string(key) + "': its directory kept disappearing (concurrent removes)");
+  });
 }
 
 Status LocalObjectStore::put_file(std::string_view key, const fs::path& source) {
@@ -215,24 +227,17 @@ Status LocalObjectStore::put_handed_over_file(std::string_view key, const fs::pa
     if (::fchmod(src.get(), 0600) != 0) return fail(Errc::io, errno_message("chmod " + source.string(), errno));
     if (::fsync(src.get()) != 0) return fail(Errc::io, errno_message("fsync " + source.string(), errno));
   }
-  const fs::path target = root_ / std::string(key);
-  const fs::path parent = target.parent_path();
-  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
-    if (auto made = make_parents(root_, key); !made) {
-      if (std::holds_alternative<Retry>(made.error())) continue;
-      return std::unexpected(std::get<Error>(made.error()));
-    }
-    if (::rename(source.c_str(), target.c_str()) == 0) return fsync_dir(parent);
+  return with_parents(root_, key, [&](const fs::path& target) -> std::optional<Status> {
+    if (::rename(source.c_str(), target.c_str()) == 0) return fsync_dir(target.parent_path());
     const int e = errno;
     if (e == EXDEV) return put_file(key, source);  // a mount point in between
     if (e == ENOENT) {
       struct stat now {};
       if (::lstat(source.c_str(), &now) != 0) return fail(Errc::not_found, source.string() + " disappeared");
-      continue;  // a concurrent remove() pruned the directory: make it again
+      return std::nullopt;  // a concurrent remove() pruned the directory: make it again
     }
     return rename_failure(e, key, target);
-  }
-  return fail(Errc::io, "storing '" + std::string(key) + "': its directory kept disappearing (concurrent removes)");
+  });
 }
 
 Status LocalObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {

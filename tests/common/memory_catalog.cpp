@@ -46,20 +46,6 @@ bool in(const std::vector<std::string>& values, std::string_view v) {
   return std::find(values.begin(), values.end(), v) != values.end();
 }
 
-int clamp_limit(int limit) { return std::clamp(limit, 1, 500); }
-
-// The first `limit` items; a next_token when more follow (as rows::make_page).
-template <class T, class TokenOf>
-PageOf<T> make_page(std::vector<T> items, int limit, TokenOf token_of) {
-  PageOf<T> page;
-  if (items.size() > static_cast<std::size_t>(limit)) {
-    items.resize(static_cast<std::size_t>(limit));
-    page.next_token = token_of(items.back());
-  }
-  page.items = std::move(items);
-  return page;
-}
-
 // A list ordered by (name, id) ascending, continued after the page token's row.
 template <class T>
 Result<PageOf<T>> name_page(std::vector<T> items, const Page& page, std::string_view kind) {
@@ -627,7 +613,39 @@ Recording MemoryCatalog::recording_view(const Recording& stored) const {
   return r;
 }
 
+namespace {
+bool event_matches(const events::Event& e, std::string_view app, std::string_view window_title) {
+  if (!app.empty() && !(e.app && contains_ci(*e.app, app)) && !(e.process && contains_ci(*e.process, app))) {
+    return false;
+  }
+  if (!window_title.empty() && !(e.type == "window" && e.title && contains_ci(*e.title, window_title))) return false;
+  return true;
+}
+}  // namespace
+
+std::vector<RecordingEvent> MemoryCatalog::stored_events(const std::string& recording_id) const {
+  std::vector<RecordingEvent> out;
+  for (auto it = events_.lower_bound({recording_id, std::numeric_limits<std::int64_t>::min(), 0});
+       it != events_.end() && std::get<0>(it->first) == recording_id; ++it) {
+    const auto seg = segments_.find({recording_id, it->second.seq});
+    if (seg != segments_.end() && seg->second.events_sha256) out.push_back(it->second);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const RecordingEvent& a, const RecordingEvent& b) {
+    return std::tie(a.event.t_ms, a.seq, a.idx) < std::tie(b.event.t_ms, b.seq, b.idx);
+  });
+  return out;
+}
+
+std::optional<std::int64_t> MemoryCatalog::first_match(const std::string& recording_id, std::string_view app,
+                                                       std::string_view window_title) const {
+  for (const auto& e : stored_events(recording_id)) {
+    if (event_matches(e.event, app, window_title)) return e.event.t_ms;
+  }
+  return std::nullopt;
+}
+
 bool MemoryCatalog::recording_matches(const Recording& r, const RecordingFilter& f) const {
+  if (f.has_event_filter() && !first_match(r.id, f.app, f.window_title)) return false;
   if (!f.computer_id.empty() && r.computer_id != f.computer_id) return false;
   if (!f.pool_id.empty() && r.pool_id != f.pool_id) return false;
   if (!f.policy_id.empty() && r.policy_id != f.policy_id) return false;
@@ -684,6 +702,7 @@ Result<PageOf<Recording>> MemoryCatalog::list_recordings(const RecordingFilter& 
     if (!recording_matches(r, filter)) continue;
     if (before && std::tie(r.start_time, r.id) >= std::tie(before->first, before->second)) continue;
     items.push_back(r);
+    if (filter.has_event_filter()) items.back().first_match_ms = first_match(r.id, filter.app, filter.window_title);
   }
   std::sort(items.begin(), items.end(), [](const Recording& a, const Recording& b) {
     return std::tie(a.start_time, a.id) > std::tie(b.start_time, b.id);
@@ -754,6 +773,9 @@ Status MemoryCatalog::delete_recording(std::string_view id) {
   const std::string key(id);
   segments_.erase(segments_.lower_bound({key, std::numeric_limits<std::int64_t>::min()}),
                   segments_.upper_bound({key, std::numeric_limits<std::int64_t>::max()}));
+  event_documents_.erase(event_documents_.lower_bound({key, std::numeric_limits<std::int64_t>::min()}),
+                         event_documents_.upper_bound({key, std::numeric_limits<std::int64_t>::max()}));
+  std::erase_if(events_, [&](const auto& kv) { return std::get<0>(kv.first) == key; });
   recordings_.erase(key);
   return {};
 }
@@ -768,11 +790,21 @@ Result<SegmentOutcome> MemoryCatalog::add_segment(const Segment& g) {
   if (!is_sha256_hex(g.sha256)) {
     return fail(Errc::invalid_argument, "segment sha256 must be 64 lowercase hex characters", "sha256");
   }
+  if (g.events_sha256 && !is_sha256_hex(*g.events_sha256)) {
+    return fail(Errc::invalid_argument, "segment events_sha256 must be 64 lowercase hex characters", "events_sha256");
+  }
   const auto rec = recordings_.find(g.recording_id);
   if (rec == recordings_.end()) return fail(Errc::not_found, "recording " + quote(g.recording_id) + " not found");
   const auto [it, inserted] = segments_.emplace(std::pair{g.recording_id, g.seq}, g);
   if (!inserted) {
-    if (it->second.sha256 == g.sha256) return SegmentOutcome::already_present;
+    if (it->second.sha256 == g.sha256 && it->second.events_sha256 == g.events_sha256) {
+      return SegmentOutcome::already_present;
+    }
+    if (it->second.sha256 == g.sha256) {
+      return fail(Errc::conflict, "segment " + std::to_string(g.seq) + " of recording " + quote(g.recording_id) +
+                                      " is already stored with " +
+                                      (it->second.events_sha256 ? "another events document" : "no events document"));
+    }
     return fail(Errc::conflict, "segment " + std::to_string(g.seq) + " of recording " + quote(g.recording_id) +
                                     " already exists with different content");
   }
@@ -802,6 +834,124 @@ Result<std::vector<Segment>> MemoryCatalog::list_segments(std::string_view recor
     out.push_back(it->second);
   }
   return out;
+}
+
+// --- activity events -----------------------------------------------------------------------
+
+Result<SegmentOutcome> MemoryCatalog::add_event_document(const EventDocument& d,
+                                                         const std::vector<events::Event>& events) {
+  MEMORY_CATALOG_ENTER();
+  if (d.seq < 0) return fail(Errc::invalid_argument, "seq must be >= 0", "seq");
+  if (!is_sha256_hex(d.sha256)) {
+    return fail(Errc::invalid_argument, "events sha256 must be 64 lowercase hex characters", "sha256");
+  }
+  if (d.event_count != static_cast<std::int64_t>(events.size())) {
+    return fail(Errc::invalid_argument, "event_count does not match the events", "event_count");
+  }
+  if (!recordings_.contains(d.recording_id)) {
+    return fail(Errc::not_found, "recording " + quote(d.recording_id) + " not found");
+  }
+  const std::string segment = "segment " + std::to_string(d.seq) + " of recording " + quote(d.recording_id);
+  if (const auto seg = segments_.find({d.recording_id, d.seq});
+      seg != segments_.end() && seg->second.events_sha256 != d.sha256) {
+    return fail(Errc::conflict, segment + " is already stored " +
+                                    (seg->second.events_sha256 ? "with another events document" : "without events"));
+  }
+  const auto [it, inserted] = event_documents_.emplace(std::pair{d.recording_id, d.seq}, d);
+  if (!inserted) {
+    if (it->second.sha256 == d.sha256) return SegmentOutcome::already_present;
+    return fail(Errc::conflict, "the events document of " + segment + " is already stored with other bytes");
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto idx = static_cast<std::int64_t>(i);
+    events_.emplace(std::tuple{d.recording_id, d.seq, idx}, RecordingEvent{d.recording_id, d.seq, idx, events[i]});
+  }
+  return SegmentOutcome::inserted;
+}
+
+Result<EventDocument> MemoryCatalog::get_event_document(std::string_view recording_id, std::int64_t seq) {
+  MEMORY_CATALOG_ENTER();
+  const auto it = event_documents_.find({std::string(recording_id), seq});
+  if (it == event_documents_.end()) {
+    return fail(Errc::not_found,
+                "no events document of segment " + std::to_string(seq) + " of recording " + quote(recording_id));
+  }
+  return it->second;
+}
+
+Result<PageOf<RecordingEvent>> MemoryCatalog::list_recording_events(std::string_view recording_id,
+                                                                    const EventFilter& f, const Page& page) {
+  MEMORY_CATALOG_ENTER();
+  const int limit = std::clamp(page.limit, 1, 1000);
+  std::optional<std::tuple<std::int64_t, std::int64_t, std::int64_t>> after;
+  if (!page.next_token.empty()) {
+    auto fields = decode_page_token(page.next_token, "ev", 3);
+    if (!fields) return std::unexpected(fields.error());
+    auto t = page_token_int((*fields)[0]);
+    auto seq = page_token_int((*fields)[1]);
+    auto idx = page_token_int((*fields)[2]);
+    if (!t) return std::unexpected(t.error());
+    if (!seq) return std::unexpected(seq.error());
+    if (!idx) return std::unexpected(idx.error());
+    after.emplace(*t, *seq, *idx);
+  }
+  std::vector<RecordingEvent> items;
+  for (auto& e : stored_events(std::string(recording_id))) {
+    if (!f.types.empty() && !in(f.types, e.event.type)) continue;
+    if (f.from_ms && e.event.t_ms < *f.from_ms) continue;
+    if (f.to_ms && e.event.t_ms > *f.to_ms) continue;
+    if (after && std::tuple{e.event.t_ms, e.seq, e.idx} <= *after) continue;
+    items.push_back(std::move(e));
+  }
+  return make_page(std::move(items), limit, [](const RecordingEvent& e) {
+    return encode_page_token("ev", {std::to_string(e.event.t_ms), std::to_string(e.seq), std::to_string(e.idx)});
+  });
+}
+
+Result<PageOf<EventHit>> MemoryCatalog::search_events(const EventSearch& f, const Page& page) {
+  MEMORY_CATALOG_ENTER();
+  const int limit = std::clamp(page.limit, 1, 1000);
+  using Key = std::tuple<std::int64_t, std::string, std::int64_t, std::int64_t>;
+  std::optional<Key> before;
+  if (!page.next_token.empty()) {
+    auto fields = decode_page_token(page.next_token, "es", 4);
+    if (!fields) return std::unexpected(fields.error());
+    auto t = page_token_int((*fields)[0]);
+    auto seq = page_token_int((*fields)[2]);
+    auto idx = page_token_int((*fields)[3]);
+    if (!t) return std::unexpected(t.error());
+    if (!seq) return std::unexpected(seq.error());
+    if (!idx) return std::unexpected(idx.error());
+    before.emplace(*t, (*fields)[1], *seq, *idx);
+  }
+  const auto key_of = [](const EventHit& h) {
+    return Key{h.recording_start + h.event.event.t_ms, h.event.recording_id, h.event.seq, h.event.idx};
+  };
+  std::vector<EventHit> items;
+  for (const auto& [id, row] : recordings_) {
+    const Recording r = recording_view(row.recording);
+    if (!f.computer_id.empty() && r.computer_id != f.computer_id) continue;
+    if (!f.pool_id.empty() && r.pool_id != f.pool_id) continue;
+    if (!f.username.empty() && r.username != f.username) continue;
+    if (f.scope && !in(f.scope->computer_ids, r.computer_id) && !(r.pool_id && in(f.scope->pool_ids, *r.pool_id))) {
+      continue;
+    }
+    for (auto& e : stored_events(r.id)) {
+      if (!event_matches(e.event, f.app, f.window_title)) continue;
+      if (!f.types.empty() && !in(f.types, e.event.type)) continue;
+      const EpochMs at = r.start_time + e.event.t_ms;
+      if (f.start_time && at < *f.start_time) continue;
+      if (f.end_time && at > *f.end_time) continue;
+      EventHit hit{std::move(e), r.computer_id, r.computer_name, r.pool_id, r.username, r.start_time};
+      if (before && key_of(hit) >= *before) continue;
+      items.push_back(std::move(hit));
+    }
+  }
+  std::sort(items.begin(), items.end(), [&](const EventHit& a, const EventHit& b) { return key_of(a) > key_of(b); });
+  return make_page(std::move(items), limit, [&](const EventHit& h) {
+    const auto [t, rec, seq, idx] = key_of(h);
+    return encode_page_token("es", {std::to_string(t), rec, std::to_string(seq), std::to_string(idx)});
+  });
 }
 
 // --- users ---------------------------------------------------------------------------------

@@ -100,6 +100,15 @@ class MemoryCatalog final : public catalog::Catalog {
   Result<catalog::Segment> get_segment(std::string_view recording_id, std::int64_t seq) override;
   Result<std::vector<catalog::Segment>> list_segments(std::string_view recording_id) override;
 
+  Result<catalog::SegmentOutcome> add_event_document(const catalog::EventDocument& document,
+                                                     const std::vector<events::Event>& events) override;
+  Result<catalog::EventDocument> get_event_document(std::string_view recording_id, std::int64_t seq) override;
+  Result<catalog::PageOf<catalog::RecordingEvent>> list_recording_events(std::string_view recording_id,
+                                                                         const catalog::EventFilter& filter,
+                                                                         const catalog::Page& page) override;
+  Result<catalog::PageOf<catalog::EventHit>> search_events(const catalog::EventSearch& search,
+                                                           const catalog::Page& page) override;
+
   Status create_user(const catalog::User& user) override;
   Result<catalog::User> get_user(std::string_view id) override;
   Result<catalog::User> find_user(std::string_view username) override;
@@ -170,6 +179,12 @@ class MemoryCatalog final : public catalog::Catalog {
   catalog::Computer computer_view(const ComputerRow& row) const;
   catalog::Recording recording_view(const catalog::Recording& stored) const;
   bool recording_matches(const catalog::Recording& r, const catalog::RecordingFilter& f) const;
+  // The recording's events that are part of it (their segment is stored
+  // with events), in (t_ms, seq, idx) order.
+  std::vector<catalog::RecordingEvent> stored_events(const std::string& recording_id) const;
+  // The media time of the first event matching the filter's app/window_title.
+  std::optional<std::int64_t> first_match(const std::string& recording_id, std::string_view app,
+                                          std::string_view window_title) const;
   std::optional<catalog::Policy> assigned_policy(std::string_view type, std::string_view target) const;
 
   mutable std::mutex mu_;
@@ -186,6 +201,9 @@ class MemoryCatalog final : public catalog::Catalog {
   std::map<std::string, catalog::EnrollmentToken, std::less<>> enrollment_tokens_;
   std::map<std::string, RecordingRow, std::less<>> recordings_;
   std::map<std::pair<std::string, std::int64_t>, catalog::Segment> segments_;
+  std::map<std::pair<std::string, std::int64_t>, catalog::EventDocument> event_documents_;
+  // (recording id, seq, idx) -> event
+  std::map<std::tuple<std::string, std::int64_t, std::int64_t>, catalog::RecordingEvent> events_;
   std::map<std::string, catalog::User, std::less<>> users_;
   std::map<std::string, catalog::Role, std::less<>> roles_;
   std::set<GrantKey> grants_;

@@ -9,14 +9,16 @@
 
 namespace deskaudit::testing {
 
-std::vector<std::string> make_segments(int segments, int seconds, int fps, const std::string& size, bool with_audio) {
+std::vector<std::string> make_segments(int segments, int seconds, int fps, const std::string& size, SampleAudio audio) {
   const auto dir = std::filesystem::temp_directory_path() / ("deskaudit-media-" + random_id(""));
   std::filesystem::create_directories(dir);
   const auto file = dir / "all.mp4";
   const std::string cmd = "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=" + size + ":rate=" +
                           std::to_string(fps) +
-                          (with_audio ? " -f lavfi -i sine=frequency=1000:sample_rate=48000 -c:a libopus -ac 2 -b:a 48k"
-                                      : "") +
+                          (audio == SampleAudio::none ? ""
+                           : audio == SampleAudio::opus
+                               ? " -f lavfi -i sine=frequency=1000:sample_rate=48000 -c:a libopus -ac 2 -b:a 48k"
+                               : " -f lavfi -i sine=frequency=1000:sample_rate=48000 -c:a aac -ac 2 -b:a 64k") +
                           " -t " + std::to_string(seconds) + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g " + std::to_string(fps) +
                           " -movflags frag_keyframe+empty_moov+default_base_moof -f mp4 '" + file.string() + "'";
   if (std::system(cmd.c_str()) != 0) {

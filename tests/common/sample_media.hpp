@@ -8,11 +8,14 @@
 namespace deskaudit::testing {
 
 // Throws std::runtime_error when ffmpeg is missing or fails.
+// The second track of make_segments: none, Opus (what the Linux agent
+// records) or AAC-LC (what a Windows agent may record).
+enum class SampleAudio { none, opus, aac };
+
 // seconds of video at fps, one fragment per second, split over `segments` files;
-// with_audio: and a second track, a 1 kHz tone as 48 kHz stereo Opus (what the
-// agent records), in the same fragments.
+// with audio: a second track, a 1 kHz tone as 48 kHz stereo, in the same fragments.
 std::vector<std::string> make_segments(int segments, int seconds, int fps = 5, const std::string& size = "320x240",
-                                       bool with_audio = false);
+                                       SampleAudio audio = SampleAudio::none);
 
 std::string sha256_of(const std::string& bytes);
 

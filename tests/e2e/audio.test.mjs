@@ -88,7 +88,7 @@ describe('console audio', { skip: missing && `deskaudit-server not built (${serv
     });
     assert.ok(rms > 0.05, `decoded audio energy ${rms}`);
     await mute.click();
-    assert.equal(await mute.getAttribute('aria-pressed'), 'true');
+    await waitFor('Mute pressed', async () => (await mute.getAttribute('aria-pressed')) === 'true');
     assert.equal(await page.evaluate(() => document.querySelector('video').muted), true);
     await mute.click();
     await volume.fill('40');

@@ -395,6 +395,7 @@ describe('deskaudit console', { skip: missing && `deskaudit-server not built (${
       retention_days: 90,
       user_notice: true,
       user_notice_message: 'Your screen is recorded during office hours.',
+      idle_seconds: 30, // not on the policy page yet: the default
     });
     // Assign to desk-b and to the pool.
     await page.getByLabel('Assign to').selectOption('computer');

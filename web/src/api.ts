@@ -74,8 +74,9 @@ export interface Pool {
 }
 
 import type { RecordingMode } from './generated/policy_schema';
+import type { RecordingEvent } from './timeline';
 
-export type { RecordingMode };
+export type { RecordingMode, RecordingEvent };
 
 export interface RecordingRule {
   mode: RecordingMode;
@@ -88,6 +89,8 @@ export interface RecordingRule {
   retention_days: number;
   user_notice: boolean;
   user_notice_message: string;
+  /** Activity events: idle after this many seconds without input or screen change (IDLE_MIN_SECONDS..IDLE_MAX_SECONDS). */
+  idle_seconds?: number;
 }
 
 export interface Assignment {
@@ -117,6 +120,9 @@ export interface Recording {
   segment_count: number;
   duration_ms?: number;
   expires_at?: string | null;
+  /** With the app= / window_title= filters: media time (ms) of the first
+   *  matching event. */
+  first_match_ms?: number;
 }
 
 export interface Segment {
@@ -134,6 +140,14 @@ export interface RecordingDetail extends Recording {
   /** The HLS CODECS value, e.g. "avc1.64001f,opus"; null without segments. */
   codecs?: string | null;
 }
+
+export interface EventPage {
+  items: RecordingEvent[];
+  next_page_token?: string | null;
+}
+
+/** Most events one request of the events route returns (its maximum). */
+const EVENTS_PAGE = 1000;
 
 export interface StatusCheck {
   id: string;
@@ -327,7 +341,21 @@ export const api = {
   recordings: (p: Record<string, string | number | undefined>) =>
     request<Page<Recording>>('GET', `/recordings${query(p)}`),
   recording: (id: string) => request<RecordingDetail>('GET', `/recordings/${encodeURIComponent(id)}`),
-  playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/playlist.m3u8`,
+  recordingEvents: (id: string, p: { type?: string; from_ms?: number; to_ms?: number; limit?: number; page_token?: string }) =>
+    request<EventPage>('GET', `/recordings/${encodeURIComponent(id)}/events${query(p)}`),
+  /** Every event of a recording, page after page, in media-time order. */
+  async allRecordingEvents(id: string): Promise<RecordingEvent[]> {
+    const all: RecordingEvent[] = [];
+    let token: string | undefined;
+    do {
+      const page = await api.recordingEvents(id, { limit: EVENTS_PAGE, page_token: token });
+      all.push(...page.items);
+      token = page.next_page_token || undefined;
+    } while (token);
+    return all;
+  },
+  // The multivariant playlist: its CODECS tell the player which tracks (video, audio) to set up.
+  playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/master.m3u8`,
   downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
   /** The evidence package (tar: MP4, segments, signed manifest, keys; docs/evidence.md). */
   evidenceUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/evidence`,

@@ -198,7 +198,7 @@ async function route(): Promise<void> {
         if (second) {
           // hls.js is large: load the player only when a recording is opened.
           const { renderPlayer } = await import('./pages/play');
-          const stop = await renderPlayer(main, second, sessionEnded);
+          const stop = await renderPlayer(main, second, r.params, sessionEnded);
           if (gen !== generation) stop();
           else cleanup = stop;
         } else {

@@ -21,6 +21,8 @@ export interface PlayerOptions {
   /** Known duration from the catalog, used until the media reports one. */
   durationHintS?: number;
   autoplay?: boolean;
+  /** Media time (s) to start at instead of the beginning (a search hit). */
+  startAtS?: number;
   /** A playlist or segment request answered 401: the session ended. */
   onUnauthorized?: () => void;
 }
@@ -28,8 +30,31 @@ export interface PlayerOptions {
 export interface Player {
   element: HTMLElement;
   video: HTMLVideoElement;
+  /** Under the progress bar, spanning its width: the activity timeline. */
+  timelineSlot: HTMLElement;
   seek(seconds: number): void;
+  /** Media duration in seconds (the catalog's until the media knows). */
+  duration(): number;
+  /** Adds a control to the button row, before the full-screen button. */
+  addControl(...els: HTMLElement[]): void;
+  /** Adds a line to the keyboard help under the player. */
+  addKeyHelp(text: string): void;
+  /** Called on every redraw: timeupdate, seeks, and each frame while playing. */
+  onRender(fn: () => void): void;
   destroy(): void;
+}
+
+/** Whether a page-wide key press is a player shortcut: not while typing in a
+ *  field or with a modifier. `activates`: the focused element acts on
+ *  Space/Enter itself (a button or link). */
+export function shortcutTarget(ev: KeyboardEvent): { ignore: boolean; activates: boolean } {
+  const target = ev.target as HTMLElement | null;
+  const tag = target?.tagName;
+  const ignore =
+    ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey ||
+    tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || Boolean(target?.isContentEditable);
+  const activates = tag === 'BUTTON' || tag === 'A' || target?.getAttribute('role') === 'menuitem';
+  return { ignore, activates };
 }
 
 export function createPlayer(opts: PlayerOptions): Player {
@@ -85,12 +110,16 @@ export function createPlayer(opts: PlayerOptions): Player {
   const wall = h('time', { class: 'wall', 'data-epoch-ms': '' }, '—');
   const status = h('p', { class: 'player-status', role: 'status' });
   const stage = h('div', { class: 'stage' }, video);
+  const timelineSlot = h('div', { class: 'timeline-slot' });
+  const spacer = h('span', { class: 'spacer' });
+  const keys = h('p', { class: 'keys muted' }, 'Keys: Space play/pause · ← → 5 s back/forward · M mute · F full screen');
 
   const element = h(
     'section',
     { class: 'player', 'aria-label': 'Player' },
     stage,
-    h('div', { class: 'controls seek-row' }, progress, timeText),
+    // The timeline sits under the progress bar in the same grid column.
+    h('div', { class: 'controls seek-row' }, progress, timeText, timelineSlot),
     h(
       'div',
       { class: 'controls' },
@@ -100,7 +129,7 @@ export function createPlayer(opts: PlayerOptions): Player {
       muteBtn,
       h('label', { class: 'speed', for: 'volume' }, h('span', { 'aria-hidden': 'true' }, 'Volume')),
       volume,
-      h('span', { class: 'spacer' }),
+      spacer,
       fsBtn,
       pipBtn,
     ),
@@ -111,11 +140,7 @@ export function createPlayer(opts: PlayerOptions): Player {
       pipReason,
     ),
     status,
-    h(
-      'p',
-      { class: 'keys muted' },
-      'Keys: Space play/pause · ← → 5 s back/forward · M mute · F full screen',
-    ),
+    keys,
   );
 
   // --- state -------------------------------------------------------------
@@ -124,6 +149,7 @@ export function createPlayer(opts: PlayerOptions): Player {
   let dragTime = 0;
   let mediaErrorRecoveries = 0;
   let destroyed = false;
+  const renderHooks: (() => void)[] = [];
 
   const duration = (): number => {
     const d = video.duration;
@@ -168,6 +194,7 @@ export function createPlayer(opts: PlayerOptions): Player {
       wall.dataset.epochMs = String(Math.round(w));
       wall.textContent = formatTime(w, true);
     }
+    for (const fn of renderHooks) fn();
   };
 
   const syncPlayButton = () => {
@@ -271,12 +298,16 @@ export function createPlayer(opts: PlayerOptions): Player {
     if (document.activeElement !== volume) volume.value = String(pct);
     volume.setAttribute('aria-valuetext', video.muted ? `${pct}%, muted` : `${pct}%`);
   };
+  // volumechange is queued, so the controls are synced at once as well:
+  // the button's state must be right the moment the click returns.
   muteBtn.addEventListener('click', () => {
     video.muted = !video.muted;
+    syncSound();
   });
   volume.addEventListener('input', () => {
     video.volume = Number(volume.value) / 100;
     if (video.volume > 0 && video.muted) video.muted = false;
+    syncSound();
   });
   video.addEventListener('volumechange', syncSound);
 
@@ -330,12 +361,10 @@ export function createPlayer(opts: PlayerOptions): Player {
 
   // --- keyboard shortcuts (anywhere on the page, not while typing) --------
   const onKey = (ev: KeyboardEvent) => {
-    if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const { ignore, activates } = shortcutTarget(ev);
+    if (ignore) return;
     const target = ev.target as HTMLElement | null;
-    const tag = target?.tagName;
-    if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target?.isContentEditable) return;
     // Buttons and links act on Space/Enter themselves.
-    const activates = tag === 'BUTTON' || tag === 'A' || target?.getAttribute('role') === 'menuitem';
     if (ev.key === ' ' && !activates) {
       ev.preventDefault();
       togglePlay();
@@ -351,6 +380,7 @@ export function createPlayer(opts: PlayerOptions): Player {
     } else if ((ev.key === 'm' || ev.key === 'M') && !activates) {
       ev.preventDefault();
       video.muted = !video.muted;
+      syncSound();
     }
   };
   document.addEventListener('keydown', onKey);
@@ -381,9 +411,10 @@ export function createPlayer(opts: PlayerOptions): Player {
   // --- source ---------------------------------------------------------------
   if (Hls.isSupported()) {
     hls = new Hls({
-      // Audit playback starts at the beginning, also for a recording still in
-      // progress (an EVENT playlist, which hls.js treats as live).
-      startPosition: 0,
+      // Audit playback starts at the beginning (or the moment asked for), also
+      // for a recording still in progress (an EVENT playlist, which hls.js
+      // treats as live).
+      startPosition: opts.startAtS ?? 0,
       liveSyncDuration: 6,
       liveMaxLatencyDuration: 1e9,
       maxBufferLength: 60,
@@ -417,6 +448,10 @@ export function createPlayer(opts: PlayerOptions): Player {
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = opts.playlistUrl;
+    if (opts.startAtS) {
+      const at = opts.startAtS;
+      video.addEventListener('loadedmetadata', () => (video.currentTime = at), { once: true });
+    }
   } else {
     setStatus('This browser cannot play HLS video (no MediaSource support).', true);
   }
@@ -434,7 +469,19 @@ export function createPlayer(opts: PlayerOptions): Player {
   return {
     element,
     video,
+    timelineSlot,
     seek,
+    duration,
+    addControl(...els: HTMLElement[]) {
+      for (const el of els) spacer.before(el);
+    },
+    addKeyHelp(text: string) {
+      keys.append(` · ${text}`);
+    },
+    onRender(fn: () => void) {
+      renderHooks.push(fn);
+      fn();
+    },
     destroy() {
       destroyed = true;
       cancelAnimationFrame(raf);

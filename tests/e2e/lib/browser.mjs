@@ -58,6 +58,23 @@ export async function nonBlackShare(page) {
   });
 }
 
+/** Mean [r, g, b] of a 16x16 block in the middle of the current video frame. */
+export async function frameColor(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('video');
+    if (!v || v.readyState < 2 || !v.videoWidth) return null;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(v, 0, 0);
+    const d = g.getImageData(Math.floor(c.width / 2) - 8, Math.floor(c.height / 2) - 8, 16, 16).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += d[i + k];
+    return sum.map((x) => Math.round(x / (d.length / 4)));
+  });
+}
+
 /** Resolves after the next video frame is presented (requestVideoFrameCallback). */
 export async function nextFrame(page, timeoutMs = 10_000) {
   return page.evaluate(

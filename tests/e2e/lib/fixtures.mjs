@@ -56,19 +56,39 @@ export async function enrollAgent(url, token, hostname) {
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
-/** PUT one segment file of a recording, as the agent does. */
-export async function putSegment(agent, recordingId, seq, body) {
+/** PUT one segment file of a recording, as the agent does; `eventsSha256`:
+ *  the hash of its events document, uploaded before it. */
+export async function putSegment(agent, recordingId, seq, body, eventsSha256) {
+  const headers = { 'Content-Type': 'video/mp4', 'X-Content-SHA256': sha256(body) };
+  if (eventsSha256) headers['X-Deskaudit-Events-SHA256'] = eventsSha256;
   await agent.call('PUT', `/agent/recordings/${recordingId}/segments/${seq}`, {
     body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-    headers: { 'Content-Type': 'video/mp4', 'X-Content-SHA256': sha256(body) },
+    headers,
   });
 }
 
+/** PUT the events document of segment `seq` (deskaudit-events/1), as the
+ *  agent does before the segment; returns its SHA-256 for the segment's
+ *  X-Deskaudit-Events-SHA256. */
+export async function putEvents(agent, recordingId, seq, events) {
+  const body = Buffer.from(JSON.stringify({ format: 'deskaudit-events/1', recording_id: recordingId, seq, events }));
+  const hash = sha256(body);
+  await agent.call('PUT', `/agent/recordings/${recordingId}/segments/${seq}/events`, {
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    headers: { 'Content-Type': 'application/json', 'X-Content-SHA256': hash },
+  });
+  return hash;
+}
+
 /** Uploads segment files as one recording through the agent API; without
- *  endTime the recording stays in progress. */
-export async function uploadRecording(agent, { username, startTime, segments, endTime }) {
+ *  endTime the recording stays in progress. `events[seq]`: the activity
+ *  events of segment seq (none: no events document, as the agent does). */
+export async function uploadRecording(agent, { username, startTime, segments, endTime, events = [] }) {
   const rec = await agent.call('POST', '/agent/recordings', { body: { username, start_time: startTime } });
-  for (let seq = 0; seq < segments.length; seq++) await putSegment(agent, rec.id, seq, segments[seq]);
+  for (let seq = 0; seq < segments.length; seq++) {
+    const hash = events[seq]?.length ? await putEvents(agent, rec.id, seq, events[seq]) : undefined;
+    await putSegment(agent, rec.id, seq, segments[seq], hash);
+  }
   if (endTime) await agent.call('POST', `/agent/recordings/${rec.id}/finish`, { body: { end_time: endTime, status: 'complete' } });
   return rec.id;
 }

@@ -75,6 +75,24 @@ export async function synthesize({ seconds, fps = 2, gop = 20, out }) {
   return fs.readFileSync(out);
 }
 
+/**
+ * A "desktop" whose screen is one flat colour per scene ([{color: '0xRRGGBB',
+ * seconds}]), so a frame tells which scene it is from: H.264 in fMP4, one
+ * fragment per second (gop = fps), decode times in ms.
+ */
+export async function colourScenes({ scenes, fps = 5, size = '640x360', out }) {
+  const inputs = scenes.flatMap((sc) => ['-f', 'lavfi', '-i', `color=c=${sc.color}:s=${size}:r=${fps}:d=${sc.seconds}`]);
+  const concat = `${scenes.map((_, i) => `[${i}:v]`).join('')}concat=n=${scenes.length}:v=1:a=0,format=yuv420p`;
+  await run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', ...inputs,
+    '-filter_complex', concat,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'stillimage',
+    '-g', String(fps), '-keyint_min', String(fps), '-sc_threshold', '0',
+    '-video_track_timescale', '1000', '-movflags', FMP4_FLAGS, '-f', 'mp4', out,
+  ]);
+  return fs.readFileSync(out);
+}
+
 /** Top-level ISO BMFF boxes: [{type, offset, size}], sizes checked. */
 export function topLevelBoxes(buf) {
   const boxes = [];

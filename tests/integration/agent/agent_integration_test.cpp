@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -210,6 +211,36 @@ class AgentIT : public ::testing::Test {
     }
     std::reverse(out.begin(), out.end());  // oldest first
     return out;
+  }
+
+  // The text of the user notice on the test's display: the message argument
+  // of the xmessage the agent started for it (empty until one runs).
+  std::string notice_text() {
+    std::error_code ec;
+    for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+      auto cmdline = read_file(it->path() / "cmdline");
+      if (!cmdline) continue;
+      std::vector<std::string> args;
+      for (std::size_t from = 0; from < cmdline->size();) {
+        const auto nul = cmdline->find('\0', from);
+        args.push_back(cmdline->substr(from, nul - from));
+        from = nul == std::string::npos ? cmdline->size() : nul + 1;
+      }
+      if (args.size() < 3 || fs::path(args[0]).filename() != "xmessage") continue;
+      const auto d = std::find(args.begin(), args.end(), "-display");
+      if (d == args.end() || d + 1 == args.end() || *(d + 1) != xvfb_->display()) continue;
+      return args.back();
+    }
+    return {};
+  }
+
+  nlohmann::json status_check(const std::string& id) {
+    auto r = admin_->get("/api/v1/computers/" + computer_id_ + "/recording-status");
+    EXPECT_EQ(r.status, 200) << r.body;
+    for (const auto& c : r.json["checks"]) {
+      if (c["id"] == id) return c;
+    }
+    return nullptr;
   }
 
   nlohmann::json detail(const std::string& id) {
@@ -520,20 +551,35 @@ TEST_F(AgentIT, PolicyOffRecordsNothingAndTurningItOffStopsARecording) {
 // the uploaded recording.
 TEST_F(AgentIT, AudioPolicyRecordsTheSoundAndStatusSaysWhyThereIsNone) {
   ptest::PulseServer pulse;
-  set_policy({{"mode", "session"}, {"audio", true}});
+  set_policy({{"mode", "session"}, {"audio", true}, {"user_notice", true},
+              {"user_notice_message", "This session is recorded for audit."}});
   start_agent({"--pulse-server", pulse.server()});
   session("connect", "fay");
   start_motion(40);
+  // The user is told that the sound is recorded too.
+  ASSERT_TRUE(wait_until([&] { return !notice_text().empty(); }, 20s)) << "no user notice";
+  EXPECT_NE(notice_text().find("This session is recorded for audit."), std::string::npos) << notice_text();
+  EXPECT_NE(notice_text().find("The sound of this session (what you hear) is recorded too."), std::string::npos)
+      << notice_text();
   const auto audio = [&] { return session("status")["audio"]; };
   ASSERT_TRUE(wait_until([&] { return audio()["recording"] == true; }, 30s)) << audio().dump();
   EXPECT_EQ(audio()["enabled"], true);
   EXPECT_NE(pulse.clients().find("deskaudit"), std::string::npos);
+  // The heartbeat carries it: recording-status says where the sound comes from.
+  ASSERT_TRUE(wait_until([&] { return status_check("audio")["ok"] == true && status_check("audio")["detail"] != "no user session is open"; }, 30s))
+      << status_check("audio").dump();
+  EXPECT_NE(status_check("audio")["detail"].get<std::string>().find(pulse.server()), std::string::npos)
+      << status_check("audio").dump();
   pulse.kill();
   ASSERT_TRUE(wait_until([&] { return audio()["recording"] == false && audio()["error"].is_string(); }, 30s))
       << audio().dump();
+  // ... and, while the server is gone, why there is no sound.
+  ASSERT_TRUE(wait_until([&] { return status_check("audio")["ok"] == false; }, 30s)) << status_check("audio").dump();
+  EXPECT_TRUE(status_check("audio")["detail"].get<std::string>().starts_with("no sound: ")) << status_check("audio").dump();
   pulse.start();
   ASSERT_TRUE(wait_until([&] { return audio()["recording"] == true; }, 30s)) << audio().dump();
   EXPECT_TRUE(audio()["error"].is_null()) << audio().dump();
+  ASSERT_TRUE(wait_until([&] { return status_check("audio")["ok"] == true; }, 30s)) << status_check("audio").dump();
   session("disconnect");
   auto recs = wait_finished(1, 60s);
   ASSERT_EQ(recs.size(), 1u);
@@ -553,15 +599,22 @@ TEST_F(AgentIT, AudioServerNotFoundStillRecordsTheVideoAndSaysWhy) {
   EXPECT_EQ(audio["enabled"], true);
   EXPECT_EQ(audio["recording"], false);
   EXPECT_NE(audio["error"].get<std::string>().find("no local user 'hal'"), std::string::npos) << audio.dump();
+  // The heartbeat tells the server, and recording-status tells the administrator.
+  ASSERT_TRUE(wait_until([&] { return status_check("audio")["ok"] == false; }, 30s)) << status_check("audio").dump();
+  EXPECT_NE(status_check("audio")["detail"].get<std::string>().find("no local user 'hal'"), std::string::npos)
+      << status_check("audio").dump();
 }
 
 TEST_F(AgentIT, AudioOffOpensNothingOnTheAudioServer) {
   ptest::PulseServer pulse;
-  set_policy({{"mode", "session"}});
+  set_policy({{"mode", "session"}, {"user_notice", true}, {"user_notice_message", "This session is recorded for audit."}});
   start_agent({"--pulse-server", pulse.server()});
   session("connect", "gus");
   start_motion(20);
   ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s)) << "recording did not start";
+  // The notice does not claim the sound is recorded.
+  ASSERT_TRUE(wait_until([&] { return !notice_text().empty(); }, 20s)) << "no user notice";
+  EXPECT_EQ(notice_text(), "This session is recorded for audit.");
   EXPECT_EQ(session("status")["audio"]["enabled"], false);
   EXPECT_EQ(pulse.clients().find("deskaudit"), std::string::npos) << pulse.clients();
   session("disconnect");

@@ -86,6 +86,14 @@ class PulseServer {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+  // SIGSTOP / SIGCONT: the server freezes (a debugger, a hung machine, a
+  // container paused) with its sockets open, then goes on.
+  void freeze() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void thaw() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
   // A sine of `hz` into the default sink (module-sine: rendered by the
   // server itself, so no client buffering delays or chops it) until
   // stop_tone(). Returns when the server plays it.

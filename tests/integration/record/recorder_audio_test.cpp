@@ -5,18 +5,17 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "capture/test_xvfb.hpp"
-#include "common/crypto.hpp"
 #include "media/fmp4.hpp"
 #include "pulse_server.hpp"
 #include "record/media_probe.hpp"
 #include "record/recorder.hpp"
+#include "recorder_fixture.hpp"
 
 using namespace deskaudit;
 using namespace std::chrono_literals;
@@ -119,15 +118,8 @@ ToneRuns find_tones(const Decoded& d) {
   return r;
 }
 
-class RecorderAudioTest : public ::testing::Test {
+class RecorderAudioTest : public rtest::RecorderFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("deskaudit-audio-" + random_id(""));
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   record::RecorderOptions options(bool audio) const {
     record::RecorderOptions o;
     o.display = xvfb_.display();
@@ -139,18 +131,10 @@ class RecorderAudioTest : public ::testing::Test {
     }
     return o;
   }
-  std::unique_ptr<record::Recorder> start(const record::RecorderOptions& o) {
-    auto r = record::Recorder::start(o, [this](const record::SegmentClosed& s) {
-      std::lock_guard lock(mu_);
-      closed_.push_back(s);
-    });
-    if (!r) throw std::runtime_error(r.error().message);
-    return std::move(*r);
-  }
   fs::path only_segment() {
-    std::lock_guard lock(mu_);
-    EXPECT_EQ(closed_.size(), 1u);
-    return closed_.empty() ? fs::path() : closed_.front().path;
+    const auto segs = closed();
+    EXPECT_EQ(segs.size(), 1u);
+    return segs.empty() ? fs::path() : segs.front().path;
   }
   static bool eventually(const std::function<bool()>& f) {
     for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
@@ -198,9 +182,6 @@ class RecorderAudioTest : public ::testing::Test {
 
   xtest::Xvfb xvfb_{"1280x720x24"};
   ptest::PulseServer pulse_;
-  fs::path dir_;
-  std::mutex mu_;
-  std::vector<record::SegmentClosed> closed_;
 };
 
 }  // namespace
@@ -276,6 +257,54 @@ TEST_F(RecorderAudioTest, AudioServerKilledAndRestartedVideoGoesOnAndAudioComesB
   expect_in_sync(at, tones.runs[0].first, marker);
   EXPECT_LT(tones.loudest_outside, kSilenceLevel);
   // One continuous track across the outage.
+  EXPECT_GE(d.audio_start + static_cast<double>(d.pcm.size()) / 48000, d.frames.back().first);
+}
+
+// The server frozen (SIGSTOP, its socket still open) for a few seconds, then
+// resumed: the video goes on, the state says why there is no sound while it
+// is frozen, the track stays continuous and in sync at the next tone.
+TEST_F(RecorderAudioTest, AudioServerFrozenAndResumedVideoGoesOnAndAudioStaysInSync) {
+  xtest::Painter screen(xvfb_.display(), 0, 0, 1280, 720);
+  screen.map();
+  screen.fill(0x000000, 0, 0, 1280, 720);
+  auto rec = start(options(true));
+  ASSERT_TRUE(eventually([&] { return rec->audio_state() && rec->audio_state()->recording; }));
+  std::this_thread::sleep_for(500ms);
+  pulse_.freeze();
+  ASSERT_TRUE(eventually([&] { return !rec->audio_state()->recording && !rec->audio_state()->error.empty(); }))
+      << "the state does not say the server stopped answering";
+  EXPECT_NE(rec->audio_state()->error.find("not answering"), std::string::npos) << rec->audio_state()->error;
+  // Video goes on while the server is frozen: a grey marker is recorded.
+  screen.fill(0x808080, 0, 0, 1280, 720);
+  std::this_thread::sleep_for(2s);
+  screen.fill(0x000000, 0, 0, 1280, 720);
+  pulse_.thaw();
+  ASSERT_TRUE(eventually([&] { return rec->audio_state()->recording; }));
+  EXPECT_TRUE(rec->audio_state()->error.empty()) << rec->audio_state()->error;
+  std::this_thread::sleep_for(1500ms);
+  const Moments at = tone_and_marker(*rec, screen);
+  std::this_thread::sleep_for(2s);
+  pulse_.stop_tone();
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(rec->stop());
+  EXPECT_FALSE(rec->failure());
+
+  const auto file = only_segment();
+  auto index = media::index_segment_file(file);
+  ASSERT_TRUE(index) << index.error().message;
+  const Decoded d = decode(file);
+  const double grey = marker_time(d, 0, 100);
+  ASSERT_GE(grey, 0) << "the frame drawn while the audio server was frozen";
+  const double marker = marker_time(d, grey, 200);
+  ASSERT_GT(marker, grey);
+  const auto tones = find_tones(d);
+  for (const auto& [start, length] : tones.runs) std::printf("tone at %.3f s for %.3f s\n", start, length);
+  ASSERT_EQ(tones.runs.size(), 1u);
+  expect_in_sync(at, tones.runs[0].first, marker);
+  EXPECT_LT(tones.loudest_outside, kSilenceLevel);
+  // One continuous track across the freeze: it starts with the video and
+  // lasts as long (a gap would shorten the decoded PCM and move the tone).
+  EXPECT_NEAR(d.audio_start, d.frames.front().first, 0.03);
   EXPECT_GE(d.audio_start + static_cast<double>(d.pcm.size()) / 48000, d.frames.back().first);
 }
 

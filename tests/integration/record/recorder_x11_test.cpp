@@ -3,19 +3,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "capture/test_xvfb.hpp"
-#include "common/crypto.hpp"
 #include "media/fmp4.hpp"
 #include "record/media_probe.hpp"
 #include "record/recording_checks.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
+#include "recorder_fixture.hpp"
 
 using namespace deskaudit;
 using namespace std::chrono_literals;
@@ -24,15 +23,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-class RecorderTest : public ::testing::Test {
+class RecorderTest : public rtest::RecorderFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("deskaudit-rec-" + random_id(""));
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   record::RecorderOptions options() const {
     record::RecorderOptions o;
     o.display = xvfb_.display();
@@ -40,26 +32,11 @@ class RecorderTest : public ::testing::Test {
     o.fps = 5;
     return o;
   }
-  std::unique_ptr<record::Recorder> start(const record::RecorderOptions& o) {
-    auto r = record::Recorder::start(o, [this](const record::SegmentClosed& s) {
-      std::lock_guard lock(mu_);
-      closed_.push_back(s);
-    });
-    if (!r) throw std::runtime_error(r.error().message);
-    return std::move(*r);
-  }
-  std::vector<record::SegmentClosed> closed() {
-    std::lock_guard lock(mu_);
-    return closed_;
-  }
   std::vector<mtest::FragSample> check_segments(const std::vector<record::SegmentClosed>& segs) {
     return mtest::check_segments(segs);
   }
 
   xtest::Xvfb xvfb_;
-  fs::path dir_;
-  std::mutex mu_;
-  std::vector<record::SegmentClosed> closed_;
 };
 
 // Pacing, VFR, refinement, segment cuts and crash recovery are unit-tested

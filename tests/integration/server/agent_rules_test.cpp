@@ -57,13 +57,14 @@ class AgentRules : public ::testing::Test {
                        {{"X-Content-SHA256", sha256_of(bytes)}});
   }
   Json computer() { return admin_->get("/api/v1/computers/" + creds_.computer_id).json; }
-  Json silent_check() {
+  Json status_check(const std::string& id) {
     const auto status = admin_->get("/api/v1/computers/" + creds_.computer_id + "/recording-status");
     for (const auto& c : status.json["checks"]) {
-      if (c["id"] == "agent_silent") return c;
+      if (c["id"] == id) return c;
     }
     return nullptr;
   }
+  Json silent_check() { return status_check("agent_silent"); }
   std::vector<Json> silent_entries() {
     auto r = admin_->get("/api/v1/audit-log?action=agent.silent");
     EXPECT_EQ(r.status, 200) << r.body;
@@ -230,6 +231,50 @@ TEST_F(AgentRules, AnAgentSilentDuringARecordedSessionIsReportedOncePerSilence) 
   clock_->advance(5 * kMinute);
   EXPECT_EQ(*services.agents->note_silent_agents(), 0);
   EXPECT_EQ(silent_check()["ok"], true);
+}
+
+// The heartbeat's session carries the audio state of its recording; the
+// server keeps it and recording-status says why there is no sound.
+TEST_F(AgentRules, RecordingStatusSaysWhyThereIsNoSound) {
+  start();
+  auto p = admin_->post("/api/v1/policies", {{"name", "with sound"}, {"recording", {{"mode", "session"}, {"audio", true}}}});
+  ASSERT_EQ(p.status, 201) << p.body;
+  ASSERT_EQ(admin_->put("/api/v1/policies/" + p.json["id"].get<std::string>() + "/assignments/computers/" +
+                        creds_.computer_id)
+                .status,
+            204);
+  auto heartbeat = [&](const Json& audio) {
+    Json session = {{"username", "alice"}, {"recording_id", nullptr}, {"started_at", at(0)}};
+    if (!audio.is_null()) session["audio"] = audio;
+    auto r = agent_->post("/api/v1/agent/heartbeat", {{"agent_version", "0.1.0"}, {"session", session}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  heartbeat({{"enabled", true}, {"recording", false}, {"source", nullptr},
+             {"error", "no audio server at unix:/run/user/1000/pulse/native (connection refused)"}});
+  auto check = status_check("audio");
+  ASSERT_TRUE(check.is_object());
+  EXPECT_EQ(check["ok"], false);
+  EXPECT_EQ(check["detail"], "no sound: no audio server at unix:/run/user/1000/pulse/native (connection refused)");
+  // The computer's agent view carries it as reported.
+  EXPECT_EQ(computer()["agent"]["session"]["audio"]["recording"], false) << computer().dump();
+
+  heartbeat({{"enabled", true}, {"recording", true}, {"source", "default sink monitor 'null.monitor'"}, {"error", nullptr}});
+  check = status_check("audio");
+  EXPECT_EQ(check["ok"], true);
+  EXPECT_EQ(check["detail"], "recording default sink monitor 'null.monitor'");
+
+  // An agent that does not report audio while the policy asks for it.
+  heartbeat(nullptr);
+  check = status_check("audio");
+  EXPECT_EQ(check["ok"], false);
+  EXPECT_NE(check["detail"].get<std::string>().find("does not report its audio"), std::string::npos) << check.dump();
+
+  // Without sound in the policy there is nothing to miss.
+  ASSERT_EQ(admin_->patch("/api/v1/policies/" + p.json["id"].get<std::string>(), {{"recording", {{"audio", false}}}}).status,
+            200);
+  check = status_check("audio");
+  EXPECT_EQ(check["ok"], true);
+  EXPECT_EQ(check["detail"], "the policy does not record sound");
 }
 
 }  // namespace

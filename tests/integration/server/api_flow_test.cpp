@@ -99,6 +99,13 @@ TEST_F(ApiFlow, AdministratorSetsUpAndAgentUploadsAndAuditorDownloads) {
   EXPECT_EQ(detail.json["policy_id"], policy_id);
   EXPECT_EQ(detail.json["has_audio"], false);
   EXPECT_EQ(detail.json["codecs"].get<std::string>().find(','), std::string::npos) << detail.json["codecs"];
+  // The player's master playlist names the video codec only, as before audio.
+  auto master = api.get("/api/v1/recordings/" + rec_id + "/master.m3u8");
+  ASSERT_EQ(master.status, 200) << master.body;
+  EXPECT_EQ(master.headers["content-type"], "application/vnd.apple.mpegurl");
+  EXPECT_NE(master.body.find("CODECS=\"" + detail.json["codecs"].get<std::string>() + "\",RESOLUTION=320x240\nplaylist.m3u8\n"),
+            std::string::npos)
+      << master.body;
   ASSERT_EQ(detail.json["segments"].size(), 3u);
   std::int64_t total = 0, media_ms = 0;
   for (int i = 0; i < 3; ++i) {
@@ -175,7 +182,7 @@ TEST_F(ApiFlow, RecordingWithAudioSaysSoAndPlaysAndDownloadsWithBothTracks) {
   auto rec = agent.post("/api/v1/agent/recordings", {{"username", "carol"}, {"start_time", "2026-11-27T11:00:00Z"}});
   ASSERT_EQ(rec.status, 201) << rec.body;
   const auto rec_id = rec.json["id"].get<std::string>();
-  const auto segments = make_segments(2, 6, 5, "320x240", true);
+  const auto segments = make_segments(2, 6, 5, "320x240", SampleAudio::opus);
   for (int i = 0; i < 2; ++i) upload(agent, rec_id, i, segments[static_cast<std::size_t>(i)], 201);
   ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + rec_id + "/finish", {{"end_time", "2026-11-27T11:00:06Z"}, {"status", "complete"}}).status,
             200);
@@ -190,6 +197,12 @@ TEST_F(ApiFlow, RecordingWithAudioSaysSoAndPlaysAndDownloadsWithBothTracks) {
   auto playlist = api.get("/api/v1/recordings/" + rec_id + "/playlist.m3u8");
   ASSERT_EQ(playlist.status, 200);
   EXPECT_NE(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos);
+  // The master playlist names both tracks and points at the media playlist.
+  auto master = api.get("/api/v1/recordings/" + rec_id + "/master.m3u8");
+  ASSERT_EQ(master.status, 200) << master.body;
+  EXPECT_NE(master.body.find("#EXT-X-STREAM-INF:BANDWIDTH="), std::string::npos) << master.body;
+  EXPECT_NE(master.body.find("CODECS=\"" + codecs + "\""), std::string::npos) << master.body;
+  EXPECT_NE(master.body.find("\nplaylist.m3u8\n"), std::string::npos) << master.body;
 
   // One MP4 with both tracks, each lasting the recording.
   auto dl = api.get("/api/v1/recordings/" + rec_id + "/download");
@@ -207,6 +220,41 @@ TEST_F(ApiFlow, RecordingWithAudioSaysSoAndPlaysAndDownloadsWithBothTracks) {
   EXPECT_NE(streams.find("opus,audio"), std::string::npos) << streams;
   const std::string decode = "ffmpeg -nostdin -v error -i '" + file.string() + "' -map 0:a -f null - 2>&1";
   ASSERT_EQ(std::system(decode.c_str()), 0);
+}
+
+// A Windows agent may record AAC-LC: accepted, named in the details and the
+// master playlist, downloaded with both tracks.
+TEST_F(ApiFlow, AacRecordingIsAcceptedAndNamedInTheMasterPlaylist) {
+  auto api = admin();
+  auto agent_creds = enroll_agent(api, "desk-aac-01");
+  Api agent(server_->url(), agent_creds.agent_token);
+  auto rec = agent.post("/api/v1/agent/recordings", {{"username", "dora"}, {"start_time", "2026-11-27T12:00:00Z"}});
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  const auto rec_id = rec.json["id"].get<std::string>();
+  const auto segments = make_segments(2, 4, 5, "320x240", SampleAudio::aac);
+  for (int i = 0; i < 2; ++i) upload(agent, rec_id, i, segments[static_cast<std::size_t>(i)], 201);
+  ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + rec_id + "/finish", {{"end_time", "2026-11-27T12:00:04Z"}, {"status", "complete"}}).status,
+            200);
+  auto detail = api.get("/api/v1/recordings/" + rec_id);
+  ASSERT_EQ(detail.status, 200);
+  EXPECT_EQ(detail.json["has_audio"], true);
+  const auto codecs = detail.json["codecs"].get<std::string>();
+  EXPECT_TRUE(codecs.ends_with(",mp4a.40.2")) << codecs;
+  auto master = api.get("/api/v1/recordings/" + rec_id + "/master.m3u8");
+  ASSERT_EQ(master.status, 200) << master.body;
+  EXPECT_NE(master.body.find("CODECS=\"" + codecs + "\""), std::string::npos) << master.body;
+  auto dl = api.get("/api/v1/recordings/" + rec_id + "/download");
+  ASSERT_EQ(dl.status, 200);
+  const auto file = dir_->path() / "aac-download.mp4";
+  std::ofstream(file, std::ios::binary) << dl.body;
+  const auto out = file.string() + ".txt";
+  ASSERT_EQ(std::system(("ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 '" + file.string() +
+                         "' > '" + out + "'")
+                            .c_str()),
+            0);
+  std::ifstream in(out);
+  const std::string streams((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(streams.find("aac,audio"), std::string::npos) << streams;
 }
 
 TEST_F(ApiFlow, EnrollmentTokensAreCheckedAndCounted) {

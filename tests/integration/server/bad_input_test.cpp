@@ -148,7 +148,7 @@ TEST_F(BadInput, ZeroByteSampleBombIs422) {
 
 // A second traf must be the audio track's, with its samples after the video's.
 TEST_F(BadInput, AudioFragmentOfAnotherTrackIs422) {
-  auto seg = make_segments(1, 2, 5, "320x240", true)[0];
+  auto seg = make_segments(1, 2, 5, "320x240", SampleAudio::opus)[0];
   ASSERT_EQ(put_segment(8, seg, sha256_of(seg)).status, 201) << "the untouched segment is accepted";
   const auto moof = seg.find("moof");
   ASSERT_NE(moof, std::string::npos);
@@ -159,6 +159,24 @@ TEST_F(BadInput, AudioFragmentOfAnotherTrackIs422) {
   auto r = put_segment(9, seg, sha256_of(seg));
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_NE(r.body.find("audio track"), std::string::npos) << r.body;
+}
+
+// An AAC track's esds is checked before use: an AudioSpecificConfig that
+// is not AAC-LC is a 422 that says so.
+TEST_F(BadInput, MalformedEsdsIs422) {
+  auto seg = make_segments(1, 2, 5, "320x240", SampleAudio::aac)[0];
+  ASSERT_EQ(put_segment(10, seg, sha256_of(seg)).status, 201) << "the untouched segment is accepted";
+  // esds payload: version/flags, ES_Descriptor (tag, 4 size bytes, ES_ID,
+  // flags), DecoderConfigDescriptor (tag, 4 size bytes, 13 bytes),
+  // DecoderSpecificInfo (tag, 4 size bytes): the AudioSpecificConfig at +35.
+  const auto esds = seg.find("esds");
+  ASSERT_NE(esds, std::string::npos);
+  ASSERT_EQ(seg[esds + 4 + 30], '\x05');
+  seg[esds + 4 + 35] = static_cast<char>((5 << 3) | (seg[esds + 4 + 35] & 7));  // HE-AAC
+  auto r = put_segment(11, seg, sha256_of(seg));
+  expect_error(r, 422, "unprocessable");
+  EXPECT_NE(r.body.find("esds"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("audio object type 5, expected 2 (AAC-LC)"), std::string::npos) << r.body;
 }
 
 TEST_F(BadInput, FinishIsValidated) {

@@ -96,4 +96,48 @@ TEST_F(Cli, SetsUpRecordingAndFindsAndDownloadsRecordings) {
   EXPECT_EQ(cli("recordings show rec-missing").exit_code, 5);
 }
 
+TEST_F(Cli, FindsRecordingsAndEventsByActivity) {
+  ASSERT_EQ(cli("login -u admin").exit_code, 0);
+  auto pool = json_of(cli("--json pools create --name activity"));
+  auto token = json_of(cli("--json enrollment-tokens create --pool " + pool["id"].get<std::string>()));
+  Api anon(server_->url());
+  auto e = anon.post("/api/v1/agent/enroll", {{"enrollment_token", token["token"]}, {"hostname", "desk-events"}, {"os", "Linux"}});
+  ASSERT_EQ(e.status, 201) << e.body;
+  Api agent(server_->url(), e.json["agent_token"].get<std::string>());
+  auto rec = agent.post("/api/v1/agent/recordings", {{"username", "gina"}, {"start_time", "2026-11-27T09:00:00Z"}}).json["id"].get<std::string>();
+  const auto doc = Json{{"format", "deskaudit-events/1"}, {"recording_id", rec}, {"seq", 0},
+                        {"events", {{{"t_ms", 250}, {"type", "window"}, {"title", "payroll.xlsx - LibreOffice Calc"}, {"app", "libreoffice-calc"}},
+                                    {{"t_ms", 900}, {"type", "idle"}}}}}.dump();
+  ASSERT_EQ(agent.raw("PUT", "/api/v1/agent/recordings/" + rec + "/segments/0/events", doc, {{"X-Content-SHA256", sha256_of(doc)}}).status, 201);
+  auto segs = make_segments(1, 2);
+  auto seg = agent.raw("PUT", "/api/v1/agent/recordings/" + rec + "/segments/0", segs[0],
+                       {{"X-Content-SHA256", sha256_of(segs[0])}, {"X-Deskaudit-Events-SHA256", sha256_of(doc)}});
+  ASSERT_EQ(seg.status, 201) << seg.body;
+
+  auto events = cli("recordings events " + rec);
+  ASSERT_EQ(events.exit_code, 0) << events.out;
+  EXPECT_NE(events.out.find("payroll.xlsx - LibreOffice Calc"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("2026-11-27T09:00:00.250Z"), std::string::npos) << events.out;
+  auto idle = json_of(cli("--json recordings events " + rec + " --type idle --from-ms 100 --to-ms 1000"));
+  ASSERT_EQ(idle.size(), 1u) << idle.dump();  // --json prints a table's items
+  EXPECT_EQ(idle[0]["t_ms"], 900);
+  auto bad_type = cli("recordings events " + rec + " --type typing");
+  EXPECT_EQ(bad_type.exit_code, 1);
+  EXPECT_NE(bad_type.out.find("unknown event type"), std::string::npos) << bad_type.out;
+
+  auto found = cli("recordings list --app calc --window-title PAYROLL");
+  ASSERT_EQ(found.exit_code, 0) << found.out;
+  EXPECT_NE(found.out.find(rec), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("FIRST_MATCH_MS"), std::string::npos) << found.out;
+  EXPECT_EQ(json_of(cli("--json recordings list --window-title payroll"))[0]["first_match_ms"], 250);
+  EXPECT_EQ(cli("recordings list --window-title nothing-like-it").out.find(rec), std::string::npos);
+
+  auto search = json_of(cli("--json events search --window-title payroll --user gina --from 2026-11-27T08:00:00Z"));
+  ASSERT_EQ(search.size(), 1u) << search.dump();
+  EXPECT_EQ(search[0]["recording_id"], rec);
+  auto all = cli("events search --all --app libreoffice");
+  ASSERT_EQ(all.exit_code, 0) << all.out;
+  EXPECT_NE(all.out.find(rec), std::string::npos) << all.out;
+}
+
 }  // namespace

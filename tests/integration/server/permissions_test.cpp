@@ -35,7 +35,12 @@ class Permissions : public ::testing::Test {
     auto record = [&](const EnrolledAgent& who) {
       Api agent(server_->url(), who.agent_token);
       auto id = agent.post("/api/v1/agent/recordings", {{"username", "u"}, {"start_time", "2026-11-27T10:00:00Z"}}).json["id"].get<std::string>();
-      agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0", segs[0], {{"X-Content-SHA256", sha256_of(segs[0])}});
+      // Activity events naming the computer, so a leak would show.
+      const auto events = Json{{"format", "deskaudit-events/1"}, {"recording_id", id}, {"seq", 0},
+                               {"events", {{{"t_ms", 0}, {"type", "window"}, {"title", "window of " + who.computer_id}, {"app", "shared-app"}}}}}.dump();
+      agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0/events", events, {{"X-Content-SHA256", sha256_of(events)}});
+      agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0", segs[0],
+                {{"X-Content-SHA256", sha256_of(segs[0])}, {"X-Deskaudit-Events-SHA256", sha256_of(events)}});
       agent.post("/api/v1/agent/recordings/" + id + "/finish", {{"end_time", "2026-11-27T10:00:02Z"}});
       return id;
     };
@@ -131,12 +136,28 @@ TEST_F(Permissions, ScopedAuditorSeesOnlyItsPoolByEveryRoute) {
   EXPECT_EQ(list.json["total"], 1);
   EXPECT_EQ(s.get("/api/v1/recordings?pool_id=" + pool_b_).json["items"].size(), 0u);
   EXPECT_EQ(s.get("/api/v1/recordings?computer_id=" + computer_b_).json["items"].size(), 0u);
-  for (const std::string& suffix : std::vector<std::string>{"", "/playlist.m3u8", "/segments/0", "/download"}) {
+  for (const std::string& suffix : std::vector<std::string>{"", "/playlist.m3u8", "/segments/0", "/download", "/events"}) {
     auto r = s.get("/api/v1/recordings/" + rec_b_ + suffix);
     EXPECT_EQ(r.status, 404) << suffix << " " << r.body;
     EXPECT_EQ(r.body.find(computer_b_), std::string::npos);
     EXPECT_EQ(s.get("/api/v1/recordings/" + ids_["recordings"] + suffix).status, 200) << suffix;
   }
+  // Activity events: only the pool's own, by every route and filter.
+  auto events = s.get("/api/v1/events?app=shared-app");
+  ASSERT_EQ(events.status, 200) << events.body;
+  ASSERT_EQ(events.json["items"].size(), 1u) << events.body;
+  EXPECT_EQ(events.json["items"][0]["recording_id"], ids_["recordings"]);
+  EXPECT_EQ(events.body.find(computer_b_), std::string::npos);
+  for (const std::string& query : std::vector<std::string>{"", "?pool_id=" + pool_b_, "?computer_id=" + computer_b_,
+                                                           "?window_title=" + computer_b_}) {
+    auto r = s.get("/api/v1/events" + query);
+    EXPECT_EQ(r.body.find(computer_b_), std::string::npos) << query << " " << r.body;
+  }
+  auto by_title = s.get("/api/v1/recordings?app=shared-app");
+  ASSERT_EQ(by_title.json["items"].size(), 1u);
+  EXPECT_EQ(by_title.json["items"][0]["id"], ids_["recordings"]);
+  EXPECT_EQ(by_title.json["items"][0]["first_match_ms"], 0);
+  EXPECT_EQ(s.get("/api/v1/recordings/" + ids_["recordings"] + "/events").json["items"].size(), 1u);
   auto computers = s.get("/api/v1/computers");
   ASSERT_EQ(computers.json["items"].size(), 1u);
   EXPECT_EQ(computers.json["items"][0]["id"], ids_["computers"]);

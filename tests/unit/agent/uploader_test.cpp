@@ -18,6 +18,8 @@
 
 #include "agent/agent.hpp"
 #include "agent/api.hpp"
+#include "common/crypto.hpp"
+#include "activity/document.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::agent;
@@ -57,8 +59,22 @@ class FakeServer {
       res.status = 201;
       res.set_content(nlohmann::json{{"id", "rec-" + user}}.dump(), "application/json");
     });
+    server_.Put(R"(/api/v1/agent/recordings/([^/]+)/segments/(\d+)/events)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  std::lock_guard lock(mu_);
+                  log_.push_back("events " + req.matches[1].str() + "/" + req.matches[2].str() + " " +
+                                 req.get_header_value("X-Content-SHA256"));
+                  event_bodies_.push_back(req.body);
+                  res.status = 201;
+                  res.set_content("{}", "application/json");
+                });
     server_.Put(R"(/api/v1/agent/recordings/([^/]+)/segments/(\d+))",
                 [this](const httplib::Request& req, httplib::Response& res) {
+                  {
+                    std::lock_guard lock(mu_);
+                    log_.push_back("segment " + req.matches[1].str() + "/" + req.matches[2].str() + " " +
+                                   req.get_header_value("X-Deskaudit-Events-SHA256"));
+                  }
                   if (forced(req.path, res)) return;
                   std::lock_guard lock(mu_);
                   segments_.insert(req.matches[1].str() + "/" + req.matches[2].str());
@@ -98,6 +114,15 @@ class FakeServer {
     std::lock_guard lock(mu_);
     return finished_;
   }
+  // "events REC/SEQ SHA" and "segment REC/SEQ EVENTS-SHA", in arrival order.
+  std::vector<std::string> log() {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+  std::vector<std::string> event_bodies() {
+    std::lock_guard lock(mu_);
+    return event_bodies_;
+  }
 
  private:
   bool forced(const std::string& path, httplib::Response& res) {
@@ -118,6 +143,8 @@ class FakeServer {
   std::vector<std::string> created_;
   std::set<std::string> segments_;
   std::set<std::string> finished_;
+  std::vector<std::string> log_;
+  std::vector<std::string> event_bodies_;
 };
 
 }  // namespace
@@ -319,4 +346,36 @@ TEST_F(UploaderTest, HeartbeatReportsSetAsideRecordingsBounded) {
   EXPECT_EQ(newest["http_status"], 404);
   EXPECT_LE(newest["error"].get<std::string>().size(), 512u);
   EXPECT_LT(body.dump().size(), 16u * 1024);
+}
+
+TEST_F(UploaderTest, EventsDocumentGoesBeforeItsSegmentWhichNamesItsHash) {
+  const auto dir = add_recording("erin", 2);
+  activity::Event e;
+  e.type = activity::EventType::window;
+  e.title = "payroll.xlsx - LibreOffice Calc";
+  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), activity::build_document(0, {{1234, e}}).json));
+  // The segment fails once (a server restart): the retry sends the same
+  // document bytes again, then the segment.
+  server_.answer("/api/v1/agent/recordings/rec-erin/segments/0", {503, error_body("unavailable", "restarting")});
+  auto p = uploader_->pass(*api_);
+  EXPECT_TRUE(p.blocked);
+  EXPECT_TRUE(fs::exists(dir / events_file_name(0)));
+  server_.answer("/api/v1/agent/recordings/rec-erin/segments/0", {201, "{}"});
+  p = uploader_->pass(*api_);
+  EXPECT_FALSE(p.blocked);
+  EXPECT_FALSE(fs::exists(dir));
+
+  const auto bodies = server_.event_bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(bodies[0], bodies[1]);
+  const auto doc = nlohmann::json::parse(bodies[0]);
+  EXPECT_EQ(doc["format"], "deskaudit-events/1");
+  EXPECT_EQ(doc["recording_id"], "rec-erin");
+  EXPECT_EQ(doc["seq"], 0);
+  EXPECT_EQ(doc["events"][0]["title"], "payroll.xlsx - LibreOffice Calc");
+  const std::string sha = sha256_hex(bodies[0]);
+  const std::vector<std::string> want = {"events rec-erin/0 " + sha, "segment rec-erin/0 " + sha,
+                                         "events rec-erin/0 " + sha, "segment rec-erin/0 " + sha,
+                                         "segment rec-erin/1 "};
+  EXPECT_EQ(server_.log(), want);
 }

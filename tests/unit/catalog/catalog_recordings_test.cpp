@@ -221,7 +221,8 @@ TEST_P(CatalogTest, SegmentsAreIdempotentAndUpdateTotals) {
                    seq * 60000,
                    60000,
                    R"({"fragments":[]})",
-                   kT0 + seq};
+                   kT0 + seq,
+                   std::nullopt};
   };
   auto first = cat().add_segment(seg(0, "a"));
   ASSERT_TRUE(first) << first.error().message;
@@ -268,7 +269,7 @@ TEST_P(CatalogTest, ConcurrentSameSegmentInsertsCountOnce) {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       for (int seq = 0; seq < 10; ++seq) {
-        auto r = cat().add_segment(Segment{"rec-1", seq, "k", 10, sha_of(std::to_string(seq)), 0, 5, "{}", kT0});
+        auto r = cat().add_segment(Segment{"rec-1", seq, "k", 10, sha_of(std::to_string(seq)), 0, 5, "{}", kT0, std::nullopt});
         if (!r) {
           ++failed;
         } else if (*r == SegmentOutcome::inserted) {
@@ -345,7 +346,7 @@ TEST_P(CatalogTest, ExpiredRecordingsRespectLegalHoldAndDeletion) {
     CAT_OK(cat().finish_recording(r.id, kT0 + (i == 3 ? 4 : 10 + i) * kMinute, RecordingStatus::complete));
   }
   CAT_OK(cat().create_recording(make_recording("rec-open", "cc-1", "u", kT0)));
-  CAT_OK(cat().add_segment(Segment{"rec-0", 0, "k0", 5, sha_of("x"), 0, 1, "{}", kT0}));
+  CAT_OK(cat().add_segment(Segment{"rec-0", 0, "k0", 5, sha_of("x"), 0, 1, "{}", kT0, std::nullopt}));
   CAT_OK(cat().set_legal_hold("rec-1", true));
   EXPECT_EQ(cat().set_legal_hold("rec-x", true).error().code, Errc::not_found);
   EXPECT_TRUE(cat().get_recording("rec-1")->legal_hold);

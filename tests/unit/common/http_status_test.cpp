@@ -12,7 +12,7 @@ TEST(HttpStatus, ErrorsAreAnsweredWith) {
       {Errc::too_large, 413},         {Errc::unprocessable, 422},
       {Errc::corrupt, 422},           {Errc::too_many_requests, 429},
       {Errc::unavailable, 503},       {Errc::io, 500},
-      {Errc::internal, 500},
+      {Errc::internal, 500},          {Errc::events_missing, 422},
   };
   for (auto [code, status] : table) EXPECT_EQ(http_status_for(code), status) << errc_name(code);
 }
@@ -34,6 +34,7 @@ TEST(HttpStatus, StatusesBecome) {
 TEST(HttpStatus, TheServersOwnCodeRefinesTheStatus) {
   EXPECT_EQ(errc_for_status(403, "password_change_required"), Errc::password_change_required);
   EXPECT_EQ(errc_for_status(422, "corrupt"), Errc::corrupt);
+  EXPECT_EQ(errc_for_status(422, "events_missing"), Errc::events_missing);
   // A 5xx is the server's trouble whatever it calls it: retry later.
   EXPECT_EQ(errc_for_status(500, "io_error"), Errc::unavailable);
   EXPECT_EQ(errc_for_status(500, "internal"), Errc::unavailable);
@@ -46,7 +47,7 @@ TEST(HttpStatus, TheServersOwnCodeRefinesTheStatus) {
 TEST(HttpStatus, EveryClientErrorSurvivesTheRoundTrip) {
   for (Errc c : {Errc::invalid_argument, Errc::unauthenticated, Errc::permission_denied, Errc::not_found,
                  Errc::conflict, Errc::too_large, Errc::unprocessable, Errc::unavailable, Errc::too_many_requests,
-                 Errc::password_change_required, Errc::corrupt}) {
+                 Errc::password_change_required, Errc::corrupt, Errc::events_missing}) {
     EXPECT_EQ(errc_for_status(http_status_for(c), errc_name(c)), c) << errc_name(c);
   }
   EXPECT_EQ(errc_for_status(http_status_for(Errc::io), "io_error"), Errc::unavailable);

@@ -75,6 +75,69 @@ TEST(H264Encoder, RejectsBadSizesAndOptions) {
   o.height = 240;
   o.preset = "no-such-preset";
   EXPECT_FALSE(encode::H264Encoder::open(o));
+  o.preset = "veryfast";
+  o.careful_params = "no-such-option=1";
+  EXPECT_EQ(encode::H264Encoder::open(o).error().code, Errc::invalid_argument);
+  o.careful_params = "me=no-such-search";
+  EXPECT_EQ(encode::H264Encoder::open(o).error().code, Errc::invalid_argument);
+  o.careful_params = "";
+  o.careful_crf_offset = 11;
+  EXPECT_EQ(encode::H264Encoder::open(o).error().code, Errc::invalid_argument);
+}
+
+// Detail a coder cannot predict (pseudo-random text-like strokes), so the
+// frame's size follows its quantiser.
+void scribble(encode::H264Encoder& e, unsigned seed) {
+  auto p = e.picture();
+  ASSERT_TRUE(p);
+  for (int y = 0; y < p->height; ++y)
+    for (int x = 0; x < p->width; ++x) {
+      seed = seed * 1103515245u + 12345u;
+      p->data[0][static_cast<std::ptrdiff_t>(y) * p->linesize[0] + x] = (seed >> 16) % 3 == 0 ? 16 : 235;
+    }
+}
+
+TEST(H264Encoder, CarefulFramesAreCodedWithTheCarefulSettingsAndBackAgain) {
+  // Two encoders, the same pictures; only the second frame is careful in
+  // one of them (here: 10 crf steps coarser, easy to see in the size).
+  encode::EncoderOptions o;
+  o.width = 320;
+  o.height = 240;
+  o.careful_params = "me=umh:merange=32:trellis=2";
+  o.careful_crf_offset = 10;
+  auto a = encode::H264Encoder::open(o);
+  auto b = encode::H264Encoder::open(o);
+  ASSERT_TRUE(a && b);
+  std::vector<std::int64_t> sizes_a, sizes_b;
+  for (int i = 0; i < 3; ++i) {
+    scribble(*a, 7 + i);
+    scribble(*b, 7 + i);
+    const auto kind = i == 0 ? FrameKind::keyframe : FrameKind::delta;
+    auto pa = a->encode(i * 200, kind, {}, std::nullopt, i == 1);
+    auto pb = b->encode(i * 200, kind, {}, std::nullopt, false);
+    ASSERT_TRUE(pa && pb);
+    sizes_a.push_back((*pa)->size);
+    sizes_b.push_back((*pb)->size);
+  }
+  EXPECT_EQ(sizes_a[0], sizes_b[0]);
+  EXPECT_LT(sizes_a[1], sizes_b[1] * 3 / 4) << "the careful frame is coded with its own crf";
+  EXPECT_GT(sizes_a[2], sizes_a[1]) << "the next ordinary frame is back at the ordinary crf";
+
+  // With nothing different, careful frames are the ordinary ones, byte for byte.
+  o.careful_params = "";
+  o.careful_crf_offset = 0;
+  auto c = encode::H264Encoder::open(o);
+  auto d = encode::H264Encoder::open(o);
+  ASSERT_TRUE(c && d);
+  for (int i = 0; i < 3; ++i) {
+    scribble(*c, 7 + i);
+    scribble(*d, 7 + i);
+    auto pc = c->encode(i * 200, FrameKind::delta, {}, std::nullopt, i == 1);
+    auto pd = d->encode(i * 200, FrameKind::delta, {}, std::nullopt, false);
+    ASSERT_TRUE(pc && pd);
+    ASSERT_EQ((*pc)->size, (*pd)->size);
+    EXPECT_EQ(std::memcmp((*pc)->data, (*pd)->data, static_cast<std::size_t>((*pc)->size)), 0) << "frame " << i;
+  }
 }
 
 TEST(H264Encoder, OnePacketPerFrameAndForcedKeyframes) {

@@ -102,6 +102,22 @@ TEST(PolicyCodec, RefusesEachBadValueNamingItsField) {
   EXPECT_EQ(refused_field(json{{"user_notice", true}, {"user_notice_message", std::string(1000, 'x')}}), "");
 }
 
+TEST(PolicyCodec, IdleSecondsFromTenToAnHourDefaultThirty) {
+  EXPECT_EQ(RecordingRule{}.idle_seconds, 30);
+  EXPECT_EQ(rule_to_json(RecordingRule{})["idle_seconds"], 30);
+  auto r = rule_from_json(json{{"idle_seconds", 120}}, RecordingRule{});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->idle_seconds, 120);
+  EXPECT_EQ(rule_from_json(rule_to_json(*r), RecordingRule{}).value(), *r);
+  for (auto bad : {json(9), json(3601), json(30.5), json("30"), json((std::int64_t{1} << 32) + 30)}) {
+    auto refused = rule_from_json(json{{"idle_seconds", bad}}, RecordingRule{});
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().field, "recording.idle_seconds");
+  }
+  EXPECT_TRUE(rule_from_json(json{{"idle_seconds", 10}}, RecordingRule{}));
+  EXPECT_TRUE(rule_from_json(json{{"idle_seconds", 3600}}, RecordingRule{}));
+}
+
 TEST(PolicyCodec, AnAgentSkipsKeysItDoesNotKnow) {
   auto r = rule_from_json(json{{"fps", 15}, {"watermark", true}}, RecordingRule{}, UnknownKeys::ignore);
   ASSERT_TRUE(r) << r.error().message;

@@ -42,6 +42,21 @@ TEST(ActivityMap, SmallAndHotNeedsFewMacroblocksAllInConstantMotion) {
   EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits}, 7)) << "more macroblocks than allowed";
   EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits, {0, 0, 16, 16}}, 12)) << "a macroblock not in motion";
   EXPECT_FALSE(map.small_and_hot({}, 12));
+  // A held-back tick and the next one of the same digits: still 8 macroblocks.
+  EXPECT_TRUE(map.small_and_hot(std::vector<Rect>{digits, digits, {1830, 24, 20, 10}}, 8));
+  EXPECT_FALSE(map.small_and_hot(std::vector<Rect>{digits, digits}, 7));
+}
+
+TEST(ActivityMap, HotMacroblocksOfTheLastPlanAreCounted) {
+  record::ActivityMap map(640, 480, {});
+  const Rect box{0, 0, 64, 32};  // 4 x 2 macroblocks
+  map.plan(std::vector<Rect>{box}, 0);
+  map.plan(std::vector<Rect>{box}, 200);
+  EXPECT_EQ(map.hot_mbs(), 0) << "two changes in a row are not motion yet";
+  map.plan(std::vector<Rect>{box, {320, 320, 16, 16}}, 400);
+  EXPECT_EQ(map.hot_mbs(), 8) << "the third is; the new macroblock is not";
+  map.plan({}, 1400);
+  EXPECT_EQ(map.hot_mbs(), 0) << "a refinement codes nothing coarser";
 }
 
 TEST(ActivityMap, OffTurnsEverythingOff) {

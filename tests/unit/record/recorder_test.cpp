@@ -176,6 +176,7 @@ TEST_F(ScriptedRecorderTest, ASmallChangeInConstantMotionIsTakenEveryTwoSeconds)
   // waits until 2 s after the last frame and goes out with the next one; the
   // refinement follows 1 s after the last.
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 9000, 1000), 10500, options());
   EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 3200, 5200, 7200, 9200, 10200}));
 }
@@ -185,9 +186,18 @@ TEST_F(ScriptedRecorderTest, ALargerChangeTakesAHeldBackSmallOneAlongAtOnce) {
   // is a frame at 2600 that carries the tick too. The tick at 3000 is held
   // back again (due at 4600) and goes out when the recording stops (4500).
   tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
   auto steps = merged(repaint({500, 20, 48, 14}, 1000, 3000, 1000), {{2500, {{100, 100, 320, 200}}, {}, {}}});
   const auto segs = record(640, 360, steps, 4500, options());
   EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 2600, 4400}));
+}
+
+TEST_F(ScriptedRecorderTest, ASmallChangeInConstantMotionIsTakenEveryFourSecondsByDefault) {
+  // As above; the ticks from 2000 on wait until 4 s after the last frame
+  // (the last one, 12000, until 13200).
+  tuning_.activity = record::ActivityOptions{};
+  const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 12000, 1000), 13500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 5200, 9200, 13200}));
 }
 
 TEST_F(ScriptedRecorderTest, SmallChangesAreNotHeldBackWithTheIntervalOff) {
@@ -195,6 +205,98 @@ TEST_F(ScriptedRecorderTest, SmallChangesAreNotHeldBackWithTheIntervalOff) {
   tuning_.small_change_interval_ms = 0;
   const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 5000, 1000), 5500, options());
   EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 2200, 3200, 4200, 5200}));
+}
+
+// Fragments of a segment file: (first decode time, sample count).
+std::vector<std::pair<long long, unsigned>> fragments_of(const fs::path& file) {
+  const auto index = media::index_segment_file(file);
+  EXPECT_TRUE(index) << index.error().message;
+  std::vector<std::pair<long long, unsigned>> out;
+  if (index)
+    for (const auto& f : index->fragments) out.emplace_back(f.decode_time, f.sample_count);
+  return out;
+}
+
+TEST_F(ScriptedRecorderTest, TicksOfASmallChangeWaitInMemoryWhileThePictureOnDiskIsExtended) {
+  // The clock ticks until 11000 (frames every 2 s from 3200, each only the
+  // tick). What a crash at 12500 would leave: the picture of 1200 (the last
+  // frame with more than the tick), lasting until 12200 (1 s after the last
+  // tick was taken, extended in place); the ticks are in memory. Stopping
+  // writes them, from 3200 to 11200, as one fragment.
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
+  tuning_.activity.refine_after_ms = 60'000;  // no refinement in this test
+  start(640, 360, repaint({500, 20, 48, 14}, 1000, 11000, 1000), 12500, options());
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(60s));
+  const auto part = dir_ / "seg-000000.mp4.part";
+  const auto valid = media::valid_prefix_length(part);
+  ASSERT_TRUE(valid) << valid.error().message;
+  EXPECT_EQ(*valid, fs::file_size(part)) << "only whole fragments are written";
+  const auto index = media::index_segment_file(part);
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 12200) << "the file's end follows the screen";
+  EXPECT_EQ(times(mtest::fragment_samples(mtest::read_all(part))), (std::vector<long long>{0, 1200}));
+  EXPECT_EQ(mtest::decode_errors(part), "");
+  EXPECT_EQ(rec_->elapsed_ms(), 12200);
+
+  ASSERT_TRUE(rec_->stop());
+  const auto segs = closed();
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 3200, 5200, 7200, 9200, 11200}));
+  EXPECT_EQ(fragments_of(segs[0].path), (std::vector<std::pair<long long, unsigned>>{{0, 2}, {3200, 5}}));
+  EXPECT_EQ(segs[0].duration_ms, 12500);
+}
+
+TEST_F(ScriptedRecorderTest, AnyOtherChangeTakesTheWaitingTicksToDiskWithinOneSecond) {
+  // Ticks at 3200 and 5200 wait; a window appearing at 6500 is a frame at
+  // 6600 that goes to disk at 7600 (still_flush_ms) in one fragment with them.
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
+  tuning_.activity.refine_after_ms = 60'000;
+  auto steps = merged(repaint({500, 20, 48, 14}, 1000, 5000, 1000), {{6500, {{100, 100, 320, 200}}, {}, {}}});
+  start(640, 360, steps, 8000, options());
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(60s));
+  const auto part = dir_ / "seg-000000.mp4.part";
+  const auto index = media::index_segment_file(part);
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 7600);
+  EXPECT_EQ(times(mtest::fragment_samples(mtest::read_all(part))), (std::vector<long long>{0, 1200, 3200, 5200, 6600}));
+  EXPECT_EQ(fragments_of(part), (std::vector<std::pair<long long, unsigned>>{{0, 2}, {3200, 3}}));
+  ASSERT_TRUE(rec_->stop());
+  mtest::check_segments(closed());
+}
+
+TEST_F(ScriptedRecorderTest, WaitingTicksReachTheDiskOnceTheirSpanHasPassedEvenIfNothingFollows) {
+  // The clock stops after 5000: the ticks of 3200 and 5200 are written at
+  // 13200 (10 s after the first of them), the last one lasting until then.
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
+  tuning_.activity.refine_after_ms = 60'000;
+  start(640, 360, repaint({500, 20, 48, 14}, 1000, 5000, 1000), 15000, options());
+  ASSERT_TRUE(rec_);
+  ASSERT_TRUE(screen_->wait_for_end(60s));
+  const auto part = dir_ / "seg-000000.mp4.part";
+  const auto index = media::index_segment_file(part);
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->start_ms() + index->duration_ms(), 13200);
+  EXPECT_EQ(fragments_of(part), (std::vector<std::pair<long long, unsigned>>{{0, 2}, {3200, 2}}));
+  ASSERT_TRUE(rec_->stop());
+  const auto samples = mtest::check_segments(closed());
+  EXPECT_EQ(times(samples), (std::vector<long long>{0, 1200, 3200, 5200}));
+  EXPECT_EQ(samples.back().duration, 9800);
+}
+
+TEST_F(ScriptedRecorderTest, TicksAreWrittenEachWithinOneSecondWithGroupingOff) {
+  tuning_.activity = record::ActivityOptions{};
+  tuning_.small_change_interval_ms = 2000;
+  tuning_.activity.refine_after_ms = 60'000;
+  tuning_.small_change_fragment_ms = 0;
+  const auto segs = record(640, 360, repaint({500, 20, 48, 14}, 1000, 7000, 1000), 8000, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 3200, 5200, 7200}));
+  EXPECT_EQ(fragments_of(segs[0].path),
+            (std::vector<std::pair<long long, unsigned>>{{0, 2}, {3200, 1}, {5200, 1}, {7200, 1}}));
 }
 
 TEST_F(ScriptedRecorderTest, RefinementFollowsOneSecondAfterMotionStops) {
@@ -315,6 +417,9 @@ TEST_F(ScriptedRecorderTest, BadOptionsAreRefused) {
   o = options();
   o.segment_max_bytes = 1000;
   EXPECT_FALSE(record::start_recorder(o, t, {}));
+  auto bad = t;
+  bad.small_change_fragment_ms = -1;
+  EXPECT_EQ(record::start_recorder(options(), bad, {}).error().code, Errc::invalid_argument);
   o = options();
   std::ofstream(dir_ / "seg-000000.mp4") << "an earlier recording";
   auto taken = record::start_recorder(o, t, {});

@@ -1,11 +1,12 @@
 // AccessService against the in-memory catalog: escalation rules, sign-in
-// and lockout, password changes, tokens, the audit entries each writes, and
-// an unreachable catalog answering unavailable.
+// and lockout, password changes, tokens, bearer authentication, the audit
+// entries each writes, and an unreachable catalog answering unavailable.
 #include <filesystem>
 #include <fstream>
 
 #include "common/crypto.hpp"
 #include "common/text.hpp"
+#include "service/agent_service.hpp"
 #include "service_test_support.hpp"
 
 namespace deskaudit::service::test {
@@ -357,6 +358,130 @@ TEST_F(AccessBootstrapTest, AnExplicitFirstPasswordMustFollowTheRules) {
   EXPECT_FALSE(catalog.find_user("admin")->must_change_password);
   catalog.set_unavailable(true);
   EXPECT_EQ(service.bootstrap("").error().code, Errc::unavailable);
+}
+
+// --- bearer authentication ----------------------------------------------------------
+
+class AuthenticateTest : public AccessServiceTest {
+ protected:
+  // Stores a token of admin's with this secret.
+  catalog::ApiToken add_token(const std::string& secret, catalog::TokenKind kind,
+                              std::optional<EpochMs> expires_at = std::nullopt) {
+    catalog::ApiToken t;
+    t.id = random_id("tok-");
+    t.user_id = admin_id;
+    t.kind = kind;
+    t.name = "t";
+    t.token_sha256 = sha256_hex(secret);
+    t.created_at = kT0;
+    t.expires_at = expires_at;
+    EXPECT_TRUE(catalog.create_token(t));
+    return t;
+  }
+  // An enrolled computer's agent credential.
+  std::pair<std::string, std::string> add_agent() {
+    catalog::EnrollmentToken e;
+    e.id = "enr-1";
+    e.token_sha256 = sha256_hex("det_enrol");
+    e.created_by = admin_id;
+    e.created_at = kT0;
+    EXPECT_TRUE(catalog.create_enrollment_token(e));
+    catalog::Computer c;
+    c.id = "cc-1";
+    c.name = c.hostname = "desk-1";
+    const std::string secret = std::string(kAgentPrefix) + "secret";
+    auto made = catalog.enroll(e.token_sha256, c, sha256_hex(secret), kT0);
+    EXPECT_TRUE(made);
+    return {secret, made ? made->id : ""};
+  }
+  // The error's code; none when authenticated.
+  static std::optional<Errc> code_of(const Result<Credential>& r) {
+    return r ? std::nullopt : std::optional(r.error().code);
+  }
+};
+
+TEST_F(AuthenticateTest, SessionsAndApiTokensNameTheirUserWithItsGrants) {
+  const std::string secret = std::string(kSessionPrefix) + "s1";
+  const auto t = add_token(secret, catalog::TokenKind::session, kT0 + 3600'000);
+  auto c = service.authenticate(secret);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->kind, Credential::Kind::admin);
+  EXPECT_EQ(c->user.id, admin_id);
+  EXPECT_EQ(c->token.id, t.id);
+  EXPECT_EQ(c->token.kind, catalog::TokenKind::session);
+  EXPECT_TRUE(c->grants.everywhere(auth::perm::admin_users));
+  // Marked used, then not again within the minute.
+  EXPECT_EQ(catalog.get_token(t.id)->last_used_at, kT0);
+  EXPECT_EQ(catalog.calls("touch_token"), 1);
+  clock->advance(30'000);
+  ASSERT_TRUE(service.authenticate(secret));
+  EXPECT_EQ(catalog.calls("touch_token"), 1);
+
+  const std::string api = std::string(kApiTokenPrefix) + "a1";
+  add_token(api, catalog::TokenKind::api);
+  auto a = service.authenticate(api);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->token.kind, catalog::TokenKind::api);
+}
+
+TEST_F(AuthenticateTest, UnknownExpiredRevokedOrDisabledIsUnauthenticated) {
+  EXPECT_EQ(code_of(service.authenticate(std::string(kSessionPrefix) + "nobody")), Errc::unauthenticated);
+  EXPECT_EQ(code_of(service.authenticate("xyz_no_prefix")), Errc::unauthenticated);
+  EXPECT_EQ(code_of(service.authenticate(std::string(kAgentPrefix) + "nobody")), Errc::unauthenticated);
+
+  const std::string expiring = std::string(kSessionPrefix) + "e";
+  add_token(expiring, catalog::TokenKind::session, kT0 + 1000);
+  ASSERT_TRUE(service.authenticate(expiring));
+  clock->advance(1000);
+  EXPECT_EQ(code_of(service.authenticate(expiring)), Errc::unauthenticated);
+
+  const std::string revoked = std::string(kApiTokenPrefix) + "r";
+  const auto t = add_token(revoked, catalog::TokenKind::api);
+  ASSERT_TRUE(catalog.revoke_token(t.id));
+  EXPECT_EQ(code_of(service.authenticate(revoked)), Errc::unauthenticated);
+
+  const std::string mine = std::string(kApiTokenPrefix) + "d";
+  add_token(mine, catalog::TokenKind::api);
+  auto u = catalog.get_user(admin_id);
+  u->disabled = true;
+  ASSERT_TRUE(catalog.update_user(*u));
+  EXPECT_EQ(code_of(service.authenticate(mine)), Errc::unauthenticated);
+  ASSERT_TRUE(catalog.delete_user(admin_id));
+  EXPECT_EQ(code_of(service.authenticate(mine)), Errc::unauthenticated);
+}
+
+TEST_F(AuthenticateTest, AnAgentCredentialNamesItsComputer) {
+  const auto [secret, computer] = add_agent();
+  auto c = service.authenticate(secret);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->kind, Credential::Kind::agent);
+  EXPECT_EQ(c->computer_id, computer);
+}
+
+// A catalog failure at any step is the server's trouble (unavailable, to be
+// retried), never "your credential is gone" (unauthenticated).
+TEST_F(AuthenticateTest, ACatalogFailureIsUnavailableNeverUnauthenticated) {
+  const std::string secret = std::string(kSessionPrefix) + "s2";
+  add_token(secret, catalog::TokenKind::session);
+  const auto [agent_secret, computer] = add_agent();
+  for (const Errc failure : {Errc::unavailable, Errc::internal, Errc::io}) {
+    for (const char* step : {"find_token", "get_user", "list_grants", "list_roles"}) {
+      catalog.fail_next(step, Error{failure, "lost connection"});
+      auto r = service.authenticate(secret);
+      ASSERT_FALSE(r) << step;
+      EXPECT_EQ(r.error().code, Errc::unavailable) << step;
+      EXPECT_NE(r.error().message.find("retry"), std::string::npos) << r.error().message;
+    }
+    catalog.fail_next("computer_for_agent_token", Error{failure, "lost connection"});
+    EXPECT_EQ(code_of(service.authenticate(agent_secret)), Errc::unavailable);
+  }
+  // A failure to mark the token used does not refuse the caller.
+  clock->advance(120'000);
+  catalog.fail_next("touch_token", Error{Errc::unavailable, "lost connection"});
+  EXPECT_TRUE(service.authenticate(secret));
+  // And once the catalog answers again, the same credentials work.
+  EXPECT_TRUE(service.authenticate(secret));
+  EXPECT_TRUE(service.authenticate(agent_secret));
 }
 
 }  // namespace

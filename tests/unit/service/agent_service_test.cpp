@@ -70,7 +70,7 @@ class AgentServiceTest : public ::testing::Test {
     const auto file = dir_ / ("seg-" + std::to_string(seq) + "-" + random_id(""));
     EXPECT_TRUE(write_file_atomic(file, bytes, 0600));
     const auto sha = sha256_hex(bytes);
-    return {seq, sha, sha, bytes.size(), file, "recordings/" + rec.computer_id + "/" + rec.id + "/" + std::to_string(seq)};
+    return {seq, sha, sha, bytes.size(), file, "recordings/" + rec.computer_id + "/" + rec.id + "/" + std::to_string(seq), std::nullopt};
   }
 
   static constexpr std::string_view kToken = "det_enroll-me";

@@ -57,7 +57,7 @@ class EvidenceTest : public RecordingsTest {
     const auto file = dir.path() / ("up-" + random_id(""));
     EXPECT_TRUE(write_file_atomic(file, bytes, 0600));
     const auto sha = sha256_hex(bytes);
-    ReceivedSegment in{seq, sha, sha, bytes.size(), file, storage::segment_key(rec.computer_id, rec.id, seq, sha).value()};
+    ReceivedSegment in{seq, sha, sha, bytes.size(), file, storage::segment_key(rec.computer_id, rec.id, seq, sha).value(), std::nullopt};
     if (key != nullptr) {
       auto index = media::index_segment(std::as_bytes(std::span(bytes.data(), bytes.size())));
       const auto t = evidence::media_times(*index);
@@ -110,7 +110,7 @@ TEST_F(EvidenceTest, SignedUploadsAreVerifiedAndKeptAndBadOnesRefusedWithTheirCo
   ASSERT_TRUE(ok) << ok.error().message;
   const auto stored = catalog.get_segment(rec.id, 0).value();
   EXPECT_EQ(stored.signature_key_id, agent_key->current().key_id);
-  EXPECT_EQ(stored.signed_events_sha256, "-");
+  EXPECT_FALSE(stored.events_sha256.has_value());
   EXPECT_FALSE(stored.signature.empty());
   // A retry with the same bytes: already there.
   auto again = agents.accept_segment(agent, rec, upload(rec, 0, agent_key.get()));

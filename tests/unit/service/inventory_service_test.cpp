@@ -277,7 +277,7 @@ TEST_F(InventoryServiceTest, RecordingStatusNamesWhatIsMissing) {
   std::vector<std::string> ids;
   for (const auto& c : report->checks) ids.push_back(c.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"enrolled", "agent_online", "agent_version", "os", "capture", "policy",
-                                           "session", "upload", "set_aside", "agent_silent"}));
+                                           "session", "audio", "upload", "set_aside", "agent_silent"}));
   const auto check = [&](const RecordingStatusReport& r, std::string_view id) {
     return *std::ranges::find(r.checks, id, &StatusCheck::id);
   };

@@ -10,12 +10,15 @@ export const SEGMENT_MIN_BYTES = 65536;
 export const SEGMENT_MAX_BYTES = 33554432;
 export const RETENTION_MIN_DAYS = 1;
 export const RETENTION_MAX_DAYS = 3650;
+export const IDLE_MIN_SECONDS = 10;
+export const IDLE_MAX_SECONDS = 3600;
 export const NOTICE_MAX_BYTES = 1000;
 export const NAME_MAX_BYTES = 128;
 /** A new policy's rule on the server (POST without "recording"). */
 export const DEFAULT_RECORDING = {
   "audio": false,
   "fps": 5,
+  "idle_seconds": 30,
   "mode": "off",
   "period_end": "18:00",
   "period_start": "09:00",

@@ -1,8 +1,10 @@
+import { createActivity } from '../activity';
 import { api, RecordingDetail } from '../api';
 import { errorBox, loading } from '../components';
 import { clear, formatBytes, formatDuration, formatTime, h } from '../dom';
 import { createPlayer, Player } from '../player';
 import { href } from '../router';
+import { parseStartSeconds } from '../timeline';
 import { downloadButton, evidenceButton, recordingDurationMs } from './recordings';
 
 const META_REFRESH_MS = 10_000;
@@ -56,8 +58,9 @@ function metadata(r: RecordingDetail, player: Player | null): HTMLElement {
   );
 }
 
-/** The player page; returns the cleanup to run when leaving it. */
-export async function renderPlayer(main: HTMLElement, id: string, onUnauthorized: () => void): Promise<() => void> {
+/** The player page; returns the cleanup to run when leaving it. `params`:
+ *  `t` = the media time (seconds) to open at, e.g. a search hit. */
+export async function renderPlayer(main: HTMLElement, id: string, params: URLSearchParams, onUnauthorized: () => void): Promise<() => void> {
   const title = h('h1', { tabindex: '-1' }, 'Recording playback');
   const body = h('div', {}, loading());
   clear(main, h('p', { class: 'crumbs' }, h('a', { href: href(['recordings']) }, 'Screen recordings'), ' / ', id), title, body);
@@ -74,15 +77,31 @@ export async function renderPlayer(main: HTMLElement, id: string, onUnauthorized
     clear(body, h('div', { class: 'layout-player' }, h('p', { class: 'empty' }, 'This recording has no uploaded segment yet: it becomes playable when its first segment arrives.'), metadata(rec, null)));
     return () => {};
   }
+  const startAtS = parseStartSeconds(params.get('t'));
   const player = createPlayer({
     playlistUrl: api.playlistUrl(rec.id),
     startTime: rec.start_time,
     durationHintS: durationMs > 0 ? durationMs / 1000 : undefined,
     autoplay: true,
+    startAtS,
     onUnauthorized,
   });
+  const activity = createActivity(player, { startTime: rec.start_time, startAtS });
   let meta = metadata(rec, player);
-  clear(body, h('div', { class: 'layout-player' }, player.element, meta));
+  clear(body, h('div', { class: 'layout-player' }, player.element, h('div', { class: 'player-side' }, activity.panel, meta)));
+  // Events arrive with segments: loaded beside the video, again when a
+  // recording in progress gains segments.
+  let eventsOfSegments = -1;
+  let eventLoads = 0;
+  const loadEvents = (segments: number) => {
+    eventsOfSegments = segments;
+    const mine = ++eventLoads;
+    api
+      .allRecordingEvents(id)
+      .then((events) => mine === eventLoads && activity.setEvents(events))
+      .catch((e) => mine === eventLoads && activity.setError(e));
+  };
+  loadEvents(rec.segment_count);
   // The pool's name is a nicety: fetched after the player started.
   const poolName = new Map<string, string>();
   const namePools = (panel: HTMLElement) => {
@@ -118,6 +137,7 @@ export async function renderPlayer(main: HTMLElement, id: string, onUnauthorized
           meta.replaceWith(next);
           meta = next;
         }
+        if (fresh.segment_count !== eventsOfSegments) loadEvents(fresh.segment_count);
         if (fresh.status !== 'recording') window.clearInterval(timer);
       } catch {
         // A failed refresh keeps the last facts; the player reports its own errors.
@@ -126,6 +146,7 @@ export async function renderPlayer(main: HTMLElement, id: string, onUnauthorized
   }
   return () => {
     window.clearInterval(timer);
+    activity.destroy();
     player.destroy();
   };
 }

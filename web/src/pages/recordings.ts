@@ -6,13 +6,15 @@ import { loadPools } from './computers';
 
 /** URL parameters of the list = the API's filter names, so a shared link
  *  reproduces the same query. */
-export const FILTERS = ['computer_id', 'username', 'start_time', 'end_time', 'pool_id', 'policy_id', 'status'] as const;
+export const FILTERS = ['computer_id', 'username', 'app', 'window_title', 'start_time', 'end_time', 'pool_id', 'policy_id', 'status'] as const;
 
 /** "Play back" and "Download" of a recording; disabled, with the reason as
- *  their description, when the administrator lacks the permission. */
-export function playBackButton(id: string): HTMLElement {
+ *  their description, when the administrator lacks the permission. A
+ *  `startMs` (a search hit) opens the player at that media time. */
+export function playBackButton(id: string, startMs?: number): HTMLElement {
+  const t = startMs !== undefined && Number.isFinite(startMs) && startMs > 0 ? (startMs / 1000).toFixed(3).replace(/\.?0+$/, '') : undefined;
   return can('recording:play')
-    ? linkButton('Play back', href(['recordings', id]), { class: 'button primary' })
+    ? linkButton('Play back', href(['recordings', id], { t }), { class: 'button primary' })
     : h('button', { type: 'button', class: 'primary', disabled: true, title: 'You are not permitted to play recordings (recording:play)' }, 'Play back');
 }
 export function downloadButton(id: string): HTMLElement {
@@ -65,6 +67,10 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
 
   const computerId = h('input', { id: 'f-computer', name: 'computer_id', value: f.computer_id, placeholder: 'cc-…' });
   const username = h('input', { id: 'f-user', name: 'username', value: f.username });
+  // Activity: recordings with an event of this application (WM_CLASS or
+  // process) / window title (substrings, any case).
+  const app = h('input', { id: 'f-app', name: 'app', value: f.app });
+  const windowTitle = h('input', { id: 'f-title', name: 'window_title', value: f.window_title });
   const from = h('input', { id: 'f-from', name: 'start_time', type: 'datetime-local', value: toLocalInput(f.start_time) });
   const to = h('input', { id: 'f-to', name: 'end_time', type: 'datetime-local', value: toLocalInput(f.end_time) });
   const pool = h('select', { id: 'f-pool', name: 'pool_id' }, h('option', { value: '' }, 'All pools'));
@@ -83,6 +89,8 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
     { class: 'filters', role: 'search', 'aria-label': 'Filter recordings' },
     field('f-computer', 'Computer ID', computerId),
     field('f-user', 'User name', username),
+    field('f-app', 'Application', app),
+    field('f-title', 'Window title', windowTitle),
     field('f-from', 'From', from),
     field('f-to', 'To', to),
     field('f-pool', 'Pool', pool),
@@ -106,6 +114,8 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
       href(['recordings'], {
         computer_id: computerId.value.trim(),
         username: username.value.trim(),
+        app: app.value.trim(),
+        window_title: windowTitle.value.trim(),
         start_time: keep(f.start_time, fromIso, from),
         end_time: keep(f.end_time, toIso, to),
         pool_id: pool.value,
@@ -141,6 +151,7 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
 
   try {
     const page = await api.recordings({ ...f, limit, next_token: token || undefined });
+    const byActivity = Boolean(f.app || f.window_title);
     const cols: Column<Recording>[] = [
       {
         title: 'Computer',
@@ -153,6 +164,9 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
       { title: 'Size', cell: (r) => formatBytes(r.size_bytes) },
       { title: 'Segments', cell: (r) => String(r.segment_count) },
       { title: 'Status', cell: (r) => h('span', { class: `badge st-${r.status}` }, statusText[r.status] ?? r.status) },
+      ...(byActivity
+        ? [{ title: 'First match', className: 'nowrap first-match', cell: (r: Recording) => (r.first_match_ms !== undefined ? formatDuration(r.first_match_ms) : '—') }]
+        : []),
       {
         title: 'Actions',
         className: 'actions',
@@ -160,7 +174,7 @@ export async function renderRecordings(main: HTMLElement, route: Route): Promise
           h(
             'span',
             { class: 'row-actions', 'data-recording-id': r.id },
-            playBackButton(r.id),
+            playBackButton(r.id, byActivity ? r.first_match_ms : undefined),
             ' ',
             downloadButton(r.id),
           ),

@@ -1,0 +1,89 @@
+#pragma once
+// The agent's activity event sources for one recording, on one thread:
+// - windows: PropertyNotify of _NET_ACTIVE_WINDOW on the root window, and of
+//   _NET_WM_NAME / WM_NAME on the active window (title changes), with its
+//   WM_CLASS class, _NET_WM_PID and /proc/PID/comm; the window tree is
+//   never polled. Needs a window manager that sets _NET_ACTIVE_WINDOW (EWMH).
+// - app.start / app.exit of the session user's processes that live at least
+//   kAppMinLifetime (ProcessWatcher).
+// - idle / active: no input (the MIT-SCREEN-SAVER extension's idle time) and
+//   no screen change (note_screen_change(), fed by the recorder) for
+//   idle_after; idle is stamped with the last activity.
+// - lock / unlock: the X screen saver turning on / off (ScreenSaverNotify),
+//   which is what lockers running on it use (xss-lock, xscreensaver,
+//   light-locker); a desktop that locks only over its own D-Bus interface
+//   (GNOME Shell, KDE) is not seen.
+// - resolution: RandR ScreenChangeNotify.
+// Others (session, recording state) come in through add().
+// Nothing reads keystrokes, the clipboard or command lines.
+//
+// Thread safety: every public member may be called from any thread.
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "activity/document.hpp"
+
+namespace deskaudit::activity {
+
+struct CollectorOptions {
+  std::string display;       // X display (":1"); empty: no X sources
+  std::optional<uid_t> uid;  // whose processes; nullopt: no app events
+  std::chrono::milliseconds idle_after{30000};
+  std::chrono::milliseconds scan_interval{1000};  // process scan (reported: those living kAppMinLifetime)
+  std::chrono::milliseconds idle_check_interval{1000};
+  // Sees every event as it is collected (any thread that adds one; must not
+  // block): the agent's debug log, tests waiting for an event.
+  std::function<void(const Event&)> on_event;
+};
+
+// Media time of a steady-clock instant (Recorder::media_ms_at).
+using MediaClock = std::function<std::optional<std::int64_t>(SteadyTime)>;
+
+class Collector {
+ public:
+  // A display that cannot be opened is not an error: the X sources are off
+  // and sources() says so (the recorder reports the display itself).
+  static Result<std::unique_ptr<Collector>> start(CollectorOptions options);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  void stop();
+  void add(Event event);
+  // The screen changed at t (beyond a clock ticking: the recorder leaves
+  // out small areas in constant motion). Cheap: one atomic store.
+  void note_screen_change(SteadyTime t);
+  void set_idle_after(std::chrono::milliseconds idle_after);
+
+  // Removes and returns the events whose media time is before end_ms (every
+  // event when end_ms is nullopt: the recording's last segment), as
+  // TimedEvents; a media time before start_ms (an event noticed after its
+  // segment closed, e.g. idle stamped with the last activity, or one from
+  // before the first frame) becomes start_ms.
+  std::vector<TimedEvent> take(const MediaClock& media_of, std::int64_t start_ms, std::optional<std::int64_t> end_ms);
+
+  // Which sources run ("windows, apps, idle(input+screen), lock, resolution").
+  std::string sources() const;
+  // CPU time used by the collector's thread so far.
+  std::chrono::nanoseconds cpu_time() const;
+
+ private:
+  explicit Collector(CollectorOptions options);
+  void run();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deskaudit::activity

@@ -1,0 +1,82 @@
+#pragma once
+// Application start/exit of one user's processes from procfs: each scan
+// reads the /proc directory and looks only at pids it has not seen before
+// (one stat() for the owner, one read of /proc/PID/stat for those of the
+// user); exits come from a pidfd per reported process (exact, no polling).
+// A process is reported once it has lived min_lifetime (stamped with its
+// own start time): with scans at most that far apart every process living
+// that long is seen, and the forks of a shell pipeline are not noise in the
+// timeline.
+// Only the process name (comm) and pid are read, never the command line.
+// Not thread-safe: one thread calls scan() and reap().
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/fs.hpp"
+#include "activity/document.hpp"
+
+namespace deskaudit::activity {
+
+// The fields of /proc/PID/stat the watcher uses.
+struct ProcStat {
+  std::string comm;
+  pid_t ppid = 0;
+  unsigned long long start_ticks = 0;  // field 22: clock ticks after boot
+};
+// Parses the text of /proc/PID/stat (the name may hold spaces and ')').
+std::optional<ProcStat> parse_proc_stat(std::string_view text);
+
+// The least lifetime of a process reported by the agent: programs a user
+// starts live longer; a shell's `sleep 2` or one xdotool call are noise in a
+// timeline (and most of the bytes of an events document).
+inline constexpr std::chrono::milliseconds kAppMinLifetime{3000};
+
+struct ProcessWatcherOptions {
+  uid_t uid = 0;  // whose processes
+  std::chrono::milliseconds min_lifetime{1000};
+  std::filesystem::path proc = "/proc";
+  std::size_t max_pidfds = 512;  // beyond this, exits are noticed by the next scan
+};
+
+class ProcessWatcher {
+ public:
+  explicit ProcessWatcher(ProcessWatcherOptions options);
+  // Readable when a reported process has exited: call reap().
+  int fd() const { return epoll_.get(); }
+  // The first scan learns what runs and reports nothing started (the
+  // processes it finds are watched for their exit); later scans report the
+  // processes that started since and have lived min_lifetime.
+  void scan(SteadyTime now, std::vector<Event>& out);
+  void reap(SteadyTime now, std::vector<Event>& out);
+  std::size_t watched() const { return watched_.size(); }
+
+ private:
+  struct Pending {
+    unsigned long long start_ticks = 0;
+  };
+  struct Watched {
+    std::string comm;
+    UniqueFd pidfd;
+  };
+  std::optional<ProcStat> read_stat(pid_t pid) const;
+  SteadyTime start_time(unsigned long long ticks) const;
+  void watch(pid_t pid, std::string comm);
+
+  ProcessWatcherOptions options_;
+  UniqueFd epoll_;
+  bool first_ = true;
+  std::unordered_set<pid_t> seen_;  // every pid of the last scan (any user)
+  std::unordered_map<pid_t, Pending> pending_;
+  std::unordered_map<pid_t, Watched> watched_;
+  long ticks_per_second_ = 100;
+};
+
+}  // namespace deskaudit::activity

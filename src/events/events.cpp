@@ -1,0 +1,163 @@
+#include "events/events.hpp"
+
+#include <algorithm>
+
+#include "common/text.hpp"
+
+namespace deskaudit::events {
+namespace {
+
+using Json = nlohmann::json;
+
+enum class Field : unsigned { title = 1, app = 2, process = 4, pid = 8, width = 16, height = 32 };
+
+constexpr unsigned operator|(Field a, Field b) { return static_cast<unsigned>(a) | static_cast<unsigned>(b); }
+constexpr unsigned operator|(unsigned a, Field b) { return a | static_cast<unsigned>(b); }
+
+// The optional fields each type may carry.
+unsigned fields_of(std::string_view type) {
+  if (type == "window") return Field::title | Field::app | Field::process | Field::pid;
+  if (type == "app.start" || type == "app.exit") return Field::process | Field::pid;
+  if (type == "resolution") return Field::width | Field::height;
+  return 0;
+}
+
+std::unexpected<Error> bad(const std::string& path, const std::string& why) {
+  return fail(Errc::unprocessable, path + " " + why, path);
+}
+
+// An integer within [min, max], whatever JSON number type holds it.
+Result<std::int64_t> integer(const Json& j, const std::string& path, std::int64_t min, std::int64_t max) {
+  const auto range = "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(max)) return bad(path, range);
+    if (static_cast<std::int64_t>(v) < min) return bad(path, range);
+    return static_cast<std::int64_t>(v);
+  }
+  if (!j.is_number_integer()) return bad(path, range);
+  const auto v = j.get<std::int64_t>();
+  if (v < min || v > max) return bad(path, range);
+  return v;
+}
+
+Result<std::string> text(const Json& j, const std::string& path, std::size_t max_bytes) {
+  if (!j.is_string()) return bad(path, "must be a string");
+  const auto& s = j.get_ref<const std::string&>();
+  if (!is_valid_utf8(s)) return bad(path, "must be valid UTF-8");
+  if (s.size() > max_bytes) return bad(path, "must be at most " + std::to_string(max_bytes) + " bytes");
+  if (std::ranges::any_of(s, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return bad(path, "must not contain control characters");
+  }
+  return s;
+}
+
+Result<Event> parse_event(const Json& j, const std::string& path) {
+  if (!j.is_object()) return bad(path, "must be an object");
+  Event e;
+  const auto t = j.find("t_ms");
+  if (t == j.end()) return bad(path + ".t_ms", "is required");
+  auto t_ms = integer(*t, path + ".t_ms", 0, kMaxTimeMs);
+  if (!t_ms) return std::unexpected(t_ms.error());
+  e.t_ms = *t_ms;
+  const auto type = j.find("type");
+  if (type == j.end()) return bad(path + ".type", "is required");
+  if (!type->is_string() || !is_event_type(type->get_ref<const std::string&>())) {
+    std::string names;
+    for (auto n : kEventTypes) names += (names.empty() ? "" : ", ") + std::string(n);
+    return bad(path + ".type", "must be one of " + names);
+  }
+  e.type = type->get<std::string>();
+  const unsigned allowed = fields_of(e.type);
+  for (const auto& [key, value] : j.items()) {
+    if (key == "t_ms" || key == "type") continue;
+    const std::string at = path + "." + key;
+    const auto field = [&](Field f) { return (allowed & static_cast<unsigned>(f)) != 0; };
+    Result<std::string> s;
+    if (key == "title" && field(Field::title)) {
+      if (!(s = text(value, at, kMaxTitleBytes))) return std::unexpected(s.error());
+      e.title = std::move(*s);
+    } else if (key == "app" && field(Field::app)) {
+      if (!(s = text(value, at, kMaxAppBytes))) return std::unexpected(s.error());
+      e.app = std::move(*s);
+    } else if (key == "process" && field(Field::process)) {
+      if (!(s = text(value, at, kMaxProcessBytes))) return std::unexpected(s.error());
+      e.process = std::move(*s);
+    } else if ((key == "pid" && field(Field::pid)) || (key == "width" && field(Field::width)) ||
+               (key == "height" && field(Field::height))) {
+      auto v = integer(value, at, 1, key == "pid" ? kMaxPid : kMaxScreenSide);
+      if (!v) return std::unexpected(v.error());
+      (key == "pid" ? e.pid : key == "width" ? e.width : e.height) = *v;
+    } else {
+      return bad(at, "is not a field of a \"" + e.type + "\" event");
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+bool is_event_type(std::string_view type) { return std::ranges::find(kEventTypes, type) != kEventTypes.end(); }
+
+Result<Document> parse_document(std::string_view bytes, std::string_view recording_id, std::int64_t seq) {
+  if (bytes.size() > kMaxDocumentBytes) {
+    return fail(Errc::too_large, "an events document is at most " + std::to_string(kMaxDocumentBytes) + " bytes");
+  }
+  const Json j = Json::parse(bytes, nullptr, false);
+  if (j.is_discarded()) return fail(Errc::unprocessable, "the events document is not valid JSON", "body");
+  if (!j.is_object()) return fail(Errc::unprocessable, "the events document must be a JSON object", "body");
+  for (const auto& [key, value] : j.items()) {
+    if (key != "format" && key != "recording_id" && key != "seq" && key != "events") {
+      return bad(key, "is not a field of an events document");
+    }
+  }
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || format->get_ref<const std::string&>() != kDocumentFormat) {
+    return bad("format", "must be \"" + std::string(kDocumentFormat) + "\"");
+  }
+  const auto rec = j.find("recording_id");
+  if (rec == j.end() || !rec->is_string() || rec->get_ref<const std::string&>() != recording_id) {
+    return bad("recording_id", "must be the recording of the upload, \"" + std::string(recording_id) + "\"");
+  }
+  const auto sq = j.find("seq");
+  if (sq == j.end() || !(sq->is_number_integer() || sq->is_number_unsigned()) || sq->get<std::int64_t>() != seq) {
+    return bad("seq", "must be the segment number of the upload, " + std::to_string(seq));
+  }
+  const auto list = j.find("events");
+  if (list == j.end() || !list->is_array()) return bad("events", "must be an array");
+  if (list->size() > kMaxEventsPerDocument) {
+    return bad("events", "must hold at most " + std::to_string(kMaxEventsPerDocument) + " events");
+  }
+  Document doc{std::string(recording_id), seq, {}};
+  doc.events.reserve(list->size());
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string path = "events[" + std::to_string(i) + "]";
+    auto e = parse_event((*list)[i], path);
+    if (!e) return std::unexpected(e.error());
+    if (!doc.events.empty() && e->t_ms < doc.events.back().t_ms) {
+      return bad(path + ".t_ms", "must not be before the previous event's (" +
+                                     std::to_string(doc.events.back().t_ms) + ")");
+    }
+    doc.events.push_back(std::move(*e));
+  }
+  return doc;
+}
+
+Json to_json(const Event& e) {
+  Json j = {{"t_ms", e.t_ms}, {"type", e.type}};
+  if (e.title) j["title"] = *e.title;
+  if (e.app) j["app"] = *e.app;
+  if (e.process) j["process"] = *e.process;
+  if (e.pid) j["pid"] = *e.pid;
+  if (e.width) j["width"] = *e.width;
+  if (e.height) j["height"] = *e.height;
+  return j;
+}
+
+Json to_json(const Document& d) {
+  Json list = Json::array();
+  for (const auto& e : d.events) list.push_back(to_json(e));
+  return {{"format", kDocumentFormat}, {"recording_id", d.recording_id}, {"seq", d.seq}, {"events", std::move(list)}};
+}
+
+}  // namespace deskaudit::events
