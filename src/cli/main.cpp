@@ -655,6 +655,14 @@ int main(int argc, char** argv) {
         const auto seq = seg["seq"].get<std::int64_t>();
         const auto tmp = std::filesystem::temp_directory_path() / ("deskaudit-verify-" + random_id(""));
         auto n = api.download("/api/v1/recordings/" + enc(id) + "/segments/" + std::to_string(seq), tmp);
+        if (!n && n.error().code == Errc::corrupt) {
+          // The server checked the stored object and found it changed.
+          std::error_code ec;
+          std::filesystem::remove(tmp, ec);
+          ++bad;
+          std::cout << "segment " << seq << ": CHANGED IN STORE (" << n.error().message << ")\n";
+          continue;
+        }
         if (!n) return fail_with(n.error());
         auto sha = sha256_file_hex(tmp);
         std::filesystem::remove(tmp);

@@ -4,10 +4,13 @@
 // registered later through /agent/keys), and `deskaudit recordings export`
 // followed by `deskaudit verify` (no server, no credentials) passes, then
 // names each kind of tampering: a changed byte, a removed segment, swapped
-// segments, a manifest edited and re-hashed without the key.
+// segments, a manifest edited and re-hashed without the key. A byte flipped
+// in a stored segment (local store and S3) is reported by play, download,
+// `deskaudit recordings verify` and the exported package's verify.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
@@ -15,7 +18,10 @@
 #include "keys/key_service.hpp"
 #include "media/fmp4.hpp"
 #include "sample_media.hpp"
+#include "s3_test_servers.hpp"
 #include "server_process.hpp"
+#include "storage/layout.hpp"
+#include "storage/object_store.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;
@@ -212,5 +218,110 @@ TEST_F(Evidence, ExportThenVerifyOfflineAndEachTamperingIsNamed) {
   EXPECT_NE(r4.out.find("FAIL manifest_signature_invalid [manifest.json]"), std::string::npos) << r4.out;
   EXPECT_EQ(verify(dir_->path() / "nowhere", pinned).exit_code, 2);
 }
+
+// A byte flipped in a stored segment, in the local store and in S3.
+enum class StoreKind { local, s3rver };
+
+class StoredTamper : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  std::unique_ptr<storage::ObjectStore> start_server() {
+    ServerOptions o(dir_.path() / "data");
+    if (GetParam() == StoreKind::local) {
+      server_ = std::make_unique<ServerProcess>(std::move(o));
+      return storage::make_object_store("file://" + (dir_.path() / "data" / "objects").string()).value();
+    }
+    auto target = s3_test_target(S3Server::s3rver);
+    const std::string url = "s3://" + target->bucket + "/" + random_id("tamper-");
+    o.args = {"--store", url};
+    o.env = {{"DESKAUDIT_S3_ENDPOINT", target->endpoint},
+             {"DESKAUDIT_S3_PATH_STYLE", "true"},
+             {"AWS_ACCESS_KEY_ID", target->access_key},
+             {"AWS_SECRET_ACCESS_KEY", target->secret_key}};
+    server_ = std::make_unique<ServerProcess>(std::move(o));
+    storage::S3Options s3;
+    s3.endpoint = target->endpoint;
+    s3.access_key_id = target->access_key;
+    s3.secret_access_key = target->secret_key;
+    return storage::make_object_store(url, s3).value();
+  }
+  CommandResult cli(const std::string& args) {
+    return run_command("XDG_CONFIG_HOME='" + (dir_.path() / "home").string() + "' DESKAUDIT_PASSWORD='" +
+                       kAdminPassword + "' '" + DESKAUDIT_CLI_BIN + "' --server " + server_->url() + " " + args +
+                       " 2>&1");
+  }
+
+  TempDir dir_{"stored-tamper"};
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_P(StoredTamper, PlayDownloadAndVerifyReportAChangedByte) {
+  if (GetParam() == StoreKind::s3rver) {
+    DESKAUDIT_REQUIRE_S3_TARGET(target, S3Server::s3rver);
+  }
+  auto store = start_server();
+  Api admin(server_->url(), admin_token(server_->url()));
+  const auto segments = make_segments(3, 3);
+  auto key = keys::KeyService::open({dir_.path() / "agent.key", dir_.path() / "agent.keys", ""}).value();
+  auto tok = admin.post("/api/v1/enrollment-tokens", Json::object());
+  auto e = Api(server_->url())
+               .post("/api/v1/agent/enroll", {{"enrollment_token", tok.json["token"]},
+                                              {"hostname", "desk-tamper"},
+                                              {"public_key", key->current().base64()}});
+  ASSERT_EQ(e.status, 201) << e.body;
+  const auto computer = e.json["computer_id"].get<std::string>();
+  Api agent(server_->url(), e.json["agent_token"].get<std::string>());
+  const auto rec = agent.post("/api/v1/agent/recordings", {{"username", "erin"}, {"start_time", "2026-11-27T07:00:00Z"}})
+                       .json["id"]
+                       .get<std::string>();
+  for (int seq = 0; seq < 3; ++seq) {
+    const auto& bytes = segments[static_cast<std::size_t>(seq)];
+    auto index = media::index_segment(std::as_bytes(std::span(bytes.data(), bytes.size())));
+    const auto t = evidence::media_times(*index);
+    const auto sig = key->sign(evidence::signed_bytes(
+        {rec, computer, seq, sha256_of(bytes), bytes.size(), t.first_ms, t.last_ms, "-"}));
+    auto put = agent.raw("PUT", "/api/v1/agent/recordings/" + rec + "/segments/" + std::to_string(seq), bytes,
+                         {{"X-Content-SHA256", sha256_of(bytes)},
+                          {"X-Deskaudit-Signature", evidence::signature_header({sig.key_id, sig.signature})}});
+    ASSERT_EQ(put.status, 201) << put.body;
+  }
+  ASSERT_EQ(agent.post("/api/v1/agent/recordings/" + rec + "/finish", {{"end_time", "2026-11-27T07:00:03Z"}}).status,
+            200);
+  ASSERT_EQ(cli("login -u admin").exit_code, 0);
+  const auto seg_path = "/api/v1/recordings/" + rec + "/segments/";
+  ASSERT_EQ(admin.get(seg_path + "1").status, 200) << "intact before the change";
+
+  // One byte of segment 1, in the store behind the server's back.
+  const auto object = storage::segment_key(computer, rec, 1, sha256_of(segments[1])).value();
+  std::string bytes = segments[1];
+  bytes[1500] = static_cast<char>(bytes[1500] ^ 0x01);
+  ASSERT_TRUE(store->put_bytes(object, std::as_bytes(std::span(bytes.data(), bytes.size()))));
+
+  auto play = admin.get(seg_path + "1");
+  EXPECT_EQ(play.status, 422) << play.body;
+  EXPECT_EQ(play.json["error"]["code"], "corrupt") << play.body;
+  EXPECT_NE(play.body.find("segment 1 of recording " + rec + " changed in the object store"), std::string::npos)
+      << play.body;
+  EXPECT_EQ(admin.get(seg_path + "0").status, 200) << "the other segments still play";
+
+  auto download = cli("recordings download " + rec + " -o '" + (dir_.path() / "dl.mp4").string() + "'");
+  EXPECT_NE(download.exit_code, 0) << "an altered file is never delivered as complete: " << download.out;
+
+  auto checked = cli("recordings verify " + rec);
+  EXPECT_EQ(checked.exit_code, 1) << checked.out;
+  EXPECT_NE(checked.out.find("segment 0: ok"), std::string::npos) << checked.out;
+  EXPECT_NE(checked.out.find("segment 1: CHANGED IN STORE"), std::string::npos) << checked.out;
+
+  // The export copies what is stored; the offline verifier names it.
+  const auto out = dir_.path() / "export";
+  auto exported = cli("recordings export " + rec + " -o '" + out.string() + "'");
+  ASSERT_EQ(exported.exit_code, 0) << exported.out;
+  auto verified = run_command("HOME=/nonexistent XDG_CONFIG_HOME=/nonexistent '" + std::string(DESKAUDIT_CLI_BIN) +
+                              "' verify '" + out.string() + "' 2>&1");
+  EXPECT_EQ(verified.exit_code, 1) << verified.out;
+  EXPECT_NE(verified.out.find("FAIL segment_hash_mismatch [segments/000001.m4s]"), std::string::npos) << verified.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoredTamper, ::testing::Values(StoreKind::local, StoreKind::s3rver),
+                         [](const auto& info) { return info.param == StoreKind::local ? "Local" : "S3rver"; });
 
 }  // namespace
