@@ -4,12 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "activity/document.hpp"
 #include "agent/state.hpp"
-#include "evidence/segment_statement.hpp"
-#include "media/fmp4.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "activity/document.hpp"
+#include "evidence/segment_statement.hpp"
+#include "media/fmp4.hpp"
 
 namespace deskaudit::agent {
 
@@ -168,8 +168,10 @@ std::string Uploader::segment_signature(const std::string& recording_id, const S
   if (!index) return {};
   const auto times = evidence::media_times(*index);
   const evidence::SegmentStatement statement{
-      recording_id,   options_.computer_id, segment.seq, sha256_hex, size_bytes, times.first_ms, times.last_ms,
-      events_sha256_hex.empty() ? std::string(evidence::kNoEvents) : events_sha256_hex};
+      recording_id,  options_.computer_id,
+      segment.seq,   sha256_hex,
+      size_bytes,    times.first_ms,
+      times.last_ms, events_sha256_hex.empty() ? std::string(evidence::kNoEvents) : events_sha256_hex};
   const auto sig = options_.signing_key->sign(evidence::signed_bytes(statement));
   return evidence::signature_header({sig.key_id, sig.signature});
 }

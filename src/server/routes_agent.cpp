@@ -12,11 +12,11 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/http_status.hpp"
-#include "evidence/segment_statement.hpp"
 #include "events/events.hpp"
+#include "evidence/segment_statement.hpp"
 #include "server/services.hpp"
-#include "storage/layout.hpp"
 #include "server/views.hpp"
+#include "storage/layout.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -51,11 +51,10 @@ Status enroll(Services& s, Context& ctx) {
   auto body = ctx.json_body();
   if (!body) return std::unexpected(body.error());
   service::EnrollRequest in;
-  for (auto [field, out, required] : {std::tuple{"enrollment_token", &in.enrollment_token, true},
-                                      std::tuple{"hostname", &in.hostname, true}, std::tuple{"os", &in.os, false},
-                                      std::tuple{"agent_version", &in.agent_version, false},
-                                      std::tuple{"name", &in.name, false},
-                                      std::tuple{"public_key", &in.public_key, false}}) {
+  for (auto [field, out, required] :
+       {std::tuple{"enrollment_token", &in.enrollment_token, true}, std::tuple{"hostname", &in.hostname, true},
+        std::tuple{"os", &in.os, false}, std::tuple{"agent_version", &in.agent_version, false},
+        std::tuple{"name", &in.name, false}, std::tuple{"public_key", &in.public_key, false}}) {
     auto text = get_string(*body, field, required);
     if (!text) return std::unexpected(text.error());
     *out = std::move(*text);
@@ -63,7 +62,8 @@ Status enroll(Services& s, Context& ctx) {
   auto enrolled = s.agents->enroll(in);
   if (!enrolled) return std::unexpected(enrolled.error());
   const auto& c = enrolled->computer;
-  Json out = {{"computer_id", c.id}, {"agent_token", enrolled->agent_token},
+  Json out = {{"computer_id", c.id},
+              {"agent_token", enrolled->agent_token},
               {"pool_id", c.pool_id ? Json(*c.pool_id) : Json(nullptr)}};
   if (!in.public_key.empty()) out["key_id"] = keys::public_key_from_base64(in.public_key)->key_id;
   ctx.reply(out, 201);
@@ -235,9 +235,8 @@ Status upload_segment(Services& s, Context& ctx) {
   }
   auto key = storage::segment_key(rec.computer_id, rec.id, seq, actual_sha);
   if (!key) return std::unexpected(key.error());
-  service::ReceivedSegment received_segment{seq,     claimed_sha,     actual_sha,
-                                            received, tmp.path,        std::move(*key),
-                                            std::move(events_sha)};
+  service::ReceivedSegment received_segment{seq,      claimed_sha,     actual_sha,           received,
+                                            tmp.path, std::move(*key), std::move(events_sha)};
   if (ctx.req.has_header(std::string(evidence::kSignatureHeader))) {
     received_segment.signature = ctx.req.get_header_value(std::string(evidence::kSignatureHeader));
   }

@@ -220,7 +220,7 @@ Result<MediaFile> MediaService::whole_file(const Recording& rec, bool check_segm
   file.size_bytes = shared_plan->total_size;
   file.file_name = download_name(rec);
   file.read = [this, shared_plan, keys, before_segment](std::uint64_t offset, std::uint64_t length,
-                                                       const storage::ByteSink& sink) {
+                                                        const storage::ByteSink& sink) {
     return read_plan_range(store_, *shared_plan, *keys, offset, length, sink, before_segment);
   };
   return file;
