@@ -133,11 +133,25 @@ void Agent::report_error(const Error& error) {
 client::HttpClientOptions Agent::http_options() const { return client::HttpClientOptions{options_.ca_file}; }
 
 Status Agent::enroll_if_needed() {
-  if (!credential_.agent_token.empty()) return {};
+  const bool enrolled = !credential_.agent_token.empty();
+  std::error_code ec;
+  const bool had_key = std::filesystem::exists(paths_.signing_key(), ec);
+  // Made on first use (also for agents enrolled before signing existed: the
+  // uploader registers it); a new enrollment gets a new key pair, so a
+  // re-enrolled computer never signs with a key an old install left behind.
+  auto key = keys::KeyService::open({paths_.signing_key(), paths_.signing_keyring(), ""});
+  if (!key) return std::unexpected(with_context(key.error(), "opening the agent's signing key"));
+  signing_key_ = std::move(*key);
+  if (enrolled) return {};
+  if (had_key) {
+    auto rotated = signing_key_->rotate();
+    if (!rotated) return std::unexpected(with_context(rotated.error(), "replacing the agent's signing key"));
+    spdlog::info("new signing key for the new enrollment key_id={}", rotated->key_id);
+  }
   AgentApi api(options_.server_url, "", http_options());
   Backoff backoff;
   for (;;) {
-    auto e = api.enroll(options_.enroll_token, host_name(), os_name());
+    auto e = api.enroll(options_.enroll_token, host_name(), os_name(), signing_key_->current().base64());
     // A certificate that does not verify will not verify on the next try.
     if (!e && e.error().field == client::kTlsVerifyField) {
       report_error(e.error());
@@ -179,8 +193,12 @@ void Agent::recover_spool() {
 Status Agent::run() {
   if (auto st = enroll_if_needed(); !st) return st;
   recover_spool();
+  UploaderOptions upload_options{credential_.server_url, credential_.agent_token, http_options(),
+                                 options_.upload_backoff};
+  upload_options.signing_key = signing_key_.get();
+  upload_options.computer_id = credential_.computer_id;
   uploader_ = std::make_unique<Uploader>(
-      spool_, UploaderOptions{credential_.server_url, credential_.agent_token, http_options(), options_.upload_backoff},
+      spool_, std::move(upload_options),
       [this](const Error& e) { report_error(e); });
   uploader_->start();
   auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });

@@ -130,6 +130,7 @@ class Agent {
   AgentOptions options_;
   StatePaths paths_;
   Credential credential_;
+  std::unique_ptr<keys::KeyService> signing_key_;  // signs segment uploads (docs/evidence.md)
   Spool spool_;
   SystemClock clock_;
   int display_number_ = 0;

@@ -91,11 +91,12 @@ Result<json> AgentApi::call(std::string method, const std::string& path, const j
 }
 
 Result<Enrollment> AgentApi::enroll(const std::string& enrollment_token, const std::string& hostname,
-                                    const std::string& os) {
-  const json body = {{"enrollment_token", enrollment_token},
-                     {"hostname", hostname},
-                     {"os", os},
-                     {"agent_version", kAgentVersion}};
+                                    const std::string& os, const std::string& public_key) {
+  json body = {{"enrollment_token", enrollment_token},
+               {"hostname", hostname},
+               {"os", os},
+               {"agent_version", kAgentVersion}};
+  if (!public_key.empty()) body["public_key"] = public_key;
   auto doc = call("POST", "/api/v1/agent/enroll", &body, false);
   if (!doc) return std::unexpected(doc.error());
   Enrollment e;
@@ -105,6 +106,15 @@ Result<Enrollment> AgentApi::enroll(const std::string& enrollment_token, const s
     return fail(Errc::corrupt, "enroll: the server's reply has no computer_id or agent_token");
   }
   return e;
+}
+
+Result<std::string> AgentApi::register_key(const std::string& public_key) {
+  const json body = {{"public_key", public_key}};
+  auto doc = call("POST", "/api/v1/agent/keys", &body);
+  if (!doc) return std::unexpected(doc.error());
+  const auto it = doc->find("key_id");
+  if (it == doc->end() || !it->is_string()) return fail(Errc::corrupt, "register key: the server's reply has no key_id");
+  return it->get<std::string>();
 }
 
 Result<std::string> AgentApi::heartbeat(const json& body) {
@@ -144,7 +154,7 @@ Result<std::string> AgentApi::create_recording(const NewRecording& rec) {
 
 Status AgentApi::put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
                              std::uint64_t size_bytes, const std::string& sha256_hex,
-                             const std::string& events_sha256_hex) {
+                             const std::string& events_sha256_hex, const std::string& signature) {
   client::HttpRequest req;
   req.method = "PUT";
   req.url = base_ + "/api/v1/agent/recordings/" + client::url_encode(recording_id) + "/segments/" + std::to_string(seq);
@@ -152,6 +162,7 @@ Status AgentApi::put_segment(const std::string& recording_id, std::int64_t seq, 
   req.headers.emplace_back("Content-Length", std::to_string(size_bytes));
   req.headers.emplace_back("X-Content-SHA256", sha256_hex);
   if (!events_sha256_hex.empty()) req.headers.emplace_back("X-Deskaudit-Events-SHA256", events_sha256_hex);
+  if (!signature.empty()) req.headers.emplace_back("X-Deskaudit-Signature", signature);
   req.file = client::FileBody{file, 0, size_bytes};
   // A slow uplink must not time out a big segment: 60 s plus 1 s per 64 KiB.
   req.timeout_ms = static_cast<long>(60000 + size_bytes / 64);

@@ -61,8 +61,12 @@ class AgentApi {
 
   const LastReply& last_reply() const { return last_; }
 
+  // public_key: the agent's Ed25519 public key (base64), registered with
+  // the new computer.
   Result<Enrollment> enroll(const std::string& enrollment_token, const std::string& hostname,
-                            const std::string& os);
+                            const std::string& os, const std::string& public_key);
+  // Registers the agent's current public key (idempotent); returns its key id.
+  Result<std::string> register_key(const std::string& public_key);
   // Returns the policy_etag of the reply.
   Result<std::string> heartbeat(const nlohmann::json& body);
   Result<PolicyState> policy();
@@ -71,10 +75,11 @@ class AgentApi {
   // Success = the server holds these bytes under seq (also when it already
   // had them); Errc::conflict = it holds different bytes.
   // events_sha256_hex (non-empty): the segment's events document, uploaded
-  // first with put_events(), sent as X-Deskaudit-Events-SHA256.
+  // first with put_events(), sent as X-Deskaudit-Events-SHA256; signature
+  // (non-empty) is sent as X-Deskaudit-Signature (docs/evidence.md).
   Status put_segment(const std::string& recording_id, std::int64_t seq, const std::filesystem::path& file,
                      std::uint64_t size_bytes, const std::string& sha256_hex,
-                     const std::string& events_sha256_hex = {});
+                     const std::string& events_sha256_hex = {}, const std::string& signature = {});
   // PUT .../segments/{seq}/events: the segment's activity events document
   // (events/event.hpp), before the segment. Success = the server holds these
   // bytes (also when it had them); Errc::conflict = other bytes.

@@ -6,6 +6,9 @@
 //   session.json     the user session in progress (survives an agent restart)
 //   agent.sock       the session control socket (see control_socket.hpp)
 //   spool/           recordings waiting for upload (see spool.hpp)
+//   signing.key      the agent's Ed25519 signing key (0600; a secret), made at
+//                    enrollment, replaced at re-enrollment (docs/evidence.md)
+//   signing-keys     the public keys this agent has used (0644, keys::Keyring)
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,6 +27,8 @@ struct StatePaths {
   std::filesystem::path session() const { return dir / "session.json"; }
   std::filesystem::path socket() const { return dir / "agent.sock"; }
   std::filesystem::path spool() const { return dir / "spool"; }
+  std::filesystem::path signing_key() const { return dir / "signing.key"; }
+  std::filesystem::path signing_keyring() const { return dir / "signing-keys"; }
 };
 
 // Holds the agent token: never log it.

@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "activity/document.hpp"
 #include "agent/state.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "activity/document.hpp"
+#include "evidence/segment_statement.hpp"
+#include "media/fmp4.hpp"
 
 namespace deskaudit::agent {
 
@@ -56,7 +58,7 @@ bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
 }
 
 void Uploader::run() {
-  AgentApi api(options_.server_url, options_.agent_token);
+  AgentApi api(options_.server_url, options_.agent_token, options_.http);
   Backoff backoff(options_.backoff);
   for (;;) {
     {
@@ -87,6 +89,20 @@ void Uploader::run() {
 
 UploadPass Uploader::pass(AgentApi& api) {
   UploadPass out;
+  if (options_.signing_key != nullptr && !key_registered_) {
+    // Agents enrolled before signing existed, and a key that failed to
+    // register at enrollment: the server refuses unsigned uploads only once
+    // it knows a key, so this must come before the first signed upload.
+    auto id = api.register_key(options_.signing_key->current().base64());
+    if (!id) {
+      report_error_(with_context(id.error(), "registering the agent's signing key"));
+      out.retry_after = api.last_reply().retry_after;
+      out.blocked = true;
+      return out;
+    }
+    key_registered_ = true;
+    spdlog::info("signing key registered key_id={}", *id);
+  }
   auto dirs = spool_.recordings();
   if (!dirs) {
     report_error_(dirs.error());
@@ -141,6 +157,23 @@ bool Uploader::set_aside_if_finished(const fs::path& dir, UploadPass& out) {
   spdlog::warn("recording set aside local_id={} server_id={} http_status={}", meta->local_id,
                meta->server_id.value_or("-"), meta->set_aside->http_status);
   return true;
+}
+
+std::string Uploader::segment_signature(const std::string& recording_id, const SegmentFile& segment,
+                                        const std::string& sha256_hex, std::uint64_t size_bytes,
+                                        const std::string& events_sha256_hex) const {
+  if (options_.signing_key == nullptr) return {};
+  // The media times as the server will read them from the same bytes.
+  auto index = media::index_segment_file(segment.path);
+  if (!index) return {};
+  const auto times = evidence::media_times(*index);
+  const evidence::SegmentStatement statement{
+      recording_id,  options_.computer_id,
+      segment.seq,   sha256_hex,
+      size_bytes,    times.first_ms,
+      times.last_ms, events_sha256_hex.empty() ? std::string(evidence::kNoEvents) : events_sha256_hex};
+  const auto sig = options_.signing_key->sign(evidence::signed_bytes(statement));
+  return evidence::signature_header({sig.key_id, sig.signature});
 }
 
 Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
@@ -242,7 +275,8 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     if (!events) {
       st = std::unexpected(events.error());
     } else {
-      st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, *events);
+      st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, *events,
+                           segment_signature(*meta->server_id, seg, *sha, size, *events));
     }
     if (!st && api.last_reply().http_status == 409) {
       // The server holds different bytes under this seq: keep ours for an

@@ -27,6 +27,7 @@
 #include "agent/api.hpp"
 #include "agent/backoff.hpp"
 #include "agent/spool.hpp"
+#include "keys/key_service.hpp"
 
 namespace deskaudit::agent {
 
@@ -36,6 +37,11 @@ struct UploaderOptions {
   client::HttpClientOptions http{};
   BackoffOptions backoff{};
   std::chrono::milliseconds idle_poll{5000};  // rescan even without wake()
+  // Signs every segment upload (docs/evidence.md) when set; the key is
+  // registered with the server (POST /agent/keys, idempotent) before the
+  // first upload of each uploader. Not owned; outlives the uploader.
+  const keys::KeyService* signing_key = nullptr;
+  std::string computer_id = {};  // signed with each segment
 };
 
 // What one pass over the spool achieved.
@@ -79,6 +85,12 @@ class Uploader {
   // (empty: none).
   Result<std::string> upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
                                     const std::filesystem::path& path);
+  // X-Deskaudit-Signature of the segment (docs/evidence.md), or empty
+  // without a signing key or when the file does not parse (the server then
+  // refuses it as unsigned or as not a fragmented MP4).
+  std::string segment_signature(const std::string& recording_id, const SegmentFile& segment,
+                                const std::string& sha256_hex, std::uint64_t size_bytes,
+                                const std::string& events_sha256_hex) const;
   // After a failed call: sets the recording aside when the server refused it
   // for good (returns true: go on with the next), else reports and blocks.
   bool refused(AgentApi& api, const std::filesystem::path& dir, const Error& error, UploadPass& out);
@@ -96,6 +108,7 @@ class Uploader {
   bool draining_ = false;
   bool drain_kick_ = false;  // drain() cuts the current backoff wait short, once
   bool idle_ = false;  // last pass left nothing to do
+  bool key_registered_ = false;  // uploader thread only
   std::thread thread_;
 };
 

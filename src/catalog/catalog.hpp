@@ -109,6 +109,17 @@ class Catalog {
   // The computer id owning this agent credential; unauthenticated if none.
   virtual Result<std::string> computer_for_agent_token(std::string_view agent_token_sha256) = 0;
 
+  // --- agent signing keys -----------------------------------------------------
+  // Makes key the computer's current key in one transaction: its other keys
+  // are retired (retired_at = key.created_at), none is deleted. already
+  // current -> false (nothing changes); inserted -> true. conflict when the
+  // key id is registered for another computer or was retired.
+  virtual Result<bool> add_agent_key(const AgentKey& key) = 0;
+  // not_found for an unknown key id.
+  virtual Result<AgentKey> get_agent_key(std::string_view key_id) = 0;
+  // Every key of the computer, oldest first.
+  virtual Result<std::vector<AgentKey>> list_agent_keys(std::string_view computer_id) = 0;
+
   // --- recordings and segments ---------------------------------------------
   virtual Status create_recording(const Recording& recording) = 0;
   virtual Result<Recording> get_recording(std::string_view id) = 0;

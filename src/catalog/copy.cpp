@@ -29,7 +29,7 @@ const std::vector<std::string> kTables = {
     "recordings",      "segments",           "event_documents",
     "recording_events", "users",             "roles",
     "role_permissions", "role_grants",       "api_tokens",
-    "audit_log",       "audit_checkpoints",  "signing_keys",
+    "audit_log",       "audit_checkpoints",  "signing_keys",      "agent_keys",
 };
 
 // Every catalog column is TEXT, INTEGER or BIGINT (migrations.hpp), so a

@@ -264,6 +264,23 @@ const std::vector<Migration> kMigrations = {
          // screen change the agent marks the session idle.
          "ALTER TABLE policies ADD COLUMN idle_seconds INTEGER NOT NULL DEFAULT 30",
      }},
+    // 14, evidence (docs/evidence.md): agents' Ed25519 public keys (no foreign
+    // key: recordings outlive their computer and stay verifiable) and each
+    // segment's agent signature ('' for segments of agents without a key).
+    {14,
+     "0014_agent_keys_and_segment_signatures",
+     {
+         R"sql(CREATE TABLE agent_keys (
+  key_id TEXT PRIMARY KEY,
+  computer_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  retired_at BIGINT
+))sql",
+         "CREATE INDEX agent_keys_computer ON agent_keys (computer_id, created_at)",
+         "ALTER TABLE segments ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT ''",
+         "ALTER TABLE segments ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
+     }},
     // Event-triggered recording (mode "events"): the triggers as the JSON
     // list of the API (policy::triggers_to_json; read back with its codec),
     // minutes recorded after the last trigger ends, seconds kept before it.

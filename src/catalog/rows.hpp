@@ -238,9 +238,9 @@ struct RecordingRow {
 
 inline constexpr std::string_view kSegmentColumns =
     "s.recording_id, s.seq, s.object_key, s.size_bytes, s.sha256, s.start_offset_ms, s.duration_ms, s.index_json, "
-    "s.created_at, s.events_sha256";
+    "s.created_at, s.events_sha256, s.signature_key_id, s.signature";
 struct SegmentRow {
-  std::string recording_id, object_key, sha256, index_json, events_sha256;
+  std::string recording_id, object_key, sha256, index_json, events_sha256, signature_key_id, signature;
   soci::indicator events_ind = soci::i_ok;
   long long seq = 0, size_bytes = 0, start_offset_ms = 0, duration_ms = 0, created_at = 0;
   void bind(soci::statement& st) {
@@ -254,10 +254,12 @@ struct SegmentRow {
     st.exchange(soci::into(index_json));
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(events_sha256, events_ind));
+    st.exchange(soci::into(signature_key_id));
+    st.exchange(soci::into(signature));
   }
   Segment get() const {
-    return Segment{recording_id,    seq,         object_key, size_bytes, sha256,
-                   start_offset_ms, duration_ms, index_json, created_at, opt(events_sha256, events_ind)};
+    return Segment{recording_id, seq,        object_key, size_bytes, sha256, start_offset_ms, duration_ms,
+                   index_json,   created_at, opt(events_sha256, events_ind), signature_key_id, signature};
   }
 };
 
@@ -336,6 +338,21 @@ struct EventHitRow {
   EventHit get() const {
     return EventHit{event.get(), computer_id, computer_name, opt(pool_id, pool_ind), username, start_time};
   }
+};
+
+inline constexpr std::string_view kAgentKeyColumns = "k.key_id, k.computer_id, k.public_key, k.created_at, k.retired_at";
+struct AgentKeyRow {
+  std::string key_id, computer_id, public_key;
+  long long created_at = 0, retired_at = 0;
+  soci::indicator retired_ind = soci::i_ok;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(key_id));
+    st.exchange(soci::into(computer_id));
+    st.exchange(soci::into(public_key));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(retired_at, retired_ind));
+  }
+  AgentKey get() const { return AgentKey{key_id, computer_id, public_key, created_at, opt(retired_at, retired_ind)}; }
 };
 
 inline constexpr std::string_view kUserColumns =

@@ -78,6 +78,9 @@ class SociCatalog final : public Catalog {
   Result<Computer> enroll(std::string_view enrollment_token_sha256, Computer computer,
                           std::string_view agent_token_sha256, EpochMs now) override;
   Result<std::string> computer_for_agent_token(std::string_view agent_token_sha256) override;
+  Result<bool> add_agent_key(const AgentKey& key) override;
+  Result<AgentKey> get_agent_key(std::string_view key_id) override;
+  Result<std::vector<AgentKey>> list_agent_keys(std::string_view computer_id) override;
 
   Status create_recording(const Recording& recording) override;
   Result<Recording> get_recording(std::string_view id) override;

@@ -232,10 +232,11 @@ Result<SegmentOutcome> SociCatalog::add_segment(const Segment& g) {
     // concurrent insert of the same seq waits here for the other to commit.
     Sql ins(
         "INSERT INTO segments (recording_id, seq, object_key, size_bytes, sha256, start_offset_ms, duration_ms, "
-        "index_json, created_at, events_sha256) VALUES (");
+        "index_json, created_at, events_sha256, signature_key_id, signature) VALUES (");
     ins.bind(g.recording_id)(", ").bind(g.seq)(", ").bind(g.object_key)(", ").bind(g.size_bytes)(", ");
     ins.bind(g.sha256)(", ").bind(g.start_offset_ms)(", ").bind(g.duration_ms)(", ").bind(g.index_json)(", ");
-    ins.bind(g.created_at)(", ").bind(g.events_sha256)(") ON CONFLICT (recording_id, seq) DO NOTHING");
+    ins.bind(g.created_at)(", ").bind(g.events_sha256)(", ").bind(g.signature_key_id)(", ").bind(g.signature);
+    ins(") ON CONFLICT (recording_id, seq) DO NOTHING");
     if (sql::exec(*s, ins) == 0) {
       Sql existing("SELECT ");
       existing(rows::kSegmentColumns)(" FROM segments s WHERE s.recording_id = ").bind(g.recording_id);
@@ -274,6 +275,50 @@ Result<std::vector<Segment>> SociCatalog::list_segments(std::string_view recordi
     Sql q("SELECT ");
     q(rows::kSegmentColumns)(" FROM segments s WHERE s.recording_id = ").bind(recording_id)(" ORDER BY s.seq");
     return rows::fetch_all<rows::SegmentRow>(*s, q);
+  });
+}
+
+// --- agent signing keys ----------------------------------------------------------
+
+Result<bool> SociCatalog::add_agent_key(const AgentKey& k) {
+  if (k.key_id.empty() || k.computer_id.empty() || k.public_key.empty()) {
+    return fail(Errc::invalid_argument, "agent key id, computer id and public key must not be empty");
+  }
+  return run("add_agent_key", "", [&](sql::Session& s) -> Result<bool> {
+    sql::Tx tx(*s, backend_);
+    Sql existing("SELECT ");
+    existing(rows::kAgentKeyColumns)(" FROM agent_keys k WHERE k.key_id = ").bind(k.key_id);
+    if (auto row = rows::fetch_one<rows::AgentKeyRow>(*s, existing)) {
+      if (row->computer_id != k.computer_id) {
+        return fail(Errc::conflict, "this public key is registered for another computer");
+      }
+      if (row->retired_at) return fail(Errc::conflict, "this public key was retired; make a new key pair");
+      return false;
+    }
+    Sql retire("UPDATE agent_keys SET retired_at = ");
+    retire.bind(k.created_at)(" WHERE computer_id = ").bind(k.computer_id)(" AND retired_at IS NULL");
+    sql::exec(*s, retire);
+    Sql ins("INSERT INTO agent_keys (key_id, computer_id, public_key, created_at, retired_at) VALUES (");
+    ins.bind(k.key_id)(", ").bind(k.computer_id)(", ").bind(k.public_key)(", ").bind(k.created_at)(", NULL)");
+    sql::exec(*s, ins);
+    tx.commit();
+    return true;
+  });
+}
+
+Result<AgentKey> SociCatalog::get_agent_key(std::string_view key_id) {
+  Sql q("SELECT ");
+  q(rows::kAgentKeyColumns)(" FROM agent_keys k WHERE k.key_id = ").bind(key_id);
+  return fetch_required<rows::AgentKeyRow>("get_agent_key", std::move(q),
+                                           "agent key " + rows::quote_id(key_id) + " not found");
+}
+
+Result<std::vector<AgentKey>> SociCatalog::list_agent_keys(std::string_view computer_id) {
+  return run("list_agent_keys", "", [&](sql::Session& s) -> Result<std::vector<AgentKey>> {
+    Sql q("SELECT ");
+    q(rows::kAgentKeyColumns)(" FROM agent_keys k WHERE k.computer_id = ").bind(computer_id);
+    q(" ORDER BY k.created_at, k.key_id");
+    return rows::fetch_all<rows::AgentKeyRow>(*s, q);
   });
 }
 

@@ -122,6 +122,20 @@ struct Segment {
   // The SHA-256 of the segment's events document, when it has one (the
   // document was stored with this hash before the segment).
   std::optional<std::string> events_sha256;
+  // The agent's signature over the segment's statement (docs/evidence.md);
+  // both empty for an unsigned segment (an agent that had no key).
+  std::string signature_key_id = {};
+  std::string signature = {};  // base64 of the 64-byte Ed25519 signature
+};
+
+// An agent's Ed25519 public key. Kept after its computer is deleted and
+// after it is retired: recordings outlive both and stay verifiable.
+struct AgentKey {
+  std::string key_id;  // first 16 hex of SHA-256(public key)
+  std::string computer_id;
+  std::string public_key;  // base64 of 32 bytes
+  EpochMs created_at = 0;
+  std::optional<EpochMs> retired_at;  // set when a newer key of the computer replaced it
 };
 
 // A segment's events document as stored (the object at

@@ -14,6 +14,8 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/http_status.hpp"
+#include "evidence/tar.hpp"
+#include "evidence/verify.hpp"
 #include "keys/key_service.hpp"
 #include "policy/policy.hpp"
 
@@ -144,6 +146,36 @@ Result<Json> verify_locally(ApiClient& api, const std::string& key_file) {
   auto report = audit::verify(entries, checkpoints, *ring);
   if (!report) return std::unexpected(report.error());
   return audit::to_json(*report);
+}
+
+// deskaudit verify DIR: exit 0 verified, 1 failed, 2 could not run.
+int verify_evidence(const Globals& g, const std::string& dir, const std::string& server_key) {
+  evidence::VerifyOptions opt;
+  opt.dir = dir;
+  if (!server_key.empty()) opt.server_key_file = server_key;
+  auto report = evidence::verify_package(opt);
+  if (!report) {
+    std::cerr << "deskaudit: " << report.error().message << "\n";
+    return 2;
+  }
+  if (g.json) {
+    std::cout << evidence::to_json(*report).dump(2) << "\n";
+    return report->ok ? 0 : 1;
+  }
+  for (const auto& w : report->warnings) std::cerr << "warning: " << w << "\n";
+  for (const auto& f : report->failures) {
+    std::cout << "FAIL " << f.code << (f.file.empty() ? "" : " [" + f.file + "]") << ": " << f.message << "\n";
+  }
+  if (report->ok) {
+    std::cout << "evidence verified: recording " << report->recording_id << ", manifest signed by server key "
+              << report->server_key_id << (report->trusted_on_package ? " (trusted from the package's keys.json)" : "")
+              << ", " << report->segments << " segment(s) ("
+              << report->segments - report->unsigned_segments << " signed by the agent), recording.mp4 ("
+              << report->mp4_bytes << " bytes) is exactly those segments\n";
+    return 0;
+  }
+  std::cout << "evidence NOT verified: " << report->failures.size() << " failure(s)\n";
+  return 1;
 }
 
 // Runs an API call and prints its result.
@@ -333,6 +365,11 @@ int main(int argc, char** argv) {
   r_dl->add_option("-o,--output", out, "file (default: the server's file name in the current directory)");
   auto r_verify = recs->add_subcommand("verify", "download every segment and check its SHA-256 against the catalog");
   r_verify->add_option("id", id)->required();
+  auto r_export = recs->add_subcommand(
+      "export", "download the evidence package (MP4, segments, signed manifest, public keys) and unpack it into a "
+                "directory; check it with 'deskaudit verify DIR' (docs/evidence.md)");
+  r_export->add_option("id", id)->required();
+  r_export->add_option("-o,--output", out, "a new or empty directory to unpack into (default: the recording id)");
   recs->add_subcommand("delete", "delete a recording now")->add_option("id", id)->required();
   recs->add_subcommand("hold", "put a legal hold on a recording")->add_option("id", id)->required();
   recs->add_subcommand("release", "release a legal hold")->add_option("id", id)->required();
@@ -390,8 +427,19 @@ int main(int argc, char** argv) {
   auto a_keys = audit->add_subcommand("keys", "the server's signing key id and trusted public keys (keyring text)");
   a_keys->add_option("-o,--output", keys_out, "write the keyring to this file (for verify --public-key)");
   audit->add_subcommand("rotate-key", "make a new signing key current; old public keys stay trusted");
+  std::string verify_dir, server_key_file;
+  auto verify_cmd = app.add_subcommand(
+      "verify",
+      "verify an unpacked evidence package offline (no server, no credentials): the manifest's signature, every "
+      "segment's hash and agent signature, and that recording.mp4 is exactly those segments. Exit 0 verified, 1 "
+      "failed (each failure named), 2 could not check");
+  verify_cmd->add_option("dir", verify_dir, "the directory 'deskaudit recordings export' wrote")->required();
+  verify_cmd->add_option("--server-key", server_key_file,
+                         "the server's public keys (a file from 'deskaudit audit keys -o', obtained separately); "
+                         "without it the keys in the package's keys.json are trusted, which is weaker");
 
   CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().front()->get_name() == "verify") return verify_evidence(g, verify_dir, server_key_file);
 
   // Server and token: flags, then environment, then saved credentials.
   auto saved = load_credentials();
@@ -617,6 +665,24 @@ int main(int argc, char** argv) {
       if (!n) return fail_with(n.error());
       std::cout << "wrote " << out << " (" << *n << " bytes)\n";
       return 0;
+    } else if (verb == "export") {
+      const std::filesystem::path dir = out.empty() ? id : out;
+      std::error_code ec;
+      // Files left from something else would fail verify (segment_extra).
+      if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
+        return fail_with(Error{Errc::invalid_argument, dir.string() + " is not empty: export into a new directory"});
+      }
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return fail_with(Error{Errc::io, "create " + dir.string() + ": " + ec.message()});
+      const auto tar = dir / ".evidence.tar";
+      auto n = api.download("/api/v1/recordings/" + enc(id) + "/evidence", tar);
+      if (!n) return fail_with(n.error());
+      auto files = evidence::untar(tar, dir);
+      std::filesystem::remove(tar, ec);
+      if (!files) return fail_with(files.error());
+      std::cout << "wrote " << files->size() << " files (" << *n << " bytes) to " << dir.string()
+                << "; check them with: deskaudit verify " << dir.string() << " --server-key FILE\n";
+      return 0;
     } else if (verb == "verify") {
       auto rec = api.get("/api/v1/recordings/" + enc(id));
       if (!rec) return fail_with(rec.error());
@@ -625,6 +691,14 @@ int main(int argc, char** argv) {
         const auto seq = seg["seq"].get<std::int64_t>();
         const auto tmp = std::filesystem::temp_directory_path() / ("deskaudit-verify-" + random_id(""));
         auto n = api.download("/api/v1/recordings/" + enc(id) + "/segments/" + std::to_string(seq), tmp);
+        if (!n && n.error().code == Errc::corrupt) {
+          // The server checked the stored object and found it changed.
+          std::error_code ec;
+          std::filesystem::remove(tmp, ec);
+          ++bad;
+          std::cout << "segment " << seq << ": CHANGED IN STORE (" << n.error().message << ")\n";
+          continue;
+        }
         if (!n) return fail_with(n.error());
         auto sha = sha256_file_hex(tmp);
         std::filesystem::remove(tmp);

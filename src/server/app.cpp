@@ -145,6 +145,8 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   s->recordings = std::make_unique<service::RecordingService>(*s->catalog, *s->store, *s->audit_log, s->clock);
   s->media = std::make_unique<service::MediaService>(*s->catalog, *s->store, *s->audit_log, s->clock, *s->recordings);
   s->events = std::make_unique<service::EventService>(*s->catalog, *s->store, *s->audit_log, s->clock, *s->recordings);
+  s->evidence = std::make_unique<service::EvidenceService>(*s->catalog, *s->store, *s->audit_log, s->clock, *s->keys,
+                                                           *s->recordings, *s->media);
   s->access_service = std::make_unique<service::AccessService>(
       *s->catalog, *s->audit_log, s->clock,
       service::AccessSettings{catalog::LockoutRule{}, s->config.session_ttl_ms, s->config.data_dir / kFirstPasswordFile});

@@ -7,12 +7,16 @@
 #include <charconv>
 #include <tuple>
 
+#include <spdlog/spdlog.h>
+
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/http_status.hpp"
 #include "events/events.hpp"
+#include "evidence/segment_statement.hpp"
 #include "server/services.hpp"
-#include "storage/layout.hpp"
 #include "server/views.hpp"
+#include "storage/layout.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -47,10 +51,10 @@ Status enroll(Services& s, Context& ctx) {
   auto body = ctx.json_body();
   if (!body) return std::unexpected(body.error());
   service::EnrollRequest in;
-  for (auto [field, out, required] : {std::tuple{"enrollment_token", &in.enrollment_token, true},
-                                      std::tuple{"hostname", &in.hostname, true}, std::tuple{"os", &in.os, false},
-                                      std::tuple{"agent_version", &in.agent_version, false},
-                                      std::tuple{"name", &in.name, false}}) {
+  for (auto [field, out, required] :
+       {std::tuple{"enrollment_token", &in.enrollment_token, true}, std::tuple{"hostname", &in.hostname, true},
+        std::tuple{"os", &in.os, false}, std::tuple{"agent_version", &in.agent_version, false},
+        std::tuple{"name", &in.name, false}, std::tuple{"public_key", &in.public_key, false}}) {
     auto text = get_string(*body, field, required);
     if (!text) return std::unexpected(text.error());
     *out = std::move(*text);
@@ -58,9 +62,27 @@ Status enroll(Services& s, Context& ctx) {
   auto enrolled = s.agents->enroll(in);
   if (!enrolled) return std::unexpected(enrolled.error());
   const auto& c = enrolled->computer;
-  ctx.reply({{"computer_id", c.id}, {"agent_token", enrolled->agent_token},
-             {"pool_id", c.pool_id ? Json(*c.pool_id) : Json(nullptr)}},
-            201);
+  Json out = {{"computer_id", c.id},
+              {"agent_token", enrolled->agent_token},
+              {"pool_id", c.pool_id ? Json(*c.pool_id) : Json(nullptr)}};
+  if (!in.public_key.empty()) out["key_id"] = keys::public_key_from_base64(in.public_key)->key_id;
+  ctx.reply(out, 201);
+  return {};
+}
+
+// An agent's new signing key (agents enrolled before signing existed, and
+// key rotation); idempotent for the current key.
+Status register_key(Services& s, Context& ctx) {
+  auto body = ctx.json_body();
+  if (!body) return std::unexpected(body.error());
+  auto key = get_string(*body, "public_key");
+  if (!key) return std::unexpected(key.error());
+  auto registered = s.agents->register_key(caller_of(ctx.principal), *key);
+  if (!registered) return std::unexpected(registered.error());
+  ctx.reply({{"key_id", registered->key.key_id},
+             {"created_at", format_rfc3339(registered->key.created_at)},
+             {"status", registered->inserted ? "registered" : "already_current"}},
+            registered->inserted ? 201 : 200);
   return {};
 }
 
@@ -129,6 +151,10 @@ Status finish_recording(Services& s, Context& ctx) {
   if (!status) return fail(Errc::unprocessable, "status must be \"complete\" or \"interrupted\"", "status");
   auto done = s.agents->finish_recording(caller, ctx.param(1), {**end, *status});
   if (!done) return std::unexpected(done.error());
+  // The signed manifest now; should this fail, the first export writes it.
+  if (auto m = s.evidence->manifest(*done); !m) {
+    spdlog::warn("manifest of recording {} not written yet: {}", done->id, m.error().message);
+  }
   ctx.reply(to_json(*done));
   return {};
 }
@@ -163,10 +189,7 @@ Result<UploadTarget> upload_target(Services& s, Context& ctx) {
 Status upload_segment(Services& s, Context& ctx) {
   auto target = upload_target(s, ctx);
   if (!target) return std::unexpected(target.error());
-  const auto& caller = target->caller;
-  const auto& rec = target->rec;
-  const auto seq = target->seq;
-  const auto& claimed_sha = target->claimed_sha;
+  const auto& [caller, rec, seq, claimed_sha] = *target;
   if (!ctx.req.content_length) {
     return fail(Errc::invalid_argument, "Content-Length is required for segment uploads", "Content-Length");
   }
@@ -212,11 +235,22 @@ Status upload_segment(Services& s, Context& ctx) {
   }
   auto key = storage::segment_key(rec.computer_id, rec.id, seq, actual_sha);
   if (!key) return std::unexpected(key.error());
-  service::ReceivedSegment received_segment{seq,     claimed_sha,     actual_sha,
-                                            received, tmp.path,        std::move(*key),
-                                            std::move(events_sha)};
+  service::ReceivedSegment received_segment{seq,      claimed_sha,     actual_sha,           received,
+                                            tmp.path, std::move(*key), std::move(events_sha)};
+  if (ctx.req.has_header(std::string(evidence::kSignatureHeader))) {
+    received_segment.signature = ctx.req.get_header_value(std::string(evidence::kSignatureHeader));
+  }
   auto accepted = s.agents->accept_segment(caller, rec, received_segment);
-  if (!accepted) return std::unexpected(accepted.error());
+  if (!accepted) {
+    // A refused signature answers its precise reason as error.code.
+    const auto& e = accepted.error();
+    if (const auto reason = service::signature_refusal(e); !reason.empty()) {
+      ctx.reply({{"error", {{"code", std::string(reason)}, {"message", e.message}, {"field", e.field}}}},
+                http_status_for(e.code));
+      return {};
+    }
+    return std::unexpected(e);
+  }
   const auto& seg = accepted->segment;
   ctx.reply({{"seq", seg.seq},
              {"sha256", seg.sha256},
@@ -232,10 +266,7 @@ Status upload_segment(Services& s, Context& ctx) {
 Status upload_events(Services& s, Context& ctx) {
   auto target = upload_target(s, ctx);
   if (!target) return std::unexpected(target.error());
-  const auto& caller = target->caller;
-  const auto& rec = target->rec;
-  const auto seq = target->seq;
-  const auto& claimed_sha = target->claimed_sha;
+  const auto& [caller, rec, seq, claimed_sha] = *target;
   const auto too_large = [] {
     return fail(Errc::too_large,
                 "an events document is at most " + std::to_string(events::kMaxDocumentBytes) + " bytes");
@@ -281,10 +312,14 @@ void add_agent_routes(std::vector<Route>& routes, Services& s) {
   routes.push_back({"POST", "/api/v1/agent/recordings", Access::agent(), on(start_recording), false,
                     "Start a recording of a user session on the agent's computer"});
   routes.push_back({"PUT", "/api/v1/agent/recordings/([^/]+)/segments/([^/]+)", Access::agent(), on(upload_segment),
-                    true, "Upload one segment file (streamed; X-Content-SHA256 checked; idempotent)"});
+                    true,
+                    "Upload one segment file (streamed; X-Content-SHA256 and X-Deskaudit-Signature checked; "
+                    "idempotent)"});
   routes.push_back({"PUT", "/api/v1/agent/recordings/([^/]+)/segments/([^/]+)/events", Access::agent(),
                     on(upload_events), true,
                     "Upload a segment's activity events document (before the segment; idempotent)"});
+  routes.push_back({"POST", "/api/v1/agent/keys", Access::agent(), on(register_key), false,
+                    "Register the agent's Ed25519 public key (retires its older keys; they stay for verification)"});
   routes.push_back({"POST", "/api/v1/agent/recordings/([^/]+)/finish", Access::agent(), on(finish_recording), false,
                     "End a recording; fixes its expiry (end time + retention)"});
 }

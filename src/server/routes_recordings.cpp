@@ -185,6 +185,15 @@ Status download(Services& s, Context& ctx) {
   return {};
 }
 
+Status evidence_package(Services& s, Context& ctx) {
+  auto file = s.evidence->export_package(caller_of(ctx.principal), ctx.param(1));
+  if (!file) return std::unexpected(file.error());
+  ctx.res.set_header("Content-Disposition", "attachment; filename=\"" + file->file_name + "\"");
+  ctx.res.set_header("Cache-Control", "private, no-store");
+  ctx.res.set_content_provider(file->size_bytes, "application/x-tar", provider_of(std::move(file->read)));
+  return {};
+}
+
 Status segment_file(Services& s, Context& ctx) {
   std::int64_t seq = -1;
   const auto text = ctx.param(2);
@@ -238,6 +247,9 @@ void add_recording_routes(std::vector<Route>& routes, Services& s) {
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/download", Access::need(auth::perm::recording_download),
                     [&s](Context& ctx) { return download(s, ctx); }, false,
                     "The whole recording as one MP4 file (Range supported)"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/evidence", Access::need(auth::perm::recording_download),
+                    [&s](Context& ctx) { return evidence_package(s, ctx); }, false,
+                    "Evidence package (tar): recording.mp4, segments, signed manifest, public keys (docs/evidence.md)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/segments/([^/]+)", Access::need(auth::perm::recording_play),
                     [&s](Context& ctx) { return segment_file(s, ctx); }, false, "One segment file as stored (Range supported)"});
   routes.push_back({"DELETE", "/api/v1/recordings/([^/]+)", Access::need(auth::perm::recording_delete),

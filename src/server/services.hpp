@@ -18,6 +18,7 @@
 #include "service/audit_signer.hpp"
 #include "service/event_service.hpp"
 #include "service/caller.hpp"
+#include "service/evidence_service.hpp"
 #include "service/inventory_service.hpp"
 #include "service/media_service.hpp"
 #include "service/policy_service.hpp"
@@ -39,6 +40,7 @@ struct Services {
   std::unique_ptr<service::RecordingService> recordings;
   std::unique_ptr<service::MediaService> media;
   std::unique_ptr<service::EventService> events;  // activity events: upload, per recording, search
+  std::unique_ptr<service::EvidenceService> evidence;  // manifests (signed with keys) and evidence packages
   // Domain services (src/service) the handlers call.
   std::unique_ptr<service::AccessService> access_service;  // users, roles, tokens, sign-in
   std::unique_ptr<service::AuditService> audit_service;    // reading and verifying the audit log, signing keys

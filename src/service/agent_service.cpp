@@ -6,6 +6,8 @@
 
 #include "common/crypto.hpp"
 #include "common/text.hpp"
+#include "evidence/segment_statement.hpp"
+#include "keys/key_service.hpp"
 #include "media/fmp4.hpp"
 
 namespace deskaudit::service {
@@ -85,6 +87,16 @@ Result<Json> set_aside_from(const AgentReport& r) {
   return Json{{"count", *r.set_aside_count}, {"items", std::move(items)}};
 }
 
+constexpr std::string_view kSignatureCodes[] = {"signature_missing",     "signature_malformed",
+                                                "signature_key_unknown", "signature_key_foreign",
+                                                "signature_key_retired", "signature_invalid"};
+
+// A refused signature: the reason code leads the message (see
+// signature_refusal()).
+std::unexpected<Error> refuse_signature(Errc code, std::string_view reason, const std::string& message) {
+  return fail(code, std::string(reason) + ": " + message, std::string(evidence::kSignatureHeader));
+}
+
 AgentPolicy agent_policy(EffectivePolicy eff) {
   std::string etag = "none";
   if (eff.policy) {
@@ -94,6 +106,14 @@ AgentPolicy agent_policy(EffectivePolicy eff) {
 }
 
 }  // namespace
+
+std::string_view signature_refusal(const Error& e) {
+  if (e.field != evidence::kSignatureHeader) return {};
+  for (const auto code : kSignatureCodes) {
+    if (e.message.starts_with(code) && e.message.substr(code.size()).starts_with(": ")) return code;
+  }
+  return {};
+}
 
 Result<std::optional<std::string>> silent_during_session(Catalog& catalog, const Computer& computer,
                                                          const EffectivePolicy& policy, EpochMs now,
@@ -135,6 +155,17 @@ Result<Enrollment> AgentService::enroll(const EnrollRequest& in) {
     if (!n) return std::unexpected(n.error());
     name = std::move(*n);
   }
+  std::optional<keys::PublicKey> public_key;
+  if (!in.public_key.empty()) {
+    auto key = keys::public_key_from_base64(in.public_key);
+    if (!key) return fail(Errc::invalid_argument, key.error().message, "public_key");
+    if (auto other = catalog_.get_agent_key(key->key_id); other) {
+      return fail(Errc::conflict, "this public key is registered already; make a new key pair", "public_key");
+    } else if (other.error().code != Errc::not_found) {
+      return std::unexpected(other.error());
+    }
+    public_key = *key;
+  }
   const auto now = clock_->now_ms();
   Computer c;
   c.id = random_id("cc-");
@@ -150,9 +181,62 @@ Result<Enrollment> AgentService::enroll(const EnrollRequest& in) {
     audit_.record_as("agent:" + *host, "agent.enroll_failed", *host, {{"reason", enrolled.error().message}});
     return std::unexpected(enrolled.error());
   }
-  audit_.record_as("agent:" + enrolled->id, "agent.enroll", enrolled->id, {{"hostname", *host}});
+  Json details = {{"hostname", *host}};
+  if (public_key) {
+    // After the enrollment: a key is never left pointing at no computer. An
+    // agent whose key failed to register here registers it later
+    // (POST /agent/keys) before it uploads.
+    auto added = catalog_.add_agent_key({public_key->key_id, enrolled->id, public_key->base64(), now, std::nullopt});
+    if (!added) return std::unexpected(added.error());
+    details["key_id"] = public_key->key_id;
+  }
+  audit_.record_as("agent:" + enrolled->id, "agent.enroll", enrolled->id, details);
   out.computer = std::move(*enrolled);
   return out;
+}
+
+Result<KeyRegistered> AgentService::register_key(const Caller& agent, std::string_view public_key_base64) {
+  auto key = keys::public_key_from_base64(public_key_base64);
+  if (!key) return fail(Errc::invalid_argument, key.error().message, "public_key");
+  AgentKey row{key->key_id, agent.computer_id, key->base64(), clock_->now_ms(), std::nullopt};
+  auto added = catalog_.add_agent_key(row);
+  if (!added) return std::unexpected(added.error());
+  if (*added) {
+    audit_.record_as("agent:" + agent.computer_id, "agent.key_register", agent.computer_id, {{"key_id", row.key_id}});
+  }
+  return KeyRegistered{std::move(row), *added};
+}
+
+// The agent signature of an upload (see accept_segment in the header): the
+// key it names, or nullopt for an unsigned upload of a computer without keys.
+Result<std::optional<AgentKey>> AgentService::signing_key_of(const Caller& agent, const Recording& rec,
+                                                          const ReceivedSegment& in) {
+  auto keys = catalog_.list_agent_keys(agent.computer_id);
+  if (!keys) return std::unexpected(keys.error());
+  const std::string header(evidence::kSignatureHeader);
+  if (!in.signature) {
+    if (keys->empty()) return std::optional<AgentKey>();
+    return refuse_signature(Errc::unprocessable, "signature_missing",
+                   "segment " + std::to_string(in.seq) + " of " + rec.id + " carries no " + header +
+                       " but this computer has a signing key registered");
+  }
+  auto sig = evidence::parse_signature_header(*in.signature);
+  if (!sig) return refuse_signature(Errc::unprocessable, "signature_malformed", sig.error().message);
+  for (const auto& k : *keys) {
+    if (k.key_id != sig->key_id) continue;
+    if (k.retired_at) {
+      return refuse_signature(Errc::permission_denied, "signature_key_retired",
+                     "key " + k.key_id + " was replaced by a newer key of this computer");
+    }
+    return std::optional<AgentKey>(k);
+  }
+  auto other = catalog_.get_agent_key(sig->key_id);
+  if (other) {
+    return refuse_signature(Errc::permission_denied, "signature_key_foreign",
+                   "key " + sig->key_id + " belongs to another computer");
+  }
+  if (other.error().code != Errc::not_found) return std::unexpected(other.error());
+  return refuse_signature(Errc::unprocessable, "signature_key_unknown", "no agent registered key " + sig->key_id);
 }
 
 Result<AgentPolicy> AgentService::heartbeat(const Caller& agent, const AgentReport& r) {
@@ -312,7 +396,37 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
     (void)catalog_.note_upload(rec.computer_id, clock_->now_ms(), "segment " + seq_text + " rejected: " + index.error().message);
     return fail(Errc::unprocessable, "the segment is not a valid fragmented MP4: " + index.error().message);
   }
+  auto key = signing_key_of(agent, rec, in);
   Segment seg;
+  if (key && *key) {
+    const auto times = evidence::media_times(*index);
+    const evidence::SegmentStatement statement{
+        rec.id,         rec.computer_id, in.seq, in.sha256, in.size_bytes, times.first_ms, times.last_ms,
+        in.events_sha256.value_or(std::string(evidence::kNoEvents))};
+    auto sig = evidence::parse_signature_header(*in.signature);
+    auto pub = keys::public_key_from_base64((*key)->public_key);
+    keys::Keyring ring;
+    if (pub) ring.add(*pub);
+    if (auto v = ring.verify((*key)->key_id, evidence::signed_bytes(statement), sig->signature); !v) {
+      key = refuse_signature(Errc::unprocessable, "signature_invalid",
+                    "the signature of segment " + seq_text + " by key " + (*key)->key_id +
+                        " does not match its recording, computer, seq, hash, size, media times (" +
+                        std::to_string(times.first_ms) + ".." + std::to_string(times.last_ms) +
+                        " ms) and events digest");
+    } else {
+      seg.signature_key_id = (*key)->key_id;
+      seg.signature = sig->signature;
+    }
+  }
+  if (!key) {
+    const auto& e = key.error();
+    (void)catalog_.note_upload(rec.computer_id, clock_->now_ms(), "segment " + seq_text + " refused: " + e.message);
+    if (const auto reason = signature_refusal(e); !reason.empty()) {
+      audit_.record_as("agent:" + rec.computer_id, "segment.signature_refused", rec.id,
+                       {{"seq", in.seq}, {"reason", reason}, {"detail", e.message}});
+    }
+    return std::unexpected(e);
+  }
   seg.recording_id = rec.id;
   seg.seq = in.seq;
   seg.object_key = in.object_key;

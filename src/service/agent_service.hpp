@@ -56,6 +56,7 @@ struct EnrollRequest {
   std::string os;
   std::string agent_version;
   std::string name;  // empty: the hostname
+  std::string public_key = {};  // the agent's Ed25519 public key (base64); empty from agents before evidence
 };
 
 struct Enrollment {
@@ -104,6 +105,13 @@ struct ReceivedSegment {
   // X-Deskaudit-Events-SHA256: the segment's events document, uploaded
   // before it (EventService); absent for a segment without events.
   std::optional<std::string> events_sha256;
+  // X-Deskaudit-Signature as sent (nullopt: absent): see docs/evidence.md.
+  std::optional<std::string> signature = std::nullopt;
+};
+
+struct KeyRegistered {
+  catalog::AgentKey key;
+  bool inserted = false;  // false: it was the computer's current key already
 };
 
 struct SegmentAccepted {
@@ -119,7 +127,15 @@ class AgentService {
   // Enrolls with an enrollment token (no caller: the token is the
   // credential). unauthenticated for an unknown, revoked, expired or used-up
   // token; every attempt is audited (agent.enroll, agent.enroll_failed).
+  // With a public key, it becomes the new computer's signing key
+  // (invalid_argument when it is not the base64 of 32 bytes, conflict when
+  // another computer registered it).
   Result<Enrollment> enroll(const EnrollRequest& request);
+  // Makes public_key (base64 of 32 bytes) the agent's current signing key
+  // and retires its others (they stay known for verification); audited as
+  // agent.key_register when new. invalid_argument for a malformed key,
+  // conflict for a key of another computer or a retired one.
+  Result<KeyRegistered> register_key(const Caller& agent, std::string_view public_key_base64);
   // Stores the agent's report as its computer's state; returns the policy
   // the agent should hold (its etag tells the agent to fetch it).
   Result<AgentPolicy> heartbeat(const Caller& agent, const AgentReport& report);
@@ -142,11 +158,23 @@ class AgentService {
   Status admit_upload(const Caller& agent, const catalog::Recording& recording, std::int64_t seq,
                       std::uint64_t claimed_bytes);
   // ... then the received file: checked against the claimed hash and as a
-  // fragmented MP4, stored (object first, then the catalog row), idempotent
-  // by (recording, seq) with the same bytes (and the same events document);
-  // conflict with other bytes. events_missing when it names an events
-  // document the server does not hold with that hash. The outcome is noted
-  // on the computer's upload state.
+  // fragmented MP4, its agent signature verified (below), stored (object
+  // first, then the catalog row), idempotent by (recording, seq) with the
+  // same bytes (and the same events document; a retry answers already
+  // stored before any other check); conflict with other bytes.
+  // events_missing when it names an events document the server does not
+  // hold with that hash. The outcome is noted on the computer's upload
+  // state.
+  // Signature (docs/evidence.md): over evidence::signed_bytes() of the
+  // recording, computer, seq, hash, size, the media times the server reads
+  // from the segment and the events digest. Refused, with error.code:
+  //   422 signature_malformed   the header is not <key id>:<base64>
+  //   422 signature_missing     no header while the computer has a key
+  //   422 signature_key_unknown a key id no computer registered
+  //   403 signature_key_foreign a key of another computer
+  //   403 signature_key_retired a key the computer replaced
+  //   422 signature_invalid     the signature does not verify
+  // Computers without any key (agents from before) are accepted unsigned.
   Result<SegmentAccepted> accept_segment(const Caller& agent, const catalog::Recording& recording,
                                          const ReceivedSegment& segment);
 
@@ -158,6 +186,8 @@ class AgentService {
 
  private:
   Status check_open_recordings(const std::string& computer_id);
+  Result<std::optional<catalog::AgentKey>> signing_key_of(const Caller& agent, const catalog::Recording& rec,
+                                                          const ReceivedSegment& in);
 
   catalog::Catalog& catalog_;
   storage::ObjectStore& store_;
@@ -166,6 +196,11 @@ class AgentService {
   AgentSettings settings_;
   RateLimiter upload_bytes_;
 };
+
+// The reason code of a refused agent signature (signature_missing, ...; see
+// accept_segment), which leads such an error's message ("<code>: ..."), or
+// empty for any other error. The API answers it as error.code.
+std::string_view signature_refusal(const Error& error);
 
 // Why the computer should be recording while its agent is silent, or nullopt
 // when it is reporting (heard within offline_after_ms of now), never

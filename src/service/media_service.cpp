@@ -1,11 +1,15 @@
 #include "service/media_service.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <span>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "common/crypto.hpp"
 #include "media/fmp4.hpp"
 
 namespace deskaudit::service {
@@ -48,9 +52,11 @@ std::string download_name(const Recording& r) {
 }
 
 // Streams [offset, offset + length) of the virtual file to the sink.
+// before_segment(seq) runs before the first byte of each stored segment
+// read; false stops the read.
 bool read_plan_range(storage::ObjectStore& store, const media::DownloadPlan& plan,
                      const std::map<std::int64_t, std::string>& keys, std::uint64_t offset, std::uint64_t length,
-                     const storage::ByteSink& sink) {
+                     const storage::ByteSink& sink, const std::function<bool(std::int64_t)>& before_segment) {
   if (offset > plan.total_size || length > plan.total_size - offset) return false;
   std::uint64_t pos = 0;
   const std::uint64_t end = offset + length;
@@ -64,6 +70,7 @@ bool read_plan_range(storage::ObjectStore& store, const media::DownloadPlan& pla
       } else {
         auto key = keys.find(*piece.seq);
         if (key == keys.end()) return false;
+        if (before_segment && !before_segment(*piece.seq)) return false;
         auto r = store.read(key->second, {piece.offset + from, to - from}, sink);
         if (!r) {
           spdlog::error("download: reading {} failed: {}", key->second, r.error().message);
@@ -140,6 +147,7 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
     return std::unexpected(st.error());
   }
+  if (auto st = check_stored(*seg); !st) return std::unexpected(st.error());
   MediaFile file;
   file.size_bytes = static_cast<std::uint64_t>(seg->size_bytes);
   file.read = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
@@ -150,12 +158,28 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   return file;
 }
 
-Result<MediaFile> MediaService::download(const Caller& who, std::string_view recording_id, ReadExtent extent) {
-  auto rec = recordings_.find(who, recording_id, auth::perm::recording_download);
-  if (!rec) return std::unexpected(rec.error());
-  auto segments = catalog_.list_segments(rec->id);
+Status MediaService::check_stored(const Segment& seg) {
+  Sha256 hash;
+  auto read = store_.read(seg.object_key, {}, [&](std::span<const std::byte> b) {
+    hash.update(b);
+    return true;
+  });
+  if (!read) return std::unexpected(read.error());
+  const auto actual = hash.hex();
+  if (actual == seg.sha256 && static_cast<std::int64_t>(*read) == seg.size_bytes) return {};
+  const std::string why = "segment " + std::to_string(seg.seq) + " of recording " + seg.recording_id +
+                          " changed in the object store: " + std::to_string(*read) + " bytes with SHA-256 " + actual +
+                          ", uploaded as " + std::to_string(seg.size_bytes) + " bytes with SHA-256 " + seg.sha256;
+  spdlog::error("{} (object {})", why, seg.object_key);
+  return fail(Errc::corrupt, why);
+}
+
+Result<MediaFile> MediaService::whole_file(const Recording& rec) { return whole_file(rec, false); }
+
+Result<MediaFile> MediaService::whole_file(const Recording& rec, bool check_segments) {
+  auto segments = catalog_.list_segments(rec.id);
   if (!segments) return std::unexpected(segments.error());
-  if (segments->empty()) return fail(Errc::not_found, "recording " + rec->id + " has no uploaded segment yet");
+  if (segments->empty()) return fail(Errc::not_found, "recording " + rec.id + " has no uploaded segment yet");
   auto ps = playlist_segments(*segments);
   if (!ps) return std::unexpected(ps.error());
   const auto init_size = ps->front().index.init_size;
@@ -164,6 +188,24 @@ Result<MediaFile> MediaService::download(const Caller& who, std::string_view rec
   if (!init) return std::unexpected(init.error());
   auto keys = std::make_shared<std::map<std::int64_t, std::string>>();
   for (const auto& seg : *segments) (*keys)[seg.seq] = seg.object_key;
+  // Checked once per file, before the first of its bytes is read.
+  std::function<bool(std::int64_t)> before_segment;
+  if (check_segments) {
+    struct Checks {
+      std::map<std::int64_t, Segment> pending;
+      std::mutex mu;
+    };
+    auto checks = std::make_shared<Checks>();
+    for (const auto& seg : *segments) checks->pending.emplace(seg.seq, seg);
+    before_segment = [this, checks](std::int64_t seq) {
+      std::lock_guard lock(checks->mu);
+      auto it = checks->pending.find(seq);
+      if (it == checks->pending.end()) return true;
+      if (!check_stored(it->second)) return false;
+      checks->pending.erase(it);
+      return true;
+    };
+  }
   // Where the screen size changed, the plan rewrites the head of a fragment.
   const media::SegmentReader read_stored = [&](std::int64_t seq, std::uint64_t offset,
                                                std::uint64_t size) -> Result<std::string> {
@@ -174,18 +216,27 @@ Result<MediaFile> MediaService::download(const Caller& who, std::string_view rec
   auto plan = media::build_download_plan(std::as_bytes(std::span(init->data(), init->size())), *ps, read_stored);
   if (!plan) return std::unexpected(plan.error());
   auto shared_plan = std::make_shared<media::DownloadPlan>(std::move(*plan));
+  MediaFile file;
+  file.size_bytes = shared_plan->total_size;
+  file.file_name = download_name(rec);
+  file.read = [this, shared_plan, keys, before_segment](std::uint64_t offset, std::uint64_t length,
+                                                        const storage::ByteSink& sink) {
+    return read_plan_range(store_, *shared_plan, *keys, offset, length, sink, before_segment);
+  };
+  return file;
+}
+
+Result<MediaFile> MediaService::download(const Caller& who, std::string_view recording_id, ReadExtent extent) {
+  auto rec = recordings_.find(who, recording_id, auth::perm::recording_download);
+  if (!rec) return std::unexpected(rec.error());
+  auto file = whole_file(*rec, true);
+  if (!file) return file;
   // Every download request is audited, ranged or not (a ranged read from
   // the middle is still a download); a player's seeks within the window log
   // once.
-  nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", shared_plan->total_size}};
+  nlohmann::json details = {{"computer_id", rec->computer_id}, {"bytes", file->size_bytes}};
   if (extent == ReadExtent::range) details["ranged"] = true;
   if (auto st = looks_.record(who, "recording.download", *rec, details); !st) return std::unexpected(st.error());
-  MediaFile file;
-  file.size_bytes = shared_plan->total_size;
-  file.file_name = download_name(*rec);
-  file.read = [this, shared_plan, keys](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
-    return read_plan_range(store_, *shared_plan, *keys, offset, length, sink);
-  };
   return file;
 }
 

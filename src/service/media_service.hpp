@@ -70,14 +70,27 @@ class MediaService {
   // playlist ("playlist.m3u8", relative), with CODECS naming every track of
   // the stored segments (media::build_hls_master_playlist). Audited as a play.
   Result<Playlist> master_playlist(const Caller& who, std::string_view recording_id);
-  // One segment file as stored; not_found for an absent seq.
+  // One segment file as stored; not_found for an absent seq. The stored
+  // object is checked against the segment's SHA-256 and size first: corrupt
+  // (naming the segment) when it changed in the object store.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment
-  // arrived, corrupt when segment 0 has no usable init segment.
+  // arrived, corrupt when segment 0 has no usable init segment. Each stored
+  // segment is checked (as for segment()) before the first of its bytes is
+  // sent; one that changed cuts the response short there (logged): the
+  // client gets an incomplete file, never a silently altered one.
   Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
+  // The same file, unchecked, for a caller that checked scope and wrote its
+  // own audit entry already (the evidence package: it copies what is stored
+  // and the offline verifier judges it): no check, no entry.
+  Result<MediaFile> whole_file(const catalog::Recording& recording);
 
  private:
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
+  // Reads the stored object whole through SHA-256: corrupt when its bytes or
+  // size are not the segment's (logged as an error).
+  Status check_stored(const catalog::Segment& segment);
+  Result<MediaFile> whole_file(const catalog::Recording& recording, bool check_segments);
 
   catalog::Catalog& catalog_;
   storage::ObjectStore& store_;

@@ -60,6 +60,18 @@ Result<std::string> events_key(std::string_view computer_id, std::string_view re
   return seq_key(computer_id, recording_id, seq, sha256, ".events.json");
 }
 
+Result<std::string> manifest_key(std::string_view computer_id, std::string_view recording_id) {
+  auto prefix = recording_prefix(computer_id, recording_id);
+  if (!prefix) return prefix;
+  return *prefix + "manifest.json";
+}
+
+Result<std::string> manifest_signature_key(std::string_view computer_id, std::string_view recording_id) {
+  auto prefix = recording_prefix(computer_id, recording_id);
+  if (!prefix) return prefix;
+  return *prefix + "manifest.sig";
+}
+
 }  // namespace deskaudit::storage
 
 namespace deskaudit::storage {

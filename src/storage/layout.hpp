@@ -8,6 +8,8 @@
 //                                                          segment_key()
 //   recordings/<computer id>/<recording id>/<seq, 6 digits or more>-<sha256[0,16)>.events.json
 //                                                          events_key()
+//   recordings/<computer id>/<recording id>/manifest.json  manifest_key()
+//   recordings/<computer id>/<recording id>/manifest.sig   manifest_signature_key()
 //
 // The prefix ends with '/', so listing one recording's prefix never reaches
 // another's whose id merely starts the same way (rec-1 and rec-10). Ids must
@@ -40,6 +42,11 @@ Result<std::string> segment_key(std::string_view computer_id, std::string_view r
 // recording removes it. Same rules and errors as segment_key.
 Result<std::string> events_key(std::string_view computer_id, std::string_view recording_id, std::int64_t seq,
                                std::string_view sha256);
+// The recording's signed manifest (docs/evidence.md) and its signature,
+// written when the recording finishes (or at its first export). Names that
+// no segment key can take (segment keys start with digits).
+Result<std::string> manifest_key(std::string_view computer_id, std::string_view recording_id);
+Result<std::string> manifest_signature_key(std::string_view computer_id, std::string_view recording_id);
 
 // The recording prefix a stored key lies under ("recordings/<computer
 // id>/<recording id>/"), or "" when it lies under none.

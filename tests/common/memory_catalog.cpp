@@ -562,6 +562,48 @@ Result<std::string> MemoryCatalog::computer_for_agent_token(std::string_view age
   return it->second;
 }
 
+// --- agent signing keys -------------------------------------------------------------------
+
+Result<bool> MemoryCatalog::add_agent_key(const AgentKey& k) {
+  MEMORY_CATALOG_ENTER();
+  if (k.key_id.empty() || k.computer_id.empty() || k.public_key.empty()) {
+    return fail(Errc::invalid_argument, "agent key id, computer id and public key must not be empty");
+  }
+  if (const auto it = agent_keys_.find(k.key_id); it != agent_keys_.end()) {
+    if (it->second.computer_id != k.computer_id) {
+      return fail(Errc::conflict, "this public key is registered for another computer");
+    }
+    if (it->second.retired_at) return fail(Errc::conflict, "this public key was retired; make a new key pair");
+    return false;
+  }
+  for (auto& [id, key] : agent_keys_) {
+    if (key.computer_id == k.computer_id && !key.retired_at) key.retired_at = k.created_at;
+  }
+  AgentKey stored = k;
+  stored.retired_at.reset();
+  agent_keys_.emplace(k.key_id, std::move(stored));
+  return true;
+}
+
+Result<AgentKey> MemoryCatalog::get_agent_key(std::string_view key_id) {
+  MEMORY_CATALOG_ENTER();
+  const auto it = agent_keys_.find(key_id);
+  if (it == agent_keys_.end()) return fail(Errc::not_found, "agent key " + quote(key_id) + " not found");
+  return it->second;
+}
+
+Result<std::vector<AgentKey>> MemoryCatalog::list_agent_keys(std::string_view computer_id) {
+  MEMORY_CATALOG_ENTER();
+  std::vector<AgentKey> out;
+  for (const auto& [id, key] : agent_keys_) {
+    if (key.computer_id == computer_id) out.push_back(key);
+  }
+  std::sort(out.begin(), out.end(), [](const AgentKey& a, const AgentKey& b) {
+    return std::tie(a.created_at, a.key_id) < std::tie(b.created_at, b.key_id);
+  });
+  return out;
+}
+
 // --- recordings and segments -----------------------------------------------------------
 
 Recording MemoryCatalog::recording_view(const Recording& stored) const {

@@ -82,6 +82,9 @@ class MemoryCatalog final : public catalog::Catalog {
   Result<catalog::Computer> enroll(std::string_view enrollment_token_sha256, catalog::Computer computer,
                                    std::string_view agent_token_sha256, EpochMs now) override;
   Result<std::string> computer_for_agent_token(std::string_view agent_token_sha256) override;
+  Result<bool> add_agent_key(const catalog::AgentKey& key) override;
+  Result<catalog::AgentKey> get_agent_key(std::string_view key_id) override;
+  Result<std::vector<catalog::AgentKey>> list_agent_keys(std::string_view computer_id) override;
 
   Status create_recording(const catalog::Recording& recording) override;
   Result<catalog::Recording> get_recording(std::string_view id) override;
@@ -208,6 +211,7 @@ class MemoryCatalog final : public catalog::Catalog {
   std::vector<catalog::AuditEntry> audit_;  // seq i + 1 at index i
   std::vector<catalog::AuditCheckpoint> checkpoints_;
   std::map<std::string, catalog::PublishedKey, std::less<>> published_keys_;
+  std::map<std::string, catalog::AgentKey, std::less<>> agent_keys_;  // by key id
   std::map<std::string, Lease, std::less<>> leases_;
 };
 

@@ -2,6 +2,7 @@
 // (temp data dir), real screen recordings made under Xvfb, headless Chromium.
 // Run: cd tests/e2e && npm test   (needs build/bin/deskaudit-server)
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser, nextFrame, nonBlackShare, videoState } from './lib/browser.mjs';
 import { enrollAgent, enrollmentToken, putSegment, recordDesktop, seedInventory, uploadRecording } from './lib/fixtures.mjs';
 import { decodeAll, ffprobe } from './lib/media.mjs';
-import { isExecutable, serverBin } from './lib/paths.mjs';
+import { cliBin, isExecutable, serverBin } from './lib/paths.mjs';
 import { sleep, stopAll, waitFor } from './lib/proc.mjs';
 import { ADMIN_PASSWORD, ADMIN_USER, ApiClient, ensureWebBuilt, startServer } from './lib/server.mjs';
 
@@ -348,6 +349,37 @@ describe('deskaudit console', { skip: missing && `deskaudit-server not built (${
     assert.ok(Math.abs(dur - data.a.duration_ms / 1000) <= 1, `ffprobe ${dur} s vs ${data.a.duration_ms / 1000} s`);
     assert.equal(probe.streams.filter((s) => s.codec_type === 'video').length, 1);
     await decodeAll(file);
+  });
+
+  test('evidence package: the player’s button gives a package that deskaudit verify accepts, and it is audited', async () => {
+    await page.goto(`${server.url}/#/recordings/${data.a.id}`);
+    const button = page.getByRole('button', { name: 'Download evidence package' });
+    await button.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+    assert.match(download.suggestedFilename(), /_evidence\.tar$/);
+    const dir = path.join(artifacts, 'evidence');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const tar = path.join(artifacts, 'evidence.tar');
+    await download.saveAs(tar);
+    execFileSync('tar', ['-xf', tar, '-C', dir]);
+    for (const f of ['recording.mp4', 'segments/000000.m4s', 'manifest.json', 'manifest.sig', 'keys.json']) {
+      assert.ok(fs.existsSync(path.join(dir, f)), f);
+    }
+    // Offline: no server, no credentials.
+    const ok = spawnSync(cliBin, ['verify', dir], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nonexistent' } });
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /evidence verified/);
+    const seg = path.join(dir, 'segments/000000.m4s');
+    const bytes = fs.readFileSync(seg);
+    bytes[bytes.length - 100] ^= 0xff;
+    fs.writeFileSync(seg, bytes);
+    const bad = spawnSync(cliBin, ['verify', dir], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nonexistent' } });
+    assert.equal(bad.status, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /FAIL segment_hash_mismatch \[segments\/000000\.m4s\]/);
+    const log = await admin.call('GET', `/audit-log?action=recording.export&target=${data.a.id}`);
+    assert.ok(log.items.length >= 1, 'the export is in the audit log');
+    assert.equal(log.items[0].actor, ADMIN_USER);
   });
 
   test('a recording in progress (EVENT playlist) keeps growing in the player', async () => {

@@ -366,6 +366,8 @@ export const api = {
   // The multivariant playlist: its CODECS tell the player which tracks (video, audio) to set up.
   playlistUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/master.m3u8`,
   downloadUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/download`,
+  /** The evidence package (tar: MP4, segments, signed manifest, keys; docs/evidence.md). */
+  evidenceUrl: (id: string) => `${BASE}/recordings/${encodeURIComponent(id)}/evidence`,
 
   changePassword: (current_password: string, new_password: string) =>
     request<unknown>('POST', '/auth/password', { current_password, new_password }),

@@ -1,6 +1,6 @@
 // Where the things under test live. Override with environment variables to
 // test another build: DESKAUDIT_BUILD_DIR (default <repo>/build),
-// DESKAUDIT_SERVER_BIN, DESKAUDIT_AGENT_BIN, DESKAUDIT_WEB_ROOT.
+// DESKAUDIT_SERVER_BIN, DESKAUDIT_AGENT_BIN, DESKAUDIT_CLI_BIN, DESKAUDIT_WEB_ROOT.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const buildDir = process.env.DESKAUDIT_BUILD_DIR || path.join(repoRoot, 'build');
 export const serverBin = process.env.DESKAUDIT_SERVER_BIN || path.join(buildDir, 'bin', 'deskaudit-server');
 export const agentBin = process.env.DESKAUDIT_AGENT_BIN || path.join(buildDir, 'bin', 'deskaudit-agent');
+export const cliBin = process.env.DESKAUDIT_CLI_BIN || path.join(buildDir, 'bin', 'deskaudit');
 export const webRoot = process.env.DESKAUDIT_WEB_ROOT || path.join(repoRoot, 'web', 'dist');
 export const workloadScript = [
   process.env.DESKAUDIT_WORKLOAD,

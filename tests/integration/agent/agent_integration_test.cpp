@@ -386,6 +386,13 @@ TEST_F(AgentIT, SessionRecordedEndToEndWithTheWorkload) {
   // workload's clock ticks every second).
   EXPECT_NEAR(static_cast<double>(total_ms), static_cast<double>(end - start), 3000.0);
   EXPECT_TRUE(wait_until([&] { return spool_recordings() == 0; }, 10s)) << "spool not emptied after upload";
+  // Every segment went up signed (docs/evidence.md): the enrollment
+  // registered the agent's key, after which the server stores no unsigned
+  // segment, and it refused none.
+  const auto enrolls = admin_->get("/api/v1/audit-log?action=agent.enroll").json["items"];
+  ASSERT_FALSE(enrolls.empty());
+  for (const auto& e : enrolls) EXPECT_TRUE(e["details"].contains("key_id")) << e.dump();
+  EXPECT_TRUE(admin_->get("/api/v1/audit-log?action=segment.signature_refused").json["items"].empty());
 }
 
 TEST_F(AgentIT, SmallSegmentLimitGivesSeveralSegmentsThatPlayBackToBackAtThePolicyFps) {

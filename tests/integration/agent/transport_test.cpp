@@ -8,12 +8,17 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include "agent_harness.hpp"
+#include "keys/key_service.hpp"
 #include "server_process.hpp"
 #include "test_pki.hpp"
 
@@ -42,9 +47,38 @@ class TlsPeer {
       }
       res.set_content(R"({"username":"tls-admin"})", "application/json");
     });
-    server_.Post("/api/v1/agent/enroll", [](const httplib::Request&, httplib::Response& res) {
+    server_.Post("/api/v1/agent/enroll", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (body.is_object() && body.contains("public_key") && body["public_key"].is_string()) {
+        std::lock_guard lock(mu_);
+        enrolled_key_ = body["public_key"].get<std::string>();
+      }
       res.status = 201;
       res.set_content(R"({"computer_id":"cc-tls","agent_token":"dat_tls"})", "application/json");
+    });
+    // The uploader registers its key before its first upload (agents
+    // enrolled before signing existed, a key that failed at enrollment).
+    server_.Post("/api/v1/agent/keys", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (req.get_header_value("Authorization") != "Bearer dat_tls" || !body.is_object() ||
+          !body.contains("public_key") || !body["public_key"].is_string()) {
+        res.status = 400;
+        res.set_content(R"({"error":{"code":"invalid_argument","message":"public_key"}})", "application/json");
+        return;
+      }
+      auto key = keys::public_key_from_base64(body["public_key"].get<std::string>());
+      if (!key) {
+        res.status = 400;
+        res.set_content(R"({"error":{"code":"invalid_argument","message":"not a key"}})", "application/json");
+        return;
+      }
+      {
+        std::lock_guard lock(mu_);
+        registered_keys_.push_back(key->base64());
+      }
+      res.status = 200;
+      res.set_content(nlohmann::json{{"key_id", key->key_id}, {"status", "already_current"}}.dump(),
+                      "application/json");
     });
     server_.Get("/api/v1/agent/policy", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"policy":null,"source":"none","etag":"none"})", "application/json");
@@ -63,12 +97,23 @@ class TlsPeer {
   }
   std::string url() const { return "https://localhost:" + std::to_string(port_); }
   int heartbeats() const { return heartbeats_; }
+  std::string enrolled_key() const {
+    std::lock_guard lock(mu_);
+    return enrolled_key_;
+  }
+  std::vector<std::string> registered_keys() const {
+    std::lock_guard lock(mu_);
+    return registered_keys_;
+  }
 
  private:
   httplib::SSLServer server_;
   int port_ = 0;
   std::thread thread_;
   std::atomic<int> heartbeats_{0};
+  mutable std::mutex mu_;
+  std::string enrolled_key_;                  // guarded by mu_
+  std::vector<std::string> registered_keys_;  // guarded by mu_
 };
 
 }  // namespace
@@ -169,6 +214,15 @@ TEST_F(TransportIT, AgentEnrollsAndReportsOverHttpsWithACaFile) {
               dir_->path() / "agent.log");
   EXPECT_TRUE(wait_until([&] { return peer.heartbeats() >= 2; }, 60s)) << tail_of(dir_->path() / "agent.log");
   EXPECT_TRUE(fs::exists(state / "credential.json"));
+  // The key pair made at enrollment: its public key went with the
+  // enrollment and is registered by the uploader; the private key is 0600.
+  EXPECT_TRUE(wait_until([&] { return !peer.registered_keys().empty(); }, 60s)) << tail_of(dir_->path() / "agent.log");
+  const auto key = keys::KeyService::open({state / "signing.key", state / "signing-keys", ""});
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(peer.enrolled_key(), (*key)->current().base64());
+  ASSERT_FALSE(peer.registered_keys().empty());
+  EXPECT_EQ(peer.registered_keys().front(), (*key)->current().base64());
+  EXPECT_EQ(fs::status(state / "signing.key").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
   const auto status = agent.stop(SIGTERM, 30s);
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << tail_of(dir_->path() / "agent.log");

@@ -63,6 +63,36 @@ TEST_F(RecordingsTest, NothingIsServedWhenTheLookCannotBeAudited) {
   EXPECT_EQ(audit_entries("recording.play").size(), 1u);
 }
 
+TEST_F(RecordingsTest, AStoredSegmentThatChangedIsReportedNotServed) {
+  add_recording("rec-a", "cc-a", 2);
+  const auto seg = catalog.get_segment("rec-a", 1).value();
+  std::string bytes;
+  ASSERT_TRUE(memory_store.read(seg.object_key, {}, [&](std::span<const std::byte> b) {
+    bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return true;
+  }));
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+  ASSERT_TRUE(memory_store.put_bytes(seg.object_key, std::as_bytes(std::span(bytes.data(), bytes.size()))));
+
+  auto played = media.segment(admin, "rec-a", 1);
+  ASSERT_FALSE(played);
+  EXPECT_EQ(played.error().code, Errc::corrupt);
+  EXPECT_NE(played.error().message.find("segment 1 of recording rec-a changed in the object store"), std::string::npos)
+      << played.error().message;
+  EXPECT_TRUE(media.segment(admin, "rec-a", 0)) << "the intact segment still plays";
+
+  // The download sends segment 0, then stops before a byte of segment 1.
+  auto file = media.download(admin, "rec-a", ReadExtent::whole);
+  ASSERT_TRUE(file) << file.error().message;
+  std::uint64_t sent = 0;
+  EXPECT_FALSE(file->read(0, file->size_bytes, [&](std::span<const std::byte> b) {
+    sent += b.size();
+    return true;
+  }));
+  EXPECT_GT(sent, 0u);
+  EXPECT_LT(sent, file->size_bytes);
+}
+
 TEST_F(RecordingsTest, LooksAreLoggedOncePerActionViewerAndRecordingInTheWindow) {
   add_recording("rec-a", "cc-a", 2);
   add_recording("rec-b", "cc-a", 1);

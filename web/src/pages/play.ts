@@ -5,7 +5,7 @@ import { clear, formatBytes, formatDuration, formatTime, h } from '../dom';
 import { createPlayer, Player } from '../player';
 import { href } from '../router';
 import { parseStartSeconds } from '../timeline';
-import { downloadButton, recordingDurationMs } from './recordings';
+import { downloadButton, evidenceButton, recordingDurationMs } from './recordings';
 
 const META_REFRESH_MS = 10_000;
 
@@ -34,6 +34,7 @@ function metadata(r: RecordingDetail, player: Player | null): HTMLElement {
       row('ID', h('code', {}, r.id)),
     ),
     downloadButton(r.id),
+    r.segments.length > 0 ? evidenceButton(r.id) : null,
     r.segments.length > 0
       ? h(
           'details',

@@ -23,6 +23,14 @@ export function downloadButton(id: string): HTMLElement {
     : h('button', { type: 'button', disabled: true, title: 'You are not permitted to download recordings (recording:download)' }, 'Download');
 }
 
+/** The evidence package, for someone who must check the recording without
+ *  trusting this server (`deskaudit verify`); same permission as a download. */
+export function evidenceButton(id: string): HTMLElement {
+  return can('recording:download')
+    ? linkButton('Download evidence package', api.evidenceUrl(id), { download: true })
+    : h('button', { type: 'button', disabled: true, title: 'You are not permitted to download recordings (recording:download)' }, 'Download evidence package');
+}
+
 /** A link styled and announced as a button that also answers Space. */
 export function linkButton(label: string, url: string, extra: Record<string, string | boolean> = {}): HTMLAnchorElement {
   const a = h('a', { href: url, role: 'button', class: 'button', ...extra }, label);
