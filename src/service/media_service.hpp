@@ -77,6 +77,10 @@ class MediaService {
   Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
 
  private:
+  // A recording the caller may play with its segments' indexes, the play
+  // audited: what both playlists are made of.
+  struct Played;
+  Result<Played> played(const Caller& who, std::string_view recording_id);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
 
   catalog::Catalog& catalog_;
