@@ -2,7 +2,7 @@
 # Builds every fuzz target of tests/fuzz with clang, libFuzzer, ASan and UBSan,
 # runs each for SECONDS, and prints per target: executions, exec/s, new corpus
 # entries and crashes. Exits 1 when any target crashed.
-#   bench/fuzz/run.sh SECONDS [TARGET...]      (targets: box segment init policy_body json_fields)
+#   bench/fuzz/run.sh SECONDS [TARGET...]      (targets: box segment init policy_body json_fields events_doc)
 # Environment: DESKAUDIT_FUZZ_BUILD (default build-fuzz/), DESKAUDIT_FUZZ_CXX
 # (default: the newest clang++-N on PATH that libstdc++'s <expected> works with).
 # Each target starts from tests/fuzz/corpus/<t> and regressions/<t> and keeps
@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")/../.." && pwd)"
 usage() { echo "usage: bench/fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
 [[ $# -ge 1 && "$1" =~ ^[0-9]+$ && "$1" -gt 0 ]] || usage
 seconds="$1"; shift
-all=(box segment init policy_body json_fields)
+all=(box segment init policy_body json_fields events_doc)
 targets=("$@"); ((${#targets[@]})) || targets=("${all[@]}")
 for t in "${targets[@]}"; do [[ " ${all[*]} " == *" $t "* ]] || { echo "unknown target: $t" >&2; usage; }; done
 build="${DESKAUDIT_FUZZ_BUILD:-$here/build-fuzz}"

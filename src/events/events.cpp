@@ -108,6 +108,10 @@ Result<Document> parse_document(std::string_view bytes, std::string_view recordi
   if (j.is_discarded()) return fail(Errc::unprocessable, "the events document is not valid JSON", "body");
   if (!j.is_object()) return fail(Errc::unprocessable, "the events document must be a JSON object", "body");
   for (const auto& [key, value] : j.items()) {
+    if (key.empty()) {
+      // A member without a name: no field to name but the document.
+      return fail(Errc::unprocessable, "the events document has a member with an empty name", "body");
+    }
     if (key != "format" && key != "recording_id" && key != "seq" && key != "events") {
       return bad(key, "is not a field of an events document");
     }

@@ -106,35 +106,39 @@ Result<std::string> MediaService::read_bytes(const std::string& key, std::uint64
   return bytes;
 }
 
-Result<Playlist> MediaService::playlist(const Caller& who, std::string_view recording_id) {
+struct MediaService::Played {
+  Recording recording;
+  std::vector<media::PlaylistSegment> segments;
+};
+
+Result<MediaService::Played> MediaService::played(const Caller& who, std::string_view recording_id) {
   auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
   if (!rec) return std::unexpected(rec.error());
   auto segments = catalog_.list_segments(rec->id);
   if (!segments) return std::unexpected(segments.error());
   auto ps = playlist_segments(*segments);
   if (!ps) return std::unexpected(ps.error());
-  media::PlaylistOptions opts;
-  opts.ended = rec->status != catalog::RecordingStatus::recording;
-  opts.segment_uri = [](std::int64_t seq) { return "segments/" + std::to_string(seq); };
-  opts.program_date_time_ms = rec->start_time;
   if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
     return std::unexpected(st.error());
   }
-  return Playlist{media::build_hls_playlist(*ps, opts), opts.ended};
+  return Played{std::move(*rec), std::move(*ps)};
+}
+
+Result<Playlist> MediaService::playlist(const Caller& who, std::string_view recording_id) {
+  auto p = played(who, recording_id);
+  if (!p) return std::unexpected(p.error());
+  media::PlaylistOptions opts;
+  opts.ended = p->recording.status != catalog::RecordingStatus::recording;
+  opts.segment_uri = [](std::int64_t seq) { return "segments/" + std::to_string(seq); };
+  opts.program_date_time_ms = p->recording.start_time;
+  return Playlist{media::build_hls_playlist(p->segments, opts), opts.ended};
 }
 
 Result<Playlist> MediaService::master_playlist(const Caller& who, std::string_view recording_id) {
-  auto rec = recordings_.find(who, recording_id, auth::perm::recording_play);
-  if (!rec) return std::unexpected(rec.error());
-  auto segments = catalog_.list_segments(rec->id);
-  if (!segments) return std::unexpected(segments.error());
-  auto ps = playlist_segments(*segments);
-  if (!ps) return std::unexpected(ps.error());
-  if (auto st = looks_.record(who, "recording.play", *rec, {{"computer_id", rec->computer_id}}); !st) {
-    return std::unexpected(st.error());
-  }
-  return Playlist{media::build_hls_master_playlist(*ps, "playlist.m3u8"),
-                  rec->status != catalog::RecordingStatus::recording};
+  auto p = played(who, recording_id);
+  if (!p) return std::unexpected(p.error());
+  return Playlist{media::build_hls_master_playlist(p->segments, "playlist.m3u8"),
+                  p->recording.status != catalog::RecordingStatus::recording};
 }
 
 Result<MediaFile> MediaService::segment(const Caller& who, std::string_view recording_id, std::int64_t seq) {

@@ -86,6 +86,10 @@ class MediaService {
   Result<MediaFile> whole_file(const catalog::Recording& recording);
 
  private:
+  // A recording the caller may play with its segments' indexes, the play
+  // audited: what both playlists are made of.
+  struct Played;
+  Result<Played> played(const Caller& who, std::string_view recording_id);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
   // Reads the stored object whole through SHA-256: corrupt when its bytes or
   // size are not the segment's (logged as an error).

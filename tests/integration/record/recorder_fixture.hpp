@@ -1,12 +1,16 @@
 #pragma once
 // Shared fixture of the recorder's integration tests: a private temporary
 // output directory (removed after the test) and start(), which starts a
-// Recorder that reports its closed segments to closed(). Header-only test
-// helper; the X display (and any audio server) stay with each test.
+// Recorder that reports its closed segments to closed(), and eventually(),
+// which waits for a positive signal. Header-only test helper; the X display
+// (and any audio server) stay with each test.
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -38,6 +42,15 @@ class RecorderFixture : public ::testing::Test {
   std::vector<record::SegmentClosed> closed() {
     std::lock_guard lock(mu_);
     return closed_;
+  }
+
+  // Polls `f` every 20 ms for up to 30 s; true as soon as it holds.
+  static bool eventually(const std::function<bool()>& f) {
+    using namespace std::chrono_literals;
+    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(20ms))
+      if (f()) return true;
+    return false;
   }
 
   std::filesystem::path dir_;

@@ -11,9 +11,9 @@
 #include "capture/test_xvfb.hpp"
 #include "media/fmp4.hpp"
 #include "record/media_probe.hpp"
-#include "record/recording_checks.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
+#include "record/recording_checks.hpp"
 #include "recorder_fixture.hpp"
 
 using namespace deskaudit;
@@ -100,16 +100,8 @@ TEST_F(RecorderTest, RecordingProducesValidSegmentsWhoseDurationsAddUp) {
 
 TEST_F(RecorderTest, ScreenResizesKeepRecordingAndTheRecordingDownloadsAsOneMp4) {
   auto rec = start(options());
-  const auto reaches = [&](int width) {
-    for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
-      if (rec->capture_info().width == width) return true;
-    return false;
-  };
-  const auto segments_closed = [&](std::size_t n) {
-    for (auto until = SteadyClock::now() + 30s; SteadyClock::now() < until; std::this_thread::sleep_for(20ms))
-      if (closed().size() >= n) return true;
-    return false;
-  };
+  const auto reaches = [&](int width) { return eventually([&] { return rec->capture_info().width == width; }); };
+  const auto segments_closed = [&](std::size_t n) { return eventually([&] { return closed().size() >= n; }); };
   {
     Animator a(xvfb_.display(), 100ms);
     xtest::Painter p(xvfb_.display(), 0, 0, 10, 10);
@@ -150,7 +142,8 @@ TEST_F(RecorderTest, ScreenResizesKeepRecordingAndTheRecordingDownloadsAsOneMp4)
                                         std::uint64_t size) -> Result<std::string> {
     return files.at(seq).substr(offset, size);
   };
-  auto plan = media::build_download_plan(std::as_bytes(std::span(first.data(), indexed[0].index.init_size)), indexed, read);
+  auto plan =
+      media::build_download_plan(std::as_bytes(std::span(first.data(), indexed[0].index.init_size)), indexed, read);
   ASSERT_TRUE(plan) << plan.error().message;
   std::string bytes;
   for (const auto& piece : plan->pieces)
@@ -191,9 +184,7 @@ TEST_F(RecorderTest, BadOptionsAreRefused) {
   o.segment_max_bytes = 1000;
   EXPECT_FALSE(record::Recorder::start(o, {}));
   o = options();
-  {
-    std::ofstream(dir_ / "seg-000000.mp4") << "an earlier recording";
-  }
+  { std::ofstream(dir_ / "seg-000000.mp4") << "an earlier recording"; }
   auto taken = record::Recorder::start(o, {});
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().code, Errc::conflict);

@@ -369,6 +369,17 @@ TEST_F(Access, EveryWayToTheMediaIsAudited) {
   EXPECT_EQ(audit_count(a, "recording.download", rec, "media-viewer"), 1u);
   EXPECT_EQ(viewer.api.raw("GET", base + "/download", "", {{"Range", "bytes=0-99"}}).status, 206);
   EXPECT_EQ(audit_count(a, "recording.download", rec, "media-viewer"), 1u);
+
+  // A segment read from its middle, or the master playlist alone, is a play.
+  auto seeker = make_user(a, "media-seeker", {{{"role_id", "auditor"}}});
+  EXPECT_EQ(seeker.api.raw("GET", base + "/segments/0", "", {{"Range", "bytes=10-20"}}).status, 206);
+  EXPECT_EQ(audit_count(a, "recording.play", rec, "media-seeker"), 1u);
+  auto master = make_user(a, "media-master", {{{"role_id", "auditor"}}});
+  EXPECT_EQ(master.api.get(base + "/master.m3u8").status, 200);
+  EXPECT_EQ(audit_count(a, "recording.play", rec, "media-master"), 1u);
+  // So is reading what happened on the desktop: the recording's events.
+  EXPECT_EQ(master.api.get(base + "/events").status, 200);
+  EXPECT_EQ(audit_count(a, "recording.events", rec, "media-master"), 1u);
 }
 
 // When the audit log cannot be written, the media is not served.
@@ -382,13 +393,17 @@ TEST_F(Access, MediaIsRefusedWhenTheAuditEntryCannotBeWritten) {
 
   catalog_sql(
       "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
-  for (const std::string suffix : {"/segments/0", "/playlist.m3u8", "/download"}) {
+  for (const std::string suffix : {"/segments/0", "/playlist.m3u8", "/master.m3u8", "/download", "/events"}) {
     auto r = viewer.api.get(base + suffix);
     EXPECT_EQ(r.status, 503) << suffix << " " << r.body;
     ASSERT_TRUE(r.json.is_object()) << suffix << " " << r.body;
     EXPECT_EQ(r.json["error"]["code"], "unavailable") << r.body;
     EXPECT_EQ(r.headers["retry-after"], "1");
   }
+  // Searching the events of every recording is refused alike.
+  auto search = viewer.api.get("/api/v1/events?app=x");
+  EXPECT_EQ(search.status, 503) << search.body;
+  EXPECT_EQ(search.headers["retry-after"], "1");
   // A ranged read from the middle is refused as well. (The body is not
   // checked: cpp-httplib applies the Range to error bodies too.)
   for (const std::string suffix : {"/segments/0", "/download"}) {

@@ -212,6 +212,8 @@ TEST_F(Events, BadDocumentsAreRefusedNamingTheFirstProblem) {
   refused(doc_of("rec-other", 0, Json::array()).dump(), "recording_id");
   refused(doc_of(rec, 1, Json::array()).dump(), "seq");
   refused(Json{{"format", "deskaudit-events/1"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}, {"extra", 1}}.dump(), "extra");
+  // A member without a name (found by the events_doc fuzz target).
+  refused(Json{{"format", "deskaudit-events/1"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}, {"", 1}}.dump(), "body");
   refused(with(Json::array({{{"t_ms", 5}, {"type", "lock"}}, {{"t_ms", 4}, {"type", "unlock"}}})), "events[1].t_ms");
   refused(with(Json::array({{{"t_ms", -1}, {"type", "lock"}}})), "events[0].t_ms");
   refused(with(Json::array({{{"t_ms", 1.5}, {"type", "lock"}}})), "events[0].t_ms");

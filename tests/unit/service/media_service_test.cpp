@@ -31,6 +31,12 @@ TEST_F(RecordingsTest, ThePlaylistIsAuditedAndListsEverySegment) {
   EXPECT_EQ(entries[0].actor, "ann");
   EXPECT_EQ(entries[0].target, "rec-a");
   EXPECT_EQ(nlohmann::json::parse(entries[0].details_json)["computer_id"], "cc-a");
+  // The master playlist names the media playlist; the same play, logged once.
+  auto master = media.master_playlist(auditor_a, "rec-a");
+  ASSERT_TRUE(master) << master.error().message;
+  EXPECT_NE(master->text.find("\nplaylist.m3u8"), std::string::npos) << master->text;
+  EXPECT_FALSE(master->ended);
+  EXPECT_EQ(audit_entries("recording.play").size(), 1u);
 
   ASSERT_TRUE(catalog.finish_recording("rec-a", kT0 + 6000, catalog::RecordingStatus::complete));
   auto ended = media.playlist(auditor_a, "rec-a");
@@ -47,6 +53,10 @@ TEST_F(RecordingsTest, NothingIsServedWhenTheLookCannotBeAudited) {
   auto p = media.playlist(admin, "rec-a");
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().code, Errc::unavailable);
+  catalog.fail_next("append_audit", failure);
+  auto m = media.master_playlist(admin, "rec-a");
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, Errc::unavailable);
   catalog.fail_next("append_audit", failure);
   auto s = media.segment(admin, "rec-a", 0);
   ASSERT_FALSE(s);
