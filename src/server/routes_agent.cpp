@@ -11,8 +11,8 @@
 #include "common/fs.hpp"
 #include "events/events.hpp"
 #include "server/services.hpp"
-#include "server/views.hpp"
 #include "storage/layout.hpp"
+#include "server/views.hpp"
 
 namespace deskaudit::server {
 namespace {
@@ -47,10 +47,10 @@ Status enroll(Services& s, Context& ctx) {
   auto body = ctx.json_body();
   if (!body) return std::unexpected(body.error());
   service::EnrollRequest in;
-  for (auto [field, out, required] :
-       {std::tuple{"enrollment_token", &in.enrollment_token, true}, std::tuple{"hostname", &in.hostname, true},
-        std::tuple{"os", &in.os, false}, std::tuple{"agent_version", &in.agent_version, false},
-        std::tuple{"name", &in.name, false}}) {
+  for (auto [field, out, required] : {std::tuple{"enrollment_token", &in.enrollment_token, true},
+                                      std::tuple{"hostname", &in.hostname, true}, std::tuple{"os", &in.os, false},
+                                      std::tuple{"agent_version", &in.agent_version, false},
+                                      std::tuple{"name", &in.name, false}}) {
     auto text = get_string(*body, field, required);
     if (!text) return std::unexpected(text.error());
     *out = std::move(*text);
@@ -58,8 +58,7 @@ Status enroll(Services& s, Context& ctx) {
   auto enrolled = s.agents->enroll(in);
   if (!enrolled) return std::unexpected(enrolled.error());
   const auto& c = enrolled->computer;
-  ctx.reply({{"computer_id", c.id},
-             {"agent_token", enrolled->agent_token},
+  ctx.reply({{"computer_id", c.id}, {"agent_token", enrolled->agent_token},
              {"pool_id", c.pool_id ? Json(*c.pool_id) : Json(nullptr)}},
             201);
   return {};
@@ -201,8 +200,8 @@ Status upload_segment(Services& s, Context& ctx) {
   if (!write_status) return write_status;
   if (too_large) return fail(Errc::too_large, "the body is longer than Content-Length or the segment limit");
   if (!complete || received != claimed_size) {
-    return fail(Errc::invalid_argument,
-                "the body ended after " + std::to_string(received) + " of " + std::to_string(claimed_size) + " bytes");
+    return fail(Errc::invalid_argument, "the body ended after " + std::to_string(received) + " of " +
+                                            std::to_string(claimed_size) + " bytes");
   }
   // No fsync here: the store makes the object durable (the local store
   // renames this very file into place after an fsync; S3 needs no local copy).
@@ -219,8 +218,9 @@ Status upload_segment(Services& s, Context& ctx) {
   }
   auto key = storage::segment_key(rec.computer_id, rec.id, seq, actual_sha);
   if (!key) return std::unexpected(key.error());
-  service::ReceivedSegment received_segment{seq,      claimed_sha,     actual_sha,           received,
-                                            tmp.path, std::move(*key), std::move(events_sha)};
+  service::ReceivedSegment received_segment{seq,     claimed_sha,     actual_sha,
+                                            received, tmp.path,        std::move(*key),
+                                            std::move(events_sha)};
   auto accepted = s.agents->accept_segment(caller, rec, received_segment);
   if (!accepted) return std::unexpected(accepted.error());
   const auto& seg = accepted->segment;
