@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -70,7 +71,7 @@ struct Figures {
   double seconds = 0;
   double p50_ms = 0;
   double p99_ms = 0;
-  double cpu_seconds = -1;  // server(s); -1 = not applicable
+  double cpu_seconds = -1;  // server(s), or the writing threads of the local store alone; -1 = not measured
   long peak_rss_kib = -1;
   std::string first_error;
 };
@@ -182,9 +183,26 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
+// CPU seconds per GiB of segment body: on a shared machine the figure that
+// says what the server itself costs (wall-clock MB/s mostly measures how
+// busy the other processes keep the cores).
+double cpu_per_gib(const Figures& f) { return f.bytes > 0 ? f.cpu_seconds / (f.bytes / 1073741824.0) : 0; }
+
+// The server against the store alone with the same bytes and concurrency.
+void compare(const Figures& server, const Figures& store) {
+  if (server.seconds <= 0 || store.seconds <= 0 || server.bytes <= 0 || store.bytes <= 0) return;
+  const double ratio = (server.bytes / server.seconds) / (store.bytes / store.seconds);
+  std::printf("  %s vs %s: %.0f %% of its MB/s", server.setup.c_str(), store.setup.c_str(), 100 * ratio);
+  if (server.cpu_seconds >= 0 && store.cpu_seconds >= 0) {
+    std::printf("; CPU s/GiB %.2f vs %.2f", cpu_per_gib(server), cpu_per_gib(store));
+  }
+  std::printf("; load average %s\n", load_average().c_str());
+  std::fflush(stdout);
+}
+
 void print_header() {
-  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
-              "MB/s", "req/s", "p50 ms", "p99 ms", "srv CPU s", "peak RSS", "load avg after");
+  std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
+              "MB/s", "req/s", "p50 ms", "p99 ms", "CPU s", "CPU s/GiB", "peak RSS", "load avg after");
 }
 
 void print(const Figures& f) {
@@ -193,9 +211,14 @@ void print(const Figures& f) {
               static_cast<long long>(f.requests), static_cast<long long>(f.errors), mb / f.seconds,
               static_cast<double>(f.requests) / f.seconds, f.p50_ms, f.p99_ms);
   if (f.cpu_seconds >= 0) {
-    std::printf("%9.1f %5ld MiB", f.cpu_seconds, f.peak_rss_kib / 1024);
+    std::printf("%9.1f %9.2f ", f.cpu_seconds, cpu_per_gib(f));
   } else {
-    std::printf("%9s %9s", "-", "-");
+    std::printf("%9s %9s ", "-", "-");
+  }
+  if (f.peak_rss_kib >= 0) {
+    std::printf("%5ld MiB", f.peak_rss_kib / 1024);
+  } else {
+    std::printf("%9s", "-");
   }
   std::printf("  %s\n", load_average().c_str());
   if (!f.first_error.empty()) std::printf("    first error: %s\n", f.first_error.c_str());
@@ -381,19 +404,26 @@ int main(int argc, char** argv) {
   for (std::size_t r = 0; r < agent_counts.size(); ++r) {
     const int n = agent_counts[r];
     const int m = per_agent[r];
+    std::optional<Figures> embedded;
     if (wanted("embedded")) {
       TempDir dir("bench-embedded");
       ServerProcess one(ServerOptions(dir.path() / "data"));
-      print(server_run("server, embedded (1)", {&one}, n, m, segs, shas));
+      embedded = server_run("server, embedded (1)", {&one}, n, m, segs, shas);
+      print(*embedded);
     }
     if (wanted("local")) {
       TempDir dir("bench-local");
       auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
       if (!store) throw std::runtime_error(store.error().message);
+      // This process's CPU is the writing threads' (the segments are made already).
+      const auto before = proc_stats(::getpid());
       auto f = drive(n, m, StoreOp{store->get(), "local", &segs});
+      f.cpu_seconds = proc_stats(::getpid()).cpu_seconds - before.cpu_seconds;
       f.setup = "local dir alone";
       print(f);
+      if (embedded) compare(*embedded, f);
     }
+    std::optional<Figures> s3_server;
     if (scale && wanted("s3-server")) {
       TempDir dir("bench-scale");
       // A schema of its own per run: the catalog starts empty.
@@ -411,7 +441,8 @@ int main(int argc, char** argv) {
         replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
         raw.push_back(replicas.back().get());
       }
-      print(server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas));
+      s3_server = server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas);
+      print(*s3_server);
     }
     if (scale && wanted("s3-alone")) {
       const std::string prefix = unique_name("bench-" + std::to_string(n));
@@ -420,6 +451,7 @@ int main(int argc, char** argv) {
       auto f = drive(n, m, StoreOp{store->get(), "s3", &segs});
       f.setup = "s3rver alone";
       print(f);
+      if (s3_server) compare(*s3_server, f);
     }
   }
   return 0;
