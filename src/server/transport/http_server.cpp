@@ -31,11 +31,12 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::redirect_error;
 
-// One io_context per io thread, so every I/O object carries the concrete
-// io_context executor: copying it (as every asynchronous operation does) is
-// copying a pointer, where any_io_executor over a strand costs a heap
-// reference count and type-erased dispatch per operation.
-using Executor = asio::io_context::executor_type;
+// Every I/O object carries the concrete executor type, a strand of the one
+// io_context that all io threads run (a connection's handlers never run
+// concurrently, yet any free io thread serves any connection): copying it, as
+// every asynchronous operation does, costs a reference count, where
+// any_io_executor added a type-erased copy and dispatch per operation.
+using Executor = asio::strand<asio::io_context::executor_type>;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Timer =
@@ -327,14 +328,11 @@ std::string serialize_head(const Response& res, std::uint64_t body_size, bool ke
 struct HttpServer::Impl {
   Options opt;
   RequestHandler handler;
-  // One io_context per io thread; a connection stays on the one it was
-  // accepted for (round robin). The acceptor lives on the first, and only
-  // the accept loop and stop() touch it, both on that context's thread.
-  std::vector<std::unique_ptr<asio::io_context>> iocs;
-  // Keep every context running until stop(), even one without connections yet.
-  std::vector<asio::executor_work_guard<Executor>> running;
-  Acceptor acceptor;
-  std::size_t next_ioc = 0;  // accept loop only
+  asio::io_context ioc;
+  // The accept loop and stop() use the acceptor on this strand only: with
+  // several io threads it must not be closed while another thread accepts.
+  Executor accept_strand{asio::make_strand(ioc)};
+  Acceptor acceptor{accept_strand};
   std::optional<ssl::context> tls;
   std::unique_ptr<WorkerPool> pool;
   std::atomic<bool> stopping{false};
@@ -342,16 +340,7 @@ struct HttpServer::Impl {
   std::mutex sessions_mu;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
 
-  Impl(Options o, RequestHandler h)
-      : opt(std::move(o)), handler(std::move(h)), iocs(make_contexts(opt.io_threads)), acceptor(executor(0)) {
-    for (const auto& ioc : iocs) running.push_back(asio::make_work_guard(ioc->get_executor()));
-  }
-  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
-    std::vector<std::unique_ptr<asio::io_context>> out;
-    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));
-    return out;
-  }
-  Executor executor(std::size_t i) { return iocs[i]->get_executor(); }
+  Impl(Options o, RequestHandler h) : opt(std::move(o)), handler(std::move(h)), ioc(std::max(1, opt.io_threads)) {}
 
   Task<void> accept_loop();
   template <class Stream>
@@ -723,21 +712,19 @@ void HttpServer::Impl::start_session(Stream stream) {
 Task<void> HttpServer::Impl::accept_loop() {
   beast::error_code ec;
   for (;;) {
-    Socket socket(executor(next_ioc));
-    next_ioc = (next_ioc + 1) % iocs.size();
+    Socket socket(asio::make_strand(ioc));
     co_await acceptor.async_accept(socket, redirect_error(use_task, ec));
     if (ec) {
       if (!acceptor.is_open() || stopping.load()) co_return;
       spdlog::warn("accept failed: {}", ec.message());
       if (ec == asio::error::no_descriptors) {
         // Out of file descriptors: pause briefly instead of spinning.
-        Timer pause(executor(0), std::chrono::milliseconds(100));
+        Timer pause(accept_strand, std::chrono::milliseconds(100));
         co_await pause.async_wait(redirect_error(use_task, ec));
       }
       continue;
     }
-    // Accepted before stop() closed the acceptor: the other contexts may
-    // have finished already, so no session may start there any more.
+    // Accepted before stop() closed the acceptor: no new session.
     if (stopping.load()) {
       socket.close(ec);
       co_return;
@@ -788,7 +775,7 @@ Result<int> HttpServer::listen() {
     }
   }
   beast::error_code ec;
-  tcp::resolver resolver(*d.iocs[0]);
+  tcp::resolver resolver(d.ioc);
   auto endpoints = resolver.resolve(opt.host, std::to_string(opt.port), tcp::resolver::passive, ec);
   if (ec || endpoints.empty())
     return fail(Errc::invalid_argument, "cannot resolve listen host '" + opt.host + "': " + ec.message());
@@ -806,10 +793,10 @@ Result<int> HttpServer::listen() {
 void HttpServer::run() {
   auto& d = *impl_;
   d.pool = std::make_unique<WorkerPool>(d.opt.workers, d.opt.queue_limit);
-  if (!d.stopping.load()) asio::co_spawn(d.executor(0), d.accept_loop(), asio::detached);
+  if (!d.stopping.load()) asio::co_spawn(d.accept_strand, d.accept_loop(), asio::detached);
   std::vector<std::thread> extra;
-  for (std::size_t i = 1; i < d.iocs.size(); ++i) extra.emplace_back([ioc = d.iocs[i].get()] { ioc->run(); });
-  d.iocs[0]->run();
+  for (int i = 1; i < d.opt.io_threads; ++i) extra.emplace_back([&d] { d.ioc.run(); });
+  d.ioc.run();
   for (auto& t : extra) t.join();
   d.pool->shutdown();
 }
@@ -817,11 +804,9 @@ void HttpServer::run() {
 void HttpServer::stop() {
   auto& d = *impl_;
   if (d.stopping.exchange(true)) return;
-  asio::post(d.executor(0), [&d] {
+  asio::post(d.accept_strand, [&d] {
     beast::error_code ec;
     d.acceptor.close(ec);
-    // Each context now returns from run() once its connections are done.
-    for (auto& guard : d.running) guard.reset();
     std::vector<std::shared_ptr<SessionBase>> live;
     {
       std::lock_guard lock(d.sessions_mu);
