@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -71,7 +72,7 @@ struct Figures {
   double seconds = 0;
   double p50_ms = 0;
   double p99_ms = 0;
-  double cpu_seconds = -1;  // server(s); -1 = not applicable
+  double cpu_seconds = -1;  // server(s), or the writing threads of the local store alone; -1 = not measured
   long peak_rss_kib = -1;
   std::string first_error;
 };
@@ -130,52 +131,6 @@ Figures drive(int agents, int per_agent, const Op& op) {
   return f;
 }
 
-// Grows a real segment to `target` bytes with ISO BMFF 'free' boxes after
-// each fragment (moof+mdat), filled with pseudo-random bytes: still a valid
-// fMP4 segment (padding is allowed between top-level boxes), as costly to
-// receive, hash and store as media of that size, and made in milliseconds
-// instead of minutes of encoding.
-std::string pad_segment(const std::string& seg, std::uint64_t target, std::uint64_t seed) {
-  if (target <= seg.size()) return seg;
-  auto be = [&](std::size_t at, int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(seg.at(at + static_cast<std::size_t>(i)));
-    return v;
-  };
-  std::vector<std::size_t> mdat_ends;
-  for (std::size_t off = 0; off < seg.size();) {
-    std::uint64_t size = be(off, 4);
-    if (size == 1) size = be(off + 8, 8);
-    if (size < 8 || size > seg.size() - off) throw std::runtime_error("pad_segment: unexpected box layout");
-    if (seg.compare(off + 4, 4, "mdat") == 0) mdat_ends.push_back(off + size);
-    off += size;
-  }
-  if (mdat_ends.empty()) throw std::runtime_error("pad_segment: no fragment");
-  const std::uint64_t total_pad = target - seg.size();
-  const std::uint64_t each = total_pad / mdat_ends.size();
-  if (each < 16 || each > 0xffffffffu) throw std::runtime_error("pad_segment: padding per fragment out of range");
-  std::string out;
-  out.reserve(target);
-  std::uint64_t x = seed | 1;
-  std::size_t from = 0;
-  for (std::size_t k = 0; k < mdat_ends.size(); ++k) {
-    out.append(seg, from, mdat_ends[k] - from);
-    from = mdat_ends[k];
-    const std::uint64_t n = k + 1 == mdat_ends.size() ? total_pad - each * k : each;
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-    out += "free";
-    for (std::uint64_t i = 8; i < n; i += 8) {  // xorshift64
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      out.append(reinterpret_cast<const char*>(&x), static_cast<std::size_t>(std::min<std::uint64_t>(8, n - i)));
-    }
-  }
-  out.append(seg, from, std::string::npos);
-  if (out.size() != target) throw std::runtime_error("pad_segment: size mismatch");
-  return out;
-}
-
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   std::string a, b, c;
@@ -183,9 +138,26 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
+// CPU seconds per GiB of segment body: on a shared machine the figure that
+// says what the server itself costs (wall-clock MB/s mostly measures how
+// busy the other processes keep the cores).
+double cpu_per_gib(const Figures& f) { return f.bytes > 0 ? f.cpu_seconds / (f.bytes / 1073741824.0) : 0; }
+
+// The server against the store alone with the same bytes and concurrency.
+void compare(const Figures& server, const Figures& store) {
+  if (server.seconds <= 0 || store.seconds <= 0 || server.bytes <= 0 || store.bytes <= 0) return;
+  const double ratio = (server.bytes / server.seconds) / (store.bytes / store.seconds);
+  std::printf("  %s vs %s: %.0f %% of its MB/s", server.setup.c_str(), store.setup.c_str(), 100 * ratio);
+  if (server.cpu_seconds >= 0 && store.cpu_seconds >= 0) {
+    std::printf("; CPU s/GiB %.2f vs %.2f", cpu_per_gib(server), cpu_per_gib(store));
+  }
+  std::printf("; load average %s\n", load_average().c_str());
+  std::fflush(stdout);
+}
+
 void print_header() {
   std::printf("%-26s %6s %4s %7s %6s %9s %8s %9s %9s %9s %9s %9s  %s\n", "setup", "agents", "M", "PUTs", "errors",
-              "MB/s", "req/s", "p50 ms", "p99 ms", "srv CPU s", "CPU s/GiB", "peak RSS", "load avg after");
+              "MB/s", "req/s", "p50 ms", "p99 ms", "CPU s", "CPU s/GiB", "peak RSS", "load avg after");
 }
 
 void print(const Figures& f) {
@@ -194,10 +166,14 @@ void print(const Figures& f) {
               static_cast<long long>(f.requests), static_cast<long long>(f.errors), mb / f.seconds,
               static_cast<double>(f.requests) / f.seconds, f.p50_ms, f.p99_ms);
   if (f.cpu_seconds >= 0) {
-    std::printf("%9.1f %9.2f %5ld MiB", f.cpu_seconds, f.cpu_seconds / (f.bytes / 1073741824.0),
-                f.peak_rss_kib / 1024);
+    std::printf("%9.1f %9.2f ", f.cpu_seconds, cpu_per_gib(f));
   } else {
-    std::printf("%9s %9s %9s", "-", "-", "-");
+    std::printf("%9s %9s ", "-", "-");
+  }
+  if (f.peak_rss_kib >= 0) {
+    std::printf("%5ld MiB", f.peak_rss_kib / 1024);
+  } else {
+    std::printf("%9s", "-");
   }
   std::printf("  %s\n", load_average().c_str());
   if (!f.first_error.empty()) std::printf("    first error: %s\n", f.first_error.c_str());
@@ -383,10 +359,12 @@ int main(int argc, char** argv) {
   for (std::size_t r = 0; r < agent_counts.size(); ++r) {
     const int n = agent_counts[r];
     const int m = per_agent[r];
+    std::optional<Figures> embedded;
     if (wanted("embedded")) {
       TempDir dir("bench-embedded");
       ServerProcess one(ServerOptions(dir.path() / "data"));
-      print(server_run("server, embedded (1)", {&one}, n, m, segs, shas));
+      embedded = server_run("server, embedded (1)", {&one}, n, m, segs, shas);
+      print(*embedded);
     }
     if (wanted("embedded-encrypted")) {
       // The same with encryption at rest (docs/encryption.md): compare CPU s/GiB.
@@ -400,10 +378,15 @@ int main(int argc, char** argv) {
       TempDir dir("bench-local");
       auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
       if (!store) throw std::runtime_error(store.error().message);
+      // This process's CPU is the writing threads' (the segments are made already).
+      const auto before = proc_stats(::getpid());
       auto f = drive(n, m, StoreOp{store->get(), "local", &segs});
+      f.cpu_seconds = proc_stats(::getpid()).cpu_seconds - before.cpu_seconds;
       f.setup = "local dir alone";
       print(f);
+      if (embedded) compare(*embedded, f);
     }
+    std::optional<Figures> s3_server;
     if (scale && wanted("s3-server")) {
       TempDir dir("bench-scale");
       // A schema of its own per run: the catalog starts empty.
@@ -421,7 +404,8 @@ int main(int argc, char** argv) {
         replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
         raw.push_back(replicas.back().get());
       }
-      print(server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas));
+      s3_server = server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas);
+      print(*s3_server);
     }
     if (scale && wanted("s3-alone")) {
       const std::string prefix = unique_name("bench-" + std::to_string(n));
@@ -430,6 +414,7 @@ int main(int argc, char** argv) {
       auto f = drive(n, m, StoreOp{store->get(), "s3", &segs});
       f.setup = "s3rver alone";
       print(f);
+      if (s3_server) compare(*s3_server, f);
     }
   }
   return 0;

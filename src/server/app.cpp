@@ -130,7 +130,7 @@ Result<std::unique_ptr<App>> App::create(ServerConfig config, std::shared_ptr<co
   auto store = storage::make_object_store(config.store, config.s3);
   if (!store) return std::unexpected(with_context(store.error(), "opening the object store"));
   s->store = std::move(*store);
-  if (!config.encryption_key_file.empty() || !config.encryption_key.empty()) {
+  if (config.encryption_at_rest()) {
     auto keys = storage::load_master_keys(config.encryption_key_file, config.encryption_key);
     if (!keys) return std::unexpected(with_context(keys.error(), "encryption at rest"));
     storage::EncryptionOptions eo;

@@ -51,6 +51,7 @@ struct ServerConfig {
   // encryption_key.
   std::filesystem::path encryption_key_file;  // 0600
   std::string encryption_key;                 // DESKAUDIT_ENCRYPTION_KEY
+  bool encryption_at_rest() const { return !encryption_key_file.empty() || !encryption_key.empty(); }
 };
 
 // Applies a TOML document (keys as the struct's field names; s3 settings in

@@ -2,6 +2,7 @@
 // Real recordings for tests: H.264 fragmented MP4 made by the ffmpeg CLI from
 // a test pattern, cut into segment files the way the agent writes them (each
 // = the init segment + whole fragments; decode times continue across files).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,5 +19,13 @@ std::vector<std::string> make_segments(int segments, int seconds, int fps = 5, c
                                        SampleAudio audio = SampleAudio::none);
 
 std::string sha256_of(const std::string& bytes);
+
+// Grows a real segment to `target` bytes with ISO BMFF 'free' boxes after
+// each fragment (moof+mdat), filled with pseudo-random bytes from `seed`:
+// still a valid fMP4 segment (padding is allowed between top-level boxes), as
+// costly to receive, hash and store as media of that size, and made in
+// milliseconds instead of minutes of encoding. Throws std::runtime_error when
+// the segment has no fragment or the padding per fragment is out of range.
+std::string pad_segment(const std::string& seg, std::uint64_t target, std::uint64_t seed);
 
 }  // namespace deskaudit::testing

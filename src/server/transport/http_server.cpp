@@ -9,8 +9,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -27,9 +29,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using asio::awaitable;
 using asio::redirect_error;
-using asio::use_awaitable;
+
+// Every I/O object carries the concrete executor type, a strand of the one
+// io_context that all io threads run (a connection's handlers never run
+// concurrently, yet any free io thread serves any connection): copying it, as
+// every asynchronous operation does, costs a reference count, where
+// any_io_executor added a type-erased copy and dispatch per operation.
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer =
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+constexpr asio::use_awaitable_t<Executor> use_task;
 
 constexpr std::size_t kPiece = 64 * 1024;  // body bytes per read or write between worker and connection
 // Large request bodies (32 MiB segments) move in larger pieces: a sixteenth of
@@ -316,8 +331,8 @@ struct HttpServer::Impl {
   asio::io_context ioc;
   // The accept loop and stop() use the acceptor on this strand only: with
   // several io threads it must not be closed while another thread accepts.
-  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
-  tcp::acceptor acceptor{accept_strand};
+  Executor accept_strand{asio::make_strand(ioc)};
+  Acceptor acceptor{accept_strand};
   std::optional<ssl::context> tls;
   std::unique_ptr<WorkerPool> pool;
   std::atomic<bool> stopping{false};
@@ -327,7 +342,7 @@ struct HttpServer::Impl {
 
   Impl(Options o, RequestHandler h) : opt(std::move(o)), handler(std::move(h)), ioc(std::max(1, opt.io_threads)) {}
 
-  awaitable<void> accept_loop();
+  Task<void> accept_loop();
   template <class Stream>
   void start_session(Stream stream);
 };
@@ -340,7 +355,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Session(HttpServer::Impl& srv, Stream stream)
       : srv_(srv), stream_(std::move(stream)), wake_(stream_.get_executor()) {}
 
-  awaitable<void> run() {
+  Task<void> run() {
     auto self = this->shared_from_this();
     try {
       co_await serve();
@@ -358,16 +373,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   auto executor() { return stream_.get_executor(); }
 
  private:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
   using Parser = http::request_parser<http::buffer_body>;
 
   auto& lowest() { return beast::get_lowest_layer(stream_); }
 
-  awaitable<void> serve() {
+  Task<void> serve() {
     beast::error_code ec;
     if constexpr (kTls) {
       lowest().expires_after(srv_.opt.header_timeout);
-      co_await stream_.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+      co_await stream_.async_handshake(ssl::stream_base::server, redirect_error(use_task, ec));
       if (ec) co_return;
     }
     for (;;) {
@@ -377,7 +392,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         idle_ = true;
         buf_.shrink_to_fit();
         lowest().expires_after(srv_.opt.idle_timeout);
-        const auto n = co_await stream_.async_read_some(buf_.prepare(1024), redirect_error(use_awaitable, ec));
+        const auto n = co_await stream_.async_read_some(buf_.prepare(1024), redirect_error(use_task, ec));
         idle_ = false;
         if (ec) co_return;
         buf_.commit(n);
@@ -389,7 +404,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       idle_ = true;  // until the headers are in, a stop may close the connection
       lowest().expires_after(srv_.opt.header_timeout);
-      co_await http::async_read_header(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+      co_await http::async_read_header(stream_, buf_, parser, redirect_error(use_task, ec));
       idle_ = false;
       if (ec) {
         if (ec == http::error::header_limit)
@@ -415,6 +430,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       bool keep_alive = msg.keep_alive();
       expect_continue_ = iequals(req.get_header_value("Expect"), "100-continue");
       continue_sent_ = false;
+      // A body of known length is read past the parser, straight from the
+      // socket into the worker's buffer; a chunked one goes through it.
+      raw_ = !parser.chunked() && parser.content_length().has_value();
+      raw_left_ = raw_ ? *parser.content_length() : 0;
       if (auto st = parse_target(req); !st) {
         co_await refuse(400, st.error().code, st.error().message);
         co_return;
@@ -439,52 +458,59 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (!srv_.pool->try_submit(std::move(job))) {
         spdlog::warn("all {} workers busy and {} requests queued: answering 503", srv_.opt.workers,
                      srv_.opt.queue_limit);
-        co_await refuse(503, Errc::unavailable, "the server is busy; retry shortly", !parser.is_done());
-        if (!parser.is_done()) co_return;
+        co_await refuse(503, Errc::unavailable, "the server is busy; retry shortly", !body_done(parser));
+        if (!body_done(parser)) co_return;
         continue;
       }
       const bool close = co_await serve_exchange(*x, parser);
       if (close) co_return;
-      if (!parser.is_done() && !co_await drain(parser)) co_return;
+      if (!body_done(parser) && !co_await drain(parser)) co_return;
       if (srv_.stopping.load()) co_return;
     }
   }
 
   // Carries out what the worker asks until it is done; true: close after.
-  awaitable<bool> serve_exchange(Exchange& x, Parser& parser) {
+  Task<bool> serve_exchange(Exchange& x, Parser& parser) {
     beast::error_code ec;
     for (;;) {
       Exchange::Op op;
       std::string out;
+      std::string got;
       {
         std::lock_guard lock(x.mu);
         if (x.op == Exchange::Op::done) co_return x.close;
         op = x.complete ? Exchange::Op::none : x.op;
         if (op == Exchange::Op::write) out = std::move(x.data);
+        // The worker's previous piece (emptied, its capacity kept): two
+        // buffers alternate for a whole body, none is allocated per piece.
+        if (op == Exchange::Op::read) got.swap(x.data);
       }
       if (op == Exchange::Op::none) {
-        wake_.expires_at(asio::steady_timer::time_point::max());
-        co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+        wake_.expires_at(Timer::time_point::max());
+        co_await wake_.async_wait(redirect_error(use_task, ec));
         continue;
       }
       bool ok = true;
-      bool ended = parser.is_done();
-      std::string got;
+      bool ended = body_done(parser);
       if (op == Exchange::Op::read && !ended) {
         if (expect_continue_ && !continue_sent_) {
           continue_sent_ = true;
           static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           lowest().expires_after(srv_.opt.write_timeout);
-          co_await asio::async_write(stream_, asio::buffer(kContinue), redirect_error(use_awaitable, ec));
+          co_await asio::async_write(stream_, asio::buffer(kContinue), redirect_error(use_task, ec));
           ok = !ec;
         }
-        if (ok) {
-          // Read straight into the string handed to the worker (no copy),
-          // kPiece at a time: the body timeout still applies to each kPiece.
-          const auto length = parser.content_length();
+        if (ok && raw_) {
+          got.resize_and_overwrite(piece_size(parser), [](char*, std::size_t n) { return n; });
+          std::size_t filled = 0;
+          ok = co_await read_raw(got.data(), got.size(), filled, ec);
+          got.resize(filled);
+          ended = raw_left_ == 0;
+        } else if (ok) {
+          // Read into the string handed to the worker, kPiece at a time: the
+          // body timeout applies to each kPiece.
           // (resize_and_overwrite: no zero-filling of bytes about to be read over)
-          got.resize_and_overwrite(length && *length >= kLargeBody ? kLargeBodyPiece : kPiece,
-                                   [](char*, std::size_t n) { return n; });
+          got.resize_and_overwrite(piece_size(parser), [](char*, std::size_t n) { return n; });
           std::size_t filled = 0;
           while (ok && filled < got.size() && !parser.is_done()) {
             auto& body = parser.get().body();
@@ -492,7 +518,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
             body.data = got.data() + filled;
             body.size = want;
             lowest().expires_after(srv_.opt.body_timeout);
-            co_await http::async_read(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+            co_await http::async_read(stream_, buf_, parser, redirect_error(use_task, ec));
             if (ec == http::error::need_buffer) ec = {};
             ok = !ec;
             filled += want - body.size;
@@ -502,7 +528,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         }
       } else if (op == Exchange::Op::write) {
         lowest().expires_after(srv_.opt.write_timeout);
-        co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));
+        co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_task, ec));
         ok = !ec;
       }
       {
@@ -523,7 +549,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
   }
 
-  awaitable<void> wait_done(Exchange& x) {
+  Task<void> wait_done(Exchange& x) {
     beast::error_code ec;
     for (;;) {
       {
@@ -535,15 +561,63 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
           x.cv.notify_all();
         }
       }
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+      wake_.expires_at(Timer::time_point::max());
+      co_await wake_.async_wait(redirect_error(use_task, ec));
     }
   }
 
+  bool body_done(const Parser& parser) const { return raw_ ? raw_left_ == 0 : parser.is_done(); }
+
+  // Body bytes per hand-off to the worker (never more than the body has left).
+  std::size_t piece_size(const Parser& parser) const {
+    const auto length = parser.content_length();
+    const std::size_t piece = length && *length >= kLargeBody ? kLargeBodyPiece : kPiece;
+    return raw_ ? static_cast<std::size_t>(std::min<std::uint64_t>(piece, raw_left_)) : piece;
+  }
+
+  // Reads min(size, raw_left_) bytes of a body of known length into dst:
+  // first what arrived with the headers, then straight from the stream (no
+  // copy through buf_ and the parser). Each read may return whatever the
+  // socket holds; the body timeout restarts with the call and then after
+  // every kPiece received, so a client must still send kPiece per timeout.
+  // filled counts the bytes stored; false with ec set when the stream failed
+  // or ended early.
+  Task<bool> read_raw(char* dst, std::size_t size, std::size_t& filled, beast::error_code& ec) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, raw_left_));
+    filled = std::min(want, buf_.size());
+    if (filled > 0) {
+      std::memcpy(dst, buf_.data().data(), filled);
+      buf_.consume(filled);
+    }
+    std::size_t since_deadline = kPiece;
+    while (filled < want) {
+      if (since_deadline >= kPiece) {
+        lowest().expires_after(srv_.opt.body_timeout);
+        since_deadline = 0;
+      }
+      const auto n =
+          co_await stream_.async_read_some(asio::buffer(dst + filled, want - filled), redirect_error(use_task, ec));
+      filled += n;
+      since_deadline += n;
+      if (ec) break;
+    }
+    raw_left_ -= filled;
+    co_return filled == want;
+  }
+
   // Skips a body the handler left unread, if small; false: close instead.
-  awaitable<bool> drain(Parser& parser) {
+  Task<bool> drain(Parser& parser) {
     beast::error_code ec;
     std::vector<char> scratch(kPiece);
+    if (raw_) {
+      // The length is known: a body beyond the limit is not read at all.
+      if (raw_left_ > srv_.opt.max_drain_bytes) co_return false;
+      while (raw_left_ > 0) {
+        std::size_t n = 0;
+        if (!co_await read_raw(scratch.data(), scratch.size(), n, ec)) co_return false;
+      }
+      co_return true;
+    }
     std::uint64_t skipped = 0;
     while (!parser.is_done()) {
       if (skipped > srv_.opt.max_drain_bytes) co_return false;
@@ -551,7 +625,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       body.data = scratch.data();
       body.size = scratch.size();
       lowest().expires_after(srv_.opt.body_timeout);
-      co_await http::async_read(stream_, buf_, parser, redirect_error(use_awaitable, ec));
+      co_await http::async_read(stream_, buf_, parser, redirect_error(use_task, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return false;
       skipped += scratch.size() - body.size;
@@ -560,7 +634,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   // Answers without a worker (parse errors, a full queue).
-  awaitable<void> refuse(int status, Errc code, std::string message, bool close = true) {
+  Task<void> refuse(int status, Errc code, std::string message, bool close = true) {
     Response res;
     write_error(res, Error{code, std::move(message)});
     res.status = status;
@@ -568,7 +642,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     const std::string out = serialize_head(res, res.body.size(), !close, false) + res.body;
     beast::error_code ec;
     lowest().expires_after(srv_.opt.write_timeout);
-    co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));
+    co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_task, ec));
   }
 
   static void add_default_headers(Response& res) {
@@ -579,19 +653,19 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // Graceful close: TLS close_notify or a TCP FIN, then a short read so
   // unread request bytes do not turn the close into a reset that could
   // destroy the response before the client reads it.
-  awaitable<void> close() {
+  Task<void> close() {
     beast::error_code ec;
     if constexpr (kTls) {
       lowest().expires_after(std::chrono::seconds(2));
-      co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
+      co_await stream_.async_shutdown(redirect_error(use_task, ec));
     } else {
-      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      lowest().socket().shutdown(Socket::shutdown_send, ec);
       if (!ec) {
         std::vector<char> scratch(4096);
         std::size_t total = 0;
         lowest().expires_after(std::chrono::seconds(2));
         while (total < (1u << 20)) {
-          const auto n = co_await lowest().async_read_some(asio::buffer(scratch), redirect_error(use_awaitable, ec));
+          const auto n = co_await lowest().async_read_some(asio::buffer(scratch), redirect_error(use_task, ec));
           if (ec) break;
           total += n;
         }
@@ -602,11 +676,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   HttpServer::Impl& srv_;
   Stream stream_;
-  asio::steady_timer wake_;
+  Timer wake_;
   beast::flat_buffer buf_;
   bool idle_ = false;
   bool expect_continue_ = false;
   bool continue_sent_ = false;
+  bool raw_ = false;            // this request's body is read past the parser
+  std::uint64_t raw_left_ = 0;  // ... and has this many bytes still to come
 };
 
 }  // namespace
@@ -622,7 +698,7 @@ void HttpServer::Impl::start_session(Stream stream) {
   ++connections;
   asio::co_spawn(
       session->executor(),
-      [this, session, key]() -> awaitable<void> {
+      [this, session, key]() -> Task<void> {
         co_await session->run();
         {
           std::lock_guard lock(sessions_mu);
@@ -633,20 +709,25 @@ void HttpServer::Impl::start_session(Stream stream) {
       asio::detached);
 }
 
-awaitable<void> HttpServer::Impl::accept_loop() {
+Task<void> HttpServer::Impl::accept_loop() {
   beast::error_code ec;
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc));
-    co_await acceptor.async_accept(socket, redirect_error(use_awaitable, ec));
+    Socket socket(asio::make_strand(ioc));
+    co_await acceptor.async_accept(socket, redirect_error(use_task, ec));
     if (ec) {
       if (!acceptor.is_open() || stopping.load()) co_return;
       spdlog::warn("accept failed: {}", ec.message());
       if (ec == asio::error::no_descriptors) {
         // Out of file descriptors: pause briefly instead of spinning.
-        asio::steady_timer pause(ioc, std::chrono::milliseconds(100));
-        co_await pause.async_wait(redirect_error(use_awaitable, ec));
+        Timer pause(accept_strand, std::chrono::milliseconds(100));
+        co_await pause.async_wait(redirect_error(use_task, ec));
       }
       continue;
+    }
+    // Accepted before stop() closed the acceptor: no new session.
+    if (stopping.load()) {
+      socket.close(ec);
+      co_return;
     }
     if (connections.load() >= opt.max_connections) {
       spdlog::debug("{} connections open: closing a new one", opt.max_connections);
@@ -655,9 +736,9 @@ awaitable<void> HttpServer::Impl::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (tls) {
-      start_session(beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls));
+      start_session(beast::ssl_stream<TcpStream>(TcpStream(std::move(socket)), *tls));
     } else {
-      start_session(beast::tcp_stream(std::move(socket)));
+      start_session(TcpStream(std::move(socket)));
     }
   }
 }

@@ -257,6 +257,24 @@ TEST_F(ApiFlow, AacRecordingIsAcceptedAndNamedInTheMasterPlaylist) {
   EXPECT_NE(streams.find("aac,audio"), std::string::npos) << streams;
 }
 
+TEST_F(ApiFlow, ASegmentOfSeveralMegabytesAndAnOddSizeIsStoredByteForByte) {
+  // Larger than the server's 1 MiB write blocks and not a multiple of any
+  // block size: whole blocks and the tail take different paths to the disk.
+  auto api = admin();
+  auto agent_creds = enroll_agent(api, "desk-large-01");
+  Api agent(server_->url(), agent_creds.agent_token);
+  auto rec = agent.post("/api/v1/agent/recordings", {{"username", "erin"}, {"start_time", "2026-11-27T13:00:00Z"}});
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  const auto rec_id = rec.json["id"].get<std::string>();
+  const auto segment = pad_segment(make_segments(1, 2)[0], (3u << 20) + 12345, 42);
+  const auto stored = upload(agent, rec_id, 0, segment, 201);
+  EXPECT_NE(stored.find(sha256_of(segment)), std::string::npos) << stored;
+  auto back = api.get("/api/v1/recordings/" + rec_id + "/segments/0");
+  ASSERT_EQ(back.status, 200);
+  EXPECT_EQ(back.body.size(), segment.size());
+  EXPECT_TRUE(back.body == segment);
+}
+
 TEST_F(ApiFlow, EnrollmentTokensAreCheckedAndCounted) {
   auto api = admin();
   auto tok = api.post("/api/v1/enrollment-tokens", {{"max_uses", 1}});

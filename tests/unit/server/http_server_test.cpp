@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -197,4 +199,60 @@ TEST(HttpServer, AProviderBodyIsStreamedAndRangesAreServed) {
   ::close(fd);
 }
 
+TEST(HttpServer, BodiesThatArriveWithTheirHeadersAndPipelinedRequestsParse) {
+  std::vector<std::string> bodies;
+  ServerFixture fx(transport::Options{}, [&](Request& req, Response& res) {
+    std::string body;
+    if (req.body) req.body->read([&](const char* data, std::size_t n) { return body.append(data, n), true; });
+    bodies.push_back(req.path + ":" + body);
+    res.set_content("[" + body + "]", "text/plain");
+  });
+  const int fd = connect_to(fx.port());
+  // Three requests in one write: bodies of known length right behind their
+  // headers, then a bodiless one.
+  send_all(fd,
+           "PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+           "PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+           "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto r = read_until(fd, "[]");
+  EXPECT_NE(r.find("[hello]"), std::string::npos) << r;
+  EXPECT_LT(r.find("[hello]"), r.find("[abc]")) << r;
+  EXPECT_LT(r.find("[abc]"), r.find("[]")) << r;
+  EXPECT_EQ(bodies, (std::vector<std::string>{"/a:hello", "/b:abc", "/c:"}));
+  ::close(fd);
+}
+
+TEST(HttpServer, ABodyCutShortEndsTheHandlersReadWithFalse) {
+  std::promise<std::pair<bool, std::size_t>> result;
+  ServerFixture fx(transport::Options{}, [&](Request& req, Response& res) {
+    std::size_t got = 0;
+    const bool whole = req.body->read([&](const char*, std::size_t n) { return got += n, true; });
+    result.set_value({whole, got});
+    res.set_content("x", "text/plain");
+  });
+  const int fd = connect_to(fx.port());
+  send_all(fd, "PUT /cut HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + std::string(70000, 'y'));
+  ::shutdown(fd, SHUT_WR);
+  const auto [whole, got] = result.get_future().get();
+  EXPECT_FALSE(whole);
+  EXPECT_LE(got, 70000u);  // what came before the end, in whole pieces
+  ::close(fd);
+}
+
+TEST(HttpServer, AnUnreadBodyBeyondTheDrainLimitClosesTheConnectionWithoutWaitingForIt) {
+  transport::Options opt;
+  opt.max_drain_bytes = 1024;
+  opt.body_timeout = std::chrono::minutes(10);  // the close must not come from a timeout
+  ServerFixture fx(opt, [](Request&, Response& res) { res.set_content("unread", "text/plain"); });
+  const int fd = connect_to(fx.port());
+  send_all(fd, "PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n0123456789");
+  std::string text;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(n, 0) << "no end of stream: " << std::strerror(errno);  // closed, not the 60 s receive timeout
+  EXPECT_EQ(text.rfind("HTTP/1.1 200 ", 0), 0u) << text;
+  EXPECT_NE(text.find("unread"), std::string::npos) << text;
+  ::close(fd);
+}
 }  // namespace
