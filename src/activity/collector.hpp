@@ -41,7 +41,10 @@ struct CollectorOptions {
   std::string display;       // X display (":1"); empty: no X sources
   std::optional<uid_t> uid;  // whose processes; nullopt: no app events
   std::chrono::milliseconds idle_after{30000};
-  std::chrono::milliseconds scan_interval{1000};  // process scan (reported: those living kAppMinLifetime)
+  // Process scan. Reported are the processes living kAppMinLifetime (or
+  // scan_interval if longer): a scan sees every process living that long,
+  // and one it saw young is reported at its exit if it lived long enough.
+  std::chrono::milliseconds scan_interval{3000};
   std::chrono::milliseconds idle_check_interval{1000};
   // Sees every event as it is collected (any thread that adds one; must not
   // block): the agent's debug log, tests waiting for an event.

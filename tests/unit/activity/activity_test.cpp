@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "common/text.hpp"
@@ -176,6 +178,50 @@ TEST(ProcessWatcher, ReportsAChildThatStartedAndItsExit) {
   EXPECT_EQ(exits[0].type, EventType::app_exit);
   EXPECT_EQ(exits[0].pid, pid);
   EXPECT_EQ(exits[0].process, "sleep");
+}
+
+// A scan saw it young and the next scan comes after its exit: its pidfd
+// reports it, with its start, when it lived the least lifetime.
+TEST(ProcessWatcher, AProcessSeenYoungThatLivedLongEnoughIsReportedAtItsExit) {
+  ProcessWatcher w(ProcessWatcherOptions{::getuid(), 2s});
+  std::vector<Event> out;
+  w.scan(std::chrono::steady_clock::now(), out);
+  pid_t pid = -1;
+  const char* argv[] = {"sleep", "30", nullptr};
+  const auto before = std::chrono::steady_clock::now();
+  ASSERT_EQ(::posix_spawnp(&pid, "sleep", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  // Once it has exec'd, a scan sees it (young: not reported yet).
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string comm;
+    std::getline(in, comm);
+    if (comm == "sleep") break;
+    ::usleep(10000);
+  }
+  w.scan(std::chrono::steady_clock::now(), out);
+  for (const auto& e : out) ASSERT_NE(e.pid, pid);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  pollfd fd{w.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&fd, 1, 10000), 1);
+  // Noticed as if 5 s had passed since its start: it lived the 2 s.
+  const auto exit_at = before + 5s;
+  w.reap(exit_at, out);
+  std::vector<Event> mine;
+  for (const auto& e : out)
+    if (e.pid == pid) mine.push_back(e);
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].type, EventType::app_start);
+  EXPECT_EQ(mine[0].process, "sleep");
+  EXPECT_LE(mine[0].at, before + 20ms);  // its own start time
+  EXPECT_EQ(mine[1].type, EventType::app_exit);
+  EXPECT_EQ(mine[1].at, exit_at);
+  // Gone from the watcher: a later scan or reap says nothing more of it.
+  out.clear();
+  w.scan(exit_at, out);
+  w.reap(exit_at, out);
+  for (const auto& e : out) EXPECT_NE(e.pid, pid);
 }
 
 TEST(ProcessWatcher, AProcessShorterThanTheLeastLifetimeIsNotReported) {
