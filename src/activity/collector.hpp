@@ -8,7 +8,10 @@
 //   kAppMinLifetime (ProcessWatcher).
 // - idle / active: no input (the MIT-SCREEN-SAVER extension's idle time) and
 //   no screen change (note_screen_change(), fed by the recorder) for
-//   idle_after; idle is stamped with the last activity.
+//   idle_after; idle is stamped with the last activity, active with the
+//   activity that ended it. No periodic wakeups while active (one when
+//   idle_after may have passed); while idle, input is checked every
+//   idle_check_interval and a screen change wakes the collector at once.
 // - lock / unlock: the X screen saver turning on / off (ScreenSaverNotify),
 //   which is what lockers running on it use (xss-lock, xscreensaver,
 //   light-locker); a desktop that locks only over its own D-Bus interface
@@ -45,7 +48,10 @@ struct CollectorOptions {
   // scan_interval if longer): a scan sees every process living that long,
   // and one it saw young is reported at its exit if it lived long enough.
   std::chrono::milliseconds scan_interval{3000};
-  std::chrono::milliseconds idle_check_interval{1000};
+  // While idle: how often input is checked (MIT-SCREEN-SAVER); a screen
+  // change ends idleness at once. While active, the collector wakes only
+  // when idle_after has passed since the last activity it knows of.
+  std::chrono::milliseconds idle_check_interval{5000};
   // Sees every event as it is collected (any thread that adds one; must not
   // block): the agent's debug log, tests waiting for an event.
   std::function<void(const Event&)> on_event;
