@@ -203,8 +203,10 @@ int main(int argc, char** argv) {
   std::printf("backend=%s size=%dx%d\n", info.backend.c_str(), info.width, info.height);
   std::fflush(stdout);
   for (;;) {
-    timespec one_second{1, 0};
-    const int sig = sigtimedwait(&set, nullptr, &one_second);
+    // Looks for a failed recorder every 5 s (a wakeup of its own, as small
+    // as the agent's idle figures it stands in for).
+    timespec five_seconds{5, 0};
+    const int sig = sigtimedwait(&set, nullptr, &five_seconds);
     if (sig == SIGTERM || sig == SIGINT) break;
     if ((*rec)->failure()) break;
   }
