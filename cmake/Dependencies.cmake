@@ -5,7 +5,7 @@ find_package(Threads REQUIRED)
 
 pkg_check_modules(AV REQUIRED IMPORTED_TARGET libavcodec libavformat libavutil libswscale)
 pkg_check_modules(X264 REQUIRED IMPORTED_TARGET x264)
-pkg_check_modules(XCB REQUIRED IMPORTED_TARGET xcb xcb-shm xcb-damage xcb-xfixes xcb-randr xcb-screensaver)
+pkg_check_modules(XCB REQUIRED IMPORTED_TARGET xcb xcb-shm xcb-damage xcb-xfixes xcb-randr xcb-screensaver xcb-xinput)
 pkg_check_modules(PULSE REQUIRED IMPORTED_TARGET libpulse)
 pkg_check_modules(PULSE_SIMPLE IMPORTED_TARGET libpulse-simple)  # bench/record's sound source only
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)

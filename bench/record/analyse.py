@@ -107,6 +107,12 @@ def ssim(a, b):
     return float(m.group(1)) if m else float("nan")
 
 
+def load_of(d):
+    """The load average (1, 5, 15 min) when the recorder was stopped, as text."""
+    p = os.path.join(d, "load")
+    return " ".join(open(p).read().split()[:3]) if os.path.exists(p) else "?"
+
+
 def events_figures(d, seconds):
     """The activity events' cost from deskaudit-record's last line and documents."""
     log = open(os.path.join(d, "recorder.log")).read()
@@ -143,7 +149,7 @@ def analyse_session(kind):
         extra = f"{n} frames"
     pts = sorted(float(x) for x in sh("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
                                       "-of", "csv=p=0", rec).stdout.split() if x.strip() not in ("", "N/A"))
-    res = {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / session_s, "rss_mb": hwm_mb, "bytes": size,
+    res = {"load": load_of(d), "cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / session_s, "rss_mb": hwm_mb, "bytes": size,
            "mb_h": size / 1e6 / session_s * 3600, "session_s": session_s, "extra": extra, "cp": {}}
     if kind in ("agent", "office"):
         res["events"] = events_figures(d, session_s)
@@ -181,7 +187,8 @@ def analyse_idle():
     steady = size - init_size(data) - (samples[0][2] if samples else 0)
     duration_s = (samples[-1][0] + samples[-1][1] - samples[0][0]) / 1000 if samples else window_s
     return {"cpu_pct": 100 * (ticks - c0) / hz / window_s, "mb_h": steady / 1e6 / duration_s * 3600, "bytes": size,
-            "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s}
+            "frames": len(samples), "rss_mb": int(open(os.path.join(d, "hwm_kb")).read()) / 1024, "window_s": window_s,
+            "load": load_of(d)}
 
 
 def audio_envelope(rec):
@@ -393,17 +400,18 @@ if "agent" in results and "veryfast" in results:
     print(f"standard: bytes agent/veryfast = {a['bytes'] / v['bytes']:.3f}, per hour {a['mb_h'] / v['mb_h']:.3f} (target <= 0.333)")
 if "office" in results:
     o = results["office"]
-    print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB")
+    print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB, "
+          f"load average {o['load']}")
 for k in ("agent", "office"):
     ev = results.get(k, {}).get("events")
     if ev:
         kinds = ", ".join(f"{t} {n}" for t, n in sorted(ev["types"].items()))
         print(f"{k}: activity events {ev['count']} ({kinds}): CPU {ev['cpu_pct']:.4f}% of one core (target < 0.1), "
-              f"{ev['kb_h']:.2f} KB/hour of documents (target < 50)")
+              f"{ev['kb_h']:.2f} KB/hour of documents (target < 50), load average {results[k]['load']}")
 if idle:
     print(f"idle desktop (xclock ticking), agent, {idle['window_s']:.0f} s: CPU {idle['cpu_pct']:.3f}% of one core, "
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "
-          f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour)")
+          f"peak RSS {idle['rss_mb']:.1f} MB (targets < 0.3% and < 0.5 MB/hour), load average {idle['load']}")
 if audio_run:
     A = audio_run
     kind = "speech and music" if A["sound_kind"] == "speech" else "music"

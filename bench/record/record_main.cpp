@@ -21,7 +21,9 @@
 // took: the per-frame cost of encoder settings without a display or noise
 // from other processes' timing. idle = the seconds digits (16x16) of a clock repainted every
 // second; typing = a glyph every 150 ms along lines, with pauses.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -272,9 +274,20 @@ int main(int argc, char** argv) {
   const auto info = (*rec)->capture_info();
   std::printf("backend=%s size=%dx%d\n", info.backend.c_str(), info.width, info.height);
   std::fflush(stdout);
+  // Looks for a failed recorder every 5 s (a wakeup of its own, as small as
+  // the agent's idle figures it stands in for); a signal ends the wait at once.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!stop->signalled() && !(*rec)->failure() && (seconds == 0 || std::chrono::steady_clock::now() < until))
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!(*rec)->failure()) {
+    auto wait = std::chrono::milliseconds(5000);
+    if (seconds != 0) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      wait = std::min(wait, left);
+    }
+    auto signalled = stop->wait_for(wait);
+    if (!signalled) usage(signalled.error().message);
+    if (*signalled) break;
+  }
   if (auto st = (*rec)->stop(); !st) {
     std::cerr << "deskaudit-record: " << st.error().message << "\n";
     return 1;

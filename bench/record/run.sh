@@ -154,6 +154,7 @@ stop_recorder() {
   local dir=$1
   echo "$(cpu_ticks "$rec_pid") $hz" >"$dir/cpu"
   hwm_kb "$rec_pid" >"$dir/hwm_kb"
+  cut -d' ' -f1-3 /proc/loadavg >"$dir/load"  # printed beside the CPU figures: the machine's other load moves them
   kill -INT "$rec_pid"
   wait "$rec_pid" 2>/dev/null || true
   rec_pid=""

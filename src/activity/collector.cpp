@@ -59,6 +59,8 @@ std::string comm_of(std::int64_t pid) {
 struct Collector::Impl {
   CollectorOptions options;
   UniqueFd stop_fd;
+  UniqueFd wake_fd;  // re-plan the idle check: a screen change while idle, a new idle_after
+  std::atomic<bool> wake_on_screen_change{false};
   std::thread thread;
   mutable std::mutex mu;
   std::vector<Event> events;
@@ -80,6 +82,13 @@ struct Collector::Impl {
   xcb_window_t active = 0;
   std::string active_title;
   int width = 0, height = 0;
+
+  void wake() {
+    const std::uint64_t one = 1;
+    if (::write(wake_fd.get(), &one, sizeof one) < 0) {
+      // Fails only when the counter would overflow: a wakeup is pending anyway.
+    }
+  }
 
   void push(Event e) {
     if (options.on_event) options.on_event(e);
@@ -273,7 +282,8 @@ Result<std::unique_ptr<Collector>> Collector::start(CollectorOptions options) {
   }
   std::unique_ptr<Collector> c(new Collector(std::move(options)));
   c->impl_->stop_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!c->impl_->stop_fd) return fail(Errc::internal, errno_message("eventfd", errno));
+  c->impl_->wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!c->impl_->stop_fd || !c->impl_->wake_fd) return fail(Errc::internal, errno_message("eventfd", errno));
   c->impl_->screen_change_ns = ns_of(Clock::now());
   auto& impl = *c->impl_;
   const bool x = impl.open_x();
@@ -311,9 +321,14 @@ void Collector::note_screen_change(SteadyTime t) {
   auto cur = impl_->screen_change_ns.load(std::memory_order_relaxed);
   while (ns > cur && !impl_->screen_change_ns.compare_exchange_weak(cur, ns, std::memory_order_relaxed)) {
   }
+  if (impl_->wake_on_screen_change.load(std::memory_order_relaxed) && impl_->wake_on_screen_change.exchange(false))
+    impl_->wake();
 }
 
-void Collector::set_idle_after(std::chrono::milliseconds idle_after) { impl_->idle_after_ms = idle_after.count(); }
+void Collector::set_idle_after(std::chrono::milliseconds idle_after) {
+  impl_->idle_after_ms = idle_after.count();
+  impl_->wake();
+}
 
 std::string Collector::sources() const { return impl_->sources; }
 
@@ -366,7 +381,7 @@ void Collector::run() {
   IdleTracker idle(std::chrono::milliseconds(im.idle_after_ms.load()));
   std::vector<Event> batch;
   auto next_scan = Clock::now();
-  auto next_idle = Clock::now() + im.options.idle_check_interval;
+  auto next_idle = Clock::now() + std::chrono::milliseconds(im.idle_after_ms.load());
   if (im.conn) {
     // The window in front when recording starts.
     im.follow_active(Clock::now());
@@ -381,7 +396,11 @@ void Collector::run() {
       next_scan = now + im.options.scan_interval;
     }
     if (now >= next_idle) {
-      idle.set_idle_after(std::chrono::milliseconds(im.idle_after_ms.load()));
+      const auto idle_after = std::chrono::milliseconds(im.idle_after_ms.load());
+      idle.set_idle_after(idle_after);
+      // Asked for before the screen's last change is read: a change after
+      // this point wakes us.
+      im.wake_on_screen_change = idle.idle();
       SteadyTime last = time_of_ns(im.screen_change_ns.load());
       if (im.conn && im.have_screensaver) {
         if (auto ms = im.input_idle_ms()) last = std::max(last, now - std::chrono::milliseconds(*ms));
@@ -392,17 +411,35 @@ void Collector::run() {
         e.type = change->type;
         im.push(std::move(e));
       }
-      next_idle = now + im.options.idle_check_interval;
+      if (idle.idle()) {
+        im.wake_on_screen_change = true;
+        // Input is only seen by asking; without the extension, only a
+        // screen change (which wakes us) ends idleness.
+        next_idle = im.conn && im.have_screensaver ? now + im.options.idle_check_interval : SteadyTime::max();
+        if (time_of_ns(im.screen_change_ns.load()) > last) next_idle = now;  // changed while we decided
+      } else {
+        im.wake_on_screen_change = false;
+        // Nothing can make us idle before idle_after has passed since the
+        // last activity; a later activity moves that on (checked then).
+        next_idle = std::max(idle.next_check(last), now + std::chrono::milliseconds(10));
+      }
     }
     const auto wake = procs ? std::min(next_scan, next_idle) : next_idle;
-    const int timeout_ms = static_cast<int>(
-        std::max<std::int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count()));
-    pollfd fds[3] = {{im.stop_fd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count();
+    const int timeout_ms = wake == SteadyTime::max() ? -1 : static_cast<int>(std::clamp<std::int64_t>(wait_ms, 0, 3'600'000));
+    pollfd fds[4] = {{im.stop_fd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}, {im.wake_fd.get(), POLLIN, 0}};
     if (im.conn) fds[1].fd = xcb_get_file_descriptor(im.conn.get());
     if (procs) fds[2].fd = procs->fd();
-    if (::poll(fds, 3, timeout_ms) < 0 && errno != EINTR) break;
+    if (::poll(fds, 4, timeout_ms) < 0 && errno != EINTR) break;
     if (fds[0].revents != 0) break;
     now = Clock::now();
+    if ((fds[3].revents & POLLIN) != 0) {
+      std::uint64_t n = 0;
+      if (::read(im.wake_fd.get(), &n, sizeof n) < 0) {
+        // EAGAIN: already read; nothing else can fail on an eventfd.
+      }
+      next_idle = now;
+    }
     if (procs && (fds[2].revents & POLLIN) != 0) {
       procs->reap(now, batch);
       im.push_all(batch);

@@ -8,7 +8,10 @@
 //   kAppMinLifetime (ProcessWatcher).
 // - idle / active: no input (the MIT-SCREEN-SAVER extension's idle time) and
 //   no screen change (note_screen_change(), fed by the recorder) for
-//   idle_after; idle is stamped with the last activity.
+//   idle_after; idle is stamped with the last activity, active with the
+//   activity that ended it. No periodic wakeups while active (one when
+//   idle_after may have passed); while idle, input is checked every
+//   idle_check_interval and a screen change wakes the collector at once.
 // - lock / unlock: the X screen saver turning on / off (ScreenSaverNotify),
 //   which is what lockers running on it use (xss-lock, xscreensaver,
 //   light-locker); a desktop that locks only over its own D-Bus interface
@@ -41,8 +44,14 @@ struct CollectorOptions {
   std::string display;       // X display (":1"); empty: no X sources
   std::optional<uid_t> uid;  // whose processes; nullopt: no app events
   std::chrono::milliseconds idle_after{30000};
-  std::chrono::milliseconds scan_interval{1000};  // process scan (reported: those living kAppMinLifetime)
-  std::chrono::milliseconds idle_check_interval{1000};
+  // Process scan. Reported are the processes living kAppMinLifetime (or
+  // scan_interval if longer): a scan sees every process living that long,
+  // and one it saw young is reported at its exit if it lived long enough.
+  std::chrono::milliseconds scan_interval{3000};
+  // While idle: how often input is checked (MIT-SCREEN-SAVER); a screen
+  // change ends idleness at once. While active, the collector wakes only
+  // when idle_after has passed since the last activity it knows of.
+  std::chrono::milliseconds idle_check_interval{5000};
   // Sees every event as it is collected (any thread that adds one; must not
   // block): the agent's debug log, tests waiting for an event.
   std::function<void(const Event&)> on_event;

@@ -87,17 +87,21 @@ SteadyTime ProcessWatcher::start_time(unsigned long long ticks) const {
   return SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(since_boot - gap));
 }
 
-void ProcessWatcher::watch(pid_t pid, std::string comm) {
-  Watched w{std::move(comm), {}};
-  if (watched_.size() < options_.max_pidfds && epoll_) {
-    w.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (w.pidfd) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = static_cast<std::uint64_t>(pid);
-      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, w.pidfd.get(), &ev) != 0) w.pidfd.reset();
-    }
+UniqueFd ProcessWatcher::open_pidfd(pid_t pid) {
+  UniqueFd fd;
+  if (watched_.size() + pending_.size() >= options_.max_pidfds || !epoll_) return fd;
+  fd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<std::uint64_t>(pid);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) fd.reset();
   }
+  return fd;
+}
+
+void ProcessWatcher::watch(pid_t pid, std::string comm) {
+  Watched w{std::move(comm), open_pidfd(pid)};
   watched_.insert_or_assign(pid, std::move(w));
 }
 
@@ -119,7 +123,8 @@ void ProcessWatcher::scan(SteadyTime now, std::vector<Event>& out) {
     if (first_) {
       watch(*pid, std::move(s->comm));
     } else {
-      pending_[*pid] = Pending{s->start_ticks};
+      auto fd = open_pidfd(*pid);
+      pending_.insert_or_assign(*pid, Pending{s->start_ticks, std::move(s->comm), std::move(fd)});
     }
   }
   first_ = false;
@@ -127,6 +132,10 @@ void ProcessWatcher::scan(SteadyTime now, std::vector<Event>& out) {
   // name they have now (a fork that exec'd since carries the program's).
   for (auto it = pending_.begin(); it != pending_.end();) {
     const pid_t pid = it->first;
+    if (!present.contains(pid) && it->second.pidfd) {
+      ++it;  // gone: its pidfd tells reap() when, and whether it lived long enough
+      continue;
+    }
     auto s = present.contains(pid) ? read_stat(pid) : std::nullopt;
     if (!s || s->start_ticks != it->second.start_ticks) {
       it = pending_.erase(it);
@@ -134,6 +143,7 @@ void ProcessWatcher::scan(SteadyTime now, std::vector<Event>& out) {
     }
     const SteadyTime started = start_time(s->start_ticks);
     if (now - started < options_.min_lifetime) {
+      it->second.comm = std::move(s->comm);
       ++it;
       continue;
     }
@@ -143,7 +153,8 @@ void ProcessWatcher::scan(SteadyTime now, std::vector<Event>& out) {
     e.process = s->comm;
     e.pid = pid;
     out.push_back(std::move(e));
-    watch(pid, std::move(s->comm));
+    // Its pidfd (if any) now reports the exit of a watched process.
+    watched_.insert_or_assign(pid, Watched{std::move(s->comm), std::move(it->second.pidfd)});
     it = pending_.erase(it);
   }
   // Exits the pidfds did not report (none could be opened): seen now.
@@ -175,6 +186,18 @@ void ProcessWatcher::reap(SteadyTime now, std::vector<Event>& out) {
     if (n <= 0) return;
     for (int i = 0; i < n; ++i) {
       const auto pid = static_cast<pid_t>(evs[i].data.u64);
+      if (auto p = pending_.find(pid); p != pending_.end()) {
+        // Seen young by a scan and gone before the next one: reported when
+        // it lived min_lifetime after all.
+        const SteadyTime started = start_time(p->second.start_ticks);
+        if (now - started >= options_.min_lifetime) {
+          out.push_back(Event{started, EventType::app_start, {}, {}, p->second.comm, pid, {}, {}});
+          out.push_back(Event{now, EventType::app_exit, {}, {}, p->second.comm, pid, {}, {}});
+        }
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p->second.pidfd.get(), nullptr);
+        pending_.erase(p);
+        continue;
+      }
       auto it = watched_.find(pid);
       if (it == watched_.end()) continue;
       Event e;

@@ -4,9 +4,10 @@
 // (one stat() for the owner, one read of /proc/PID/stat for those of the
 // user); exits come from a pidfd per reported process (exact, no polling).
 // A process is reported once it has lived min_lifetime (stamped with its
-// own start time): with scans at most that far apart every process living
-// that long is seen, and the forks of a shell pipeline are not noise in the
-// timeline.
+// own start time), or at its exit when it lived that long but no scan saw it
+// old enough: a scan that finds a new process watches it with a pidfd too.
+// So with scans at most min_lifetime apart every process living that long is
+// reported, and the forks of a shell pipeline are not noise in the timeline.
 // Only the process name (comm) and pid are read, never the command line.
 // Not thread-safe: one thread calls scan() and reap().
 #include <sys/types.h>
@@ -66,6 +67,8 @@ class ProcessWatcher {
  private:
   struct Pending {
     unsigned long long start_ticks = 0;
+    std::string comm;  // as the last scan read it
+    UniqueFd pidfd;    // its exit, in epoll_ (none beyond max_pidfds)
   };
   struct Watched {
     std::string comm;
@@ -74,6 +77,8 @@ class ProcessWatcher {
   std::optional<ProcStat> read_stat(pid_t pid) const;
   SteadyTime start_time(unsigned long long ticks) const;
   void watch(pid_t pid, std::string comm);
+  // A pidfd for pid in epoll_, or none (over max_pidfds, or it is gone).
+  UniqueFd open_pidfd(pid_t pid);
 
   ProcessWatcherOptions options_;
   UniqueFd epoll_;

@@ -11,7 +11,10 @@
 //   "xcb-getimage"        no XDamage: the whole screen is read each tick and
 //                         compared with the previous read (slow; last resort)
 // The cursor (XFixes) is drawn into the picture; pointer moves and cursor
-// image changes count as changes.
+// image changes count as changes. The pointer is polled every
+// cursor_poll_interval while it moves; while it rests, an XInput 2 raw
+// motion event ends the rest (no wakeups on an idle desktop). Without
+// XInput 2.2 it is polled all the time.
 // Windows (open_gdi_capture, gdi_capture.cpp): "gdi" reads the whole screen
 // with BitBlt each tick and compares it with the previous read (no change
 // notification in GDI; DXGI Desktop Duplication is not implemented yet).
@@ -80,8 +83,9 @@ struct CaptureOptions {
   std::string display;  // ":1"; empty means $DISPLAY
   bool draw_cursor = true;
   BackendChoice backend = BackendChoice::best;
-  // How often the pointer position is polled (X has no cheap motion event on
-  // the root for other clients' windows); normally the frame interval.
+  // How often the pointer position is polled while it moves (X has no
+  // motion event with positions on the root for other clients' windows;
+  // XInput 2 raw motion only says that it moves); normally the frame interval.
   std::chrono::milliseconds cursor_poll_interval{200};
 };
 
@@ -114,6 +118,9 @@ class ScreenCapture {
   // Pixels converted by the last grab (for statistics and tests).
   virtual std::int64_t last_grab_pixels() const = 0;
   virtual std::vector<Rect> last_grab_rects() const = 0;
+  // Pointer position queries made so far (statistics and tests: with
+  // XInput 2 a resting pointer is watched by events, not polled).
+  virtual std::int64_t pointer_polls() const { return 0; }
 };
 
 // options.display names the X display; backend chooses among the above.

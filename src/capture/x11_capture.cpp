@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include <poll.h>
@@ -47,6 +48,7 @@ class X11Capture final : public ScreenCapture {
   Status reinit() override;
   std::int64_t last_grab_pixels() const override { return last_grab_pixels_; }
   std::vector<Rect> last_grab_rects() const override { return last_rects_; }
+  std::int64_t pointer_polls() const override { return pointer_polls_; }
 
  private:
   Status check_connection() const;
@@ -56,6 +58,13 @@ class X11Capture final : public ScreenCapture {
   void detach_shm();
   void drain_events();
   Status poll_pointer();
+  void note_pointer(const xcb_query_pointer_reply_t& reply);
+  // XInput 2 raw motion on the root: selected while the pointer rests
+  // (no polling then), off while it moves (polled every interval).
+  void select_raw_motion(bool on);
+  // Polls the pointer when its interval has come; with raw motion, ends the
+  // polling once the pointer rests. Returns whether it polled.
+  Result<bool> pointer_tick(SteadyClock::time_point now);
   Status fetch_cursor_image();
   Status poll_screen();
   Rect cursor_rect() const;
@@ -101,6 +110,11 @@ class X11Capture final : public ScreenCapture {
   bool pointer_on_screen_ = false;
   Rect drawn_cursor_;
   SteadyClock::time_point next_pointer_poll_{};
+  bool use_xi2_ = false;
+  std::uint8_t xi_opcode_ = 0;
+  bool pointer_resting_ = false;  // raw motion selected, no polling
+  SteadyClock::time_point next_screen_poll_{};  // "xcb-getimage": the whole screen is compared this often
+  std::int64_t pointer_polls_ = 0;
 
   ScreenCopy screen_copy_;  // "xcb-getimage": the previous full read
   std::vector<std::uint8_t> scratch_;
@@ -157,6 +171,7 @@ Status X11Capture::open() {
 
   xcb_prefetch_extension_data(conn_.get(), &xcb_shm_id);
   xcb_prefetch_extension_data(conn_.get(), &xcb_damage_id);
+  xcb_prefetch_extension_data(conn_.get(), &xcb_input_id);
   xcb_prefetch_extension_data(conn_.get(), &xcb_xfixes_id);
   xcb_prefetch_extension_data(conn_.get(), &xcb_randr_id);
 
@@ -204,6 +219,17 @@ Status X11Capture::open() {
   }
   if (use_xfixes_ && options_.draw_cursor)
     xcb_xfixes_select_cursor_input(conn_.get(), root_, XCB_XFIXES_CURSOR_NOTIFY_MASK_DISPLAY_CURSOR);
+  // XInput 2.2 (raw events whatever grabs are active): pointer motion
+  // without polling while the pointer rests.
+  if (const auto* ext = xcb_get_extension_data(conn_.get(), &xcb_input_id);
+      options_.draw_cursor && ext != nullptr && ext->present) {
+    XcbReply<xcb_input_xi_query_version_reply_t> v(
+        xcb_input_xi_query_version_reply(conn_.get(), xcb_input_xi_query_version(conn_.get(), 2, 2), nullptr));
+    if (v && (v->major_version > 2 || (v->major_version == 2 && v->minor_version >= 2))) {
+      use_xi2_ = true;
+      xi_opcode_ = ext->major_opcode;
+    }
+  }
 
   if (auto st = query_geometry(); !st) return st;
   if (use_shm_) {
@@ -273,21 +299,64 @@ void X11Capture::drain_events() {
     } else if (type == XCB_CONFIGURE_NOTIFY) {
       const auto* e = reinterpret_cast<const xcb_configure_notify_event_t*>(ev.get());
       if (e->window == root_ && (e->width != width_ || e->height != height_)) size_changed_ = true;
+    } else if (use_xi2_ && type == XCB_GE_GENERIC) {
+      const auto* e = reinterpret_cast<const xcb_ge_generic_event_t*>(ev.get());
+      if (e->extension == xi_opcode_ && e->event_type == XCB_INPUT_RAW_MOTION && pointer_resting_) {
+        // The pointer moves: poll it from now on (the first poll at once)
+        // instead of waking for every motion event.
+        select_raw_motion(false);
+        next_pointer_poll_ = {};
+      }
     }
   }
 }
 
+void X11Capture::select_raw_motion(bool on) {
+  struct {
+    xcb_input_event_mask_t head;
+    std::uint32_t mask;
+  } m{{XCB_INPUT_DEVICE_ALL, 1}, on ? std::uint32_t{XCB_INPUT_XI_EVENT_MASK_RAW_MOTION} : 0u};
+  xcb_input_xi_select_events(conn_.get(), root_, 1, &m.head);
+  pointer_resting_ = on;
+}
+
+Result<bool> X11Capture::pointer_tick(SteadyClock::time_point now) {
+  if (pointer_resting_ || now < next_pointer_poll_) return false;
+  next_pointer_poll_ = now + options_.cursor_poll_interval;
+  const bool was_moving = cursor_moved_;
+  cursor_moved_ = false;
+  if (auto st = poll_pointer(); !st) return std::unexpected(st.error());
+  const bool moved = cursor_moved_;
+  cursor_moved_ = cursor_moved_ || was_moving;
+  if (use_xi2_ && !moved) {
+    // At rest since the last poll: watch for motion instead. The poll after
+    // the selection (one round trip for both) sees a move that came before
+    // it; any later one arrives as an event.
+    select_raw_motion(true);
+    cursor_moved_ = false;
+    if (auto st = poll_pointer(); !st) return std::unexpected(st.error());
+    if (cursor_moved_) select_raw_motion(false);
+    cursor_moved_ = cursor_moved_ || was_moving;
+  }
+  return true;
+}
+
 Status X11Capture::poll_pointer() {
+  ++pointer_polls_;
   XcbQueryPointerReply p(xcb_query_pointer_reply(conn_.get(), xcb_query_pointer(conn_.get(), root_), nullptr));
   if (!p) return check_connection();
-  const bool on = p->same_screen != 0;
-  if (on != pointer_on_screen_ || p->root_x != pointer_x_ || p->root_y != pointer_y_) {
+  note_pointer(*p);
+  return {};
+}
+
+void X11Capture::note_pointer(const xcb_query_pointer_reply_t& p) {
+  const bool on = p.same_screen != 0;
+  if (on != pointer_on_screen_ || p.root_x != pointer_x_ || p.root_y != pointer_y_) {
     pointer_on_screen_ = on;
-    pointer_x_ = p->root_x;
-    pointer_y_ = p->root_y;
+    pointer_x_ = p.root_x;
+    pointer_y_ = p.root_y;
     cursor_moved_ = true;
   }
-  return {};
 }
 
 Status X11Capture::fetch_cursor_image() {
@@ -356,14 +425,12 @@ Result<CaptureStatus> X11Capture::wait(SteadyClock::time_point deadline, WaitFor
   const int interrupt_fd = interrupt != nullptr ? interrupt->native() : -1;
   for (;;) {
     auto now = SteadyClock::now();
-    if (now >= next_pointer_poll_) {
-      next_pointer_poll_ = now + options_.cursor_poll_interval;
-      if (options_.draw_cursor) {
-        if (auto st = poll_pointer(); !st) return std::unexpected(st.error());
-      }
-      if (!use_damage_) {
-        if (auto st = poll_screen(); !st) return std::unexpected(st.error());
-      }
+    if (options_.draw_cursor) {
+      if (auto st = pointer_tick(now); !st) return std::unexpected(st.error());
+    }
+    if (!use_damage_ && now >= next_screen_poll_) {
+      next_screen_poll_ = now + options_.cursor_poll_interval;
+      if (auto st = poll_screen(); !st) return std::unexpected(st.error());
     }
     drain_events();
     if (auto st = check_connection(); !st) return std::unexpected(st.error());
@@ -372,7 +439,9 @@ Result<CaptureStatus> X11Capture::wait(SteadyClock::time_point deadline, WaitFor
     now = SteadyClock::now();
     if (now >= deadline) return changed() ? CaptureStatus::ok : CaptureStatus::timeout;
 
-    const auto wake = std::min(deadline, next_pointer_poll_);
+    auto wake = deadline;
+    if (options_.draw_cursor && !pointer_resting_) wake = std::min(wake, next_pointer_poll_);
+    if (!use_damage_) wake = std::min(wake, next_screen_poll_);
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
     xcb_flush(conn_.get());
     pollfd fds[2] = {{xcb_get_file_descriptor(conn_.get()), POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
@@ -472,6 +541,14 @@ Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
     if (auto st = poll_screen(); !st) return std::unexpected(st.error());
     if (size_changed_) return CaptureStatus::reinit;
   }
+  // A resting pointer moved by a program (XWarpPointer: no input device, so
+  // no raw motion) is seen here, at the next screen change; the query rides
+  // on the damage round trip below.
+  std::optional<xcb_query_pointer_cookie_t> pointer_query;
+  if (pointer_resting_) {
+    ++pointer_polls_;
+    pointer_query = xcb_query_pointer(conn_.get(), root_);
+  }
   std::vector<Rect> rects;
   if (damage_pending_ || full_refresh_) {
     damage_pending_ = false;
@@ -488,6 +565,14 @@ Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
         const int n = xcb_xfixes_fetch_region_rectangles_length(reg.get());
         for (int i = 0; i < n; ++i) rects.push_back({r[i].x, r[i].y, r[i].width, r[i].height});
       }
+    }
+  }
+  if (pointer_query) {
+    XcbQueryPointerReply p(xcb_query_pointer_reply(conn_.get(), *pointer_query, nullptr));
+    if (!p) {
+      if (auto st = check_connection(); !st) return std::unexpected(st.error());
+    } else {
+      note_pointer(*p);
     }
   }
   if (full_refresh_) rects.assign(1, {0, 0, width_, height_});

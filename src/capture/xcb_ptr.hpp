@@ -9,6 +9,7 @@
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 #include <xcb/xfixes.h>
+#include <xcb/xinput.h>
 
 namespace deskaudit::capture {
 

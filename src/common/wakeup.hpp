@@ -6,6 +6,7 @@
 // signalled until reset(). signal(), signalled() and reset() are thread-safe;
 // a signal() racing a reset() may be lost, so the waiting side resets first
 // and then reads the state the signal was about (under its own lock).
+#include <chrono>
 #include <memory>
 
 #include "common/error.hpp"
@@ -29,6 +30,8 @@ class Wakeup {
   void reset();
   // Blocks until signalled.
   Status wait() const;
+  // Blocks until signalled (true) or until timeout has passed (false).
+  Result<bool> wait_for(std::chrono::milliseconds timeout) const;
   // For the platform wait of the waiting thread; owned by this object.
   NativeHandle native() const;
 

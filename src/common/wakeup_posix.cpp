@@ -2,6 +2,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <cerrno>
+#include <algorithm>
 #include <cstdint>
 
 #include "common/fs.hpp"
@@ -50,6 +51,18 @@ Status Wakeup::wait() const {
     if (errno != EINTR) return fail(Errc::internal, errno_message("poll", errno));
   }
   return {};
+}
+
+Result<bool> Wakeup::wait_for(std::chrono::milliseconds timeout) const {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    pollfd p{impl_->fd.get(), POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return fail(Errc::internal, errno_message("poll", errno));
+  }
 }
 
 Wakeup::NativeHandle Wakeup::native() const { return impl_->fd.get(); }

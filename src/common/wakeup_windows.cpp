@@ -1,5 +1,9 @@
 #include <windows.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 #include "common/wakeup.hpp"
 
 namespace deskaudit {
@@ -34,6 +38,13 @@ Status Wakeup::wait() const {
   if (WaitForSingleObject(impl_->event, INFINITE) != WAIT_OBJECT_0)
     return fail(Errc::internal, "WaitForSingleObject failed: error " + std::to_string(GetLastError()));
   return {};
+}
+
+Result<bool> Wakeup::wait_for(std::chrono::milliseconds timeout) const {
+  const DWORD r = WaitForSingleObject(impl_->event, static_cast<DWORD>(std::max<std::int64_t>(0, timeout.count())));
+  if (r == WAIT_OBJECT_0) return true;
+  if (r == WAIT_TIMEOUT) return false;
+  return fail(Errc::internal, "WaitForSingleObject failed: error " + std::to_string(GetLastError()));
 }
 
 Wakeup::NativeHandle Wakeup::native() const { return impl_->event; }

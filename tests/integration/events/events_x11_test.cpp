@@ -180,7 +180,9 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   ASSERT_TRUE(wait_event(activity::EventType::idle, before_idle, 60s));
   const std::size_t before_active = seen_count();
   mark["input"] = wall_ms();
-  shell("DISPLAY=" + xvfb_->display() + " xdotool mousemove 640 360 2>&1");
+  // Input as a device gives it (XTest: xdotool's relative move); an absolute
+  // `mousemove` is a warp, which is no input to X.
+  shell("DISPLAY=" + xvfb_->display() + " xdotool mousemove_relative 40 40 2>&1");
   ASSERT_TRUE(wait_event(activity::EventType::active, before_active, 20s));
   // The screen saver on and off: lock and unlock.
   {

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <sys/shm.h>
@@ -174,6 +175,63 @@ TEST_F(X11CaptureTest, CursorIsDrawnAndItsMovesAreChanges) {
   ASSERT_TRUE(with->grab(a.view()));
   for (int y = 590; y < 610; ++y)
     for (int x = 990; x < 1010; ++x) ASSERT_EQ(a.luma(x, y), 16);
+}
+
+// A resting pointer is not polled (XInput 2 raw motion watches it); a move
+// ends the rest and is a change like before.
+TEST_F(X11CaptureTest, RestingPointerIsWatchedNotPolled) {
+  auto cap = open_capture(xvfb_.display(), true);
+  Picture pic(1920, 1080);
+  ASSERT_TRUE(cap->grab(pic.view()));
+  // Until the pointer has been seen at rest once, it is polled.
+  auto w = cap->wait(SteadyClock::now() + 300ms, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  if (*w == CaptureStatus::ok) {
+    ASSERT_TRUE(cap->grab(pic.view()));
+  }
+  w = cap->wait(SteadyClock::now() + 300ms, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(*w, CaptureStatus::timeout);
+  const auto polls = cap->pointer_polls();
+  // 500 ms at rest: at a 50 ms interval, polling would have queried ~10 times.
+  w = cap->wait(SteadyClock::now() + 500ms, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, CaptureStatus::timeout);
+  EXPECT_EQ(cap->pointer_polls(), polls);
+
+  // Input (XTest, as a real device does; xdotool's relative move uses it).
+  const auto xdotool = [&](const std::string& args) {
+    return std::system(("DISPLAY=" + xvfb_.display() + " xdotool " + args).c_str());
+  };
+  ASSERT_EQ(xdotool("mousemove_relative -- -260 -40"), 0);  // from the middle (960, 540) to (700, 500)
+  w = cap->wait(SteadyClock::now() + 5s, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(*w, CaptureStatus::ok);
+  ASSERT_TRUE(cap->grab(pic.view()));
+  EXPECT_GT(cap->pointer_polls(), polls);
+  int differing = 0;
+  for (int y = 490; y < 510; ++y)
+    for (int x = 690; x < 710; ++x) differing += pic.luma(x, y) != 16;
+  EXPECT_GT(differing, 10);
+
+  // At rest again; a program warps the pointer (no input device, no raw
+  // motion): the cursor follows at the next screen change.
+  w = cap->wait(SteadyClock::now() + 300ms, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  xtest::Painter p(xvfb_.display(), 0, 0, 10, 10);
+  p.warp_pointer(300, 300);
+  p.map();
+  p.fill(0xffffff, 0, 0, 10, 10);
+  w = cap->wait(SteadyClock::now() + 5s, capture::WaitFor::change, nullptr);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(*w, CaptureStatus::ok);
+  ASSERT_TRUE(cap->grab(pic.view()));
+  differing = 0;
+  for (int y = 290; y < 310; ++y)
+    for (int x = 290; x < 310; ++x) differing += pic.luma(x, y) != 16;
+  EXPECT_GT(differing, 10);
+  for (int y = 490; y < 510; ++y)
+    for (int x = 690; x < 710; ++x) ASSERT_EQ(pic.luma(x, y), 16);
 }
 
 TEST_F(X11CaptureTest, InterruptWakesTheWait) {
