@@ -61,6 +61,7 @@ struct Reader {
 }  // namespace
 
 std::string segment_file_name(std::int64_t seq) { return fmt::format("segments/{:06}.m4s", seq); }
+std::string events_file_name(std::int64_t seq) { return fmt::format("events/{:06}.json", seq); }
 
 std::string manifest_json(const Manifest& m) {
   Json segments = Json::array();

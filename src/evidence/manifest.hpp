@@ -65,6 +65,8 @@ struct Manifest {
 
 // "segments/000003.m4s": the seq zero-padded to at least 6 digits.
 std::string segment_file_name(std::int64_t seq);
+// "events/000003.json": the segment's events document (same padding).
+std::string events_file_name(std::int64_t seq);
 
 // Canonical JSON text of the manifest (the signed bytes).
 std::string manifest_json(const Manifest& manifest);

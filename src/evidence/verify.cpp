@@ -201,6 +201,48 @@ void check_segments(Checker& c, const Manifest& m) {
   }
 }
 
+// Each events document against the events digest its segment's manifest
+// entry (and agent signature) carries. A document the package lacks is a
+// warning: the server may never have received it.
+void check_events(Checker& c, const Manifest& m) {
+  std::set<std::string> listed;
+  std::int64_t absent = 0;
+  for (const auto& s : m.segments) {
+    if (s.events_sha256 == kNoEvents) continue;
+    const auto name = events_file_name(s.seq);
+    listed.insert(name);
+    const auto path = c.opt.dir / name;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      ++absent;
+      continue;
+    }
+    auto sha = sha256_file_hex(path);
+    if (!sha) {
+      c.failure("events_missing", name, sha.error().message);
+      continue;
+    }
+    ++c.report.event_documents;
+    if (*sha != s.events_sha256) {
+      c.failure("events_hash_mismatch", name,
+                name + " has SHA-256 " + *sha + "; segment " + std::to_string(s.seq) +
+                    " was signed with events digest " + s.events_sha256 + " (the events document was changed)");
+    }
+  }
+  std::error_code ec;
+  for (fs::directory_iterator it(c.opt.dir / "events", ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = "events/" + it->path().filename().string();
+    if (!listed.contains(name)) {
+      c.failure("events_extra", name, name + " belongs to no segment the manifest lists with an events digest");
+    }
+  }
+  if (absent > 0) {
+    c.report.warnings.push_back(std::to_string(absent) +
+                                " segment(s) name an events digest but the package holds no events document for "
+                                "them (the server never received it)");
+  }
+}
+
 }  // namespace
 
 Result<VerifyReport> verify_package(const VerifyOptions& opt) {
@@ -264,6 +306,7 @@ Result<VerifyReport> verify_package(const VerifyOptions& opt) {
   }
   c.report.recording_id = m->recording_id;
   check_segments(c, *m);
+  check_events(c, *m);
   if (c.report.failures.empty()) {
     check_mp4(c, *m);
   } else {
@@ -282,6 +325,7 @@ nlohmann::json to_json(const VerifyReport& r) {
           {"trusted_on_package", r.trusted_on_package},
           {"segments", r.segments},
           {"unsigned_segments", r.unsigned_segments},
+          {"event_documents", r.event_documents},
           {"mp4_bytes", r.mp4_bytes},
           {"failures", failures},
           {"warnings", r.warnings}};

@@ -9,6 +9,9 @@
 //     over the signed statement with the agent key the manifest lists;
 //     unsigned segments (agents without a key) are warnings; files under
 //     segments/ the manifest does not list are failures;
+//     events/NNNNNN.json, when present, must have the SHA-256 its segment's
+//     signed events digest names; a missing one is a warning, one for a
+//     segment without a digest is a failure;
 //  3. recording.mp4 equals, byte for byte, the one-file MP4 rebuilt from
 //     those segments in manifest order by the server's own assembler
 //     (media::build_download_plan), only when every segment passed.
@@ -35,7 +38,8 @@ struct VerifyOptions {
 // server_key_untrusted, keys_invalid, segment_missing, segment_size_mismatch,
 // segment_hash_mismatch, segments_swapped, segment_extra,
 // segment_media_invalid, segment_media_times_mismatch, agent_key_unknown,
-// agent_signature_invalid, mp4_missing, mp4_mismatch, mp4_not_checked.
+// agent_signature_invalid, events_hash_mismatch,
+// events_missing, events_extra, mp4_missing, mp4_mismatch, mp4_not_checked.
 struct Finding {
   std::string code;
   std::string file;  // the file at fault, relative to the package ("" for none)
@@ -49,6 +53,7 @@ struct VerifyReport {
   std::string recording_id;
   std::int64_t segments = 0;
   std::int64_t unsigned_segments = 0;
+  std::int64_t event_documents = 0;  // events documents checked
   std::uint64_t mp4_bytes = 0;
   std::vector<Finding> failures;
   std::vector<std::string> warnings;

@@ -10,8 +10,10 @@
 #include <map>
 #include <system_error>
 
+#include "catalog/catalog.hpp"
 #include "catalog/copy.hpp"
 #include "common/fs.hpp"
+#include "service/audit_log.hpp"
 #include "storage/encrypted_store.hpp"
 
 namespace deskaudit::migrate {
@@ -175,6 +177,9 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   app.add_flag("--rotate-master-key", rotate,
                "rewrap the data keys of --store under the first key of the key file; the file's other keys "
                "unwrap the old ones (restartable; recordings are not rewritten)");
+  app.add_option("--catalog", out.catalog,
+                 "with --rotate-master-key: the servers' catalog URL (sqlite:///... or postgresql://...), "
+                 "whose audit log records the rotation");
   app.add_option("--store", out.store, "the store to maintain (file:///... or s3://bucket/prefix)");
   app.add_option("--encryption-key-file", out.encryption_key_file,
                  "master keys, one base64 32-byte key per line, current first, mode 0600 "
@@ -212,8 +217,14 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
         !o.to_store.empty()) {
       return fail(Errc::invalid_argument, "--encrypt-in-place and --rotate-master-key work on --store alone");
     }
+    if (rotate && out.catalog.empty()) {
+      return fail(Errc::invalid_argument,
+                  "--catalog is required with --rotate-master-key (the rotation is written to its audit log)");
+    }
+    if (!rotate && !out.catalog.empty()) return fail(Errc::invalid_argument, "--catalog goes with --rotate-master-key");
     return out;
   }
+  if (!out.catalog.empty()) return fail(Errc::invalid_argument, "--catalog goes with --rotate-master-key");
   if (!out.store.empty() || !out.encryption_key_file.empty()) {
     return fail(Errc::invalid_argument, "--store and --encryption-key-file go with --encrypt-in-place or --rotate-master-key");
   }
@@ -276,8 +287,25 @@ Result<std::string> run_encryption_maintenance(const ParsedArgs& args, std::stri
   if (!store) return std::unexpected(with_context(store.error(), "--store"));
   const auto& progress = args.options.progress;
   if (args.mode == Mode::rotate_master_key) {
+    auto catalog = catalog::make_catalog(args.catalog, 1);
+    if (!catalog) return std::unexpected(with_context(catalog.error(), "--catalog"));
     auto report = storage::rotate_data_keys(**store, **keys, progress);
     if (!report) return std::unexpected(with_context(report.error(), "rotating the master key"));
+    service::AuditLog audit(**catalog, std::make_shared<SystemClock>());
+    const auto new_key = (*keys)->current_key_id();
+    service::Caller tool;
+    tool.actor = "deskaudit-migrate";
+    if (auto st = audit.record_required(tool, "encryption.master_key_rotate", new_key,
+                                        {{"old_key_ids", report->old_key_ids},
+                                         {"new_key_id", new_key},
+                                         {"rewrapped", report->rewrapped},
+                                         {"already_current", report->already_current},
+                                         {"store", (*store)->describe()}});
+        !st) {
+      return std::unexpected(with_context(st.error(),
+                                          "the data keys are rewrapped, but writing the audit entry "
+                                          "failed (rerun to write it)"));
+    }
     return "done: " + std::to_string(report->rewrapped) + " data keys rewrapped under master key " +
            (*keys)->current_key_id() + ", " + std::to_string(report->already_current) +
            " already were; the older keys may now leave the key file";

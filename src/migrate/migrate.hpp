@@ -68,6 +68,10 @@ struct ParsedArgs {
   Mode mode = Mode::copy;
   std::string store;                            // --store, for the maintenance modes
   std::filesystem::path encryption_key_file;    // else DESKAUDIT_ENCRYPTION_KEY
+  // --catalog: the servers' catalog URL, required with --rotate-master-key:
+  // the rotation is written to their audit log (action
+  // encryption.master_key_rotate, actor deskaudit-migrate).
+  std::string catalog;
   MigrateOptions options;
   // The source server's data_dir (--from-data-dir) and where the new
   // servers keep theirs (--to-data-dir): the audit log's signing key,
@@ -89,7 +93,11 @@ inline constexpr const char* kKeyFiles[] = {"signing.key", "trusted-keys", "audi
 Result<int> copy_key_files(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // The maintenance modes. env_key: DESKAUDIT_ENCRYPTION_KEY's value, or "".
-// Returns the summary line.
+// Returns the summary line. A master-key rotation opens args.catalog before
+// touching the store and, once every data key is under the new key, appends
+// the audit entry (old_key_ids, new_key_id, counts) through service::AuditLog;
+// the servers' signer covers it with their next checkpoint. A failed or
+// interrupted rotation writes no entry: its rerun does.
 Result<std::string> run_encryption_maintenance(const ParsedArgs& args, std::string_view env_key);
 
 // main(): parses, runs, prints progress and a summary; returns the exit code

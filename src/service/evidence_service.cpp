@@ -150,6 +150,27 @@ Result<MediaFile> EvidenceService::export_package(const Caller& who, std::string
                          return r.has_value();
                        }});
   }
+  // Each segment's events document, when the server has it: the manifest
+  // carries its signed digest, which deskaudit verify checks it against.
+  std::int64_t event_documents = 0;
+  for (const auto& seg : *segments) {
+    if (!seg.events_sha256) continue;
+    auto doc = catalog_.get_event_document(rec->id, seg.seq);
+    if (!doc) {
+      if (doc.error().code == Errc::not_found) continue;
+      return std::unexpected(doc.error());
+    }
+    if (doc->size_bytes < 0)
+      return fail(Errc::corrupt, "events document " + std::to_string(seg.seq) + " has a negative size");
+    members.push_back(
+        {evidence::events_file_name(seg.seq), static_cast<std::uint64_t>(doc->size_bytes), mtime_s,
+         [this, key = doc->object_key](std::uint64_t offset, std::uint64_t length, const evidence::TarSink& sink) {
+           auto r = store_.read(key, {offset, length}, sink);
+           if (!r) spdlog::error("evidence export: reading {} failed: {}", key, r.error().message);
+           return r.has_value();
+         }});
+    ++event_documents;
+  }
   auto add_text = [&](std::string_view name, std::string text) {
     const auto size = text.size();
     members.push_back({std::string(name), size, mtime_s, evidence::bytes_reader(std::move(text))});
@@ -163,6 +184,7 @@ Result<MediaFile> EvidenceService::export_package(const Caller& who, std::string
   const Json details = {{"computer_id", rec->computer_id},
                         {"bytes", shared->size_bytes()},
                         {"segments", segments->size()},
+                        {"event_documents", event_documents},
                         {"manifest_key_id", signed_manifest->signature.key_id}};
   if (auto st = audit_.record_required(who, "recording.export", rec->id, details); !st) {
     return std::unexpected(st.error());

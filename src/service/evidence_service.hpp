@@ -53,9 +53,9 @@ class EvidenceService {
   Result<SignedManifest> manifest(const catalog::Recording& recording);
 
   // The evidence package as one ustar file (see evidence/tar.hpp):
-  // recording.mp4, segments/NNNNNN.m4s, manifest.json, manifest.sig,
-  // keys.json. not_found before the first segment; too_large when a member
-  // exceeds 8 GiB - 1.
+  // recording.mp4, segments/NNNNNN.m4s, events/NNNNNN.json (each stored
+  // events document), manifest.json, manifest.sig, keys.json. not_found
+  // before the first segment; too_large when a member exceeds 8 GiB - 1.
   Result<MediaFile> export_package(const Caller& who, std::string_view recording_id);
 
  private:

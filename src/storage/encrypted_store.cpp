@@ -789,9 +789,13 @@ Result<RotateReport> rotate_data_keys(ObjectStore& raw, const MasterKeyProvider&
       return std::unexpected(with_context(st.error(), "storing rewrapped data key " + o.key));
     }
     ++report.rewrapped;
+    if (std::ranges::find(report.old_key_ids, wrapped->master_key_id) == report.old_key_ids.end()) {
+      report.old_key_ids.push_back(wrapped->master_key_id);
+    }
     if (report.rewrapped % 100 == 0)
       say(progress, "rotate: " + std::to_string(report.rewrapped) + " data keys rewrapped");
   }
+  std::ranges::sort(report.old_key_ids);
   say(progress, "rotate: " + std::to_string(report.rewrapped) + " data keys rewrapped to master key " + current + ", " +
                     std::to_string(report.already_current) + " already under it");
   return report;

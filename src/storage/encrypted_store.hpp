@@ -187,6 +187,7 @@ class EncryptedObjectStore final : public ObjectStore {
 struct RotateReport {
   std::int64_t rewrapped = 0;
   std::int64_t already_current = 0;
+  std::vector<std::string> old_key_ids;  // master keys the rewrapped data keys were under, sorted, distinct
 };
 // Rewraps every data key object of `raw` (the store under an encrypting
 // one) not wrapped by the current master key; the objects themselves are

@@ -64,11 +64,17 @@ class VerifyTest : public ::testing::Test {
       auto index = media::index_segment(std::as_bytes(std::span(bytes.data(), bytes.size())));
       EXPECT_TRUE(index);
       const auto times = media_times(*index);
-      const SegmentStatement st{m.recording_id, m.computer_id, seq, sha256_hex(bytes), bytes.size(),
-                                times.first_ms, times.last_ms, "-"};
+      std::string events_sha = "-";
+      if (with_events_ && seq == 1) {
+        fs::create_directories(pkg() / "events");
+        EXPECT_TRUE(write_file_atomic(pkg() / events_file_name(seq), kEventsDocument, 0644));
+        events_sha = sha256_hex(kEventsDocument);
+      }
+      const SegmentStatement st{m.recording_id, m.computer_id,  seq,           sha256_hex(bytes),
+                                bytes.size(),   times.first_ms, times.last_ms, events_sha};
       const auto sig = agent_key_->sign(signed_bytes(st));
-      m.segments.push_back({seq, st.sha256, st.size_bytes, times.first_ms, times.last_ms, "-", sig.key_id,
-                            sig.signature});
+      m.segments.push_back(
+          {seq, st.sha256, st.size_bytes, times.first_ms, times.last_ms, events_sha, sig.key_id, sig.signature});
       plan_segments.push_back({seq, std::move(*index)});
     }
     if (edit) edit(m);
@@ -113,6 +119,9 @@ class VerifyTest : public ::testing::Test {
   }
   fs::path pkg() const { return dir_.path() / "pkg"; }
 
+  static constexpr std::string_view kEventsDocument =
+      R"({"recording_id":"rec-test","seq":1,"events":[{"t_ms":1200,"type":"app_focus","app":"firefox"}]})";
+  bool with_events_ = false;  // segment 1 carries an events document
   static inline std::vector<std::string>* segments_ = nullptr;
   testing::TempDir dir_{"verify"};
   std::unique_ptr<keys::KeyService> agent_key_, server_key_, other_key_;
@@ -142,6 +151,35 @@ TEST_F(VerifyTest, AChangedByteInASegmentNamesThatFile) {
   ASSERT_EQ(r.failures.size(), 1u) << codes(r);
   EXPECT_EQ(r.failures[0].code, "segment_hash_mismatch");
   EXPECT_EQ(r.failures[0].file, "segments/000001.m4s");
+}
+
+TEST_F(VerifyTest, EventDocumentsAreCheckedAgainstTheSignedEventsDigest) {
+  with_events_ = true;
+  build();
+  auto r = verify();
+  EXPECT_TRUE(r.ok) << codes(r);
+  EXPECT_EQ(r.event_documents, 1);
+  EXPECT_TRUE(r.warnings.empty());
+
+  flip_byte(pkg() / "events/000001.json", 10);
+  r = verify();
+  ASSERT_EQ(r.failures.size(), 1u) << codes(r);
+  EXPECT_EQ(r.failures[0].code, "events_hash_mismatch");
+  EXPECT_EQ(r.failures[0].file, "events/000001.json");
+
+  build();
+  fs::remove(pkg() / "events/000001.json");
+  r = verify();
+  EXPECT_TRUE(r.ok) << codes(r);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("no events document"), std::string::npos) << r.warnings[0];
+
+  build();
+  ASSERT_TRUE(write_file_atomic(pkg() / events_file_name(2), std::string(kEventsDocument), 0644));
+  r = verify();
+  ASSERT_EQ(r.failures.size(), 1u) << codes(r);
+  EXPECT_EQ(r.failures[0].code, "events_extra");
+  EXPECT_EQ(r.failures[0].file, "events/000002.json");
 }
 
 TEST_F(VerifyTest, AChangedByteInTheMp4NamesItsOffset) {

@@ -7,10 +7,16 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "catalog/catalog.hpp"
 #include "catalog/copy.hpp"
+#include "common/time.hpp"
+#include "keys/key_service.hpp"
 #include "migrate/migrate.hpp"
 #include "scratch_schema.hpp"
+#include "service/audit_log.hpp"
+#include "service/audit_signer.hpp"
 #include "storage/encrypted_store.hpp"
 #include "storage/layout.hpp"
 #include "storage/object_store.hpp"
@@ -371,13 +377,54 @@ TEST(MigrateCli, EncryptInPlaceThenRotateTheMasterKey) {
     EXPECT_EQ(bytes_of(**raw, key_of("cmp-e", "rec-" + std::to_string(r))).find("moof"), std::string::npos);
   }
 
+  // The servers' catalog and audit signer: the rotation lands in their audit
+  // chain, which still verifies once their next checkpoint covers it.
+  const auto catalog_url = "sqlite://" + (dir.path() / "catalog.db").string();
+  auto catalog = open_migrated(catalog_url);
+  auto clock = std::make_shared<SystemClock>();
+  auto signing = keys::KeyService::open({dir.path() / "signing.key", dir.path() / "trusted-keys", ""});
+  ASSERT_TRUE(signing) << signing.error().message;
+  auto signer =
+      service::AuditSigner::create(*catalog, **signing, 1000, "replica-1", dir.path() / "audit-witness.json", clock);
+  ASSERT_TRUE(signer) << signer.error().message;
+  service::AuditLog server_log(*catalog, clock);
+  server_log.record_as("system", "user.create", "admin");
+  ASSERT_TRUE((*signer)->sign_head(audit::kCheckpointEvery));
+
   const auto key_ba = write_keys("ba.key", b + a);
-  auto rotate = migrate::parse_args(
+  const auto a_id = storage::load_master_keys({}, a).value()->current_key_id();
+  const auto b_id = storage::load_master_keys({}, b).value()->current_key_id();
+  auto no_catalog = migrate::parse_args(
       {"deskaudit-migrate", "--rotate-master-key", "--store", store_url, "--encryption-key-file", key_ba});
+  ASSERT_FALSE(no_catalog);
+  EXPECT_NE(no_catalog.error().message.find("--catalog"), std::string::npos) << no_catalog.error().message;
+  auto rotate = migrate::parse_args({"deskaudit-migrate", "--rotate-master-key", "--store", store_url,
+                                     "--encryption-key-file", key_ba, "--catalog", catalog_url});
   ASSERT_TRUE(rotate) << rotate.error().message;
   auto rotated = migrate::run_encryption_maintenance(*rotate, "");
   ASSERT_TRUE(rotated) << rotated.error().message;
   EXPECT_NE(rotated->find("3 data keys rewrapped"), std::string::npos) << *rotated;
+  auto entries = catalog->audit_after(0, 100);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 2u);
+  const auto& entry = entries->back();
+  EXPECT_EQ(entry.actor, "deskaudit-migrate");
+  EXPECT_EQ(entry.action, "encryption.master_key_rotate");
+  EXPECT_EQ(entry.target, b_id);
+  const auto details = nlohmann::json::parse(entry.details_json);
+  EXPECT_EQ(details["old_key_ids"], nlohmann::json::array({a_id}));
+  EXPECT_EQ(details["new_key_id"], b_id);
+  EXPECT_EQ(details["rewrapped"], 3);
+  auto before = (*signer)->verify();
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_TRUE(before->ok) << before->reason;
+  EXPECT_EQ(before->unsigned_entries, 1);
+  ASSERT_TRUE((*signer)->sign_head(audit::kCheckpointEvery));
+  auto after = (*signer)->verify();
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_TRUE(after->ok) << after->reason;
+  EXPECT_EQ(after->signed_through, entry.seq);
+  EXPECT_EQ(after->unsigned_entries, 0);
   // Afterwards the new key alone reads everything, given through the environment.
   auto encrypted = storage::EncryptedObjectStore::open(storage::make_object_store(store_url).value(),
                                                        storage::load_master_keys({}, b).value(), {});

@@ -15,6 +15,7 @@
 #include "recordings_fixture.hpp"
 #include "server_process.hpp"
 #include "service/agent_service.hpp"
+#include "service/event_service.hpp"
 
 namespace deskaudit::service::test {
 namespace {
@@ -52,17 +53,20 @@ class EvidenceTest : public RecordingsTest {
   Recording start(const Caller& who) { return agents.start_recording(who, {"alice", kT0}).value(); }
 
   // The upload of sample segment `seq`, signed by `key` (nullptr: unsigned).
-  ReceivedSegment upload(const Recording& rec, std::int64_t seq, const keys::KeyService* key) {
+  ReceivedSegment upload(const Recording& rec, std::int64_t seq, const keys::KeyService* key,
+                         std::optional<std::string> events_sha256 = std::nullopt) {
     const auto& bytes = sample_segments().at(static_cast<std::size_t>(seq));
     const auto file = dir.path() / ("up-" + random_id(""));
     EXPECT_TRUE(write_file_atomic(file, bytes, 0600));
     const auto sha = sha256_hex(bytes);
-    ReceivedSegment in{seq, sha, sha, bytes.size(), file, storage::segment_key(rec.computer_id, rec.id, seq, sha).value(), std::nullopt};
+    ReceivedSegment in{seq,          sha,  sha,
+                       bytes.size(), file, storage::segment_key(rec.computer_id, rec.id, seq, sha).value(),
+                       events_sha256};
     if (key != nullptr) {
       auto index = media::index_segment(std::as_bytes(std::span(bytes.data(), bytes.size())));
       const auto t = evidence::media_times(*index);
-      const auto sig = key->sign(evidence::signed_bytes({rec.id, rec.computer_id, seq, sha, bytes.size(), t.first_ms,
-                                                         t.last_ms, "-"}));
+      const auto sig = key->sign(evidence::signed_bytes(
+          {rec.id, rec.computer_id, seq, sha, bytes.size(), t.first_ms, t.last_ms, events_sha256.value_or("-")}));
       in.signature = evidence::signature_header({sig.key_id, sig.signature});
     }
     return in;
@@ -76,6 +80,7 @@ class EvidenceTest : public RecordingsTest {
   std::unique_ptr<keys::KeyService> agent_key, other_key;
   AgentService agents{catalog, store, audit, clock, AgentSettings{}};
   EvidenceService evidence_svc{catalog, store, audit, clock, *server_key, recordings, media};
+  EventService events{catalog, store, audit, clock, recordings};
   Caller agent, other, legacy;
 };
 
@@ -231,6 +236,54 @@ TEST_F(EvidenceTest, TheExportIsScopedAuditedAndVerifiesOffline) {
     return true;
   }));
   EXPECT_EQ(read_file(dir.path() / "pkg" / "recording.mp4", 64u << 20).value(), mp4);
+}
+
+TEST_F(EvidenceTest, TheExportCarriesEachStoredEventsDocumentAndVerifyChecksIt) {
+  auto rec = start(agent);
+  const auto body =
+      nlohmann::json{{"format", "deskaudit-events/1"},
+                     {"recording_id", rec.id},
+                     {"seq", 1},
+                     {"events", {{{"t_ms", 10}, {"type", "app.start"}, {"process", "xterm"}, {"pid", 7}}}}}
+          .dump();
+  ASSERT_TRUE(events.accept_document(agent, rec, {1, sha256_hex(body), body}));
+  for (int i = 0; i < 3; ++i) {
+    auto up = upload(rec, i, agent_key.get(), i == 1 ? std::optional(sha256_hex(body)) : std::nullopt);
+    auto accepted = agents.accept_segment(agent, rec, up);
+    ASSERT_TRUE(accepted) << accepted.error().message;
+  }
+  rec = agents.finish_recording(agent, rec.id, {kT0 + 18'000, RecordingStatus::complete}).value();
+  auto file = evidence_svc.export_package(admin, rec.id);
+  ASSERT_TRUE(file) << file.error().message;
+  std::string tar;
+  ASSERT_TRUE(file->read(0, file->size_bytes, [&](std::span<const std::byte> b) {
+    tar.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return true;
+  }));
+  ASSERT_TRUE(write_file_atomic(dir.path() / "p.tar", tar, 0600));
+  auto names = evidence::untar(dir.path() / "p.tar", dir.path() / "pkg");
+  ASSERT_TRUE(names) << names.error().message;
+  EXPECT_EQ(*names, (std::vector<std::string>{"recording.mp4", "segments/000000.m4s", "segments/000001.m4s",
+                                              "segments/000002.m4s", "events/000001.json", "manifest.json",
+                                              "manifest.sig", "keys.json"}));
+  EXPECT_EQ(read_file(dir.path() / "pkg" / "events/000001.json", 1u << 20).value(), body);
+  EXPECT_EQ(audit_entries("recording.export").at(0).details_json.find("\"event_documents\":1") != std::string::npos,
+            true);
+  ASSERT_TRUE(write_file_atomic(dir.path() / "pinned", server_key->trusted().to_text(), 0644));
+  auto report = evidence::verify_package({dir.path() / "pkg", dir.path() / "pinned"});
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->ok) << evidence::to_json(*report).dump();
+  EXPECT_EQ(report->event_documents, 1);
+  // A changed events document is named.
+  auto edited = body;
+  edited.replace(edited.find("xterm"), 5, "xkill");
+  ASSERT_TRUE(write_file_atomic(dir.path() / "pkg" / "events/000001.json", edited, 0644));
+  report = evidence::verify_package({dir.path() / "pkg", dir.path() / "pinned"});
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->ok);
+  ASSERT_EQ(report->failures.size(), 1u) << evidence::to_json(*report).dump();
+  EXPECT_EQ(report->failures[0].code, "events_hash_mismatch");
+  EXPECT_EQ(report->failures[0].file, "events/000001.json");
 }
 
 }  // namespace
