@@ -4,6 +4,7 @@
 #include <climits>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -713,8 +714,8 @@ Result<CommitInfo> RecorderImpl::do_commit(const CommitRequest& request) {
   info.origin_at = started_ ? time_of(origin) : t;
   auto dir = request.open_output(info.origin_at);
   if (!dir) return std::unexpected(dir.error());
-  struct stat st {};
-  if (::stat(dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(*dir, ec)) {
     return fail(Errc::invalid_argument, "output directory " + dir->string() + " does not exist", "output_dir");
   }
   if (auto r = segments_.commit_to_files(*dir, request.first_seq, origin); !r) return std::unexpected(r.error());
