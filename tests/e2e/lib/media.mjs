@@ -1,4 +1,4 @@
-// Real media for the tests: an Xvfb desktop, screen capture with ffmpeg
+// Real media for the tests: an Xvfb desktop, a PulseAudio server, screen capture with ffmpeg
 // (x11grab -> H.264 -> fragmented MP4), splitting one fMP4 file into segment
 // files the way the agent writes them (each = init + whole fragments,
 // timestamps continuing), and ffprobe checks.
@@ -26,6 +26,34 @@ export async function startXvfb({ width = 1280, height = 720, logFile } = {}) {
     return { display: `:${n}`, width, height, proc, stop: () => proc.stop() };
   }
   throw new Error('no free X display number for Xvfb');
+}
+
+/**
+ * A PulseAudio server of the test's own, as the desktop's sound server: a
+ * null sink (`sink`, 48 kHz stereo) and a native socket in a temp dir; no
+ * user config, no autospawn. Resolves once `pactl info` answers on it.
+ */
+export async function startPulse({ dir, sink = 'e2esink', logFile } = {}) {
+  for (const sub of ['home', 'run']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
+  const socket = path.join(dir, 'native');
+  const proc = start('pulseaudio', [
+    '--daemonize=no', '-n', '--exit-idle-time=-1', '--disable-shm=yes', '--log-target=stderr', '--log-level=error',
+    '-L', `module-null-sink sink_name=${sink} rate=48000 channels=2`,
+    '-L', `module-native-protocol-unix auth-anonymous=1 socket=${socket}`,
+    '-L', 'module-always-sink',
+  ], {
+    logFile,
+    env: { HOME: path.join(dir, 'home'), XDG_RUNTIME_DIR: path.join(dir, 'run'), XDG_CONFIG_HOME: path.join(dir, 'home') },
+  });
+  let exited = false;
+  proc.exitPromise.then(() => (exited = true));
+  const server = `unix:${socket}`;
+  await waitFor(`pulseaudio on ${server}`, async () => {
+    if (exited) throw Object.assign(new Error(`pulseaudio exited; see ${logFile}`), { fatal: true });
+    await run('pactl', ['-s', server, 'info'], { timeoutMs: 5000 });
+    return true;
+  }, { timeoutMs: 20_000, intervalMs: 100 });
+  return { server, sink, proc, stop: () => proc.stop() };
 }
 
 const FMP4_FLAGS = 'frag_keyframe+empty_moov+default_base_moof';
