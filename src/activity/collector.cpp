@@ -424,6 +424,13 @@ void Collector::run() {
         next_idle = std::max(idle.next_check(last), now + std::chrono::milliseconds(10));
       }
     }
+    if (im.conn) {
+      // Round trips above (and in handle) read the socket while waiting for
+      // their replies, so events can already sit in xcb's queue, where poll()
+      // on the socket cannot see them: handle those before sleeping.
+      while (XcbEventPtr ev{xcb_poll_for_queued_event(im.conn.get())}) im.handle(ev.get(), now);
+      xcb_flush(im.conn.get());
+    }
     const auto wake = procs ? std::min(next_scan, next_idle) : next_idle;
     const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count();
     const int timeout_ms = wake == SteadyTime::max() ? -1 : static_cast<int>(std::clamp<std::int64_t>(wait_ms, 0, 3'600'000));
