@@ -170,24 +170,40 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
   std::map<std::string, std::int64_t> mark;  // test marks: wall ms
   // A program started and closed: app.start, its window, app.exit.
   mark["program_start"] = wall_ms();
+  bool notes_seen = false;
+  std::int64_t notes_x_pid = 0;
   {
     Child program({"xterm", "-title", "notes", "-geometry", "60x10+500+300", "-e", "sleep", "3600"}, dir_ / "program.log",
                 env);
     ASSERT_TRUE(wait_until(
         [&] { return !shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' 2>/dev/null").empty(); },
         20s));
-    // The user switches to it (openbox's focus-stealing prevention may keep
-    // a window mapped without input in the background, and under load it
-    // has been seen to ignore activation requests for 20 s): until it is
-    // active, asked through the window manager and, should it refuse, by
-    // giving the window the input focus, which openbox follows too.
-    ASSERT_TRUE(wait_until(
+    // The user switches to it: asked through the window manager and by giving
+    // the window the input focus, until a window event names it. Under load
+    // openbox has been seen to keep such a window inactive for 20 s
+    // (_NET_ACTIVE_WINDOW never pointed at it), and then there is nothing for
+    // the agent to report; a window manager that did make it active while no
+    // event named it is a failure of the agent.
+    const std::string d = "DISPLAY=" + xvfb_->display() + " ";
+    const auto notes_id = std::stoull(shell(d + "xdotool search --name '^notes$' 2>/dev/null | head -1"));
+    notes_x_pid = std::stoll(shell(d + "xdotool getwindowpid " + std::to_string(notes_id) + " 2>/dev/null"));
+    bool wm_made_it_active = false;
+    notes_seen = wait_until(
         [&] {
-          shell("DISPLAY=" + xvfb_->display() + " xdotool search --name '^notes$' windowactivate windowfocus 2>&1");
+          shell(d + "xdotool windowactivate " + std::to_string(notes_id) + " windowfocus " + std::to_string(notes_id) +
+                " 2>&1");
+          const auto active = shell("xprop -display " + xvfb_->display() + " -root _NET_ACTIVE_WINDOW 2>/dev/null");
+          if (const auto hex = active.find("0x"); hex != std::string::npos &&
+                                                  std::stoull(active.substr(hex), nullptr, 16) == notes_id)
+            wm_made_it_active = true;
           std::lock_guard lock(mu_);
           return std::ranges::find(titles_, "notes") != titles_.end();
         },
-        20s, 500ms));
+        20s, 500ms);
+    if (!notes_seen) {
+      ASSERT_FALSE(wm_made_it_active) << "the window manager made the notes window active, but no window event named it";
+      std::cerr << "note: openbox never made the notes window active in 20 s; its window event is not checked\n";
+    }
     std::this_thread::sleep_for(activity::kAppMinLifetime + 1s);  // lives past the least lifetime reported
     mark["program_exit"] = wall_ms();
     ASSERT_TRUE(program.stop(SIGTERM, 10s));
@@ -289,7 +305,7 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     break;
   }
   expect_near("window checkpoint-b", window("checkpoint-b"), mark["checkpoint-b"]);
-  expect_near("window notes", window("notes"), mark["program_start"]);
+  if (notes_seen) expect_near("window notes", window("notes"), mark["program_start"]);
   // Window events carry the class, the pid and its process name.
   for (const auto& s : all) {
     if (s.e["type"] == "window" && s.e.value("title", "") == "shell") {
@@ -311,7 +327,7 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     return [=](const json& e) { return e["type"] == type && e.value("pid", std::int64_t{0}) == pid; };
   };
   const auto video_pid = pid_of_window("video");
-  const auto notes_pid = pid_of_window("notes");
+  const auto notes_pid = notes_seen ? pid_of_window("notes") : notes_x_pid;
   ASSERT_GT(video_pid, 0);
   ASSERT_GT(notes_pid, 0);
   expect_near("app.start ffplay", app("app.start", video_pid), mark["video"]);
