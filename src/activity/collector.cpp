@@ -167,7 +167,9 @@ struct Collector::Impl {
     }
     if (w == active) return;
     const std::uint32_t none = XCB_EVENT_MASK_NO_EVENT;
-    const std::uint32_t props = XCB_EVENT_MASK_PROPERTY_CHANGE;
+    // Structure too: once the window is destroyed its id may be handed to
+    // another client's new window, which must not pass for the old one.
+    const std::uint32_t props = XCB_EVENT_MASK_PROPERTY_CHANGE | XCB_EVENT_MASK_STRUCTURE_NOTIFY;
     // Our own event mask on the window we leave; an error for a window
     // already gone arrives as an event and is ignored.
     if (active != 0) xcb_change_window_attributes(conn.get(), active, XCB_CW_EVENT_MASK, &none);
@@ -238,6 +240,14 @@ struct Collector::Impl {
         follow_active(now);
       } else if (p->window == active && active != 0 && (p->atom == net_wm_name || p->atom == XCB_ATOM_WM_NAME)) {
         title_changed(now);
+      }
+    } else if (type == XCB_DESTROY_NOTIFY) {
+      const auto* d = reinterpret_cast<const xcb_destroy_notify_event_t*>(ev);
+      if (d->window == active && active != 0) {
+        // Gone: the next _NET_ACTIVE_WINDOW names a new window even if the
+        // server reuses this id for it.
+        active = 0;
+        active_title.clear();
       }
     } else if (have_screensaver && type == screensaver_event + XCB_SCREENSAVER_NOTIFY) {
       const auto* s = reinterpret_cast<const xcb_screensaver_notify_event_t*>(ev);
