@@ -116,15 +116,22 @@ def load_of(d):
 def events_figures(d, seconds):
     """The activity events' cost from deskaudit-record's last line and documents."""
     log = open(os.path.join(d, "recorder.log")).read()
-    m = re.search(r"events_cpu_s=([0-9.]+) events_bytes=(\d+) events_count=(\d+)", log)
+    m = re.search(r"events_cpu_s=([0-9.]+) events_bytes=(\d+) events_count=(\d+)(?: events_bytes_v1=(\d+))?", log)
     if not m:
         return None
     cpu_s, size, count = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    size_v1 = int(m.group(4)) if m.group(4) else None
+    # Version 2 documents hold [dt, code, ...] arrays (docs/api.md).
+    codes = {"w": "window", "s": "app.start", "x": "app.exit", "i": "idle", "a": "active", "l": "lock",
+             "u": "unlock", "c": "session.connect", "d": "session.disconnect", "p": "recording.pause",
+             "r": "recording.resume", "z": "resolution", "t": "trigger"}
     types = {}
     for f in glob.glob(os.path.join(d, "segments", "seg-*.events.json")):
         for e in json.load(open(f))["events"]:
-            types[e["type"]] = types.get(e["type"], 0) + 1
-    return {"cpu_pct": 100 * cpu_s / seconds, "kb_h": size / 1e3 / seconds * 3600, "count": count, "types": types}
+            t = codes.get(e[1], e[1]) if isinstance(e, list) else e["type"]
+            types[t] = types.get(t, 0) + 1
+    return {"cpu_pct": 100 * cpu_s / seconds, "kb_h": size / 1e3 / seconds * 3600, "count": count, "types": types,
+            "kb_h_v1": size_v1 / 1e3 / seconds * 3600 if size_v1 is not None else None}
 
 
 def analyse_session(kind):
@@ -407,7 +414,9 @@ for k in ("agent", "office"):
     if ev:
         kinds = ", ".join(f"{t} {n}" for t, n in sorted(ev["types"].items()))
         print(f"{k}: activity events {ev['count']} ({kinds}): CPU {ev['cpu_pct']:.4f}% of one core (target < 0.1), "
-              f"{ev['kb_h']:.2f} KB/hour of documents (target < 50), load average {results[k]['load']}")
+              f"{ev['kb_h']:.2f} KB/hour of documents as uploaded (target < 50)"
+              + (f"; the same events as version 1 documents {ev['kb_h_v1']:.2f} KB/hour" if ev.get("kb_h_v1") is not None else "")
+              + f", load average {results[k]['load']}")
 if idle:
     print(f"idle desktop (xclock ticking), agent, {idle['window_s']:.0f} s: CPU {idle['cpu_pct']:.3f}% of one core, "
           f"{idle['mb_h']:.3f} MB/hour (after the first picture), {idle['frames']} frames, {idle['bytes']} bytes, "

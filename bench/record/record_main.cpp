@@ -47,6 +47,8 @@ extern "C" {
 #include <sys/resource.h>
 
 #include "activity/collector.hpp"
+#include "activity/document.hpp"
+#include "events/events.hpp"
 #endif
 
 #include "capture/scripted_capture.hpp"
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
   // Activity events as the agent collects them (display sessions only): a
   // document per segment beside it; their cost is printed at the end.
   std::unique_ptr<activity::Collector> collector;
-  std::atomic<long long> events_bytes{0}, events_count{0};
+  std::atomic<long long> events_bytes{0}, events_count{0}, events_bytes_v1{0};
   {
     activity::CollectorOptions co;
     co.display = o.display;
@@ -234,7 +236,15 @@ int main(int argc, char** argv) {
       char name[40];
       std::snprintf(name, sizeof name, "seg-%06lld.events.json", static_cast<long long>(s.seq));
       if (auto st = write_file_atomic(o.output_dir / name, doc.json); !st) std::cerr << st.error().message << "\n";
-      events_bytes += static_cast<long long>(doc.json.size());
+      // Counted as uploaded: with a server id of the length the server mints
+      // ("rec-" + 20), and the same events in version 1 of the document.
+      const std::string id = "rec-" + std::string(20, 'a');
+      if (auto up = activity::with_recording_id(doc.json, id)) {
+        events_bytes += static_cast<long long>(up->size());
+        if (auto parsed = events::parse_document(*up, id, s.seq)) {
+          events_bytes_v1 += static_cast<long long>(events::to_json(*parsed).dump().size());
+        }
+      }
       events_count += static_cast<long long>(doc.events);
     };
   }
@@ -295,8 +305,9 @@ int main(int argc, char** argv) {
   std::printf("elapsed_ms=%lld\n", static_cast<long long>((*rec)->elapsed_ms()));
 #ifndef _WIN32
   collector->stop();
-  std::printf("events_cpu_s=%.4f events_bytes=%lld events_count=%lld\n",
-              static_cast<double>(collector->cpu_time().count()) / 1e9, events_bytes.load(), events_count.load());
+  std::printf("events_cpu_s=%.4f events_bytes=%lld events_count=%lld events_bytes_v1=%lld\n",
+              static_cast<double>(collector->cpu_time().count()) / 1e9, events_bytes.load(), events_count.load(),
+              events_bytes_v1.load());
 #endif
   return 0;
 }

@@ -79,12 +79,14 @@ Document build_document(std::int64_t seq, std::vector<TimedEvent> list) {
   std::ranges::stable_sort(list, {}, &TimedEvent::t_ms);
   events::Document doc{{}, seq, {}};
   // The fixed part plus room for the recording id (rec- ids are short; 256
-  // is generous), then each event and its comma.
-  std::size_t bytes = events::to_json(doc).dump().size() + 256;
+  // is generous), then each event and its comma, counted in its full form
+  // (an app.exit that refers to its start is shorter).
+  std::size_t bytes = events::to_json_v2(doc).dump().size() + 256;
   Document out;
   for (const auto& te : list) {
     auto w = wire_event(te.event, te.t_ms);
-    const std::size_t size = events::to_json(w).dump().size() + 1;
+    const std::int64_t prev = doc.events.empty() ? 0 : doc.events.back().t_ms;
+    const std::size_t size = events::to_json_v2(w, prev).dump().size() + 1;
     if (doc.events.size() >= events::kMaxEventsPerDocument || bytes + size > events::kMaxDocumentBytes) {
       ++out.dropped;
       continue;
@@ -93,13 +95,15 @@ Document build_document(std::int64_t seq, std::vector<TimedEvent> list) {
     doc.events.push_back(std::move(w));
   }
   out.events = doc.events.size();
-  out.json = events::to_json(doc).dump();
+  out.json = events::to_json_v2(doc).dump();
   return out;
 }
 
 Result<std::string> with_recording_id(std::string_view document, const std::string& recording_id) {
   auto doc = nlohmann::json::parse(document, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != events::kDocumentFormat ||
+  const auto format = doc.is_object() ? doc.value("format", "") : std::string();
+  if (doc.is_discarded() || !doc.is_object() ||
+      (format != events::kDocumentFormatV2 && format != events::kDocumentFormatV1) ||
       !doc.contains("seq") || !doc.contains("events")) {
     return fail(Errc::unprocessable, "not an events document");
   }

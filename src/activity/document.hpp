@@ -2,7 +2,7 @@
 // The agent's side of activity events: an event as collected (on the steady
 // clock, a type enum), and the per-segment events document it writes, in the
 // form and within the limits of the one definition, events/events.hpp
-// (events::to_json; the server checks uploads with events::parse_document).
+// (events::to_json_v2; the server checks uploads with events::parse_document).
 // Privacy: an event names windows, applications and processes; it never holds
 // keystrokes, clipboard contents or command lines (they can hold secrets).
 // Pure values and functions; thread-safe.
@@ -67,7 +67,8 @@ struct TimedEvent {
   Event event;
 };
 
-// The document of one segment as events::to_json writes it, with an empty
+// The document of one segment as events::to_json_v2 writes it (format
+// "deskaudit-events/2"), with an empty
 // recording_id (the spool form: with_recording_id() sets it once the server
 // named the recording). Events sorted by t_ms (stable), at most
 // events::kMaxEventsPerDocument and events::kMaxDocumentBytes: beyond that
@@ -81,7 +82,8 @@ struct Document {
 Document build_document(std::int64_t seq, std::vector<TimedEvent> events);
 
 // The spool document with "recording_id" set, the bytes that are uploaded
-// and hashed. Unprocessable when `document` is not one build_document() wrote.
+// and hashed. Unprocessable when `document` is not one build_document() wrote
+// (either version: a spool written by an older agent holds version 1).
 Result<std::string> with_recording_id(std::string_view document, const std::string& recording_id);
 
 }  // namespace deskaudit::activity

@@ -21,8 +21,14 @@
 
 namespace deskaudit::events {
 
-// The document's "format" value.
-inline constexpr std::string_view kDocumentFormat = "deskaudit-events/1";
+// The documents' "format" values. Version 1 spells every event as an object
+// with named fields; version 2 (what agents write since) is the same
+// information packed: each event an array [dt, code, fields...] with its time
+// as a delta, one-letter type codes, and an app.exit that can refer to its
+// app.start in the same document (docs/api.md, "The events document").
+// The server accepts both; what it stores and hashes is the bytes uploaded.
+inline constexpr std::string_view kDocumentFormatV1 = "deskaudit-events/1";
+inline constexpr std::string_view kDocumentFormatV2 = "deskaudit-events/2";
 // Limits of one document (one segment's events).
 inline constexpr std::size_t kMaxDocumentBytes = 1u << 20;
 inline constexpr std::size_t kMaxEventsPerDocument = 20'000;
@@ -59,9 +65,10 @@ struct Document {
   std::vector<Event> events;  // t_ms non-decreasing
 };
 
-// Parses and checks a document as uploaded for (recording_id, seq):
-// unprocessable naming the first bad field as a JSON path ("events[17].t_ms",
-// "format", "seq"), too_large over kMaxDocumentBytes. Checks: the format,
+// Parses and checks a document as uploaded for (recording_id, seq), of
+// either version: unprocessable naming the first bad field as a JSON path
+// ("events[17].t_ms", "events[4][2]", "format", "seq"), too_large over
+// kMaxDocumentBytes. Checks: the format,
 // recording_id and seq equal to the upload's, at most kMaxEventsPerDocument
 // events, each an object with an integer t_ms in 0..kMaxTimeMs not below the
 // previous event's, a known type, only the fields of its type (unknown
@@ -69,8 +76,17 @@ struct Document {
 // within their limits, pid 1..kMaxPid, width and height 1..kMaxScreenSide.
 Result<Document> parse_document(std::string_view bytes, std::string_view recording_id, std::int64_t seq);
 
-// The document as JSON (what parse_document accepts).
+// The document as JSON in version 1 (what parse_document accepts).
 nlohmann::json to_json(const Document& document);
+// The document as JSON in version 2 (what parse_document accepts and reads
+// back equal): events must be as parse_document returns them (t_ms
+// non-decreasing within 0..kMaxTimeMs).
+nlohmann::json to_json_v2(const Document& document);
+// One event of a version 2 document: `prev_t_ms` the previous event's t_ms
+// (0 for the first); `exit_refers` writes an app.exit as [dt, "x", pid], which
+// stands for the process of the latest earlier app.start of that pid in the
+// document (the caller checks that it is the same; the event needs a pid).
+nlohmann::json to_json_v2(const Event& event, std::int64_t prev_t_ms, bool exit_refers = false);
 // One event's fields as JSON: t_ms, type and the fields it has.
 nlohmann::json to_json(const Event& event);
 

@@ -1,6 +1,8 @@
 // Fuzz target: the events document an agent uploads beside a segment
 // (PUT /api/v1/agent/recordings/{id}/segments/{seq}/events), from the raw
-// bytes through events::parse_document, the check the server applies.
+// bytes through events::parse_document, the check the server applies, for
+// both versions of the document (deskaudit-events/1 and /2; seeds of each in
+// corpus/events_doc).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -56,11 +58,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!e.pid || (*e.pid >= 1 && *e.pid <= 4'194'304));
     FUZZ_CHECK(!e.width || (*e.width >= 1 && *e.width <= 32'768));
     FUZZ_CHECK(!e.height || (*e.height >= 1 && *e.height <= 32'768));
-    FUZZ_CHECK(!e.title || e.type == "window");
+    FUZZ_CHECK(!e.title || e.type == "window" || e.type == "trigger");
   }
-  // What the server stores and serves reads back to the same document.
+  // What the server stores and serves reads back to the same document, in
+  // either version of the format (an accepted version 2 document is also the
+  // same events as version 1, and the other way round).
   const auto again = events::parse_document(events::to_json(*doc).dump(), "rec-fuzz", 3);
   FUZZ_CHECK(again && again->events == doc->events);
+  const auto again_v2 = events::parse_document(events::to_json_v2(*doc).dump(), "rec-fuzz", 3);
+  FUZZ_CHECK(again_v2 && again_v2->events == doc->events);
   // Stored for another recording or segment, it is refused.
   FUZZ_CHECK(!events::parse_document(bytes, "rec-other", 3));
   FUZZ_CHECK(!events::parse_document(bytes, "rec-fuzz", 4));

@@ -59,16 +59,17 @@ TEST(EventDocument, SortedTypedAndCutToTheContractLimits) {
   res.height = 720;
   const auto doc = build_document(3, {{5000, w}, {1200, idle}, {5000, res}});
   const auto j = nlohmann::json::parse(doc.json);
-  EXPECT_EQ(j["format"], "deskaudit-events/1");
+  EXPECT_EQ(j["format"], "deskaudit-events/2");
   EXPECT_EQ(j["seq"], 3);
   EXPECT_EQ(j["recording_id"], "");  // set at upload (with_recording_id)
   ASSERT_EQ(j["events"].size(), 3u);
-  EXPECT_EQ(j["events"][0], (nlohmann::json{{"t_ms", 1200}, {"type", "idle"}}));
-  EXPECT_EQ(j["events"][1]["type"], "window");  // equal times keep their order
-  EXPECT_EQ(j["events"][1]["title"].get<std::string>().size(), events::kMaxTitleBytes);
-  EXPECT_EQ(j["events"][1]["app"], "XTerm");
-  EXPECT_EQ(j["events"][1]["pid"], 4242);
-  EXPECT_EQ(j["events"][2], (nlohmann::json{{"t_ms", 5000}, {"type", "resolution"}, {"width", 1280}, {"height", 720}}));
+  EXPECT_EQ(j["events"][0], (nlohmann::json::array({1200, "i"})));
+  EXPECT_EQ(j["events"][1][1], "w");  // equal times keep their order
+  EXPECT_EQ(j["events"][1][0], 3800);  // times are deltas
+  EXPECT_EQ(j["events"][1][2].get<std::string>().size(), events::kMaxTitleBytes);
+  EXPECT_EQ(j["events"][1][3], "XTerm");
+  EXPECT_EQ(j["events"][1][5], 4242);
+  EXPECT_EQ(j["events"][2], (nlohmann::json::array({0, "z", 1280, 720})));
 
   // Types as the contract names them.
   EXPECT_EQ(to_string(EventType::app_start), "app.start");
@@ -84,7 +85,17 @@ TEST(EventDocument, SortedTypedAndCutToTheContractLimits) {
   // What the server checks uploads with accepts it.
   auto parsed = events::parse_document(*with_id, "rec-abc", 3);
   ASSERT_TRUE(parsed) << parsed.error().message;
-  EXPECT_EQ(parsed->events.size(), 3u);
+  ASSERT_EQ(parsed->events.size(), 3u);
+  EXPECT_EQ(parsed->events[1].t_ms, 5000);
+  EXPECT_EQ(parsed->events[1].pid, 4242);
+  EXPECT_EQ(parsed->events[2].width, 1280);
+  // A version 1 document an older agent left in the spool gets its id too.
+  const std::string v1 = events::to_json(events::Document{"", 3, parsed->events}).dump();
+  auto v1_with_id = with_recording_id(v1, "rec-abc");
+  ASSERT_TRUE(v1_with_id);
+  auto v1_parsed = events::parse_document(*v1_with_id, "rec-abc", 3);
+  ASSERT_TRUE(v1_parsed) << v1_parsed.error().message;
+  EXPECT_EQ(v1_parsed->events, parsed->events);
   // Every type's wire name is one the codec knows.
   for (int t = 0; t <= static_cast<int>(EventType::resolution); ++t)
     EXPECT_TRUE(events::is_event_type(to_string(static_cast<EventType>(t)))) << t;
