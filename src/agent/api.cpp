@@ -184,7 +184,9 @@ Status AgentApi::put_events(const std::string& recording_id, std::int64_t seq, c
   auto r = send(std::move(req), true);
   if (!r) return std::unexpected(r.error());
   if (r->status >= 200 && r->status <= 299) return {};
-  return std::unexpected(http_error(*r, "PUT events of segment " + std::to_string(seq)));
+  Error e = http_error(*r, "PUT events of segment " + std::to_string(seq));
+  e.field = client::api_error(*r).field;  // "format": a server older than the document's version
+  return std::unexpected(std::move(e));
 }
 
 Status AgentApi::finish(const std::string& recording_id, EpochMs end_time, std::string_view status) {

@@ -83,6 +83,7 @@ class AgentApi {
   // PUT .../segments/{seq}/events: the segment's activity events document
   // (events/event.hpp), before the segment. Success = the server holds these
   // bytes (also when it had them); Errc::conflict = other bytes.
+  // A refusal keeps the server's `field` (the other calls clear it).
   Status put_events(const std::string& recording_id, std::int64_t seq, const std::string& document,
                     const std::string& sha256_hex);
   Status finish(const std::string& recording_id, EpochMs end_time, std::string_view status);

@@ -8,6 +8,7 @@
 #include "agent/state.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "events/events.hpp"
 #include "evidence/segment_statement.hpp"
 #include "media/fmp4.hpp"
 
@@ -176,12 +177,11 @@ std::string Uploader::segment_signature(const std::string& recording_id, const S
   return evidence::signature_header({sig.key_id, sig.signature});
 }
 
-Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
-                                            const fs::path& path) {
+Result<std::string> Uploader::events_body(const fs::path& path, const std::string& recording_id) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::string();  // no events in this segment
   auto text = read_file(path, events::kMaxDocumentBytes + 4096);
-  if (!text) return std::unexpected(text.error());
+  if (!text) return fail(Errc::corrupt, text.error().message);
   // The spool's document does not know the server's id (the recording may
   // be created long after; its recording_id is empty): it is set once, on
   // disk, so every retry sends the same bytes.
@@ -193,14 +193,37 @@ Result<std::string> Uploader::upload_events(AgentApi& api, const std::string& re
   const auto* id = doc.contains("recording_id") ? doc["recording_id"].get_ptr<const std::string*>() : nullptr;
   if (id == nullptr || *id != recording_id) {
     auto with_id = activity::with_recording_id(*text, recording_id);
-    if (!with_id) return std::unexpected(with_context(with_id.error(), path.string()));
+    if (!with_id) return fail(Errc::corrupt, path.string() + ": " + with_id.error().message);
     if (auto st = write_file_atomic(path, *with_id); !st) return std::unexpected(st.error());
     *text = std::move(*with_id);
   }
-  const std::string sha = sha256_hex(*text);
-  if (auto st = api.put_events(recording_id, seq, *text, sha); !st) return std::unexpected(st.error());
-  return sha;
+  return std::move(*text);
 }
+
+namespace {
+
+constexpr std::string_view kUnreadableSuffix = ".unreadable";
+
+// Whether an earlier pass kept an unreadable events document in `dir`.
+bool has_unreadable_events(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().ends_with(kUnreadableSuffix)) return true;
+  }
+  return false;
+}
+
+SetAsideReason kept_files_reason(const std::string& recording_id, bool unreadable) {
+  return SetAsideReason{unreadable ? 0 : 409,
+                        unreadable ? "an activity events document of " + recording_id +
+                                         " could not be read; its segment was uploaded without it (kept as "
+                                         ".unreadable)"
+                                   : "the server holds other bytes for a segment of " + recording_id +
+                                         " (ours kept as .conflict)",
+                        SystemClock().now_ms()};
+}
+
+}  // namespace
 
 bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& out) {
   auto meta = spool_.load(dir);
@@ -219,15 +242,15 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     has_conflict |= s.kind == SegmentFile::Kind::conflict;
     has_part |= s.kind == SegmentFile::Kind::part;
   }
+  bool has_unreadable = has_unreadable_events(dir);
   if (meta->set_aside) return set_aside_if_finished(dir, out);
   if (meta->finish_confirmed) {
-    // Finished on the server with .conflict files kept (also by an earlier
-    // agent version, which left them in the queue).
+    // Finished on the server with .conflict or .unreadable files kept (also
+    // by an earlier agent version, which left them in the queue).
     if (auto st = spool_.update(dir,
-                                [](RecordingMeta& m) {
-                                  m.set_aside = SetAsideReason{
-                                      409, "the server holds other bytes for a segment (ours kept as .conflict)",
-                                      SystemClock().now_ms()};
+                                [&](RecordingMeta& m) {
+                                  m.set_aside = kept_files_reason(meta->server_id.value_or(meta->local_id),
+                                                                  has_unreadable && !has_conflict);
                                 });
         !st) {
       report_error_(st.error());
@@ -270,19 +293,60 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     // The events document goes first: the segment names its hash, and the
     // server stores no segment whose document it does not hold.
     const fs::path events_path = dir / events_file_name(seg.seq);
-    auto events = upload_events(api, *meta->server_id, seg.seq, events_path);
+    auto body = events_body(events_path, *meta->server_id);
+    if (!body && body.error().code == Errc::corrupt) {
+      // Unreadable here, so unreadable on any retry: keep it for an operator,
+      // say so, and upload the video without it.
+      const fs::path kept = fs::path(events_path).concat(kUnreadableSuffix);
+      if (::rename(events_path.c_str(), kept.c_str()) != 0) {
+        report_error_(Error{Errc::io, errno_message("rename " + events_path.string(), errno), {}});
+        return false;
+      }
+      report_error_(with_context(body.error(), "the activity events of segment " + std::to_string(seg.seq) + " of " +
+                                                   *meta->server_id + " are unreadable: the segment is uploaded "
+                                                   "without them, the document is kept as " + kept.string() +
+                                                   " and the recording set aside once finished"));
+      has_unreadable = true;
+      body = std::string();
+    }
+    if (!body) {
+      // A local failure (writing the document back): no server answer to go
+      // by, so retried like a network error.
+      report_error_(body.error());
+      return false;
+    }
+    std::string events = body->empty() ? std::string() : sha256_hex(*body);
     Status st;
-    if (!events) {
-      st = std::unexpected(events.error());
-    } else {
-      st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, *events,
-                           segment_signature(*meta->server_id, seg, *sha, size, *events));
+    if (!events.empty()) {
+      st = api.put_events(*meta->server_id, seg.seq, *body, events);
+      if (!st && api.last_reply().http_status == 422 && st.error().field == "format") {
+        // A server older than the document's version (deskaudit-events/2):
+        // the same events as version 1, which it stores instead (nothing
+        // was stored, so nothing is replaced); kept on disk for retries.
+        auto doc = events::parse_document(*body, *meta->server_id, seg.seq);
+        if (doc) {
+          const std::string v1 = events::to_json(*doc).dump();
+          if (auto wst = write_file_atomic(events_path, v1); !wst) {
+            report_error_(wst.error());
+            return false;
+          }
+          *body = v1;
+          events = sha256_hex(*body);
+          spdlog::info("events of segment {} of {} sent as version 1: the server refused version 2", seg.seq,
+                       *meta->server_id);
+          st = api.put_events(*meta->server_id, seg.seq, *body, events);
+        }
+      }
+    }
+    if (st) {
+      st = api.put_segment(*meta->server_id, seg.seq, seg.path, size, *sha, events,
+                           segment_signature(*meta->server_id, seg, *sha, size, events));
     }
     if (!st && api.last_reply().http_status == 409) {
       // The server holds different bytes under this seq: keep ours for an
       // operator to compare, report it, and move on rather than loop.
       const fs::path kept = fs::path(seg.path).concat(".conflict");
-      if (!events || !events->empty()) {
+      if (!events.empty()) {
         const fs::path kept_events = fs::path(events_path).concat(".conflict");
         if (::rename(events_path.c_str(), kept_events.c_str()) != 0 && errno != ENOENT) {
           report_error_(Error{Errc::io, errno_message("rename " + events_path.string(), errno), {}});
@@ -304,7 +368,7 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
       report_error_(Error{Errc::io, errno_message("unlink " + seg.path.string(), errno), {}});
       return false;
     }
-    if (!events->empty() && ::unlink(events_path.c_str()) != 0 && errno != ENOENT) {
+    if (!events.empty() && ::unlink(events_path.c_str()) != 0 && errno != ENOENT) {
       report_error_(Error{Errc::io, errno_message("unlink " + events_path.string(), errno), {}});
     }
     if (auto fst = fsync_dir(dir); !fst) report_error_(fst.error());
@@ -340,15 +404,13 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
   }
   ++out.recordings_finished;
   spdlog::info("recording finished server_id={} status={}", *meta->server_id, finish_status_name(meta->status));
-  if (has_conflict) {
-    // Keep our bytes for an operator to compare with the server's.
+  if (has_conflict || has_unreadable) {
+    // Keep our bytes for an operator to compare with the server's, and an
+    // unreadable events document for a look at what damaged it.
     if (auto st = spool_.update(dir,
                                 [&](RecordingMeta& m) {
                                   m.finish_confirmed = true;
-                                  m.set_aside = SetAsideReason{409,
-                                                               "the server holds other bytes for a segment of " +
-                                                                   *meta->server_id + " (ours kept as .conflict)",
-                                                               SystemClock().now_ms()};
+                                  m.set_aside = kept_files_reason(*meta->server_id, has_unreadable && !has_conflict);
                                 });
         !st) {
       report_error_(st.error());

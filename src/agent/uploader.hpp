@@ -13,6 +13,11 @@
 // set aside with its files (Spool::set_aside) and the others go on. A 409 on
 // a segment (the server holds other bytes under that seq) keeps that file as
 // .conflict, uploads the rest, finishes the recording, then sets it aside.
+// An events document in the spool that cannot be read or is not one (disk
+// damage, an edit) is kept as .unreadable and reported; its segment (the
+// video) is uploaded without it, the rest goes on, and once finished the
+// recording is set aside with the kept document for an operator: the loss is
+// never silent and never blocks the recordings after it.
 //
 // Thread safety: start()/stop()/wake()/drain() may be called from any
 // thread; the upload itself runs on the uploader's own thread.
@@ -81,10 +86,11 @@ class Uploader {
   void run();
   // Returns false when blocked on a retryable error.
   bool upload_recording(AgentApi& api, const std::filesystem::path& dir, UploadPass& out);
-  // PUTs the segment's events document when it has one; returns its SHA-256
-  // (empty: none).
-  Result<std::string> upload_events(AgentApi& api, const std::string& recording_id, std::int64_t seq,
-                                    const std::filesystem::path& path);
+  // The bytes to upload of the segment's events document at `path`, its
+  // recording_id set to the server's (written back, so a retry sends the same
+  // bytes); empty when the segment has none. corrupt when the file cannot be
+  // read or is not an events document; io when it cannot be written back.
+  Result<std::string> events_body(const std::filesystem::path& path, const std::string& recording_id);
   // X-Deskaudit-Signature of the segment (docs/evidence.md), or empty
   // without a signing key or when the file does not parse (the server then
   // refuses it as unsigned or as not a fragmented MP4).

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "agent/api.hpp"
 #include "common/crypto.hpp"
 #include "activity/document.hpp"
+#include "events/events.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::agent;
@@ -65,6 +67,17 @@ class FakeServer {
                   log_.push_back("events " + req.matches[1].str() + "/" + req.matches[2].str() + " " +
                                  req.get_header_value("X-Content-SHA256"));
                   event_bodies_.push_back(req.body);
+                  if (events_v1_only_ && req.body.find("deskaudit-events/1") == std::string::npos) {
+                    // A server from before document version 2.
+                    res.status = 422;
+                    res.set_content(nlohmann::json{{"error",
+                                                    {{"code", "unprocessable"},
+                                                     {"message", "format must be \"deskaudit-events/1\""},
+                                                     {"field", "format"}}}}
+                                        .dump(),
+                                    "application/json");
+                    return;
+                  }
                   res.status = 201;
                   res.set_content("{}", "application/json");
                 });
@@ -123,6 +136,10 @@ class FakeServer {
     std::lock_guard lock(mu_);
     return event_bodies_;
   }
+  void events_v1_only() {
+    std::lock_guard lock(mu_);
+    events_v1_only_ = true;
+  }
 
  private:
   bool forced(const std::string& path, httplib::Response& res) {
@@ -145,6 +162,7 @@ class FakeServer {
   std::set<std::string> finished_;
   std::vector<std::string> log_;
   std::vector<std::string> event_bodies_;
+  bool events_v1_only_ = false;
 };
 
 }  // namespace
@@ -369,13 +387,75 @@ TEST_F(UploaderTest, EventsDocumentGoesBeforeItsSegmentWhichNamesItsHash) {
   ASSERT_EQ(bodies.size(), 2u);
   EXPECT_EQ(bodies[0], bodies[1]);
   const auto doc = nlohmann::json::parse(bodies[0]);
-  EXPECT_EQ(doc["format"], "deskaudit-events/1");
+  EXPECT_EQ(doc["format"], "deskaudit-events/2");
   EXPECT_EQ(doc["recording_id"], "rec-erin");
   EXPECT_EQ(doc["seq"], 0);
-  EXPECT_EQ(doc["events"][0]["title"], "payroll.xlsx - LibreOffice Calc");
+  EXPECT_EQ(doc["events"][0], nlohmann::json::array({1234, "w", "payroll.xlsx - LibreOffice Calc"}));
   const std::string sha = sha256_hex(bodies[0]);
   const std::vector<std::string> want = {"events rec-erin/0 " + sha, "segment rec-erin/0 " + sha,
                                          "events rec-erin/0 " + sha, "segment rec-erin/0 " + sha,
                                          "segment rec-erin/1 "};
   EXPECT_EQ(server_.log(), want);
+}
+
+// An events document in the spool that is not one (damaged on disk): the
+// video of its segment still goes up (without a document), the recording's
+// other segments and the recordings after it too, the error is reported, and
+// the recording is set aside with the document kept for an operator.
+TEST_F(UploaderTest, UnreadableEventsDocumentIsKeptReportedAndBlocksNothing) {
+  const auto dir = add_recording("mallory", 2);
+  add_recording("niaj", 1);
+  activity::Event e;
+  e.type = activity::EventType::lock;
+  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), "{\"format\": \"deskaudit-events/2\", \"ev"));
+  ASSERT_TRUE(write_file_atomic(dir / events_file_name(1), activity::build_document(1, {{1500, e}}).json));
+  const auto pass = uploader_->pass(*api_);
+  EXPECT_FALSE(pass.blocked);
+  EXPECT_EQ(server_.segments(), (std::set<std::string>{"rec-mallory/0", "rec-mallory/1", "rec-niaj/0"}));
+  EXPECT_EQ(server_.finished(), (std::set<std::string>{"rec-mallory", "rec-niaj"}));
+  const auto log = server_.log();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[0], "segment rec-mallory/0 ");  // no document named
+  EXPECT_TRUE(log[1].starts_with("events rec-mallory/1 "));
+  const auto unreadable = std::ranges::find_if(errors_, [](const std::string& m) {
+    return m.find("activity events of segment 0 of rec-mallory are unreadable") != std::string::npos;
+  });
+  EXPECT_NE(unreadable, errors_.end()) << ::testing::PrintToString(errors_);
+
+  auto aside = spool_->set_aside_recordings();
+  ASSERT_TRUE(aside);
+  ASSERT_EQ(aside->size(), 1u);
+  EXPECT_TRUE(fs::exists(aside->front() / (events_file_name(0) + ".unreadable")));
+  auto meta = spool_->load(aside->front());
+  ASSERT_TRUE(meta);
+  ASSERT_TRUE(meta->set_aside);
+  EXPECT_NE(meta->set_aside->error.find("could not be read"), std::string::npos) << meta->set_aside->error;
+  EXPECT_TRUE(spool_->recordings()->empty());
+}
+
+// An agent newer than its server: the server refuses version 2 of the events
+// document naming "format"; the agent sends the same events as version 1.
+TEST_F(UploaderTest, AServerOlderThanVersion2GetsTheSameEventsAsVersion1) {
+  server_.events_v1_only();
+  const auto dir = add_recording("olivia", 1);
+  activity::Event start, exit;
+  start.type = activity::EventType::app_start;
+  start.process = "xterm";
+  start.pid = 77;
+  exit = start;
+  exit.type = activity::EventType::app_exit;
+  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), activity::build_document(0, {{10, start}, {20, exit}}).json));
+  const auto pass = uploader_->pass(*api_);
+  EXPECT_FALSE(pass.blocked);
+  EXPECT_EQ(server_.segments(), (std::set<std::string>{"rec-olivia/0"}));
+  const auto bodies = server_.event_bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(bodies[0])["format"], "deskaudit-events/2");
+  auto v2 = events::parse_document(bodies[0], "rec-olivia", 0);
+  auto v1 = events::parse_document(bodies[1], "rec-olivia", 0);
+  ASSERT_TRUE(v1 && v2);
+  EXPECT_EQ(nlohmann::json::parse(bodies[1])["format"], "deskaudit-events/1");
+  EXPECT_EQ(v1->events, v2->events);
+  EXPECT_EQ(server_.log().back(), "segment rec-olivia/0 " + sha256_hex(bodies[1]));
+  EXPECT_TRUE(spool_->set_aside_recordings()->empty());
 }
