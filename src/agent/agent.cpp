@@ -368,6 +368,9 @@ json Agent::handle_control(const json& req) {
             {"error", "this agent runs with --display-session: the display's lifetime is the session, "
                       "so connect/disconnect are not accepted"}};
   }
+  // true: the session is (or is about to be) recorded; "armed": events mode
+  // with no recording open, so nothing is recorded until a trigger matches
+  // (the pre-event ring is memory only); any other string: why not.
   const auto will_record = [&]() -> json {
     if (!policy_known_) return "no policy fetched yet";
     if (!policy_.policy) return "no policy is assigned to this computer";
@@ -375,6 +378,7 @@ json Agent::handle_control(const json& req) {
       return policy_.policy->recording.mode == RecordingMode::off ? "the policy turns recording off"
                                                         : "outside the policy's time window";
     }
+    if (policy_.policy->recording.mode == RecordingMode::events && !active_dir_shared_) return "armed";
     return true;
   };
   json reply = {{"ok", true}};

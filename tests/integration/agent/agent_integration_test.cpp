@@ -827,7 +827,8 @@ TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
               {"post_event_minutes", 10}});
   start_agent({"--test-post-event-minute-ms", "1000"});
   auto reply = session("connect", current_user());
-  EXPECT_EQ(reply["will_record"], true) << reply.dump();
+  // Armed, not recording: nothing is recorded until a trigger matches.
+  EXPECT_EQ(reply["will_record"], "armed") << reply.dump();
   ASSERT_TRUE(wait_until([&] { return tail_of(logs_->path() / "agent.log").find("armed for event-triggered") !=
                                       std::string::npos; },
                          20s))
@@ -838,6 +839,9 @@ TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
   auto hb = heartbeat_after(now_ms() + 1000);
   EXPECT_EQ(hb["session"]["username"], current_user()) << hb.dump();
   EXPECT_TRUE(hb["session"]["recording_id"].is_null()) << hb.dump();
+  auto status = session("status", "");
+  EXPECT_EQ(status["will_record"], "armed") << status.dump();
+  EXPECT_EQ(status["recording"], false) << status.dump();
   EXPECT_TRUE(recordings().empty()) << "recorded while no trigger ran";
   EXPECT_EQ(spool_recordings(), 0u) << "wrote to the spool while no trigger ran";
 
@@ -852,6 +856,10 @@ TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
   ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s))
       << "no recording started: " << tail_of(logs_->path() / "agent.log");
   heartbeat_after(now_ms() + 3000);
+  // Recording now: as any recording session.
+  status = session("status", "");
+  EXPECT_EQ(status["will_record"], true) << status.dump();
+  EXPECT_EQ(status["recording"], true) << status.dump();
   const std::int64_t exit_ms = now_ms();
   trigger.reset();  // SIGKILL: the trigger ends
 
