@@ -213,9 +213,34 @@ int main(int argc, char** argv) {
                 static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, use.rss_mb);
     return 0;
   }
+  t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
+
+  auto stop = Wakeup::create();
+  if (!stop) usage(stop.error().message);
+#ifdef _WIN32
+  g_stop = &*stop;
+  SetConsoleCtrlHandler(on_console_event, TRUE);
+#else
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the recorder thread exists, so it inherits the mask
+  // The signals wake the main loop through the Wakeup, as Ctrl+C does on Windows.
+  std::thread signals([&set, s = &*stop] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    s->signal();
+  });
+  signals.detach();
+#endif
+
 #ifndef _WIN32
   // Activity events as the agent collects them (display sessions only): a
-  // document per segment beside it; their cost is printed at the end.
+  // document per segment beside it; their cost is printed at the end. Its
+  // thread starts after SIGINT/SIGTERM are blocked above: a thread that did
+  // not block them would take the signal (ignored in a background job of a
+  // script, such as run.sh's, so the recorder never stopped).
   std::unique_ptr<activity::Collector> collector;
   std::atomic<long long> events_bytes{0}, events_count{0}, events_bytes_v1{0};
   {
@@ -248,27 +273,6 @@ int main(int argc, char** argv) {
       events_count += static_cast<long long>(doc.events);
     };
   }
-#endif
-  t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
-
-  auto stop = Wakeup::create();
-  if (!stop) usage(stop.error().message);
-#ifdef _WIN32
-  g_stop = &*stop;
-  SetConsoleCtrlHandler(on_console_event, TRUE);
-#else
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the recorder thread exists, so it inherits the mask
-  // The signals wake the main loop through the Wakeup, as Ctrl+C does on Windows.
-  std::thread signals([&set, s = &*stop] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    s->signal();
-  });
-  signals.detach();
 #endif
 
   auto rec = record::start_recorder(o, t, [](const record::SegmentClosed& s) {

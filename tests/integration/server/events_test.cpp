@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "events/events.hpp"
 #include "in_process_server.hpp"
 #include "sample_media.hpp"
 
@@ -149,6 +150,51 @@ TEST_F(Events, UploadThenSegmentThenReadBack) {
   EXPECT_EQ(admin_->get("/api/v1/audit-log?action=recording.events&target=" + rec).json["items"].size(), 2u);
 }
 
+// Agents write version 2 (packed) documents; older ones still upload
+// version 1: both give the same events, and what is stored and hashed is
+// the bytes uploaded.
+TEST_F(Events, Version2DocumentsReadBackLikeVersion1) {
+  Json workday = kWorkday;
+  workday.push_back({{"t_ms", 2500}, {"type", "app.exit"}, {"process", "soffice.bin"}, {"pid", 4242}});
+  const auto v1_rec = start(a_, "alice");
+  upload(a_, v1_rec, 0, workday);
+  const auto v2_rec = start(a_, "alice");
+  auto parsed = events::parse_document(doc_of(v2_rec, 0, workday).dump(), v2_rec, 0);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const std::string v2 = events::to_json_v2(*parsed).dump();
+  ASSERT_NE(v2.find("\"deskaudit-events/2\""), std::string::npos);
+  ASSERT_NE(v2.find("[700,\"x\",4242]"), std::string::npos) << v2;  // the exit refers to its start
+  auto e = put_events(a_, v2_rec, 0, v2);
+  ASSERT_EQ(e.status, 201) << e.body;
+  EXPECT_EQ(e.json["sha256"], sha256_of(v2));
+  EXPECT_EQ(e.json["size_bytes"], v2.size());
+  EXPECT_EQ(e.json["event_count"], 6);
+  ASSERT_EQ(put_segment(a_, v2_rec, 0, sha256_of(v2)).status, 201);
+  EXPECT_EQ(put_events(a_, v2_rec, 0, v2).json["status"], "already_present");
+
+  auto from_v1 = admin_->get("/api/v1/recordings/" + v1_rec + "/events");
+  auto from_v2 = admin_->get("/api/v1/recordings/" + v2_rec + "/events");
+  ASSERT_EQ(from_v2.status, 200) << from_v2.body;
+  ASSERT_EQ(from_v2.json["items"].size(), 6u);
+  EXPECT_EQ(from_v2.json["items"], from_v1.json["items"]);
+  EXPECT_EQ(from_v2.json["items"][5]["process"], "soffice.bin");
+  // Searching finds it like a version 1 document.
+  auto hits = admin_->get("/api/v1/recordings?window_title=payroll");
+  ASSERT_EQ(hits.status, 200) << hits.body;
+  EXPECT_EQ(hits.json["items"].size(), 2u) << hits.body;
+
+  // A malformed version 2 document is refused naming the field.
+  const auto v2_bad = start(a_, "alice");
+  const std::string bad = Json{{"format", "deskaudit-events/2"}, {"recording_id", v2_bad}, {"seq", 0},
+                               {"events", Json::parse(R"([[5,"s","xterm",7],[1,"x",8]])")}}.dump();
+  auto r = put_events(a_, v2_bad, 0, bad);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.json["error"]["field"], "events[1][2]") << r.body;
+  EXPECT_NE(r.json["error"]["message"].get<std::string>().find("refers to no earlier app.start of pid 8"),
+            std::string::npos)
+      << r.body;
+}
+
 TEST_F(Events, UploadsAreIdempotentAndNeverReplaced) {
   const auto rec = start(a_, "alice");
   const auto body = doc_of(rec, 0, kWorkday).dump();
@@ -208,7 +254,7 @@ TEST_F(Events, BadDocumentsAreRefusedNamingTheFirstProblem) {
   const auto with = [&](Json events) { return doc_of(rec, 0, std::move(events)).dump(); };
   refused("not json", "body");
   refused("[]", "body");
-  refused(Json{{"format", "deskaudit-events/2"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}}.dump(), "format");
+  refused(Json{{"format", "deskaudit-events/3"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}}.dump(), "format");
   refused(doc_of("rec-other", 0, Json::array()).dump(), "recording_id");
   refused(doc_of(rec, 1, Json::array()).dump(), "seq");
   refused(Json{{"format", "deskaudit-events/1"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}, {"extra", 1}}.dump(), "extra");
