@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -25,9 +26,11 @@
 #include "agent_harness.hpp"
 #include "common/fs.hpp"
 #include "activity/collector.hpp"
+#include "activity/document.hpp"
 #include "activity/processes.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
+#include "events/events.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;
@@ -249,11 +252,16 @@ TEST_F(EventsX11Test, WorkloadWindowsAppsIdleAndLockOnTheMediaClock) {
     const auto path = spool / segment_events_name(seq);
     ASSERT_TRUE(fs::exists(path)) << path;
     std::ifstream in(path);
-    const auto doc = json::parse(in);
-    EXPECT_EQ(doc["format"], "deskaudit-events/1");
-    EXPECT_EQ(doc["seq"], seq);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(json::parse(text)["format"], "deskaudit-events/2");
+    // As the server reads it once uploaded; each event in its named form.
+    auto uploaded = activity::with_recording_id(text, "rec-x11");
+    ASSERT_TRUE(uploaded) << path;
+    auto doc = events::parse_document(*uploaded, "rec-x11", seq);
+    ASSERT_TRUE(doc) << path << ": " << doc.error().message;
     std::int64_t last = -1;
-    for (const auto& e : doc["events"]) {
+    for (const auto& event : doc->events) {
+      const json e = events::to_json(event);
       EXPECT_GE(e["t_ms"].get<std::int64_t>(), last);
       last = e["t_ms"].get<std::int64_t>();
       all.push_back({first_frame_wall + last, e});

@@ -240,15 +240,25 @@ TEST_F(EvidenceTest, TheExportIsScopedAuditedAndVerifiesOffline) {
 
 TEST_F(EvidenceTest, TheExportCarriesEachStoredEventsDocumentAndVerifyChecksIt) {
   auto rec = start(agent);
-  const auto body =
+  // Segment 1 as agents write it (version 2), segment 2 as older ones did.
+  const auto body = nlohmann::json{{"format", "deskaudit-events/2"},
+                                   {"recording_id", rec.id},
+                                   {"seq", 1},
+                                   {"events", nlohmann::json::parse(R"([[10,"s","xterm",7],[5,"x",7]])")}}
+                        .dump();
+  const auto body_v1 =
       nlohmann::json{{"format", "deskaudit-events/1"},
                      {"recording_id", rec.id},
-                     {"seq", 1},
+                     {"seq", 2},
                      {"events", {{{"t_ms", 10}, {"type", "app.start"}, {"process", "xterm"}, {"pid", 7}}}}}
           .dump();
   ASSERT_TRUE(events.accept_document(agent, rec, {1, sha256_hex(body), body}));
+  ASSERT_TRUE(events.accept_document(agent, rec, {2, sha256_hex(body_v1), body_v1}));
   for (int i = 0; i < 3; ++i) {
-    auto up = upload(rec, i, agent_key.get(), i == 1 ? std::optional(sha256_hex(body)) : std::nullopt);
+    auto up = upload(rec, i, agent_key.get(),
+                     i == 1   ? std::optional(sha256_hex(body))
+                     : i == 2 ? std::optional(sha256_hex(body_v1))
+                              : std::nullopt);
     auto accepted = agents.accept_segment(agent, rec, up);
     ASSERT_TRUE(accepted) << accepted.error().message;
   }
@@ -264,16 +274,17 @@ TEST_F(EvidenceTest, TheExportCarriesEachStoredEventsDocumentAndVerifyChecksIt) 
   auto names = evidence::untar(dir.path() / "p.tar", dir.path() / "pkg");
   ASSERT_TRUE(names) << names.error().message;
   EXPECT_EQ(*names, (std::vector<std::string>{"recording.mp4", "segments/000000.m4s", "segments/000001.m4s",
-                                              "segments/000002.m4s", "events/000001.json", "manifest.json",
-                                              "manifest.sig", "keys.json"}));
+                                              "segments/000002.m4s", "events/000001.json", "events/000002.json",
+                                              "manifest.json", "manifest.sig", "keys.json"}));
   EXPECT_EQ(read_file(dir.path() / "pkg" / "events/000001.json", 1u << 20).value(), body);
-  EXPECT_EQ(audit_entries("recording.export").at(0).details_json.find("\"event_documents\":1") != std::string::npos,
+  EXPECT_EQ(read_file(dir.path() / "pkg" / "events/000002.json", 1u << 20).value(), body_v1);
+  EXPECT_EQ(audit_entries("recording.export").at(0).details_json.find("\"event_documents\":2") != std::string::npos,
             true);
   ASSERT_TRUE(write_file_atomic(dir.path() / "pinned", server_key->trusted().to_text(), 0644));
   auto report = evidence::verify_package({dir.path() / "pkg", dir.path() / "pinned"});
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_TRUE(report->ok) << evidence::to_json(*report).dump();
-  EXPECT_EQ(report->event_documents, 1);
+  EXPECT_EQ(report->event_documents, 2);
   // A changed events document is named.
   auto edited = body;
   edited.replace(edited.find("xterm"), 5, "xkill");
