@@ -213,7 +213,10 @@ int main(int argc, char** argv) {
                 static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, use.rss_mb);
     return 0;
   }
-  t.on_first_frame = [](EpochMs ms) { std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms)); std::fflush(stdout); };
+  t.on_first_frame = [](EpochMs ms) {
+    std::printf("media_start_epoch_ms=%lld\n", static_cast<long long>(ms));
+    std::fflush(stdout);
+  };
 
   auto stop = Wakeup::create();
   if (!stop) usage(stop.error().message);

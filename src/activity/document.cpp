@@ -103,8 +103,8 @@ Result<std::string> with_recording_id(std::string_view document, const std::stri
   auto doc = nlohmann::json::parse(document, nullptr, false);
   const auto format = doc.is_object() ? doc.value("format", "") : std::string();
   if (doc.is_discarded() || !doc.is_object() ||
-      (format != events::kDocumentFormatV2 && format != events::kDocumentFormatV1) ||
-      !doc.contains("seq") || !doc.contains("events")) {
+      (format != events::kDocumentFormatV2 && format != events::kDocumentFormatV1) || !doc.contains("seq") ||
+      !doc.contains("events")) {
     return fail(Errc::unprocessable, "not an events document");
   }
   doc["recording_id"] = recording_id;

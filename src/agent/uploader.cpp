@@ -214,13 +214,13 @@ bool has_unreadable_events(const fs::path& dir) {
 }
 
 SetAsideReason kept_files_reason(const std::string& recording_id, bool unreadable) {
-  return SetAsideReason{unreadable ? 0 : 409,
-                        unreadable ? "an activity events document of " + recording_id +
-                                         " could not be read; its segment was uploaded without it (kept as "
-                                         ".unreadable)"
-                                   : "the server holds other bytes for a segment of " + recording_id +
-                                         " (ours kept as .conflict)",
-                        SystemClock().now_ms()};
+  return SetAsideReason{
+      unreadable ? 0 : 409,
+      unreadable ? "an activity events document of " + recording_id +
+                       " could not be read; its segment was uploaded without it (kept as "
+                       ".unreadable)"
+                 : "the server holds other bytes for a segment of " + recording_id + " (ours kept as .conflict)",
+      SystemClock().now_ms()};
 }
 
 }  // namespace
@@ -303,9 +303,10 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
         return false;
       }
       report_error_(with_context(body.error(), "the activity events of segment " + std::to_string(seg.seq) + " of " +
-                                                   *meta->server_id + " are unreadable: the segment is uploaded "
-                                                   "without them, the document is kept as " + kept.string() +
-                                                   " and the recording set aside once finished"));
+                                                   *meta->server_id +
+                                                   " are unreadable: the segment is uploaded "
+                                                   "without them, the document is kept as " +
+                                                   kept.string() + " and the recording set aside once finished"));
       has_unreadable = true;
       body = std::string();
     }

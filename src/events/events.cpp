@@ -97,7 +97,6 @@ Result<Event> parse_event(const Json& j, const std::string& path) {
   return e;
 }
 
-
 // Version 2: each type's one-letter code and the fields it carries, in the
 // order they follow the code.
 struct Packed {
@@ -169,8 +168,8 @@ Result<Event> parse_packed(const Json& j, const std::string& path, std::int64_t 
     return bad(path + "[0]", "puts the event after " + std::to_string(kMaxTimeMs) + " ms");
   }
   const auto& code = j[1];
-  const auto it = code.is_string() ? std::ranges::find(kPacked, code.get_ref<const std::string&>(), &Packed::code)
-                                   : kPacked.end();
+  const auto it =
+      code.is_string() ? std::ranges::find(kPacked, code.get_ref<const std::string&>(), &Packed::code) : kPacked.end();
   if (it == kPacked.end()) {
     std::string codes;
     for (const auto& p : kPacked) codes += (codes.empty() ? "" : ", ") + std::string(p.code);
@@ -238,8 +237,10 @@ Result<Document> parse_document(std::string_view bytes, std::string_view recordi
     }
   }
   const auto format = j.find("format");
-  const bool v2 = format != j.end() && format->is_string() && format->get_ref<const std::string&>() == kDocumentFormatV2;
-  if (!v2 && (format == j.end() || !format->is_string() || format->get_ref<const std::string&>() != kDocumentFormatV1)) {
+  const bool v2 =
+      format != j.end() && format->is_string() && format->get_ref<const std::string&>() == kDocumentFormatV2;
+  if (!v2 &&
+      (format == j.end() || !format->is_string() || format->get_ref<const std::string&>() != kDocumentFormatV1)) {
     return bad("format",
                "must be \"" + std::string(kDocumentFormatV2) + "\" or \"" + std::string(kDocumentFormatV1) + "\"");
   }

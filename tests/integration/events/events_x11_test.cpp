@@ -23,14 +23,14 @@
 #include <nlohmann/json.hpp>
 #include <xcb/xcb.h>
 
-#include "agent_harness.hpp"
-#include "common/fs.hpp"
 #include "activity/collector.hpp"
 #include "activity/document.hpp"
 #include "activity/processes.hpp"
+#include "agent_harness.hpp"
+#include "common/fs.hpp"
+#include "events/events.hpp"
 #include "record/pipeline.hpp"
 #include "record/recorder.hpp"
-#include "events/events.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::testing;

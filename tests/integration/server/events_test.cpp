@@ -185,8 +185,11 @@ TEST_F(Events, Version2DocumentsReadBackLikeVersion1) {
 
   // A malformed version 2 document is refused naming the field.
   const auto v2_bad = start(a_, "alice");
-  const std::string bad = Json{{"format", "deskaudit-events/2"}, {"recording_id", v2_bad}, {"seq", 0},
-                               {"events", Json::parse(R"([[5,"s","xterm",7],[1,"x",8]])")}}.dump();
+  const std::string bad = Json{{"format", "deskaudit-events/2"},
+                               {"recording_id", v2_bad},
+                               {"seq", 0},
+                               {"events", Json::parse(R"([[5,"s","xterm",7],[1,"x",8]])")}}
+                              .dump();
   auto r = put_events(a_, v2_bad, 0, bad);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(r.json["error"]["field"], "events[1][2]") << r.body;
@@ -254,7 +257,8 @@ TEST_F(Events, BadDocumentsAreRefusedNamingTheFirstProblem) {
   const auto with = [&](Json events) { return doc_of(rec, 0, std::move(events)).dump(); };
   refused("not json", "body");
   refused("[]", "body");
-  refused(Json{{"format", "deskaudit-events/3"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}}.dump(), "format");
+  refused(Json{{"format", "deskaudit-events/3"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}}.dump(),
+          "format");
   refused(doc_of("rec-other", 0, Json::array()).dump(), "recording_id");
   refused(doc_of(rec, 1, Json::array()).dump(), "seq");
   refused(Json{{"format", "deskaudit-events/1"}, {"recording_id", rec}, {"seq", 0}, {"events", Json::array()}, {"extra", 1}}.dump(), "extra");

@@ -17,10 +17,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "activity/document.hpp"
 #include "agent/agent.hpp"
 #include "agent/api.hpp"
 #include "common/crypto.hpp"
-#include "activity/document.hpp"
 #include "events/events.hpp"
 
 using namespace deskaudit;
@@ -444,7 +444,8 @@ TEST_F(UploaderTest, AServerOlderThanVersion2GetsTheSameEventsAsVersion1) {
   start.pid = 77;
   exit = start;
   exit.type = activity::EventType::app_exit;
-  ASSERT_TRUE(write_file_atomic(dir / events_file_name(0), activity::build_document(0, {{10, start}, {20, exit}}).json));
+  ASSERT_TRUE(
+      write_file_atomic(dir / events_file_name(0), activity::build_document(0, {{10, start}, {20, exit}}).json));
   const auto pass = uploader_->pass(*api_);
   EXPECT_FALSE(pass.blocked);
   EXPECT_EQ(server_.segments(), (std::set<std::string>{"rec-olivia/0"}));

@@ -29,8 +29,8 @@ Document every_kind() {
   auto partial = ev(1500, "window");  // only a pid: the fields before it are null
   partial.pid = 77;
   d.events.push_back(partial);
-  for (const char* t : {"idle", "active", "lock", "unlock", "session.connect", "session.disconnect",
-                        "recording.pause", "recording.resume"}) {
+  for (const char* t : {"idle", "active", "lock", "unlock", "session.connect", "session.disconnect", "recording.pause",
+                        "recording.resume"}) {
     d.events.push_back(ev(2000, t));
   }
   auto r = ev(2100, "resolution");
@@ -77,12 +77,13 @@ TEST(EventsDocumentV2, ReadsBackToTheSameEventsAsVersion1) {
   const auto j = Json::parse(v2);
   EXPECT_EQ(j["format"], "deskaudit-events/2");
   const auto& list = j["events"];
-  EXPECT_EQ(list[0], Json::parse(R"([1200,"w","payroll.xlsx - LibreOffice Calc","libreoffice-calc","soffice.bin",4242])"));
-  EXPECT_EQ(list[1], Json::parse(R"([300,"s","xterm",77])"));          // times are deltas
-  EXPECT_EQ(list[2], Json::parse(R"([0,"w",null,null,null,77])"));     // absent fields before a present one
+  EXPECT_EQ(list[0],
+            Json::parse(R"([1200,"w","payroll.xlsx - LibreOffice Calc","libreoffice-calc","soffice.bin",4242])"));
+  EXPECT_EQ(list[1], Json::parse(R"([300,"s","xterm",77])"));       // times are deltas
+  EXPECT_EQ(list[2], Json::parse(R"([0,"w",null,null,null,77])"));  // absent fields before a present one
   EXPECT_EQ(list[3], Json::parse(R"([500,"i"])"));
   EXPECT_EQ(list[11], Json::parse(R"([100,"z",1280,720])"));
-  EXPECT_EQ(list[13], Json::parse(R"([6900,"x",77])"));                // refers to its start
+  EXPECT_EQ(list[13], Json::parse(R"([6900,"x",77])"));  // refers to its start
   EXPECT_EQ(list[14], Json::parse(R"([100,"x","vim",88])"));
   EXPECT_EQ(list[15], Json::parse(R"([100,"x",null,99])"));
   EXPECT_EQ(list[17], Json::parse(R"([100,"x","other",77])"));
@@ -101,8 +102,7 @@ TEST(EventsDocumentV2, Version1FromOlderAgentsIsStillAccepted) {
 
 // The field the refusal names and a part of its message.
 void expect_refused(const std::string& events, const std::string& field, const std::string& says) {
-  const std::string doc =
-      R"({"format":"deskaudit-events/2","recording_id":"rec-abc","seq":3,"events":)" + events + "}";
+  const std::string doc = R"({"format":"deskaudit-events/2","recording_id":"rec-abc","seq":3,"events":)" + events + "}";
   auto d = parse_document(doc, "rec-abc", 3);
   ASSERT_FALSE(d) << events;
   EXPECT_EQ(d.error().code, Errc::unprocessable);
@@ -132,8 +132,8 @@ TEST(EventsDocumentV2, MalformedIsRefusedNamingTheField) {
       R"({"format":"deskaudit-events/1","recording_id":"rec-abc","seq":3,"events":[[5,"i"]]})", "rec-abc", 3);
   ASSERT_FALSE(v1_with_arrays);
   EXPECT_EQ(v1_with_arrays.error().field, "events[0]");
-  auto unknown = parse_document(R"({"format":"deskaudit-events/3","recording_id":"rec-abc","seq":3,"events":[]})",
-                                "rec-abc", 3);
+  auto unknown =
+      parse_document(R"({"format":"deskaudit-events/3","recording_id":"rec-abc","seq":3,"events":[]})", "rec-abc", 3);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().field, "format");
   EXPECT_NE(unknown.error().message.find("deskaudit-events/2"), std::string::npos);
