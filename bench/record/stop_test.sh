@@ -39,8 +39,8 @@ grep -q '^backend=' "$work/log" || { cat "$work/log"; echo "the recorder did not
 kill -INT "$rec_pid"
 for _ in $(seq 600); do
   if ! kill -0 "$rec_pid" 2>/dev/null; then
-    wait "$rec_pid"
-    rc=$?
+    rc=0
+    wait "$rec_pid" || rc=$?
     rec_pid=""
     grep -q '^elapsed_ms=' "$work/log" || { cat "$work/log"; echo "the recorder did not finish its recording"; exit 1; }
     echo "stopped on SIGINT (exit $rc)"
