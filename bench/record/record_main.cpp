@@ -119,6 +119,18 @@ long long to_int(const std::string& flag, const std::string& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef _WIN32
+  // SIGINT/SIGTERM are taken by sigwait below: block them before any thread
+  // (the activity collector's, the recorder's) starts, so every thread
+  // inherits the mask. A thread that did not would receive the signal and,
+  // under a shell that starts background jobs with SIGINT ignored (run.sh),
+  // drop it: the recorder would never stop.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+#endif
   std::map<std::string, std::string> args;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
@@ -180,6 +192,9 @@ int main(int argc, char** argv) {
   av_log_set_level(AV_LOG_ERROR);  // libx264 prints its settings at every open otherwise
   if (seconds < 0 || seconds > 7 * 24 * 3600) usage("--seconds outside 0..604800");
   if (!scripted.empty()) {
+#ifndef _WIN32
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);  // no sigwait here: Ctrl+C ends the run at once
+#endif
     if (seconds == 0) seconds = 600;
     std::vector<capture::ScriptStep> steps;
     if (scripted == "idle") {
@@ -224,11 +239,6 @@ int main(int argc, char** argv) {
   g_stop = &*stop;
   SetConsoleCtrlHandler(on_console_event, TRUE);
 #else
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the recorder thread exists, so it inherits the mask
   // The signals wake the main loop through the Wakeup, as Ctrl+C does on Windows.
   std::thread signals([&set, s = &*stop] {
     int sig = 0;
