@@ -50,15 +50,12 @@ struct EncoderOptions {
   // Frames encode() is told to code with care (new or refined content that
   // stays on screen, not motion) get these on top, switched per frame with
   // x264_encoder_reconfig (which can change the motion search, trellis and
-  // crf, but not subme away from 0): a wide motion search finds the glyphs
-  // of a new page of text in the previous picture (a word seen on another
-  // line, up to a few hundred pixels away; a pager's fresh page costs 44%
-  // less at merange 128 than at 48, with the same OCR and a higher SSIM,
-  // for ~22 ms more per 1080p page: bench/record/encode_frames.sh), and
-  // trellis quantisation at one crf step coarser codes text ~6% smaller at
-  // the same PSNR (bench/record). Only these frames pay the extra CPU; video
-  // and dragged windows keep the fast search.
-  std::string careful_params = "me=umh:merange=128:trellis=2";
+  // crf, but not subme away from 0): a wider motion search finds more of a
+  // window that appears over what was there (a pager over a terminal: -6%),
+  // and trellis quantisation at one crf step coarser codes text ~6% smaller
+  // at the same PSNR (bench/record). Only these frames pay the extra CPU;
+  // video and dragged windows keep the fast search.
+  std::string careful_params = "me=umh:merange=48:trellis=2";
   int careful_crf_offset = 1;  // 0..10, added to crf (not used with qp >= 0)
 };
 

@@ -140,48 +140,6 @@ TEST(H264Encoder, CarefulFramesAreCodedWithTheCarefulSettingsAndBackAgain) {
   }
 }
 
-// Lines of "text": 8x14 glyphs (one of 16 fixed pseudo-random bitmaps) on a
-// white page, the glyph of each cell drawn from seed.
-void text_page(encode::H264Encoder& e, unsigned seed) {
-  auto p = e.picture();
-  ASSERT_TRUE(p);
-  for (int y = 0; y < p->height; ++y) std::memset(p->data[0] + static_cast<std::ptrdiff_t>(y) * p->linesize[0], 235, p->width);
-  for (int cy = 0; cy + 15 <= p->height; cy += 15)
-    for (int cx = 0; cx + 8 <= p->width; cx += 8) {
-      seed = seed * 1103515245u + 12345u;
-      unsigned bits = ((seed >> 16) % 16) * 2654435761u;
-      for (int y = 1; y < 14; ++y)
-        for (int x = 1; x < 7; ++x) {
-          bits = bits * 1664525u + 1013904223u;
-          if ((bits >> 28) < 5) p->data[0][static_cast<std::ptrdiff_t>(cy + y) * p->linesize[0] + cx + x] = 16;
-        }
-    }
-}
-
-TEST(H264Encoder, CarefulFramesFindTheGlyphsOfANewPageByDefault) {
-  // A new page of text is glyphs that the previous picture showed elsewhere,
-  // often more than 48 pixels away: the default careful search finds them,
-  // a 48-pixel one codes much of the page afresh.
-  encode::EncoderOptions narrow;
-  narrow.width = 640;
-  narrow.height = 480;
-  narrow.careful_params = "me=umh:merange=48:trellis=2";
-  encode::EncoderOptions wide = narrow;
-  wide.careful_params = encode::EncoderOptions{}.careful_params;
-  std::vector<std::int64_t> sizes;
-  for (const auto& o : {narrow, wide}) {
-    auto e = encode::H264Encoder::open(o);
-    ASSERT_TRUE(e);
-    text_page(*e, 11);
-    ASSERT_TRUE(e->encode(0, FrameKind::keyframe, {}, std::nullopt, true));
-    text_page(*e, 12);
-    auto pkt = e->encode(200, FrameKind::delta, {}, std::nullopt, true);
-    ASSERT_TRUE(pkt);
-    sizes.push_back((*pkt)->size);
-  }
-  EXPECT_LT(sizes[1], sizes[0] * 3 / 4) << "narrow search " << sizes[0] << " bytes, default " << sizes[1];
-}
-
 TEST(H264Encoder, OnePacketPerFrameAndForcedKeyframes) {
   auto e = open_encoder();
   paint(e, 0);
