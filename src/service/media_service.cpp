@@ -178,8 +178,6 @@ Status MediaService::check_stored(const Segment& seg) {
   return fail(Errc::corrupt, why);
 }
 
-Result<MediaFile> MediaService::whole_file(const Recording& rec) { return whole_file(rec, false); }
-
 Result<MediaFile> MediaService::whole_file(const Recording& rec, bool check_segments) {
   auto segments = catalog_.list_segments(rec.id);
   if (!segments) return std::unexpected(segments.error());

@@ -80,10 +80,11 @@ class MediaService {
   // sent; one that changed cuts the response short there (logged): the
   // client gets an incomplete file, never a silently altered one.
   Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
-  // The same file, unchecked, for a caller that checked scope and wrote its
-  // own audit entry already (the evidence package: it copies what is stored
-  // and the offline verifier judges it): no check, no entry.
-  Result<MediaFile> whole_file(const catalog::Recording& recording);
+  // The same file for a caller that checked scope and wrote its own audit
+  // entry already (no entry): unchecked by default (the evidence package
+  // copies what is stored and the offline verifier judges it), or with each
+  // stored segment checked as download() does.
+  Result<MediaFile> whole_file(const catalog::Recording& recording, bool check_segments = false);
 
  private:
   // A recording the caller may play with its segments' indexes, the play
@@ -94,7 +95,6 @@ class MediaService {
   // Reads the stored object whole through SHA-256: corrupt when its bytes or
   // size are not the segment's (logged as an error).
   Status check_stored(const catalog::Segment& segment);
-  Result<MediaFile> whole_file(const catalog::Recording& recording, bool check_segments);
 
   catalog::Catalog& catalog_;
   storage::ObjectStore& store_;

@@ -14,7 +14,6 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "storage/layout.hpp"
-#include "storage/local_store.hpp"
 
 namespace deskaudit::storage {
 namespace {
@@ -526,47 +525,164 @@ Result<std::shared_ptr<const EncryptedObjectStore::DataKey>> EncryptedObjectStor
   return dk;
 }
 
-Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_fd, std::uint64_t size,
-                                               std::string_view what) {
+// Seals one object chunk by chunk as its plaintext arrives: the header,
+// then each chunk once it is whole (or the object's last). With hash_output
+// it hashes what it writes, for an inner store that uses the hash (S3 signs
+// the payload's SHA-256); elsewhere hashing would cost a third of the sealing
+// CPU for nothing, and the inner store is told no hash rather than a made-up one.
+class EncryptedObjectStore::Sealer final : public ObjectEncoder {
+ public:
+  Sealer(const EncryptedObjectStore& owner, std::string_view key, std::uint64_t size, const DataKey& dk,
+         bool hash_output)
+      : owner_(&owner), key_(key), size_(size), chunk_(owner.options_.chunk_bytes),
+        chunks_(chunk_count(size, chunk_)), header_(make_header(owner.options_, size, dk)),
+        sealer_(owner.options_.cipher, dk.key, header_, key), sealed_(chunk_ + kEncryptedTagBytes),
+        hash_(hash_output) {
+    plain_.reserve(chunk_);
+  }
+
+  Status update(std::span<const std::byte> data, const ByteWriter& out) override {
+    if (data.size() > size_ - received_) {
+      return fail(Errc::invalid_argument, "more than the " + std::to_string(size_) + " bytes announced for " + key_);
+    }
+    received_ += data.size();
+    if (auto st = start(out); !st) return st;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
+    std::size_t left = data.size();
+    while (left > 0) {
+      const auto want = plain_len(next_);
+      if (plain_.empty() && left >= want) {  // a whole chunk in the input: no copy
+        if (auto st = seal(p, want, out); !st) return st;
+        p += want;
+        left -= want;
+        continue;
+      }
+      const auto take = std::min(left, want - plain_.size());
+      plain_.insert(plain_.end(), p, p + take);
+      p += take;
+      left -= take;
+      if (plain_.size() == want) {
+        if (auto st = seal(plain_.data(), want, out); !st) return st;
+        plain_.clear();
+      }
+    }
+    return {};
+  }
+
+  Status finish(const ByteWriter& out) override {
+    if (received_ != size_) {
+      return fail(Errc::invalid_argument, key_ + " ended after " + std::to_string(received_) + " of the " +
+                                              std::to_string(size_) + " bytes announced");
+    }
+    if (auto st = start(out); !st) return st;
+    if (next_ < chunks_) {  // only an empty object's one empty chunk is left
+      if (auto st = seal(plain_.data(), 0, out); !st) return st;
+    }
+    finished_ = true;
+    return {};
+  }
+
+  bool made_for(const EncryptedObjectStore& store, std::string_view key) const {
+    return owner_ == &store && key_ == key;
+  }
+  bool finished() const { return finished_; }
+  // The SHA-256 of everything written (empty without hash_output).
+  std::string output_sha256() { return hash_ ? sha_.hex() : std::string(); }
+
+ private:
+  static std::array<std::uint8_t, kEncryptedHeaderBytes> make_header(const EncryptionOptions& o, std::uint64_t size,
+                                                                     const DataKey& dk) {
+    std::array<std::uint8_t, kEncryptedHeaderBytes> h{};
+    std::memcpy(h.data(), kMagic.data(), kMagic.size());
+    h[8] = static_cast<std::uint8_t>(o.cipher);
+    h[9] = static_cast<std::uint8_t>(log2_exact(o.chunk_bytes));
+    put_u64(h.data() + 16, size);
+    randombytes_buf(h.data() + 24, kSaltBytes);
+    std::memcpy(h.data() + 40, dk.id.data(), kKeyIdBytes);
+    return h;
+  }
+  std::size_t plain_len(std::uint64_t i) const {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(chunk_, size_ - i * chunk_));
+  }
+  Status emit(const std::uint8_t* p, std::size_t n, const ByteWriter& out) {
+    if (hash_) sha_.update(std::span(reinterpret_cast<const std::byte*>(p), n));
+    return out(std::span(reinterpret_cast<const std::byte*>(p), n));
+  }
+  Status start(const ByteWriter& out) {
+    if (started_) return {};
+    started_ = true;
+    return emit(header_.data(), header_.size(), out);
+  }
+  Status seal(const std::uint8_t* in, std::size_t n, const ByteWriter& out) {
+    sealer_.seal(next_, next_ + 1 == chunks_, in, n, sealed_.data());
+    ++next_;
+    return emit(sealed_.data(), n + kEncryptedTagBytes, out);
+  }
+
+  const EncryptedObjectStore* owner_;
+  std::string key_;
+  std::uint64_t size_;
+  std::size_t chunk_;
+  std::uint64_t chunks_;
+  std::array<std::uint8_t, kEncryptedHeaderBytes> header_;
+  ChunkSealer sealer_;
+  std::vector<std::uint8_t> plain_, sealed_;
+  std::uint64_t received_ = 0, next_ = 0;
+  bool hash_, started_ = false, finished_ = false;
+  Sha256 sha_;
+};
+
+Result<std::unique_ptr<EncryptedObjectStore::Sealer>> EncryptedObjectStore::sealer(std::string_view key,
+                                                                                 std::uint64_t size,
+                                                                                 bool hash_output) {
+  if (auto st = validate_key(key); !st) return std::unexpected(st.error());
+  if (is_data_key_object(key))
+    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
+  if (size > (std::uint64_t{1} << 50)) return fail(Errc::too_large, std::string(key) + " is too large to seal");
   auto dk = write_key_for(key);
   if (!dk) return std::unexpected(dk.error());
-  const auto chunk = options_.chunk_bytes;
-  std::array<std::uint8_t, kEncryptedHeaderBytes> header{};
-  std::memcpy(header.data(), kMagic.data(), kMagic.size());
-  header[8] = static_cast<std::uint8_t>(options_.cipher);
-  header[9] = static_cast<std::uint8_t>(log2_exact(chunk));
-  put_u64(header.data() + 16, size);
-  randombytes_buf(header.data() + 24, kSaltBytes);
-  std::memcpy(header.data() + 40, (*dk)->id.data(), kKeyIdBytes);
-  ChunkSealer sealer(options_.cipher, (*dk)->key, header, key);
+  return std::make_unique<Sealer>(*this, key, size, **dk, hash_output);
+}
 
+Result<std::unique_ptr<ObjectEncoder>> EncryptedObjectStore::encoder(std::string_view key, std::uint64_t size) {
+  auto s = sealer(key, size, inner_->uses_handed_over_sha256());
+  if (!s) return std::unexpected(s.error());
+  return std::unique_ptr<ObjectEncoder>(std::move(*s));
+}
+
+Status EncryptedObjectStore::put_encoded_file(std::string_view key, const std::filesystem::path& source,
+                                              ObjectEncoder& encoder) {
+  auto* s = dynamic_cast<Sealer*>(&encoder);
+  if (s == nullptr || !s->made_for(*this, key)) {
+    return fail(Errc::invalid_argument, "the encoder was not made by this store for " + std::string(key));
+  }
+  if (!s->finished()) return fail(Errc::invalid_argument, "the encoder of " + std::string(key) + " is not finished");
+  auto st = inner_->put_handed_over_file(key, source, s->output_sha256());
+  if (!st) return std::unexpected(with_context(st.error(), "storing encrypted " + std::string(key)));
+  return {};
+}
+
+Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_fd, std::uint64_t size,
+                                               std::string_view what) {
+  auto enc = encoder(key, size);
+  if (!enc) return std::unexpected(enc.error());
   TempFile tmp(options_.temp_dir / ("seal-" + random_id("") + ".tmp"));
-  // S3 signs the payload's SHA-256 (and would read the file again for it);
-  // a local store moves the file and never looks: hashing there would be a
-  // third of the sealing CPU for nothing.
-  const bool hash = dynamic_cast<LocalObjectStore*>(inner_.get()) == nullptr;
-  Sha256 sha;
   {
     UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) return fail(Errc::io, errno_message("open " + tmp.path().string(), errno));
-    const auto write = [&](const std::uint8_t* p, std::size_t n) {
-      if (hash) sha.update(std::span(reinterpret_cast<const std::byte*>(p), n));
-      return write_all(out.get(), p, n, "write " + tmp.path().string());
+    const ByteWriter write = [&](std::span<const std::byte> d) {
+      return write_all(out.get(), d.data(), d.size(), "write " + tmp.path().string());
     };
-    if (auto st = write(header.data(), header.size()); !st) return st;
-    std::vector<std::uint8_t> plain(chunk), sealed(chunk + kEncryptedTagBytes);
-    const auto n = chunk_count(size, chunk);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, size - i * chunk));
+    std::vector<std::uint8_t> plain(options_.chunk_bytes);
+    for (std::uint64_t at = 0; at < size;) {
+      const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), size - at));
       if (auto st = read_exactly(source_fd, plain.data(), len, what); !st) return st;
-      sealer.seal(i, i + 1 == n, plain.data(), len, sealed.data());
-      if (auto st = write(sealed.data(), len + kEncryptedTagBytes); !st) return st;
+      if (auto st = (*enc)->update(std::as_bytes(std::span(plain.data(), len)), write); !st) return st;
+      at += len;
     }
+    if (auto st = (*enc)->finish(write); !st) return st;
   }
-  auto st = hash ? inner_->put_handed_over_file(key, tmp.path(), sha.hex())
-                 : inner_->put_handed_over_file(key, tmp.path(), std::string(64, '0'));  // unused by a local store
-  if (!st) return std::unexpected(with_context(st.error(), "storing encrypted " + std::string(key)));
-  return {};
+  return put_encoded_file(key, tmp.path(), **enc);
 }
 
 Status EncryptedObjectStore::put_file(std::string_view key, const std::filesystem::path& source) {
@@ -591,29 +707,16 @@ Status EncryptedObjectStore::put_handed_over_file(std::string_view key, const st
 }
 
 Status EncryptedObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {
-  if (auto st = validate_key(key); !st) return st;
-  if (is_data_key_object(key))
-    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
-  auto dk = write_key_for(key);
-  if (!dk) return std::unexpected(dk.error());
-  const auto chunk = options_.chunk_bytes;
-  std::string out(encrypted_size(data.size(), chunk), '\0');
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-  std::memcpy(p, kMagic.data(), kMagic.size());
-  p[8] = static_cast<std::uint8_t>(options_.cipher);
-  p[9] = static_cast<std::uint8_t>(log2_exact(chunk));
-  put_u64(p + 16, data.size());
-  randombytes_buf(p + 24, kSaltBytes);
-  std::memcpy(p + 40, (*dk)->id.data(), kKeyIdBytes);
-  ChunkSealer sealer(options_.cipher, (*dk)->key, std::span<const std::uint8_t>(p, kEncryptedHeaderBytes), key);
-  const auto n = chunk_count(data.size(), chunk);
-  const auto* in = reinterpret_cast<const std::uint8_t*>(data.data());
-  std::uint8_t* o = p + kEncryptedHeaderBytes;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, data.size() - i * chunk));
-    sealer.seal(i, i + 1 == n, in + i * chunk, len, o);
-    o += len + kEncryptedTagBytes;
-  }
+  auto s = sealer(key, data.size(), false);
+  if (!s) return std::unexpected(s.error());
+  std::string out;
+  out.reserve(encrypted_size(data.size(), options_.chunk_bytes));
+  const ByteWriter append = [&](std::span<const std::byte> d) -> Status {
+    out.append(reinterpret_cast<const char*>(d.data()), d.size());
+    return {};
+  };
+  if (auto st = (*s)->update(data, append); !st) return st;
+  if (auto st = (*s)->finish(append); !st) return st;
   return inner_->put_bytes(key, std::as_bytes(std::span(out.data(), out.size())));
 }
 
