@@ -72,7 +72,9 @@ class MediaService {
   Result<Playlist> master_playlist(const Caller& who, std::string_view recording_id);
   // One segment file as stored; not_found for an absent seq. The stored
   // object is checked against the segment's SHA-256 and size first: corrupt
-  // (naming the segment) when it changed in the object store.
+  // (naming the segment) when it changed in the object store; where the
+  // store authenticates every read (ObjectStore::reads_authenticated) the
+  // reads themselves fail instead, cutting the response short.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment
   // arrived, corrupt when segment 0 has no usable init segment. Each stored
@@ -92,8 +94,9 @@ class MediaService {
   struct Played;
   Result<Played> played(const Caller& who, std::string_view recording_id);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
-  // Reads the stored object whole through SHA-256: corrupt when its bytes or
-  // size are not the segment's (logged as an error).
+  // Reads the stored object whole through SHA-256, unless the store
+  // authenticates its reads: corrupt when its bytes or size are not the
+  // segment's (logged as an error).
   Status check_stored(const catalog::Segment& segment);
 
   catalog::Catalog& catalog_;

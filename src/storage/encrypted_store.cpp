@@ -834,6 +834,12 @@ Result<std::uint64_t> EncryptedObjectStore::read(std::string_view key, ByteRange
   return sent;
 }
 
+Result<bool> EncryptedObjectStore::reads_authenticated(std::string_view key) {
+  auto header = read_header(key);
+  if (!header) return std::unexpected(header.error());
+  return header->has_value();
+}
+
 Result<std::optional<ObjectInfo>> EncryptedObjectStore::head(std::string_view key) {
   auto info = inner_->head(key);
   if (!info || !*info || (*info)->size_bytes < kEncryptedHeaderBytes) return info;

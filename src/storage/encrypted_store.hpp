@@ -156,6 +156,9 @@ class EncryptedObjectStore final : public ObjectStore {
   // corrupt when a chunk the range touches fails authentication or the
   // object is shorter than its header says.
   Result<std::uint64_t> read(std::string_view key, ByteRange range, const ByteSink& sink) override;
+  // True for a sealed object (its chunk tags authenticate every read),
+  // false for one written before encryption was switched on.
+  Result<bool> reads_authenticated(std::string_view key) override;
   // The plaintext size; corrupt when the stored size does not match the header.
   Result<std::optional<ObjectInfo>> head(std::string_view key) override;
   Status remove(std::string_view key) override;

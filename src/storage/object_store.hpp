@@ -94,6 +94,13 @@ class ObjectStore {
     (void)encoder;
     return fail(Errc::invalid_argument, "the object store of " + std::string(key) + " makes no encoders");
   }
+  // Whether every read of key fails (Errc::corrupt) where a stored byte of
+  // it changed, so a reader need not hash the object to trust it (an
+  // encrypting store's sealed objects). Default: false.
+  virtual Result<bool> reads_authenticated(std::string_view key) {
+    (void)key;
+    return false;
+  }
   // Stores a small in-memory object.
   virtual Status put_bytes(std::string_view key, std::span<const std::byte> data) = 0;
   // Streams the range's bytes to sink. not_found if the key is absent;
