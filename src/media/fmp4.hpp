@@ -76,6 +76,38 @@ Result<FragmentIndex> index_segment(std::span<const std::byte> file);
 // Same for a file on disk; reads only the box headers of mdat payloads.
 Result<FragmentIndex> index_segment_file(const std::filesystem::path& path);
 
+// index_segment() of bytes that arrive in pieces (an upload's body), without
+// the whole file: keeps only what the index reads (each top-level box's first
+// 32 bytes, and whole ftyp/moov/moof/mfra and other non-media boxes of at
+// most 16 MiB), so the file need not be read again (it may be written
+// O_DIRECT, or sealed by an encrypting store). finish() gives what
+// index_segment() would give for all the bytes, or Errc::unprocessable when
+// more than 64 MiB would be kept (box metadata no real segment has).
+// One instance per segment; not thread-safe.
+class SegmentIndexer {
+ public:
+  void update(std::span<const std::byte> data);
+  Result<FragmentIndex> finish() const;
+
+ private:
+  struct Piece {
+    std::uint64_t offset = 0;
+    std::vector<std::byte> bytes;
+  };
+  void keep(std::span<const std::byte> data);
+  void read_header();
+
+  std::vector<Piece> pieces_;
+  std::uint64_t pos_ = 0;         // bytes seen
+  std::uint64_t kept_ = 0;        // bytes in pieces_
+  std::uint64_t keep_until_ = 0;  // bytes before this offset are kept
+  std::uint64_t next_box_ = 0;    // where the next top-level box starts
+  std::uint64_t header_at_ = 0;   // the box whose header is being read
+  bool in_header_ = false;
+  bool scanning_ = true;  // false after a box that runs to the end or a broken header
+  bool over_ = false;
+};
+
 // Crash recovery of a `.part` file: the length of the longest prefix made of
 // the init segment and whole, valid fragments. Returns the init size when the
 // init is whole but no fragment is (the caller should then drop the file, as

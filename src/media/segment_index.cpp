@@ -489,6 +489,120 @@ Result<FragmentIndex> index_segment_file(const std::filesystem::path& path) {
   return std::move(r->index);
 }
 
+namespace {
+
+constexpr std::uint64_t kMaxIndexerKeptBytes = 64u << 20;
+constexpr std::uint64_t kHeaderReadBytes = 32;  // what walk() reads at each top-level box
+
+// The bytes a SegmentIndexer kept: reads outside them are a bug of the indexer.
+class PiecesSource final : public Source {
+ public:
+  struct View {
+    std::uint64_t offset;
+    std::span<const std::byte> bytes;
+  };
+  PiecesSource(std::vector<View> pieces, std::uint64_t size) : pieces_(std::move(pieces)), size_(size) {}
+  std::uint64_t size() const override { return size_; }
+  Result<std::span<const std::byte>> read(std::uint64_t offset, std::size_t n) override {
+    if (offset >= size_) return std::span<const std::byte>{};
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size_ - offset));
+    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), offset,
+                               [](std::uint64_t o, const View& v) { return o < v.offset; });
+    if (it != pieces_.begin()) {
+      --it;
+      if (offset - it->offset + n <= it->bytes.size())
+        return it->bytes.subspan(static_cast<std::size_t>(offset - it->offset), n);
+    }
+    return fail(Errc::internal, fmt::format("segment indexer kept no {} bytes at offset {}", n, offset));
+  }
+
+ private:
+  std::vector<View> pieces_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace
+
+void SegmentIndexer::keep(std::span<const std::byte> data) {
+  if (pos_ >= keep_until_ || data.empty()) return;
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), keep_until_ - pos_));
+  if (kept_ + n > kMaxIndexerKeptBytes) {
+    over_ = true;
+    keep_until_ = 0;
+    pieces_.clear();
+    return;
+  }
+  if (pieces_.empty() || pieces_.back().offset + pieces_.back().bytes.size() != pos_) pieces_.push_back({pos_, {}});
+  pieces_.back().bytes.insert(pieces_.back().bytes.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+  kept_ += n;
+}
+
+// At header_at_ + 8 (or + 16 for a 64-bit size): decides what of the box is
+// kept and where the next one starts, as walk() will read them.
+void SegmentIndexer::read_header() {
+  const auto& last = pieces_.back();  // header_at_ .. pos_ is kept
+  const auto* h = last.bytes.data() + (header_at_ - last.offset);
+  const auto be = [&](std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 8) | std::to_integer<std::uint64_t>(h[at + static_cast<std::size_t>(i)]);
+    return v;
+  };
+  std::uint64_t size = be(0, 4);
+  if (size == 1) {
+    if (pos_ < header_at_ + 16) return;  // the 64-bit size is still to come
+    size = be(8, 8);
+    if (size < 16) size = 1;  // broken: walk() stops here
+  }
+  in_header_ = false;
+  const auto type = static_cast<std::uint32_t>(be(4, 4));
+  const bool media_or_padding = type == fourcc("mdat") || type == fourcc("free") || type == fourcc("skip");
+  if (size == 0) {  // runs to the end
+    scanning_ = false;
+    if (!media_or_padding) keep_until_ = std::numeric_limits<std::uint64_t>::max();
+    return;
+  }
+  if (size < 8 || size > std::numeric_limits<std::uint64_t>::max() - header_at_) {
+    scanning_ = false;  // walk() stops at this header
+    return;
+  }
+  next_box_ = header_at_ + size;
+  if (!media_or_padding && size <= kMaxMetaBoxBytes) keep_until_ = std::max(keep_until_, next_box_);
+}
+
+void SegmentIndexer::update(std::span<const std::byte> data) {
+  while (!data.empty() && !over_) {
+    if (scanning_ && !in_header_ && pos_ == next_box_) {
+      in_header_ = true;
+      header_at_ = pos_;
+      keep_until_ = std::max(keep_until_, pos_ + kHeaderReadBytes);
+    }
+    std::uint64_t stop = pos_ + data.size();
+    if (in_header_) stop = std::min(stop, header_at_ + (pos_ < header_at_ + 8 ? 8 : 16));
+    else if (scanning_) stop = std::min(stop, next_box_);
+    const auto n = static_cast<std::size_t>(stop - pos_);
+    keep(data.first(n));
+    pos_ += n;
+    data = data.subspan(n);
+    if (in_header_ && !over_ && (pos_ == header_at_ + 8 || pos_ == header_at_ + 16)) read_header();
+  }
+  pos_ += data.size();  // after an overflow: only counted
+}
+
+Result<FragmentIndex> SegmentIndexer::finish() const {
+  if (over_) {
+    return fail(Errc::unprocessable,
+                fmt::format("the segment's box metadata (moov, moof, ...) is larger than {} MiB",
+                            kMaxIndexerKeptBytes >> 20));
+  }
+  std::vector<PiecesSource::View> views;
+  views.reserve(pieces_.size());
+  for (const auto& p : pieces_) views.push_back({p.offset, p.bytes});
+  PiecesSource src(std::move(views), pos_);
+  auto r = walk(src, Mode::strict);
+  if (!r) return std::unexpected(r.error());
+  return std::move(r->index);
+}
+
 Result<std::uint64_t> valid_prefix_length(const std::filesystem::path& path) {
   auto src = FileSource::open(path);
   if (!src) return std::unexpected(src.error());

@@ -17,6 +17,7 @@
 #include "common/http_status.hpp"
 #include "events/events.hpp"
 #include "evidence/segment_statement.hpp"
+#include "media/fmp4.hpp"
 #include "server/services.hpp"
 #include "server/views.hpp"
 #include "storage/layout.hpp"
@@ -44,14 +45,16 @@ struct TempFile {
   }
 };
 
-// A segment's temp file. With `direct` (the local store, which fsyncs and
+// A segment's temp file. With `direct` (a local store, which fsyncs and
 // renames this very file into place) it is written with O_DIRECT where the
 // file system allows it: the block layer takes the bytes from an aligned
 // buffer of ours instead of the kernel copying each one into the page cache,
 // the largest CPU cost of an upload (bench/ingest: 3.0 -> 1.7 CPU s/GiB).
-// Whole aligned blocks go out direct, the tail at the end through the page
-// cache. Without `direct` (an S3 store reads the file back at once, and never
-// needs it on disk) or where O_DIRECT is refused (tmpfs): buffered writes.
+// Nothing reads it back: the index is made as the body arrives, and an
+// encrypting store's chunks are sealed on the way in. Whole aligned blocks
+// go out direct, the tail at the end through the page cache. Without
+// `direct` (an S3 store reads the file back at once, and never needs it on
+// disk) or where O_DIRECT is refused (tmpfs): buffered writes.
 class SegmentFile {
  public:
   static constexpr std::size_t kBlock = 1 << 20;  // a multiple of any logical block size
@@ -264,13 +267,22 @@ Status upload_segment(Services& s, Context& ctx) {
   const auto claimed_size = *ctx.req.content_length;
   if (auto st = s.agents->admit_upload(caller, rec, seq, claimed_size); !st) return st;
 
+  // The key is known before the body: a body whose SHA-256 is not the
+  // claimed one is refused (AgentService::accept_segment) and never stored.
+  auto key = storage::segment_key(rec.computer_id, rec.id, seq, claimed_sha);
+  if (!key) return std::unexpected(key.error());
+  // An encrypting store seals each chunk as it arrives; the file then holds
+  // the sealed object, handed over as it is.
+  auto encoder = s.store->encoder(*key, claimed_size);
+  if (!encoder) return std::unexpected(encoder.error());
   TempFile tmp{s.incoming_dir / (random_id("up-") + ".part")};
   SegmentFile file;
-  // O_DIRECT only when the temp file is handed over as it is: an encrypting
-  // store reads it back, which is cheaper from the page cache.
-  const bool direct = s.config.store.starts_with("file://") && !s.config.encryption_at_rest();
-  if (auto st = file.open(tmp.path, direct); !st) return st;
+  if (auto st = file.open(tmp.path, s.config.store.starts_with("file://")); !st) return st;
+  const storage::ByteWriter to_file = [&](std::span<const std::byte> d) {
+    return file.write(reinterpret_cast<const char*>(d.data()), d.size());
+  };
   Sha256 hash;
+  media::SegmentIndexer indexer;
   std::uint64_t received = 0;
   Status write_status;
   bool too_large = false;
@@ -280,13 +292,15 @@ Status upload_segment(Services& s, Context& ctx) {
       too_large = true;
       return false;
     }
-    // Hash and write a slice at a time, so the write copies from cache what
-    // the hash just read, instead of reading a whole piece from memory again.
+    // Hash, index and write (or seal) a slice at a time, so each pass reads
+    // from cache what the one before it just read, instead of reading a
+    // whole piece from memory again.
     constexpr std::size_t kSlice = 256 * 1024;
     for (std::size_t at = 0; at < n && write_status; at += kSlice) {
-      const auto len = std::min(kSlice, n - at);
-      hash.update(std::string_view(data + at, len));
-      write_status = file.write(data + at, len);
+      const auto slice = std::as_bytes(std::span(data + at, std::min(kSlice, n - at)));
+      hash.update(slice);
+      indexer.update(slice);
+      write_status = *encoder ? (*encoder)->update(slice, to_file) : to_file(slice);
     }
     received += n;
     return write_status.has_value();
@@ -296,6 +310,9 @@ Status upload_segment(Services& s, Context& ctx) {
   if (!complete || received != claimed_size) {
     return fail(Errc::invalid_argument, "the body ended after " + std::to_string(received) + " of " +
                                             std::to_string(claimed_size) + " bytes");
+  }
+  if (*encoder) {
+    if (auto st = (*encoder)->finish(to_file); !st) return st;
   }
   // No fsync here: the store makes the object durable (the local store
   // renames this very file into place after an fsync; S3 needs no local copy).
@@ -310,10 +327,10 @@ Status upload_segment(Services& s, Context& ctx) {
                   "X-Deskaudit-Events-SHA256");
     }
   }
-  auto key = storage::segment_key(rec.computer_id, rec.id, seq, actual_sha);
-  if (!key) return std::unexpected(key.error());
   service::ReceivedSegment received_segment{seq,      claimed_sha,     actual_sha,           received,
                                             tmp.path, std::move(*key), std::move(events_sha)};
+  received_segment.index = indexer.finish();
+  received_segment.encoded_by = encoder->get();
   if (ctx.req.has_header(std::string(evidence::kSignatureHeader))) {
     received_segment.signature = ctx.req.get_header_value(std::string(evidence::kSignatureHeader));
   }

@@ -391,7 +391,8 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
                   "X-Deskaudit-Events-SHA256");
     }
   }
-  auto index = media::index_segment_file(in.file);
+  if (in.encoded_by && !in.index) return fail(Errc::internal, "an encoded upload of segment " + seq_text + " has no index");
+  auto index = in.index ? *in.index : media::index_segment_file(in.file);
   if (!index) {
     (void)catalog_.note_upload(rec.computer_id, clock_->now_ms(), "segment " + seq_text + " rejected: " + index.error().message);
     return fail(Errc::unprocessable, "the segment is not a valid fragmented MP4: " + index.error().message);
@@ -438,7 +439,11 @@ Result<SegmentAccepted> AgentService::accept_segment(const Caller& agent, const 
   seg.created_at = clock_->now_ms();
   seg.events_sha256 = in.events_sha256;
   // The object first: a catalog row never points at a missing object.
-  if (auto st = store_.put_handed_over_file(seg.object_key, in.file, seg.sha256); !st) return std::unexpected(st.error());
+  if (auto st = in.encoded_by ? store_.put_encoded_file(seg.object_key, in.file, *in.encoded_by)
+                              : store_.put_handed_over_file(seg.object_key, in.file, seg.sha256);
+      !st) {
+    return std::unexpected(st.error());
+  }
   auto added = catalog_.add_segment(seg);
   if (!added) {
     // Lost a race with other bytes (conflict), or the recording was deleted

@@ -28,6 +28,8 @@
 
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
+#include "media/fmp4.hpp"
+#include "storage/object_store.hpp"
 #include "common/rate_limit.hpp"
 #include "common/time.hpp"
 #include "service/audit_log.hpp"
@@ -107,6 +109,12 @@ struct ReceivedSegment {
   std::optional<std::string> events_sha256;
   // X-Deskaudit-Signature as sent (nullopt: absent): see docs/evidence.md.
   std::optional<std::string> signature = std::nullopt;
+  // The segment's index (or why it has none) when the caller made it as the
+  // body arrived (media::SegmentIndexer); nullopt: indexed from `file`.
+  std::optional<Result<media::FragmentIndex>> index = std::nullopt;
+  // Set when `file` holds what the store's encoder(object_key, size_bytes)
+  // wrote (finished), not the segment's bytes: `index` must then be set.
+  storage::ObjectEncoder* encoded_by = nullptr;
 };
 
 struct KeyRegistered {

@@ -72,7 +72,9 @@ class MediaService {
   Result<Playlist> master_playlist(const Caller& who, std::string_view recording_id);
   // One segment file as stored; not_found for an absent seq. The stored
   // object is checked against the segment's SHA-256 and size first: corrupt
-  // (naming the segment) when it changed in the object store.
+  // (naming the segment) when it changed in the object store; where the
+  // store authenticates every read (ObjectStore::reads_authenticated) the
+  // reads themselves fail instead, cutting the response short.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment
   // arrived, corrupt when segment 0 has no usable init segment. Each stored
@@ -80,10 +82,11 @@ class MediaService {
   // sent; one that changed cuts the response short there (logged): the
   // client gets an incomplete file, never a silently altered one.
   Result<MediaFile> download(const Caller& who, std::string_view recording_id, ReadExtent extent);
-  // The same file, unchecked, for a caller that checked scope and wrote its
-  // own audit entry already (the evidence package: it copies what is stored
-  // and the offline verifier judges it): no check, no entry.
-  Result<MediaFile> whole_file(const catalog::Recording& recording);
+  // The same file for a caller that checked scope and wrote its own audit
+  // entry already (no entry): unchecked by default (the evidence package
+  // copies what is stored and the offline verifier judges it), or with each
+  // stored segment checked as download() does.
+  Result<MediaFile> whole_file(const catalog::Recording& recording, bool check_segments = false);
 
  private:
   // A recording the caller may play with its segments' indexes, the play
@@ -91,10 +94,10 @@ class MediaService {
   struct Played;
   Result<Played> played(const Caller& who, std::string_view recording_id);
   Result<std::string> read_bytes(const std::string& key, std::uint64_t offset, std::uint64_t size);
-  // Reads the stored object whole through SHA-256: corrupt when its bytes or
-  // size are not the segment's (logged as an error).
+  // Reads the stored object whole through SHA-256, unless the store
+  // authenticates its reads: corrupt when its bytes or size are not the
+  // segment's (logged as an error).
   Status check_stored(const catalog::Segment& segment);
-  Result<MediaFile> whole_file(const catalog::Recording& recording, bool check_segments);
 
   catalog::Catalog& catalog_;
   storage::ObjectStore& store_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -14,7 +15,6 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "storage/layout.hpp"
-#include "storage/local_store.hpp"
 
 namespace deskaudit::storage {
 namespace {
@@ -88,7 +88,15 @@ int log2_exact(std::size_t v) {
 
 std::string cipher_name(ChunkCipher c) { return c == ChunkCipher::aes256gcm ? "AES-256-GCM" : "XChaCha20-Poly1305"; }
 
-// Seals and opens one object's chunks under its own subkey.
+struct EvpCipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }  // wipes the key schedule
+};
+using EvpCipherCtx = std::unique_ptr<EVP_CIPHER_CTX, EvpCipherCtxFree>;
+
+// Seals and opens one object's chunks under its own subkey. AES-256-GCM runs
+// on OpenSSL's EVP: byte for byte what libsodium's crypto_aead_aes256gcm
+// makes (12-byte nonce, tag after the ciphertext), at less than half its CPU
+// (VAES/VPCLMULQDQ: 0.18 vs 0.41 CPU s/GiB on the bench machine).
 class ChunkSealer {
  public:
   ChunkSealer(ChunkCipher cipher, const SecretKey& data_key, std::span<const std::uint8_t> header,
@@ -102,40 +110,54 @@ class ChunkSealer {
     crypto_generichash_update(&st, header.data() + 24, kSaltBytes);
     crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(object_key.data()), object_key.size());
     crypto_generichash_final(&st, subkey_.bytes.data(), subkey_.bytes.size());
-    if (cipher_ == ChunkCipher::aes256gcm) {
-      aes_ = std::make_unique<AesState>();
-      crypto_aead_aes256gcm_beforenm(&aes_->state, subkey_.bytes.data());
-    }
-  }
-  ~ChunkSealer() {
-    if (aes_) sodium_memzero(aes_.get(), sizeof(AesState));
   }
 
-  void seal(std::uint64_t index, bool last, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
+  // false only when the cipher library fails.
+  [[nodiscard]] bool seal(std::uint64_t index, bool last, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
     set_nonce_and_ad(index, last);
-    unsigned long long out_len = 0;
     if (cipher_ == ChunkCipher::aes256gcm) {
-      crypto_aead_aes256gcm_encrypt_afternm(out, &out_len, in, n, ad_.data(), ad_.size(), nullptr, nonce_.data(),
-                                            &aes_->state);
-    } else {
-      crypto_aead_xchacha20poly1305_ietf_encrypt(out, &out_len, in, n, ad_.data(), ad_.size(), nullptr, nonce_.data(),
-                                                 subkey_.bytes.data());
+      if (!enc_ && !(enc_ = aes_context(true))) return false;
+      int len = 0;
+      return EVP_EncryptInit_ex(enc_.get(), nullptr, nullptr, nullptr, nonce_.data()) == 1 &&
+             EVP_EncryptUpdate(enc_.get(), nullptr, &len, ad_.data(), static_cast<int>(ad_.size())) == 1 &&
+             EVP_EncryptUpdate(enc_.get(), out, &len, in, static_cast<int>(n)) == 1 &&
+             EVP_EncryptFinal_ex(enc_.get(), out + len, &len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(enc_.get(), EVP_CTRL_GCM_GET_TAG, kEncryptedTagBytes, out + n) == 1;
     }
+    unsigned long long out_len = 0;
+    return crypto_aead_xchacha20poly1305_ietf_encrypt(out, &out_len, in, n, ad_.data(), ad_.size(), nullptr,
+                                                      nonce_.data(), subkey_.bytes.data()) == 0;
   }
   // false when the chunk does not authenticate.
   bool open(std::uint64_t index, bool last, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
     if (n < kEncryptedTagBytes) return false;
     set_nonce_and_ad(index, last);
-    unsigned long long out_len = 0;
     if (cipher_ == ChunkCipher::aes256gcm) {
-      return crypto_aead_aes256gcm_decrypt_afternm(out, &out_len, nullptr, in, n, ad_.data(), ad_.size(), nonce_.data(),
-                                                   &aes_->state) == 0;
+      if (!dec_ && !(dec_ = aes_context(false))) return false;
+      const auto body = n - kEncryptedTagBytes;
+      std::array<std::uint8_t, kEncryptedTagBytes> tag{};
+      std::memcpy(tag.data(), in + body, tag.size());
+      int len = 0;
+      return EVP_DecryptInit_ex(dec_.get(), nullptr, nullptr, nullptr, nonce_.data()) == 1 &&
+             EVP_DecryptUpdate(dec_.get(), nullptr, &len, ad_.data(), static_cast<int>(ad_.size())) == 1 &&
+             EVP_DecryptUpdate(dec_.get(), out, &len, in, static_cast<int>(body)) == 1 &&
+             EVP_CIPHER_CTX_ctrl(dec_.get(), EVP_CTRL_GCM_SET_TAG, tag.size(), tag.data()) == 1 &&
+             EVP_DecryptFinal_ex(dec_.get(), out + len, &len) == 1;
     }
+    unsigned long long out_len = 0;
     return crypto_aead_xchacha20poly1305_ietf_decrypt(out, &out_len, nullptr, in, n, ad_.data(), ad_.size(),
                                                       nonce_.data(), subkey_.bytes.data()) == 0;
   }
 
  private:
+  EvpCipherCtx aes_context(bool encrypt) const {
+    EvpCipherCtx c(EVP_CIPHER_CTX_new());
+    if (!c) return c;
+    const int ok = encrypt ? EVP_EncryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, subkey_.bytes.data(), nullptr)
+                           : EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, subkey_.bytes.data(), nullptr);
+    if (ok != 1) c.reset();
+    return c;
+  }
   void set_nonce_and_ad(std::uint64_t index, bool last) {
     // Each object has its own subkey, so the chunk index alone is a nonce never reused under it.
     put_u64(nonce_.data(), index);
@@ -143,12 +165,10 @@ class ChunkSealer {
     ad_[kEncryptedHeaderBytes + 8] = last ? 1 : 0;
   }
 
-  struct alignas(16) AesState {
-    crypto_aead_aes256gcm_state state;
-  };
   ChunkCipher cipher_;
   SecretKey subkey_;
-  std::unique_ptr<AesState> aes_;
+  EvpCipherCtx enc_, dec_;
+  // AES-256-GCM reads the first 12 bytes (the index, then zeros).
   std::array<std::uint8_t, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce_{};
   std::array<std::uint8_t, kEncryptedHeaderBytes + 9> ad_{};
 };
@@ -526,47 +546,165 @@ Result<std::shared_ptr<const EncryptedObjectStore::DataKey>> EncryptedObjectStor
   return dk;
 }
 
-Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_fd, std::uint64_t size,
-                                               std::string_view what) {
+// Seals one object chunk by chunk as its plaintext arrives: the header,
+// then each chunk once it is whole (or the object's last). With hash_output
+// it hashes what it writes, for an inner store that uses the hash (S3 signs
+// the payload's SHA-256); elsewhere hashing would cost a third of the sealing
+// CPU for nothing, and the inner store is told no hash rather than a made-up one.
+class EncryptedObjectStore::Sealer final : public ObjectEncoder {
+ public:
+  Sealer(const EncryptedObjectStore& owner, std::string_view key, std::uint64_t size, const DataKey& dk,
+         bool hash_output)
+      : owner_(&owner), key_(key), size_(size), chunk_(owner.options_.chunk_bytes),
+        chunks_(chunk_count(size, chunk_)), header_(make_header(owner.options_, size, dk)),
+        sealer_(owner.options_.cipher, dk.key, header_, key), sealed_(chunk_ + kEncryptedTagBytes),
+        hash_(hash_output) {
+    plain_.reserve(chunk_);
+  }
+
+  Status update(std::span<const std::byte> data, const ByteWriter& out) override {
+    if (data.size() > size_ - received_) {
+      return fail(Errc::invalid_argument, "more than the " + std::to_string(size_) + " bytes announced for " + key_);
+    }
+    received_ += data.size();
+    if (auto st = start(out); !st) return st;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
+    std::size_t left = data.size();
+    while (left > 0) {
+      const auto want = plain_len(next_);
+      if (plain_.empty() && left >= want) {  // a whole chunk in the input: no copy
+        if (auto st = seal(p, want, out); !st) return st;
+        p += want;
+        left -= want;
+        continue;
+      }
+      const auto take = std::min(left, want - plain_.size());
+      plain_.insert(plain_.end(), p, p + take);
+      p += take;
+      left -= take;
+      if (plain_.size() == want) {
+        if (auto st = seal(plain_.data(), want, out); !st) return st;
+        plain_.clear();
+      }
+    }
+    return {};
+  }
+
+  Status finish(const ByteWriter& out) override {
+    if (received_ != size_) {
+      return fail(Errc::invalid_argument, key_ + " ended after " + std::to_string(received_) + " of the " +
+                                              std::to_string(size_) + " bytes announced");
+    }
+    if (auto st = start(out); !st) return st;
+    if (next_ < chunks_) {  // only an empty object's one empty chunk is left
+      if (auto st = seal(plain_.data(), 0, out); !st) return st;
+    }
+    finished_ = true;
+    return {};
+  }
+
+  bool made_for(const EncryptedObjectStore& store, std::string_view key) const {
+    return owner_ == &store && key_ == key;
+  }
+  bool finished() const { return finished_; }
+  // The SHA-256 of everything written (empty without hash_output).
+  std::string output_sha256() { return hash_ ? sha_.hex() : std::string(); }
+
+ private:
+  static std::array<std::uint8_t, kEncryptedHeaderBytes> make_header(const EncryptionOptions& o, std::uint64_t size,
+                                                                     const DataKey& dk) {
+    std::array<std::uint8_t, kEncryptedHeaderBytes> h{};
+    std::memcpy(h.data(), kMagic.data(), kMagic.size());
+    h[8] = static_cast<std::uint8_t>(o.cipher);
+    h[9] = static_cast<std::uint8_t>(log2_exact(o.chunk_bytes));
+    put_u64(h.data() + 16, size);
+    randombytes_buf(h.data() + 24, kSaltBytes);
+    std::memcpy(h.data() + 40, dk.id.data(), kKeyIdBytes);
+    return h;
+  }
+  std::size_t plain_len(std::uint64_t i) const {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(chunk_, size_ - i * chunk_));
+  }
+  Status emit(const std::uint8_t* p, std::size_t n, const ByteWriter& out) {
+    if (hash_) sha_.update(std::span(reinterpret_cast<const std::byte*>(p), n));
+    return out(std::span(reinterpret_cast<const std::byte*>(p), n));
+  }
+  Status start(const ByteWriter& out) {
+    if (started_) return {};
+    started_ = true;
+    return emit(header_.data(), header_.size(), out);
+  }
+  Status seal(const std::uint8_t* in, std::size_t n, const ByteWriter& out) {
+    if (!sealer_.seal(next_, next_ + 1 == chunks_, in, n, sealed_.data()))
+      return fail(Errc::internal, "sealing chunk " + std::to_string(next_) + " of " + key_ + " failed");
+    ++next_;
+    return emit(sealed_.data(), n + kEncryptedTagBytes, out);
+  }
+
+  const EncryptedObjectStore* owner_;
+  std::string key_;
+  std::uint64_t size_;
+  std::size_t chunk_;
+  std::uint64_t chunks_;
+  std::array<std::uint8_t, kEncryptedHeaderBytes> header_;
+  ChunkSealer sealer_;
+  std::vector<std::uint8_t> plain_, sealed_;
+  std::uint64_t received_ = 0, next_ = 0;
+  bool hash_, started_ = false, finished_ = false;
+  Sha256 sha_;
+};
+
+Result<std::unique_ptr<EncryptedObjectStore::Sealer>> EncryptedObjectStore::sealer(std::string_view key,
+                                                                                 std::uint64_t size,
+                                                                                 bool hash_output) {
+  if (auto st = validate_key(key); !st) return std::unexpected(st.error());
+  if (is_data_key_object(key))
+    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
+  if (size > (std::uint64_t{1} << 50)) return fail(Errc::too_large, std::string(key) + " is too large to seal");
   auto dk = write_key_for(key);
   if (!dk) return std::unexpected(dk.error());
-  const auto chunk = options_.chunk_bytes;
-  std::array<std::uint8_t, kEncryptedHeaderBytes> header{};
-  std::memcpy(header.data(), kMagic.data(), kMagic.size());
-  header[8] = static_cast<std::uint8_t>(options_.cipher);
-  header[9] = static_cast<std::uint8_t>(log2_exact(chunk));
-  put_u64(header.data() + 16, size);
-  randombytes_buf(header.data() + 24, kSaltBytes);
-  std::memcpy(header.data() + 40, (*dk)->id.data(), kKeyIdBytes);
-  ChunkSealer sealer(options_.cipher, (*dk)->key, header, key);
+  return std::make_unique<Sealer>(*this, key, size, **dk, hash_output);
+}
 
+Result<std::unique_ptr<ObjectEncoder>> EncryptedObjectStore::encoder(std::string_view key, std::uint64_t size) {
+  auto s = sealer(key, size, inner_->uses_handed_over_sha256());
+  if (!s) return std::unexpected(s.error());
+  return std::unique_ptr<ObjectEncoder>(std::move(*s));
+}
+
+Status EncryptedObjectStore::put_encoded_file(std::string_view key, const std::filesystem::path& source,
+                                              ObjectEncoder& encoder) {
+  auto* s = dynamic_cast<Sealer*>(&encoder);
+  if (s == nullptr || !s->made_for(*this, key)) {
+    return fail(Errc::invalid_argument, "the encoder was not made by this store for " + std::string(key));
+  }
+  if (!s->finished()) return fail(Errc::invalid_argument, "the encoder of " + std::string(key) + " is not finished");
+  auto st = inner_->put_handed_over_file(key, source, s->output_sha256());
+  if (!st) return std::unexpected(with_context(st.error(), "storing encrypted " + std::string(key)));
+  return {};
+}
+
+Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_fd, std::uint64_t size,
+                                               std::string_view what) {
+  auto enc = encoder(key, size);
+  if (!enc) return std::unexpected(enc.error());
   TempFile tmp(options_.temp_dir / ("seal-" + random_id("") + ".tmp"));
-  // S3 signs the payload's SHA-256 (and would read the file again for it);
-  // a local store moves the file and never looks: hashing there would be a
-  // third of the sealing CPU for nothing.
-  const bool hash = dynamic_cast<LocalObjectStore*>(inner_.get()) == nullptr;
-  Sha256 sha;
   {
     UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) return fail(Errc::io, errno_message("open " + tmp.path().string(), errno));
-    const auto write = [&](const std::uint8_t* p, std::size_t n) {
-      if (hash) sha.update(std::span(reinterpret_cast<const std::byte*>(p), n));
-      return write_all(out.get(), p, n, "write " + tmp.path().string());
+    const ByteWriter write = [&](std::span<const std::byte> d) {
+      return write_all(out.get(), d.data(), d.size(), "write " + tmp.path().string());
     };
-    if (auto st = write(header.data(), header.size()); !st) return st;
-    std::vector<std::uint8_t> plain(chunk), sealed(chunk + kEncryptedTagBytes);
-    const auto n = chunk_count(size, chunk);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, size - i * chunk));
+    std::vector<std::uint8_t> plain(options_.chunk_bytes);
+    for (std::uint64_t at = 0; at < size;) {
+      const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), size - at));
       if (auto st = read_exactly(source_fd, plain.data(), len, what); !st) return st;
-      sealer.seal(i, i + 1 == n, plain.data(), len, sealed.data());
-      if (auto st = write(sealed.data(), len + kEncryptedTagBytes); !st) return st;
+      if (auto st = (*enc)->update(std::as_bytes(std::span(plain.data(), len)), write); !st) return st;
+      at += len;
     }
+    if (auto st = (*enc)->finish(write); !st) return st;
   }
-  auto st = hash ? inner_->put_handed_over_file(key, tmp.path(), sha.hex())
-                 : inner_->put_handed_over_file(key, tmp.path(), std::string(64, '0'));  // unused by a local store
-  if (!st) return std::unexpected(with_context(st.error(), "storing encrypted " + std::string(key)));
-  return {};
+  return put_encoded_file(key, tmp.path(), **enc);
 }
 
 Status EncryptedObjectStore::put_file(std::string_view key, const std::filesystem::path& source) {
@@ -591,29 +729,16 @@ Status EncryptedObjectStore::put_handed_over_file(std::string_view key, const st
 }
 
 Status EncryptedObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {
-  if (auto st = validate_key(key); !st) return st;
-  if (is_data_key_object(key))
-    return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
-  auto dk = write_key_for(key);
-  if (!dk) return std::unexpected(dk.error());
-  const auto chunk = options_.chunk_bytes;
-  std::string out(encrypted_size(data.size(), chunk), '\0');
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-  std::memcpy(p, kMagic.data(), kMagic.size());
-  p[8] = static_cast<std::uint8_t>(options_.cipher);
-  p[9] = static_cast<std::uint8_t>(log2_exact(chunk));
-  put_u64(p + 16, data.size());
-  randombytes_buf(p + 24, kSaltBytes);
-  std::memcpy(p + 40, (*dk)->id.data(), kKeyIdBytes);
-  ChunkSealer sealer(options_.cipher, (*dk)->key, std::span<const std::uint8_t>(p, kEncryptedHeaderBytes), key);
-  const auto n = chunk_count(data.size(), chunk);
-  const auto* in = reinterpret_cast<const std::uint8_t*>(data.data());
-  std::uint8_t* o = p + kEncryptedHeaderBytes;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, data.size() - i * chunk));
-    sealer.seal(i, i + 1 == n, in + i * chunk, len, o);
-    o += len + kEncryptedTagBytes;
-  }
+  auto s = sealer(key, data.size(), false);
+  if (!s) return std::unexpected(s.error());
+  std::string out;
+  out.reserve(encrypted_size(data.size(), options_.chunk_bytes));
+  const ByteWriter append = [&](std::span<const std::byte> d) -> Status {
+    out.append(reinterpret_cast<const char*>(d.data()), d.size());
+    return {};
+  };
+  if (auto st = (*s)->update(data, append); !st) return st;
+  if (auto st = (*s)->finish(append); !st) return st;
   return inner_->put_bytes(key, std::as_bytes(std::span(out.data(), out.size())));
 }
 
@@ -707,6 +832,12 @@ Result<std::uint64_t> EncryptedObjectStore::read(std::string_view key, ByteRange
     return fail(Errc::corrupt, "encrypted object " + std::string(key) + " is shorter than its header says (truncated)");
   }
   return sent;
+}
+
+Result<bool> EncryptedObjectStore::reads_authenticated(std::string_view key) {
+  auto header = read_header(key);
+  if (!header) return std::unexpected(header.error());
+  return header->has_value();
 }
 
 Result<std::optional<ObjectInfo>> EncryptedObjectStore::head(std::string_view key) {

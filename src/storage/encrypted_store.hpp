@@ -149,9 +149,16 @@ class EncryptedObjectStore final : public ObjectStore {
   Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
                               std::string_view sha256_hex) override;
   Status put_bytes(std::string_view key, std::span<const std::byte> data) override;
+  // Seals the object as its bytes arrive (the chunks are independent), so an
+  // upload is sealed once, as it streams in, and never read back.
+  Result<std::unique_ptr<ObjectEncoder>> encoder(std::string_view key, std::uint64_t size) override;
+  Status put_encoded_file(std::string_view key, const std::filesystem::path& source, ObjectEncoder& encoder) override;
   // corrupt when a chunk the range touches fails authentication or the
   // object is shorter than its header says.
   Result<std::uint64_t> read(std::string_view key, ByteRange range, const ByteSink& sink) override;
+  // True for a sealed object (its chunk tags authenticate every read),
+  // false for one written before encryption was switched on.
+  Result<bool> reads_authenticated(std::string_view key) override;
   // The plaintext size; corrupt when the stored size does not match the header.
   Result<std::optional<ObjectInfo>> head(std::string_view key) override;
   Status remove(std::string_view key) override;
@@ -168,11 +175,13 @@ class EncryptedObjectStore final : public ObjectStore {
  private:
   struct DataKey;
   struct Header;
+  class Sealer;
   EncryptedObjectStore(std::unique_ptr<ObjectStore> inner, std::shared_ptr<const MasterKeyProvider> keys,
                        EncryptionOptions options);
   Result<std::shared_ptr<const DataKey>> write_key_for(std::string_view key);
   Result<std::shared_ptr<const DataKey>> read_key(std::string_view key, const Header& header);
   Status seal_file_and_put(std::string_view key, int source_fd, std::uint64_t size, std::string_view what);
+  Result<std::unique_ptr<Sealer>> sealer(std::string_view key, std::uint64_t size, bool hash_output);
   Result<std::optional<Header>> read_header(std::string_view key);
   static Result<Header> parse_header(std::span<const std::uint8_t> raw, std::string_view key);
 

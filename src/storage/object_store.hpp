@@ -37,6 +37,22 @@ struct ByteRange {
 // then ends with Errc::unavailable "stopped by reader").
 using ByteSink = std::function<bool(std::span<const std::byte>)>;
 
+// Receives bytes in order (ObjectEncoder).
+using ByteWriter = std::function<Status(std::span<const std::byte>)>;
+
+// Turns one object's bytes, as they arrive, into the form its store keeps
+// (ObjectStore::encoder()). Not thread-safe.
+class ObjectEncoder {
+ public:
+  virtual ~ObjectEncoder() = default;
+  // The object's next bytes; what they become goes to out, in order.
+  // invalid_argument past the size given to encoder().
+  virtual Status update(std::span<const std::byte> data, const ByteWriter& out) = 0;
+  // After all the object's bytes; invalid_argument when fewer arrived than
+  // the size given to encoder().
+  virtual Status finish(const ByteWriter& out) = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -45,15 +61,45 @@ class ObjectStore {
   // The source file is left as it is. Replaces an existing object atomically.
   virtual Status put_file(std::string_view key, const std::filesystem::path& source) = 0;
   // Stores a file the caller hands over and never uses again (a finished
-  // upload's temporary file), whose SHA-256 (64 lowercase hex digits) the
-  // caller computed while writing it. The store may move the file into place
-  // (the source path is then gone) or copy it (it is then left; the caller
-  // removes it either way), and makes it durable itself: the caller need not
-  // fsync it. Default: put_file.
+  // upload's temporary file), with the SHA-256 of its bytes (64 lowercase hex
+  // digits) when the caller computed it while writing it, or empty when it
+  // did not (a store that needs it, S3, then reads the file for it). The
+  // store may move the file into place (the source path is then gone) or copy
+  // it (it is then left; the caller removes it either way), and makes it
+  // durable itself: the caller need not fsync it. Default: put_file.
   virtual Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
                                       std::string_view sha256_hex) {
     (void)sha256_hex;
     return put_file(key, source);
+  }
+  // Whether put_handed_over_file() uses the SHA-256 (S3 signs the payload
+  // with it and would read the file for it); a local store moves the file and
+  // never looks at it. Default: false.
+  virtual bool uses_handed_over_sha256() const { return false; }
+  // For a store that keeps objects in another form than their bytes (an
+  // encrypting store): an encoder of the object `key` of `size` bytes, so an
+  // upload's temporary file can hold the stored form as the bytes arrive, for
+  // put_encoded_file(). nullptr: objects are kept as they are (hand the file
+  // over with put_handed_over_file()). Default: nullptr.
+  virtual Result<std::unique_ptr<ObjectEncoder>> encoder(std::string_view key, std::uint64_t size) {
+    (void)key;
+    (void)size;
+    return std::unique_ptr<ObjectEncoder>();
+  }
+  // Stores a handed-over file holding what `encoder` (made by this store's
+  // encoder(key, ...) and finished) wrote, as put_handed_over_file() does.
+  // invalid_argument for an encoder of another key or store, or unfinished.
+  virtual Status put_encoded_file(std::string_view key, const std::filesystem::path& source, ObjectEncoder& encoder) {
+    (void)source;
+    (void)encoder;
+    return fail(Errc::invalid_argument, "the object store of " + std::string(key) + " makes no encoders");
+  }
+  // Whether every read of key fails (Errc::corrupt) where a stored byte of
+  // it changed, so a reader need not hash the object to trust it (an
+  // encrypting store's sealed objects). Default: false.
+  virtual Result<bool> reads_authenticated(std::string_view key) {
+    (void)key;
+    return false;
   }
   // Stores a small in-memory object.
   virtual Status put_bytes(std::string_view key, std::span<const std::byte> data) = 0;

@@ -39,6 +39,7 @@ class S3ObjectStore final : public ObjectStore {
   Status put_file(std::string_view key, const std::filesystem::path& source) override;
   // As put_file, with the caller's SHA-256 for x-amz-content-sha256 instead
   // of reading the file twice (S3 still checks the body against it).
+  bool uses_handed_over_sha256() const override { return true; }
   Status put_handed_over_file(std::string_view key, const std::filesystem::path& source,
                               std::string_view sha256_hex) override;
   Status put_bytes(std::string_view key, std::span<const std::byte> data) override;

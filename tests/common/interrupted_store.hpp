@@ -22,6 +22,7 @@ class InterruptedStore final : public storage::ObjectStore {
     if (auto st = spend(); !st) return st;
     return inner_.put_handed_over_file(key, source, sha256_hex);
   }
+  bool uses_handed_over_sha256() const override { return inner_.uses_handed_over_sha256(); }
   Status put_bytes(std::string_view key, std::span<const std::byte> data) override {
     if (auto st = spend(); !st) return st;
     return inner_.put_bytes(key, data);

@@ -38,11 +38,23 @@ std::string box(std::string_view type, std::string_view payload) {
 }
 
 // Rejected with `code` and a message containing `needle`.
+// Indexed as it arrives (SegmentIndexer, in 5-byte pieces): the same verdict as index_segment().
+Result<FragmentIndex> index_streamed(const std::string& bytes) {
+  SegmentIndexer indexer;
+  for (std::size_t at = 0; at < bytes.size(); at += 5) indexer.update(bytes_of(bytes.substr(at, 5)));
+  return indexer.finish();
+}
+
+// Rejected with `code` and a message containing `needle`, whole or streamed.
 void expect_rejected(const std::string& bytes, Errc code, std::string_view needle = {}) {
   auto r = index_segment(bytes_of(bytes));
   ASSERT_FALSE(r) << "accepted a damaged file";
   EXPECT_EQ(r.error().code, code) << r.error().message;
   EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+  auto streamed = index_streamed(bytes);
+  ASSERT_FALSE(streamed) << "accepted a damaged file in pieces";
+  EXPECT_EQ(streamed.error().code, r.error().code);
+  EXPECT_EQ(streamed.error().message, r.error().message);
 }
 
 TEST(CorruptSegment, EmptyFile) { expect_rejected("", Errc::corrupt, "no 'moov'"); }
@@ -54,6 +66,7 @@ TEST(CorruptSegment, RandomBytes) {
     for (auto& c : b) c = static_cast<char>(rng());
     if (i % 2 == 1) b = stream().bytes.substr(0, 28) + b;  // a real ftyp, then noise
     EXPECT_FALSE(index_segment(bytes_of(b))) << "case " << i;
+    EXPECT_FALSE(index_streamed(b)) << "case " << i;
   }
 }
 

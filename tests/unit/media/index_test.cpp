@@ -57,6 +57,31 @@ TEST(IndexSegment, FileAndMemoryAgree) {
   EXPECT_EQ(to_json(*mem), to_json(*file));
 }
 
+// The upload path indexes the body as it arrives (the temp file may be
+// O_DIRECT or sealed): the same index in pieces of any size, padding and a
+// trailing mfra included.
+TEST(SegmentIndexer, PiecesOfAnySizeGiveTheWholeFilesIndex) {
+  const auto& s = four_fragments();
+  // free boxes between fragments (as bench/ingest pads segments), one with a 64-bit size
+  std::string padded = s.bytes.substr(0, s.fragment_begin(1));
+  padded += std::string("\0\0\0\x10" "free", 8) + std::string(8, 'x');
+  padded += std::string("\0\0\0\x01" "skip" "\0\0\0\0\0\0\0\x18", 16) + std::string(8, 'y');
+  padded += s.bytes.substr(s.fragment_begin(1));
+  for (const std::string* bytes : {&s.bytes, static_cast<const std::string*>(&padded)}) {
+    auto whole = index_segment(bytes_of(*bytes));
+    ASSERT_TRUE(whole) << whole.error().message;
+    for (std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{31}, std::size_t{4096}, bytes->size()}) {
+      SegmentIndexer indexer;
+      for (std::size_t at = 0; at < bytes->size(); at += piece) {
+        indexer.update(bytes_of(bytes->substr(at, std::min(piece, bytes->size() - at))));
+      }
+      auto streamed = indexer.finish();
+      ASSERT_TRUE(streamed) << "pieces of " << piece << ": " << streamed.error().message;
+      EXPECT_EQ(to_json(*streamed), to_json(*whole)) << "pieces of " << piece;
+    }
+  }
+}
+
 TEST(IndexSegment, MissingFileIsAnIoError) {
   auto r = index_segment_file("/nonexistent/deskaudit/seg.mp4");
   ASSERT_FALSE(r);

@@ -33,6 +33,7 @@ class HookedStore final : public storage::ObjectStore {
  public:
   explicit HookedStore(storage::ObjectStore& inner) : inner_(inner) {}
   std::function<void()> after_next_list;
+  bool authenticated_reads = false;  // as an encrypting store's sealed objects
 
   Status put_file(std::string_view key, const std::filesystem::path& source) override {
     return inner_.put_file(key, source);
@@ -43,6 +44,7 @@ class HookedStore final : public storage::ObjectStore {
   Result<std::uint64_t> read(std::string_view key, storage::ByteRange range, const storage::ByteSink& sink) override {
     return inner_.read(key, range, sink);
   }
+  Result<bool> reads_authenticated(std::string_view) override { return authenticated_reads; }
   Result<std::optional<storage::ObjectInfo>> head(std::string_view key) override { return inner_.head(key); }
   Status remove(std::string_view key) override { return inner_.remove(key); }
   Result<std::vector<storage::ObjectInfo>> list(std::string_view prefix) override {

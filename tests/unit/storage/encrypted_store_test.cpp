@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -180,6 +181,98 @@ TEST_P(EncryptedStore, RangesAtChunkAndFragmentBoundariesReturnExactlyThePlainte
     auto past = read_all(*store, key, {plain.size() + 1, 1});
     ASSERT_FALSE(past);
     EXPECT_EQ(past.error().code, Errc::invalid_argument);
+  }
+}
+
+// An upload is sealed as its body arrives, in pieces of any size, into the
+// file that is then handed over as it is: the same plaintext, Range reads
+// and tamper detection as any other object.
+TEST_P(EncryptedStore, AnEncoderSealsAnObjectAsItArrivesInPiecesOfAnySize) {
+  EncryptionOptions o;
+  o.chunk_bytes = 4096;
+  auto store = open_encrypted(key_a_, o);
+  const std::string plain = pseudo_random_bytes(5 * 4096 + 100, 11);
+  std::size_t round = 0;
+  for (std::size_t piece : {std::size_t{1000}, std::size_t{4096}, std::size_t{10000}, plain.size()}) {
+    const std::string key = "recordings/cc-e/rec-e/00000" + std::to_string(round++) + "-enc.mp4";
+    auto enc = store->encoder(key, plain.size());
+    ASSERT_TRUE(enc && *enc) << (enc ? "no encoder" : enc.error().message);
+    const auto file = scratch_ / "sealed.part";
+    std::string written;
+    const ByteWriter out = [&](std::span<const std::byte> d) -> Status {
+      written.append(reinterpret_cast<const char*>(d.data()), d.size());
+      return {};
+    };
+    for (std::size_t at = 0; at < plain.size(); at += piece) {
+      ASSERT_TRUE((*enc)->update(as_bytes(std::string_view(plain).substr(at, piece)), out));
+    }
+    ASSERT_TRUE((*enc)->finish(out));
+    EXPECT_EQ(written.size(), encrypted_size(plain.size(), o.chunk_bytes));
+    EXPECT_FALSE(contains(written, plain.substr(0, 64)));
+    write_file(file, written);
+    auto st = store->put_encoded_file(key, file, **enc);
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_EQ(read_all(*store, key).value(), plain) << "pieces of " << piece;
+    EXPECT_EQ(read_all(*store, key, {4095, 4098}).value(), plain.substr(4095, 4098));
+    EXPECT_EQ(store->head(key).value()->size_bytes, plain.size());
+  }
+  // The wrong length, another key or an unfinished encoder is refused.
+  auto enc = store->encoder("recordings/cc-e/rec-e/000009-x.mp4", 10);
+  ASSERT_TRUE(enc);
+  const ByteWriter sink = [](std::span<const std::byte>) -> Status { return {}; };
+  EXPECT_FALSE((*enc)->update(as_bytes(std::string_view("eleven byte")), sink));
+  ASSERT_TRUE((*enc)->update(as_bytes(std::string_view("nine byte")), sink));
+  EXPECT_EQ((*enc)->finish(sink).error().code, Errc::invalid_argument);
+  write_file(scratch_ / "x.part", "x");
+  EXPECT_EQ(store->put_encoded_file("recordings/cc-e/rec-e/000009-x.mp4", scratch_ / "x.part", **enc).error().code,
+            Errc::invalid_argument);
+  EXPECT_EQ(store->put_encoded_file("recordings/cc-e/rec-e/000008-y.mp4", scratch_ / "x.part", **enc).error().code,
+            Errc::invalid_argument);
+}
+
+// What the inner store is handed: a sealed file with the SHA-256 of its
+// bytes, or no hash where the store does not use one; never a made-up one.
+class ShaCheckingStore final : public ObjectStore {
+ public:
+  ShaCheckingStore(std::unique_ptr<ObjectStore> inner, bool uses_sha) : inner_(std::move(inner)), uses_sha_(uses_sha) {}
+  Status put_file(std::string_view key, const fs::path& source) override { return inner_->put_file(key, source); }
+  Status put_handed_over_file(std::string_view key, const fs::path& source, std::string_view sha) override {
+    handed.push_back({std::string(sha), sha256_hex(read_file(source))});
+    return inner_->put_handed_over_file(key, source, sha);
+  }
+  bool uses_handed_over_sha256() const override { return uses_sha_; }
+  Status put_bytes(std::string_view key, std::span<const std::byte> data) override { return inner_->put_bytes(key, data); }
+  Result<std::uint64_t> read(std::string_view key, ByteRange range, const ByteSink& sink) override {
+    return inner_->read(key, range, sink);
+  }
+  Result<std::optional<ObjectInfo>> head(std::string_view key) override { return inner_->head(key); }
+  Status remove(std::string_view key) override { return inner_->remove(key); }
+  Result<std::vector<ObjectInfo>> list(std::string_view prefix) override { return inner_->list(prefix); }
+  std::string describe() const override { return inner_->describe(); }
+  static std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::vector<std::pair<std::string, std::string>> handed;  // (given, actual) SHA-256
+
+ private:
+  std::unique_ptr<ObjectStore> inner_;
+  bool uses_sha_;
+};
+
+TEST_P(EncryptedStore, TheInnerStoreIsHandedTheSealedFilesRealHashOrNone) {
+  for (bool uses_sha : {false, true}) {
+    auto checking = std::make_unique<ShaCheckingStore>(open_raw(), uses_sha);
+    auto* seen = checking.get();
+    EncryptionOptions o;
+    o.temp_dir = scratch_ / "tmp";
+    auto store = EncryptedObjectStore::open(std::move(checking), keys_of(key_a_), o);
+    ASSERT_TRUE(store) << store.error().message;
+    write_file(scratch_ / "plain.mp4", "segment bytes");
+    ASSERT_TRUE((*store)->put_file("recordings/cc-h/rec-h/000000-h.mp4", scratch_ / "plain.mp4"));
+    ASSERT_EQ(seen->handed.size(), 1u);
+    const auto& [given, actual] = seen->handed[0];
+    EXPECT_EQ(given, uses_sha ? actual : std::string()) << "uses_sha " << uses_sha;
   }
 }
 
