@@ -124,12 +124,11 @@ wait_for 120 "the second recording to start" grep -q 'recording started' "$work/
 xclock -digital -update 1 >/dev/null 2>&1 &
 xclock_pid=$!
 pids+=($xclock_pid)
-seconds_of_media() {  # the open segment of the second recording holds at least $1 s of fragments
-  local part
-  part="$(ls "$work"/state/spool/r*/seg-*.mp4.part 2>/dev/null | head -n1)"
-  [[ -n "$part" ]] && [[ $(stat -c %s "$part") -gt 20000 ]]
-}
-wait_for 60 "fragments of the second recording on disk" seconds_of_media
+part_size() { stat -c %s "$(ls "$work"/state/spool/r*/seg-*.mp4.part 2>/dev/null | head -n1)" 2>/dev/null || echo 0; }
+wait_for 60 "the second recording's open segment" bash -c "ls '$work'/state/spool/r*/seg-*.mp4.part >/dev/null 2>&1"
+size0=$(part_size)
+grown() { [[ $(part_size) -gt $size0 ]]; }
+wait_for 60 "fragments of the second recording on disk" grown
 sleep 8  # a session in full swing (not a wait for a condition: the kill may come at any moment)
 kill -KILL "$agent_pid"
 killed_at=$(date +%s%3N)
