@@ -92,6 +92,14 @@ finished() {  # finished N: at least N recordings are finished (not "recording")
 
 detail() { api GET "/api/v1/recordings/$1"; }
 
+# 0. A CA file, which WinHTTP cannot take, is refused up front.
+status=0
+echo "not a certificate" >"$work/ca.pem"
+wine "$exe" run --server "https://127.0.0.1:1" --ca-file "$(winpath "$work/ca.pem")" --enroll-token "$enroll" \
+  --state-dir "$(winpath "$work/state-tls")" >"$work/ca.out" 2>"$work/ca.err" || status=$?
+[[ $status -ne 0 ]] && grep -q -- "--ca-file cannot be used on Windows" "$work/ca.err" ||
+  fail "--ca-file was not refused (exit $status)"
+
 # 1. Enrollment and a whole session: the workload runs while the agent
 # records; the session ends with Windows' end of session (wineboot -e: the
 # WM_ENDSESSION every application of the session gets), which closes the
