@@ -11,6 +11,7 @@
 #include "events/events.hpp"
 #include "evidence/segment_statement.hpp"
 #include "media/fmp4.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::agent {
 
