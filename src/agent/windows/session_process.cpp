@@ -44,25 +44,52 @@ Result<AttributeListPtr> inherit_only(HANDLE* handle) {
 }  // namespace
 
 std::string_view launch_path_name(LaunchPath path) noexcept {
-  return path == LaunchPath::user_token ? "user_token" : "own_token";
+  switch (path) {
+    case LaunchPath::user_token: return "user_token";
+    case LaunchPath::system_token: return "system_token";
+    case LaunchPath::own_token: return "own_token";
+  }
+  return "unknown";
 }
+
+namespace {
+
+// A primary token for a process in session_id: the user's, or this process's
+// own (SYSTEM for a service) moved to that session. Empty with the Windows
+// error when it cannot be had.
+std::pair<HandlePtr, DWORD> session_token(HelperAccount account, DWORD session_id) {
+  HANDLE raw = nullptr;
+  if (account == HelperAccount::user) {
+    if (!WTSQueryUserToken(session_id, &raw)) return {nullptr, GetLastError()};
+    return {HandlePtr(raw), ERROR_SUCCESS};
+  }
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_DUPLICATE | TOKEN_QUERY, &raw)) return {nullptr, GetLastError()};
+  HandlePtr own(raw);
+  raw = nullptr;
+  if (!DuplicateTokenEx(own.get(), MAXIMUM_ALLOWED, nullptr, SecurityImpersonation, TokenPrimary, &raw))
+    return {nullptr, GetLastError()};
+  HandlePtr token(raw);
+  // Needs SeTcbPrivilege, which LocalSystem holds.
+  DWORD id = session_id;
+  if (!SetTokenInformation(token.get(), TokenSessionId, &id, sizeof(id))) return {nullptr, GetLastError()};
+  return {std::move(token), ERROR_SUCCESS};
+}
+
+}  // namespace
 
 Result<SessionProcess> SessionProcess::launch(const SessionProcessOptions& options) {
   SessionProcess out;
-  HANDLE token_raw = nullptr;
-  HandlePtr token;
-  if (WTSQueryUserToken(options.session_id, &token_raw)) {
-    token.reset(token_raw);
-    out.path_ = LaunchPath::user_token;
+  auto [token, e] = session_token(options.account, options.session_id);
+  if (token) {
+    out.path_ = options.account == HelperAccount::user ? LaunchPath::user_token : LaunchPath::system_token;
   } else {
-    const DWORD e = GetLastError();
     if (e == ERROR_NO_TOKEN)
       return fail(Errc::not_found, "no user is logged on to session " + std::to_string(options.session_id));
     DWORD own = 0;
     if (e != ERROR_PRIVILEGE_NOT_HELD || !ProcessIdToSessionId(GetCurrentProcessId(), &own) ||
         own != options.session_id)
       return fail(e == ERROR_PRIVILEGE_NOT_HELD ? Errc::permission_denied : Errc::unavailable,
-                  win_error("WTSQueryUserToken for session " + std::to_string(options.session_id) +
+                  win_error("a token for session " + std::to_string(options.session_id) +
                                 " (the service runs as LocalSystem)",
                             e));
     out.path_ = LaunchPath::own_token;
@@ -88,8 +115,8 @@ Result<SessionProcess> SessionProcess::launch(const SessionProcessOptions& optio
   PROCESS_INFORMATION pi{};
   DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_NO_WINDOW;
   BOOL ok = FALSE;
-  if (out.path_ == LaunchPath::user_token) {
-    // The user's environment (profile paths, TEMP), not SYSTEM's.
+  if (out.path_ != LaunchPath::own_token) {
+    // The token's environment (the user's profile paths and TEMP for a user).
     void* env_raw = nullptr;
     if (!CreateEnvironmentBlock(&env_raw, token.get(), FALSE))
       return fail(Errc::unavailable, win_error("CreateEnvironmentBlock"));
@@ -103,7 +130,7 @@ Result<SessionProcess> SessionProcess::launch(const SessionProcessOptions& optio
   if (!ok) {
     const DWORD e = GetLastError();
     return fail(e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? Errc::not_found : Errc::unavailable,
-                win_error(std::string(out.path_ == LaunchPath::user_token ? "CreateProcessAsUserW " : "CreateProcessW ") +
+                win_error(std::string(out.path_ != LaunchPath::own_token ? "CreateProcessAsUserW " : "CreateProcessW ") +
                               narrow(options.exe),
                           e));
   }

@@ -17,24 +17,37 @@
 namespace deskaudit::agent::windows {
 
 enum class LaunchPath {
-  user_token,  // WTSQueryUserToken + CreateProcessAsUserW (a service, as LocalSystem; Wine too)
-  own_token,   // CreateProcessW: not a service, the helper runs in this process's own session
+  user_token,    // WTSQueryUserToken + CreateProcessAsUserW (a service, as LocalSystem; Wine too)
+  system_token,  // this service's own (SYSTEM) token moved to the session + CreateProcessAsUserW
+  own_token,     // CreateProcessW: not a service, the helper runs in this process's own session
 };
-std::string_view launch_path_name(LaunchPath path) noexcept;  // "user_token", "own_token"
+std::string_view launch_path_name(LaunchPath path) noexcept;  // "user_token", "system_token", "own_token"
+
+// Whose helper it is.
+enum class HelperAccount {
+  // The signed-in user's: what the user may do, the user's environment.
+  user,
+  // SYSTEM, on the user's desktop: reaches the protected ProgramData directory
+  // (spool, credentials) that the user cannot, and cannot be ended by the user.
+  // The recording agent's helper.
+  system,
+};
 
 struct SessionProcessOptions {
   DWORD session_id = 0;
+  HelperAccount account = HelperAccount::user;
   std::wstring exe;        // full path of the helper executable
   std::wstring arguments;  // appended to the quoted exe; " --stop-event <handle>" is appended to them
 };
 
 class SessionProcess {
  public:
-  // Starts the helper in options.session_id. WTSQueryUserToken failing with
-  // ERROR_PRIVILEGE_NOT_HELD (this process is no service) falls back to
-  // CreateProcessW when this process runs in that session itself (otherwise
-  // Errc::permission_denied); ERROR_NO_TOKEN (nobody logged on there) is
-  // Errc::not_found.
+  // Starts the helper in options.session_id. For HelperAccount::user,
+  // ERROR_NO_TOKEN from WTSQueryUserToken (nobody logged on there) is
+  // Errc::not_found. Either account without the privilege to act for another
+  // session (ERROR_PRIVILEGE_NOT_HELD: this process is no service) falls back
+  // to CreateProcessW when this process runs in that session itself
+  // (otherwise Errc::permission_denied).
   static Result<SessionProcess> launch(const SessionProcessOptions& options);
 
   SessionProcess(SessionProcess&&) noexcept;
