@@ -1,5 +1,6 @@
 #include "agent/windows/service.hpp"
 
+#include <tlhelp32.h>
 #include <wtsapi32.h>
 
 #include <array>
@@ -140,6 +141,25 @@ std::optional<SessionEvent> session_event_from(DWORD event_type, const void* eve
     case WTS_SESSION_UNLOCK: return SessionEvent{SessionChange::unlock, id};
     default: return std::nullopt;
   }
+}
+
+bool started_by_service_manager() {
+  HandlePtr snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+  if (!snapshot || snapshot.get() == INVALID_HANDLE_VALUE) {
+    snapshot.release();
+    return false;
+  }
+  const DWORD self = GetCurrentProcessId();
+  DWORD parent = 0;
+  PROCESSENTRY32W entry{};
+  entry.dwSize = sizeof(entry);
+  for (BOOL more = Process32FirstW(snapshot.get(), &entry); more; more = Process32NextW(snapshot.get(), &entry))
+    if (entry.th32ProcessID == self) parent = entry.th32ParentProcessID;
+  if (parent == 0) return false;
+  entry.dwSize = sizeof(entry);
+  for (BOOL more = Process32FirstW(snapshot.get(), &entry); more; more = Process32NextW(snapshot.get(), &entry))
+    if (entry.th32ProcessID == parent) return _wcsicmp(entry.szExeFile, L"services.exe") == 0;
+  return false;
 }
 
 Result<int> run_as_service(const std::wstring& name, ServiceCallbacks callbacks) {

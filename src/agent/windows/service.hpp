@@ -55,6 +55,12 @@ struct ServiceCallbacks {
 // (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT): the caller runs in the foreground.
 Result<int> run_as_service(const std::wstring& name, ServiceCallbacks callbacks);
 
+// True when the service control manager started this process (its parent is
+// services.exe): `run` then runs as the service, otherwise in the foreground.
+// Cheaper than trying StartServiceCtrlDispatcherW, which Wine answers only
+// after seconds in a console process.
+bool started_by_service_manager();
+
 struct ServiceConfig {
   std::wstring name;          // e.g. L"deskaudit-agent"
   std::wstring display_name;  // shown in services.msc

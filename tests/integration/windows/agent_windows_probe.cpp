@@ -83,7 +83,8 @@ int service(const std::wstring& name, const std::wstring& log_path) {
   callbacks.run = [&](std::stop_token stop) {
     DWORD session = 0;
     ProcessIdToSessionId(GetCurrentProcessId(), &session);
-    line("running pid=" + std::to_string(GetCurrentProcessId()) + " session=" + std::to_string(session));
+    line("running pid=" + std::to_string(GetCurrentProcessId()) + " session=" + std::to_string(session) +
+         " by_scm=" + (started_by_service_manager() ? "1" : "0"));
     std::mutex m;
     std::condition_variable_any cv;
     std::unique_lock lock(m);

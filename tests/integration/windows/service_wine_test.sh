@@ -61,6 +61,7 @@ grep '^failure_actions=' <<<"$q" || true
 
 wine sc start "$name" >/dev/null 2>&1 || true
 wait_log '^running pid='
+grep -q '^running pid=.* by_scm=1' "$log" || fail "the service did not see that the SCM started it"
 wait_state running
 wine sc stop "$name" >/dev/null 2>&1 || true
 wait_log '^dispatcher returned exit=0'

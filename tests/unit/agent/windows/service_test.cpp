@@ -14,6 +14,8 @@ TEST(ServiceTest, AConsoleProcessIsNotAService) {
   EXPECT_NE(r.error().message.find("service control manager"), std::string::npos);
 }
 
+TEST(ServiceTest, ATestIsNotStartedByTheServiceManager) { EXPECT_FALSE(started_by_service_manager()); }
+
 TEST(ServiceTest, SessionChangeControlsBecomeEvents) {
   WTSSESSION_NOTIFICATION n{sizeof(n), 7};
   const std::pair<DWORD, SessionChange> cases[] = {
