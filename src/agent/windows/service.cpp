@@ -250,6 +250,16 @@ Status uninstall_service(const std::wstring& name, std::chrono::milliseconds sto
   return {};
 }
 
+Status start_service(const std::wstring& name) {
+  auto scm = open_manager(SC_MANAGER_CONNECT);
+  if (!scm) return std::unexpected(scm.error());
+  auto service = open_service(scm->get(), name, SERVICE_START);
+  if (!service) return std::unexpected(service.error());
+  if (!StartServiceW(service->get(), 0, nullptr) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)
+    return fail(Errc::unavailable, win_error("StartServiceW " + narrow(name)));
+  return {};
+}
+
 Result<DWORD> query_service_state(const std::wstring& name) {
   auto scm = open_manager(SC_MANAGER_CONNECT);
   if (!scm) return std::unexpected(scm.error());

@@ -78,6 +78,9 @@ Status install_service(const ServiceConfig& config);
 // deletes it. Errc::not_found when no such service is installed.
 Status uninstall_service(const std::wstring& name, std::chrono::milliseconds stop_timeout);
 
+// Starts an installed service (StartServiceW) without waiting for RUNNING.
+Status start_service(const std::wstring& name);
+
 // The service's current state (SERVICE_RUNNING, SERVICE_STOPPED, ...).
 Result<DWORD> query_service_state(const std::wstring& name);
 
