@@ -6,7 +6,9 @@
 //   agent_windows_probe query NAME                   prints state=..., start=..., description=..., failure_actions=...
 //   agent_windows_probe service NAME LOG             the service: appends "running", session events, "stopped" to LOG
 //   agent_windows_probe helper EXIT_CODE --stop-event H   a session helper: waits for the event, exits EXIT_CODE
+//   agent_windows_probe count EXE_NAME               prints how many processes run EXE_NAME
 #include <windows.h>
+#include <tlhelp32.h>
 
 #include <cstdio>
 #include <condition_variable>
@@ -127,6 +129,20 @@ int wmain(int argc, wchar_t** argv) {
     return 0;
   }
   if (args.size() == 2 && args[0] == L"query") return query(args[1]);
+  if (args.size() == 2 && args[0] == L"count") {
+    HandlePtr snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+    if (!snapshot || snapshot.get() == INVALID_HANDLE_VALUE) {
+      snapshot.release();
+      return failed(Error{Errc::unavailable, win_error("CreateToolhelp32Snapshot")});
+    }
+    int n = 0;
+    PROCESSENTRY32W entry{};
+    entry.dwSize = sizeof(entry);
+    for (BOOL more = Process32FirstW(snapshot.get(), &entry); more; more = Process32NextW(snapshot.get(), &entry))
+      if (_wcsicmp(entry.szExeFile, args[1].c_str()) == 0) ++n;
+    std::printf("%d\n", n);
+    return 0;
+  }
   if (args.size() == 3 && args[0] == L"service") return service(args[1], args[2]);
   if (args.size() == 4 && args[0] == L"helper" && args[2] == L"--stop-event") {
     auto stop = stop_event_from_argument(narrow(args[3]));
