@@ -285,6 +285,8 @@ Collector::Collector(CollectorOptions options) : impl_(std::make_unique<Impl>())
 
 Collector::~Collector() { stop(); }
 
+bool collector_available() { return true; }
+
 Result<std::unique_ptr<Collector>> Collector::start(CollectorOptions options) {
   if (options.idle_after.count() < 1000 || options.scan_interval.count() < 10 ||
       options.idle_check_interval.count() < 10) {

@@ -21,8 +21,6 @@
 // Nothing reads keystrokes, the clipboard or command lines.
 //
 // Thread safety: every public member may be called from any thread.
-#include <sys/types.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -42,7 +40,7 @@ namespace deskaudit::activity {
 
 struct CollectorOptions {
   std::string display;       // X display (":1"); empty: no X sources
-  std::optional<uid_t> uid;  // whose processes; nullopt: no app events
+  std::optional<std::uint32_t> uid;  // whose processes; nullopt: no app events
   std::chrono::milliseconds idle_after{30000};
   // Process scan. Reported are the processes living kAppMinLifetime (or
   // scan_interval if longer): a scan sees every process living that long,
@@ -71,6 +69,10 @@ struct ActivityState {
 
 // Media time of a steady-clock instant (Recorder::media_ms_at).
 using MediaClock = std::function<std::optional<std::int64_t>(SteadyTime)>;
+
+// Whether this platform has activity sources (false on Windows: there
+// Collector::start() fails and the agent records without events).
+bool collector_available();
 
 class Collector {
  public:

@@ -1,9 +1,5 @@
 #include "agent/agent.hpp"
 
-#include <pwd.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include "agent/api.hpp"
@@ -17,18 +13,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return utf8_truncate(buf, kMaxNameBytes);
-}
-
-std::string os_name() {
-  utsname u{};
-  if (::uname(&u) != 0) return "Linux";
-  return utf8_truncate(std::string(u.sysname) + " " + u.release, kMaxNameBytes);
-}
 
 // The most set-aside recordings one heartbeat lists (the count is always
 // exact), and how much of each one's error it carries.
@@ -71,6 +55,17 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   }
   if (!options.session_user.empty()) {
     if (auto st = validate_username(options.session_user); !st) return std::unexpected(st.error());
+  }
+  if (options.sessions == SessionSource::socket && !control_socket_supported()) {
+    return fail(Errc::invalid_argument,
+                "sessions from the control socket are not available on this platform: the agent follows the "
+                "desktop's session (SessionSource::display)");
+  }
+  if (!options.ca_file.empty() && !client::ca_file_supported()) {
+    return fail(Errc::invalid_argument,
+                "--ca-file cannot be used on Windows: WinHTTP trusts the Windows certificate store only; import "
+                "the CA there (certutil -addstore Root FILE)",
+                "ca-file");
   }
   std::unique_ptr<Agent> agent(new Agent(std::move(options)));
   agent->display_number_ = *display;
@@ -201,12 +196,14 @@ Status Agent::run() {
       spool_, std::move(upload_options),
       [this](const Error& e) { report_error(e); });
   uploader_->start();
-  auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
-  if (!control) {
-    uploader_->stop();
-    return std::unexpected(control.error());
+  if (control_socket_supported()) {
+    auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
+    if (!control) {
+      uploader_->stop();
+      return std::unexpected(control.error());
+    }
+    control_ = std::move(*control);
   }
-  control_ = std::move(*control);
   sync_thread_ = std::thread([this] { sync_loop(); });
   spdlog::info("agent running computer_id={} display={} state_dir={}", credential_.computer_id, options_.display,
                paths_.dir.string());
@@ -592,11 +589,14 @@ void Agent::write_events(const std::filesystem::path& dir, const record::Recorde
 }
 
 void Agent::start_collector(const UserSession& session, const Policy& policy, std::uint64_t generation) {
+  // Without activity sources (Windows) a recording goes without events; only
+  // event-triggered recording, which cannot work without them, reports it.
+  if (!activity::collector_available() && policy.recording.mode != RecordingMode::events) return;
   activity::CollectorOptions co;
   co.display = options_.display;
   co.idle_after = std::chrono::seconds(policy.recording.idle_seconds);
-  if (const passwd* pw = ::getpwnam(session.username.c_str())) {
-    co.uid = pw->pw_uid;
+  if (const auto uid = local_user_id(session.username)) {
+    co.uid = *uid;
   } else {
     spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
   }

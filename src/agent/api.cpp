@@ -1,4 +1,5 @@
 #include "agent/api.hpp"
+#include "common/posix_compat.hpp"
 
 #include <charconv>
 #include <ctime>

@@ -102,6 +102,8 @@ Result<UniqueFd> connect_to(const std::filesystem::path& path) {
 
 }  // namespace
 
+bool control_socket_supported() { return true; }
+
 Result<json> parse_control_request(std::string_view line) {
   auto req = json::parse(line, nullptr, false);
   if (req.is_discarded() || !req.is_object()) return fail(Errc::invalid_argument, "request is not a JSON object");

@@ -26,6 +26,12 @@ namespace deskaudit::agent {
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 inline constexpr std::chrono::milliseconds kIoTimeout{2000};
 
+// Whether this platform has the control socket. Windows: not yet (a named
+// pipe would be its counterpart); the agent follows the console session
+// there and start()/control_request() refuse with a clear error
+// (control_socket_windows.cpp, docs/windows.md).
+bool control_socket_supported();
+
 // Parses and checks one request line: op known, user valid for connect.
 Result<nlohmann::json> parse_control_request(std::string_view line);
 

@@ -7,12 +7,43 @@
 #include <pwd.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/text.hpp"
+#include "agent/state.hpp"
 
 extern char** environ;
 
 namespace deskaudit::agent {
+namespace {
+
+// /tmp/.X11-unix/X<N>
+std::filesystem::path display_socket(int number) { return "/tmp/.X11-unix/X" + std::to_string(number); }
+
+}  // namespace
+
+std::string default_display() { return ":0"; }
+
+std::filesystem::path default_state_dir() { return {}; }
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return utf8_truncate(buf, kMaxNameBytes);
+}
+
+std::string os_name() {
+  utsname u{};
+  if (::uname(&u) != 0) return "Linux";
+  return utf8_truncate(std::string(u.sysname) + " " + u.release, kMaxNameBytes);
+}
+
+std::optional<std::uint32_t> local_user_id(const std::string& username) {
+  if (const passwd* pw = ::getpwnam(username.c_str())) return pw->pw_uid;
+  return std::nullopt;
+}
 
 Result<int> display_number(std::string_view d) {
   std::string_view s = d;
@@ -29,8 +60,6 @@ Result<int> display_number(std::string_view d) {
   if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size() || n < 0 || n > 65535) return bad();
   return n;
 }
-
-std::filesystem::path display_socket(int number) { return "/tmp/.X11-unix/X" + std::to_string(number); }
 
 Result<std::string> display_owner(int number) {
   const auto path = display_socket(number);

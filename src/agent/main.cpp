@@ -1,11 +1,16 @@
 // deskaudit-agent: records the user sessions of this cloud computer and
 // uploads them to the deskaudit server. Thin CLI over deskaudit::agent.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <pthread.h>
 #include <thread>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <pthread.h>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -13,6 +18,7 @@
 #include "agent/agent.hpp"
 #include "agent/api.hpp"
 #include "agent/control_socket.hpp"
+#include "agent/desktop.hpp"
 #include "agent/spool.hpp"
 #include "agent/state.hpp"
 #include "common/log.hpp"
@@ -22,6 +28,36 @@ namespace {
 using namespace deskaudit;
 using namespace deskaudit::agent;
 
+#ifdef _WIN32
+// Ctrl+C, Ctrl+Break, closing the console, logoff or shutdown: the handler
+// runs on a thread of its own and only asks the agent to stop.
+std::atomic<Agent*> g_running_agent{nullptr};
+
+BOOL WINAPI on_console_event(DWORD event) {
+  Agent* agent = g_running_agent.load();
+  if (agent == nullptr) return FALSE;
+  spdlog::info("console event {}: finishing the open recording and uploading", event);
+  agent->request_stop();
+  return TRUE;
+}
+
+int run_agent(AgentOptions options) {
+  auto agent = Agent::create(std::move(options));
+  if (!agent) {
+    std::fprintf(stderr, "deskaudit-agent: %s\n", agent.error().message.c_str());
+    return 1;
+  }
+  g_running_agent = agent->get();
+  SetConsoleCtrlHandler(on_console_event, TRUE);
+  const Status result = (*agent)->run();
+  g_running_agent = nullptr;
+  if (!result) {
+    std::fprintf(stderr, "deskaudit-agent: %s\n", result.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+#else
 int run_agent(AgentOptions options) {
   // Signals are taken by sigtimedwait below, on this thread only: block them
   // before any thread starts so every thread inherits the mask.
@@ -59,6 +95,7 @@ int run_agent(AgentOptions options) {
   }
   return 0;
 }
+#endif
 
 int session_command(const std::filesystem::path& state_dir, const nlohmann::json& request) {
   auto reply = control_request(StatePaths(state_dir).socket(), request);
@@ -84,7 +121,7 @@ int spool_command(const std::filesystem::path& state_dir, const std::string& ver
       std::fprintf(stderr, "deskaudit-agent spool: %s\n", dirs.error().message.c_str());
       return 1;
     }
-    if (dirs->empty()) std::printf("no recordings are set aside in %s\n", spool.set_aside_root().c_str());
+    if (dirs->empty()) std::printf("no recordings are set aside in %s\n", spool.set_aside_root().string().c_str());
     for (const auto& dir : *dirs) {
       std::error_code ec;
       std::uint64_t bytes = 0;
@@ -94,7 +131,7 @@ int spool_command(const std::filesystem::path& state_dir, const std::string& ver
       }
       auto meta = spool.load(dir);
       if (!meta || !meta->set_aside) {
-        std::printf("%s  (unreadable: %s)\n", dir.filename().c_str(),
+        std::printf("%s  (unreadable: %s)\n", dir.filename().string().c_str(),
                     meta ? "no set_aside" : meta.error().message.c_str());
         continue;
       }
@@ -147,10 +184,24 @@ int main(int argc, char** argv) {
                   "Enrollment token from the console (POST /api/v1/enrollment-tokens); used once, when the state "
                   "directory holds no credential yet. Also read from DESKAUDIT_ENROLL_TOKEN.")
       ->envname("DESKAUDIT_ENROLL_TOKEN");
+#ifdef _WIN32
+  run->add_option("--state-dir", options.state_dir, "State directory: credential, policy cache, spool.")
+      ->default_val(default_state_dir().string());
+#else
   run->add_option("--state-dir", options.state_dir,
                   "State directory (created 0700): credential, policy cache, session socket, spool.")
       ->required();
-  run->add_option("--display", options.display, "X display to record.")->default_val(":0");
+#endif
+#ifdef _WIN32
+  // Windows: the desktop of the agent's session is the session (no control
+  // socket there yet; docs/windows.md).
+  display_session = true;
+  run->add_option("--display", options.display, "What to record: the desktop of this session.")
+      ->default_val(default_display());
+  run->add_option("--user", options.session_user,
+                  "The user of the session (default: the user signed in to the agent's session).");
+#else
+  run->add_option("--display", options.display, "X display to record.")->default_val(default_display());
   run->add_flag("--display-session", display_session,
                 "The display's lifetime is the session: recording starts when it appears and ends when it goes away "
                 "(no session connect/disconnect needed).");
@@ -159,6 +210,7 @@ int main(int argc, char** argv) {
   run->add_option("--pulse-server", options.pulse_server,
                   "The session's audio server, when the policy records audio (libpulse server string; default: "
                   "$PULSE_SERVER, else the session user's /run/user/<uid>/pulse/native).");
+#endif
   run->add_option("--heartbeat-seconds", heartbeat_s, "Seconds between heartbeats (policy changes show up then).")
       ->default_val(15)
       ->check(CLI::Range(0.2, 3600.0));

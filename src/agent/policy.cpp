@@ -1,4 +1,5 @@
 #include "agent/policy.hpp"
+#include "common/posix_compat.hpp"
 
 #include <ctime>
 

@@ -5,12 +5,15 @@
 #include <charconv>
 #include <fcntl.h>
 #include <sys/stat.h>
+#ifndef _WIN32
 #include <sys/statvfs.h>
+#endif
 #include <unistd.h>
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "media/fmp4.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::agent {
 namespace {

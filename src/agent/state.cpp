@@ -7,6 +7,7 @@
 
 #include "common/fs.hpp"
 #include "common/text.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::agent {
 namespace {

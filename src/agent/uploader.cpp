@@ -10,6 +10,7 @@
 #include "common/fs.hpp"
 #include "evidence/segment_statement.hpp"
 #include "media/fmp4.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::agent {
 

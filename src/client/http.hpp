@@ -1,5 +1,6 @@
 #pragma once
-// HTTP client over libcurl, shared by the S3 store, the agent and the CLI.
+// HTTP client over libcurl (Linux, http_curl.cpp) or WinHTTP (Windows,
+// http_winhttp.cpp), shared by the S3 store, the agent and the CLI.
 // One HttpClient may be used from one thread at a time (it keeps a CURL
 // handle for connection reuse); make one per thread.
 // Bodies can stream from a file and responses to a sink, so large objects
@@ -50,6 +51,11 @@ struct HttpClientOptions {
   // system's bundle. Peer and host name are always verified.
   std::filesystem::path ca_file;
 };
+
+// Whether HttpClientOptions::ca_file can be used: not on Windows, where
+// WinHTTP trusts the Windows certificate store only (send() then refuses a
+// non-empty ca_file; docs/windows.md).
+bool ca_file_supported();
 
 // The Error::field of a transport failure because the peer's TLS certificate
 // did not verify (unknown CA, wrong host name, expired): the caller can name

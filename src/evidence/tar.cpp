@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/fs.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::evidence {
 namespace {

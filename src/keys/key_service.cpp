@@ -13,6 +13,7 @@
 
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::keys {
 namespace {

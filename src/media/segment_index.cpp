@@ -15,6 +15,7 @@
 #include "media/box.hpp"
 #include "media/fmp4.hpp"
 #include "media/init.hpp"
+#include "common/posix_compat.hpp"
 
 namespace deskaudit::media {
 

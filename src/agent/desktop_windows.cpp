@@ -1,0 +1,135 @@
+// Windows side of the agent's platform seam (desktop.hpp): the "display" is
+// the interactive desktop of the agent's own session (what the GDI capture
+// reads), its user the one signed in to that session, the notice a message
+// box. A service in session 0 has no such desktop: there the service host
+// starts the agent in the user's session (src/agent/windows, docs/windows.md).
+#include <windows.h>
+#include <knownfolders.h>
+#include <shlobj.h>
+#include <wtsapi32.h>
+
+#include <thread>
+
+#include "agent/desktop.hpp"
+#include "agent/state.hpp"
+#include "common/text.hpp"
+
+namespace deskaudit::agent {
+namespace {
+
+std::string narrow(std::wstring_view s) {
+  if (s.empty()) return {};
+  const int n = WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0, nullptr, nullptr);
+  std::string out(static_cast<std::size_t>(std::max(n, 0)), '\0');
+  if (n > 0) WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n, nullptr, nullptr);
+  return out;
+}
+
+std::wstring widen(std::string_view s) {
+  if (s.empty()) return {};
+  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+  std::wstring out(static_cast<std::size_t>(std::max(n, 0)), L'\0');
+  if (n > 0) MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n);
+  return out;
+}
+
+}  // namespace
+
+Result<int> display_number(std::string_view d) {
+  if (d == "desktop") return 0;
+  return fail(Errc::invalid_argument,
+              "display '" + std::string(d.substr(0, 64)) +
+                  "': the Windows agent records the desktop of its session (give \"desktop\")",
+              "display");
+}
+
+std::string default_display() { return "desktop"; }
+
+std::filesystem::path default_state_dir() {
+  wchar_t* path = nullptr;
+  std::filesystem::path dir = L"C:\\ProgramData";
+  if (SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &path) == S_OK && path != nullptr) dir = path;
+  if (path != nullptr) CoTaskMemFree(path);
+  return dir / "deskaudit";
+}
+
+Result<std::string> display_owner(int /*number*/) {
+  DWORD session = 0;
+  if (!ProcessIdToSessionId(GetCurrentProcessId(), &session)) {
+    return fail(Errc::not_found, "the agent's session is unknown (error " + std::to_string(GetLastError()) + ")");
+  }
+  wchar_t* name = nullptr;
+  DWORD bytes = 0;
+  std::string user;
+  if (WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, session, WTSUserName, &name, &bytes) && name != nullptr) {
+    user = narrow(name);
+  }
+  if (name != nullptr) WTSFreeMemory(name);
+  if (user.empty()) {
+    return fail(Errc::not_found, "no user is signed in to session " + std::to_string(session) + ": pass --user");
+  }
+  return user;
+}
+
+bool display_present(int /*number*/) {
+  // The desktop that receives input: absent in session 0 and while the
+  // workstation is locked (the secure desktop then has it).
+  HDESK desk = OpenInputDesktop(0, FALSE, DESKTOP_READOBJECTS);
+  if (desk == nullptr) return false;
+  CloseDesktop(desk);
+  return true;
+}
+
+std::string host_name() {
+  wchar_t buf[256] = {};
+  DWORD size = 255;
+  if (!GetComputerNameExW(ComputerNameDnsHostname, buf, &size) || size == 0) return "unknown";
+  return utf8_truncate(narrow(std::wstring_view(buf, size)), kMaxNameBytes);
+}
+
+std::string os_name() {
+  // GetVersionEx lies to programs without a manifest; ntdll's RtlGetVersion does not.
+  using RtlGetVersionFn = LONG(WINAPI*)(OSVERSIONINFOW*);
+  OSVERSIONINFOW v{};
+  v.dwOSVersionInfoSize = sizeof v;
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  const auto get = ntdll != nullptr
+                       ? reinterpret_cast<RtlGetVersionFn>(reinterpret_cast<void*>(GetProcAddress(ntdll, "RtlGetVersion")))
+                       : nullptr;
+  if (get == nullptr || get(&v) != 0) return "Windows";
+  return utf8_truncate("Windows " + std::to_string(v.dwMajorVersion) + "." + std::to_string(v.dwMinorVersion) + "." +
+                           std::to_string(v.dwBuildNumber),
+                       kMaxNameBytes);
+}
+
+std::optional<std::uint32_t> local_user_id(const std::string& /*username*/) { return std::nullopt; }
+
+Status NoticeShower::show(const std::string& /*display*/, const std::string& message, int timeout_s) {
+  const std::wstring text = widen(message.empty() ? std::string("This session is recorded.") : message);
+  // MessageBoxTimeoutW (user32, exported but not in the SDK headers) closes
+  // the box by itself; without it a plain message box waits for OK.
+  using TimeoutBox = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT, WORD, DWORD);
+  HMODULE user32 = GetModuleHandleW(L"user32.dll");
+  const auto timeout_box =
+      user32 != nullptr
+          ? reinterpret_cast<TimeoutBox>(reinterpret_cast<void*>(GetProcAddress(user32, "MessageBoxTimeoutW")))
+          : nullptr;
+  const DWORD ms = static_cast<DWORD>(std::max(timeout_s, 1)) * 1000;
+  // The box blocks its thread until closed: a detached thread of its own,
+  // holding copies only, so recording goes on and a stopping agent need not wait.
+  std::thread([text, timeout_box, ms] {
+    const UINT style = MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND | MB_TOPMOST;
+    if (timeout_box != nullptr) {
+      timeout_box(nullptr, text.c_str(), L"deskaudit", style, 0, ms);
+    } else {
+      MessageBoxW(nullptr, text.c_str(), L"deskaudit", style);
+    }
+  }).detach();
+  return {};
+}
+
+void NoticeShower::reap() {}
+
+NoticeShower::~NoticeShower() = default;
+
+}  // namespace deskaudit::agent

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The Windows agent (deskaudit-agent.exe) under Wine against a real server:
+# it enrolls with a token, records the desktop of its session (an Xvfb
+# display on which X clients run the shared workload, quick profile), uploads
+# signed segments and, stopped with Ctrl+C, finishes the recording. The
+# recording must pass the Linux agent's checks: complete, its media as long as
+# the session within 6 s, and the OCR of both checkpoints' frames equal to
+# that of the screenshots taken then. Then the agent is killed (SIGKILL) in
+# the middle of a second session and started again: the recording is
+# uploaded as interrupted and lost at most the fragment in progress.
+#   tests/integration/windows/agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]
+# Exit 77 (ctest: skipped) when the exe is not built (scripts/build-windows)
+# or wine64 is absent; with CI set, a missing wine64 fails.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../../.." && pwd)"
+server_bin="${1:?usage: agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]}"
+work="$(mktemp -d /tmp/deskaudit-wine-agent-XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
+  if [[ -n "${KEEP_WORK:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+. "$here/tests/integration/windows/wine_env.sh"
+wine_env_init "${2:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-agent.exe
+workload="${DESKAUDIT_WORKLOAD:-$here/../shared/workload/desktop-session.sh}"
+[[ -x "$workload" ]] || workload="/work/shared/workload/desktop-session.sh"
+[[ -x "$workload" ]] || { [[ -n "${CI:-}" ]] && { echo "the shared workload is missing"; exit 1; }; skip "the shared workload (shared/workload/desktop-session.sh) is missing (set DESKAUDIT_WORKLOAD)"; }
+for tool in Xvfb curl jq ffprobe ffmpeg tesseract python3 openbox; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
+done
+fail() { echo "FAIL: $*"; for f in "$work"/*.log "$work"/*.err; do [[ -f "$f" ]] && { echo "--- $f"; tail -n 40 "$f"; }; done; exit 1; }
+
+# A display of our own with a window manager (the workload's windows).
+exec 3>"$work/display"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+exec 3>&-
+for _ in $(seq 1 300); do [[ -s "$work/display" ]] && break; sleep 0.1; done
+[[ -s "$work/display" ]] || fail "Xvfb did not start"
+export DISPLAY=":$(head -n1 "$work/display")"
+openbox >"$work/openbox.log" 2>&1 &
+pids+=($!)
+echo "display $DISPLAY, prefix $WINEPREFIX"
+wine_boot
+
+# The server: embedded SQLite and a local directory, a port of its own.
+mkdir -p "$work/data"
+DESKAUDIT_ADMIN_PASSWORD=wine-test-password-1 "$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" \
+  --log-level warn >"$work/server.log" 2>"$work/server.err" &
+pids+=($!)
+for _ in $(seq 1 600); do grep -q 'deskaudit console: ' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
+url="$(sed -n 's/.*deskaudit console: \(http[^ ]*\)\/$/\1/p' "$work/server.log" | head -n1)"
+[[ -n "$url" ]] || fail "the server did not start"
+api() {  # api METHOD PATH [JSON]
+  curl -sS -f -X "$1" -H "Authorization: Bearer ${token:-}" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "$url$2"
+}
+token="$(api POST /api/v1/auth/login '{"username":"admin","password":"wine-test-password-1"}' | jq -r .token)"
+policy="$(api POST /api/v1/policies '{"name":"wine","recording":{"mode":"session","fps":5}}' | jq -r .id)"
+pool="$(api POST /api/v1/pools '{"name":"wine-pool"}' | jq -r .id)"
+api PUT "/api/v1/policies/$policy/assignments/pools/$pool" >/dev/null
+enroll="$(api POST /api/v1/enrollment-tokens "{\"pool_id\":\"$pool\"}" | jq -r .token)"
+[[ -n "$enroll" && "$enroll" != null ]] || fail "no enrollment token"
+
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+state="$(winpath "$work/state")"
+agent_pid=""
+start_agent() {  # start_agent LOG [ARGS...]
+  local log="$1"; shift
+  wine "$exe" run --state-dir "$state" --heartbeat-seconds 1 --shutdown-timeout 60 "$@" \
+    >"$work/$log.log" 2>"$work/$log.err" &
+  agent_pid=$!
+  pids+=($agent_pid)
+}
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local n=$(($1 * 10)) what="$2"; shift 2
+  for _ in $(seq 1 "$n"); do
+    "$@" && return 0
+    [[ -z "$agent_pid" ]] || kill -0 "$agent_pid" 2>/dev/null || fail "the agent exited while waiting for $what"
+    sleep 0.1
+  done
+  fail "timed out waiting for $what"
+}
+recordings() { api GET "/api/v1/recordings?computer_id=$computer" | jq -c '.items'; }
+finished() {  # finished N: N recordings, none of them open
+  local r
+  r="$(recordings)"
+  [[ "$(jq 'length' <<<"$r")" -ge "$1" ]] && [[ "$(jq '[.[] | select(.status == "recording")] | length' <<<"$r")" -eq 0 ]]
+}
+
+# 1. Enrollment and a whole session. The workload runs while the agent records.
+start_agent agent1 --server "$url" --enroll-token "$enroll" --insecure-http
+wait_for 120 "the recording to start" grep -q 'recording started' "$work/agent1.log" "$work/agent1.err"
+computer="$(api GET /api/v1/computers | jq -r '.items[0].id')"
+[[ -n "$computer" && "$computer" != null ]] || fail "no enrolled computer"
+mkdir -p "$work/marks"
+"$workload" "$DISPLAY" --profile quick --marks "$work/marks/marks.jsonl" --seed 7 --snap >"$work/workload.log" 2>&1 ||
+  fail "the workload failed"
+kill -INT "$agent_pid"
+status=0
+wait "$agent_pid" || status=$?
+agent_pid=""
+[[ $status -eq 0 ]] || fail "the agent exited with $status"
+wait_for 60 "the recording to be finished on the server" finished 1
+rec="$(recordings | jq -c '.[0]')"
+[[ "$(jq -r .status <<<"$rec")" == complete ]] || fail "recording not complete: $rec"
+id="$(jq -r .id <<<"$rec")"
+api GET "/api/v1/recordings/$id/download" >"$work/rec1.mp4" || fail "no download of $id"
+python3 "$here/tests/integration/windows/check_recording.py" "$work/rec1.mp4" "$work/marks" "$rec" ||
+  fail "the recording does not pass the checks"
+
+# 2. SIGKILL in the middle of a session, then a restart (already enrolled).
+start_agent agent2
+wait_for 120 "the second recording to start" grep -q 'recording started' "$work/agent2.log" "$work/agent2.err"
+dir="$(ls -d "$work"/state/spool/r* | head -n1)"
+part() { ls "$dir"/seg-*.mp4.part 2>/dev/null | head -n1; }
+wait_for 60 "a fragment on disk" bash -c "[[ -n \"\$(ls $dir/seg-*.mp4.part 2>/dev/null)\" ]] && [[ \$(stat -c %s $dir/seg-*.mp4.part | head -n1) -gt 4096 ]]"
+# The clock keeps the screen changing: fragments go on being written.
+xclock_pid=""
+xclock -digital -update 1 >/dev/null 2>&1 & xclock_pid=$!; pids+=($xclock_pid)
+sleep 6
+killed_at=$(date +%s%3N)
+kill -KILL "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+agent_pid=""
+kill "$xclock_pid" 2>/dev/null || true
+start_agent agent3
+wait_for 120 "the killed recording to be uploaded" finished 2
+kill -INT "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
+rec2="$(recordings | jq -c "[.[] | select(.id != \"$id\")] | sort_by(.start_time) | .[0]")"
+[[ "$(jq -r .status <<<"$rec2")" == interrupted ]] || fail "the killed recording is not interrupted: $rec2"
+id2="$(jq -r .id <<<"$rec2")"
+python3 "$here/tests/integration/windows/check_recording.py" --killed-at "$killed_at" "$(api GET "/api/v1/recordings/$id2" | jq -c .)" ||
+  fail "the killed recording lost more than the fragment in progress"
+echo "PASS"
