@@ -529,6 +529,7 @@ void Agent::control_tick() {
     }
   }
 
+  if (!session && !recorder_) display_session_closed();
   std::lock_guard lock(mu_);
   active_capture_ = recorder_ ? std::optional(recorder_->capture_info()) : std::nullopt;
   active_audio_ = recorder_ ? recorder_->audio_state() : std::nullopt;

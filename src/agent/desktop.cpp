@@ -28,6 +28,8 @@ std::string default_display() { return ":0"; }
 
 std::filesystem::path default_state_dir() { return {}; }
 
+void display_session_closed() {}
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";

@@ -32,6 +32,10 @@ Result<std::string> display_owner(int number);
 // session has an interactive desktop this process can read (false in
 // session 0, where services run, and while the workstation is locked).
 bool display_present(int number);
+// The agent calls this while no recording of the display's session is open.
+// Windows: a session end (logoff) waiting for the recording to close may go
+// on. Linux: nothing to do.
+void display_session_closed();
 
 // For enrollment: the computer's name and the operating system ("Linux
 // 6.1.0-...", "Windows 10.0.20348"), cut to the server's limit.

@@ -8,6 +8,10 @@
 #include <shlobj.h>
 #include <wtsapi32.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "agent/desktop.hpp"
@@ -32,6 +36,57 @@ std::wstring widen(std::string_view s) {
   std::wstring out(static_cast<std::size_t>(std::max(n, 0)), L'\0');
   if (n > 0) MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n);
   return out;
+}
+
+// Set when Windows ends the session (logoff, shutdown): WM_ENDSESSION to our
+// hidden top-level window. The session is over for good for this process.
+std::atomic<bool> g_session_ending{false};
+// The agent has closed the session's recording (display_session_closed()).
+std::mutex g_closed_mu;
+std::condition_variable g_closed_cv;
+bool g_closed = false;
+// How long WM_ENDSESSION waits for that: Windows ends a process that holds
+// a logoff up for longer (WaitToKillAppTimeout's default is 5 s).
+constexpr auto kEndSessionWait = std::chrono::milliseconds(4500);
+
+LRESULT CALLBACK session_window_proc(HWND window, UINT message, WPARAM wparam, LPARAM lparam) {
+  if (message == WM_QUERYENDSESSION) return TRUE;  // recording never holds a logoff up
+  if (message == WM_ENDSESSION) {
+    if (wparam != 0) {
+      // Once this returns the process may be ended: wait until the agent has
+      // closed the recording (its last fragment is then on disk and the
+      // spool says "complete"; the upload goes on at the next start).
+      std::unique_lock lock(g_closed_mu);
+      g_closed = false;
+      g_session_ending = true;
+      g_closed_cv.wait_for(lock, kEndSessionWait, [] { return g_closed; });
+    }
+    return 0;
+  }
+  return DefWindowProcW(window, message, wparam, lparam);
+}
+
+// A hidden top-level window on a thread of its own, so the process learns of
+// the session's end as every application in the session does.
+void watch_session_end() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::thread([] {
+      WNDCLASSW wc{};
+      wc.lpfnWndProc = session_window_proc;
+      wc.hInstance = GetModuleHandleW(nullptr);
+      wc.lpszClassName = L"deskaudit-session";
+      if (RegisterClassW(&wc) == 0) return;
+      HWND window = CreateWindowExW(0, wc.lpszClassName, L"deskaudit", 0, 0, 0, 0, 0, nullptr, nullptr, wc.hInstance,
+                                    nullptr);
+      if (window == nullptr) return;
+      MSG msg;
+      while (GetMessageW(&msg, nullptr, 0, 0) > 0) {
+        TranslateMessage(&msg);
+        DispatchMessageW(&msg);
+      }
+    }).detach();
+  });
 }
 
 }  // namespace
@@ -73,12 +128,23 @@ Result<std::string> display_owner(int /*number*/) {
 }
 
 bool display_present(int /*number*/) {
+  watch_session_end();
+  if (g_session_ending) return false;
   // The desktop that receives input: absent in session 0 and while the
   // workstation is locked (the secure desktop then has it).
   HDESK desk = OpenInputDesktop(0, FALSE, DESKTOP_READOBJECTS);
   if (desk == nullptr) return false;
   CloseDesktop(desk);
   return true;
+}
+
+void display_session_closed() {
+  if (!g_session_ending) return;
+  {
+    std::lock_guard lock(g_closed_mu);
+    g_closed = true;
+  }
+  g_closed_cv.notify_all();
 }
 
 std::string host_name() {

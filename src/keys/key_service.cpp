@@ -50,6 +50,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+#ifndef _WIN32
 Status check_mode(const std::filesystem::path& path, int fd, unsigned forbidden, std::string_view what,
                   std::string_view fix) {
   struct stat st {};
@@ -64,11 +65,21 @@ Status check_mode(const std::filesystem::path& path, int fd, unsigned forbidden,
   }
   return {};
 }
+#endif
 
 // Reads a small file after checking its mode on the open descriptor (no
 // race between the check and the read). not_found when absent.
 Result<std::string> read_checked(const std::filesystem::path& path, unsigned forbidden, std::string_view what,
                                  std::string_view fix) {
+#ifdef _WIN32
+  // No POSIX modes on Windows: the directory's ACL (SYSTEM and
+  // Administrators, docs/windows.md) is what guards the key.
+  (void)forbidden;
+  (void)fix;
+  auto text = read_file(path, 1u << 20);
+  if (!text && text.error().code != Errc::not_found) return std::unexpected(with_context(text.error(), std::string(what)));
+  return text;
+#else
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     const int e = errno;
@@ -77,6 +88,7 @@ Result<std::string> read_checked(const std::filesystem::path& path, unsigned for
   }
   if (auto st = check_mode(path, fd.get(), forbidden, what, fix); !st) return std::unexpected(st.error());
   return read_file("/proc/self/fd/" + std::to_string(fd.get()), 1u << 20);
+#endif
 }
 
 }  // namespace
