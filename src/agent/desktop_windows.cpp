@@ -16,6 +16,7 @@
 
 #include "agent/desktop.hpp"
 #include "agent/state.hpp"
+#include "agent/windows/notice.hpp"
 #include "common/text.hpp"
 
 namespace deskaudit::agent {
@@ -171,26 +172,11 @@ std::string os_name() {
 std::optional<std::uint32_t> local_user_id(const std::string& /*username*/) { return std::nullopt; }
 
 Status NoticeShower::show(const std::string& /*display*/, const std::string& message, int timeout_s) {
-  const std::wstring text = widen(message.empty() ? std::string("This session is recorded.") : message);
-  // MessageBoxTimeoutW (user32, exported but not in the SDK headers) closes
-  // the box by itself; without it a plain message box waits for OK.
-  using TimeoutBox = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT, WORD, DWORD);
-  HMODULE user32 = GetModuleHandleW(L"user32.dll");
-  const auto timeout_box =
-      user32 != nullptr
-          ? reinterpret_cast<TimeoutBox>(reinterpret_cast<void*>(GetProcAddress(user32, "MessageBoxTimeoutW")))
-          : nullptr;
-  const DWORD ms = static_cast<DWORD>(std::max(timeout_s, 1)) * 1000;
-  // The box blocks its thread until closed: a detached thread of its own,
-  // holding copies only, so recording goes on and a stopping agent need not wait.
-  std::thread([text, timeout_box, ms] {
-    const UINT style = MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND | MB_TOPMOST;
-    if (timeout_box != nullptr) {
-      timeout_box(nullptr, text.c_str(), L"deskaudit", style, 0, ms);
-    } else {
-      MessageBoxW(nullptr, text.c_str(), L"deskaudit", style);
-    }
-  }).detach();
+  // A message box on a thread of its own, closed after the timeout
+  // (agent/windows/notice.hpp): recording goes on and a stopping agent need
+  // not wait. Nobody waits for its outcome either.
+  windows::show_notice_box({L"deskaudit", widen(message.empty() ? std::string("This session is recorded.") : message),
+                            std::chrono::seconds(std::max(timeout_s, 1))});
   return {};
 }
 

@@ -11,6 +11,7 @@
 #else
 #include <pthread.h>
 #endif
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,11 @@
 #include "agent/spool.hpp"
 #include "agent/state.hpp"
 #include "common/log.hpp"
+#ifdef _WIN32
+#include "agent/windows/agent_service.hpp"
+#include "agent/windows/service.hpp"
+#include "agent/windows/session_process.hpp"
+#endif
 
 namespace {
 
@@ -56,6 +62,24 @@ int run_agent(AgentOptions options) {
     return 1;
   }
   return 0;
+}
+// The service's helper (agent/windows/supervisor.hpp) is asked to stop through
+// an inherited event: once it is signalled, the agent is asked to stop (as soon
+// as it exists).
+std::jthread watch_stop_event(deskaudit::agent::windows::HandlePtr event) {
+  return std::jthread([event = std::move(event)](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      if (WaitForSingleObject(event.get(), 200) != WAIT_OBJECT_0) continue;
+      spdlog::info("the service asked this helper to stop: finishing the open recording and uploading");
+      while (!stop.stop_requested()) {
+        if (Agent* agent = g_running_agent.load(); agent != nullptr) {
+          agent->request_stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  });
 }
 #else
 int run_agent(AgentOptions options) {
@@ -155,10 +179,29 @@ int spool_command(const std::filesystem::path& state_dir, const std::string& ver
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef _WIN32
+  CLI::App app{"deskaudit-agent " + std::string(kAgentVersion) +
+               ": records the signed-in user's desktop, as this computer's deskaudit policy says, and uploads it.\n"
+               "As administrator: `deskaudit-agent install --server URL --enroll-token TOKEN` installs and starts "
+               "the service; `deskaudit-agent uninstall` removes it (README-windows.txt)."};
+  namespace win = deskaudit::agent::windows;
+  // `install` takes the options of `run` (checked by run's parser below) and
+  // gives them to the service's command line.
+  std::vector<char*> args(argv, argv + argc);
+  std::string run_word = "run";
+  const bool installing = argc >= 2 && std::string_view(argv[1]) == "install";
+  if (installing) args[1] = run_word.data();
+  app.add_subcommand("install",
+                     "Install and start the Windows service (administrator); takes the options of `run` "
+                     "(`deskaudit-agent install --help` lists them).");
+  auto* uninstall = app.add_subcommand("uninstall", "Stop and remove the Windows service (administrator); "
+                                                     "the state directory and its unsent recordings are kept.");
+#else
   CLI::App app{
       "deskaudit-agent " + std::string(kAgentVersion) +
       ": records the user sessions of this cloud computer, as its deskaudit policy says, and uploads them.\n"
       "Run `deskaudit-agent run` as a service; xrdp or PAM hooks call `deskaudit-agent session connect|disconnect`."};
+#endif
   app.require_subcommand(1);
 
   AgentOptions options;
@@ -235,6 +278,11 @@ int main(int argc, char** argv) {
                   "(tests only) how long one minute of post_event_minutes lasts, in ms")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{60000}))
       ->group("");
+#ifdef _WIN32
+  std::string stop_event;
+  run->add_option("--stop-event", stop_event, "(the service's helper) the inherited event that asks it to stop")
+      ->group("");
+#endif
   run->add_option("--log-level", log_level, "trace, debug, info, warn, error.")->default_val("info");
   run->add_option("--log-format", log_format, "text or json.")->default_val("text")->check(CLI::IsMember({"text", "json"}));
 
@@ -273,7 +321,20 @@ int main(int argc, char** argv) {
     cmd->callback([&spool_verb, verb] { spool_verb = verb; });
   }
 
+#ifdef _WIN32
+  CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
+  if (*uninstall) {
+    if (auto st = win::uninstall_agent_service(); !st) {
+      std::fprintf(stderr, "deskaudit-agent uninstall: %s\n", st.error().message.c_str());
+      return st.error().code == Errc::not_found ? 3 : 1;
+    }
+    std::printf("stopped and removed the service %ls; %s is kept\n", win::kAgentServiceName,
+                options.state_dir.string().c_str());
+    return 0;
+  }
+#else
   CLI11_PARSE(app, argc, argv);
+#endif
 
   if (*run) {
     try {
@@ -295,6 +356,60 @@ int main(int argc, char** argv) {
     options.post_event_minute_for_tests = std::chrono::milliseconds(test_minute_ms);
     options.disk_floor.min_free_bytes = min_free_mib << 20;
     options.upload_backoff.max = std::chrono::milliseconds(static_cast<std::int64_t>(retry_max_s * 1000));
+#ifdef _WIN32
+    if (installing) {
+      // The token stays out of the service's command line (readable by
+      // everyone in the registry): install keeps it in the state directory.
+      std::vector<std::string> run_args;
+      for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--enroll-token") {
+          ++i;
+          continue;
+        }
+        if (a.starts_with("--enroll-token=")) continue;
+        run_args.emplace_back(a);
+      }
+      if (auto st = win::install_agent_service({options.state_dir, run_args, options.enroll_token}); !st) {
+        std::fprintf(stderr, "deskaudit-agent install: %s\n", st.error().message.c_str());
+        return 1;
+      }
+      std::printf("installed and started the service %ls; state directory %s\n", win::kAgentServiceName,
+                  options.state_dir.string().c_str());
+      return 0;
+    }
+    if (win::started_by_service_manager()) {
+      // The service: it runs this same command line as a helper in the
+      // user's session (which then is no service) and supervises it.
+      auto code = win::run_agent_service(std::vector<std::string>(argv + 1, argv + argc));
+      if (!code) {
+        spdlog::error("{}", code.error().message);
+        return 1;
+      }
+      return *code;
+    }
+    // The token install left, until the agent has enrolled.
+    if (std::filesystem::exists(StatePaths(options.state_dir).credential())) {
+      std::error_code ec;
+      std::filesystem::remove(win::enroll_token_file(options.state_dir), ec);
+    } else if (options.enroll_token.empty()) {
+      auto token = win::read_enroll_token(options.state_dir);
+      if (!token) {
+        std::fprintf(stderr, "deskaudit-agent: %s\n", token.error().message.c_str());
+        return 1;
+      }
+      options.enroll_token = *token;
+    }
+    std::jthread stop_waiter;
+    if (!stop_event.empty()) {
+      auto event = win::stop_event_from_argument(stop_event);
+      if (!event) {
+        std::fprintf(stderr, "deskaudit-agent: %s\n", event.error().message.c_str());
+        return 2;
+      }
+      stop_waiter = watch_stop_event(std::move(*event));
+    }
+#endif
     return run_agent(std::move(options));
   }
   if (*connect) return session_command(session_state_dir, {{"op", "connect"}, {"user", user}});

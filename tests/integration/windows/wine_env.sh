@@ -16,3 +16,15 @@ wine_env_init() {
 wine_boot() {
   wineboot -i >"$work/wineboot.log" 2>&1 || { echo "wineboot failed"; cat "$work/wineboot.log"; exit 1; }
 }
+# An Xvfb display of our own (Xvfb picks a free number and writes it to fd 3):
+# exports DISPLAY and adds the server to $pids (which the caller kills).
+wine_xvfb() {
+  command -v Xvfb >/dev/null 2>&1 || { echo "Xvfb is missing (scripts/install-deps)"; exit 1; }
+  exec 3>"$work/display"
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+  pids+=($!)
+  exec 3>&-
+  for _ in $(seq 1 300); do [[ -s "$work/display" ]] && break; sleep 0.1; done
+  [[ -s "$work/display" ]] || { echo "Xvfb did not start"; cat "$work/xvfb.log"; exit 1; }
+  export DISPLAY=":$(head -n1 "$work/display")"
+}

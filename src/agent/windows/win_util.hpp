@@ -1,0 +1,41 @@
+#pragma once
+// Small Win32 helpers of the Windows agent: owners of kernel, service and
+// LocalAlloc'd handles, error texts with the Windows error code, UTF-8 <-> UTF-16.
+#include <windows.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace deskaudit::agent::windows {
+
+struct HandleCloser {
+  void operator()(HANDLE h) const noexcept { CloseHandle(h); }
+};
+// A kernel object (process, thread, event, token); never INVALID_HANDLE_VALUE.
+using HandlePtr = std::unique_ptr<std::remove_pointer_t<HANDLE>, HandleCloser>;
+
+struct ServiceHandleCloser {
+  void operator()(SC_HANDLE h) const noexcept { CloseServiceHandle(h); }
+};
+using ServiceHandlePtr = std::unique_ptr<std::remove_pointer_t<SC_HANDLE>, ServiceHandleCloser>;
+
+struct LocalFreer {
+  void operator()(void* p) const noexcept { LocalFree(p); }
+};
+// Memory the API allocated with LocalAlloc (security descriptors, SDDL strings).
+template <class T>
+using LocalPtr = std::unique_ptr<T, LocalFreer>;
+
+// "<what> failed: Windows error <code> (<system message>)".
+std::string win_error(std::string_view what, DWORD code);
+inline std::string win_error(std::string_view what) { return win_error(what, GetLastError()); }
+
+std::wstring widen(std::string_view utf8);
+std::string narrow(std::wstring_view utf16);
+
+// True under Wine (ntdll exports wine_get_version): tests say which path they took.
+bool running_under_wine();
+
+}  // namespace deskaudit::agent::windows

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# agent_windows_test.exe (src/agent/windows: sessions, service helpers, the
+# protected ProgramData directory, the per-session helper launch, the notice
+# box) under Wine on an Xvfb display of its own (the notice is a real window).
+#   tests/integration/windows/agent_windows_wine_test.sh [BUILD_WINDOWS_DIR]
+# Exit 77 (ctest: skipped) when the exe is not built or wine64 is absent.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../../.." && pwd)"
+work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+. "$here/tests/integration/windows/wine_env.sh"
+wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" agent_windows_test.exe
+wine_xvfb
+wine_boot
+wine "$exe"
