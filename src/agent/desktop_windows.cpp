@@ -18,25 +18,10 @@
 #include "agent/state.hpp"
 #include "agent/windows/notice.hpp"
 #include "common/text.hpp"
+#include "common/utf16.hpp"
 
 namespace deskaudit::agent {
 namespace {
-
-std::string narrow(std::wstring_view s) {
-  if (s.empty()) return {};
-  const int n = WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0, nullptr, nullptr);
-  std::string out(static_cast<std::size_t>(std::max(n, 0)), '\0');
-  if (n > 0) WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n, nullptr, nullptr);
-  return out;
-}
-
-std::wstring widen(std::string_view s) {
-  if (s.empty()) return {};
-  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-  std::wstring out(static_cast<std::size_t>(std::max(n, 0)), L'\0');
-  if (n > 0) MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n);
-  return out;
-}
 
 // Set when Windows ends the session (logoff, shutdown): WM_ENDSESSION to our
 // hidden top-level window. The session is over for good for this process.

@@ -16,6 +16,7 @@
 
 #include "client/http.hpp"
 #include "client/http_internal.hpp"
+#include "common/utf16.hpp"
 
 namespace deskaudit::client {
 namespace {
@@ -27,22 +28,6 @@ struct InternetDeleter {
   void operator()(HINTERNET h) const noexcept { WinHttpCloseHandle(h); }
 };
 using InternetPtr = std::unique_ptr<void, InternetDeleter>;
-
-std::wstring widen(std::string_view s) {
-  if (s.empty()) return {};
-  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-  std::wstring out(static_cast<std::size_t>(std::max(n, 0)), L'\0');
-  if (n > 0) MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n);
-  return out;
-}
-
-std::string narrow(std::wstring_view s) {
-  if (s.empty()) return {};
-  const int n = WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0, nullptr, nullptr);
-  std::string out(static_cast<std::size_t>(std::max(n, 0)), '\0');
-  if (n > 0) WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n, nullptr, nullptr);
-  return out;
-}
 
 std::string win_error_text(DWORD code) {
   wchar_t* text = nullptr;

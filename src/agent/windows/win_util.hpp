@@ -8,6 +8,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "common/utf16.hpp"
+
 namespace deskaudit::agent::windows {
 
 struct HandleCloser {
@@ -32,8 +34,8 @@ using LocalPtr = std::unique_ptr<T, LocalFreer>;
 std::string win_error(std::string_view what, DWORD code);
 inline std::string win_error(std::string_view what) { return win_error(what, GetLastError()); }
 
-std::wstring widen(std::string_view utf8);
-std::string narrow(std::wstring_view utf16);
+using deskaudit::narrow;  // common/utf16.hpp
+using deskaudit::widen;
 
 // True under Wine (ntdll exports wine_get_version): tests say which path they took.
 bool running_under_wine();

@@ -10,15 +10,8 @@
 # Exit 77 (ctest: skipped) when the exe is not built or wine64 is absent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
-work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/tests/integration/windows/wine_env.sh"
+wine_work_dir
 build="${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}"
 wine_env_init "$build" agent_windows_probe.exe
 probe_exe="$exe"

@@ -14,15 +14,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
 server_bin="${1:?usage: agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]}"
-work="$(mktemp -d /tmp/deskaudit-wine-agent-XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
-  if [[ -n "${KEEP_WORK:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
 . "$here/tests/integration/windows/wine_env.sh"
+wine_work_dir
 wine_env_init "${2:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-agent.exe
 workload="${DESKAUDIT_WORKLOAD:-$here/../shared/workload/desktop-session.sh}"
 [[ -x "$workload" ]] || workload="/work/shared/workload/desktop-session.sh"

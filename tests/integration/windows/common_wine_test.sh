@@ -4,13 +4,8 @@
 #   tests/integration/windows/common_wine_test.sh [BUILD_WINDOWS_DIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
-work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
-cleanup() {
-  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/tests/integration/windows/wine_env.sh"
+wine_work_dir
 wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" common_test.exe
 unset DISPLAY  # console programs: no X display is needed or touched
 wine_boot

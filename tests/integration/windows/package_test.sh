@@ -6,13 +6,8 @@
 # Exit 77 (ctest: skipped) when the zip is not built or wine64 is absent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
-work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
-cleanup() {
-  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/tests/integration/windows/wine_env.sh"
+wine_work_dir
 build="${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}"
 zip="$build/deskaudit-agent-windows.zip"
 [[ -f "$zip" ]] || skip "$zip is not built: run scripts/build-windows"

@@ -9,28 +9,14 @@
 # or wine64 is absent; with CI set, a missing wine64 fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
-work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/tests/integration/windows/wine_env.sh"
+wine_work_dir
 wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-record.exe
 for tool in Xvfb display ffprobe ffmpeg; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
 done
 
-# A display of our own: Xvfb picks a free number and writes it to fd 3.
-exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-exec 3>&-
-for _ in $(seq 1 300); do [[ -s "$work/display" ]] && break; sleep 0.1; done
-[[ -s "$work/display" ]] || { echo "Xvfb did not start"; cat "$work/xvfb.log"; exit 1; }
-export DISPLAY=":$(head -n1 "$work/display")"
+wine_xvfb
 echo "display $DISPLAY, prefix $WINEPREFIX"
 # The root window's colour (ImageMagick; it exits 1 after setting it: the
 # pictures checked at the end are the proof).

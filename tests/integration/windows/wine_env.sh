@@ -1,7 +1,21 @@
 # Sourced by the Wine tests here: finds the cross-built exe, skips (exit 77)
 # without it or without wine64 (with CI set, a missing wine64 fails), and
-# makes a fresh Wine prefix in $work (which the caller creates and removes).
+# makes a fresh Wine prefix in a work directory of the test's own.
+#   wine_work_dir                      -> $work (a new directory) and $pids; on exit
+#                                         the processes in $pids are killed, the
+#                                         prefix's wineserver ended, $work removed
+#                                         (kept when KEEP_WORK is set)
 #   wine_env_init BUILD_DIR EXE_NAME   -> sets $exe, exports WINEPREFIX and friends
+wine_work_dir() {
+  work="$(mktemp -d /tmp/deskaudit-wine-XXXXXX)"
+  pids=()
+  trap wine_cleanup EXIT
+}
+wine_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true
+  if [[ -n "${KEEP_WORK:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
 skip() { echo "SKIPPED: $*"; exit 77; }
 wine_env_init() {
   exe="$1/bin/$2"
