@@ -1,5 +1,5 @@
-// deskaudit-record: records an X display (Windows: the desktop, through GDI)
-// with record::Recorder into a directory until SIGTERM/SIGINT (Windows:
+// deskaudit-record: records an X display (Windows: the desktop, through DXGI
+// Desktop Duplication or GDI) with record::Recorder into a directory until SIGTERM/SIGINT (Windows:
 // Ctrl+C) or, with --seconds N, for N seconds. The benchmark's stand-in for
 // the agent, and the first Windows recorder (docs/windows.md).
 //   deskaudit-record --display :N --out DIR [--fps 5] [--segment-max-bytes N] [--seconds N]
@@ -13,7 +13,9 @@
 // seg-N.events.json beside the segments; --events-uid UID: whose processes
 // (default: ours). Their CPU time and bytes are printed at the end. Not on
 // Windows (the activity collector is X11 and procfs).
-// Prints "media_start_epoch_ms=<ms>" when the first frame is captured, and
+// Prints "backend=<capture> size=WxH" (and "capture_fallback=<why>" when the
+// platform's preferred capture is not used), "media_start_epoch_ms=<ms>" when
+// the first frame is captured, and
 // one line per closed segment.
 //   deskaudit-record --scripted idle|typing --seconds N --out DIR [tuning]
 // records a scripted 1920x1080 screen instead (capture::ScriptedScreen, virtual
@@ -300,6 +302,7 @@ int main(int argc, char** argv) {
   }
   const auto info = (*rec)->capture_info();
   std::printf("backend=%s size=%dx%d\n", info.backend.c_str(), info.width, info.height);
+  if (!info.fallback_reason.empty()) std::printf("capture_fallback=%s\n", info.fallback_reason.c_str());
   std::fflush(stdout);
   // Looks for a failed recorder every 5 s (a wakeup of its own, as small as
   // the agent's idle figures it stands in for); a signal ends the wait at once.

@@ -20,6 +20,9 @@ constexpr std::size_t kMaxSetAsideReported = 20;
 constexpr std::size_t kMaxSetAsideErrorBytes = 512;
 constexpr std::size_t kMaxAudioSourceBytes = 256;
 constexpr std::size_t kMaxAudioErrorBytes = 512;
+// With the capture error (up to kMaxMessageBytes) the capture report stays
+// under the server's 4 KiB per report.
+constexpr std::size_t kMaxFallbackReasonBytes = 512;
 
 json session_json(const std::optional<UserSession>& s) {
   if (!s) return nullptr;
@@ -329,7 +332,10 @@ json Agent::heartbeat_body() {
                  {"width", capture->width},
                  {"height", capture->height},
                  {"ok", capture->ok},
-                 {"error", utf8_truncate(capture->error, kMaxMessageBytes)}}},
+                 {"error", utf8_truncate(capture->error, kMaxMessageBytes)},
+                 {"fallback_reason", capture->fallback_reason.empty()
+                                         ? json(nullptr)
+                                         : json(utf8_truncate(capture->fallback_reason, kMaxFallbackReasonBytes))}}},
                {"spool_bytes", spool_.bytes()},
                {"last_error", last_error.empty() ? json(nullptr) : json(utf8_truncate(last_error, kMaxMessageBytes))},
                {"session", session_doc}};

@@ -2,7 +2,8 @@
 // Screen capture: watches a display for changes and converts only the changed
 // parts into a persistent I420 picture that the caller owns.
 //
-// open_screen_capture() opens the platform's: X11 on Linux, GDI on Windows.
+// open_screen_capture() opens the platform's: X11 on Linux; on Windows DXGI
+// Desktop Duplication, else GDI (the reason is in fallback_reason()).
 //
 // X11 backends, tried in order by open_x11_capture():
 //   "xcb-shm+damage"      MIT-SHM reads of the XDamage rectangles (best)
@@ -15,9 +16,16 @@
 // cursor_poll_interval while it moves; while it rests, an XInput 2 raw
 // motion event ends the rest (no wakeups on an idle desktop). Without
 // XInput 2.2 it is polled all the time.
-// Windows (open_gdi_capture, gdi_capture.cpp): "gdi" reads the whole screen
-// with BitBlt each tick and compares it with the previous read (no change
-// notification in GDI; DXGI Desktop Duplication is not implemented yet).
+// Windows, tried in order by open_screen_capture():
+//   "dxgi"  Desktop Duplication of the output that holds the desktop's origin
+//           (dxgi_capture.cpp): the dirty and move rectangles of each frame
+//           are copied through a staging texture, the pointer shape is drawn
+//           in; DXGI_ERROR_ACCESS_LOST re-creates the duplication (reinit when
+//           the output's size changed). Not used with several monitors or a
+//           rotated output, and unavailable in session 0, under Wine (E_NOTIMPL)
+//           and without a GPU adapter on older Windows.
+//   "gdi"   reads the whole virtual screen with BitBlt each tick and compares
+//           it with the previous read (no change notification in GDI).
 //
 // Thread safety: a ScreenCapture is used by one thread at a time.
 // Privacy: the pixels are the user's screen. MIT-SHM segments are created
@@ -76,7 +84,7 @@ enum class CaptureStatus {
 
 enum class BackendChoice {
   best,      // shm+damage, falling back as described above
-  getimage,  // skip MIT-SHM (tests the fallback; remote displays)
+  getimage,  // skip MIT-SHM (X11) / DXGI (Windows): tests the fallback; remote displays
 };
 
 struct CaptureOptions {
@@ -121,6 +129,9 @@ class ScreenCapture {
   // Pointer position queries made so far (statistics and tests: with
   // XInput 2 a resting pointer is watched by events, not polled).
   virtual std::int64_t pointer_polls() const { return 0; }
+  // Why the platform's preferred backend is not the one used (Windows: DXGI
+  // unavailable, GDI used); empty when it is.
+  virtual std::string_view fallback_reason() const { return {}; }
 };
 
 // options.display names the X display; backend chooses among the above.
@@ -128,7 +139,12 @@ Result<std::unique_ptr<ScreenCapture>> open_x11_capture(const CaptureOptions& op
 // The whole virtual screen of the calling thread's desktop (options.display
 // must be empty or "desktop"; backend is ignored: GDI is the only one).
 Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& options);
-// The platform's capture: open_x11_capture on Linux, open_gdi_capture on Windows.
+// DXGI Desktop Duplication (Windows only; options as open_gdi_capture's).
+// Fails with Errc::unavailable and the failed step when DXGI cannot be used.
+Result<std::unique_ptr<ScreenCapture>> open_dxgi_capture(const CaptureOptions& options);
+// The platform's capture: open_x11_capture on Linux; on Windows
+// open_dxgi_capture, else open_gdi_capture with DXGI's failure as its
+// fallback_reason() (logged). BackendChoice::getimage skips DXGI on Windows.
 Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions& options);
 
 }  // namespace deskaudit::capture

@@ -196,8 +196,4 @@ Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& op
   return std::unique_ptr<ScreenCapture>(std::move(capture));
 }
 
-Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions& options) {
-  return open_gdi_capture(options);
-}
-
 }  // namespace deskaudit::capture

@@ -276,7 +276,8 @@ Status RecorderImpl::init() {
   if (auto st = segments_.open(muxer_->init_segment(), o.start_offset_ms); !st) return st;
   {
     std::lock_guard lock(mu_);
-    info_ = CaptureInfo{std::string(capture_->backend()), capture_->width(), capture_->height(), true, {}};
+    info_ = CaptureInfo{std::string(capture_->backend()), capture_->width(), capture_->height(), true, {},
+                        std::string(capture_->fallback_reason())};
   }
   thread_ = std::thread([this] { run(); });
   return {};
@@ -772,6 +773,7 @@ CaptureInfo probe_capture(const std::string& display) {
     return info;
   }
   info.backend = std::string((*cap)->backend());
+  info.fallback_reason = std::string((*cap)->fallback_reason());
   info.width = (*cap)->width();
   info.height = (*cap)->height();
   info.ok = true;

@@ -94,6 +94,9 @@ struct CaptureInfo {
   int height = 0;
   bool ok = false;
   std::string error;    // why not ok
+  // Why the platform's preferred backend is not used (Windows: why DXGI
+  // Desktop Duplication is not, so GDI is); empty when it is.
+  std::string fallback_reason;
 };
 
 // Checks that the display can be captured (connects, reads the size, tries

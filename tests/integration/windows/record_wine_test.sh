@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Windows recorder (deskaudit-record.exe, GDI capture) under Wine on an
+# The Windows recorder (deskaudit-record.exe; DXGI is tried and the fallback to
+# GDI reported, as Wine has no Desktop Duplication) under Wine on an
 # Xvfb display: what X clients draw on that display is recorded into fMP4
 # segment files that the host's ffprobe accepts and whose pictures are what
 # was on screen (a root colour set before the start, another set during the
@@ -42,6 +43,13 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...; up to 120 s
 }
 wait_for "the first frame" grep -q '^media_start_epoch_ms=' "$work/record.log"
 grep -q '^backend=gdi size=1280x800' "$work/record.log" || { echo "unexpected capture:"; cat "$work/record.log"; exit 1; }
+# DXGI Desktop Duplication is tried first; Wine 8 has none, so GDI is used and
+# the reason is reported (and logged).
+grep -q '^capture_fallback=DXGI Desktop Duplication not available (.*failed: .*); GDI is used' "$work/record.log" ||
+  { echo "no DXGI fallback reason reported:"; cat "$work/record.log"; exit 1; }
+cat "$work/record.log" "$work/record.err" | grep -q 'capture: DXGI Desktop Duplication not available' ||
+  { echo "the fallback was not logged:"; cat "$work/record.log" "$work/record.err"; exit 1; }
+grep '^capture_fallback=' "$work/record.log" | tr -d '\r'
 part="$work/out/seg-000000.mp4.part"
 size_before=$(stat -c %s "$part")
 set_root '#2040e0'
