@@ -101,6 +101,13 @@ start_agent agent1 --server "$url" --enroll-token "$enroll" --insecure-http
 wait_for 120 "the recording to start" grep -q 'recording started' "$work/agent1.log" "$work/agent1.err"
 computer="$(api GET /api/v1/computers | jq -r '.items[0].id')"
 [[ -n "$computer" && "$computer" != null ]] || fail "no enrolled computer"
+# The heartbeat reports the capture: GDI, and why not DXGI Desktop
+# Duplication (tried first; Wine 8 has none).
+capture_reported() {
+  api GET "/api/v1/computers/$computer" | jq -e '.agent.capture | .backend == "gdi" and
+    (.fallback_reason // "" | test("^DXGI Desktop Duplication not available \\(DuplicateOutput failed: E_NOTIMPL"))' >/dev/null
+}
+wait_for 60 "the heartbeat's capture report (gdi, DXGI's failure)" capture_reported
 mkdir -p "$work/marks"
 "$workload" "$DISPLAY" --profile quick --marks "$work/marks/marks.jsonl" --seed 7 --snap >"$work/workload.log" 2>&1 ||
   fail "the workload failed"
