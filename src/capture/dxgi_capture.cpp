@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "capture/capture.hpp"
@@ -382,6 +383,17 @@ class FallbackCapture final : public ScreenCapture {
   std::string reason_;
 };
 
+// Logs the choice when it differs from the last one logged: the agent opens a
+// capture for each heartbeat between sessions.
+void log_choice(spdlog::level::level_enum level, const std::string& message) {
+  static std::mutex mu;
+  static std::string last;
+  std::lock_guard lock(mu);
+  if (message == last) return;
+  last = message;
+  spdlog::log(level, "capture: {}", message);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ScreenCapture>> open_dxgi_capture(const CaptureOptions& options) {
@@ -399,7 +411,8 @@ Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions&
   if (options.backend == BackendChoice::best) {
     auto dxgi = open_dxgi_capture(options);
     if (dxgi) {
-      spdlog::info("capture: DXGI Desktop Duplication, {}x{}", (*dxgi)->width(), (*dxgi)->height());
+      log_choice(spdlog::level::info, "DXGI Desktop Duplication, " + std::to_string((*dxgi)->width()) + "x" +
+                                          std::to_string((*dxgi)->height()));
       return dxgi;
     }
     if (dxgi.error().code == Errc::invalid_argument) return dxgi;
@@ -408,7 +421,7 @@ Result<std::unique_ptr<ScreenCapture>> open_screen_capture(const CaptureOptions&
   auto gdi = open_gdi_capture(options);
   if (!gdi) return gdi;
   std::string reason = dxgi_fallback_reason(why);
-  spdlog::warn("capture: {}", reason);
+  log_choice(spdlog::level::warn, reason);
   return std::unique_ptr<ScreenCapture>(std::make_unique<FallbackCapture>(std::move(*gdi), std::move(reason)));
 }
 
