@@ -142,8 +142,7 @@ class ChunkSealer {
   }
   [[nodiscard]] bool update(const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
     int len = 0;
-    return EVP_EncryptUpdate(enc_.get(), out, &len, in, static_cast<int>(n)) == 1 &&
-           static_cast<std::size_t>(len) == n;
+    return EVP_EncryptUpdate(enc_.get(), out, &len, in, static_cast<int>(n)) == 1 && static_cast<std::size_t>(len) == n;
   }
   [[nodiscard]] bool end(std::span<std::uint8_t, kEncryptedTagBytes> tag) {
     int len = 0;
