@@ -128,6 +128,28 @@ class ChunkSealer {
     return crypto_aead_xchacha20poly1305_ietf_encrypt(out, &out_len, in, n, ad_.data(), ad_.size(), nullptr,
                                                       nonce_.data(), subkey_.bytes.data()) == 0;
   }
+  // One chunk sealed as its plaintext arrives in pieces (AES-256-GCM only:
+  // a stream cipher on OpenSSL, each update() makes exactly as many bytes as
+  // it is given): begin(), update() for each piece, end() for the tag. The
+  // same bytes as seal() of the whole chunk. false only when OpenSSL fails.
+  bool streams() const { return cipher_ == ChunkCipher::aes256gcm; }
+  [[nodiscard]] bool begin(std::uint64_t index, bool last) {
+    set_nonce_and_ad(index, last);
+    if (!enc_ && !(enc_ = aes_context(true))) return false;
+    int len = 0;
+    return EVP_EncryptInit_ex(enc_.get(), nullptr, nullptr, nullptr, nonce_.data()) == 1 &&
+           EVP_EncryptUpdate(enc_.get(), nullptr, &len, ad_.data(), static_cast<int>(ad_.size())) == 1;
+  }
+  [[nodiscard]] bool update(const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
+    int len = 0;
+    return EVP_EncryptUpdate(enc_.get(), out, &len, in, static_cast<int>(n)) == 1 && static_cast<std::size_t>(len) == n;
+  }
+  [[nodiscard]] bool end(std::span<std::uint8_t, kEncryptedTagBytes> tag) {
+    int len = 0;
+    std::uint8_t none[16];  // GCM's final makes no bytes
+    return EVP_EncryptFinal_ex(enc_.get(), none, &len) == 1 && len == 0 &&
+           EVP_CIPHER_CTX_ctrl(enc_.get(), EVP_CTRL_GCM_GET_TAG, kEncryptedTagBytes, tag.data()) == 1;
+  }
   // false when the chunk does not authenticate.
   bool open(std::uint64_t index, bool last, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
     if (n < kEncryptedTagBytes) return false;
@@ -187,6 +209,52 @@ class TempFile {
 
  private:
   std::filesystem::path path_;
+};
+
+// A ByteOutput into a file, through a buffer written out when full.
+class FileOutput final : public ByteOutput {
+ public:
+  FileOutput(int fd, std::string what) : fd_(fd), what_(std::move(what)), buf_(1 << 20) {}
+  Result<std::span<std::byte>> space() override {
+    if (used_ == buf_.size()) {
+      if (auto st = flush(); !st) return std::unexpected(st.error());
+    }
+    return std::span(buf_).subspan(used_);
+  }
+  Status commit(std::size_t n) override {
+    used_ += std::min(n, buf_.size() - used_);
+    return {};
+  }
+  Status flush() {
+    auto st = write_all(fd_, buf_.data(), used_, what_);
+    used_ = 0;
+    return st;
+  }
+
+ private:
+  int fd_;
+  std::string what_;
+  std::vector<std::byte> buf_;
+  std::size_t used_ = 0;
+};
+
+// A ByteOutput into a string sized for all of the output beforehand.
+class StringOutput final : public ByteOutput {
+ public:
+  explicit StringOutput(std::string& out) : out_(out) {}
+  Result<std::span<std::byte>> space() override {
+    if (used_ == out_.size()) return fail(Errc::internal, "more output than its size foretold");
+    return std::as_writable_bytes(std::span(out_)).subspan(used_);
+  }
+  Status commit(std::size_t n) override {
+    used_ += std::min(n, out_.size() - used_);
+    return {};
+  }
+  std::size_t used() const { return used_; }
+
+ private:
+  std::string& out_;
+  std::size_t used_ = 0;
 };
 
 Status read_exactly(int fd, std::uint8_t* out, std::size_t n, std::string_view what) {
@@ -547,22 +615,28 @@ Result<std::shared_ptr<const EncryptedObjectStore::DataKey>> EncryptedObjectStor
 }
 
 // Seals one object chunk by chunk as its plaintext arrives: the header,
-// then each chunk once it is whole (or the object's last). With hash_output
-// it hashes what it writes, for an inner store that uses the hash (S3 signs
-// the payload's SHA-256); elsewhere hashing would cost a third of the sealing
-// CPU for nothing, and the inner store is told no hash rather than a made-up one.
+// then each chunk. AES-256-GCM streams every piece straight from the
+// caller's input into the caller's output buffer (no copy of either, a
+// chunk may start or end anywhere in a piece or in the output's space);
+// XChaCha20-Poly1305 (libsodium, one call per chunk) joins a chunk that
+// arrives in pieces first. With hash_output it hashes what it writes, for
+// an inner store that uses the hash (S3 signs the payload's SHA-256);
+// elsewhere hashing would cost a third of the sealing CPU for nothing, and
+// the inner store is told no hash rather than a made-up one.
 class EncryptedObjectStore::Sealer final : public ObjectEncoder {
  public:
   Sealer(const EncryptedObjectStore& owner, std::string_view key, std::uint64_t size, const DataKey& dk,
          bool hash_output)
       : owner_(&owner), key_(key), size_(size), chunk_(owner.options_.chunk_bytes),
         chunks_(chunk_count(size, chunk_)), header_(make_header(owner.options_, size, dk)),
-        sealer_(owner.options_.cipher, dk.key, header_, key), sealed_(chunk_ + kEncryptedTagBytes),
-        hash_(hash_output) {
-    plain_.reserve(chunk_);
+        sealer_(owner.options_.cipher, dk.key, header_, key), hash_(hash_output) {
+    if (!sealer_.streams()) {
+      plain_.reserve(chunk_);
+      sealed_.resize(chunk_ + kEncryptedTagBytes);
+    }
   }
 
-  Status update(std::span<const std::byte> data, const ByteWriter& out) override {
+  Status update(std::span<const std::byte> data, ByteOutput& out) override {
     if (data.size() > size_ - received_) {
       return fail(Errc::invalid_argument, "more than the " + std::to_string(size_) + " bytes announced for " + key_);
     }
@@ -572,32 +646,35 @@ class EncryptedObjectStore::Sealer final : public ObjectEncoder {
     std::size_t left = data.size();
     while (left > 0) {
       const auto want = plain_len(next_);
-      if (plain_.empty() && left >= want) {  // a whole chunk in the input: no copy
-        if (auto st = seal(p, want, out); !st) return st;
-        p += want;
-        left -= want;
+      const auto take = std::min(left, want - in_chunk_);
+      if (sealer_.streams()) {
+        if (auto st = stream(p, take, out); !st) return st;
+      } else if (in_chunk_ == 0 && take == want) {  // a whole chunk in the input: no copy
+        if (auto st = seal_whole(p, want, out); !st) return st;
+        p += take;
+        left -= take;
         continue;
+      } else {
+        plain_.insert(plain_.end(), p, p + take);
       }
-      const auto take = std::min(left, want - plain_.size());
-      plain_.insert(plain_.end(), p, p + take);
+      in_chunk_ += take;
       p += take;
       left -= take;
-      if (plain_.size() == want) {
-        if (auto st = seal(plain_.data(), want, out); !st) return st;
-        plain_.clear();
+      if (in_chunk_ == want) {
+        if (auto st = end_chunk(out); !st) return st;
       }
     }
     return {};
   }
 
-  Status finish(const ByteWriter& out) override {
+  Status finish(ByteOutput& out) override {
     if (received_ != size_) {
       return fail(Errc::invalid_argument, key_ + " ended after " + std::to_string(received_) + " of the " +
                                               std::to_string(size_) + " bytes announced");
     }
     if (auto st = start(out); !st) return st;
     if (next_ < chunks_) {  // only an empty object's one empty chunk is left
-      if (auto st = seal(plain_.data(), 0, out); !st) return st;
+      if (auto st = end_chunk(out); !st) return st;
     }
     finished_ = true;
     return {};
@@ -625,18 +702,51 @@ class EncryptedObjectStore::Sealer final : public ObjectEncoder {
   std::size_t plain_len(std::uint64_t i) const {
     return static_cast<std::size_t>(std::min<std::uint64_t>(chunk_, size_ - i * chunk_));
   }
-  Status emit(const std::uint8_t* p, std::size_t n, const ByteWriter& out) {
-    if (hash_) sha_.update(std::span(reinterpret_cast<const std::byte*>(p), n));
-    return out(std::span(reinterpret_cast<const std::byte*>(p), n));
+  Status failed() const {
+    return fail(Errc::internal, "sealing chunk " + std::to_string(next_) + " of " + key_ + " failed");
   }
-  Status start(const ByteWriter& out) {
+  Status emit(const std::uint8_t* p, std::size_t n, ByteOutput& out) {
+    if (hash_) sha_.update(std::span(reinterpret_cast<const std::byte*>(p), n));
+    return out.write(std::span(reinterpret_cast<const std::byte*>(p), n));
+  }
+  Status start(ByteOutput& out) {
     if (started_) return {};
     started_ = true;
     return emit(header_.data(), header_.size(), out);
   }
-  Status seal(const std::uint8_t* in, std::size_t n, const ByteWriter& out) {
-    if (!sealer_.seal(next_, next_ + 1 == chunks_, in, n, sealed_.data()))
-      return fail(Errc::internal, "sealing chunk " + std::to_string(next_) + " of " + key_ + " failed");
+  // Encrypts the chunk's next n bytes into out's space as it comes.
+  Status stream(const std::uint8_t* in, std::size_t n, ByteOutput& out) {
+    if (in_chunk_ == 0 && !sealer_.begin(next_, next_ + 1 == chunks_)) return failed();
+    while (n > 0) {
+      auto room = out.space();
+      if (!room) return std::unexpected(room.error());
+      const auto m = std::min(n, room->size());
+      auto* dst = reinterpret_cast<std::uint8_t*>(room->data());
+      if (!sealer_.update(in, m, dst)) return failed();
+      if (hash_) sha_.update(std::span(room->data(), m));
+      if (auto st = out.commit(m); !st) return st;
+      in += m;
+      n -= m;
+    }
+    return {};
+  }
+  // After a chunk's last byte (or an empty object's one empty chunk).
+  Status end_chunk(ByteOutput& out) {
+    if (sealer_.streams()) {
+      if (in_chunk_ == 0 && !sealer_.begin(next_, next_ + 1 == chunks_)) return failed();
+      std::array<std::uint8_t, kEncryptedTagBytes> tag{};
+      if (!sealer_.end(tag)) return failed();
+      ++next_;
+      in_chunk_ = 0;
+      return emit(tag.data(), tag.size(), out);
+    }
+    auto st = seal_whole(plain_.data(), plain_.size(), out);
+    plain_.clear();
+    in_chunk_ = 0;
+    return st;
+  }
+  Status seal_whole(const std::uint8_t* in, std::size_t n, ByteOutput& out) {
+    if (!sealer_.seal(next_, next_ + 1 == chunks_, in, n, sealed_.data())) return failed();
     ++next_;
     return emit(sealed_.data(), n + kEncryptedTagBytes, out);
   }
@@ -648,8 +758,9 @@ class EncryptedObjectStore::Sealer final : public ObjectEncoder {
   std::uint64_t chunks_;
   std::array<std::uint8_t, kEncryptedHeaderBytes> header_;
   ChunkSealer sealer_;
-  std::vector<std::uint8_t> plain_, sealed_;
+  std::vector<std::uint8_t> plain_, sealed_;  // XChaCha20-Poly1305 only
   std::uint64_t received_ = 0, next_ = 0;
+  std::size_t in_chunk_ = 0;  // bytes of chunk next_ taken so far
   bool hash_, started_ = false, finished_ = false;
   Sha256 sha_;
 };
@@ -692,9 +803,7 @@ Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_
   {
     UniqueFd out(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) return fail(Errc::io, errno_message("open " + tmp.path().string(), errno));
-    const ByteWriter write = [&](std::span<const std::byte> d) {
-      return write_all(out.get(), d.data(), d.size(), "write " + tmp.path().string());
-    };
+    FileOutput write(out.get(), "write " + tmp.path().string());
     std::vector<std::uint8_t> plain(options_.chunk_bytes);
     for (std::uint64_t at = 0; at < size;) {
       const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), size - at));
@@ -703,6 +812,7 @@ Status EncryptedObjectStore::seal_file_and_put(std::string_view key, int source_
       at += len;
     }
     if (auto st = (*enc)->finish(write); !st) return st;
+    if (auto st = write.flush(); !st) return st;
   }
   return put_encoded_file(key, tmp.path(), **enc);
 }
@@ -731,14 +841,11 @@ Status EncryptedObjectStore::put_handed_over_file(std::string_view key, const st
 Status EncryptedObjectStore::put_bytes(std::string_view key, std::span<const std::byte> data) {
   auto s = sealer(key, data.size(), false);
   if (!s) return std::unexpected(s.error());
-  std::string out;
-  out.reserve(encrypted_size(data.size(), options_.chunk_bytes));
-  const ByteWriter append = [&](std::span<const std::byte> d) -> Status {
-    out.append(reinterpret_cast<const char*>(d.data()), d.size());
-    return {};
-  };
+  std::string out(encrypted_size(data.size(), options_.chunk_bytes), '\0');
+  StringOutput append(out);
   if (auto st = (*s)->update(data, append); !st) return st;
   if (auto st = (*s)->finish(append); !st) return st;
+  if (append.used() != out.size()) return fail(Errc::internal, "sealing " + std::string(key) + " made too few bytes");
   return inner_->put_bytes(key, std::as_bytes(std::span(out.data(), out.size())));
 }
 

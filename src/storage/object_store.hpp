@@ -8,6 +8,7 @@
 // (validate_key()). Writes are atomic: a reader sees the whole old object, the
 // whole new one, or none; never a partial one.
 // Thread safety: every method may be called from many threads at once.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -37,8 +38,30 @@ struct ByteRange {
 // then ends with Errc::unavailable "stopped by reader").
 using ByteSink = std::function<bool(std::span<const std::byte>)>;
 
-// Receives bytes in order (ObjectEncoder).
-using ByteWriter = std::function<Status(std::span<const std::byte>)>;
+// Where an ObjectEncoder puts what it makes: straight into its caller's
+// buffer (an upload's O_DIRECT block), so what an encoder makes is never
+// copied on the way to the file.
+class ByteOutput {
+ public:
+  virtual ~ByteOutput() = default;
+  // Room for the next bytes; never empty.
+  virtual Result<std::span<std::byte>> space() = 0;
+  // The first n bytes (at most its size) of the last space() are the next
+  // bytes of the output.
+  virtual Status commit(std::size_t n) = 0;
+  // Copies data in, through as many space()/commit() as it takes.
+  Status write(std::span<const std::byte> data) {
+    while (!data.empty()) {
+      auto room = space();
+      if (!room) return std::unexpected(room.error());
+      const auto n = std::min(room->size(), data.size());
+      std::copy_n(data.data(), n, room->data());
+      if (auto st = commit(n); !st) return st;
+      data = data.subspan(n);
+    }
+    return {};
+  }
+};
 
 // Turns one object's bytes, as they arrive, into the form its store keeps
 // (ObjectStore::encoder()). Not thread-safe.
@@ -47,10 +70,10 @@ class ObjectEncoder {
   virtual ~ObjectEncoder() = default;
   // The object's next bytes; what they become goes to out, in order.
   // invalid_argument past the size given to encoder().
-  virtual Status update(std::span<const std::byte> data, const ByteWriter& out) = 0;
+  virtual Status update(std::span<const std::byte> data, ByteOutput& out) = 0;
   // After all the object's bytes; invalid_argument when fewer arrived than
   // the size given to encoder().
-  virtual Status finish(const ByteWriter& out) = 0;
+  virtual Status finish(ByteOutput& out) = 0;
 };
 
 class ObjectStore {

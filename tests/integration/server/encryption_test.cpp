@@ -10,7 +10,9 @@
 #include <fstream>
 #include <map>
 
+#include "common/crypto.hpp"
 #include "interrupted_store.hpp"
+#include "s3_test_servers.hpp"
 #include "sample_media.hpp"
 #include "server_process.hpp"
 #include "storage/encrypted_store.hpp"
@@ -190,5 +192,84 @@ TEST(EncryptionAtRest, MigrateEncryptRotateAndTamperThroughTheServer) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("no-such-key"), std::string::npos) << bad.out;
 }
+
+// An upload to an encrypting server is sealed as its body arrives, chunk by
+// chunk straight into the temp file's write blocks (O_DIRECT on a local
+// store, buffered for S3): several MiB of an odd size put chunk edges inside
+// the body's pieces and inside those blocks, and it reads back byte for byte,
+// whole and by ranges across chunk edges, from ciphertext of the right size.
+enum class SealedStore { local, s3rver };
+
+class SealedUpload : public ::testing::TestWithParam<SealedStore> {};
+
+TEST_P(SealedUpload, ASegmentOfSeveralMegabytesIsSealedAsItArrivesAndReadsBackByteForByte) {
+  if (GetParam() == SealedStore::s3rver) {
+    DESKAUDIT_REQUIRE_S3_TARGET(target, S3Server::s3rver);
+  }
+  TempDir dir("sealed-upload");
+  write_key_file(dir.path() / "key", storage::LocalMasterKeys::generate_line());
+  ServerOptions o(dir.path() / "data");
+  o.env["DESKAUDIT_ENCRYPTION_KEY_FILE"] = (dir.path() / "key").string();
+  std::unique_ptr<storage::ObjectStore> raw;
+  if (GetParam() == SealedStore::local) {
+    raw = raw_store(dir.path() / "data");
+  } else {
+    auto target = s3_test_target(S3Server::s3rver);
+    const std::string url = "s3://" + target->bucket + "/" + random_id("sealed-");
+    o.args = {"--store", url};
+    o.env["DESKAUDIT_S3_ENDPOINT"] = target->endpoint;
+    o.env["DESKAUDIT_S3_PATH_STYLE"] = "true";
+    o.env["AWS_ACCESS_KEY_ID"] = target->access_key;
+    o.env["AWS_SECRET_ACCESS_KEY"] = target->secret_key;
+    storage::S3Options s3;
+    s3.endpoint = target->endpoint;
+    s3.access_key_id = target->access_key;
+    s3.secret_access_key = target->secret_key;
+    raw = storage::make_object_store(url, s3).value();
+  }
+  ServerProcess server(std::move(o));
+  Api admin(server.url(), admin_token(server.url()));
+  auto creds = enroll_agent(admin, "desk-sealed");
+  Api agent(server.url(), creds.agent_token);
+  auto rec = agent.post("/api/v1/agent/recordings", {{"username", "erin"}, {"start_time", "2026-11-27T13:00:00Z"}});
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  const auto id = rec.json["id"].get<std::string>();
+  const auto segment = pad_segment(make_segments(1, 2)[0], (3u << 20) + 12345, 42);
+  auto put = agent.raw("PUT", "/api/v1/agent/recordings/" + id + "/segments/0", segment,
+                       {{"Content-Type", "video/mp4"}, {"X-Content-SHA256", sha256_of(segment)}});
+  ASSERT_EQ(put.status, 201) << put.body;
+
+  auto back = admin.get("/api/v1/recordings/" + id + "/segments/0");
+  ASSERT_EQ(back.status, 200);
+  EXPECT_EQ(back.body.size(), segment.size());
+  EXPECT_TRUE(back.body == segment);
+  // Chunk 15 ends 16 bytes before the first 1 MiB write block does; chunk 16 straddles it.
+  for (std::size_t at : {std::size_t{65530}, std::size_t{16 * 65536 - 8}, segment.size() - 70000}) {
+    auto part = admin.raw("GET", "/api/v1/recordings/" + id + "/segments/0", "",
+                          {{"Range", "bytes=" + std::to_string(at) + "-" + std::to_string(at + 65599)}});
+    ASSERT_EQ(part.status, 206) << at;
+    EXPECT_TRUE(part.body == segment.substr(at, 65600)) << at;
+  }
+  // What the store holds: ciphertext of the sealed size, no plaintext.
+  std::size_t objects = 0;
+  const auto listed = raw->list_stored("").value();
+  for (const auto& obj : listed) {
+    if (storage::is_data_key_object(obj.key) || obj.key.find("/" + id + "/000000-") == std::string::npos) continue;
+    ++objects;
+    EXPECT_EQ(obj.size_bytes, storage::encrypted_size(segment.size()));
+    std::string stored;
+    ASSERT_TRUE(raw->read(obj.key, {}, [&](std::span<const std::byte> d) {
+      stored.append(reinterpret_cast<const char*>(d.data()), d.size());
+      return true;
+    }));
+    EXPECT_TRUE(storage::is_encrypted_object(std::as_bytes(std::span(stored.data(), stored.size()))));
+    EXPECT_EQ(stored.find("moof"), std::string::npos);
+    EXPECT_EQ(stored.find(segment.substr(segment.size() / 2, 64)), std::string::npos);
+  }
+  EXPECT_EQ(objects, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, SealedUpload, ::testing::Values(SealedStore::local, SealedStore::s3rver),
+                         [](const auto& info) { return info.param == SealedStore::local ? "Local" : "S3rver"; });
 
 }  // namespace
