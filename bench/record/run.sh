@@ -81,7 +81,8 @@ if [[ " $runs " == *" windows "* ]]; then
   fi
   if [[ -n "$why" ]]; then
     echo "skipping the windows run: $why" >&2
-    runs="$(tr ' ' '\n' <<<"$runs" | grep -vx windows | xargs)"
+    runs="$(tr ' ' '\n' <<<"$runs" | { grep -vx windows || true; } | xargs)"
+    [[ -n "$runs" ]] || { echo "nothing else to run"; exit 0; }
   fi
 fi
 [[ -n "$work" ]] || work="$(mktemp -d /tmp/deskaudit-bench.XXXXXX)"
