@@ -145,7 +145,7 @@ def analyse_session(kind):
     hwm_mb = int(open(os.path.join(d, "hwm_kb")).read()) / 1024
     start_ms = int(open(os.path.join(d, "start_ms")).read())
     extra = ""
-    if kind in ("agent", "office"):
+    if kind in ("agent", "office", "windows"):
         rec, size, nseg = agent_recording(d)
         frames = len(fmp4_samples(open(rec, "rb").read()))
         extra = f"{frames} frames, {nseg} segment(s)"
@@ -374,13 +374,13 @@ def analyse_audio():
     return res
 
 
-results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office")}
+results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office", "windows")}
 audio_run = analyse_audio() if "audio" in runs else None
 idle = analyse_idle() if "idle" in runs else None
 
-cols = [k for k in ("agent", "ultrafast", "veryfast", "office") if k in results]
+cols = [k for k in ("agent", "windows", "ultrafast", "veryfast", "office") if k in results]
 names = {"agent": "deskaudit 5fps", "ultrafast": "ffmpeg ultrafast", "veryfast": "ffmpeg veryfast",
-         "office": "deskaudit office"}
+         "office": "deskaudit office", "windows": "deskaudit.exe Wine"}
 w = 22
 print()
 print("metric".ljust(34) + "".join(names[c].rjust(w) for c in cols))
@@ -405,6 +405,19 @@ if "agent" in results and "ultrafast" in results:
 if "agent" in results and "veryfast" in results:
     a, v = results["agent"], results["veryfast"]
     print(f"standard: bytes agent/veryfast = {a['bytes'] / v['bytes']:.3f}, per hour {a['mb_h'] / v['mb_h']:.3f} (target <= 0.333)")
+if "windows" in results:
+    wr = results["windows"]
+    print(f"windows (deskaudit-record.exe under Wine, GDI): CPU {wr['cpu_pct']:.2f}% of one core (printed, not judged: "
+          f"Wine's cost, without the wineserver's), load average {wr['load']}")
+    if "agent" in results:
+        a = results["agent"]
+        print(f"windows/agent: bytes per hour {wr['mb_h'] / a['mb_h']:.3f} (target 0.9..1.1); agent's load average "
+              f"{a['load']}")
+        for n in sorted(set(wr["cp"]) & set(a["cp"])):
+            w_ocr, a_ocr = wr["cp"][n][0], a["cp"][n][0]
+            ratio = f"{w_ocr / a_ocr:.3f}" if a_ocr > 0 else "n/a"
+            print(f"windows/agent: {n} OCR recall {w_ocr:.3f} / {a_ocr:.3f} = {ratio} (target 0.9..1.1; screenshots "
+                  f"{wr['cp'][n][1]:.3f} / {a['cp'][n][1]:.3f})")
 if "office" in results:
     o = results["office"]
     print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB, "

@@ -5,6 +5,10 @@
 #   ultrafast  ffmpeg x11grab 5 fps, libx264 -preset ultrafast -crf 28
 #   veryfast   ffmpeg x11grab 5 fps, libx264 -preset veryfast -crf 28
 #   office     the agent on the session's office profile (~10 min of text work and idle)
+#   windows    deskaudit-record.exe (the Windows agent's recorder, GDI capture) under
+#              Wine on the same kind of display, the --profile session (opt-in:
+#              not in the default runs; skipped with a message when the exe,
+#              built by scripts/build-windows, or wine64 is missing)
 # and an idle desktop (only `xclock -digital -update 1`) for the agent, and
 #   audio      the session (--profile) with sound, on a PulseAudio server of its
 #              own (null sink), recorded at once by the agent with sound, the
@@ -16,8 +20,8 @@
 # (tesseract) and SSIM of the recorded frame against the screenshot.
 # Figures only, no assertions. See README.md.
 #
-#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio"]
-#                       [--idle-s 60] [--audio-period-s 30] [--audio-preset veryfast] [--work DIR] [--agent-args "..."] [--seed N]
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio windows"]
+#                       [--windows-build DIR] [--idle-s 60] [--audio-period-s 30] [--audio-preset veryfast] [--work DIR] [--agent-args "..."] [--seed N]
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +35,7 @@ audio_preset=veryfast
 work=""
 agent_args=""
 session=/work/shared/workload/desktop-session.sh
+windows_build="${DESKAUDIT_WINDOWS_BUILD:-$here/../../build-windows}"
 # The session's user, whose processes give the agent's app start/exit events:
 # as root, the session runs as nobody, so this machine's other root processes
 # (builds, services) do not count as the session's applications.
@@ -48,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --agent-args) agent_args="$2"; shift 2 ;;
     --session) session="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
+    --windows-build) windows_build="$2"; shift 2 ;;
     --session-user) session_user="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -62,6 +68,23 @@ if [[ " $runs " == *" audio "* ]]; then
     command -v "$tool" >/dev/null || { echo "missing $tool (the audio run)" >&2; exit 1; }
   done
 fi
+# The Windows row needs the cross-built recorder and Wine: without them it is
+# left out with a message, and the other runs go on.
+win_exe="$windows_build/bin/deskaudit-record.exe"
+if [[ " $runs " == *" windows "* ]]; then
+  why=""
+  if [[ ! -f "$win_exe" ]]; then
+    why="$win_exe is not built (scripts/build-windows)"
+  elif ! command -v wine >/dev/null || ! command -v wineserver >/dev/null ||
+    ! dpkg-query -W -f='${Status}' wine64 2>/dev/null | grep -q "ok installed"; then
+    why="wine64 is missing (apt-get install wine wine64)"
+  fi
+  if [[ -n "$why" ]]; then
+    echo "skipping the windows run: $why" >&2
+    runs="$(tr ' ' '\n' <<<"$runs" | { grep -vx windows || true; } | xargs)"
+    [[ -n "$runs" ]] || { echo "nothing else to run"; exit 0; }
+  fi
+fi
 [[ -n "$work" ]] || work="$(mktemp -d /tmp/deskaudit-bench.XXXXXX)"
 mkdir -p "$work"
 echo "work directory: $work"
@@ -71,8 +94,10 @@ xvfb_pid=""
 pulse_pid=""
 rec_pid=""
 extra_pids=()
+wine_prefix=""
 cleanup() {
   [[ -n "$rec_pid" ]] && kill "$rec_pid" 2>/dev/null || true
+  [[ -n "$wine_prefix" ]] && { WINEPREFIX="$wine_prefix" wineserver -k 2>/dev/null || true; }
   for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [[ -n "$pulse_pid" ]] && kill "$pulse_pid" 2>/dev/null || true
   [[ -n "$xvfb_pid" ]] && kill "$xvfb_pid" 2>/dev/null || true
@@ -139,6 +164,21 @@ start_recorder() {
       done
       sed -n 's/^media_start_epoch_ms=//p' "$dir/recorder.log" | head -1 >"$dir/start_ms"
       ;;
+    windows)
+      # Wine maps the Unix root to drive Z:. The exe's console output ends
+      # its lines with CR LF.
+      # shellcheck disable=SC2086
+      WINEPREFIX="$wine_prefix" WINEDEBUG=-all DISPLAY=$display wine "$win_exe" --display desktop --fps 5 --out "Z:${dir//\//\\}\\segments" $agent_args \
+        >"$dir/recorder.log" 2>"$dir/recorder.err" &
+      rec_pid=$!
+      for _ in $(seq 1200); do  # Wine starts in seconds, longer on a loaded machine
+        grep -q '^media_start_epoch_ms=' "$dir/recorder.log" 2>/dev/null && break
+        kill -0 "$rec_pid" 2>/dev/null || { echo "deskaudit-record.exe exited:" >&2; cat "$dir/recorder.log" "$dir/recorder.err" >&2; exit 1; }
+        sleep 0.1
+      done
+      sed -n 's/^media_start_epoch_ms=//p' "$dir/recorder.log" | tr -d '\r' | head -1 >"$dir/start_ms"
+      [[ -s "$dir/start_ms" ]] || { echo "deskaudit-record.exe did not start recording" >&2; exit 1; }
+      ;;
     ultrafast|veryfast)
       date +%s%3N >"$dir/start_ms"
       ffmpeg -nostdin -loglevel error -f x11grab -framerate 5 -video_size 1920x1080 -i "$display" \
@@ -167,6 +207,12 @@ run_session() {
   [[ -n "$session_user" ]] && chmod 0777 "$dir/marks"
   start_xvfb
   echo "== $kind on $display ($(date +%T))"
+  if [[ "$kind" == windows ]]; then
+    # A Wine prefix of the run's own, made before the recording starts.
+    wine_prefix="$dir/prefix"
+    WINEPREFIX="$wine_prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=$display wineboot -i \
+      >"$dir/wineboot.log" 2>&1 || { echo "wineboot failed:" >&2; cat "$dir/wineboot.log" >&2; exit 1; }
+  fi
   start_recorder "$kind" "$dir"
   local p=$profile
   [[ "$kind" == office ]] && p=office
@@ -174,6 +220,11 @@ run_session() {
     >"$dir/session.log" 2>&1
   sleep 1
   stop_recorder "$dir"
+  if [[ -n "$wine_prefix" ]]; then
+    WINEPREFIX="$wine_prefix" wineserver -k 2>/dev/null || true
+    rm -rf "$wine_prefix"
+    wine_prefix=""
+  fi
   stop_xvfb
 }
 
@@ -321,7 +372,7 @@ please check the totals before Friday and send the corrected sheet to finance. T
 
 for r in $runs; do
   case "$r" in
-    agent|ultrafast|veryfast|office) run_session "$r" ;;
+    agent|ultrafast|veryfast|office|windows) run_session "$r" ;;
     idle) run_idle ;;
     audio) run_audio ;;
     *) echo "unknown run $r" >&2; exit 2 ;;
