@@ -92,17 +92,19 @@ class GdiCapture final : public ScreenCapture {
     // Convert from a read made now, not from the last tick's.
     if (auto st = read_screen(); !st) return std::unexpected(st.error());
     if (size_changed_) return CaptureStatus::reinit;
-    Rect dirty = copy_.take_dirty();
-    if (full_refresh_) dirty = {0, 0, geo_.width, geo_.height};
+    std::vector<Rect> dirty = copy_.take_dirty();
+    if (full_refresh_) dirty.assign(1, {0, 0, geo_.width, geo_.height});
     full_refresh_ = false;
     last_rects_.clear();
     last_grab_pixels_ = 0;
-    if (const Rect r = even_aligned(dirty, geo_.width, geo_.height); r.width > 0) {
-      const std::size_t row = copy_.row_bytes();
+    const std::size_t row = copy_.row_bytes();
+    for (const Rect& d : dirty) {
+      const Rect r = even_aligned(d, geo_.width, geo_.height);
+      if (r.width <= 0) continue;
       bgra_to_i420(copy_.data() + static_cast<std::size_t>(r.y) * row + static_cast<std::size_t>(r.x) * 4,
                    static_cast<int>(row), r, frame);
       last_rects_.push_back(r);
-      last_grab_pixels_ = static_cast<std::int64_t>(r.width) * r.height;
+      last_grab_pixels_ += static_cast<std::int64_t>(r.width) * r.height;
     }
     return last_rects_.empty() ? CaptureStatus::timeout : CaptureStatus::ok;
   }

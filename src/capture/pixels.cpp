@@ -32,6 +32,13 @@ void bgra_to_i420(const std::uint8_t* bgra, int stride, const Rect& r, const I42
                      f.v + static_cast<std::ptrdiff_t>(r.y / 2) * f.stride_v + r.x / 2, f.stride_v, r.width, r.height);
 }
 
+void ScreenCopy::mark_all() {
+  tiles_x_ = (width_ + kTile - 1) / kTile;
+  tiles_y_ = (height_ + kTile - 1) / kTile;
+  tiles_.assign(static_cast<std::size_t>(tiles_x_) * static_cast<std::size_t>(tiles_y_), 1);
+  dirty_count_ = tiles_.size();
+}
+
 void ScreenCopy::update(const std::uint8_t* data, int width, int height) {
   const std::size_t row = static_cast<std::size_t>(width) * 4;
   const std::size_t bytes = row * static_cast<std::size_t>(height);
@@ -39,35 +46,75 @@ void ScreenCopy::update(const std::uint8_t* data, int width, int height) {
     width_ = width;
     height_ = height;
     copy_.assign(data, data + bytes);
-    dirty_ = {0, 0, width, height};
+    mark_all();
     return;
   }
-  int first = -1;
-  int last = -1;
+  const std::size_t tile_bytes = static_cast<std::size_t>(kTile) * 4;
   for (int y = 0; y < height; ++y) {
-    if (std::memcmp(data + y * row, copy_.data() + y * row, row) != 0) {
-      if (first < 0) first = y;
-      last = y;
+    const std::size_t at = static_cast<std::size_t>(y) * row;
+    // Most rows are unchanged: one comparison of the row first.
+    if (std::memcmp(data + at, copy_.data() + at, row) == 0) continue;
+    std::uint8_t* tile_row = tiles_.data() + static_cast<std::size_t>(y / kTile) * static_cast<std::size_t>(tiles_x_);
+    for (int tx = 0; tx < tiles_x_; ++tx) {
+      const std::size_t off = at + static_cast<std::size_t>(tx) * tile_bytes;
+      const std::size_t n = std::min(tile_bytes, row - static_cast<std::size_t>(tx) * tile_bytes);
+      if (std::memcmp(data + off, copy_.data() + off, n) == 0) continue;
+      std::memcpy(copy_.data() + off, data + off, n);
+      if (tile_row[tx] == 0) {
+        tile_row[tx] = 1;
+        ++dirty_count_;
+      }
     }
-  }
-  if (first < 0) return;
-  std::memcpy(copy_.data() + first * row, data + first * row, (last - first + 1) * row);
-  const Rect band{0, first, width, last - first + 1};
-  if (dirty_.width == 0) {
-    dirty_ = band;
-  } else {
-    const int y0 = std::min(dirty_.y, band.y);
-    const int y1 = std::max(dirty_.y + dirty_.height, band.y + band.height);
-    dirty_ = {0, y0, width, y1 - y0};
   }
 }
 
-Rect ScreenCopy::take_dirty() { return std::exchange(dirty_, Rect{}); }
+std::vector<Rect> ScreenCopy::take_dirty() {
+  std::vector<Rect> out;
+  if (dirty_count_ == 0) return out;
+  // Rects of the previous tile row (indexes into out), to extend downwards.
+  std::vector<std::size_t> open_rects;
+  for (int ty = 0; ty < tiles_y_; ++ty) {
+    std::vector<std::size_t> now;
+    const std::uint8_t* tile_row = tiles_.data() + static_cast<std::size_t>(ty) * static_cast<std::size_t>(tiles_x_);
+    const int y = ty * kTile;
+    const int h = std::min(kTile, height_ - y);
+    for (int tx = 0; tx < tiles_x_;) {
+      if (tile_row[tx] == 0) {
+        ++tx;
+        continue;
+      }
+      const int start = tx;
+      while (tx < tiles_x_ && tile_row[tx] != 0) ++tx;
+      const int x = start * kTile;
+      const int w = std::min(tx * kTile, width_) - x;
+      bool joined = false;
+      for (const std::size_t k : open_rects) {
+        Rect& r = out[k];
+        if (r.x == x && r.width == w && r.y + r.height == y) {
+          r.height += h;
+          now.push_back(k);
+          joined = true;
+          break;
+        }
+      }
+      if (!joined) {
+        out.push_back({x, y, w, h});
+        now.push_back(out.size() - 1);
+      }
+    }
+    open_rects = std::move(now);
+  }
+  std::fill(tiles_.begin(), tiles_.end(), 0);
+  dirty_count_ = 0;
+  return out;
+}
 
 void ScreenCopy::clear() {
   copy_.clear();
   width_ = height_ = 0;
-  dirty_ = {};
+  tiles_x_ = tiles_y_ = 0;
+  tiles_.clear();
+  dirty_count_ = 0;
 }
 
 }  // namespace deskaudit::capture

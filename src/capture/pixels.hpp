@@ -19,25 +19,36 @@ Rect even_aligned(const Rect& r, int width, int height);
 void bgra_to_i420(const std::uint8_t* bgra, int stride, const Rect& r, const I420View& frame);
 
 // The last read of the whole screen (BGRA, rows of width*4 bytes) and the
-// rows that changed since the last take_dirty(). Single-threaded.
+// tiles (kTile x kTile pixels) that changed since the last take_dirty().
+// Changes are kept per tile, so a clock in a corner and a terminal scrolling
+// elsewhere are two areas, as change notification would report them, not
+// one band of rows between them (the recorder judges motion per area).
+// Single-threaded.
 class ScreenCopy {
  public:
+  static constexpr int kTile = 64;
   // Compares a fresh read of the whole screen with the copy and adopts it;
   // the first read after clear() (or of another size) is all dirty.
   void update(const std::uint8_t* data, int width, int height);
-  // The band of rows changed since the last call (full width), or empty.
-  Rect take_dirty();
-  bool dirty() const { return dirty_.width > 0; }
+  // The changed areas since the last call: per row of tiles, each run of
+  // changed tiles as one rectangle (clipped to the screen), runs of the same
+  // columns in consecutive tile rows joined; empty when nothing changed.
+  std::vector<Rect> take_dirty();
+  bool dirty() const { return dirty_count_ > 0; }
   bool empty() const { return copy_.empty(); }
   void clear();
   const std::uint8_t* data() const { return copy_.data(); }
   std::size_t row_bytes() const { return static_cast<std::size_t>(width_) * 4; }
 
  private:
+  void mark_all();
   std::vector<std::uint8_t> copy_;
   int width_ = 0;
   int height_ = 0;
-  Rect dirty_;
+  int tiles_x_ = 0;
+  int tiles_y_ = 0;
+  std::vector<std::uint8_t> tiles_;  // tiles_y_ rows of tiles_x_: 1 = changed
+  std::size_t dirty_count_ = 0;
 };
 
 }  // namespace deskaudit::capture

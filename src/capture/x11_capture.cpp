@@ -576,7 +576,7 @@ Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
     }
   }
   if (full_refresh_) rects.assign(1, {0, 0, width_, height_});
-  if (const Rect dirty = screen_copy_.take_dirty(); dirty.width > 0) rects.push_back(dirty);
+  for (const Rect& dirty : screen_copy_.take_dirty()) rects.push_back(dirty);
 
   if (options_.draw_cursor) {
     if (cursor_image_changed_ && use_xfixes_) {
