@@ -139,6 +139,9 @@ Result<std::unique_ptr<ScreenCapture>> open_x11_capture(const CaptureOptions& op
 // The whole virtual screen of the calling thread's desktop (options.display
 // must be empty or "desktop"; backend is ignored: GDI is the only one).
 Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& options);
+// Windows: options.display must be empty or "desktop" (a capture records the
+// desktop of its session); invalid_argument otherwise. Used by both opens below.
+Status check_desktop_display(const CaptureOptions& options);
 // DXGI Desktop Duplication (Windows only; options as open_gdi_capture's).
 // Fails with Errc::unavailable and the failed step when DXGI cannot be used.
 Result<std::unique_ptr<ScreenCapture>> open_dxgi_capture(const CaptureOptions& options);

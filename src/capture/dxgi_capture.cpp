@@ -114,8 +114,8 @@ class DxgiCapture final : public ScreenCapture {
       if (interrupt != nullptr && WaitForSingleObject(interrupt->native(), 0) == WAIT_OBJECT_0)
         return CaptureStatus::interrupted;
       const auto now = std::chrono::steady_clock::now();
-      const auto ms = static_cast<UINT>(
-          std::clamp<long long>(std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 0, kAcquireSliceMs));
+      const auto ms = static_cast<UINT>(std::clamp<long long>(
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), 0, kAcquireSliceMs));
       if (auto st = acquire(ms, interrupt); !st) return std::unexpected(st.error());
       if (size_changed_) return CaptureStatus::reinit;
       if (until == WaitFor::change && changed()) return CaptureStatus::ok;
@@ -251,8 +251,9 @@ class DxgiCapture final : public ScreenCapture {
     DXGI_OUTPUT_DESC desc{};
     if (SUCCEEDED(output_->GetDesc(&desc)) &&
         on_access_lost(geo_, from_rect(desc.DesktopCoordinates)) == LostAction::reinit) {
-      spdlog::info("capture: the output changed to {}x{}; the picture is re-created", desc.DesktopCoordinates.right -
-                   desc.DesktopCoordinates.left, desc.DesktopCoordinates.bottom - desc.DesktopCoordinates.top);
+      spdlog::info("capture: the output changed to {}x{}; the picture is re-created",
+                   desc.DesktopCoordinates.right - desc.DesktopCoordinates.left,
+                   desc.DesktopCoordinates.bottom - desc.DesktopCoordinates.top);
       size_changed_ = true;
       return {};
     }
@@ -276,7 +277,8 @@ class DxgiCapture final : public ScreenCapture {
       if (SUCCEEDED(dup_->GetFramePointerShape(static_cast<UINT>(bytes.size()), bytes.data(), &required, &si))) {
         shape_.type = static_cast<PointerType>(si.Type);
         shape_.width = static_cast<int>(si.Width);
-        shape_.height = static_cast<int>(si.Type == DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MONOCHROME ? si.Height / 2 : si.Height);
+        shape_.height =
+            static_cast<int>(si.Type == DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MONOCHROME ? si.Height / 2 : si.Height);
         shape_.pitch = static_cast<int>(si.Pitch);
         shape_.bytes = std::move(bytes);
         pointer_changed_ = true;
@@ -321,12 +323,13 @@ class DxgiCapture final : public ScreenCapture {
     if (FAILED(hr)) return fail(Errc::unavailable, step_failed("GetFrameMoveRects", hr));
     for (UINT i = 0; i < used / sizeof(DXGI_OUTDUPL_MOVE_RECT); ++i) {
       const auto& m = reinterpret_cast<const DXGI_OUTDUPL_MOVE_RECT*>(metadata_.data())[i];
-      moves.push_back({static_cast<int>(m.SourcePoint.x), static_cast<int>(m.SourcePoint.y),
-                       from_rect(m.DestinationRect)});
+      moves.push_back(
+          {static_cast<int>(m.SourcePoint.x), static_cast<int>(m.SourcePoint.y), from_rect(m.DestinationRect)});
     }
     std::vector<Rect> dirty;
     used = 0;
-    hr = dup_->GetFrameDirtyRects(static_cast<UINT>(metadata_.size()), reinterpret_cast<RECT*>(metadata_.data()), &used);
+    hr =
+        dup_->GetFrameDirtyRects(static_cast<UINT>(metadata_.size()), reinterpret_cast<RECT*>(metadata_.data()), &used);
     if (FAILED(hr)) return fail(Errc::unavailable, step_failed("GetFrameDirtyRects", hr));
     for (UINT i = 0; i < used / sizeof(RECT); ++i)
       dirty.push_back(from_rect(reinterpret_cast<const RECT*>(metadata_.data())[i]));
@@ -397,10 +400,7 @@ void log_choice(spdlog::level::level_enum level, const std::string& message) {
 }  // namespace
 
 Result<std::unique_ptr<ScreenCapture>> open_dxgi_capture(const CaptureOptions& options) {
-  if (!options.display.empty() && options.display != "desktop")
-    return fail(Errc::invalid_argument,
-                "display '" + options.display +
-                    "': the Windows capture records the desktop of its session (give none, or \"desktop\")");
+  if (auto st = check_desktop_display(options); !st) return std::unexpected(st.error());
   auto capture = std::make_unique<DxgiCapture>(options);
   if (auto st = capture->open(); !st) return std::unexpected(st.error());
   return std::unique_ptr<ScreenCapture>(std::move(capture));

@@ -188,11 +188,16 @@ class GdiCapture final : public ScreenCapture {
 
 }  // namespace
 
-Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& options) {
+Status check_desktop_display(const CaptureOptions& options) {
   if (!options.display.empty() && options.display != "desktop")
     return fail(Errc::invalid_argument,
                 "display '" + options.display +
                     "': the Windows capture records the desktop of its session (give none, or \"desktop\")");
+  return {};
+}
+
+Result<std::unique_ptr<ScreenCapture>> open_gdi_capture(const CaptureOptions& options) {
+  if (auto st = check_desktop_display(options); !st) return std::unexpected(st.error());
   auto capture = std::make_unique<GdiCapture>(options);
   if (auto st = capture->open(); !st) return std::unexpected(st.error());
   return std::unique_ptr<ScreenCapture>(std::move(capture));

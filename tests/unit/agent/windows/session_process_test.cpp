@@ -2,18 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "probe_exe.hpp"
+
 #include <filesystem>
 #include <future>
 
 namespace deskaudit::agent::windows {
 namespace {
-
-// agent_windows_probe.exe is built beside this test.
-std::wstring probe_exe() {
-  std::wstring path(MAX_PATH, L'\0');
-  path.resize(GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size())));
-  return (std::filesystem::path(path).parent_path() / L"agent_windows_probe.exe").wstring();
-}
 
 DWORD own_session() {
   DWORD id = 0;

@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "probe_exe.hpp"
+
 #include <filesystem>
 #include <functional>
 #include <thread>
 
 namespace deskaudit::agent::windows {
 namespace {
-
-std::wstring probe_exe() {
-  std::wstring path(MAX_PATH, L'\0');
-  path.resize(GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size())));
-  return (std::filesystem::path(path).parent_path() / L"agent_windows_probe.exe").wstring();
-}
 
 // Waits for a positive condition (the test's own timeout bounds it).
 void wait_until(const std::function<bool()>& condition) {
