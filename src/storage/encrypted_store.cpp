@@ -114,16 +114,11 @@ class ChunkSealer {
 
   // false only when the cipher library fails.
   [[nodiscard]] bool seal(std::uint64_t index, bool last, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
-    set_nonce_and_ad(index, last);
-    if (cipher_ == ChunkCipher::aes256gcm) {
-      if (!enc_ && !(enc_ = aes_context(true))) return false;
-      int len = 0;
-      return EVP_EncryptInit_ex(enc_.get(), nullptr, nullptr, nullptr, nonce_.data()) == 1 &&
-             EVP_EncryptUpdate(enc_.get(), nullptr, &len, ad_.data(), static_cast<int>(ad_.size())) == 1 &&
-             EVP_EncryptUpdate(enc_.get(), out, &len, in, static_cast<int>(n)) == 1 &&
-             EVP_EncryptFinal_ex(enc_.get(), out + len, &len) == 1 &&
-             EVP_CIPHER_CTX_ctrl(enc_.get(), EVP_CTRL_GCM_GET_TAG, kEncryptedTagBytes, out + n) == 1;
+    if (streams()) {  // the whole chunk as one piece
+      return begin(index, last) && update(in, n, out) &&
+             end(std::span<std::uint8_t, kEncryptedTagBytes>(out + n, kEncryptedTagBytes));
     }
+    set_nonce_and_ad(index, last);
     unsigned long long out_len = 0;
     return crypto_aead_xchacha20poly1305_ietf_encrypt(out, &out_len, in, n, ad_.data(), ad_.size(), nullptr,
                                                       nonce_.data(), subkey_.bytes.data()) == 0;
