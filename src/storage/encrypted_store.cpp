@@ -622,9 +622,14 @@ class EncryptedObjectStore::Sealer final : public ObjectEncoder {
  public:
   Sealer(const EncryptedObjectStore& owner, std::string_view key, std::uint64_t size, const DataKey& dk,
          bool hash_output)
-      : owner_(&owner), key_(key), size_(size), chunk_(owner.options_.chunk_bytes),
-        chunks_(chunk_count(size, chunk_)), header_(make_header(owner.options_, size, dk)),
-        sealer_(owner.options_.cipher, dk.key, header_, key), hash_(hash_output) {
+      : owner_(&owner),
+        key_(key),
+        size_(size),
+        chunk_(owner.options_.chunk_bytes),
+        chunks_(chunk_count(size, chunk_)),
+        header_(make_header(owner.options_, size, dk)),
+        sealer_(owner.options_.cipher, dk.key, header_, key),
+        hash_(hash_output) {
     if (!sealer_.streams()) {
       plain_.reserve(chunk_);
       sealed_.resize(chunk_ + kEncryptedTagBytes);
@@ -761,8 +766,8 @@ class EncryptedObjectStore::Sealer final : public ObjectEncoder {
 };
 
 Result<std::unique_ptr<EncryptedObjectStore::Sealer>> EncryptedObjectStore::sealer(std::string_view key,
-                                                                                 std::uint64_t size,
-                                                                                 bool hash_output) {
+                                                                                   std::uint64_t size,
+                                                                                   bool hash_output) {
   if (auto st = validate_key(key); !st) return std::unexpected(st.error());
   if (is_data_key_object(key))
     return fail(Errc::invalid_argument, "key " + std::string(key) + " is reserved for data keys");
