@@ -49,11 +49,26 @@ struct Playlist {
 // response must then be cut short.
 using RangeReader = std::function<bool(std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink)>;
 
+// Reads bytes [offset, offset + length) of a media file through once before
+// its response starts; corrupt when a stored object fails its check.
+using RangeCheck = std::function<Status(std::uint64_t offset, std::uint64_t length)>;
+
 struct MediaFile {
   std::uint64_t size_bytes = 0;
   std::string file_name;  // downloads: "<computer>_<user>_<yyyymmddThhmmss>Z.mp4"
   RangeReader read;
+  // Set where the file's bytes are checked only as they are read (a store
+  // that authenticates every read): the caller runs it over the range it is
+  // about to serve, before the status line, so a changed stored object is an
+  // error response (422) and not a body cut short. What it read (up to
+  // kPrefetchMaxBytes) is kept and `read` serves that range from it.
+  RangeCheck check;
 };
+
+// The most a RangeCheck keeps in memory for the read that follows it; a
+// longer range is read twice (checked, then served), as a plain store's
+// segment is hashed whole before it is served.
+inline constexpr std::uint64_t kPrefetchMaxBytes = 8u << 20;
 
 // Whether a download asks for the whole file or a part (a player seeking);
 // both are audited, a part with "ranged": true.
@@ -74,7 +89,7 @@ class MediaService {
   // object is checked against the segment's SHA-256 and size first: corrupt
   // (naming the segment) when it changed in the object store; where the
   // store authenticates every read (ObjectStore::reads_authenticated) the
-  // reads themselves fail instead, cutting the response short.
+  // file's `check` reads the range to be served first instead.
   Result<MediaFile> segment(const Caller& who, std::string_view recording_id, std::int64_t seq);
   // The whole recording as one MP4 file; not_found before its first segment
   // arrived, corrupt when segment 0 has no usable init segment. Each stored

@@ -179,6 +179,19 @@ TEST(EncryptionAtRest, MigrateEncryptRotateAndTamperThroughTheServer) {
       }
     };
     EXPECT_FALSE(served_whole("/api/v1/recordings/" + victim + "/segments/1", whole.body.size()));
+    // A segment is read through before its response starts: the player gets
+    // an error naming the segment, not a body cut short.
+    const auto refused = admin.get("/api/v1/recordings/" + victim + "/segments/1");
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_NE(refused.body.find("segment 1 of recording " + victim + " changed in the object store"), std::string::npos)
+        << refused.body;
+    // A range of it (the segment is one sealed chunk) is refused as well.
+    const auto part = admin.raw("GET", "/api/v1/recordings/" + victim + "/segments/1", "", {{"Range", "bytes=0-99"}});
+    EXPECT_EQ(part.status, 422) << part.body;
+    // The recording's other segments still authenticate, and are served.
+    const auto other = admin.raw("GET", "/api/v1/recordings/" + victim + "/segments/0", "", {{"Range", "bytes=0-99"}});
+    EXPECT_EQ(other.status, 206);
+    EXPECT_EQ(other.body.size(), 100u);
     EXPECT_FALSE(served_whole("/api/v1/recordings/" + victim + "/download", body.size()));
     // The other recordings are untouched.
     Downloads others(std::next(downloads.begin()), downloads.end());

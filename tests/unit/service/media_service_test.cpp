@@ -112,8 +112,50 @@ TEST_F(RecordingsTest, ASegmentFromAStoreThatAuthenticatesReadsIsNotHashedFirst)
   auto file = media.segment(admin, "rec-a", 1);
   ASSERT_TRUE(file) << file.error().message;
   EXPECT_EQ(memory_store.calls("read"), reads) << "the object was read before a byte was asked for";
-  EXPECT_EQ(read_all(file->read, 10, 100).size(), 100u);
+  // The range to be served is read (authenticated) once, before the response
+  // starts, and served from what was read.
+  ASSERT_TRUE(file->check);
+  ASSERT_TRUE(file->check(10, 100));
   EXPECT_EQ(memory_store.calls("read"), reads + 1);
+  const auto seg = catalog.get_segment("rec-a", 1).value();
+  std::string stored;
+  ASSERT_TRUE(memory_store.read(seg.object_key, {10, 100}, [&](std::span<const std::byte> b) {
+    stored.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return true;
+  }));
+  EXPECT_EQ(read_all(file->read, 10, 100), stored);
+  EXPECT_EQ(read_all(file->read, 30, 20), stored.substr(20, 20));
+  EXPECT_EQ(memory_store.calls("read"), reads + 2) << "a range inside the checked one is not read again";
+  // Outside the checked range, the store is read.
+  EXPECT_EQ(read_all(file->read, 0, 5).size(), 5u);
+  EXPECT_EQ(memory_store.calls("read"), reads + 3);
+}
+
+// A sealed chunk that fails authentication while the range is checked is a
+// corrupt segment (422), named, before any byte is served.
+TEST_F(RecordingsTest, ASealedSegmentThatFailsAuthenticationIsReportedBeforeServing) {
+  add_recording("rec-a", "cc-a", 2);
+  store.authenticated_reads = true;
+  auto file = media.segment(admin, "rec-a", 1);
+  ASSERT_TRUE(file) << file.error().message;
+  ASSERT_TRUE(file->check);
+  memory_store.fail_next("read", Error{Errc::corrupt, "chunk 0 fails authentication"});
+  auto st = file->check(0, file->size_bytes);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::corrupt);
+  EXPECT_NE(st.error().message.find("segment 1 of recording rec-a changed in the object store: chunk 0 fails"),
+            std::string::npos)
+      << st.error().message;
+  // Another failure (the store unreachable) keeps its own kind.
+  memory_store.fail_next("read", Error{Errc::unavailable, "bucket gone"});
+  auto gone = file->check(0, 10);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, Errc::unavailable);
+  // A plain store's segment was hashed whole already: no check to run.
+  store.authenticated_reads = false;
+  auto plain = media.segment(admin, "rec-a", 0);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->check);
 }
 
 TEST_F(RecordingsTest, LooksAreLoggedOncePerActionViewerAndRecordingInTheWindow) {
