@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Figures for bench/record/run.sh: reads WORK/<run>/ and prints the table."""
 import array
-import collections
 import glob
 import json
 import os
@@ -14,8 +13,8 @@ work = sys.argv[1]
 runs = sys.argv[2:]
 
 
-def sh(*cmd):
-    return subprocess.run(cmd, capture_output=True, text=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from legibility import ocr, recall, sh, ssim, words  # noqa: E402
 
 
 def boxes(b, off, end):
@@ -86,25 +85,6 @@ def agent_recording(d):
     path = os.path.join(d, "recording.mp4")
     open(path, "wb").write(joined)
     return path, total, len(files)
-
-
-def words(text):
-    return collections.Counter(re.findall(r"[a-z]+", text.lower()))
-
-
-def recall(expected, got):
-    total = sum(expected.values())
-    return sum(min(c, got[w]) for w, c in expected.items()) / total if total else 0.0
-
-
-def ocr(png):
-    return words(sh("tesseract", png, "stdout").stdout)
-
-
-def ssim(a, b):
-    r = sh("ffmpeg", "-nostdin", "-i", a, "-i", b, "-lavfi", "ssim", "-f", "null", "-")
-    m = re.search(r"All:([0-9.]+)", r.stderr)
-    return float(m.group(1)) if m else float("nan")
 
 
 def load_of(d):

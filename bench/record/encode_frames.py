@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # encode_frames.py TOOL WORK VARIANT...: the comparison of encode_frames.sh.
 # A VARIANT is NAME=ARGS (deskaudit-encode-frames options, split on spaces).
-import collections, os, re, resource, subprocess, sys
+import os, resource, subprocess, sys
 
 tool, work, variants = sys.argv[1], sys.argv[2], sys.argv[3:]
 # (plan, frames read by OCR, crop of the window that changes)
@@ -9,28 +9,8 @@ PAGE_CROP, TYPING_CROP = "1210:915:100:55", "1010:520:40:60"
 PLANS = {"pages": ([3, 8, 12], PAGE_CROP), "typing": ([6, 12], TYPING_CROP), "keyframe": ([7, 9], PAGE_CROP)}
 
 
-def sh(*cmd):
-    return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def words(text):  # as analyse.py
-    return collections.Counter(re.findall(r"[a-z]+", text.lower()))
-
-
-def recall(expected, got):
-    total = sum(expected.values())
-    return sum(min(c, got[w]) for w, c in expected.items()) / total if total else 0.0
-
-
-def ocr(png, crop):
-    c = png + ".crop.png"
-    sh("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", png, "-vf", f"crop={crop}", c)
-    return words(sh("tesseract", c, "stdout").stdout)
-
-
-def ssim(a, b):
-    m = re.search(r"All:([0-9.]+)", sh("ffmpeg", "-nostdin", "-i", a, "-i", b, "-lavfi", "ssim", "-f", "null", "-").stderr)
-    return float(m.group(1)) if m else float("nan")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from legibility import ocr, recall, sh, ssim  # noqa: E402
 
 
 reference = {}

@@ -13,12 +13,9 @@ JSON from GET /api/v1/recordings/ID):
       the fragment in progress, 2 s, plus encoder latency: the Linux agent's
       bound in agent_integration_test's KillNineLosesAtMostTheFragmentInProgress).
 """
-import collections
 import datetime
 import json
 import os
-import re
-import subprocess
 import sys
 
 
@@ -31,22 +28,9 @@ def epoch_ms(rfc3339):
     return int(datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def sh(*cmd):
-    return subprocess.run(cmd, check=False, capture_output=True, text=True)
-
-
-# As bench/record/analyse.py: words, recall of the expected ones, tesseract.
-def words(text):
-    return collections.Counter(re.findall(r"[a-z]+", text.lower()))
-
-
-def recall(expected, got):
-    total = sum(expected.values())
-    return sum(min(c, got[w]) for w, c in expected.items()) / total if total else 0.0
-
-
-def ocr(png):
-    return words(sh("tesseract", png, "stdout").stdout)
+# The benchmark's measure of legibility (bench/record/legibility.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bench", "record"))
+from legibility import ocr, recall, sh, words  # noqa: E402
 
 
 def media_end_ms(detail):
