@@ -2,7 +2,7 @@
 # Offline encoder comparison on the office workload's screens, deterministic:
 # screenshots (a 1920x1080 Xvfb with openbox and xclock) of a terminal being
 # typed into and of 12 pages of `less` over the workload's long file, the
-# xterm settings of /work/shared/workload/desktop-session.sh, are coded with
+# xterm settings of ../shared/workload/desktop-session.sh, are coded with
 # the recorder's encoder (deskaudit-encode-frames) as the recorder codes them
 # (keyframe, then careful "fresh" frames of the changed macroblocks), once
 # per variant; each decoded page and typing picture is read by tesseract

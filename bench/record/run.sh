@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recording benchmark: the scripted desktop session of
-# /work/shared/workload/desktop-session.sh on a 1920x1080x24 Xvfb, recorded by
+# ../shared/workload/desktop-session.sh (beside the project) on a 1920x1080x24 Xvfb, recorded by
 #   agent      deskaudit-record --fps 5 (the Recorder the agent runs)
 #   ultrafast  ffmpeg x11grab 5 fps, libx264 -preset ultrafast -crf 28
 #   veryfast   ffmpeg x11grab 5 fps, libx264 -preset veryfast -crf 28
@@ -34,7 +34,7 @@ audio_period_s=30
 audio_preset=veryfast
 work=""
 agent_args=""
-session=/work/shared/workload/desktop-session.sh
+session="${DESKAUDIT_WORKLOAD:-$here/../../../shared/workload/desktop-session.sh}"  # the project's ../shared, as CI has it
 windows_build="${DESKAUDIT_WINDOWS_BUILD:-$here/../../build-windows}"
 # The session's user, whose processes give the agent's app start/exit events:
 # as root, the session runs as nobody, so this machine's other root processes
@@ -70,6 +70,7 @@ if [[ " $runs " == *" audio "* ]]; then
 fi
 # The Windows row needs the cross-built recorder and Wine: without them it is
 # left out with a message, and the other runs go on.
+[[ -x "$session" ]] || { echo "the shared workload $session is missing (DESKAUDIT_WORKLOAD gives another)" >&2; exit 1; }
 win_exe="$windows_build/bin/deskaudit-record.exe"
 if [[ " $runs " == *" windows "* ]]; then
   why=""
