@@ -65,15 +65,14 @@ using namespace deskaudit;
 
 namespace {
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr
-      << "deskaudit-record: " << why
-      << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
-         " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
-         " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
-         " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
-         " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
-         " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--seconds N] [--log-level L]"
-         " [--scripted idle|typing --seconds N]\n";
+  std::cerr << "deskaudit-record: " << why
+            << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
+               " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
+               " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
+               " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
+               " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
+               " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--seconds N] [--log-level L]"
+               " [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
 
@@ -146,7 +145,7 @@ int main(int argc, char** argv) {
   record::RecorderOptions o;
   record::RecorderTuning t;
   std::string scripted;
-  long long seconds = 0;                       // 0: scripted 600, live until stopped
+  long long seconds = 0;  // 0: scripted 600, live until stopped
   [[maybe_unused]] long long events_uid = -1;  // whose app start/exit events (default: ours)
   for (const auto& [flag, v] : args) {
     if (flag == "--scripted") {
@@ -162,62 +161,39 @@ int main(int argc, char** argv) {
     if (flag == "--events-uid" || flag == "--pulse-server" || flag == "--backend")
       usage(flag + " is not available on Windows (docs/windows.md)");
 #endif
-    if (flag == "--display")
-      o.display = v;
-    else if (flag == "--out")
-      o.output_dir = v;
-    else if (flag == "--fps")
-      o.fps = static_cast<int>(to_int(flag, v));
-    else if (flag == "--segment-max-bytes")
-      o.segment_max_bytes = to_int(flag, v);
-    else if (flag == "--segment-max-ms")
-      o.segment_max_ms = to_int(flag, v);
-    else if (flag == "--preset")
-      t.encoder.preset = v;
-    else if (flag == "--tune")
-      t.encoder.tune = v == "none" ? "" : v;
-    else if (flag == "--crf")
-      t.encoder.crf = static_cast<int>(to_int(flag, v));
-    else if (flag == "--qp")
-      t.encoder.qp = static_cast<int>(to_int(flag, v));
-    else if (flag == "--x264-params")
-      t.encoder.x264_params = v;
-    else if (flag == "--careful-params")
-      t.encoder.careful_params = v == "none" ? "" : v;
-    else if (flag == "--careful-crf-offset")
-      t.encoder.careful_crf_offset = static_cast<int>(to_int(flag, v));
-    else if (flag == "--keyint")
-      t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
-    else if (flag == "--keyint-max")
-      t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
-    else if (flag == "--fragment-ms")
-      t.fragment_ms = to_int(flag, v);
-    else if (flag == "--still-flush-ms")
-      t.still_flush_ms = to_int(flag, v);
-    else if (flag == "--small-change-ms")
-      t.small_change_interval_ms = to_int(flag, v);
-    else if (flag == "--small-change-fragment-ms")
-      t.small_change_fragment_ms = to_int(flag, v);
-    else if (flag == "--hot-qp")
-      t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
-    else if (flag == "--hot-frames")
-      t.activity.hot_frames = static_cast<int>(to_int(flag, v));
-    else if (flag == "--refine-qp")
-      t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
+    if (flag == "--display") o.display = v;
+    else if (flag == "--out") o.output_dir = v;
+    else if (flag == "--fps") o.fps = static_cast<int>(to_int(flag, v));
+    else if (flag == "--segment-max-bytes") o.segment_max_bytes = to_int(flag, v);
+    else if (flag == "--segment-max-ms") o.segment_max_ms = to_int(flag, v);
+    else if (flag == "--preset") t.encoder.preset = v;
+    else if (flag == "--tune") t.encoder.tune = v == "none" ? "" : v;
+    else if (flag == "--crf") t.encoder.crf = static_cast<int>(to_int(flag, v));
+    else if (flag == "--qp") t.encoder.qp = static_cast<int>(to_int(flag, v));
+    else if (flag == "--x264-params") t.encoder.x264_params = v;
+    else if (flag == "--careful-params") t.encoder.careful_params = v == "none" ? "" : v;
+    else if (flag == "--careful-crf-offset") t.encoder.careful_crf_offset = static_cast<int>(to_int(flag, v));
+    else if (flag == "--keyint") t.keyframe_interval_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--keyint-max") t.keyframe_max_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--fragment-ms") t.fragment_ms = to_int(flag, v);
+    else if (flag == "--still-flush-ms") t.still_flush_ms = to_int(flag, v);
+    else if (flag == "--small-change-ms") t.small_change_interval_ms = to_int(flag, v);
+    else if (flag == "--small-change-fragment-ms") t.small_change_fragment_ms = to_int(flag, v);
+    else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
+    else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--pulse-server") {
       o.audio.emplace();
       o.audio->server = v;
-    } else if (flag == "--events-uid")
-      events_uid = to_int(flag, v);
-    else if (flag == "--backend")
-      t.backend = v == "getimage" ? capture::BackendChoice::getimage : capture::BackendChoice::best;
+    } else if (flag == "--events-uid") events_uid = to_int(flag, v);
+    else if (flag == "--backend") t.backend = v == "getimage" ? capture::BackendChoice::getimage : capture::BackendChoice::best;
     else if (flag == "--log-level") {
       // trace: one line per coded frame (its areas, hot macroblocks, bytes).
       const auto level = spdlog::level::from_str(v);
       if (level == spdlog::level::off && v != "off") usage("--log-level is trace, debug, info, warn, error or off");
       spdlog::set_level(level);
-    } else
-      usage("unknown option " + flag);
+    }
+    else usage("unknown option " + flag);
   }
   if (o.display.empty() || o.output_dir.empty()) usage("--display and --out are required");
   if (auto st = ensure_private_dir(o.output_dir); !st) {
@@ -246,8 +222,7 @@ int main(int argc, char** argv) {
     }
     auto screen = capture::ScriptedScreen::create(1920, 1080, std::move(steps), seconds * 1000);
     if (!screen) usage(screen.error().message);
-    t.open_capture =
-        [s = *screen](const capture::CaptureOptions& co) -> Result<std::unique_ptr<capture::ScreenCapture>> {
+    t.open_capture = [s = *screen](const capture::CaptureOptions& co) -> Result<std::unique_ptr<capture::ScreenCapture>> {
       return s->open(co.draw_cursor);
     };
     t.clock = &(*screen)->clock();
@@ -258,8 +233,7 @@ int main(int argc, char** argv) {
     const auto use = cpu_use();
     const double cpu = use.cpu_s;
     long long bytes = 0;
-    for (const auto& e : std::filesystem::directory_iterator(o.output_dir))
-      bytes += static_cast<long long>(e.file_size());
+    for (const auto& e : std::filesystem::directory_iterator(o.output_dir)) bytes += static_cast<long long>(e.file_size());
     std::printf("scripted=%s seconds=%lld cpu_s=%.3f cpu_pct=%.3f bytes=%lld mb_per_hour=%.3f rss_mb=%.1f\n",
                 scripted.c_str(), seconds, cpu, 100.0 * cpu / static_cast<double>(seconds), bytes,
                 static_cast<double>(bytes) / 1e6 / static_cast<double>(seconds) * 3600, use.rss_mb);

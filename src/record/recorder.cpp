@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <climits>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -226,8 +226,8 @@ Status RecorderImpl::init() {
                   "pre_event keep_ms outside 0..120000, max_bytes below 1 or ring_segment_ms below 1 s", "pre_event");
     }
     ring_keep_ms_ = pe.keep_ms;
-    ring_segment_ms_ =
-        pe.ring_segment_ms != 0 ? pe.ring_segment_ms : std::clamp<std::int64_t>(pe.keep_ms / 4, 2000, 10'000);
+    ring_segment_ms_ = pe.ring_segment_ms != 0 ? pe.ring_segment_ms
+                                               : std::clamp<std::int64_t>(pe.keep_ms / 4, 2000, 10'000);
     ring_.emplace(pe.keep_ms, pe.max_bytes);
     segments_.buffer_in(&*ring_);
     armed_ = true;
@@ -276,7 +276,7 @@ Status RecorderImpl::init() {
   if (auto st = segments_.open(muxer_->init_segment(), o.start_offset_ms); !st) return st;
   {
     std::lock_guard lock(mu_);
-    info_ = CaptureInfo{std::string(capture_->backend()),        capture_->width(), capture_->height(), true, {},
+    info_ = CaptureInfo{std::string(capture_->backend()), capture_->width(), capture_->height(), true, {},
                         std::string(capture_->fallback_reason())};
   }
   thread_ = std::thread([this] { run(); });
@@ -379,7 +379,8 @@ Status RecorderImpl::loop() {
         // Armed on a still screen: the picture is coded again as a keyframe
         // at each ring-segment boundary, so the ring can always start a
         // recording at most ring_segment_ms_ after the cutoff.
-        if (armed_ && started_ && media_ms(now()) - segments_.start_ms() >= ring_segment_ms_ && now() >= next_allowed) {
+        if (armed_ && started_ && media_ms(now()) - segments_.start_ms() >= ring_segment_ms_ &&
+            now() >= next_allowed) {
           if (auto r = repeat_frame(now()); !r) return r;
           next_allowed = time_of(grid_ceil(last_pts_ + 1));
           break;
@@ -523,8 +524,7 @@ Status RecorderImpl::encode_and_mux(std::int64_t pts, std::span<const encode::Qu
                                     std::span<const encode::ChangedArea> changed, bool minor) {
   const bool has_content = segments_.fragments() > 0 || !frag_.empty();
   const std::int64_t segment_ms = armed_ ? ring_segment_ms_ : options_.segment_max_ms;
-  bool new_segment =
-      new_muxer_pending_ || force_new_segment_ || (has_content && pts - segments_.start_ms() >= segment_ms);
+  bool new_segment = new_muxer_pending_ || force_new_segment_ || (has_content && pts - segments_.start_ms() >= segment_ms);
   const bool key_due = frames_since_key_ >= tuning_.keyframe_max_frames ||
                        (frames_since_key_ >= tuning_.keyframe_interval_frames && bytes_since_key_ >= last_key_bytes_);
   FrameKind kind = new_segment || frames_since_key_ == 0 || key_due ? FrameKind::keyframe : FrameKind::delta;

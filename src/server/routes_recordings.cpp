@@ -167,8 +167,7 @@ enum class PlaylistKind { master, media };
 
 Status playlist(Services& s, Context& ctx, PlaylistKind kind) {
   const auto who = caller_of(ctx.principal);
-  auto p =
-      kind == PlaylistKind::master ? s.media->master_playlist(who, ctx.param(1)) : s.media->playlist(who, ctx.param(1));
+  auto p = kind == PlaylistKind::master ? s.media->master_playlist(who, ctx.param(1)) : s.media->playlist(who, ctx.param(1));
   if (!p) return std::unexpected(p.error());
   // hls.js re-reads a live playlist every few seconds.
   ctx.res.set_header("Cache-Control", p->ended ? "private, max-age=60" : "no-cache");
@@ -233,18 +232,15 @@ Status legal_hold(Services& s, Context& ctx, service::LegalHold hold) {
 }  // namespace
 
 void add_recording_routes(std::vector<Route>& routes, Services& s) {
-  routes.push_back(
-      {"GET", "/api/v1/recordings", Access::need(auth::perm::recording_list),
-       [&s](Context& ctx) { return list_recordings(s, ctx); }, false,
-       "Recordings, newest first; filters computer_id, pool_id, policy_id, username, start_time, end_time, "
-       "status, app, window_title (with first_match_ms)"});
+  routes.push_back({"GET", "/api/v1/recordings", Access::need(auth::perm::recording_list),
+                    [&s](Context& ctx) { return list_recordings(s, ctx); }, false,
+                    "Recordings, newest first; filters computer_id, pool_id, policy_id, username, start_time, end_time, "
+                    "status, app, window_title (with first_match_ms)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)", Access::need(auth::perm::recording_list),
-                    [&s](Context& ctx) { return recording_details(s, ctx); }, false,
-                    "One recording with its segments"});
-  routes.push_back(
-      {"GET", "/api/v1/recordings/([^/]+)/master\\.m3u8", Access::need(auth::perm::recording_play),
-       [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::master); }, false,
-       "HLS multivariant playlist (CODECS of both tracks) pointing at playlist.m3u8; the player loads it"});
+                    [&s](Context& ctx) { return recording_details(s, ctx); }, false, "One recording with its segments"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/master\\.m3u8", Access::need(auth::perm::recording_play),
+                    [&s](Context& ctx) { return playlist(s, ctx, PlaylistKind::master); }, false,
+                    "HLS multivariant playlist (CODECS of both tracks) pointing at playlist.m3u8; the player loads it"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/events", Access::need(auth::perm::recording_list),
                     [&s](Context& ctx) { return recording_events(s, ctx); }, false,
                     "A recording's activity events by media time; filters type, from_ms, to_ms"});
@@ -258,13 +254,11 @@ void add_recording_routes(std::vector<Route>& routes, Services& s) {
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/download", Access::need(auth::perm::recording_download),
                     [&s](Context& ctx) { return download(s, ctx); }, false,
                     "The whole recording as one MP4 file (Range supported)"});
-  routes.push_back(
-      {"GET", "/api/v1/recordings/([^/]+)/evidence", Access::need(auth::perm::recording_download),
-       [&s](Context& ctx) { return evidence_package(s, ctx); }, false,
-       "Evidence package (tar): recording.mp4, segments, signed manifest, public keys (docs/evidence.md)"});
+  routes.push_back({"GET", "/api/v1/recordings/([^/]+)/evidence", Access::need(auth::perm::recording_download),
+                    [&s](Context& ctx) { return evidence_package(s, ctx); }, false,
+                    "Evidence package (tar): recording.mp4, segments, signed manifest, public keys (docs/evidence.md)"});
   routes.push_back({"GET", "/api/v1/recordings/([^/]+)/segments/([^/]+)", Access::need(auth::perm::recording_play),
-                    [&s](Context& ctx) { return segment_file(s, ctx); }, false,
-                    "One segment file as stored (Range supported)"});
+                    [&s](Context& ctx) { return segment_file(s, ctx); }, false, "One segment file as stored (Range supported)"});
   routes.push_back({"DELETE", "/api/v1/recordings/([^/]+)", Access::need(auth::perm::recording_delete),
                     [&s](Context& ctx) { return delete_recording(s, ctx); }, false,
                     "Delete a recording now (objects first, then rows)"});
