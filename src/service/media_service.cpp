@@ -153,51 +153,50 @@ Result<MediaFile> MediaService::segment(const Caller& who, std::string_view reco
   }
   MediaFile file;
   file.size_bytes = static_cast<std::uint64_t>(seg->size_bytes);
-  if (auto sealed = store_.reads_authenticated(seg->object_key); sealed && *sealed) {
-    // Each chunk authenticates as it is read: the range to be served is read
-    // (and kept, when small) before the response starts.
-    struct Kept {
-      std::uint64_t offset = 0;
-      std::string bytes;
-    };
-    auto kept = std::make_shared<Kept>();
-    file.check = [this, kept, seg = *seg](std::uint64_t offset, std::uint64_t length) -> Status {
-      kept->bytes.clear();
-      const bool keep = length <= kPrefetchMaxBytes;
-      if (keep) kept->bytes.reserve(static_cast<std::size_t>(length));
-      auto r = store_.read(seg.object_key, {offset, length}, [&](std::span<const std::byte> b) {
-        if (keep) kept->bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
-        return true;
-      });
-      if (!r) {
-        kept->bytes.clear();
-        if (r.error().code != Errc::corrupt) return std::unexpected(r.error());
-        const std::string why = "segment " + std::to_string(seg.seq) + " of recording " + seg.recording_id +
-                                " changed in the object store: " + r.error().message;
-        spdlog::error("{} (object {})", why, seg.object_key);
-        return fail(Errc::corrupt, why);
-      }
-      kept->offset = offset;
-      if (!keep) kept->bytes.clear();
-      return {};
-    };
-    file.read = [this, kept, key = seg->object_key](std::uint64_t offset, std::uint64_t length,
-                                                    const storage::ByteSink& sink) {
-      if (!kept->bytes.empty() && offset >= kept->offset && offset + length <= kept->offset + kept->bytes.size()) {
-        const auto* at = reinterpret_cast<const std::byte*>(kept->bytes.data()) + (offset - kept->offset);
-        return sink(std::span<const std::byte>(at, static_cast<std::size_t>(length)));
-      }
-      auto r = store_.read(key, {offset, length}, sink);
-      if (!r) spdlog::error("segment read {} failed: {}", key, r.error().message);
-      return r.has_value();
-    };
-    return file;
-  }
-  if (auto st = check_stored(*seg); !st) return std::unexpected(st.error());
-  file.read = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length, const storage::ByteSink& sink) {
+  RangeReader read_stored = [this, key = seg->object_key](std::uint64_t offset, std::uint64_t length,
+                                                          const storage::ByteSink& sink) {
     auto r = store_.read(key, {offset, length}, sink);
     if (!r) spdlog::error("segment read {} failed: {}", key, r.error().message);
     return r.has_value();
+  };
+  if (auto sealed = store_.reads_authenticated(seg->object_key); !sealed || !*sealed) {
+    if (auto st = check_stored(*seg); !st) return std::unexpected(st.error());
+    file.read = std::move(read_stored);
+    return file;
+  }
+  // Each chunk authenticates as it is read: the range to be served is read
+  // (and kept, when small) before the response starts.
+  struct Kept {
+    std::uint64_t offset = 0;
+    std::string bytes;
+  };
+  auto kept = std::make_shared<Kept>();
+  file.check = [this, kept, seg = *seg](std::uint64_t offset, std::uint64_t length) -> Status {
+    kept->bytes.clear();
+    const bool keep = length <= kPrefetchMaxBytes;
+    if (keep) kept->bytes.reserve(static_cast<std::size_t>(length));
+    auto r = store_.read(seg.object_key, {offset, length}, [&](std::span<const std::byte> b) {
+      if (keep) kept->bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return true;
+    });
+    if (!r) {
+      kept->bytes.clear();
+      if (r.error().code != Errc::corrupt) return std::unexpected(r.error());
+      const std::string why = "segment " + std::to_string(seg.seq) + " of recording " + seg.recording_id +
+                              " changed in the object store: " + r.error().message;
+      spdlog::error("{} (object {})", why, seg.object_key);
+      return fail(Errc::corrupt, why);
+    }
+    kept->offset = offset;
+    return {};
+  };
+  file.read = [kept, read_stored = std::move(read_stored)](std::uint64_t offset, std::uint64_t length,
+                                                           const storage::ByteSink& sink) {
+    if (!kept->bytes.empty() && offset >= kept->offset && offset + length <= kept->offset + kept->bytes.size()) {
+      const auto* at = reinterpret_cast<const std::byte*>(kept->bytes.data()) + (offset - kept->offset);
+      return sink(std::span<const std::byte>(at, static_cast<std::size_t>(length)));
+    }
+    return read_stored(offset, length, sink);
   };
   return file;
 }
