@@ -14,7 +14,7 @@ runs = sys.argv[2:]
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from legibility import ocr, recall, sh, ssim, words  # noqa: E402
+from legibility import ocr, png_size, recall, sh, ssim, window_crop, words  # noqa: E402
 
 
 def boxes(b, off, end):
@@ -157,7 +157,12 @@ def analyse_session(kind):
         if not os.path.exists(frame):
             res["cp"][name] = (float("nan"), float("nan"), float("nan"))
             continue
-        res["cp"][name] = (recall(text, ocr(frame)), recall(text, ocr(shot)) if os.path.exists(shot) else float("nan"),
+        # Read in the checkpoint's window when run.sh knew where it was
+        # (watch-checkpoints.sh): over the whole screen tesseract joins its
+        # lines with a window beside it, and how swings with pixel noise.
+        size = png_size(shot) if os.path.exists(shot) else None
+        crop = window_crop(os.path.join(d, "marks", name + ".geometry"), *size) if size else None
+        res["cp"][name] = (recall(text, ocr(frame, crop)), recall(text, ocr(shot, crop)) if os.path.exists(shot) else float("nan"),
                            ssim(frame, shot) if os.path.exists(shot) else float("nan"))
     return res
 

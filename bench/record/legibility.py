@@ -6,7 +6,9 @@ Used by bench/record/analyse.py, bench/record/encode_frames.py and the Windows
 agent's test (tests/integration/windows/check_recording.py), so a recording
 passes the test by the same measure the benchmark prints."""
 import collections
+import os
 import re
+import struct
 import subprocess
 
 
@@ -32,6 +34,32 @@ def ocr(png, crop=None):
         sh("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", png, "-vf", f"crop={crop}", cropped)
         png = cropped
     return words(sh("tesseract", png, "stdout").stdout)
+
+
+def png_size(png):
+    """(width, height) of a PNG file, from its IHDR chunk; None when it is not a PNG."""
+    with open(png, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def window_crop(geometry_file, width, height):
+    """The ffmpeg crop W:H:X:Y of a window's area ("X Y W H" in geometry_file,
+    written by watch-checkpoints.sh) clipped to a width x height picture;
+    None when the file is missing or malformed or the area is off the picture."""
+    if not os.path.exists(geometry_file):
+        return None
+    try:
+        x, y, w, h = (int(v) for v in open(geometry_file).read().split())
+    except ValueError:
+        return None
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return f"{x1 - x0}:{y1 - y0}:{x0}:{y0}"
 
 
 def ssim(a, b):

@@ -217,8 +217,12 @@ run_session() {
   start_recorder "$kind" "$dir"
   local p=$profile
   [[ "$kind" == office ]] && p=office
+  # Where the checkpoints' windows are (their text is read there: analyse.py).
+  "$here/watch-checkpoints.sh" "$display" "$dir/marks" >"$dir/watch.log" 2>&1 &
+  extra_pids+=($!)
   as_session_user "$session" "$display" --profile "$p" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap \
     >"$dir/session.log" 2>&1
+  kill "${extra_pids[-1]}" 2>/dev/null || true
   sleep 1
   stop_recorder "$dir"
   if [[ -n "$wine_prefix" ]]; then

@@ -4,8 +4,8 @@
 # display on which X clients run the shared workload, quick profile), uploads
 # signed segments and, stopped with Ctrl+C, finishes the recording. The
 # recording must pass the Linux agent's checks: complete, its media as long as
-# the session within 6 s, and the OCR of both checkpoints' frames equal to
-# that of the screenshots taken then. Then the agent is killed (SIGKILL) in
+# the session within 6 s, and the OCR of both checkpoints' windows in their
+# frames equal to that of the screenshots taken then. Then the agent is killed (SIGKILL) in
 # the middle of a second session and started again: the recording is
 # uploaded as interrupted and lost at most the fragment in progress.
 #   tests/integration/windows/agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]
@@ -20,7 +20,7 @@ wine_env_init "${2:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-
 workload="${DESKAUDIT_WORKLOAD:-$here/../shared/workload/desktop-session.sh}"
 [[ -x "$workload" ]] || workload="/work/shared/workload/desktop-session.sh"
 [[ -x "$workload" ]] || { [[ -n "${CI:-}" ]] && { echo "the shared workload is missing"; exit 1; }; skip "the shared workload (shared/workload/desktop-session.sh) is missing (set DESKAUDIT_WORKLOAD)"; }
-for tool in Xvfb curl jq ffprobe ffmpeg tesseract python3 openbox; do
+for tool in Xvfb curl jq ffprobe ffmpeg tesseract python3 openbox xwininfo; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
 done
 fail() { echo "FAIL: $*"; for f in "$work"/*.log "$work"/*.err; do [[ -f "$f" ]] && { echo "--- $f"; tail -n 40 "$f"; }; done; exit 1; }
@@ -109,8 +109,13 @@ capture_reported() {
 }
 wait_for 60 "the heartbeat's capture report (gdi, DXGI's failure)" capture_reported
 mkdir -p "$work/marks"
+# Where the checkpoints' windows are: their text is read there (check_recording.py).
+"$here/bench/record/watch-checkpoints.sh" "$DISPLAY" "$work/marks" >"$work/watch.log" 2>&1 &
+watch_pid=$!
+pids+=($watch_pid)
 "$workload" "$DISPLAY" --profile quick --marks "$work/marks/marks.jsonl" --seed 7 --snap >"$work/workload.log" 2>&1 ||
   fail "the workload failed"
+kill "$watch_pid" 2>/dev/null || true
 wineboot -e >"$work/end-session.log" 2>&1 || true
 grep -q 'recording ended .*status=complete' "$work/agent1.err" "$work/agent1.log" ||
   fail "the end of the session did not close the recording as complete"

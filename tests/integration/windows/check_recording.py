@@ -5,9 +5,11 @@ JSON from GET /api/v1/recordings/ID):
   check_recording.py session DETAIL_JSON RECORDING_MP4 MARKS_DIR
       complete; the media as long as the session within 6 s; the workload
       inside the recording; for both checkpoints the words tesseract reads in
-      the recorded frame 2 s into the checkpoint are those it reads in the
-      screenshot taken then (within 0.05 of recall: tesseract's noise) (recall of the checkpoint's text, as
-      bench/record/analyse.py measures it).
+      the checkpoint's window (MARKS_DIR/NAME.geometry, written by
+      bench/record/watch-checkpoints.sh) in the recorded frame 2 s into the
+      checkpoint are those it reads there in the screenshot taken then
+      (within 0.05 of recall: tesseract's noise; recall of the checkpoint's
+      text, as bench/record/analyse.py measures it).
   check_recording.py killed DETAIL_JSON KILLED_AT_MS
       interrupted; the media reaches to within 3.5 s of the kill (at most
       the fragment in progress, 2 s, plus encoder latency: the Linux agent's
@@ -30,7 +32,7 @@ def epoch_ms(rfc3339):
 
 # The benchmark's measure of legibility (bench/record/legibility.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bench", "record"))
-from legibility import ocr, recall, sh, words  # noqa: E402
+from legibility import ocr, png_size, recall, sh, window_crop, words  # noqa: E402
 
 
 def media_end_ms(detail):
@@ -67,7 +69,14 @@ def check_session(detail, mp4, marks_dir):
            "-update", "1", "-y", frame)
         if not os.path.exists(frame):
             fail(f"no recorded frame at {t:.2f} s for checkpoint {name}")
-        got, want = recall(text, ocr(frame)), recall(text, ocr(os.path.join(marks_dir, name + ".png")))
+        shot = os.path.join(marks_dir, name + ".png")
+        # Read in the checkpoint's window only: over the whole screen,
+        # tesseract joins its lines with those of the window beside it, and
+        # how swings with pixel noise (0.69..0.97 for one session's frames).
+        crop = window_crop(os.path.join(marks_dir, name + ".geometry"), *png_size(shot))
+        if crop is None:
+            fail(f"checkpoint {name}: where its window was is not known ({name}.geometry)")
+        got, want = recall(text, ocr(frame, crop)), recall(text, ocr(shot, crop))
         print(f"checkpoint {name}: OCR recall recorded {got:.3f}, screenshot {want:.3f}")
         # Equal, up to tesseract's own noise between two renderings of one
         # screen (a word in ~50 either way, seen in both directions here).
