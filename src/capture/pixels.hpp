@@ -23,10 +23,14 @@ void bgra_to_i420(const std::uint8_t* bgra, int stride, const Rect& r, const I42
 // Changes are kept per tile, so a clock in a corner and a terminal scrolling
 // elsewhere are two areas, as change notification would report them, not
 // one band of rows between them (the recorder judges motion per area).
-// Single-threaded.
+// A tile is one 16x16 macroblock of the encoder, so the areas are those the
+// recorder would take from change notification's exact rectangles: a
+// clock's tick is the few macroblocks of its digits (a "small change",
+// grouped while idle), not the 16 macroblocks of a 64x64 tile each digit
+// touches. Single-threaded.
 class ScreenCopy {
  public:
-  static constexpr int kTile = 64;
+  static constexpr int kTile = 16;
   // Compares a fresh read of the whole screen with the copy and adopts it;
   // the first read after clear() (or of another size) is all dirty.
   void update(const std::uint8_t* data, int width, int height);
