@@ -16,29 +16,64 @@ build="${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}"
 wine_env_init "$build" agent_windows_probe.exe
 probe_exe="$exe"
 wine_env_init "$build" deskaudit-agent.exe
+# Each step is printed with the seconds since the start, so a slow or stuck
+# step is named in ctest's output.
+step() { echo "[${SECONDS}s] $*"; }
 wine_xvfb
+step "wineboot"
 wine_boot
-fail() { echo "FAIL: $*"; exit 1; }
-probe() { wine "$probe_exe" "$@" 2>&1 | tr -d '\r' || true; }
-agent() { wine "$exe" "$@" 2>&1 | tr -d '\r' || true; }
-# Waits (up to 60 s) for the first line `probe ARGS...` prints to be $1.
+name=deskaudit-agent
+# A failure prints what the Wine processes were doing and what the service and
+# its helper logged (their output goes where wineboot's went: services.exe,
+# which starts them, is wineboot's child).
+fail() {
+  echo "FAIL: $*"
+  echo "--- processes"
+  ps -eo pid,etime,stat,args | grep -i '[.]exe' || true
+  echo "--- service query"
+  timeout 30 wine "$probe_exe" query "$name" 2>&1 | tr -d '\r' || true
+  echo "--- wineboot, services and helper output (last 60 lines)"
+  tail -n 60 "$work/wineboot.log" 2>/dev/null || true
+  exit 1
+}
+# Every Wine command is bounded, and so is every wait (by the clock, not by a
+# number of tries: one probe under Wine on a loaded machine takes a second or
+# more), so a hang fails here with the state above instead of at ctest's limit.
+probe() { timeout 60 wine "$probe_exe" "$@" 2>&1 | tr -d '\r' || true; }
+# The agent's output goes through a file, not a pipe: `install` starts the
+# service, and under Wine a process it starts can keep the pipe's write end
+# (seen: $(wine deskaudit-agent.exe install | tr) waited forever for an end of
+# file after install had exited, 1 run in 6).
+agent() {
+  timeout 150 wine "$exe" "$@" >"$work/agent-$1.log" 2>&1 || true
+  tr -d '\r' <"$work/agent-$1.log"
+}
+sc() { timeout 60 wine sc "$@" >/dev/null 2>&1 || true; }
+# Waits (up to 90 s) for the first line `probe ARGS...` prints to be $1.
 wait_probe() {
   local want="$1"; shift
-  for _ in $(seq 1 600); do [[ "$(probe "$@" | head -n1)" == "$want" ]] && return 0; sleep 0.1; done
-  fail "probe $* never printed '$want' (last: $(probe "$@"))"
+  local deadline=$((SECONDS + 90)) last=""
+  while ((SECONDS < deadline)); do
+    last="$(probe "$@" | head -n1)"
+    [[ "$last" == "$want" ]] && return 0
+    sleep 0.2
+  done
+  fail "probe $* never printed '$want' within 90 s (last: $last)"
 }
-name=deskaudit-agent
 
 # Wine ends its services when the last ordinary process exits: one stays.
-wineserver -w
+step "waiting for wineboot's processes to end"
+timeout 120 wineserver -w || fail "wineboot's processes did not end within 120 s"
 wine "$probe_exe" hold >"$work/hold.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 600); do grep -q holding "$work/hold.log" && break; sleep 0.1; done
+deadline=$((SECONDS + 60))
+until grep -q holding "$work/hold.log" || ((SECONDS >= deadline)); do sleep 0.1; done
 grep -q holding "$work/hold.log" || fail "the holding process did not start"
 
 # A closed port: nothing listens on it.
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 token="test-token-$RANDOM$RANDOM"
+step "install"
 out="$(agent install --server "http://127.0.0.1:$port" --insecure-http --enroll-token "$token" --heartbeat-seconds 5)"
 echo "$out"
 q="$(probe query "$name")"
@@ -50,17 +85,21 @@ state_dir="$WINEPREFIX/drive_c/ProgramData/deskaudit"
 [[ "$(tr -d '\r\n' <"$state_dir/enroll-token")" == "$token" ]] || fail "no enrollment token in $state_dir"
 
 # install started it: the service and its helper run.
+step "waiting for the service and its helper"
 wait_probe "state=running" query "$name"
 wait_probe 2 count deskaudit-agent.exe
-wine sc stop "$name" >/dev/null 2>&1 || true
+step "sc stop"
+sc stop "$name"
 wait_probe 0 count deskaudit-agent.exe
 [[ "$(probe query "$name" | head -1)" == state=stopped ]] || fail "not stopped: $(probe query "$name")"
 
-wine sc start "$name" >/dev/null 2>&1 || true
+step "sc start"
+sc start "$name"
 wait_probe 2 count deskaudit-agent.exe
+step "uninstall"
 out="$(agent uninstall)"
 echo "$out"
 [[ "$(probe count deskaudit-agent.exe)" == 0 ]] || fail "agent processes left after uninstall"
 grep -q '^error not_found' <<<"$(probe query "$name")" || fail "still installed after uninstall"
 [[ -d "$state_dir" ]] || fail "uninstall removed the state directory"
-echo PASS
+step PASS
