@@ -62,7 +62,8 @@ Result<client::HttpResponse> AgentApi::send(client::HttpRequest request, bool au
   if (authenticated) request.headers.emplace_back("Authorization", "Bearer " + token_);
   last_ = LastReply{};
   auto r = http_.send(request);
-  if (!r) return std::unexpected(with_context(r.error(), request.method + " " + request.url));
+  // The client's error already names the method and the URL (without its query).
+  if (!r) return std::unexpected(r.error());
   last_.http_status = r->status;
   if (const auto it = r->headers.find("retry-after"); it != r->headers.end()) {
     last_.retry_after = parse_retry_after(it->second, SystemClock().now_ms());

@@ -378,7 +378,15 @@ int main(int argc, char** argv) {
                   options.state_dir.string().c_str());
       return 0;
     }
-    if (win::started_by_service_manager()) {
+    // The service and its helper have no console: they also log to rotated
+    // files in the (protected) state directory, where an administrator
+    // finds them (docs/windows.md).
+    const bool as_service = win::started_by_service_manager();
+    if (as_service || !stop_event.empty()) {
+      const auto file = options.state_dir / "logs" / (as_service ? "agent-service.log" : "agent-session.log");
+      if (auto st = add_log_file(file, 5 << 20, 4); !st) spdlog::warn("{}", st.error().message);
+    }
+    if (as_service) {
       // The service: it runs this same command line as a helper in the
       // user's session (which then is no service) and supervises it.
       auto code = win::run_agent_service(std::vector<std::string>(argv + 1, argv + argc));

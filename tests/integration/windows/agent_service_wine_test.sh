@@ -23,17 +23,17 @@ wine_xvfb
 step "wineboot"
 wine_boot
 name=deskaudit-agent
-# A failure prints what the Wine processes were doing and what the service and
-# its helper logged (their output goes where wineboot's went: services.exe,
-# which starts them, is wineboot's child).
+# A failure prints the Wine processes and the service's state.
 fail() {
   echo "FAIL: $*"
   echo "--- processes"
   ps -eo pid,etime,stat,args | grep -i '[.]exe' || true
   echo "--- service query"
   timeout 30 wine "$probe_exe" query "$name" 2>&1 | tr -d '\r' || true
-  echo "--- wineboot, services and helper output (last 60 lines)"
-  tail -n 60 "$work/wineboot.log" 2>/dev/null || true
+  for f in agent-service agent-session; do
+    echo "--- $f.log (last 30 lines)"
+    tail -n 30 "$WINEPREFIX/drive_c/ProgramData/deskaudit/logs/$f.log" 2>/dev/null | tr -d '\r' || true
+  done
   exit 1
 }
 # Every Wine command is bounded, and so is every wait (by the clock, not by a
@@ -88,6 +88,14 @@ state_dir="$WINEPREFIX/drive_c/ProgramData/deskaudit"
 step "waiting for the service and its helper"
 wait_probe "state=running" query "$name"
 wait_probe 2 count deskaudit-agent.exe
+# Both log to files in the state directory (they have no console): the
+# service that it runs, the helper that it cannot reach the server.
+logs="$state_dir/logs"
+deadline=$((SECONDS + 60))
+until grep -q 'retrying in' "$logs/agent-session.log" 2>/dev/null || ((SECONDS >= deadline)); do sleep 0.5; done
+grep -q 'deskaudit-agent service running' "$logs/agent-service.log" || fail "no service log in $logs"
+grep -q "session helper [0-9]* started in session" "$logs/agent-service.log" || fail "the service log names no helper"
+grep -q 'enrollment: .*retrying in' "$logs/agent-session.log" || fail "the helper's log has no enrollment retry"
 step "sc stop"
 sc stop "$name"
 wait_probe 0 count deskaudit-agent.exe
@@ -102,4 +110,5 @@ echo "$out"
 [[ "$(probe count deskaudit-agent.exe)" == 0 ]] || fail "agent processes left after uninstall"
 grep -q '^error not_found' <<<"$(probe query "$name")" || fail "still installed after uninstall"
 [[ -d "$state_dir" ]] || fail "uninstall removed the state directory"
+grep -q 'session helper [0-9]* stopped' "$logs/agent-service.log" || fail "the service log has no helper stop"
 step PASS
