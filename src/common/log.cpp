@@ -13,13 +13,10 @@ namespace {
 LogFormat g_format = LogFormat::text;
 
 void set_pattern(spdlog::sinks::sink& sink, LogFormat format) {
-  if (format == LogFormat::json) {
-    sink.set_formatter(std::make_unique<spdlog::pattern_formatter>(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","program":"%n","msg":"%v"})", spdlog::pattern_time_type::utc));
-  } else {
-    sink.set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %n: %v",
-                                                                   spdlog::pattern_time_type::utc));
-  }
+  const char* pattern = format == LogFormat::json
+                            ? R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","program":"%n","msg":"%v"})"
+                            : "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %n: %v";
+  sink.set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern, spdlog::pattern_time_type::utc));
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ wine_xvfb
 step "wineboot"
 wine_boot
 name=deskaudit-agent
+state_dir="$WINEPREFIX/drive_c/ProgramData/deskaudit"
+logs="$state_dir/logs"
 # A failure prints the Wine processes and the service's state.
 fail() {
   echo "FAIL: $*"
@@ -32,7 +34,7 @@ fail() {
   timeout 30 wine "$probe_exe" query "$name" 2>&1 | tr -d '\r' || true
   for f in agent-service agent-session; do
     echo "--- $f.log (last 30 lines)"
-    tail -n 30 "$WINEPREFIX/drive_c/ProgramData/deskaudit/logs/$f.log" 2>/dev/null | tr -d '\r' || true
+    tail -n 30 "$logs/$f.log" 2>/dev/null | tr -d '\r' || true
   done
   exit 1
 }
@@ -49,6 +51,14 @@ agent() {
   tr -d '\r' <"$work/agent-$1.log"
 }
 sc() { timeout 60 wine sc "$@" >/dev/null 2>&1 || true; }
+# Waits (up to $3 s) for a line matching $1 in the file $2; fails (1) if none came.
+wait_line() {
+  local deadline=$((SECONDS + $3))
+  until grep -q "$1" "$2" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
 # Waits (up to 90 s) for the first line `probe ARGS...` prints to be $1.
 wait_probe() {
   local want="$1"; shift
@@ -66,9 +76,7 @@ step "waiting for wineboot's processes to end"
 timeout 120 wineserver -w || fail "wineboot's processes did not end within 120 s"
 wine "$probe_exe" hold >"$work/hold.log" 2>&1 &
 pids+=($!)
-deadline=$((SECONDS + 60))
-until grep -q holding "$work/hold.log" || ((SECONDS >= deadline)); do sleep 0.1; done
-grep -q holding "$work/hold.log" || fail "the holding process did not start"
+wait_line holding "$work/hold.log" 60 || fail "the holding process did not start"
 
 # A closed port: nothing listens on it.
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -81,7 +89,6 @@ echo "$q"
 grep -qx 'start=auto' <<<"$q" || fail "not installed as auto-start"
 grep -q '^command=".*deskaudit-agent.exe" run --server http://127.0.0.1:' <<<"$q" || fail "wrong command line"
 grep -q "$token" <<<"$q" && fail "the enrollment token is on the service's command line"
-state_dir="$WINEPREFIX/drive_c/ProgramData/deskaudit"
 [[ "$(tr -d '\r\n' <"$state_dir/enroll-token")" == "$token" ]] || fail "no enrollment token in $state_dir"
 
 # install started it: the service and its helper run.
@@ -90,12 +97,9 @@ wait_probe "state=running" query "$name"
 wait_probe 2 count deskaudit-agent.exe
 # Both log to files in the state directory (they have no console): the
 # service that it runs, the helper that it cannot reach the server.
-logs="$state_dir/logs"
-deadline=$((SECONDS + 60))
-until grep -q 'retrying in' "$logs/agent-session.log" 2>/dev/null || ((SECONDS >= deadline)); do sleep 0.5; done
+wait_line 'enrollment: .*retrying in' "$logs/agent-session.log" 60 || fail "the helper's log has no enrollment retry"
 grep -q 'deskaudit-agent service running' "$logs/agent-service.log" || fail "no service log in $logs"
 grep -q "session helper [0-9]* started in session" "$logs/agent-service.log" || fail "the service log names no helper"
-grep -q 'enrollment: .*retrying in' "$logs/agent-session.log" || fail "the helper's log has no enrollment retry"
 step "sc stop"
 sc stop "$name"
 wait_probe 0 count deskaudit-agent.exe
