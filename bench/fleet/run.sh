@@ -9,11 +9,13 @@
 # against two replicas on PostgreSQL + S3. slow: the slow-client scenario with
 # the 5 slowest requests of each type. ingest: 50 agents x 4 segments of
 # 32 MiB against the server and the object store alone (local directory and
-# s3rver). all: ingest, slow, replicas, targets. replicas and ingest need
-# DESKAUDIT_TEST_POSTGRES_URL and DESKAUDIT_TEST_S3_ENDPOINT
+# s3rver), three rounds alternating, with the median ratio of each pair; then,
+# when DESKAUDIT_TEST_RGW_ENDPOINT is set, 50 x 1 x 8 MiB against Ceph RGW
+# (it keeps objects in RAM). all: ingest, slow, replicas, targets. replicas
+# and ingest need DESKAUDIT_TEST_POSTGRES_URL and DESKAUDIT_TEST_S3_ENDPOINT
 # (scripts/pg-test-server start, scripts/s3-test-server start); without them
-# ingest runs the local-disk half only. Anything else is passed to fleet_bench
-# (see fleet_bench --help).
+# ingest runs the local-disk half only. Anything else is passed to
+# fleet_bench (see fleet_bench --help).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${FLEET_BENCH_BIN:-$root/build/bin/fleet_bench}"
@@ -48,7 +50,10 @@ replicas() {
 }
 ingest_run() {
   [[ -x "$ingest" ]] || { echo "ingest_bench not built: ninja -C build ingest_bench" >&2; exit 2; }
-  "$ingest" --agents 50 --segments-per-agent 4 --segment-mib 32 --s3-replicas 1
+  "$ingest" --agents 50 --segments-per-agent 4 --segment-mib 32 --s3-replicas 1 --rounds 3
+  if [[ -n "${DESKAUDIT_TEST_RGW_ENDPOINT:-}" && -n "${DESKAUDIT_TEST_POSTGRES_URL:-}" ]]; then
+    "$ingest" --only rgw-server rgw-alone --agents 50 --segments-per-agent 1 --segment-mib 8 --s3-replicas 1 --rounds 3
+  fi
 }
 
 case "${1:-targets}" in

@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "client/http.hpp"
 #include "common/crypto.hpp"
@@ -74,6 +75,7 @@ struct Figures {
   double p99_ms = 0;
   double cpu_seconds = -1;  // server(s), or the writing threads of the local store alone; -1 = not measured
   long peak_rss_kib = -1;
+  double client_cpu_seconds = -1;  // the bench's sending threads during a server run; -1 = not measured
   std::string first_error;
 };
 
@@ -143,15 +145,38 @@ std::string load_average() {
 // busy the other processes keep the cores).
 double cpu_per_gib(const Figures& f) { return f.bytes > 0 ? f.cpu_seconds / (f.bytes / 1073741824.0) : 0; }
 
+// Every server/store ratio of MB/s, per pair of setups, over the rounds.
+std::map<std::string, std::vector<double>> g_ratios;
+
 // The server against the store alone with the same bytes and concurrency.
 void compare(const Figures& server, const Figures& store) {
   if (server.seconds <= 0 || store.seconds <= 0 || server.bytes <= 0 || store.bytes <= 0) return;
   const double ratio = (server.bytes / server.seconds) / (store.bytes / store.seconds);
+  g_ratios[server.setup + " vs " + store.setup].push_back(ratio);
   std::printf("  %s vs %s: %.0f %% of its MB/s", server.setup.c_str(), store.setup.c_str(), 100 * ratio);
   if (server.cpu_seconds >= 0 && store.cpu_seconds >= 0) {
     std::printf("; CPU s/GiB %.2f vs %.2f", cpu_per_gib(server), cpu_per_gib(store));
   }
+  if (server.client_cpu_seconds >= 0 && server.bytes > 0) {
+    std::printf("; the sending client's CPU s/GiB %.2f", server.client_cpu_seconds / (server.bytes / 1073741824.0));
+  }
   std::printf("; load average %s\n", load_average().c_str());
+  std::fflush(stdout);
+}
+
+// After several rounds: each pair's ratios, their median, least and most.
+void summarise_ratios() {
+  for (auto& [pair, ratios] : g_ratios) {
+    if (ratios.size() < 2) continue;
+    std::vector<double> sorted = ratios;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t n = sorted.size();
+    const double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    std::printf("%s over %zu rounds: median %.0f %% of its MB/s (least %.0f %%, most %.0f %%; in order:", pair.c_str(),
+                n, 100 * median, 100 * sorted.front(), 100 * sorted.back());
+    for (double r : ratios) std::printf(" %.0f", 100 * r);
+    std::printf(")\n");
+  }
   std::fflush(stdout);
 }
 
@@ -250,9 +275,11 @@ std::vector<Agent> enroll_all(const std::vector<std::string>& bases, int agents)
   return out;
 }
 
+// One PUT of a segment, streamed from its file as the agent streams it from
+// its spool (client::FileBody): the client pays no copy of the body.
 struct UploadOp {
   std::vector<Agent>* agents;
-  const std::vector<std::string>* segs;
+  const std::vector<std::filesystem::path>* files;
   const std::vector<std::string>* shas;
   client::HttpClient* prepare(int a) const {
     auto& ag = (*agents)[static_cast<std::size_t>(a)];
@@ -261,19 +288,20 @@ struct UploadOp {
   }
   std::string run(client::HttpClient* http, int a, int i, std::size_t& sent) const {
     const auto& ag = (*agents)[static_cast<std::size_t>(a)];
-    const auto k = static_cast<std::size_t>(i) % segs->size();
+    const auto k = static_cast<std::size_t>(i) % files->size();
+    const auto size = std::filesystem::file_size((*files)[k]);
     client::HttpRequest req;
     req.method = "PUT";
     req.url = ag.base + "/api/v1/agent/recordings/" + ag.recording + "/segments/" + std::to_string(i);
     req.headers = {
         {"Authorization", "Bearer " + ag.token}, {"Content-Type", "video/mp4"}, {"X-Content-SHA256", (*shas)[k]}};
-    req.body = (*segs)[k];
+    req.file = client::FileBody{(*files)[k], 0, size};
     req.timeout_ms = 300000;
     req.connect_timeout_ms = 60000;
     auto r = http->send(req);
     if (!r) return r.error().message;
     if (r->status != 201) return "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
-    sent = req.body.size();
+    sent = static_cast<std::size_t>(size);
     return {};
   }
 };
@@ -294,13 +322,15 @@ struct StoreOp {
 };
 
 Figures server_run(const std::string& name, const std::vector<ServerProcess*>& servers, int agents, int per_agent,
-                   const std::vector<std::string>& segs, const std::vector<std::string>& shas) {
+                   const std::vector<std::filesystem::path>& files, const std::vector<std::string>& shas) {
   std::vector<std::string> bases;
   for (auto* s : servers) bases.push_back(s->url());
   auto enrolled = enroll_all(bases, agents);
   std::vector<ProcStats> before;
   for (auto* s : servers) before.push_back(proc_stats(s->pid()));
-  Figures f = drive(agents, per_agent, UploadOp{&enrolled, &segs, &shas});
+  const auto client_before = proc_stats(::getpid());
+  Figures f = drive(agents, per_agent, UploadOp{&enrolled, &files, &shas});
+  f.client_cpu_seconds = proc_stats(::getpid()).cpu_seconds - client_before.cpu_seconds;
   f.setup = name;
   f.cpu_seconds = 0;
   f.peak_rss_kib = 0;
@@ -310,6 +340,64 @@ Figures server_run(const std::string& name, const std::vector<ServerProcess*>& s
     f.peak_rss_kib = std::max(f.peak_rss_kib, after.peak_rss_kib);
   }
   return f;
+}
+
+// An S3 server to run the server on and to write to alone: s3rver
+// (DESKAUDIT_TEST_S3_*, scripts/s3-test-server; it ignores SigV4) or Ceph's
+// RADOS Gateway (DESKAUDIT_TEST_RGW_*, scripts/rgw-test-server; it verifies
+// signatures and payload hashes).
+struct S3Target {
+  std::string key;    // "s3" / "rgw": the setups are KEY-server and KEY-alone
+  std::string label;  // in the printed setup names
+  std::string endpoint, bucket, access_key, secret_key;
+};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+std::vector<S3Target> s3_targets() {
+  std::vector<S3Target> out;
+  if (auto e = env_or("DESKAUDIT_TEST_S3_ENDPOINT", ""); !e.empty()) {
+    out.push_back({"s3", "s3rver", e, env_or("DESKAUDIT_TEST_S3_BUCKET", "deskaudit-test"),
+                   env_or("DESKAUDIT_TEST_S3_ACCESS_KEY", "S3RVER"), env_or("DESKAUDIT_TEST_S3_SECRET_KEY", "S3RVER")});
+  }
+  if (auto e = env_or("DESKAUDIT_TEST_RGW_ENDPOINT", ""); !e.empty()) {
+    out.push_back({"rgw", "Ceph RGW", e, env_or("DESKAUDIT_TEST_RGW_BUCKET", "deskaudit-test"),
+                   env_or("DESKAUDIT_TEST_RGW_ACCESS_KEY", ""), env_or("DESKAUDIT_TEST_RGW_SECRET_KEY", "")});
+  }
+  return out;
+}
+
+storage::S3Options s3_options(const S3Target& t) {
+  storage::S3Options opt;
+  opt.endpoint = t.endpoint;
+  opt.access_key_id = t.access_key;
+  opt.secret_access_key = t.secret_key;
+  return opt;
+}
+
+// Deletes what a run wrote under s3://bucket/prefix: Ceph RGW keeps objects
+// in RAM (scripts/rgw-test-server: a 2 GiB store), so rounds
+// must not pile up. Failures are printed, not fatal.
+void remove_all(const S3Target& t, const std::string& prefix) {
+  auto store = storage::make_object_store("s3://" + t.bucket + "/" + prefix, s3_options(t));
+  if (!store) {
+    std::printf("    cleanup of %s: %s\n", prefix.c_str(), store.error().message.c_str());
+    return;
+  }
+  auto objects = (*store)->list("");
+  if (!objects) {
+    std::printf("    cleanup of %s: %s\n", prefix.c_str(), objects.error().message.c_str());
+    return;
+  }
+  for (const auto& o : *objects) {
+    if (auto st = (*store)->remove(o.key); !st) {
+      std::printf("    cleanup of %s: %s\n", o.key.c_str(), st.error().message.c_str());
+      return;
+    }
+  }
 }
 
 }  // namespace
@@ -322,6 +410,7 @@ int main(int argc, char** argv) {
   int seconds = 5;
   double segment_mib = 0;
   int s3_replicas = 2;
+  int rounds = 1;
   std::vector<std::string> only;
   CLI::App app{"ingest_bench: concurrent segment uploads to deskaudit-server (see bench/ingest/README.md)"};
   app.add_option("--agents", agent_counts, "agent counts, e.g. 50 200 1000");
@@ -334,102 +423,140 @@ int main(int argc, char** argv) {
   app.add_option("--s3-replicas", s3_replicas, "server replicas on PostgreSQL + S3 (agents alternate)")
       ->check(CLI::Range(1, 2))
       ->capture_default_str();
-  app.add_option("--only", only, "run only these setups: embedded embedded-encrypted local s3-server s3-alone (default: all)")
-      ->check(CLI::IsMember({"embedded", "embedded-encrypted", "local", "s3-server", "s3-alone"}));
+  app.add_option("--rounds", rounds,
+                 "run the setups this many times, alternating, then print each server/store ratio's median")
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
+  app.add_option("--only", only,
+                 "run only these setups: embedded embedded-encrypted local s3-server s3-alone rgw-server rgw-alone "
+                 "(default: all whose services are configured, but the rgw ones only when named: the test RGW keeps "
+                 "objects in RAM)")
+      ->check(CLI::IsMember(
+          {"embedded", "embedded-encrypted", "local", "s3-server", "s3-alone", "rgw-server", "rgw-alone"}));
   CLI11_PARSE(app, argc, argv);
   if (per_agent.size() != agent_counts.size()) {
     std::fprintf(stderr, "ingest_bench: --segments-per-agent needs one value per --agents value\n");
     return 2;
   }
+  auto named = [&](const std::string& setup) { return std::ranges::find(only, setup) != only.end(); };
+  auto wanted = [&](const std::string& setup) { return only.empty() || named(setup); };
+  // Ceph RGW (scripts/rgw-test-server) keeps objects in RAM, in a 2 GiB
+  // store: its setups run only when named (README.md: sizes).
+  auto wanted_on = [&](const S3Target& t, const char* what) {
+    const std::string setup = t.key + what;
+    return t.key == "rgw" ? named(setup) : wanted(setup);
+  };
   const char* pg = std::getenv("DESKAUDIT_TEST_POSTGRES_URL");
-  const char* s3 = std::getenv("DESKAUDIT_TEST_S3_ENDPOINT");
-  const bool scale = pg && *pg && s3 && *s3;
-  if (!scale) std::printf("DESKAUDIT_TEST_POSTGRES_URL / DESKAUDIT_TEST_S3_ENDPOINT unset: embedded runs only\n");
+  const bool have_pg = pg != nullptr && *pg != '\0';
+  const auto targets = s3_targets();
+  for (const char* key : {"s3", "rgw"}) {
+    const bool configured = std::ranges::any_of(targets, [&](const S3Target& t) { return t.key == key; });
+    const std::string k = key;
+    if (only.empty() || configured || (!wanted(k + "-server") && !wanted(k + "-alone"))) continue;
+    std::fprintf(stderr, "ingest_bench: --only %s-server/%s-alone needs %s (%s)\n", key, key,
+                 k == "rgw" ? "DESKAUDIT_TEST_RGW_ENDPOINT and its keys" : "DESKAUDIT_TEST_S3_ENDPOINT",
+                 k == "rgw" ? "eval \"$(scripts/rgw-test-server start)\"" : "scripts/s3-test-server start");
+    return 2;
+  }
+  if (!have_pg) std::printf("DESKAUDIT_TEST_POSTGRES_URL unset: no server-on-S3 runs\n");
+  if (targets.empty()) std::printf("DESKAUDIT_TEST_S3_ENDPOINT / DESKAUDIT_TEST_RGW_ENDPOINT unset: no S3 runs\n");
 
   auto segs = make_segments(seg_count, seconds, 25, size);
   if (segment_mib > 0) {
     for (std::size_t k = 0; k < segs.size(); ++k)
       segs[k] = pad_segment(segs[k], static_cast<std::uint64_t>(segment_mib * 1048576.0), 0x9e3779b97f4a7c15ull + k);
   }
-  auto wanted = [&](const char* setup) { return only.empty() || std::ranges::find(only, setup) != only.end(); };
+  // The agents upload from files (in the page cache after this, as an agent's
+  // just-written segment is); the stores alone write from memory.
+  TempDir seg_dir("bench-segments");
+  std::vector<std::filesystem::path> files;
   std::vector<std::string> shas;
   double avg = 0;
-  for (const auto& s : segs) {
-    shas.push_back(sha256_of(s));
-    avg += static_cast<double>(s.size()) / static_cast<double>(segs.size());
+  for (std::size_t k = 0; k < segs.size(); ++k) {
+    files.push_back(seg_dir.path() / ("segment-" + std::to_string(k) + ".mp4"));
+    std::ofstream out(files.back(), std::ios::binary);
+    out.write(segs[k].data(), static_cast<std::streamsize>(segs[k].size()));
+    if (!out.flush()) throw std::runtime_error("cannot write " + files.back().string());
+    shas.push_back(sha256_of(segs[k]));
+    avg += static_cast<double>(segs[k].size()) / static_cast<double>(segs.size());
   }
   std::printf("segments: %zu real fMP4 files of %s%s, average %.2f MiB; %u cores; load average %s\n", segs.size(),
               size.c_str(), segment_mib > 0 ? " grown with 'free' boxes" : "", avg / 1048576.0,
               std::thread::hardware_concurrency(), load_average().c_str());
   print_header();
-  storage::S3Options s3opt;
-  if (scale) {
-    s3opt.endpoint = s3;
-    s3opt.access_key_id = "S3RVER";
-    s3opt.secret_access_key = "S3RVER";
-  }
-  for (std::size_t r = 0; r < agent_counts.size(); ++r) {
-    const int n = agent_counts[r];
-    const int m = per_agent[r];
-    std::optional<Figures> embedded;
-    if (wanted("embedded")) {
-      TempDir dir("bench-embedded");
-      ServerProcess one(ServerOptions(dir.path() / "data"));
-      embedded = server_run("server, embedded (1)", {&one}, n, m, segs, shas);
-      print(*embedded);
-    }
-    if (wanted("embedded-encrypted")) {
-      // The same with encryption at rest (docs/encryption.md): compare CPU s/GiB.
-      TempDir dir("bench-encrypted");
-      ServerOptions o(dir.path() / "data");
-      o.env["DESKAUDIT_ENCRYPTION_KEY"] = storage::LocalMasterKeys::generate_line();
-      ServerProcess one(std::move(o));
-      const auto encrypted = server_run("server, embedded, encrypted", {&one}, n, m, segs, shas);
-      print(encrypted);
-      if (embedded) compare_encrypted(*embedded, encrypted);
-    }
-    if (wanted("local")) {
-      TempDir dir("bench-local");
-      auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
-      if (!store) throw std::runtime_error(store.error().message);
-      // This process's CPU is the writing threads' (the segments are made already).
-      const auto before = proc_stats(::getpid());
-      auto f = drive(n, m, StoreOp{store->get(), "local", &segs});
-      f.cpu_seconds = proc_stats(::getpid()).cpu_seconds - before.cpu_seconds;
-      f.setup = "local dir alone";
-      print(f);
-      if (embedded) compare(*embedded, f);
-    }
-    std::optional<Figures> s3_server;
-    if (scale && wanted("s3-server")) {
-      TempDir dir("bench-scale");
-      // A schema of its own per run: the catalog starts empty.
-      const std::string prefix = unique_name("bench-" + std::to_string(n));
-      ScratchSchema schema(pg, "ingest_bench");
-      const std::string& url = schema.url();
-      std::map<std::string, std::string> env = {
-          {"DESKAUDIT_S3_ENDPOINT", s3}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
-      std::vector<std::unique_ptr<ServerProcess>> replicas;
-      std::vector<ServerProcess*> raw;
-      for (int r = 0; r < s3_replicas; ++r) {
-        ServerOptions o(dir.path() / ("r" + std::to_string(r)));
-        o.args = {"--catalog", url, "--store", "s3://deskaudit-test/" + prefix};
-        o.env = env;
-        replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
-        raw.push_back(replicas.back().get());
+  for (int round = 1; round <= rounds; ++round) {
+    if (rounds > 1) std::printf("round %d of %d\n", round, rounds);
+    for (std::size_t r = 0; r < agent_counts.size(); ++r) {
+      const int n = agent_counts[r];
+      const int m = per_agent[r];
+      std::optional<Figures> embedded;
+      if (wanted("embedded")) {
+        TempDir dir("bench-embedded");
+        ServerProcess one(ServerOptions(dir.path() / "data"));
+        embedded = server_run("server, embedded (1)", {&one}, n, m, files, shas);
+        print(*embedded);
       }
-      s3_server = server_run("server, PG + S3 (" + std::to_string(s3_replicas) + ")", raw, n, m, segs, shas);
-      print(*s3_server);
-    }
-    if (scale && wanted("s3-alone")) {
-      const std::string prefix = unique_name("bench-" + std::to_string(n));
-      auto store = storage::make_object_store("s3://deskaudit-test/" + prefix + "-alone", s3opt);
-      if (!store) throw std::runtime_error(store.error().message);
-      auto f = drive(n, m, StoreOp{store->get(), "s3", &segs});
-      f.setup = "s3rver alone";
-      print(f);
-      if (s3_server) compare(*s3_server, f);
+      if (wanted("embedded-encrypted")) {
+        // The same with encryption at rest (docs/encryption.md): compare CPU s/GiB.
+        TempDir dir("bench-encrypted");
+        ServerOptions o(dir.path() / "data");
+        o.env["DESKAUDIT_ENCRYPTION_KEY"] = storage::LocalMasterKeys::generate_line();
+        ServerProcess one(std::move(o));
+        const auto encrypted = server_run("server, embedded, encrypted", {&one}, n, m, files, shas);
+        print(encrypted);
+        if (embedded) compare_encrypted(*embedded, encrypted);
+      }
+      if (wanted("local")) {
+        TempDir dir("bench-local");
+        auto store = storage::make_object_store("file://" + (dir.path() / "objects").string());
+        if (!store) throw std::runtime_error(store.error().message);
+        // This process's CPU is the writing threads' (the segments are made already).
+        const auto before = proc_stats(::getpid());
+        auto f = drive(n, m, StoreOp{store->get(), "local", &segs});
+        f.cpu_seconds = proc_stats(::getpid()).cpu_seconds - before.cpu_seconds;
+        f.setup = "local dir alone";
+        print(f);
+        if (embedded) compare(*embedded, f);
+      }
+      for (const auto& target : targets) {
+        std::optional<Figures> on_s3;
+        if (have_pg && wanted_on(target, "-server")) {
+          TempDir dir("bench-scale");
+          // A schema of its own per run: the catalog starts empty.
+          const std::string prefix = unique_name("bench-" + std::to_string(n));
+          ScratchSchema schema(pg, "ingest_bench");
+          std::map<std::string, std::string> env = {{"DESKAUDIT_S3_ENDPOINT", target.endpoint},
+                                                    {"DESKAUDIT_S3_PATH_STYLE", "true"},
+                                                    {"AWS_ACCESS_KEY_ID", target.access_key},
+                                                    {"AWS_SECRET_ACCESS_KEY", target.secret_key}};
+          std::vector<std::unique_ptr<ServerProcess>> replicas;
+          std::vector<ServerProcess*> raw;
+          for (int i = 0; i < s3_replicas; ++i) {
+            ServerOptions o(dir.path() / ("r" + std::to_string(i)));
+            o.args = {"--catalog", schema.url(), "--store", "s3://" + target.bucket + "/" + prefix};
+            o.env = env;
+            replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
+            raw.push_back(replicas.back().get());
+          }
+          on_s3 = server_run("server, PG + " + target.label + " (" + std::to_string(s3_replicas) + ")", raw, n, m,
+                             files, shas);
+          print(*on_s3);
+          replicas.clear();
+          remove_all(target, prefix);
+        }
+        if (wanted_on(target, "-alone")) {
+          const std::string prefix = unique_name("bench-" + std::to_string(n)) + "-alone";
+          auto store = storage::make_object_store("s3://" + target.bucket + "/" + prefix, s3_options(target));
+          if (!store) throw std::runtime_error(store.error().message);
+          auto f = drive(n, m, StoreOp{store->get(), target.key, &segs});
+          f.setup = target.label + " alone";
+          print(f);
+          if (on_s3) compare(*on_s3, f);
+          remove_all(target, prefix);
+        }
+      }
     }
   }
+  summarise_ratios();
   return 0;
 }

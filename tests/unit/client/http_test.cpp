@@ -259,6 +259,24 @@ TEST_F(HttpClientTest, PutSendsAFileSlice) {
   EXPECT_EQ(tail->body, sha256_hex(std::string_view(data).substr(99000)) + " 1000");
 }
 
+// From 4 MiB on, a body leaves through a 1 MiB buffer instead of 64 KiB:
+// a slice at an odd offset and a body from memory arrive intact through it.
+TEST_F(HttpClientTest, LargeBodiesFromAFileSliceAndFromMemoryArriveIntact) {
+  const std::string data = pseudo_random_bytes((6u << 20) + 777, 11);
+  const fs::path file = dir_ / "large-slice.bin";
+  std::ofstream(file, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+  const std::uint64_t offset = 12345, length = (5u << 20) + 1;
+  auto slice = client_.send(put_file(server_.url("/upload"), file, offset, length));
+  ASSERT_TRUE(slice) << slice.error().message;
+  EXPECT_EQ(slice->body, sha256_hex(std::string_view(data).substr(offset, length)) + " " + std::to_string(length));
+
+  const std::string memory = data.substr(0, 4u << 20);
+  auto r = client_.send(with_body(request("PUT", server_.url("/upload")), memory));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->body, sha256_hex(memory) + " " + std::to_string(memory.size()));
+  EXPECT_EQ(server_.last_upload_content_length_, std::to_string(memory.size()));
+}
+
 TEST_F(HttpClientTest, PutFromMemoryAndEmptyPut) {
   auto r = client_.send(with_body(request("PUT", server_.url("/upload")), "abc"));
   ASSERT_TRUE(r) << r.error().message;
