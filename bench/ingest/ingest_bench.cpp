@@ -22,6 +22,7 @@
 
 #include "client/http.hpp"
 #include "common/crypto.hpp"
+#include "s3_test_target.hpp"
 #include "sample_media.hpp"
 #include "scratch_schema.hpp"
 #include "server_process.hpp"
@@ -143,7 +144,8 @@ std::string load_average() {
 // CPU seconds per GiB of segment body: on a shared machine the figure that
 // says what the server itself costs (wall-clock MB/s mostly measures how
 // busy the other processes keep the cores).
-double cpu_per_gib(const Figures& f) { return f.bytes > 0 ? f.cpu_seconds / (f.bytes / 1073741824.0) : 0; }
+double per_gib(double cpu_seconds, double bytes) { return bytes > 0 ? cpu_seconds / (bytes / 1073741824.0) : 0; }
+double cpu_per_gib(const Figures& f) { return per_gib(f.cpu_seconds, f.bytes); }
 
 // Every server/store ratio of MB/s, per pair of setups, over the rounds.
 std::map<std::string, std::vector<double>> g_ratios;
@@ -157,8 +159,8 @@ void compare(const Figures& server, const Figures& store) {
   if (server.cpu_seconds >= 0 && store.cpu_seconds >= 0) {
     std::printf("; CPU s/GiB %.2f vs %.2f", cpu_per_gib(server), cpu_per_gib(store));
   }
-  if (server.client_cpu_seconds >= 0 && server.bytes > 0) {
-    std::printf("; the sending client's CPU s/GiB %.2f", server.client_cpu_seconds / (server.bytes / 1073741824.0));
+  if (server.client_cpu_seconds >= 0) {
+    std::printf("; the sending client's CPU s/GiB %.2f", per_gib(server.client_cpu_seconds, server.bytes));
   }
   std::printf("; load average %s\n", load_average().c_str());
   std::fflush(stdout);
@@ -342,35 +344,12 @@ Figures server_run(const std::string& name, const std::vector<ServerProcess*>& s
   return f;
 }
 
-// An S3 server to run the server on and to write to alone: s3rver
-// (DESKAUDIT_TEST_S3_*, scripts/s3-test-server; it ignores SigV4) or Ceph's
-// RADOS Gateway (DESKAUDIT_TEST_RGW_*, scripts/rgw-test-server; it verifies
-// signatures and payload hashes).
-struct S3Target {
-  std::string key;    // "s3" / "rgw": the setups are KEY-server and KEY-alone
-  std::string label;  // in the printed setup names
-  std::string endpoint, bucket, access_key, secret_key;
-};
+// An S3 test server (s3_test_target.hpp) as this bench names it: its setups
+// are KEY-server and KEY-alone, its label is in the printed setup names.
+std::string setup_key(S3Server s) { return s == S3Server::rgw ? "rgw" : "s3"; }
+std::string label(S3Server s) { return s == S3Server::rgw ? "Ceph RGW" : "s3rver"; }
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
-std::vector<S3Target> s3_targets() {
-  std::vector<S3Target> out;
-  if (auto e = env_or("DESKAUDIT_TEST_S3_ENDPOINT", ""); !e.empty()) {
-    out.push_back({"s3", "s3rver", e, env_or("DESKAUDIT_TEST_S3_BUCKET", "deskaudit-test"),
-                   env_or("DESKAUDIT_TEST_S3_ACCESS_KEY", "S3RVER"), env_or("DESKAUDIT_TEST_S3_SECRET_KEY", "S3RVER")});
-  }
-  if (auto e = env_or("DESKAUDIT_TEST_RGW_ENDPOINT", ""); !e.empty()) {
-    out.push_back({"rgw", "Ceph RGW", e, env_or("DESKAUDIT_TEST_RGW_BUCKET", "deskaudit-test"),
-                   env_or("DESKAUDIT_TEST_RGW_ACCESS_KEY", ""), env_or("DESKAUDIT_TEST_RGW_SECRET_KEY", "")});
-  }
-  return out;
-}
-
-storage::S3Options s3_options(const S3Target& t) {
+storage::S3Options s3_options(const S3TestTarget& t) {
   storage::S3Options opt;
   opt.endpoint = t.endpoint;
   opt.access_key_id = t.access_key;
@@ -381,7 +360,7 @@ storage::S3Options s3_options(const S3Target& t) {
 // Deletes what a run wrote under s3://bucket/prefix: Ceph RGW keeps objects
 // in RAM (scripts/rgw-test-server: a 2 GiB store), so rounds
 // must not pile up. Failures are printed, not fatal.
-void remove_all(const S3Target& t, const std::string& prefix) {
+void remove_all(const S3TestTarget& t, const std::string& prefix) {
   auto store = storage::make_object_store("s3://" + t.bucket + "/" + prefix, s3_options(t));
   if (!store) {
     std::printf("    cleanup of %s: %s\n", prefix.c_str(), store.error().message.c_str());
@@ -442,21 +421,21 @@ int main(int argc, char** argv) {
   auto wanted = [&](const std::string& setup) { return only.empty() || named(setup); };
   // Ceph RGW (scripts/rgw-test-server) keeps objects in RAM, in a 2 GiB
   // store: its setups run only when named (README.md: sizes).
-  auto wanted_on = [&](const S3Target& t, const char* what) {
-    const std::string setup = t.key + what;
-    return t.key == "rgw" ? named(setup) : wanted(setup);
+  auto wanted_on = [&](S3Server server, const char* what) {
+    const std::string setup = setup_key(server) + what;
+    return server == S3Server::rgw ? named(setup) : wanted(setup);
   };
   const char* pg = std::getenv("DESKAUDIT_TEST_POSTGRES_URL");
   const bool have_pg = pg != nullptr && *pg != '\0';
-  const auto targets = s3_targets();
-  for (const char* key : {"s3", "rgw"}) {
-    const bool configured = std::ranges::any_of(targets, [&](const S3Target& t) { return t.key == key; });
-    const std::string k = key;
-    if (only.empty() || configured || (!wanted(k + "-server") && !wanted(k + "-alone"))) continue;
-    std::fprintf(stderr, "ingest_bench: --only %s-server/%s-alone needs %s (%s)\n", key, key,
-                 k == "rgw" ? "DESKAUDIT_TEST_RGW_ENDPOINT and its keys" : "DESKAUDIT_TEST_S3_ENDPOINT",
-                 k == "rgw" ? "eval \"$(scripts/rgw-test-server start)\"" : "scripts/s3-test-server start");
-    return 2;
+  std::vector<S3TestTarget> targets;
+  for (S3Server server : {S3Server::s3rver, S3Server::rgw}) {
+    if (auto t = s3_test_target(server)) {
+      targets.push_back(*t);
+    } else if (!only.empty() && (wanted_on(server, "-server") || wanted_on(server, "-alone"))) {
+      std::fprintf(stderr, "ingest_bench: --only %s-... needs %s (run: %s)\n", setup_key(server).c_str(),
+                   s3_endpoint_variable(server), s3_start_command(server));
+      return 2;
+    }
   }
   if (!have_pg) std::printf("DESKAUDIT_TEST_POSTGRES_URL unset: no server-on-S3 runs\n");
   if (targets.empty()) std::printf("DESKAUDIT_TEST_S3_ENDPOINT / DESKAUDIT_TEST_RGW_ENDPOINT unset: no S3 runs\n");
@@ -520,7 +499,7 @@ int main(int argc, char** argv) {
       }
       for (const auto& target : targets) {
         std::optional<Figures> on_s3;
-        if (have_pg && wanted_on(target, "-server")) {
+        if (have_pg && wanted_on(target.server, "-server")) {
           TempDir dir("bench-scale");
           // A schema of its own per run: the catalog starts empty.
           const std::string prefix = unique_name("bench-" + std::to_string(n));
@@ -538,18 +517,18 @@ int main(int argc, char** argv) {
             replicas.push_back(std::make_unique<ServerProcess>(std::move(o)));
             raw.push_back(replicas.back().get());
           }
-          on_s3 = server_run("server, PG + " + target.label + " (" + std::to_string(s3_replicas) + ")", raw, n, m,
-                             files, shas);
+          on_s3 = server_run("server, PG + " + label(target.server) + " (" + std::to_string(s3_replicas) + ")", raw, n,
+                             m, files, shas);
           print(*on_s3);
           replicas.clear();
           remove_all(target, prefix);
         }
-        if (wanted_on(target, "-alone")) {
+        if (wanted_on(target.server, "-alone")) {
           const std::string prefix = unique_name("bench-" + std::to_string(n)) + "-alone";
           auto store = storage::make_object_store("s3://" + target.bucket + "/" + prefix, s3_options(target));
           if (!store) throw std::runtime_error(store.error().message);
-          auto f = drive(n, m, StoreOp{store->get(), target.key, &segs});
-          f.setup = target.label + " alone";
+          auto f = drive(n, m, StoreOp{store->get(), setup_key(target.server), &segs});
+          f.setup = label(target.server) + " alone";
           print(f);
           if (on_s3) compare(*on_s3, f);
           remove_all(target, prefix);
