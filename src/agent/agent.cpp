@@ -6,6 +6,7 @@
 #include "common/fs.hpp"
 #include "common/http_status.hpp"
 #include "common/text.hpp"
+#include "record/pipeline.hpp"
 
 namespace deskaudit::agent {
 namespace {
@@ -571,8 +572,37 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
       write_events(*dir_of, r, s.seq, s.start_ms, s.last ? std::nullopt : std::optional(s.end_ms));
     };
   }
+  record::RecorderTuning tuning;
+  if (const auto delay = options_.capture_open_delay_for_tests; delay.count() > 0) {
+    tuning.open_capture = [delay](const capture::CaptureOptions& co) {
+      std::this_thread::sleep_for(delay);
+      return capture::open_screen_capture(co);
+    };
+  }
+  if (!armed && first_seq == 0 && start_offset_ms == 0) {
+    // The recording was created awaiting its first frame (start_recording):
+    // its start becomes that frame's wall time, media time 0, and only then
+    // may the uploader create it on the server. Runs on the recorder's
+    // thread, before the frame is written anywhere.
+    tuning.on_first_frame = [this, dir_of](EpochMs wall) {
+      const auto& dir = *dir_of;
+      EpochMs created = 0;
+      auto st = spool_.update(dir, [&](RecordingMeta& m) {
+        created = m.start_time;
+        m.start_time = wall;
+        m.awaiting_first_frame = false;
+      });
+      if (!st) {
+        report_error(with_context(st.error(), "setting the recording's start to its first frame"));
+        return;
+      }
+      active_start_ = wall;
+      spdlog::info("first frame local_id={} start_ms_after_creation={}", dir.filename().string(), wall - created);
+      if (uploader_) uploader_->wake();
+    };
+  }
   // Runs on the recorder's thread: touch only the spool and the uploader.
-  return record::Recorder::start(ro, [this, dir_of](const record::SegmentClosed& s) {
+  return record::start_recorder(ro, std::move(tuning), [this, dir_of](const record::SegmentClosed& s) {
     const auto& dir = *dir_of;
     auto st = spool_.update(dir, [&](RecordingMeta& m) {
       m.next_seq = std::max(m.next_seq, s.seq + 1);
@@ -734,7 +764,8 @@ void Agent::commit_recording(const UserSession& session, const Policy& policy, c
 void Agent::start_recording(const UserSession& session, const Policy& policy, std::uint64_t generation) {
   RecordingMeta meta;
   meta.username = session.username;
-  meta.start_time = clock_.now_ms();
+  meta.start_time = clock_.now_ms();  // until the first frame's (start_recorder)
+  meta.awaiting_first_frame = true;
   meta.policy = policy_to_json(policy);
   meta.policy_id = policy.id;
   meta.policy_version = policy.version;
@@ -844,7 +875,10 @@ void Agent::restart_recorder(const RecorderParams& params) {
     mark_interrupted(active_dir_);
     return;
   }
-  const std::int64_t offset = std::max(meta->media_end_ms, clock_.now_ms() - active_start_);
+  // A recorder that never took a frame leaves the recording awaiting its
+  // first: the new one starts it (media time 0, the start set by its frame).
+  const std::int64_t offset =
+      meta->awaiting_first_frame ? 0 : std::max(meta->media_end_ms, clock_.now_ms() - active_start_);
   auto rec = start_recorder(params, meta->next_seq, offset);
   if (!rec) {
     report_error(with_context(rec.error(), "restarting the recorder with the new policy"));

@@ -7,6 +7,7 @@
 // thread sends heartbeats and fetches the policy; the Uploader and the
 // ControlServer run their own. Shared state lives behind one mutex.
 // request_stop() may be called from any thread (e.g. a signal-waiting one).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +62,9 @@ struct AgentOptions {
   // of deskaudit-agent run), so a post-event span of the policy's 10..60
   // can be watched to its end; the policy's own range is checked as ever.
   std::chrono::milliseconds post_event_minute_for_tests{60000};
+  // Added to each opening of the screen capture: only the Xvfb integration
+  // test sets it (the hidden --test-capture-open-delay-ms).
+  std::chrono::milliseconds capture_open_delay_for_tests{0};
 };
 
 class Agent {
@@ -161,7 +165,8 @@ class Agent {
   std::unique_ptr<activity::Collector> collector_;
   std::uint64_t connect_event_generation_ = 0;  // the session generation a session.connect was written for
   std::filesystem::path active_dir_;
-  EpochMs active_start_ = 0;
+  // Set again from the recorder's thread by its first frame (start_recorder).
+  std::atomic<EpochMs> active_start_{0};
   std::uint64_t active_generation_ = 0;
   RecorderParams active_params_;
   std::optional<TriggerWindow> trigger_window_;  // events mode, while armed or recording

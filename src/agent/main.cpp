@@ -211,6 +211,7 @@ int main(int argc, char** argv) {
   std::uint64_t min_free_mib = 512;
   bool display_session = false;
   std::int64_t test_minute_ms = 60000;
+  std::int64_t test_capture_delay_ms = 0;
 
   auto* run = app.add_subcommand("run", "Enroll (first time), then record and upload until SIGTERM.");
   run->add_option("--server", options.server_url,
@@ -277,6 +278,14 @@ int main(int argc, char** argv) {
   run->add_option("--test-post-event-minute-ms", test_minute_ms,
                   "(tests only) how long one minute of post_event_minutes lasts, in ms")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{60000}))
+      ->group("");
+  // A test hook, hidden from --help: opening the screen capture takes this
+  // much longer (as DXGI's probe does under Wine), so the Xvfb integration
+  // test sees that a recording's start is its first frame's time, not the
+  // time the agent began to open the capture.
+  run->add_option("--test-capture-open-delay-ms", test_capture_delay_ms,
+                  "(tests only) a delay added to each opening of the screen capture, in ms")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{10000}))
       ->group("");
 #ifdef _WIN32
   std::string stop_event;
@@ -354,6 +363,7 @@ int main(int argc, char** argv) {
     options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(heartbeat_s * 1000));
     options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(shutdown_s * 1000));
     options.post_event_minute_for_tests = std::chrono::milliseconds(test_minute_ms);
+    options.capture_open_delay_for_tests = std::chrono::milliseconds(test_capture_delay_ms);
     options.disk_floor.min_free_bytes = min_free_mib << 20;
     options.upload_backoff.max = std::chrono::milliseconds(static_cast<std::int64_t>(retry_max_s * 1000));
 #ifdef _WIN32

@@ -59,6 +59,7 @@ json meta_to_json(const RecordingMeta& m) {
           {"server_id", m.server_id ? json(*m.server_id) : json(nullptr)},
           {"username", m.username},
           {"start_time", format_rfc3339(m.start_time)},
+          {"awaiting_first_frame", m.awaiting_first_frame},
           {"policy", m.policy},
           {"policy_id", m.policy_id},
           {"policy_version", m.policy_version},
@@ -86,6 +87,7 @@ Result<RecordingMeta> meta_from_json(const json& d) {
     auto start = parse_rfc3339(d.at("start_time").get<std::string>());
     if (!start) return bad("start_time: " + start.error().message);
     m.start_time = *start;
+    m.awaiting_first_frame = d.value("awaiting_first_frame", false);
     m.policy = d.value("policy", json::object());
     m.policy_id = d.value("policy_id", std::string());
     m.policy_version = d.value("policy_version", std::int64_t{0});

@@ -48,7 +48,13 @@ struct RecordingMeta {
   std::string local_id;
   std::optional<std::string> server_id;  // set once the server created it
   std::string username;
+  // The wall time of media time 0. A recording created before its recorder
+  // has a picture holds the creation time and awaiting_first_frame until
+  // the recorder's first frame sets both (opening a capture can take
+  // seconds: a start taken before it would put every event and every
+  // picture that much late on the recording's clock).
   EpochMs start_time = 0;
+  bool awaiting_first_frame = false;     // the uploader does not create it yet
   nlohmann::json policy;                 // snapshot of the policy in force
   std::string policy_id;
   std::int64_t policy_version = 0;

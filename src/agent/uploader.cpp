@@ -265,6 +265,9 @@ bool Uploader::upload_recording(AgentApi& api, const fs::path& dir, UploadPass& 
     if (auto st = spool_.remove(dir); !st) report_error_(st.error());
     return true;
   }
+  // Its start is not known before the recorder's first frame (Agent sets it
+  // then and wakes us): the server recording is created with the true one.
+  if (!meta->server_id && meta->awaiting_first_frame && !meta->finished) return true;
   if (!meta->server_id) {
     // A name an older agent spooled may exceed what the server takes.
     auto id = api.create_recording(NewRecording{meta->local_id, usable_username(meta->username), meta->start_time,

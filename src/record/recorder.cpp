@@ -441,7 +441,11 @@ Status RecorderImpl::take_frame(SteadyClock::time_point now) {
     started_ = true;
     t0_ = now;
     t0_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-    if (tuning_.on_first_frame) tuning_.on_first_frame(SystemClock().now_ms());
+    if (tuning_.on_first_frame) {
+      // The wall time of `now` (taken before the grab), not of this line.
+      const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(this->now() - now).count();
+      tuning_.on_first_frame(SystemClock().now_ms() - std::max<std::int64_t>(0, since));
+    }
     // The audio track's sample 0 is this frame's media time: one clock for both.
     if (audio_) audio_->begin(now, options_.start_offset_ms);
   } else {

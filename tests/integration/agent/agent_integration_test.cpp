@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -200,6 +201,15 @@ class AgentIT : public ::testing::Test {
                                  "testsrc2=size=" + size + ":rate=25:duration=" + std::to_string(seconds), "-left",
                                  "20", "-top", "20", "-autoexit", "-window_title", "motion"},
         logs_->path() / "motion.log", std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
+  }
+
+  // A colour over the whole screen (ffplay of a lavfi colour source).
+  std::unique_ptr<Child> fill_screen(const std::string& colour) {
+    return std::make_unique<Child>(std::vector<std::string>{"ffplay", "-loglevel", "quiet", "-an", "-f", "lavfi", "-i",
+                                                            "color=c=" + colour + ":size=1280x720:rate=5", "-left", "0",
+                                                            "-top", "0", "-noborder", "-window_title", colour},
+                                   logs_->path() / (colour + ".log"),
+                                   std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
   }
 
   std::vector<nlohmann::json> recordings() {
@@ -803,7 +813,83 @@ std::vector<int> frame_colour(const fs::path& file, double seconds) {
 bool is_blue(const std::vector<int>& c) { return c.size() == 3 && c[2] > 150 && c[0] < 80 && c[1] < 80; }
 bool is_red(const std::vector<int>& c) { return c.size() == 3 && c[0] > 150 && c[1] < 80 && c[2] < 80; }
 
+// Every frame of a media file's video track, in presentation order: its
+// time in ms and its mean colour (scaled to one pixel).
+struct FrameColour {
+  std::int64_t ms = 0;
+  std::vector<int> rgb;
+};
+
+std::vector<FrameColour> frame_colours(const fs::path& file) {
+  int st = 0;
+  const auto times = shell("ffprobe -v error -select_streams v:0 -show_entries frame=pts_time -of csv=p=0 " +
+                               quote(file.string()) + " 2>/dev/null",
+                           &st);
+  if (st != 0) return {};
+  const auto raw = shell("ffmpeg -v error -i " + quote(file.string()) +
+                             " -map 0:v:0 -vf scale=1:1 -fps_mode passthrough -f rawvideo -pix_fmt rgb24 - 2>/dev/null",
+                         &st);
+  if (st != 0) return {};
+  std::vector<FrameColour> out;
+  std::istringstream in(times);
+  std::string line;
+  for (std::size_t i = 0; std::getline(in, line) && !line.empty(); ++i) {
+    if (3 * i + 3 > raw.size()) return {};  // fewer pictures than timestamps
+    FrameColour f;
+    f.ms = std::llround(std::atof(line.c_str()) * 1000.0);
+    for (int k = 0; k < 3; ++k) f.rgb.push_back(static_cast<unsigned char>(raw[3 * i + k]));
+    out.push_back(std::move(f));
+  }
+  if (3 * out.size() != raw.size()) return {};
+  return out;
+}
+
 }  // namespace
+
+// A recording's start is the wall time of its first frame (media time 0),
+// however long the capture takes to open (DXGI's probe takes over a second
+// under Wine; here the agent's test hook adds 2 s): a start taken before
+// would put every picture and event that much late on the recording's
+// clock, and the player's wall clock that much early. Checked by a screen
+// change at a known wall time: its first frame's start + media time is not
+// before it.
+TEST_F(AgentIT, RecordingStartsAtItsFirstFrameHoweverLongTheCaptureTakesToOpen) {
+  auto blue = fill_screen("blue");
+  set_policy({{"mode", "session"}, {"fps", 5}});
+  start_agent({"--test-capture-open-delay-ms", "2000"});
+  const auto connect_ms = now_ms();
+  auto reply = session("connect", "dave");
+  EXPECT_EQ(reply["will_record"], true) << reply.dump();
+  ASSERT_TRUE(wait_until([&] { return !recordings().empty(); }, 30s))
+      << "no recording started: " << tail_of(logs_->path() / "agent.log");
+  std::this_thread::sleep_for(2s);  // some blue first
+  const auto red_launched_ms = now_ms();
+  auto red = fill_screen("red");
+  std::this_thread::sleep_for(4s);
+  session("disconnect");
+  auto recs = wait_finished(1, 90s);
+  ASSERT_EQ(recs.size(), 1u);
+  const auto d = check_recording(recs[0]);
+  const auto start = parse_rfc3339(d["start_time"].get<std::string>());
+  ASSERT_TRUE(start) << d.dump();
+  EXPECT_GE(*start, connect_ms + 2000) << "the start was taken before the capture opened";
+  EXPECT_LE(*start, connect_ms + 2000 + 5000) << d.dump();
+
+  const auto whole = download("/api/v1/recordings/" + recs[0]["id"].get<std::string>() + "/download", "clock.mp4");
+  const auto frames = frame_colours(whole);
+  ASSERT_FALSE(frames.empty()) << "no frames decoded";
+  EXPECT_TRUE(is_blue(frames.front().rgb)) << "the recording does not open on the blue screen";
+  const auto first_red = std::find_if(frames.begin(), frames.end(), [](const auto& f) { return is_red(f.rgb); });
+  ASSERT_NE(first_red, frames.end()) << "the red screen was not recorded";
+  const std::int64_t red_wall_ms = *start + first_red->ms;
+  RecordProperty("red_after_launch_ms", std::to_string(red_wall_ms - red_launched_ms));
+  std::cout << "the red screen's first frame is " << red_wall_ms - red_launched_ms
+            << " ms after ffplay was started, on the recording's clock\n";
+  // Not before it could have been on screen (ms rounding of the start and
+  // of the media time), and within ffplay's start-up and a frame interval.
+  EXPECT_GE(red_wall_ms, red_launched_ms - 5) << "the recording's clock is early";
+  EXPECT_LE(red_wall_ms, red_launched_ms + 3000) << "the recording's clock is late";
+}
 
 // Event-triggered recording end to end: armed, the agent records and
 // uploads nothing; a trigger program starts a recording that begins with
@@ -812,15 +898,7 @@ bool is_red(const std::vector<int>& c) { return c.size() == 3 && c[0] > 150 && c
 // post_event_minutes after the program exits (a "minute" is 1 s through
 // the agent's test hook; the policy's 10..60 is validated as ever).
 TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
-  // A colour over the whole screen (ffplay of a lavfi colour source).
-  auto fill = [&](const std::string& colour) {
-    return std::make_unique<Child>(
-        std::vector<std::string>{"ffplay", "-loglevel", "quiet", "-an", "-f", "lavfi", "-i",
-                                 "color=c=" + colour + ":size=1280x720:rate=5", "-left", "0", "-top", "0", "-noborder",
-                                 "-window_title", colour},
-        logs_->path() / (colour + ".log"), std::map<std::string, std::string>{{"DISPLAY", xvfb_->display()}});
-  };
-  auto blue = fill("blue");
+  auto blue = fill_screen("blue");
   set_policy({{"mode", "events"},
               {"triggers", nlohmann::json::array({{{"process", "datrig*"}}})},
               {"pre_event_seconds", 20},
@@ -846,7 +924,7 @@ TEST_F(AgentIT, EventModeRecordsOnlyAroundATriggerWithThePreEventRing) {
   EXPECT_EQ(spool_recordings(), 0u) << "wrote to the spool while no trigger ran";
 
   // The marker: the screen turns red 6 s before the trigger.
-  auto red = fill("red");
+  auto red = fill_screen("red");
   heartbeat_after(now_ms() + 6000);
   const fs::path program = logs_->path() / "datrigger";
   fs::copy_file("/bin/sleep", program);

@@ -101,7 +101,22 @@ TEST_F(SpoolTest, RecordingJsonRoundTripsAndIsPrivate) {
   EXPECT_EQ(meta->next_seq, 4);
   EXPECT_EQ(meta->media_end_ms, 12345);
   EXPECT_FALSE(meta->finished);
+  EXPECT_FALSE(meta->awaiting_first_frame);
   EXPECT_EQ(meta->local_id, dir.filename().string());
+  ASSERT_TRUE(spool_->update(dir, [](RecordingMeta& m) { m.awaiting_first_frame = true; }));
+  EXPECT_TRUE(spool_->load(dir)->awaiting_first_frame);
+}
+
+TEST_F(SpoolTest, RecordingJsonFromAnEarlierAgentHasItsStart) {
+  // Written before awaiting_first_frame existed: its start is final.
+  const auto dir = new_recording();
+  auto doc = nlohmann::json::parse(*read_file(dir / "recording.json"));
+  doc.erase("awaiting_first_frame");
+  auto meta = meta_from_json(doc);
+  ASSERT_TRUE(meta) << meta.error().message;
+  EXPECT_FALSE(meta->awaiting_first_frame);
+  doc["awaiting_first_frame"] = "yes";
+  EXPECT_FALSE(meta_from_json(doc)) << "a non-boolean is not taken";
 }
 
 TEST_F(SpoolTest, CorruptRecordingJsonIsAnError) {

@@ -58,6 +58,7 @@ class FakeServer {
       const auto user = doc.at("username").get<std::string>();
       std::lock_guard lock(mu_);
       created_.push_back(user);
+      created_starts_.push_back(doc.at("start_time").get<std::string>());
       res.status = 201;
       res.set_content(nlohmann::json{{"id", "rec-" + user}}.dump(), "application/json");
     });
@@ -119,6 +120,11 @@ class FakeServer {
     std::lock_guard lock(mu_);
     return created_;
   }
+  // The start_time each creation sent, in order.
+  std::vector<std::string> created_starts() {
+    std::lock_guard lock(mu_);
+    return created_starts_;
+  }
   std::set<std::string> segments() {
     std::lock_guard lock(mu_);
     return segments_;
@@ -158,6 +164,7 @@ class FakeServer {
   std::mutex mu_;
   std::map<std::string, Answer> answers_;
   std::vector<std::string> created_;
+  std::vector<std::string> created_starts_;
   std::set<std::string> segments_;
   std::set<std::string> finished_;
   std::vector<std::string> log_;
@@ -253,6 +260,47 @@ TEST_F(UploaderTest, RecordingDeletedOnTheServerIsSetAsideAndTheNextOneUploads) 
   EXPECT_FALSE(again.blocked);
   EXPECT_EQ(again.recordings_set_aside, 0);
   EXPECT_EQ(spool_->set_aside_recordings()->size(), 1u);
+}
+
+// The agent creates a spool recording before its capture has a picture and
+// sets its start to the first frame's time then: until that, the server
+// recording is not created, so it never carries the earlier time.
+TEST_F(UploaderTest, RecordingAwaitingItsFirstFrameIsCreatedOnlyWithItsTrueStart) {
+  // As Agent::start_recording creates one.
+  const auto awaiting = [&](const std::string& user, EpochMs created) {
+    RecordingMeta meta;
+    meta.username = user;
+    meta.start_time = created;
+    meta.awaiting_first_frame = true;
+    auto dir = spool_->create(meta);
+    EXPECT_TRUE(dir) << dir.error().message;
+    return dir.value_or(fs::path());
+  };
+  const auto dir = awaiting("gina", 1'764'000'000'000);
+  auto pass = uploader_->pass(*api_);
+  EXPECT_FALSE(pass.blocked);
+  EXPECT_EQ(pass.recordings_created, 0);
+  EXPECT_TRUE(server_.created().empty());
+  EXPECT_TRUE(fs::exists(dir));
+
+  ASSERT_TRUE(spool_->update(dir, [](RecordingMeta& m) {
+    m.start_time = 1'764'000'001'600;
+    m.awaiting_first_frame = false;
+  }));
+  pass = uploader_->pass(*api_);
+  EXPECT_FALSE(pass.blocked);
+  EXPECT_EQ(pass.recordings_created, 1);
+  EXPECT_EQ(server_.created(), std::vector<std::string>{"gina"});
+  EXPECT_EQ(server_.created_starts(), std::vector<std::string>{format_rfc3339(1'764'000'001'600)});
+
+  // One whose recorder stopped before any frame leaves nothing anywhere.
+  const auto never_dir = awaiting("hank", 1'764'000'002'000);
+  ASSERT_TRUE(spool_->recover(never_dir));
+  pass = uploader_->pass(*api_);
+  EXPECT_FALSE(pass.blocked);
+  EXPECT_EQ(server_.created(), std::vector<std::string>{"gina"});
+  EXPECT_FALSE(fs::exists(never_dir));
+  EXPECT_TRUE(errors_.empty()) << errors_.front();
 }
 
 TEST_F(UploaderTest, RecordingRefusedAtCreationIsSetAside) {
