@@ -124,11 +124,7 @@ class DxgiCapture final : public ScreenCapture {
   }
 
   Result<CaptureStatus> grab(const I420View& frame) override {
-    if (frame.width != geo_.width || frame.height != geo_.height || frame.y == nullptr || frame.u == nullptr ||
-        frame.v == nullptr)
-      return fail(Errc::invalid_argument, "grab: picture is " + std::to_string(frame.width) + "x" +
-                                              std::to_string(frame.height) + ", screen is " +
-                                              std::to_string(geo_.width) + "x" + std::to_string(geo_.height));
+    if (auto st = check_grab_picture(frame, geo_.width, geo_.height); !st) return std::unexpected(st.error());
     // Frames that came since the last wait.
     if (auto st = acquire(0, nullptr); !st) return std::unexpected(st.error());
     if (size_changed_) return CaptureStatus::reinit;

@@ -2,10 +2,20 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <tuple>
 
 #include <libyuv/convert_from_argb.h>
 
 namespace deskaudit::capture {
+
+Status check_grab_picture(const I420View& frame, int width, int height) {
+  if (frame.width == width && frame.height == height && frame.y != nullptr && frame.u != nullptr && frame.v != nullptr)
+    return {};
+  return fail(Errc::invalid_argument, "grab: picture is " + std::to_string(frame.width) + "x" +
+                                          std::to_string(frame.height) + ", screen is " + std::to_string(width) + "x" +
+                                          std::to_string(height));
+}
 
 Rect intersect(const Rect& a, const Rect& b) {
   const int x0 = std::max(a.x, b.x);

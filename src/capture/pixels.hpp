@@ -1,7 +1,7 @@
 #pragma once
-// Pixel work shared by the platform captures (x11_capture.cpp, gdi_capture.cpp):
-// rectangles, BGRA -> I420 conversion, and the screen copy that captures
-// without change notification compare each read with.
+// Pixel work shared by the captures (x11, dxgi, gdi, scripted): the check of
+// grab()'s picture, rectangles, BGRA -> I420 conversion, and the screen copy
+// that captures without change notification compare each read with.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -9,6 +9,10 @@
 #include "capture/capture.hpp"
 
 namespace deskaudit::capture {
+
+// grab()'s precondition: the picture has all three planes and the screen's
+// size (width x height); invalid_argument naming both sizes otherwise.
+Status check_grab_picture(const I420View& frame, int width, int height);
 
 Rect intersect(const Rect& a, const Rect& b);
 // r clipped to the screen and grown to even coordinates (I420's chroma is

@@ -5,25 +5,17 @@
 #include <cstring>
 #include <string>
 
+#include "capture/pixels.hpp"
+
 namespace deskaudit::capture {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
 namespace {
 
-
 Rect clip(const Rect& r, int width, int height) {
   const int x0 = std::clamp(r.x, 0, width), y0 = std::clamp(r.y, 0, height);
   const int x1 = std::clamp(r.x + r.width, x0, width), y1 = std::clamp(r.y + r.height, y0, height);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
-// Clipped, grown to even coordinates (whole chroma samples), like the X11 backend.
-Rect even_aligned(const Rect& r, int width, int height) {
-  const Rect c = clip(r, width, height);
-  if (c.width == 0 || c.height == 0) return {};
-  const int x0 = c.x & ~1, y0 = c.y & ~1;
-  const int x1 = std::min(width, (c.x + c.width + 1) & ~1), y1 = std::min(height, (c.y + c.height + 1) & ~1);
   return {x0, y0, x1 - x0, y1 - y0};
 }
 
@@ -80,11 +72,7 @@ class ScriptedCapture final : public ScreenCapture {
 
   Result<CaptureStatus> grab(const I420View& frame) override {
     if (size_changed_) return CaptureStatus::reinit;
-    if (frame.width != width_ || frame.height != height_ || frame.y == nullptr || frame.u == nullptr ||
-        frame.v == nullptr)
-      return fail(Errc::invalid_argument, "grab: picture is " + std::to_string(frame.width) + "x" +
-                                              std::to_string(frame.height) + ", screen is " + std::to_string(width_) +
-                                              "x" + std::to_string(height_));
+    if (auto st = check_grab_picture(frame, width_, height_); !st) return std::unexpected(st.error());
     std::vector<Rect> rects;
     if (full_refresh_) {
       rects.push_back({0, 0, width_, height_});

@@ -532,10 +532,7 @@ Status X11Capture::read_rects_polled(const std::vector<Rect>& rects, const I420V
 Result<CaptureStatus> X11Capture::grab(const I420View& frame) {
   drain_events();
   if (size_changed_) return CaptureStatus::reinit;
-  if (frame.width != width_ || frame.height != height_ || frame.y == nullptr || frame.u == nullptr || frame.v == nullptr)
-    return fail(Errc::invalid_argument, "grab: picture is " + std::to_string(frame.width) + "x" +
-                                            std::to_string(frame.height) + ", screen is " + std::to_string(width_) +
-                                            "x" + std::to_string(height_));
+  if (auto st = check_grab_picture(frame, width_, height_); !st) return std::unexpected(st.error());
   if (!use_damage_) {
     // Convert from a read made now, not from the last tick's.
     if (auto st = poll_screen(); !st) return std::unexpected(st.error());
