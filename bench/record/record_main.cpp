@@ -6,7 +6,8 @@
 //   deskaudit-record.exe --display desktop --out DIR [...]
 // Tuning (for measurements): --preset --tune --crf --qp --x264-params --careful-params --careful-crf-offset
 //   --keyint FRAMES --keyint-max FRAMES --fragment-ms MS --still-flush-ms MS
-//   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --refine-qp N --backend best|getimage
+//   --small-change-ms MS --small-change-fragment-ms MS --hot-qp N --hot-frames N --hot-gap-ms MS --refine-qp N
+//   --backend best|getimage
 // --log-level trace: a line per coded frame (pts, kind, changed areas and pixels, hot macroblocks, bytes).
 // Sound: --pulse-server unix:/path records that PulseAudio server's default
 // sink monitor as an Opus track, as the agent does when the policy says so.
@@ -70,7 +71,7 @@ namespace {
                " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
                " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
                " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
-               " [--hot-qp N] [--hot-frames N] [--refine-qp N]"
+               " [--hot-qp N] [--hot-frames N] [--hot-gap-ms MS] [--refine-qp N]"
                " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--seconds N] [--log-level L]"
                " [--scripted idle|typing --seconds N]\n";
   std::exit(2);
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
     else if (flag == "--small-change-fragment-ms") t.small_change_fragment_ms = to_int(flag, v);
     else if (flag == "--hot-qp") t.activity.hot_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--hot-frames") t.activity.hot_frames = static_cast<int>(to_int(flag, v));
+    else if (flag == "--hot-gap-ms") t.activity.hot_gap_ms = to_int(flag, v);
     else if (flag == "--refine-qp") t.activity.refine_qp_offset = static_cast<int>(to_int(flag, v));
     else if (flag == "--pulse-server") {
       o.audio.emplace();

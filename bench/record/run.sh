@@ -88,6 +88,9 @@ if [[ " $runs " == *" windows "* ]]; then
 fi
 [[ -n "$work" ]] || work="$(mktemp -d /tmp/deskaudit-bench.XXXXXX)"
 mkdir -p "$work"
+# The session's user writes its marks below it: mktemp's 0700 would stop it
+# at the door (traverse only; the marks directories are opened to it).
+[[ -n "$session_user" ]] && chmod o+x "$work"
 echo "work directory: $work"
 hz=$(getconf CLK_TCK)
 

@@ -24,23 +24,28 @@ void bgra_to_i420(const std::uint8_t* bgra, int stride, const Rect& r, const I42
 
 // The last read of the whole screen (BGRA, rows of width*4 bytes) and the
 // tiles (kTile x kTile pixels) that changed since the last take_dirty().
-// Changes are kept per tile, so a clock in a corner and a terminal scrolling
-// elsewhere are two areas, as change notification would report them, not
-// one band of rows between them (the recorder judges motion per area).
-// A tile is one 16x16 macroblock of the encoder, so the areas are those the
-// recorder would take from change notification's exact rectangles: a
-// clock's tick is the few macroblocks of its digits (a "small change",
-// grouped while idle), not the 16 macroblocks of a 64x64 tile each digit
-// touches. Single-threaded.
+// Changes are kept per tile and reported per cluster, so a clock in a corner
+// and a terminal scrolling elsewhere are two areas, as change notification
+// would report them, not one band of rows between them (the recorder judges
+// motion per area); and a scrolling terminal is one area, not the dozens of
+// tiles whose pixels happened to differ in this read (its tiles that stayed
+// alike would be left out of its motion and coded carefully each time they
+// change: 4x the bytes of X11's damage in bench/record's scrolling phase).
+// A tile is one 16x16 macroblock of the encoder: a clock's tick is the few
+// macroblocks of its digits (a "small change", grouped while idle), not the
+// 16 macroblocks of a 64x64 tile each digit touches. Single-threaded.
 class ScreenCopy {
  public:
   static constexpr int kTile = 16;
+  // Changed tiles with at most this many unchanged tiles between them are
+  // one area (their bounding box).
+  static constexpr int kClusterGap = 1;
   // Compares a fresh read of the whole screen with the copy and adopts it;
   // the first read after clear() (or of another size) is all dirty.
   void update(const std::uint8_t* data, int width, int height);
-  // The changed areas since the last call: per row of tiles, each run of
-  // changed tiles as one rectangle (clipped to the screen), runs of the same
-  // columns in consecutive tile rows joined; empty when nothing changed.
+  // The changed areas since the last call: the bounding box of each cluster
+  // of changed tiles (clipped to the screen; boxes that overlap are merged,
+  // so none do), top to bottom; empty when nothing changed.
   std::vector<Rect> take_dirty();
   bool dirty() const { return dirty_count_ > 0; }
   bool empty() const { return copy_.empty(); }

@@ -37,7 +37,7 @@ std::vector<encode::QualityRegion> ActivityMap::plan(std::span<const capture::Re
         ++hot_mbs_;
       }
     } else {
-      streak_[i] = 0;
+      if (t_ms - last_change_ms_[i] >= options_.hot_gap_ms) streak_[i] = 0;
       if (coarse_[i] != 0 && t_ms - last_change_ms_[i] >= options_.refine_after_ms) {
         offset_[i] = static_cast<std::int8_t>(options_.refine_qp_offset);
         coarse_[i] = 0;

@@ -210,11 +210,12 @@ Status RecorderImpl::init() {
   if (tuning_.fragment_ms < 100 || tuning_.keyframe_interval_frames < 1 || tuning_.still_flush_ms < 100 ||
       tuning_.keyframe_max_frames < tuning_.keyframe_interval_frames || tuning_.small_change_interval_ms < 0 ||
       tuning_.small_change_interval_ms > 10'000 || tuning_.small_change_max_mbs < 0 ||
-      tuning_.small_change_fragment_ms < 0 || tuning_.small_change_fragment_ms > 60'000)
+      tuning_.small_change_fragment_ms < 0 || tuning_.small_change_fragment_ms > 60'000 ||
+      tuning_.activity.hot_gap_ms < 0 || tuning_.activity.hot_gap_ms > 10'000)
     return fail(Errc::invalid_argument,
                 "fragment_ms or still_flush_ms below 100, keyframe interval below 1 or above the maximum, "
-                "small_change_interval_ms outside 0..10000, small_change_max_mbs negative or "
-                "small_change_fragment_ms outside 0..60000");
+                "small_change_interval_ms outside 0..10000, small_change_max_mbs negative, "
+                "small_change_fragment_ms outside 0..60000 or activity.hot_gap_ms outside 0..10000");
   if (o.pre_event) {
     const auto& pe = *o.pre_event;
     if (o.audio) {

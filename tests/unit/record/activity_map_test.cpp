@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "record/activity_map.hpp"
@@ -29,6 +31,38 @@ TEST(ActivityMap, AreasMovingFrameAfterFrameAreCodedCoarserThenRefined) {
   EXPECT_EQ(r[0].width, 1552 - 896);
   EXPECT_FALSE(map.refinement_due_ms());
   EXPECT_TRUE(map.plan({}, 3000).empty());
+}
+
+// A page scrolled twice a second is in motion whether or not a clock's tick
+// (or any other change) was coded between two of its pages; a stop longer
+// than hot_gap_ms ends the row even so.
+TEST(ActivityMap, FramesCodedForSomethingElseWithinTheGapDoNotBreakTheRow) {
+  const Rect page{0, 100, 640, 400};
+  const Rect tick{1828, 22, 60, 14};
+  for (const std::int64_t gap : {std::int64_t{1000}, std::int64_t{0}}) {
+    SCOPED_TRACE(gap);
+    record::ActivityOptions o;
+    o.hot_gap_ms = gap;
+    record::ActivityMap map(1920, 1080, o);
+    EXPECT_TRUE(map.plan(std::vector<Rect>{page}, 0).empty());
+    map.plan(std::vector<Rect>{tick}, 250);
+    EXPECT_TRUE(map.plan(std::vector<Rect>{page}, 500).empty());
+    map.plan(std::vector<Rect>{tick}, 750);
+    const auto third = map.plan(std::vector<Rect>{page}, 1000);
+    // 0: the rule in coded frames only (each tick ended the row).
+    if (gap == 0) {
+      EXPECT_EQ(map.hot_mbs(), 0);
+      continue;
+    }
+    ASSERT_EQ(third.size(), 1u);
+    EXPECT_EQ(third[0].qp_offset, o.hot_qp_offset);
+    EXPECT_EQ(map.hot_mbs(), 40 * 26);  // rows 6..31: y 96..512
+    // Still for the gap: a tick then ends the row (and the page is refined).
+    const auto refined = map.plan(std::vector<Rect>{tick}, 2000);
+    EXPECT_EQ(std::count_if(refined.begin(), refined.end(), [](const auto& r) { return r.qp_offset < 0; }), 1);
+    EXPECT_TRUE(map.plan(std::vector<Rect>{page}, 2100).empty());
+    EXPECT_EQ(map.hot_mbs(), 0);
+  }
 }
 
 TEST(ActivityMap, SmallAndHotNeedsFewMacroblocksAllInConstantMotion) {
