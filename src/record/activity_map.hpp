@@ -19,16 +19,17 @@ struct ActivityOptions {
   // Changed in this many coded frames in a row = moving.
   int hot_frames = 3;
   // A frame coded for something else (a clock's tick, a refinement) less
-  // than this after the macroblock's last change does not break its row, so
-  // whether a moving page is coded coarse or careful depends on how it
-  // moves, not on when an unrelated clock ticked. bench/record (README):
-  // the standard profile's scrolled pages (2 a second) are coded coarse
-  // until the scrolling stops, then refined (20.5-27.6 MB/h in 4 runs; with
-  // 0, 38.9-56.2 in 6, as careful pages came by chance); the office
-  // profile's paged text was coded careful more often (85 pages against 36
-  // in one pair). 0: every frame without the macroblock breaks its row (the
-  // rule before 2026-12-02).
-  std::int64_t hot_gap_ms = 1000;
+  // than this after the macroblock's last change does not break its row.
+  // 0: every frame without the macroblock breaks it, so whether a scrolled
+  // page is coded coarse or careful depends on when an unrelated clock
+  // ticked. bench/record (README, 2026-12-02): 1000 makes that steady
+  // (standard profile 20.5-27.6 MB/h in 4 runs, 38.9-56.2 with 0 in 6) by
+  // coding the pages of a fast scroll coarse (0-2 of ~37 frames of the
+  // scrolling phase careful, against 9-28 of 39-48 with 0), while the office
+  // profile's slower paging was coded careful more often (85 pages against
+  // 36 in one pair). Which scrolled pages an auditor can read is an audit
+  // decision: not the default until it is taken.
+  std::int64_t hot_gap_ms = 0;
   int hot_qp_offset = 30;  // 0 turns the scheme off (30: as coarse as H.264 goes, measured)
   std::int64_t refine_after_ms = 1000;
   int refine_qp_offset = -2;
