@@ -596,7 +596,6 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
         report_error(with_context(st.error(), "setting the recording's start to its first frame"));
         return;
       }
-      active_start_ = wall;
       spdlog::info("first frame local_id={} start_ms_after_creation={}", dir.filename().string(), wall - created);
       if (uploader_) uploader_->wake();
     };
@@ -727,7 +726,6 @@ void Agent::commit_recording(const UserSession& session, const Policy& policy, c
     auto dir = spool_.create(meta);
     if (!dir) return std::unexpected(with_context(dir.error(), "creating a spool recording"));
     active_dir_ = *dir;
-    active_start_ = meta.start_time;
     if (collector_) {
       // Nothing from before the recording's first frame, but the window in
       // front then, so the timeline starts with it.
@@ -791,7 +789,6 @@ void Agent::start_recording(const UserSession& session, const Policy& policy, st
   }
   start_backoff_.reset();
   recorder_ = std::move(*rec);
-  active_start_ = meta.start_time;
   active_generation_ = generation;
   active_params_ = params;
   spdlog::info("recording started local_id={} user={} fps={} segment_max_bytes={} audio={}", meta.local_id,
@@ -878,7 +875,7 @@ void Agent::restart_recorder(const RecorderParams& params) {
   // A recorder that never took a frame leaves the recording awaiting its
   // first: the new one starts it (media time 0, the start set by its frame).
   const std::int64_t offset =
-      meta->awaiting_first_frame ? 0 : std::max(meta->media_end_ms, clock_.now_ms() - active_start_);
+      meta->awaiting_first_frame ? 0 : std::max(meta->media_end_ms, clock_.now_ms() - meta->start_time);
   auto rec = start_recorder(params, meta->next_seq, offset);
   if (!rec) {
     report_error(with_context(rec.error(), "restarting the recorder with the new policy"));

@@ -7,7 +7,6 @@
 // thread sends heartbeats and fetches the policy; the Uploader and the
 // ControlServer run their own. Shared state lives behind one mutex.
 // request_stop() may be called from any thread (e.g. a signal-waiting one).
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -165,8 +164,6 @@ class Agent {
   std::unique_ptr<activity::Collector> collector_;
   std::uint64_t connect_event_generation_ = 0;  // the session generation a session.connect was written for
   std::filesystem::path active_dir_;
-  // Set again from the recorder's thread by its first frame (start_recorder).
-  std::atomic<EpochMs> active_start_{0};
   std::uint64_t active_generation_ = 0;
   RecorderParams active_params_;
   std::optional<TriggerWindow> trigger_window_;  // events mode, while armed or recording

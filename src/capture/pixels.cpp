@@ -91,13 +91,13 @@ std::vector<Rect> ScreenCopy::take_dirty() {
   struct Box {
     int x0, y0, x1, y1;  // tiles, inclusive
   };
+  // A tile is cleared as its cluster takes it: every tile ends clear.
   std::vector<Box> boxes;
-  std::vector<std::uint8_t> seen(tiles_.size(), 0);
   std::vector<int> stack;
   for (int start = 0; start < static_cast<int>(tiles_.size()); ++start) {
-    if (tiles_[static_cast<std::size_t>(start)] == 0 || seen[static_cast<std::size_t>(start)] != 0) continue;
+    if (tiles_[static_cast<std::size_t>(start)] == 0) continue;
     Box b{start % tiles_x_, start / tiles_x_, start % tiles_x_, start / tiles_x_};
-    seen[static_cast<std::size_t>(start)] = 1;
+    tiles_[static_cast<std::size_t>(start)] = 0;
     stack.assign(1, start);
     while (!stack.empty()) {
       const int i = stack.back();
@@ -108,8 +108,8 @@ std::vector<Rect> ScreenCopy::take_dirty() {
         for (int nx = std::max(0, tx - kReach); nx <= std::min(tiles_x_ - 1, tx + kReach); ++nx) {
           const auto n =
               static_cast<std::size_t>(ny) * static_cast<std::size_t>(tiles_x_) + static_cast<std::size_t>(nx);
-          if (tiles_[n] == 0 || seen[n] != 0) continue;
-          seen[n] = 1;
+          if (tiles_[n] == 0) continue;
+          tiles_[n] = 0;
           stack.push_back(static_cast<int>(n));
         }
     }
@@ -134,7 +134,6 @@ std::vector<Rect> ScreenCopy::take_dirty() {
     const int x = b.x0 * kTile, y = b.y0 * kTile;
     out.push_back({x, y, std::min((b.x1 + 1) * kTile, width_) - x, std::min((b.y1 + 1) * kTile, height_) - y});
   }
-  std::fill(tiles_.begin(), tiles_.end(), 0);
   dirty_count_ = 0;
   return out;
 }
