@@ -1,5 +1,6 @@
 #pragma once
-// The agent's activity event sources for one recording, on one thread:
+// The agent's activity event sources for one recording, on one thread. On
+// Linux (sources_x11.cpp):
 // - windows: PropertyNotify of _NET_ACTIVE_WINDOW on the root window, and of
 //   _NET_WM_NAME / WM_NAME on the active window (title changes), with its
 //   WM_CLASS class, _NET_WM_PID and /proc/PID/comm; the window tree is
@@ -17,6 +18,12 @@
 //   light-locker); a desktop that locks only over its own D-Bus interface
 //   (GNOME Shell, KDE) is not seen.
 // - resolution: RandR ScreenChangeNotify.
+// On Windows (sources_windows.cpp): the window in front and its title
+// (WinEvent hooks and a check every second; the app is the window class, the
+// process the executable's file name), idle (GetLastInputInfo and screen
+// changes), resolution (the virtual screen), and the user processes of the
+// collector's own session; no lock events (a locked workstation ends the
+// agent's session).
 // Others (session, recording state) come in through add().
 // Nothing reads keystrokes, the clipboard or command lines.
 //
@@ -38,9 +45,19 @@
 
 namespace deskaudit::activity {
 
+// The least lifetime of a process reported by the agent: programs a user
+// starts live longer; a shell's `sleep 2` or one xdotool call are noise in a
+// timeline (and most of the bytes of an events document).
+inline constexpr std::chrono::milliseconds kAppMinLifetime{3000};
+
 struct CollectorOptions {
-  std::string display;       // X display (":1"); empty: no X sources
-  std::optional<std::uint32_t> uid;  // whose processes; nullopt: no app events
+  // Linux: the X display (":1"); Windows: any name ("desktop") for the
+  // desktop of the collector's process. Empty: no desktop sources (and on
+  // Windows no app events).
+  std::string display;
+  // Linux: whose processes; nullopt: no app events. Windows: not used
+  // (app_events_need_uid()).
+  std::optional<std::uint32_t> uid;
   std::chrono::milliseconds idle_after{30000};
   // Process scan. Reported are the processes living kAppMinLifetime (or
   // scan_interval if longer): a scan sees every process living that long,
@@ -70,9 +87,9 @@ struct ActivityState {
 // Media time of a steady-clock instant (Recorder::media_ms_at).
 using MediaClock = std::function<std::optional<std::int64_t>(SteadyTime)>;
 
-// Whether this platform has activity sources (false on Windows: there
-// Collector::start() fails and the agent records without events).
-bool collector_available();
+// Whether app events need CollectorOptions::uid (Linux); on Windows they are
+// the user processes of the collector's session.
+bool app_events_need_uid();
 
 class Collector {
  public:

@@ -53,6 +53,16 @@ struct Event {
   std::optional<int> width, height;  // resolution
 };
 
+// A resolution event: the screen is width x height from `at` on.
+inline Event resolution_event(SteadyTime at, int width, int height) {
+  Event e;
+  e.at = at;
+  e.type = EventType::resolution;
+  e.width = width;
+  e.height = height;
+  return e;
+}
+
 // `text` as a document string: invalid UTF-8 replaced by U+FFFD, control
 // characters (C0, DEL, C1) turned into spaces, cut on a character boundary to
 // max_bytes.

@@ -21,8 +21,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/fs.hpp"
+#include "activity/collector.hpp"  // kAppMinLifetime
 #include "activity/document.hpp"
+#include "common/fs.hpp"
 
 namespace deskaudit::activity {
 
@@ -34,11 +35,6 @@ struct ProcStat {
 };
 // Parses the text of /proc/PID/stat (the name may hold spaces and ')').
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
-
-// The least lifetime of a process reported by the agent: programs a user
-// starts live longer; a shell's `sleep 2` or one xdotool call are noise in a
-// timeline (and most of the bytes of an events document).
-inline constexpr std::chrono::milliseconds kAppMinLifetime{3000};
 
 struct ProcessWatcherOptions {
   uid_t uid = 0;  // whose processes

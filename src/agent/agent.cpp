@@ -629,15 +629,12 @@ void Agent::write_events(const std::filesystem::path& dir, const record::Recorde
 }
 
 void Agent::start_collector(const UserSession& session, const Policy& policy, std::uint64_t generation) {
-  // Without activity sources (Windows) a recording goes without events; only
-  // event-triggered recording, which cannot work without them, reports it.
-  if (!activity::collector_available() && policy.recording.mode != RecordingMode::events) return;
   activity::CollectorOptions co;
   co.display = options_.display;
   co.idle_after = std::chrono::seconds(policy.recording.idle_seconds);
   if (const auto uid = local_user_id(session.username)) {
     co.uid = *uid;
-  } else {
+  } else if (activity::app_events_need_uid()) {
     spdlog::warn("activity events: no local user {}: no application start/exit events", session.username);
   }
   auto c = activity::Collector::start(co);

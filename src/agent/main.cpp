@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #ifdef _WIN32
 #include "agent/windows/agent_service.hpp"
+#include "agent/windows/event_log.hpp"
 #include "agent/windows/service.hpp"
 #include "agent/windows/session_process.hpp"
 #endif
@@ -395,6 +396,13 @@ int main(int argc, char** argv) {
     if (as_service || !stop_event.empty()) {
       const auto file = options.state_dir / "logs" / (as_service ? "agent-service.log" : "agent-session.log");
       if (auto st = add_log_file(file, 5 << 20, 4); !st) spdlog::warn("{}", st.error().message);
+      // And from info on to the Windows Event Log (source deskaudit-agent),
+      // where administrators and their event forwarding look.
+      if (auto sink = win::EventLogSink::open(spdlog::level::info)) {
+        spdlog::default_logger()->sinks().push_back(std::move(*sink));
+      } else {
+        spdlog::warn("{}: logging to the files only", sink.error().message);
+      }
     }
     if (as_service) {
       // The service: it runs this same command line as a helper in the

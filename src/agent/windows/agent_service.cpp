@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/windows/event_log.hpp"
 #include "agent/windows/protected_dir.hpp"
 #include "agent/windows/service.hpp"
 #include "agent/windows/supervisor.hpp"
@@ -72,6 +73,10 @@ Status install_agent_service(const AgentInstall& install) {
   auto command = own_command_line(L"run" + std::wstring(install.run_arguments.empty() ? L"" : L" ") +
                                   join_arguments(install.run_arguments));
   if (!command) return std::unexpected(command.error());
+  auto exe = own_exe();
+  if (!exe) return std::unexpected(exe.error());
+  // Before the service starts: its first lines go to the Event Log.
+  if (auto st = register_event_source(*exe); !st) return st;
   ServiceConfig config{kAgentServiceName, L"deskaudit agent",
                        L"Records the signed-in user's desktop and uploads the recordings to the deskaudit server.",
                        *command};
@@ -81,7 +86,12 @@ Status install_agent_service(const AgentInstall& install) {
 
 Status uninstall_agent_service() {
   // Long enough for the helper to finish its recording (SupervisorOptions::stop_timeout).
-  return uninstall_service(kAgentServiceName, std::chrono::seconds(90));
+  auto st = uninstall_service(kAgentServiceName, std::chrono::seconds(90));
+  // Also when the service was gone already. The entries stay in the log;
+  // Event Viewer shows them without the message file as "the description ...
+  // cannot be found" plus the line.
+  auto unregistered = unregister_event_source();
+  return st ? unregistered : st;
 }
 
 Result<int> run_agent_service(const std::vector<std::string>& helper_arguments) {

@@ -20,12 +20,14 @@ struct AgentInstall {
 };
 
 // Creates the state directory with the protected DACL, writes the enrollment
-// token into it (enroll_token_file), installs the service with the command
-// line `"<this exe>" run <run_arguments>` and starts it.
+// token into it (enroll_token_file), registers the Event Log source
+// (event_log.hpp) with this exe as its message file, installs the service
+// with the command line `"<this exe>" run <run_arguments>` and starts it.
 Status install_agent_service(const AgentInstall& install);
 
-// Stops (the helper finishes its recording first) and deletes the service;
-// the state directory is kept.
+// Stops (the helper finishes its recording first) and deletes the service,
+// then the Event Log source's registration; the state directory (and the
+// log's entries) are kept.
 Status uninstall_agent_service();
 
 // The service: runs under the SCM until stopped, supervising the helper

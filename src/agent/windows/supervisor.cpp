@@ -8,7 +8,8 @@ namespace deskaudit::agent::windows {
 
 SessionSupervisor::SessionSupervisor(SupervisorOptions options, SessionWatcher::Enumerate enumerate)
     : options_(std::move(options)),
-      watcher_(std::move(enumerate), [this](const SessionUpdate& u) { on_update(u); }, options_.poll_interval) {}
+      watcher_(
+          std::move(enumerate), [this](const SessionUpdate& u) { on_update(u); }, options_.poll_interval) {}
 
 void SessionSupervisor::post(const SessionEvent& event) { watcher_.post(event); }
 
@@ -29,6 +30,21 @@ int SessionSupervisor::helpers_started() const {
   std::lock_guard lock(mutex_);
   return helpers_started_;
 }
+
+std::vector<DWORD> SessionSupervisor::unrecorded_sessions() const {
+  std::lock_guard lock(mutex_);
+  return {unrecorded_.begin(), unrecorded_.end()};
+}
+
+namespace {
+
+std::string session_list(const std::set<DWORD>& sessions) {
+  std::string out;
+  for (const DWORD s : sessions) out += (out.empty() ? "" : ", ") + std::to_string(s);
+  return out;
+}
+
+}  // namespace
 
 void SessionSupervisor::stop_helper() {
   if (!helper_) return;
@@ -93,10 +109,23 @@ void SessionSupervisor::run(std::stop_token stop) {
       session_ = *live.begin();
       launch_at = std::chrono::steady_clock::now();
     }
+    std::set<DWORD> unrecorded = live;
+    if (session_) unrecorded.erase(*session_);
+    if (std::lock_guard lock(mutex_); unrecorded != unrecorded_) {
+      if (!unrecorded.empty()) {
+        spdlog::warn(
+            "session(s) {} signed in but not recorded: this agent records one session at a time (session {}); "
+            "multi-session hosts are not supported yet (docs/windows.md)",
+            session_list(unrecorded), session_ ? std::to_string(*session_) : std::string("none"));
+      } else {
+        spdlog::info("every signed-in session is recorded again");
+      }
+      unrecorded_ = std::move(unrecorded);
+    }
     if (session_ && !helper_ && launch_at != never && std::chrono::steady_clock::now() >= launch_at) {
       launch_at = never;
-      auto helper = SessionProcess::launch(
-          {*session_, options_.account, options_.helper_exe, options_.helper_arguments});
+      auto helper =
+          SessionProcess::launch({*session_, options_.account, options_.helper_exe, options_.helper_arguments});
       if (!helper) {
         spdlog::warn("starting the session helper in session {}: {}", *session_, helper.error().message);
         launch_at = std::chrono::steady_clock::now() + options_.restart_delay;

@@ -13,6 +13,7 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "agent/windows/session_process.hpp"
 #include "agent/windows/sessions.hpp"
@@ -23,13 +24,15 @@ struct SupervisorOptions {
   std::wstring helper_exe;        // full path
   std::wstring helper_arguments;  // " --stop-event <handle>" is appended by SessionProcess
   HelperAccount account = HelperAccount::system;
-  std::chrono::milliseconds poll_interval{5000};   // session polling fallback
-  std::chrono::milliseconds restart_delay{5000};   // after the helper died while its session lasts
-  std::chrono::milliseconds stop_timeout{60000};   // for the helper to finish its fragment and upload
+  std::chrono::milliseconds poll_interval{5000};  // session polling fallback
+  std::chrono::milliseconds restart_delay{5000};  // after the helper died while its session lasts
+  std::chrono::milliseconds stop_timeout{60000};  // for the helper to finish its fragment and upload
 };
 
 // One helper at a time: in the first session that starts (a multi-session host
-// records that one session; docs/windows.md), the next one when it ends.
+// records that one session; docs/windows.md), the next one when it ends. The
+// sessions signed in but not recorded are logged as a warning (and so reach
+// the Event Log) whenever they change, so no user goes unrecorded unnoticed.
 class SessionSupervisor {
  public:
   SessionSupervisor(SupervisorOptions options, SessionWatcher::Enumerate enumerate);
@@ -41,6 +44,8 @@ class SessionSupervisor {
   // For tests: the pid of the current helper (0: none) and how many were started.
   DWORD helper_pid() const;
   int helpers_started() const;
+  // The sessions started and not ended that no helper records (ascending).
+  std::vector<DWORD> unrecorded_sessions() const;
 
  private:
   void on_update(const SessionUpdate& update);
@@ -56,6 +61,7 @@ class SessionSupervisor {
   std::optional<SessionProcess> helper_;
   DWORD helper_pid_ = 0;
   int helpers_started_ = 0;
+  std::set<DWORD> unrecorded_;
 };
 
 }  // namespace deskaudit::agent::windows

@@ -9,14 +9,11 @@
 #include <type_traits>
 
 #include "common/utf16.hpp"
+#include "common/win_handle.hpp"
 
 namespace deskaudit::agent::windows {
 
-struct HandleCloser {
-  void operator()(HANDLE h) const noexcept { CloseHandle(h); }
-};
-// A kernel object (process, thread, event, token); never INVALID_HANDLE_VALUE.
-using HandlePtr = std::unique_ptr<std::remove_pointer_t<HANDLE>, HandleCloser>;
+using deskaudit::HandlePtr;  // common/win_handle.hpp
 
 struct ServiceHandleCloser {
   void operator()(SC_HANDLE h) const noexcept { CloseServiceHandle(h); }

@@ -3,7 +3,8 @@
 # state directory with the enrollment token, the service registered without the
 # token on its command line, started), the service starts the agent's `run` as
 # a helper in the user's session, `sc stop` stops both, `sc start` again, then
-# `uninstall` stops and deletes it. The helper has no server to enroll with (a
+# `uninstall` stops and deletes it (and the Event Log source install
+# registered). The helper has no server to enroll with (a
 # closed port): it keeps retrying, which is all this test needs; recording and
 # uploading against a real server is windows_agent_wine's part.
 #   tests/integration/windows/agent_service_wine_test.sh [BUILD_WINDOWS_DIR]
@@ -90,6 +91,12 @@ grep -qx 'start=auto' <<<"$q" || fail "not installed as auto-start"
 grep -q '^command=".*deskaudit-agent.exe" run --server http://127.0.0.1:' <<<"$q" || fail "wrong command line"
 grep -q "$token" <<<"$q" && fail "the enrollment token is on the service's command line"
 [[ "$(tr -d '\r\n' <"$state_dir/enroll-token")" == "$token" ]] || fail "no enrollment token in $state_dir"
+# The Event Log source, with the exe as its message file (event_log.hpp).
+event_source='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\deskaudit-agent'
+wine reg query "$event_source" /v EventMessageFile 2>/dev/null | tr -d '\r' >"$work/event-source.txt" || true
+cat "$work/event-source.txt"
+grep -qi 'EventMessageFile.*REG_EXPAND_SZ.*deskaudit-agent\.exe$' "$work/event-source.txt" ||
+  fail "the Event Log source is not registered with the exe as its message file"
 
 # install started it: the service and its helper run.
 step "waiting for the service and its helper"
@@ -114,5 +121,6 @@ echo "$out"
 [[ "$(probe count deskaudit-agent.exe)" == 0 ]] || fail "agent processes left after uninstall"
 grep -q '^error not_found' <<<"$(probe query "$name")" || fail "still installed after uninstall"
 [[ -d "$state_dir" ]] || fail "uninstall removed the state directory"
+wine reg query "$event_source" >/dev/null 2>&1 && fail "the Event Log source is still registered after uninstall"
 grep -q 'session helper [0-9]* stopped' "$logs/agent-service.log" || fail "the service log has no helper stop"
 step PASS

@@ -2,7 +2,7 @@
 # agent_windows_test.exe (src/agent/windows: sessions, service helpers, the
 # protected ProgramData directory, the per-session helper launch, the notice
 # box) under Wine on an Xvfb display of its own (the notice is a real window).
-#   tests/integration/windows/agent_windows_wine_test.sh [BUILD_WINDOWS_DIR]
+#   tests/integration/windows/agent_windows_wine_test.sh [BUILD_WINDOWS_DIR [GTEST_ARGS...]]
 # Exit 77 (ctest: skipped) when the exe is not built or wine64 is absent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -11,4 +11,4 @@ wine_work_dir
 wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" agent_windows_test.exe
 wine_xvfb
 wine_boot
-wine "$exe"
+wine "$exe" "${@:2}"

@@ -8,6 +8,9 @@
 # frames equal to that of the screenshots taken then. Then the agent is killed (SIGKILL) in
 # the middle of a second session and started again: the recording is
 # uploaded as interrupted and lost at most the fragment in progress.
+# The first recording's activity events come from the Windows sources: its
+# start (session.connect) and a Windows program of the session that ran 6 s
+# during the workload (app.start at its start, app.exit at its end).
 #   tests/integration/windows/agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]
 # Exit 77 (ctest: skipped) when the exe is not built (scripts/build-windows)
 # or wine64 is absent; with CI set, a missing wine64 fails.
@@ -113,8 +116,24 @@ mkdir -p "$work/marks"
 "$here/bench/record/watch-checkpoints.sh" "$DISPLAY" "$work/marks" >"$work/watch.log" 2>&1 &
 watch_pid=$!
 pids+=($watch_pid)
+# A Windows program of the session (no window) that lives 6 s, during the workload.
+probe="$(dirname "$exe")/agent_windows_probe.exe"
+[[ -f "$probe" ]] || fail "$probe is missing (scripts/build-windows builds it with the tests)"
+(
+  sleep 5
+  date +%s%3N >"$work/probe-start"
+  wine "$probe" hold >"$work/probe.log" 2>&1 &
+  probe_pid=$!
+  sleep 6
+  date +%s%3N >"$work/probe-end"
+  kill "$probe_pid"
+  wait "$probe_pid" 2>/dev/null || true
+) &
+prober_pid=$!
+pids+=($prober_pid)
 "$workload" "$DISPLAY" --profile quick --marks "$work/marks/marks.jsonl" --seed 7 --snap >"$work/workload.log" 2>&1 ||
   fail "the workload failed"
+wait "$prober_pid" || true
 kill "$watch_pid" 2>/dev/null || true
 wineboot -e >"$work/end-session.log" 2>&1 || true
 grep -q 'recording ended .*status=complete' "$work/agent1.err" "$work/agent1.log" ||
@@ -136,6 +155,20 @@ id1="$(jq -r .id <<<"$rec1")"
 api GET "/api/v1/recordings/$id1/download" >"$work/rec1.mp4" || fail "no download of $id1"
 python3 "$here/tests/integration/windows/check_recording.py" session "$(detail "$id1")" "$work/rec1.mp4" "$work/marks" ||
   fail "the recording does not pass the checks"
+api GET "/api/v1/recordings/$id1/events?limit=1000" >"$work/events1.json" || fail "no events of $id1"
+jq -c '.items[] | {t_ms, time, type, process, title, pid}' "$work/events1.json"
+jq -e '.items[0].type == "session.connect"' "$work/events1.json" >/dev/null ||
+  fail "the recording's first event is not session.connect"
+# The probe's start and exit, each within 2 s of when it was started and
+# killed (the wall clock of the event: the recording's start + t_ms).
+probe_event() {  # probe_event TYPE EPOCH_MS
+  jq -e --arg type "$1" --argjson at "$2" '[.items[] | select(.type == $type and .process == "agent_windows_probe.exe")
+    | (.time | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) * 1000 + (.time | capture("\\.(?<ms>[0-9]+)Z$").ms | tonumber)
+    | select(. >= $at - 2000 and . <= $at + 2000)] | length == 1' "$work/events1.json" >/dev/null
+}
+echo "probe started at $(cat "$work/probe-start"), killed at $(cat "$work/probe-end") (epoch ms)"
+probe_event app.start "$(cat "$work/probe-start")" || fail "no app.start of the probe at its start"
+probe_event app.exit "$(cat "$work/probe-end")" || fail "no app.exit of the probe at its end"
 
 wait_for 120 "the second recording to start" grep -q 'recording started' "$work/agent2.log" "$work/agent2.err"
 xclock -update 1 -geometry 700x700+300+50 >/dev/null 2>&1 &

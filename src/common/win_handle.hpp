@@ -1,0 +1,16 @@
+#pragma once
+// Windows only: the owner of a kernel object handle (process, thread, event,
+// token), closed with CloseHandle; never INVALID_HANDLE_VALUE.
+#include <windows.h>
+
+#include <memory>
+#include <type_traits>
+
+namespace deskaudit {
+
+struct HandleCloser {
+  void operator()(HANDLE h) const noexcept { CloseHandle(h); }
+};
+using HandlePtr = std::unique_ptr<std::remove_pointer_t<HANDLE>, HandleCloser>;
+
+}  // namespace deskaudit
