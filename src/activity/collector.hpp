@@ -19,7 +19,7 @@
 //   (GNOME Shell, KDE) is not seen.
 // - resolution: RandR ScreenChangeNotify.
 // On Windows (sources_windows.cpp): the window in front and its title
-// (WinEvent hooks and a check every second; the app is the window class, the
+// (checked every second; the app is the window class, the
 // process the executable's file name), idle (GetLastInputInfo and screen
 // changes), resolution (the virtual screen), and the user processes of the
 // collector's own session; no lock events (a locked workstation ends the

@@ -1,12 +1,14 @@
 // The Windows sources of a Collector (sources.hpp), on the desktop of the
 // collector's process (the agent's helper runs on the user's):
-// - windows: the window in front (GetForegroundWindow) and its title, told by
-//   WinEvent hooks (EVENT_SYSTEM_FOREGROUND, EVENT_OBJECT_NAMECHANGE of that
-//   window, out of context: the collector's thread pumps their messages) and
-//   checked every kPollInterval as well (a hook Windows does not call, e.g.
-//   for a window of a higher integrity level, or Wine). The app is the
-//   window's class (as WM_CLASS is on X11), the process its executable's
-//   file name ("WINWORD.EXE").
+// - windows: the window in front (GetForegroundWindow) and its title,
+//   checked every kPollInterval. No WinEvent hooks: an out-of-context hook's
+//   callback runs on the hooking thread, and under Wine a thread raising an
+//   event may wait for it; with hooks set the agent hung once at its capture
+//   start (a DXGI probe; windows_agent_wine, 1 start in 9), which a check
+//   that waits on nothing cannot do, for microseconds a second. The app is
+//   the window's class (as
+//   WM_CLASS is on X11), the process its executable's file name
+//   ("WINWORD.EXE").
 // - idle: input from GetLastInputInfo (the session's last input) and the
 //   recorder's screen changes.
 // - resolution: the virtual screen's size (every monitor), checked every
@@ -232,24 +234,12 @@ class WindowsSources final : public Sources {
 
   std::string describe() const override {
     if (!desktop_) return "none";
-    return std::string("windows(") + (hooked_ ? "hooks+poll" : "poll") + "), idle(input+screen), resolution, apps";
+    return "windows, idle(input+screen), resolution, apps";
   }
 
   void begin(SteadyTime now, EventSink& sink) override {
     sink_ = &sink;
     if (!desktop_) return;
-    current_ = this;
-    // Out of context: the callbacks run on this thread while it pumps messages (wait()).
-    hooks_[0] = SetWinEventHook(EVENT_SYSTEM_FOREGROUND, EVENT_SYSTEM_FOREGROUND, nullptr, &on_win_event, 0, 0,
-                                WINEVENT_OUTOFCONTEXT);
-    hooks_[1] = SetWinEventHook(EVENT_OBJECT_NAMECHANGE, EVENT_OBJECT_NAMECHANGE, nullptr, &on_win_event, 0, 0,
-                                WINEVENT_OUTOFCONTEXT);
-    hooked_ = hooks_[0] != nullptr && hooks_[1] != nullptr;
-    if (!hooked_) {
-      spdlog::warn(
-          "activity events: SetWinEventHook failed (Windows error {}): the window in front is checked every {} ms",
-          GetLastError(), kPollInterval.count());
-    }
     // The window in front when recording starts.
     check_foreground(now);
     next_poll_ = now + kPollInterval;
@@ -286,54 +276,18 @@ class WindowsSources final : public Sources {
 
   Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline, EventSink& /*sink*/) override {
     const HANDLE handles[2] = {static_cast<HANDLE>(stop.native()), static_cast<HANDLE>(wake.native())};
-    for (;;) {
-      const auto now = Clock::now();
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-      const DWORD timeout =
-          deadline == SteadyTime::max() ? INFINITE : static_cast<DWORD>(std::clamp<std::int64_t>(left, 0, 3'600'000));
-      const DWORD r = MsgWaitForMultipleObjectsEx(2, handles, timeout, QS_ALLINPUT, MWMO_INPUTAVAILABLE);
-      if (r == WAIT_OBJECT_0 || r == WAIT_FAILED) {
-        if (r == WAIT_FAILED)
-          spdlog::warn("activity events: MsgWaitForMultipleObjectsEx failed: Windows error {}", GetLastError());
-        end();
-        return Woken::stop;
-      }
-      if (r == WAIT_OBJECT_0 + 1) return Woken::wake;
-      if (r == WAIT_TIMEOUT) return Woken::deadline;
-      // Messages: the hooks' callbacks run while they are dispatched.
-      MSG msg;
-      while (PeekMessageW(&msg, nullptr, 0, 0, PM_REMOVE)) {
-        TranslateMessage(&msg);
-        DispatchMessageW(&msg);
-      }
-      if (stop.signalled()) {
-        end();
-        return Woken::stop;
-      }
-      if (Clock::now() >= deadline) return Woken::deadline;
-    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const DWORD timeout =
+        deadline == SteadyTime::max() ? INFINITE : static_cast<DWORD>(std::clamp<std::int64_t>(left, 0, 3'600'000));
+    const DWORD r = WaitForMultipleObjects(2, handles, FALSE, timeout);
+    if (r == WAIT_OBJECT_0 + 1) return Woken::wake;
+    if (r == WAIT_TIMEOUT) return Woken::deadline;
+    if (r != WAIT_OBJECT_0)
+      spdlog::warn("activity events: WaitForMultipleObjects failed: Windows error {}", GetLastError());
+    return Woken::stop;
   }
 
  private:
-  static void CALLBACK on_win_event(HWINEVENTHOOK /*hook*/, DWORD event, HWND hwnd, LONG object, LONG child,
-                                    DWORD /*thread*/, DWORD /*ms*/) {
-    WindowsSources* self = current_;
-    if (self == nullptr) return;
-    if (event == EVENT_SYSTEM_FOREGROUND ||
-        (hwnd == self->active_ && hwnd != nullptr && object == OBJID_WINDOW && child == CHILDID_SELF)) {
-      self->check_foreground(Clock::now());
-    }
-  }
-
-  // The hooks go with the thread that set them: undone by it, at the end.
-  void end() {
-    for (auto& h : hooks_) {
-      if (h != nullptr) UnhookWinEvent(h);
-      h = nullptr;
-    }
-    current_ = nullptr;
-  }
-
   static std::string title_of(HWND w) {
     // Room for the longest title kept plus a character being cut. Never a
     // message to the window (a hung one would block the collector).
@@ -379,15 +333,9 @@ class WindowsSources final : public Sources {
     sink_->push(resolution_event(now, w, h));
   }
 
-  // The collector's thread's sources, for the hook callbacks (one collector
-  // per thread).
-  static thread_local WindowsSources* current_;
-
   CollectorOptions options_;
   bool desktop_;
   EventSink* sink_ = nullptr;
-  HWINEVENTHOOK hooks_[2] = {nullptr, nullptr};
-  bool hooked_ = false;
   HWND active_ = nullptr;
   std::string active_title_;
   int width_ = 0, height_ = 0;
@@ -395,8 +343,6 @@ class WindowsSources final : public Sources {
   std::vector<Event> batch_;
   SteadyTime next_poll_{}, next_scan_{};
 };
-
-thread_local WindowsSources* WindowsSources::current_ = nullptr;
 
 }  // namespace
 

@@ -60,11 +60,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   if (!options.session_user.empty()) {
     if (auto st = validate_username(options.session_user); !st) return std::unexpected(st.error());
   }
-  if (options.sessions == SessionSource::socket && !control_socket_supported()) {
-    return fail(Errc::invalid_argument,
-                "sessions from the control socket are not available on this platform: the agent follows the "
-                "desktop's session (SessionSource::display)");
-  }
   if (!options.ca_file.empty() && !client::ca_file_supported()) {
     return fail(Errc::invalid_argument,
                 "--ca-file cannot be used on Windows: WinHTTP trusts the Windows certificate store only; import "
@@ -200,14 +195,12 @@ Status Agent::run() {
       spool_, std::move(upload_options),
       [this](const Error& e) { report_error(e); });
   uploader_->start();
-  if (control_socket_supported()) {
-    auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
-    if (!control) {
-      uploader_->stop();
-      return std::unexpected(control.error());
-    }
-    control_ = std::move(*control);
+  auto control = ControlServer::start(paths_.socket(), [this](const json& req) { return handle_control(req); });
+  if (!control) {
+    uploader_->stop();
+    return std::unexpected(control.error());
   }
+  control_ = std::move(*control);
   sync_thread_ = std::thread([this] { sync_loop(); });
   spdlog::info("agent running computer_id={} display={} state_dir={}", credential_.computer_id, options_.display,
                paths_.dir.string());
@@ -369,8 +362,9 @@ json Agent::handle_control(const json& req) {
   std::unique_lock lock(mu_);
   if (op != "status" && options_.sessions == SessionSource::display) {
     return {{"ok", false},
-            {"error", "this agent runs with --display-session: the display's lifetime is the session, "
-                      "so connect/disconnect are not accepted"}};
+            {"error",
+             "this agent follows its display's session (--display-session; always so on Windows): the "
+             "display's lifetime is the session, so connect/disconnect are not accepted"}};
   }
   // true: the session is (or is about to be) recorded; "armed": events mode
   // with no recording open, so nothing is recorded until a trigger matches

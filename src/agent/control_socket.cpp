@@ -1,17 +1,19 @@
 #include "agent/control_socket.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
-#include "agent/state.hpp"
+#include "common/fs.hpp"
 
 namespace deskaudit::agent {
 namespace {
@@ -24,9 +26,9 @@ Result<sockaddr_un> socket_address(const std::filesystem::path& path) {
   addr.sun_family = AF_UNIX;
   const std::string p = path.string();
   if (p.size() >= sizeof addr.sun_path) {
-    return fail(Errc::invalid_argument,
-                "socket path " + p + " is longer than " + std::to_string(sizeof addr.sun_path - 1) +
-                    " bytes: choose a shorter --state-dir");
+    return fail(Errc::invalid_argument, "socket path " + p + " is longer than " +
+                                            std::to_string(sizeof addr.sun_path - 1) +
+                                            " bytes: choose a shorter --state-dir");
   }
   std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
   return addr;
@@ -102,31 +104,18 @@ Result<UniqueFd> connect_to(const std::filesystem::path& path) {
 
 }  // namespace
 
-bool control_socket_supported() { return true; }
+struct ControlServer::Impl {
+  std::filesystem::path path;
+  UniqueFd listen_fd;
+  UniqueFd wake_read, wake_write;
+  Handler handler;
+  std::thread thread;
 
-Result<json> parse_control_request(std::string_view line) {
-  auto req = json::parse(line, nullptr, false);
-  if (req.is_discarded() || !req.is_object()) return fail(Errc::invalid_argument, "request is not a JSON object");
-  const auto op = req.find("op");
-  if (op == req.end() || !op->is_string()) return fail(Errc::invalid_argument, "request has no \"op\"", "op");
-  const auto& name = op->get_ref<const std::string&>();
-  if (name == "connect") {
-    const auto user = req.find("user");
-    if (user == req.end() || !user->is_string()) return fail(Errc::invalid_argument, "connect needs \"user\"", "user");
-    if (auto st = validate_username(user->get_ref<const std::string&>()); !st) return std::unexpected(st.error());
-  } else if (name != "disconnect" && name != "status") {
-    return fail(Errc::invalid_argument, "unknown op '" + name.substr(0, 32) + "' (connect, disconnect, status)", "op");
-  }
-  return req;
-}
+  void run();
+  void serve_one(int fd);
+};
 
-ControlServer::ControlServer(std::filesystem::path path, UniqueFd listen_fd, UniqueFd wake_read, UniqueFd wake_write,
-                             Handler handler)
-    : path_(std::move(path)),
-      listen_fd_(std::move(listen_fd)),
-      wake_read_(std::move(wake_read)),
-      wake_write_(std::move(wake_write)),
-      handler_(std::move(handler)) {}
+ControlServer::ControlServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::filesystem::path& path, Handler handler) {
   auto addr = socket_address(path);
@@ -148,22 +137,22 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::filesyste
   if (::listen(fd.get(), 16) != 0) return fail(Errc::io, errno_message("listen " + path.string(), errno));
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) return fail(Errc::io, errno_message("pipe", errno));
-  std::unique_ptr<ControlServer> server(
-      new ControlServer(path, std::move(fd), UniqueFd(pipefd[0]), UniqueFd(pipefd[1]), std::move(handler)));
-  server->thread_ = std::thread([s = server.get()] { s->run(); });
-  return server;
+  auto impl = std::make_unique<Impl>(
+      Impl{path, std::move(fd), UniqueFd(pipefd[0]), UniqueFd(pipefd[1]), std::move(handler), {}});
+  impl->thread = std::thread([p = impl.get()] { p->run(); });
+  return std::unique_ptr<ControlServer>(new ControlServer(std::move(impl)));
 }
 
 ControlServer::~ControlServer() {
   const char c = 'x';
-  [[maybe_unused]] const auto n = ::write(wake_write_.get(), &c, 1);
-  if (thread_.joinable()) thread_.join();
-  ::unlink(path_.c_str());
+  [[maybe_unused]] const auto n = ::write(impl_->wake_write.get(), &c, 1);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  ::unlink(impl_->path.c_str());
 }
 
-void ControlServer::run() {
+void ControlServer::Impl::run() {
   for (;;) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
+    pollfd fds[2] = {{listen_fd.get(), POLLIN, 0}, {wake_read.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("control socket: {}", errno_message("poll", errno));
@@ -171,23 +160,14 @@ void ControlServer::run() {
     }
     if (fds[1].revents) return;
     if (!(fds[0].revents & POLLIN)) continue;
-    UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    UniqueFd client(::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!client) continue;
     serve_one(client.get());
   }
 }
 
-void ControlServer::serve_one(int fd) {
-  const auto deadline = Clock::now() + kIoTimeout;
-  json reply;
-  auto line = read_line(fd, deadline);
-  if (!line) {
-    reply = {{"ok", false}, {"error", "reading the request: " + line.error().message}};
-  } else if (auto req = parse_control_request(*line); !req) {
-    reply = {{"ok", false}, {"error", req.error().message}};
-  } else {
-    reply = handler_(*req);
-  }
+void ControlServer::Impl::serve_one(int fd) {
+  const json reply = control_reply(read_line(fd, Clock::now() + kIoTimeout), handler);
   (void)send_all(fd, reply.dump() + "\n", Clock::now() + kIoTimeout);
 }
 
@@ -200,11 +180,7 @@ Result<json> control_request(const std::filesystem::path& path, const json& requ
     return std::unexpected(with_context(st.error(), "sending to the agent"));
   }
   ::shutdown(fd->get(), SHUT_WR);
-  auto line = read_line(fd->get(), deadline);
-  if (!line) return std::unexpected(with_context(line.error(), "reading the agent's reply"));
-  auto reply = json::parse(*line, nullptr, false);
-  if (reply.is_discarded() || !reply.is_object()) return fail(Errc::corrupt, "the agent's reply is not a JSON object");
-  return reply;
+  return parse_control_reply(read_line(fd->get(), deadline));
 }
 
 }  // namespace deskaudit::agent

@@ -8,6 +8,7 @@
 # frames equal to that of the screenshots taken then. Then the agent is killed (SIGKILL) in
 # the middle of a second session and started again: the recording is
 # uploaded as interrupted and lost at most the fragment in progress.
+# `session status` reaches the recording agent through its control pipe.
 # The first recording's activity events come from the Windows sources: its
 # start (session.connect) and a Windows program of the session that ran 6 s
 # during the workload (app.start at its start, app.exit at its end).
@@ -111,6 +112,18 @@ capture_reported() {
     (.fallback_reason // "" | test("^DXGI Desktop Duplication not available \\(DuplicateOutput failed: E_NOTIMPL"))' >/dev/null
 }
 wait_for 60 "the heartbeat's capture report (gdi, DXGI's failure)" capture_reported
+# The control pipe: `session status` from another process reaches the
+# running agent (control_socket_windows.cpp); connect is refused, the agent
+# follows its desktop's session.
+wine "$exe" session status --state-dir "$state" >"$work/status.json" 2>"$work/status.err" ||
+  fail "session status failed: $(cat "$work/status.err")"
+tr -d '\r' <"$work/status.json"
+jq -e '.ok == true and .recording == true and (.session.username | type == "string")' "$work/status.json" >/dev/null ||
+  fail "session status does not report the recording session"
+status=0
+wine "$exe" session connect --user mallory --state-dir "$state" >"$work/connect.json" 2>"$work/connect.err" || status=$?
+[[ $status -ne 0 ]] && grep -q "connect/disconnect are not accepted" "$work/connect.err" ||
+  fail "session connect was not refused (exit $status): $(cat "$work/connect.err")"
 mkdir -p "$work/marks"
 # Where the checkpoints' windows are: their text is read there (check_recording.py).
 "$here/bench/record/watch-checkpoints.sh" "$DISPLAY" "$work/marks" >"$work/watch.log" 2>&1 &

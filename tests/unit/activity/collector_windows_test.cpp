@@ -122,7 +122,7 @@ TEST(WindowsCollector, TheWindowInFrontItsTitleAndItsProcessAreEvents) {
   auto c = start(o);
   ASSERT_TRUE(c);
   std::printf("sources: %s\n", c->sources().c_str());
-  EXPECT_EQ(c->sources().rfind("windows(", 0), 0u) << c->sources();
+  EXPECT_EQ(c->sources().rfind("windows,", 0), 0u) << c->sources();
 
   TestWindow a(L"deskaudit window A");
   ASSERT_NE(a.hwnd(), nullptr);
