@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
-
 #include "activity/idle.hpp"
 #include "activity/sources.hpp"
 
@@ -158,7 +156,7 @@ void Collector::run() {
   src.begin(Clock::now(), im);
   for (;;) {
     auto now = Clock::now();
-    const SteadyTime next_tick = src.tick(now, im);
+    const SteadyTime next_tick = src.tick(now);
     if (now >= next_idle) {
       const auto idle_after = std::chrono::milliseconds(im.idle_after_ms.load());
       idle.set_idle_after(idle_after);
@@ -187,14 +185,14 @@ void Collector::run() {
         next_idle = std::max(idle.next_check(last), now + std::chrono::milliseconds(10));
       }
     }
-    const auto woken = src.wait(*im.stop_signal, *im.wake_signal, std::min(next_tick, next_idle), im);
+    const auto woken = src.wait(*im.stop_signal, *im.wake_signal, std::min(next_tick, next_idle));
     if (woken == Sources::Woken::stop) break;
     if (woken == Sources::Woken::wake) {
       im.wake_signal->reset();
       next_idle = Clock::now();
     }
   }
-  im.final_cpu_ns = this_thread_cpu_clock()().count();
+  im.final_cpu_ns = im.cpu().count();
 }
 
 }  // namespace deskaudit::activity

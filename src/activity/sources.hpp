@@ -41,13 +41,13 @@ class Sources {
   // "idle(screen)" when nothing but the recorder's screen changes.
   virtual std::string describe() const = 0;
 
-  // On the collector's thread, before the loop: the state at the start (the
-  // window in front).
+  // On the collector's thread, before the loop: the sink every later call
+  // pushes to, and the state at the start (the window in front).
   virtual void begin(SteadyTime now, EventSink& sink) = 0;
 
   // Work due at `now` (a process scan); returns when it is next due
   // (SteadyTime::max(): never).
-  virtual SteadyTime tick(SteadyTime now, EventSink& sink) = 0;
+  virtual SteadyTime tick(SteadyTime now) = 0;
 
   // Whether input idleness is known (input_idle_ms() answers).
   virtual bool has_input_idle() const = 0;
@@ -57,8 +57,8 @@ class Sources {
   enum class Woken { deadline, stop, wake };
   // Blocks until `stop` or `wake` is signalled (stop first), or until
   // `deadline`, handling what the sources report meanwhile (their events
-  // are pushed to the sink). The wakeups are not reset here.
-  virtual Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline, EventSink& sink) = 0;
+  // are pushed to begin()'s sink). The wakeups are not reset here.
+  virtual Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline) = 0;
 };
 
 // The CPU clock of the calling thread, readable from any thread while that

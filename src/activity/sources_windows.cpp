@@ -246,7 +246,7 @@ class WindowsSources final : public Sources {
     next_scan_ = now;
   }
 
-  SteadyTime tick(SteadyTime now, EventSink& sink) override {
+  SteadyTime tick(SteadyTime now) override {
     if (!desktop_) return SteadyTime::max();
     if (now >= next_poll_) {
       check_foreground(now);
@@ -255,9 +255,9 @@ class WindowsSources final : public Sources {
     }
     if (now >= next_scan_) {
       procs_->scan(now, batch_);
-      for (auto& e : batch_) sink.push(std::move(e));
+      for (auto& e : batch_) sink_->push(std::move(e));
       batch_.clear();
-      sink.set_processes(procs_->running_names());
+      sink_->set_processes(procs_->running_names());
       next_scan_ = now + options_.scan_interval;
     }
     return std::min(next_poll_, next_scan_);
@@ -274,7 +274,7 @@ class WindowsSources final : public Sources {
     return static_cast<std::int64_t>(static_cast<DWORD>(GetTickCount() - li.dwTime));
   }
 
-  Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline, EventSink& /*sink*/) override {
+  Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline) override {
     const HANDLE handles[2] = {static_cast<HANDLE>(stop.native()), static_cast<HANDLE>(wake.native())};
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     const DWORD timeout =

@@ -253,7 +253,7 @@ class X11Sources final : public Sources {
     }
   }
 
-  SteadyTime tick(SteadyTime now, EventSink& /*sink*/) override {
+  SteadyTime tick(SteadyTime now) override {
     if (!procs) return SteadyTime::max();
     if (now >= next_scan) {
       procs->scan(now, batch);
@@ -275,7 +275,7 @@ class X11Sources final : public Sources {
     return r->ms_since_user_input;
   }
 
-  Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline, EventSink& /*sink*/) override {
+  Woken wait(const Wakeup& stop, const Wakeup& wake, SteadyTime deadline) override {
     auto now = Clock::now();
     if (conn) {
       // Round trips (in tick, input_idle_ms and handle) read the socket while

@@ -17,8 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/utf16.hpp"
-#include "common/win_handle.hpp"
+#include "agent/windows/win_util.hpp"
 
 namespace deskaudit::agent {
 namespace {
@@ -28,10 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 // SYSTEM and Administrators, nothing inherited.
 constexpr wchar_t kPipeSddl[] = L"D:P(A;;FA;;;SY)(A;;FA;;;BA)";
-
-std::string win_message(std::string_view what, DWORD code) {
-  return std::string(what) + " failed: Windows error " + std::to_string(code);
-}
 
 DWORD remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -44,7 +39,7 @@ DWORD remaining_ms(Clock::time_point deadline) {
 Result<DWORD> transfer(HANDLE h, bool write, void* data, DWORD size, Clock::time_point deadline,
                        HANDLE stop = nullptr) {
   HandlePtr event(CreateEventW(nullptr, TRUE, FALSE, nullptr));
-  if (!event) return fail(Errc::io, win_message("CreateEventW", GetLastError()));
+  if (!event) return fail(Errc::io, windows::win_error("CreateEventW", GetLastError()));
   OVERLAPPED ov{};
   ov.hEvent = event.get();
   const BOOL ok = write ? WriteFile(h, data, size, nullptr, &ov) : ReadFile(h, data, size, nullptr, &ov);
@@ -64,7 +59,7 @@ Result<DWORD> transfer(HANDLE h, bool write, void* data, DWORD size, Clock::time
   if (err == ERROR_SUCCESS && !GetOverlappedResult(h, &ov, &moved, FALSE)) err = GetLastError();
   if (!write && (err == ERROR_BROKEN_PIPE || err == ERROR_PIPE_NOT_CONNECTED)) return DWORD{0};
   if (err != ERROR_SUCCESS && err != ERROR_MORE_DATA) {
-    return fail(Errc::io, win_message(write ? "WriteFile" : "ReadFile", err));
+    return fail(Errc::io, windows::win_error(write ? "WriteFile" : "ReadFile", err));
   }
   return moved;
 }
@@ -137,7 +132,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::filesyste
   impl->handler = std::move(handler);
   PSECURITY_DESCRIPTOR sd = nullptr;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(kPipeSddl, SDDL_REVISION_1, &sd, nullptr)) {
-    return fail(Errc::internal, win_message("ConvertStringSecurityDescriptorToSecurityDescriptorW", GetLastError()));
+    return fail(Errc::internal,
+                windows::win_error("ConvertStringSecurityDescriptorToSecurityDescriptorW", GetLastError()));
   }
   SECURITY_ATTRIBUTES sa{sizeof sa, sd, FALSE};
   HANDLE h = CreateNamedPipeW(
@@ -150,11 +146,11 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::filesyste
       return fail(Errc::conflict, "another deskaudit agent is already running for " + socket_path.string() +
                                       " (its pipe " + narrow(impl->pipe_name) + " exists)");
     }
-    return fail(Errc::io, win_message("CreateNamedPipeW " + narrow(impl->pipe_name), err));
+    return fail(Errc::io, windows::win_error("CreateNamedPipeW " + narrow(impl->pipe_name), err));
   }
   impl->pipe.reset(h);
   impl->stop.reset(CreateEventW(nullptr, TRUE, FALSE, nullptr));
-  if (!impl->stop) return fail(Errc::io, win_message("CreateEventW", GetLastError()));
+  if (!impl->stop) return fail(Errc::io, windows::win_error("CreateEventW", GetLastError()));
   impl->thread = std::thread([p = impl.get()] { p->run(); });
   return std::unique_ptr<ControlServer>(new ControlServer(std::move(impl)));
 }
@@ -167,7 +163,7 @@ ControlServer::~ControlServer() {
 void ControlServer::Impl::run() {
   HandlePtr connected(CreateEventW(nullptr, TRUE, FALSE, nullptr));
   if (!connected) {
-    spdlog::error("control pipe: {}", win_message("CreateEventW", GetLastError()));
+    spdlog::error("control pipe: {}", windows::win_error("CreateEventW", GetLastError()));
     return;
   }
   for (;;) {
@@ -188,7 +184,7 @@ void ControlServer::Impl::run() {
     }
     if (err != ERROR_SUCCESS && err != ERROR_PIPE_CONNECTED) {
       // A client that came and went before we saw it: wait for the next.
-      if (err != ERROR_NO_DATA) spdlog::warn("control pipe: {}", win_message("ConnectNamedPipe", err));
+      if (err != ERROR_NO_DATA) spdlog::warn("control pipe: {}", windows::win_error("ConnectNamedPipe", err));
       DisconnectNamedPipe(pipe.get());
       if (WaitForSingleObject(stop.get(), err == ERROR_NO_DATA ? 0 : 100) == WAIT_OBJECT_0) return;
       continue;
@@ -223,7 +219,7 @@ Result<json> control_request(const std::filesystem::path& socket_path, const jso
                                                " is for SYSTEM and Administrators: run this in an "
                                                "elevated (administrator) prompt");
     }
-    if (err != ERROR_PIPE_BUSY) return fail(Errc::io, win_message("CreateFileW " + narrow(pipe), err));
+    if (err != ERROR_PIPE_BUSY) return fail(Errc::io, windows::win_error("CreateFileW " + narrow(pipe), err));
     // Serving another client (one at a time): wait for our turn.
     if (remaining_ms(deadline) == 0 || !WaitNamedPipeW(pipe.c_str(), std::max<DWORD>(1, remaining_ms(deadline)))) {
       if (GetLastError() == ERROR_FILE_NOT_FOUND) return fail(Errc::unavailable, no_agent(socket_path, pipe));
