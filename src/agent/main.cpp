@@ -238,8 +238,8 @@ int main(int argc, char** argv) {
       ->required();
 #endif
 #ifdef _WIN32
-  // Windows: the desktop of the agent's session is the session (no control
-  // socket there yet; docs/windows.md).
+  // Windows: the desktop of the agent's session is the session (its control
+  // pipe answers `session status`; connect/disconnect are refused).
   display_session = true;
   run->add_option("--display", options.display, "What to record: the desktop of this session.")
       ->default_val(default_display());
