@@ -24,7 +24,8 @@ function(deskaudit_static_dep name)
   add_library(deps::${name} ALIAS deps_${name})
 endfunction()
 
-deskaudit_static_dep(av LIBS avformat avcodec avutil SYSTEM bcrypt)
+# libssp: libopus is built with _FORTIFY_SOURCE (scripts/build-windows).
+deskaudit_static_dep(av LIBS avformat avcodec avutil opus SYSTEM bcrypt ssp)
 deskaudit_static_dep(x264 LIBS x264)
 deskaudit_static_dep(yuv LIBS yuv)
 # SODIUM_STATIC: sodium's headers declare dllimport otherwise.

@@ -10,7 +10,9 @@
 //   --backend best|getimage
 // --log-level trace: a line per coded frame (pts, kind, changed areas and pixels, hot macroblocks, bytes).
 // Sound: --pulse-server unix:/path records that PulseAudio server's default
-// sink monitor as an Opus track, as the agent does when the policy says so.
+// sink monitor as an Opus track, as the agent does when the policy says so;
+// on Windows --sound-device NAME|default records that device (by name or id;
+// default: the default playback device's loopback).
 // Activity events (src/events) are collected as the agent does, written as
 // seg-N.events.json beside the segments; --events-uid UID: whose processes
 // (default: ours). Their CPU time and bytes are printed at the end. Not on
@@ -66,14 +68,16 @@ using namespace deskaudit;
 
 namespace {
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "deskaudit-record: " << why
-            << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
-               " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
-               " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
-               " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
-               " [--hot-qp N] [--hot-frames N] [--hot-gap-ms MS] [--refine-qp N]"
-               " [--backend best|getimage] [--pulse-server SERVER] [--events-uid UID] [--seconds N] [--log-level L]"
-               " [--scripted idle|typing --seconds N]\n";
+  std::cerr
+      << "deskaudit-record: " << why
+      << "\nusage: deskaudit-record --display :N --out DIR [--fps N] [--segment-max-bytes N]"
+         " [--segment-max-ms N] [--preset P] [--tune T] [--crf N] [--qp N] [--x264-params S]"
+         " [--keyint FRAMES] [--keyint-max FRAMES] [--fragment-ms MS] [--still-flush-ms MS] [--small-change-ms MS]"
+         " [--small-change-fragment-ms MS] [--careful-params S|none] [--careful-crf-offset N]"
+         " [--hot-qp N] [--hot-frames N] [--hot-gap-ms MS] [--refine-qp N]"
+         " [--backend best|getimage] [--pulse-server SERVER] [--sound-device NAME|default] [--events-uid UID] "
+         "[--seconds N] [--log-level L]"
+         " [--scripted idle|typing --seconds N]\n";
   std::exit(2);
 }
 
@@ -161,6 +165,13 @@ int main(int argc, char** argv) {
 #ifdef _WIN32
     if (flag == "--events-uid" || flag == "--pulse-server" || flag == "--backend")
       usage(flag + " is not available on Windows (docs/windows.md)");
+    if (flag == "--sound-device") {
+      o.audio.emplace();
+      o.audio->server = v == "default" ? "" : v;
+      continue;
+    }
+#else
+    if (flag == "--sound-device") usage("--sound-device is Windows' (on Linux: --pulse-server)");
 #endif
     if (flag == "--display") o.display = v;
     else if (flag == "--out") o.output_dir = v;

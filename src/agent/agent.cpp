@@ -553,7 +553,7 @@ Result<std::unique_ptr<record::Recorder>> Agent::start_recorder(const RecorderPa
   ro.start_offset_ms = start_offset_ms;
   // An audio server that cannot be found does not stop the video: the track
   // is then silence and recording-status says why.
-  if (params.audio) ro.audio = capture::session_pulse_options(active_username_, options_.pulse_server);
+  if (params.audio) ro.audio = capture::session_sound_options(active_username_, options_.sound_source);
   if (armed) ro.pre_event = record::PreEventOptions{params.pre_event_ms};
   // An armed recorder learns its directory at commit_recording(): its
   // open_output sets active_dir_ on the recorder's thread before any

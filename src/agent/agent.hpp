@@ -47,10 +47,12 @@ struct AgentOptions {
   std::string display = ":0";
   SessionSource sessions = SessionSource::socket;
   std::string session_user;  // display sessions: the user; empty = the display socket's owner
-  // The session's audio server when the policy records audio (libpulse server
-  // string, as PULSE_SERVER); empty: the session user's
-  // /run/user/<uid>/pulse/native.
-  std::string pulse_server;
+  // Where the session's sound comes from when the policy records audio
+  // (capture::session_sound_options). Linux: the libpulse server string
+  // (--pulse-server; empty: $PULSE_SERVER, else the session user's
+  // /run/user/<uid>/pulse/native). Windows: the sound device's name or id
+  // (--sound-device; empty: the default playback device's loopback).
+  std::string sound_source;
   std::chrono::milliseconds heartbeat_interval{15000};
   DiskFloor disk_floor;
   std::chrono::milliseconds shutdown_timeout{30000};  // to finish uploading on SIGTERM

@@ -245,6 +245,10 @@ int main(int argc, char** argv) {
       ->default_val(default_display());
   run->add_option("--user", options.session_user,
                   "The user of the session (default: the user signed in to the agent's session).");
+  run->add_option("--sound-device", options.sound_source,
+                  "When the policy records audio: the sound device to record, by its name or id (a playback device "
+                  "through its loopback, a recording device such as 'Stereo Mix' directly; default: the loopback of "
+                  "the default playback device, followed when the default changes).");
 #else
   run->add_option("--display", options.display, "X display to record.")->default_val(default_display());
   run->add_flag("--display-session", display_session,
@@ -252,7 +256,7 @@ int main(int argc, char** argv) {
                 "(no session connect/disconnect needed).");
   run->add_option("--user", options.session_user,
                   "With --display-session: the user of the session (default: owner of /tmp/.X11-unix/X<N>).");
-  run->add_option("--pulse-server", options.pulse_server,
+  run->add_option("--pulse-server", options.sound_source,
                   "The session's audio server, when the policy records audio (libpulse server string; default: "
                   "$PULSE_SERVER, else the session user's /run/user/<uid>/pulse/native).");
 #endif
@@ -357,9 +361,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deskaudit-agent: --user applies to --display-session only\n");
       return 2;
     }
-    if (options.pulse_server.empty()) {
-      if (const char* env = std::getenv("PULSE_SERVER"); env != nullptr) options.pulse_server = env;
+#ifndef _WIN32
+    if (options.sound_source.empty()) {
+      if (const char* env = std::getenv("PULSE_SERVER"); env != nullptr) options.sound_source = env;
     }
+#endif
     options.sessions = display_session ? SessionSource::display : SessionSource::socket;
     options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(heartbeat_s * 1000));
     options.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(shutdown_s * 1000));

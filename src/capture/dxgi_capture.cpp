@@ -18,22 +18,10 @@
 #include "capture/capture.hpp"
 #include "capture/dxgi_frame.hpp"
 #include "capture/pixels.hpp"
+#include "common/com_ptr.hpp"
 
 namespace deskaudit::capture {
 namespace {
-
-struct ComReleaser {
-  void operator()(IUnknown* p) const noexcept { p->Release(); }
-};
-template <class T>
-using ComPtr = std::unique_ptr<T, ComReleaser>;
-
-template <class T>
-ComPtr<T> query(IUnknown* from) {
-  void* out = nullptr;
-  if (FAILED(from->QueryInterface(__uuidof(T), &out))) return nullptr;
-  return ComPtr<T>(static_cast<T*>(out));
-}
 
 std::string step_failed(std::string_view step, HRESULT hr) {
   return std::string(step) + " failed: " + hresult_text(static_cast<std::uint32_t>(hr));
@@ -97,7 +85,7 @@ class DxgiCapture final : public ScreenCapture {
       return fail(Errc::unavailable, step_failed("D3D11CreateDevice", hr));
     device_.reset(dev);
     context_.reset(ctx);
-    output1_ = query<IDXGIOutput1>(output_.get());
+    output1_ = com_query<IDXGIOutput1>(output_.get());
     if (!output1_) return fail(Errc::unavailable, "the output has no IDXGIOutput1 (Windows 8 or later is needed)");
     if (HRESULT hr = duplicate(); FAILED(hr)) return fail(Errc::unavailable, step_failed("DuplicateOutput", hr));
     return setup();
@@ -288,7 +276,7 @@ class DxgiCapture final : public ScreenCapture {
       if (auto st = frame_rects(fi.TotalMetadataBufferSize, rects); !st) return st;
     }
     if (rects.empty()) return {};
-    auto tex = query<ID3D11Texture2D>(resource);
+    auto tex = com_query<ID3D11Texture2D>(resource);
     if (!tex) return fail(Errc::internal, "the duplicated frame is not a texture");
     context_->CopyResource(staging_.get(), tex.get());
     D3D11_MAPPED_SUBRESOURCE mapped{};

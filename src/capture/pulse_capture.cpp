@@ -1,4 +1,4 @@
-#include "capture/pulse_capture.hpp"
+#include "capture/sound_capture.hpp"
 
 #include <pulse/pulseaudio.h>
 #include <pwd.h>
@@ -33,7 +33,7 @@ using StreamPtr = std::unique_ptr<pa_stream, StreamDeleter>;
 }  // namespace
 
 // Member order matters: the stream and the context go before their mainloop.
-struct PulseCapture::State {
+struct SoundCapture::State {
   MainloopPtr loop;
   ContextPtr ctx;
   StreamPtr stream;
@@ -42,8 +42,8 @@ struct PulseCapture::State {
   bool stalled = false;  // the last read() found nothing for its idle limit
 };
 
-PulseOptions session_pulse_options(const std::string& username, const std::string& environment_server) {
-  PulseOptions o;
+SoundOptions session_sound_options(const std::string& username, const std::string& environment_server) {
+  SoundOptions o;
   o.server = environment_server;
   struct passwd pw {};
   struct passwd* found = nullptr;
@@ -59,10 +59,10 @@ PulseOptions session_pulse_options(const std::string& username, const std::strin
   return o;
 }
 
-PulseCapture::PulseCapture(std::unique_ptr<State> state) : s_(std::move(state)) {}
-PulseCapture::~PulseCapture() = default;
+SoundCapture::SoundCapture(std::unique_ptr<State> state) : s_(std::move(state)) {}
+SoundCapture::~SoundCapture() = default;
 
-Result<std::unique_ptr<PulseCapture>> PulseCapture::open(const PulseOptions& o) {
+Result<std::unique_ptr<SoundCapture>> SoundCapture::open(const SoundOptions& o) {
   if (o.server.empty())
     return fail(Errc::unavailable, o.no_server_reason.empty() ? "no audio server given" : o.no_server_reason);
   auto s = std::make_unique<State>();
@@ -124,18 +124,18 @@ Result<std::unique_ptr<PulseCapture>> PulseCapture::open(const PulseOptions& o) 
   if (stream_failed)
     return fail(Errc::unavailable, "recording the default sink's monitor on " + o.server + ": " +
                                        pa_strerror(pa_context_errno(s->ctx.get())));
-  std::unique_ptr<PulseCapture> cap(new PulseCapture(std::move(s)));
+  std::unique_ptr<SoundCapture> cap(new SoundCapture(std::move(s)));
   const char* dev = pa_stream_get_device_name(cap->s_->stream.get());
   cap->description_ = std::string("monitor '") + (dev != nullptr ? dev : "?") + "' on " + o.server;
   return cap;
 }
 
-void PulseCapture::wakeup() {
+void SoundCapture::wakeup() {
   s_->woken = true;
   pa_mainloop_wakeup(s_->loop.get());
 }
 
-Status PulseCapture::flush() {
+Status SoundCapture::flush() {
   pa_stream* st = s_->stream.get();
   pa_operation* op = pa_stream_flush(st, nullptr, nullptr);
   if (op == nullptr)
@@ -166,7 +166,7 @@ Status PulseCapture::flush() {
   return {};
 }
 
-Result<ReadResult> PulseCapture::read(std::chrono::milliseconds idle_limit) {
+Result<ReadResult> SoundCapture::read(std::chrono::milliseconds idle_limit) {
   pa_stream* st = s_->stream.get();
   const auto deadline = std::chrono::steady_clock::now() + idle_limit;
   for (;;) {

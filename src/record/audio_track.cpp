@@ -24,7 +24,7 @@ constexpr std::size_t kResyncWindow = 50;
 Result<std::unique_ptr<AudioTrack>> AudioTrack::open(AudioTrackOptions options) {
   auto enc = encode::OpusEncoder::open(options.opus);
   if (!enc) return std::unexpected(enc.error());
-  options.pulse.sample_rate = static_cast<int>(kRate);
+  options.sound.sample_rate = static_cast<int>(kRate);
   return std::unique_ptr<AudioTrack>(new AudioTrack(std::move(options), std::move(*enc)));
 }
 
@@ -93,13 +93,13 @@ Status AudioTrack::pad_silence_to(std::int64_t position) {
 
 void AudioTrack::run() {
   pthread_setname_np(pthread_self(), "da-audio");
-  std::unique_ptr<capture::PulseCapture> cap;
+  std::unique_ptr<capture::SoundCapture> cap;
   capture_loop(cap);
   std::lock_guard lock(mu_);
   live_ = nullptr;  // before `cap` goes
 }
 
-void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
+void AudioTrack::capture_loop(std::unique_ptr<capture::SoundCapture>& cap) {
   const auto stopping = [this] {
     std::lock_guard lock(mu_);
     return stop_;
@@ -115,7 +115,7 @@ void AudioTrack::capture_loop(std::unique_ptr<capture::PulseCapture>& cap) {
   std::int64_t drop = 0;             // samples still to drop from the coming chunks (track ahead)
   while (!stopping()) {
     if (!cap) {
-      auto c = capture::PulseCapture::open(options_.pulse);
+      auto c = capture::SoundCapture::open(options_.sound);
       if (!c) {
         set_state(AudioState{false, {}, c.error().message});
         if (auto st = pad_silence_to(samples_at(std::chrono::steady_clock::now()) - kSilenceLagSamples); !st)

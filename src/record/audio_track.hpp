@@ -1,6 +1,6 @@
 #pragma once
 // The audio track of a recording: what the session's user hears (the default
-// sink's monitor, capture::PulseCapture) on a timeline shared with the video,
+// sink's monitor, capture::SoundCapture) on a timeline shared with the video,
 // encoded as Opus on its own thread.
 //
 // Timeline: sample 0 of the track is media time start_ms, captured at the
@@ -31,7 +31,7 @@
 #include <thread>
 #include <vector>
 
-#include "capture/pulse_capture.hpp"
+#include "capture/sound_capture.hpp"
 #include "common/error.hpp"
 #include "encode/opus_encoder.hpp"
 #include "record/recorder.hpp"
@@ -39,11 +39,11 @@
 namespace deskaudit::record {
 
 struct AudioTrackOptions {
-  capture::PulseOptions pulse;
+  capture::SoundOptions sound;
   encode::OpusOptions opus;
   std::chrono::milliseconds retry_interval{500};
   // No data from a connected server for this long: it is frozen or hung
-  // (PulseCapture::read); the state says so and the track goes on as silence.
+  // (SoundCapture::read); the state says so and the track goes on as silence.
   std::chrono::milliseconds idle_limit{1000};
 };
 
@@ -72,7 +72,7 @@ class AudioTrack {
   explicit AudioTrack(AudioTrackOptions options, encode::OpusEncoder encoder)
       : options_(std::move(options)), encoder_(std::move(encoder)) {}
   void run();
-  void capture_loop(std::unique_ptr<capture::PulseCapture>& cap);
+  void capture_loop(std::unique_ptr<capture::SoundCapture>& cap);
   std::int64_t samples_at(std::chrono::steady_clock::time_point t) const;
   // Thread-side: append samples to the timeline and encode whole frames.
   Status append(const std::int16_t* pcm, std::size_t frames);
@@ -90,7 +90,7 @@ class AudioTrack {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  capture::PulseCapture* live_ = nullptr;  // to wake a blocked read
+  capture::SoundCapture* live_ = nullptr;  // to wake a blocked read
   std::deque<encode::AvPacketPtr> ready_;
   AudioState state_;
   std::optional<Error> failure_;

@@ -263,7 +263,7 @@ Status RecorderImpl::init() {
   activity_.emplace(eo.width, eo.height, tuning_.activity);
   if (o.audio) {
     AudioTrackOptions ao;
-    ao.pulse = *o.audio;
+    ao.sound = *o.audio;
     auto track = AudioTrack::open(std::move(ao));
     if (!track) return std::unexpected(track.error());
     audio_ = std::move(*track);

@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-#include "capture/pulse_capture.hpp"
+#include "capture/sound_capture.hpp"
 #include "common/error.hpp"
 #include "common/time.hpp"
 
@@ -58,7 +58,7 @@ struct RecorderOptions {
   // Set: record what the session's user hears from this audio server as a
   // second track (record/audio_track.hpp). Unset: nothing is opened on any
   // audio server and the files have one (video) track.
-  std::optional<capture::PulseOptions> audio;
+  std::optional<capture::SoundOptions> audio;
   // Set: start armed (see PreEventOptions); not with audio.
   std::optional<PreEventOptions> pre_event;
   // Both run on the recorder's thread and must not block for long.

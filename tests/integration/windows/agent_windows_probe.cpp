@@ -7,20 +7,35 @@
 //   agent_windows_probe service NAME LOG             the service: appends "running", session events, "stopped" to LOG
 //   agent_windows_probe helper EXIT_CODE --stop-event H   a session helper: waits for the event, exits EXIT_CODE
 //   agent_windows_probe count EXE_NAME               prints how many processes run EXE_NAME
+//   agent_windows_probe tone DEVICE MS               plays a 1 kHz sine at half scale for MS ms on the playback
+//                                                    device DEVICE (its friendly name), printing
+//                                                    "started <steady_clock ns>" once the stream runs
 #include <windows.h>
+//
+#include <initguid.h>  // PKEY_Device_FriendlyName defined here
+//
+#include <audioclient.h>
+#include <functiondiscoverykeys_devpkey.h>
+#include <mmdeviceapi.h>
 #include <tlhelp32.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <numbers>
 #include <string>
 #include <vector>
 
+#include "../../unit/capture/playback_device.hpp"
 #include "agent/windows/service.hpp"
 #include "agent/windows/session_process.hpp"
 #include "agent/windows/win_util.hpp"
+#include "common/com_ptr.hpp"
 
 using namespace deskaudit;
 using namespace deskaudit::agent::windows;
@@ -103,6 +118,67 @@ int service(const std::wstring& name, const std::wstring& log_path) {
   return *code;
 }
 
+// A 1 kHz sine at half scale on the device, for `ms` milliseconds, in its
+// float mix format; "started <steady_clock ns>" once the stream runs.
+int tone(const std::wstring& name, long ms) {
+  CoInitializeEx(nullptr, COINIT_MULTITHREADED);
+  auto device = test::playback_device(name);
+  if (!device) return failed(Error{Errc::not_found, "no playback device named " + narrow(name)});
+  IAudioClient* ac = nullptr;
+  if (FAILED(device->Activate(__uuidof(IAudioClient), CLSCTX_ALL, nullptr, reinterpret_cast<void**>(&ac))))
+    return failed(Error{Errc::unavailable, "Activate failed"});
+  ComPtr<IAudioClient> client(ac);
+  WAVEFORMATEX* mix = nullptr;
+  if (FAILED(ac->GetMixFormat(&mix))) return failed(Error{Errc::unavailable, "GetMixFormat failed"});
+  const bool is_float = mix->wFormatTag == WAVE_FORMAT_IEEE_FLOAT ||
+                        (mix->wFormatTag == WAVE_FORMAT_EXTENSIBLE && mix->wBitsPerSample == 32);
+  const UINT32 rate = mix->nSamplesPerSec;
+  const WORD channels = mix->nChannels;
+  const HRESULT init = ac->Initialize(AUDCLNT_SHAREMODE_SHARED, 0, 2'000'000, 0, mix, nullptr);
+  CoTaskMemFree(mix);
+  if (FAILED(init) || !is_float) return failed(Error{Errc::unavailable, "Initialize failed or the mix is not float"});
+  IAudioRenderClient* rc = nullptr;
+  if (FAILED(ac->GetService(__uuidof(IAudioRenderClient), reinterpret_cast<void**>(&rc))))
+    return failed(Error{Errc::unavailable, "no render service"});
+  ComPtr<IAudioRenderClient> render(rc);
+  UINT32 buffer_frames = 0;
+  ac->GetBufferSize(&buffer_frames);
+  const auto total = static_cast<UINT64>(rate) * static_cast<UINT64>(ms) / 1000;
+  UINT64 written = 0;
+  bool started = false;
+  while (written < total) {
+    UINT32 padding = 0;
+    ac->GetCurrentPadding(&padding);
+    const auto room = static_cast<UINT32>(std::min<UINT64>(buffer_frames - padding, total - written));
+    if (room > 0) {
+      BYTE* data = nullptr;
+      if (FAILED(render->GetBuffer(room, &data))) return failed(Error{Errc::unavailable, "GetBuffer failed"});
+      auto* f = reinterpret_cast<float*>(data);
+      for (UINT32 i = 0; i < room; ++i) {
+        const auto v =
+            static_cast<float>(0.5 * std::sin(2 * std::numbers::pi * 1000.0 * static_cast<double>(written + i) / rate));
+        for (WORD c = 0; c < channels; ++c) f[i * channels + c] = v;
+      }
+      render->ReleaseBuffer(room, 0);
+      written += room;
+    }
+    if (!started) {
+      const auto at = std::chrono::steady_clock::now().time_since_epoch().count();
+      if (FAILED(ac->Start())) return failed(Error{Errc::unavailable, "Start failed"});
+      std::printf("started %lld\n", static_cast<long long>(at));
+      std::fflush(stdout);
+      started = true;
+    }
+    Sleep(10);
+  }
+  for (UINT32 padding = 1; padding > 0;) {  // until it has played out
+    ac->GetCurrentPadding(&padding);
+    Sleep(10);
+  }
+  ac->Stop();
+  std::puts("done");
+  return 0;
+}
 }  // namespace
 
 int wmain(int argc, wchar_t** argv) {
@@ -144,13 +220,16 @@ int wmain(int argc, wchar_t** argv) {
     return 0;
   }
   if (args.size() == 3 && args[0] == L"service") return service(args[1], args[2]);
+  if (args.size() == 3 && args[0] == L"tone") return tone(args[1], std::stol(args[2]));
   if (args.size() == 4 && args[0] == L"helper" && args[2] == L"--stop-event") {
     auto stop = stop_event_from_argument(narrow(args[3]));
     if (!stop) return failed(stop.error());
     if (WaitForSingleObject(stop->get(), INFINITE) != WAIT_OBJECT_0) return 1;
     return std::stoi(args[1]);
   }
-  std::fputs("usage: agent_windows_probe hold|install NAME LOG|uninstall NAME|query NAME|service NAME LOG|helper CODE --stop-event H\n",
-             stderr);
+  std::fputs(
+      "usage: agent_windows_probe hold|install NAME LOG|uninstall NAME|query NAME|service NAME LOG|helper CODE "
+      "--stop-event H|count EXE|tone DEVICE MS\n",
+      stderr);
   return 2;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # agent_windows_test.exe (src/agent/windows: sessions, service helpers, the
 # protected ProgramData directory, the per-session helper launch, the notice
-# box) under Wine on an Xvfb display of its own (the notice is a real window).
+# box, the activity sources, the sound capture) under Wine on an Xvfb display
+# of its own (the notice is a real window) with a PulseAudio server of its own
+# (WasapiCaptureTest plays to its sink and records its monitor).
 #   tests/integration/windows/agent_windows_wine_test.sh [BUILD_WINDOWS_DIR [GTEST_ARGS...]]
 # Exit 77 (ctest: skipped) when the exe is not built or wine64 is absent.
 set -euo pipefail
@@ -10,5 +12,7 @@ here="$(cd "$(dirname "$0")/../../.." && pwd)"
 wine_work_dir
 wine_env_init "${1:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" agent_windows_test.exe
 wine_xvfb
+wine_pulse
+export DESKAUDIT_TEST_SOUND=1
 wine_boot
 wine "$exe" "${@:2}"

@@ -12,6 +12,11 @@
 # The first recording's activity events come from the Windows sources: its
 # start (session.connect) and a Windows program of the session that ran 6 s
 # during the workload (app.start at its start, app.exit at its end).
+# The policy records sound: the agent records the monitor of a PulseAudio
+# null sink of the test's own (Wine's winepulse; Wine 8 has no loopback, so
+# --sound-device names the monitor, a recording device), and a tone the
+# server plays into the sink during the workload is in the recording's Opus
+# track at its place within 0.5 s.
 #   tests/integration/windows/agent_wine_test.sh SERVER_BIN [BUILD_WINDOWS_DIR]
 # Exit 77 (ctest: skipped) when the exe is not built (scripts/build-windows)
 # or wine64 is absent; with CI set, a missing wine64 fails.
@@ -24,7 +29,7 @@ wine_env_init "${2:-${DESKAUDIT_WINDOWS_BUILD:-$here/build-windows}}" deskaudit-
 workload="${DESKAUDIT_WORKLOAD:-$here/../shared/workload/desktop-session.sh}"
 [[ -x "$workload" ]] || workload="/work/shared/workload/desktop-session.sh"
 [[ -x "$workload" ]] || { [[ -n "${CI:-}" ]] && { echo "the shared workload is missing"; exit 1; }; skip "the shared workload (shared/workload/desktop-session.sh) is missing (set DESKAUDIT_WORKLOAD)"; }
-for tool in Xvfb curl jq ffprobe ffmpeg tesseract python3 openbox xwininfo; do
+for tool in Xvfb curl jq ffprobe ffmpeg tesseract python3 openbox xwininfo pulseaudio pactl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing (scripts/install-deps)"; exit 1; }
 done
 fail() { echo "FAIL: $*"; for f in "$work"/*.log "$work"/*.err; do [[ -f "$f" ]] && { echo "--- $f"; tail -n 40 "$f"; }; done; exit 1; }
@@ -40,6 +45,7 @@ export DISPLAY=":$(head -n1 "$work/display")"
 openbox >"$work/openbox.log" 2>&1 &
 pids+=($!)
 echo "display $DISPLAY, prefix $WINEPREFIX"
+wine_pulse
 wine_boot
 
 # The server: embedded SQLite and a local directory, a port of its own.
@@ -55,7 +61,7 @@ api() {  # api METHOD PATH [JSON]
     ${3:+--data "$3"} "$url$2"
 }
 token="$(api POST /api/v1/auth/login '{"username":"admin","password":"wine-test-password-1"}' | jq -r .token)"
-policy="$(api POST /api/v1/policies '{"name":"wine","recording":{"mode":"session","fps":5}}' | jq -r .id)"
+policy="$(api POST /api/v1/policies '{"name":"wine","recording":{"mode":"session","fps":5,"audio":true}}' | jq -r .id)"
 pool="$(api POST /api/v1/pools '{"name":"wine-pool"}' | jq -r .id)"
 api PUT "/api/v1/policies/$policy/assignments/pools/$pool" >/dev/null
 enroll="$(api POST /api/v1/enrollment-tokens "{\"pool_id\":\"$pool\"}" | jq -r .token)"
@@ -66,7 +72,8 @@ state="$(winpath "$work/state")"
 agent_pid=""
 start_agent() {  # start_agent LOG [ARGS...]
   local log="$1"; shift
-  wine "$exe" run --state-dir "$state" --heartbeat-seconds 1 --shutdown-timeout 60 "$@" \
+  wine "$exe" run --state-dir "$state" --heartbeat-seconds 1 --shutdown-timeout 60 \
+    --sound-device "Monitor of deskaudit-test-sink" "$@" \
     >"$work/$log.log" 2>"$work/$log.err" &
   agent_pid=$!
   pids+=($agent_pid)
@@ -120,6 +127,13 @@ wine "$exe" session status --state-dir "$state" >"$work/status.json" 2>"$work/st
 tr -d '\r' <"$work/status.json"
 jq -e '.ok == true and .recording == true and (.session.username | type == "string")' "$work/status.json" >/dev/null ||
   fail "session status does not report the recording session"
+# Sound flows from the sink's monitor (the session's audio state).
+sound_recording() {
+  wine "$exe" session status --state-dir "$state" >"$work/status.json" 2>"$work/status.err" &&
+    jq -e '.audio.recording == true and (.audio.source | test("^recording device .Monitor of deskaudit-test-sink. \\(48000 Hz, 2 ch, float32\\)$"))' \
+      "$work/status.json" >/dev/null
+}
+wait_for 30 "the session's sound to be recorded" sound_recording
 status=0
 wine "$exe" session connect --user mallory --state-dir "$state" >"$work/connect.json" 2>"$work/connect.err" || status=$?
 [[ $status -ne 0 ]] && grep -q "connect/disconnect are not accepted" "$work/connect.err" ||
@@ -144,9 +158,22 @@ probe="$(dirname "$exe")/agent_windows_probe.exe"
 ) &
 prober_pid=$!
 pids+=($prober_pid)
+# A 440 Hz tone of 3 s, rendered by the sound server itself (module-sine: no
+# client's buffering delays or chops it) into the sink, during the workload.
+(
+  sleep 13
+  date +%s%3N >"$work/tone-start"
+  tone_module="$(pactl load-module module-sine sink="$pulse_sink" frequency=440)"
+  sleep 3
+  pactl unload-module "$tone_module"
+  date +%s%3N >"$work/tone-end"
+) &
+toner_pid=$!
+pids+=($toner_pid)
 "$workload" "$DISPLAY" --profile quick --marks "$work/marks/marks.jsonl" --seed 7 --snap >"$work/workload.log" 2>&1 ||
   fail "the workload failed"
 wait "$prober_pid" || true
+wait "$toner_pid" || fail "the tone could not be played"
 kill "$watch_pid" 2>/dev/null || true
 wineboot -e >"$work/end-session.log" 2>&1 || true
 grep -q 'recording ended .*status=complete' "$work/agent1.err" "$work/agent1.log" ||
@@ -168,6 +195,8 @@ id1="$(jq -r .id <<<"$rec1")"
 api GET "/api/v1/recordings/$id1/download" >"$work/rec1.mp4" || fail "no download of $id1"
 python3 "$here/tests/integration/windows/check_recording.py" session "$(detail "$id1")" "$work/rec1.mp4" "$work/marks" ||
   fail "the recording does not pass the checks"
+python3 "$here/tests/integration/windows/check_recording.py" audio "$(detail "$id1")" "$work/rec1.mp4" \
+  "$(cat "$work/tone-start")" "$(cat "$work/tone-end")" || fail "the recording's sound does not pass the checks"
 api GET "/api/v1/recordings/$id1/events?limit=1000" >"$work/events1.json" || fail "no events of $id1"
 jq -c '.items[] | {t_ms, time, type, process, title, pid}' "$work/events1.json"
 jq -e '.items[0].type == "session.connect"' "$work/events1.json" >/dev/null ||

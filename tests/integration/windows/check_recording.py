@@ -10,6 +10,11 @@ JSON from GET /api/v1/recordings/ID):
       checkpoint are those it reads there in the screenshot taken then
       (within 0.05 of recall: tesseract's noise; recall of the checkpoint's
       text, as bench/record/analyse.py measures it).
+  check_recording.py audio DETAIL_JSON RECORDING_MP4 TONE_START_MS TONE_END_MS
+      the recording has sound (has_audio; an Opus track as long as the video
+      within 1 s), silent but for one loud stretch: the tone played from
+      TONE_START_MS to TONE_END_MS (epoch), at its place within 0.5 s at both
+      ends (media time 0 is the recording's start_time).
   check_recording.py killed DETAIL_JSON KILLED_AT_MS
       interrupted; the media reaches to within 3.5 s of the kill (at most
       the fragment in progress, 2 s, plus encoder latency: the Linux agent's
@@ -18,6 +23,7 @@ JSON from GET /api/v1/recordings/ID):
 import datetime
 import json
 import os
+import re
 import sys
 
 
@@ -84,6 +90,35 @@ def check_session(detail, mp4, marks_dir):
             fail(f"checkpoint {name}: the recorded frame's OCR ({got:.3f}) is below the screenshot's ({want:.3f})")
 
 
+def check_audio(detail, mp4, tone_start, tone_end):
+    if not detail.get("has_audio"):
+        fail("the recording has no sound (has_audio false)")
+    streams = json.loads(sh("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,duration",
+                            "-of", "json", mp4).stdout)["streams"]
+    audio = [s for s in streams if s["codec_type"] == "audio"]
+    video = [s for s in streams if s["codec_type"] == "video"]
+    if len(audio) != 1 or audio[0]["codec_name"] != "opus":
+        fail(f"expected one Opus track, got {audio}")
+    a_len, v_len = float(audio[0]["duration"]), float(video[0]["duration"])
+    print(f"audio {a_len:.2f} s, video {v_len:.2f} s")
+    if abs(a_len - v_len) > 1.0:
+        fail(f"the sound ({a_len:.2f} s) is not as long as the video ({v_len:.2f} s) within 1 s")
+    out = sh("ffmpeg", "-nostdin", "-v", "info", "-i", mp4, "-map", "0:a", "-af", "silencedetect=n=-30dB:d=0.2",
+             "-f", "null", "-").stderr
+    starts = [float(x) for x in re.findall(r"silence_start: ([0-9.]+)", out)]
+    ends = [float(x) for x in re.findall(r"silence_end: ([0-9.]+)", out)]
+    # Loud stretches: from each silence's end to the next silence's start.
+    loud = [(e, next((s for s in starts if s > e), a_len)) for e in ends if e < a_len - 0.05]
+    if starts and starts[0] > 0.05:
+        loud.insert(0, (0.0, starts[0]))
+    want = ((tone_start - epoch_ms(detail["start_time"])) / 1000, (tone_end - epoch_ms(detail["start_time"])) / 1000)
+    print(f"loud stretches {[(round(a, 2), round(b, 2)) for a, b in loud]}, the tone at ({want[0]:.2f}, {want[1]:.2f})")
+    if len(loud) != 1:
+        fail(f"{len(loud)} loud stretches, expected the tone's one")
+    if abs(loud[0][0] - want[0]) > 0.5 or abs(loud[0][1] - want[1]) > 0.5:
+        fail(f"the tone is at {loud[0][0]:.2f}-{loud[0][1]:.2f} s, not at {want[0]:.2f}-{want[1]:.2f} s within 0.5 s")
+
+
 def check_killed(detail, killed_at):
     if detail["status"] != "interrupted":
         fail(f"status {detail['status']}, not interrupted")
@@ -97,8 +132,10 @@ if __name__ == "__main__":
     kind, detail = sys.argv[1], json.loads(sys.argv[2])
     if kind == "session":
         check_session(detail, sys.argv[3], sys.argv[4])
+    elif kind == "audio":
+        check_audio(detail, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif kind == "killed":
         check_killed(detail, int(sys.argv[3]))
     else:
-        fail("usage: check_recording.py session|killed ...")
+        fail("usage: check_recording.py session|audio|killed ...")
     print("OK")

@@ -42,3 +42,24 @@ wine_xvfb() {
   [[ -s "$work/display" ]] || { echo "Xvfb did not start"; cat "$work/xvfb.log"; exit 1; }
   export DISPLAY=":$(head -n1 "$work/display")"
 }
+# A PulseAudio server of our own for Wine's sound (winepulse): a null sink
+# described as "deskaudit-test-sink" (Wine lists it as a playback device of
+# that name and its monitor as the recording device "Monitor of
+# deskaudit-test-sink"), the default; exports PULSE_SERVER (winepulse is
+# libpulse) and $pulse_sink (for pactl). Needs the Debian package pulseaudio.
+wine_pulse() {
+  command -v pulseaudio >/dev/null 2>&1 || { echo "pulseaudio is missing (scripts/install-deps)"; exit 1; }
+  mkdir -p "$work/pulse/home" "$work/pulse/run"
+  chmod 700 "$work/pulse/run"
+  HOME="$work/pulse/home" XDG_RUNTIME_DIR="$work/pulse/run" XDG_CONFIG_HOME="$work/pulse/home" \
+    pulseaudio --daemonize=no -n --exit-idle-time=-1 --disable-shm=yes --log-target=stderr --log-level=error \
+    -L "module-null-sink sink_name=testsink rate=48000 channels=2 sink_properties=device.description=deskaudit-test-sink" \
+    -L "module-native-protocol-unix auth-anonymous=1 socket=$work/pulse/native" \
+    -L module-always-sink </dev/null >"$work/pulse.log" 2>&1 &
+  pids+=($!)
+  export PULSE_SERVER="unix:$work/pulse/native"
+  pulse_sink=testsink
+  for _ in $(seq 1 100); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+  pactl info >/dev/null 2>&1 || { echo "pulseaudio did not start"; cat "$work/pulse.log"; exit 1; }
+  pactl set-default-sink "$pulse_sink"
+}

@@ -589,6 +589,6 @@ TEST_F(ScriptedRecorderTest, AnArmedRecorderStoppedWithoutATriggerLeavesNoFile) 
   EXPECT_TRUE(fs::is_empty(dir_));
   auto with_audio = options();
   with_audio.pre_event = record::PreEventOptions{};
-  with_audio.audio = capture::PulseOptions{};
+  with_audio.audio = capture::SoundOptions{};
   EXPECT_FALSE(record::Recorder::start(with_audio, nullptr)) << "the ring holds video only";
 }
