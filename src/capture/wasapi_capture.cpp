@@ -21,6 +21,7 @@
 
 #include "capture/dxgi_frame.hpp"  // hresult_text
 #include "capture/pcm_convert.hpp"
+#include "capture/silence_filler.hpp"
 #include "capture/sound_capture.hpp"
 #include "common/com_ptr.hpp"
 #include "common/win_handle.hpp"
@@ -31,7 +32,7 @@ namespace {
 // How often read() looks for packets (WASAPI's period is 10 ms).
 constexpr DWORD kPollMs = 10;
 // A loopback that sent nothing for this long is silence, laid down up to
-// kSilenceMarginMs before now (a late packet still fits after it).
+// kSilenceMargin before now (a late packet still fits after it): SilenceFiller.
 constexpr auto kLoopbackQuiet = std::chrono::milliseconds(100);
 constexpr auto kSilenceMargin = std::chrono::milliseconds(20);
 // Recording the default playback device: how often to ask whether it is still the default.
@@ -187,7 +188,7 @@ struct SoundCapture::State {
   bool loopback = false;
   bool follow_default = false;
   std::optional<PcmConverter> converter;
-  std::chrono::steady_clock::time_point covered_until;  // loopback: sound or silence handed out up to here
+  SilenceFiller silence{std::chrono::steady_clock::now(), kLoopbackQuiet, kSilenceMargin};  // loopback's
   std::chrono::steady_clock::time_point last_packet;
   std::chrono::steady_clock::time_point next_default_check;
 };
@@ -245,7 +246,7 @@ Result<std::unique_ptr<SoundCapture>> SoundCapture::open(const SoundOptions& opt
   if (!s->wake) return fail(Errc::internal, "sound: CreateEvent failed");
   if (HRESULT hr = ac->Start(); FAILED(hr)) return std::unexpected(step_failed("IAudioClient::Start", hr));
   const auto now = std::chrono::steady_clock::now();
-  s->covered_until = now;
+  s->silence = SilenceFiller(now, kLoopbackQuiet, kSilenceMargin);
   s->last_packet = now;
   s->next_default_check = now + kDefaultCheck;
   const std::string name = friendly_name(s->device.get());
@@ -314,22 +315,18 @@ Result<ReadResult> SoundCapture::read(std::chrono::milliseconds idle_limit) {
     now = std::chrono::steady_clock::now();
     if (!first) {
       s.last_packet = now;
-      const auto length = std::chrono::microseconds(static_cast<std::int64_t>(result.chunk.pcm.size() / 2) * 1'000'000 /
-                                                    PcmConverter::kOutRate);
-      s.covered_until = std::max(s.covered_until, result.chunk.captured_at + length);
+      s.silence.on_packet(now, result.chunk.captured_at, static_cast<std::int64_t>(result.chunk.pcm.size() / 2));
       if (!result.chunk.pcm.empty()) return result;
     }
-    if (s.loopback && now - s.covered_until >= kLoopbackQuiet && now - s.last_packet >= kLoopbackQuiet) {
-      // Nothing plays: a loopback sends no packets then. The time since the
-      // last sound is silence.
-      const auto until = now - kSilenceMargin;
-      const auto frames = std::chrono::duration_cast<std::chrono::microseconds>(until - s.covered_until).count() *
-                          PcmConverter::kOutRate / 1'000'000;
-      result.chunk.captured_at = s.covered_until;
-      result.chunk.pcm.assign(static_cast<std::size_t>(frames) * 2, 0);
-      s.covered_until += std::chrono::microseconds(frames * 1'000'000 / PcmConverter::kOutRate);
-      s.converter->reset();
-      if (frames > 0) return result;
+    if (s.loopback) {
+      // Nothing plays: a loopback sends no packets then, and the time since
+      // the last sound is silence.
+      if (const auto due = s.silence.due(now); due.frames > 0) {
+        result.chunk.captured_at = due.at;
+        result.chunk.pcm.assign(static_cast<std::size_t>(due.frames) * 2, 0);
+        s.converter->reset();
+        return result;
+      }
     }
     if (!s.loopback && now - std::max(started, s.last_packet) >= idle_limit) {
       result.status = ReadStatus::silent;

@@ -136,7 +136,7 @@ TEST(WasapiCaptureTest, AnUnknownDeviceIsRefusedWithTheDevicesThereAre) {
 // What the device plays comes back at its level, stamped when it played.
 // When a render stream starts on the null sink, PulseAudio now and then
 // delivers nothing to the monitor for a while and the data of that time is
-// lost (of 10 runs, 4 lost 0.5-1 s, the tone's start included): then the
+// lost (of 6 runs, 4 lost 0.5-1 s, the tone's start included): then the
 // first loud sample that comes is stamped that much later, which is right.
 // So the stamp is checked against the tone's start plus what was lost
 // (the time read minus the frames that came).
