@@ -103,7 +103,8 @@ class SoundCapture {
  private:
   struct State;
   explicit SoundCapture(std::unique_ptr<State> state);
-  // Drops the recorded data queued in the server and here.
+  // Linux: drops the recorded data queued in the server and here (read()
+  // after a freeze). Not defined on Windows, which has no use for it.
   Status flush();
   std::unique_ptr<State> s_;
   std::string description_;

@@ -15,7 +15,6 @@
 #include <mmdeviceapi.h>
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 #include <string>
 
@@ -24,6 +23,8 @@
 #include "capture/silence_filler.hpp"
 #include "capture/sound_capture.hpp"
 #include "common/com_ptr.hpp"
+#include "common/text.hpp"
+#include "common/utf16.hpp"
 #include "common/win_handle.hpp"
 
 namespace deskaudit::capture {
@@ -44,21 +45,6 @@ std::string hr_text(HRESULT hr) { return hresult_text(static_cast<std::uint32_t>
 Error step_failed(std::string_view step, HRESULT hr) {
   return Error(Errc::unavailable, "sound: " + std::string(step) + " failed: " + hr_text(hr));
 }
-
-std::string narrow(const wchar_t* w) {
-  if (w == nullptr || *w == 0) return {};
-  const int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, nullptr, 0, nullptr, nullptr);
-  if (n <= 1) return {};
-  std::string out(static_cast<std::size_t>(n - 1), '\0');
-  WideCharToMultiByte(CP_UTF8, 0, w, -1, out.data(), n, nullptr, nullptr);
-  return out;
-}
-
-struct CoTaskMemFreer {
-  void operator()(void* p) const noexcept { CoTaskMemFree(p); }
-};
-template <class T>
-using CoTaskPtr = std::unique_ptr<T, CoTaskMemFreer>;
 
 // COM on the calling thread for the capture's life (the multithreaded
 // apartment; a thread already in a single-threaded one is used as it is).
@@ -92,7 +78,8 @@ std::string friendly_name(IMMDevice* device) {
   PROPVARIANT v;
   PropVariantInit(&v);
   std::string name;
-  if (SUCCEEDED(store->GetValue(PKEY_Device_FriendlyName, &v)) && v.vt == VT_LPWSTR) name = narrow(v.pwszVal);
+  if (SUCCEEDED(store->GetValue(PKEY_Device_FriendlyName, &v)) && v.vt == VT_LPWSTR && v.pwszVal != nullptr)
+    name = narrow(v.pwszVal);
   PropVariantClear(&v);
   return name;
 }
@@ -101,12 +88,6 @@ bool is_playback(IMMDevice* device) {
   auto endpoint = com_query<IMMEndpoint>(device);
   EDataFlow flow = eCapture;
   return endpoint && SUCCEEDED(endpoint->GetDataFlow(&flow)) && flow == eRender;
-}
-
-bool same_text(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // The active endpoint whose friendly name or id is `wanted` (either case).
@@ -123,7 +104,7 @@ Result<ComPtr<IMMDevice>> find_endpoint(IMMDeviceEnumerator* enumerator, const s
     if (FAILED(all->Item(i, &d))) continue;
     ComPtr<IMMDevice> device(d);
     const std::string name = friendly_name(d);
-    if (same_text(name, wanted) || same_text(endpoint_id(d), wanted)) return device;
+    if (ascii_iequals(name, wanted) || ascii_iequals(endpoint_id(d), wanted)) return device;
     names += (names.empty() ? "'" : ", '") + name + (is_playback(d) ? "' (playback)" : "' (recording)");
   }
   return fail(Errc::unavailable, "sound: no active sound device is named '" + wanted +
@@ -210,7 +191,7 @@ Result<std::unique_ptr<SoundCapture>> SoundCapture::open(const SoundOptions& opt
   if (options.server.empty()) {
     IMMDevice* d = nullptr;
     if (HRESULT hr = en->GetDefaultAudioEndpoint(eRender, eConsole, &d); FAILED(hr))
-      return std::unexpected(hr == static_cast<HRESULT>(0x80070490)
+      return std::unexpected(hr == HRESULT_FROM_WIN32(ERROR_NOT_FOUND)
                                  ? Error(Errc::unavailable, "sound: there is no playback device")
                                  : step_failed("GetDefaultAudioEndpoint", hr));
     s->device.reset(d);
@@ -340,20 +321,5 @@ Result<ReadResult> SoundCapture::read(std::chrono::milliseconds idle_limit) {
 }
 
 void SoundCapture::wakeup() { SetEvent(s_->wake.get()); }
-
-Status SoundCapture::flush() {
-  State& s = *s_;
-  for (;;) {
-    UINT32 next = 0;
-    if (FAILED(s.capture->GetNextPacketSize(&next)) || next == 0) break;
-    BYTE* data = nullptr;
-    UINT32 frames = 0;
-    DWORD flags = 0;
-    if (FAILED(s.capture->GetBuffer(&data, &frames, &flags, nullptr, nullptr))) break;
-    s.capture->ReleaseBuffer(frames);
-  }
-  s.converter->reset();
-  return {};
-}
 
 }  // namespace deskaudit::capture

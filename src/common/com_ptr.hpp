@@ -1,6 +1,8 @@
 #pragma once
 // Windows only: the owner of a COM interface pointer, released with
-// Release(); and QueryInterface into one.
+// Release(); QueryInterface into one; the owner of memory COM allocated
+// (CoTaskMemAlloc: strings, formats).
+#include <objbase.h>
 #include <unknwn.h>
 
 #include <memory>
@@ -12,6 +14,12 @@ struct ComReleaser {
 };
 template <class T>
 using ComPtr = std::unique_ptr<T, ComReleaser>;
+
+struct CoTaskMemFreer {
+  void operator()(void* p) const noexcept { CoTaskMemFree(p); }
+};
+template <class T>
+using CoTaskPtr = std::unique_ptr<T, CoTaskMemFreer>;
 
 // `from` as a T, or null when it is none.
 template <class T>

@@ -20,6 +20,10 @@ inline constexpr std::size_t kMaxNameBytes = 256;
 // Free-form diagnostic text from agents (last_error and the like).
 inline constexpr std::size_t kMaxMessageBytes = 2048;
 
+// a and b equal but for the case of ASCII letters (HTTP header names and
+// values, device names).
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept;
+
 // True when text is well-formed UTF-8 (no overlong forms, no surrogates,
 // nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text) noexcept;

@@ -6,20 +6,14 @@
 #include <shlobj.h>
 
 #include "agent/windows/win_util.hpp"
+#include "common/com_ptr.hpp"
 
 namespace deskaudit::agent::windows {
-namespace {
-
-struct CoTaskFreer {
-  void operator()(void* p) const noexcept { CoTaskMemFree(p); }
-};
-
-}  // namespace
 
 Result<std::filesystem::path> program_data_dir() {
   wchar_t* path = nullptr;
   const HRESULT hr = SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &path);
-  std::unique_ptr<wchar_t, CoTaskFreer> owned(path);
+  CoTaskPtr<wchar_t> owned(path);
   if (FAILED(hr) || path == nullptr)
     return fail(Errc::internal, win_error("SHGetKnownFolderPath(ProgramData)", static_cast<DWORD>(hr)));
   return std::filesystem::path(path) / L"deskaudit";

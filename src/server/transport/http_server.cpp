@@ -21,6 +21,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.hpp"
+
 namespace deskaudit::server::transport {
 namespace {
 
@@ -52,12 +54,6 @@ constexpr std::size_t kPiece = 64 * 1024;  // body bytes per read or write betwe
 // a burst of uploads holds little memory.
 constexpr std::size_t kLargeBodyPiece = 1024 * 1024;
 constexpr std::uint64_t kLargeBody = 4 * 1024 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Bounded pool of threads that run blocking handlers.
 class WorkerPool {
@@ -220,7 +216,7 @@ bool respond(const HttpServer::RequestHandler& handler, Request& req, Exchange& 
   Response res;
   handler(req, res);
   req.body = nullptr;
-  if (iequals(res.get_header_value("Connection"), "close") || stopping.load()) keep_alive = false;
+  if (ascii_iequals(res.get_header_value("Connection"), "close") || stopping.load()) keep_alive = false;
   res.headers.erase("Connection");
   const bool head = req.method == "HEAD";
   if (!res.provider) {
@@ -302,7 +298,9 @@ std::string serialize_head(const Response& res, std::uint64_t body_size, bool ke
   out += std::string_view(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(res.status))));
   out += "\r\n";
   for (const auto& [name, value] : res.headers) {
-    if (iequals(name, "Content-Length") || iequals(name, "Connection") || iequals(name, "Transfer-Encoding")) continue;
+    if (ascii_iequals(name, "Content-Length") || ascii_iequals(name, "Connection") ||
+        ascii_iequals(name, "Transfer-Encoding"))
+      continue;
     if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
       spdlog::warn("dropped response header {} with a line break", name.substr(0, 64));
       continue;
@@ -428,7 +426,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (!ep_ec) req.remote_addr = ep.address().to_string();
       const bool http10 = msg.version() < 11;
       bool keep_alive = msg.keep_alive();
-      expect_continue_ = iequals(req.get_header_value("Expect"), "100-continue");
+      expect_continue_ = ascii_iequals(req.get_header_value("Expect"), "100-continue");
       continue_sent_ = false;
       // A body of known length is read past the parser, straight from the
       // socket into the worker's buffer; a chunked one goes through it.

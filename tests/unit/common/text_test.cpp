@@ -33,3 +33,12 @@ TEST(Utf8, TruncateReplacesInvalidBytes) {
   EXPECT_EQ(out, "a\xEF\xBF\xBD\xEF\xBF\xBDz");
   EXPECT_EQ(utf8_truncate(std::string(300, 'x'), kMaxUserNameBytes).size(), kMaxUserNameBytes);
 }
+
+TEST(AsciiIequals, IgnoresTheCaseOfAsciiLettersOnly) {
+  EXPECT_TRUE(ascii_iequals("Content-Length", "content-length"));
+  EXPECT_TRUE(ascii_iequals("", ""));
+  EXPECT_FALSE(ascii_iequals("close", "closed"));
+  EXPECT_FALSE(ascii_iequals("a-b", "a_b"));
+  // Other bytes compare as they are (UTF-8 "É" vs "é" differ).
+  EXPECT_FALSE(ascii_iequals("\xC3\x89", "\xC3\xA9"));
+}
