@@ -60,12 +60,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   if (!options.session_user.empty()) {
     if (auto st = validate_username(options.session_user); !st) return std::unexpected(st.error());
   }
-  if (!options.ca_file.empty() && !client::ca_file_supported()) {
-    return fail(Errc::invalid_argument,
-                "--ca-file cannot be used on Windows: WinHTTP trusts the Windows certificate store only; import "
-                "the CA there (certutil -addstore Root FILE)",
-                "ca-file");
-  }
   std::unique_ptr<Agent> agent(new Agent(std::move(options)));
   agent->display_number_ = *display;
   if (auto st = ensure_private_dir(agent->paths_.dir, 0700); !st) return std::unexpected(st.error());

@@ -385,9 +385,16 @@ int main(int argc, char** argv) {
           continue;
         }
         if (a.starts_with("--enroll-token=")) continue;
+        // The service reads its own copy of the CA file (install_agent_service).
+        if (a == "--ca-file") {
+          ++i;
+          continue;
+        }
+        if (a.starts_with("--ca-file=")) continue;
         run_args.emplace_back(a);
       }
-      if (auto st = win::install_agent_service({options.state_dir, run_args, options.enroll_token}); !st) {
+      if (auto st = win::install_agent_service({options.state_dir, run_args, options.enroll_token, options.ca_file});
+          !st) {
         std::fprintf(stderr, "deskaudit-agent install: %s\n", st.error().message.c_str());
         return 1;
       }

@@ -48,14 +48,11 @@ using BodySink = std::function<bool(std::span<const std::byte>)>;
 struct HttpClientOptions {
   // PEM file of the CA certificate(s) that https peers' certificates must
   // chain to (a private CA), instead of the system's CA bundle. Empty: the
-  // system's bundle. Peer and host name are always verified.
+  // system's bundle (Windows: the Windows certificate store). Peer and host
+  // name are always verified; on Windows against the file's CAs by
+  // ca_trust_windows.hpp, as SChannel cannot take a file.
   std::filesystem::path ca_file;
 };
-
-// Whether HttpClientOptions::ca_file can be used: not on Windows, where
-// WinHTTP trusts the Windows certificate store only (send() then refuses a
-// non-empty ca_file; docs/windows.md).
-bool ca_file_supported();
 
 // The Error::field of a transport failure because the peer's TLS certificate
 // did not verify (unknown CA, wrong host name, expired): the caller can name

@@ -155,8 +155,6 @@ CURLcode set(CURL* h, CURLoption option, T value) {
 
 }  // namespace
 
-bool ca_file_supported() { return true; }
-
 struct HttpClient::Impl {
   CurlPtr handle;
   HttpClientOptions options;

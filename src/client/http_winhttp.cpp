@@ -1,10 +1,14 @@
 // HttpClient over WinHTTP (Windows); http_curl.cpp is the Linux one. The same
 // contract: any status is a success value, bodies stream from files and into
 // sinks, transport failures are Errc::unavailable. TLS goes through the
-// system (SChannel) with peer and host name always verified against the
-// Windows certificate store; WinHTTP cannot take a PEM CA file, so a
-// non-empty ca_file is refused (docs/windows.md).
+// system (SChannel) with peer and host name verified against the Windows
+// certificate store; with a ca_file (a private CA), which WinHTTP cannot
+// take, SChannel's CA check is off and the certificate is verified against
+// the file's CAs (ca_trust_windows.hpp) when the connection is up and before
+// the request goes out: a request whose server failed is closed, and its
+// body is never sent (docs/windows.md, "A private CA").
 #include <windows.h>
+//
 #include <winhttp.h>
 
 #include <algorithm>
@@ -12,8 +16,10 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
+#include "client/ca_trust_windows.hpp"
 #include "client/http.hpp"
 #include "client/http_internal.hpp"
 #include "common/utf16.hpp"
@@ -102,17 +108,52 @@ Status open_file_body(const FileBody& body, UploadSource& u) {
   return {};
 }
 
-}  // namespace
+// What the status callback of one https request checks against the CA file,
+// and what it found. The callback runs on the thread in WinHttpSendRequest
+// (a synchronous session), when the TLS handshake is done and before the
+// request line and headers are written.
+struct CertCheck {
+  HCERTSTORE ca = nullptr;
+  std::wstring host;
+  bool checked = false;
+  std::optional<Error> failure;
+  bool closed = false;  // the callback closed the request handle
+};
 
-bool ca_file_supported() { return false; }
+void CALLBACK on_sending_request(HINTERNET request, DWORD_PTR context, DWORD status, LPVOID, DWORD) {
+  if (status != WINHTTP_CALLBACK_STATUS_SENDING_REQUEST || context == 0) return;
+  auto* check = reinterpret_cast<CertCheck*>(context);
+  if (check->checked) return;  // a resend on the same handle (WinHTTP's own retry): checked once is enough
+  check->checked = true;
+  PCCERT_CONTEXT cert = nullptr;
+  DWORD size = sizeof cert;
+  Status verdict;
+  if (!WinHttpQueryOption(request, WINHTTP_OPTION_SERVER_CERT_CONTEXT, &cert, &size) || cert == nullptr) {
+    verdict = fail(Errc::unavailable, "its certificate could not be read (" + win_error_text(GetLastError()) + ")");
+  } else {
+    verdict = verify_server_certificate(cert, check->ca, check->host);
+    CertFreeCertificateContext(cert);
+  }
+  if (verdict) return;
+  check->failure = verdict.error();
+  // The only way to stop a request from within its callback: Windows then
+  // fails WinHttpSendRequest before anything is written. (Wine 8 writes the
+  // request line and headers anyway; the body never goes, below.)
+  check->closed = true;
+  WinHttpCloseHandle(request);
+}
+
+}  // namespace
 
 struct HttpClient::Impl {
   InternetPtr session;
   HttpClientOptions options;
+  std::optional<Result<CertStorePtr>> ca;  // loaded once, when options.ca_file is set
 };
 
 HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
+  if (!impl_->options.ca_file.empty()) impl_->ca = load_ca_file(impl_->options.ca_file);
   // The system's proxy setting (netsh winhttp), as services use it.
   impl_->session.reset(WinHttpOpen(L"deskaudit", WINHTTP_ACCESS_TYPE_DEFAULT_PROXY, WINHTTP_NO_PROXY_NAME,
                                    WINHTTP_NO_PROXY_BYPASS, 0));
@@ -123,13 +164,6 @@ HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink& sink) {
   const std::string what = request.method + " " + url_without_query(request.url);
-  if (!impl_->options.ca_file.empty()) {
-    return fail(Errc::invalid_argument,
-                what + ": a CA file (" + impl_->options.ca_file.string() +
-                    ") cannot be used on Windows: WinHTTP trusts the Windows certificate store only; import the CA "
-                    "there (certutil -addstore Root FILE) instead",
-                std::string(kTlsVerifyField));
-  }
   if (request.method.empty() || has_line_break(request.method) || request.method.find(' ') != std::string::npos) {
     return fail(Errc::invalid_argument, "bad HTTP method '" + request.method + "'");
   }
@@ -179,6 +213,16 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink
   std::wstring path(parts.lpszUrlPath, parts.dwUrlPathLength);
   path.append(parts.lpszExtraInfo, parts.dwExtraInfoLength);
   if (path.empty()) path = L"/";
+  const bool secure = parts.nScheme == INTERNET_SCHEME_HTTPS;
+  HCERTSTORE ca = nullptr;
+  if (secure && impl_->ca) {
+    if (!*impl_->ca) {
+      const Error& e = impl_->ca->error();
+      return fail(e.code == Errc::internal ? Errc::internal : Errc::invalid_argument, what + ": " + e.message,
+                  std::string(kTlsVerifyField));
+    }
+    ca = impl_->ca->value().get();
+  }
 
   const auto deadline = SteadyClock::now() + std::chrono::milliseconds(request.timeout_ms);
   const auto transport_error = [&](DWORD code) -> Error {
@@ -197,9 +241,24 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink
   if (!connection) return std::unexpected(transport_error(GetLastError()));
   const std::wstring method = widen(request.method);
   InternetPtr req(WinHttpOpenRequest(connection.get(), method.c_str(), path.c_str(), nullptr, WINHTTP_NO_REFERER,
-                                     WINHTTP_DEFAULT_ACCEPT_TYPES,
-                                     parts.nScheme == INTERNET_SCHEME_HTTPS ? WINHTTP_FLAG_SECURE : 0));
+                                     WINHTTP_DEFAULT_ACCEPT_TYPES, secure ? WINHTTP_FLAG_SECURE : 0));
   if (!req) return std::unexpected(transport_error(GetLastError()));
+  CertCheck check;
+  check.ca = ca;
+  check.host = host;
+  if (ca != nullptr) {
+    // SChannel's own chain and name checks would fail a private CA (and are
+    // all done by verify_server_certificate instead).
+    DWORD flags = SECURITY_FLAG_IGNORE_UNKNOWN_CA | SECURITY_FLAG_IGNORE_CERT_CN_INVALID |
+                  SECURITY_FLAG_IGNORE_CERT_DATE_INVALID | SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
+    const auto context = reinterpret_cast<DWORD_PTR>(&check);
+    if (!WinHttpSetOption(req.get(), WINHTTP_OPTION_SECURITY_FLAGS, &flags, sizeof flags) ||
+        !WinHttpSetOption(req.get(), WINHTTP_OPTION_CONTEXT_VALUE, const_cast<DWORD_PTR*>(&context), sizeof context) ||
+        WinHttpSetStatusCallback(req.get(), on_sending_request, WINHTTP_CALLBACK_FLAG_SEND_REQUEST, 0) ==
+            WINHTTP_INVALID_STATUS_CALLBACK) {
+      return std::unexpected(transport_error(GetLastError()));
+    }
+  }
   // As with curl: redirects are answers, not followed.
   DWORD never = WINHTTP_OPTION_REDIRECT_POLICY_NEVER;
   WinHttpSetOption(req.get(), WINHTTP_OPTION_REDIRECT_POLICY, &never, sizeof never);
@@ -212,9 +271,21 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, const BodySink
     return std::unexpected(transport_error(GetLastError()));
   }
   const DWORD total = has_body ? static_cast<DWORD>(upload.length) : 0;
-  if (!WinHttpSendRequest(req.get(), WINHTTP_NO_ADDITIONAL_HEADERS, 0, WINHTTP_NO_REQUEST_DATA, 0, total, 0)) {
-    return std::unexpected(transport_error(GetLastError()));
+  const BOOL sent =
+      WinHttpSendRequest(req.get(), WINHTTP_NO_ADDITIONAL_HEADERS, 0, WINHTTP_NO_REQUEST_DATA, 0, total, 0);
+  const DWORD send_error = sent ? ERROR_SUCCESS : GetLastError();
+  if (check.closed) (void)req.release();  // closed by the callback
+  if (ca != nullptr && (check.failure || (sent && !check.checked))) {
+    // Fails closed: a server that did not verify, or a request that went out
+    // without the check, gets no body and its answer is not read.
+    if (!check.closed) req.reset();
+    return fail(Errc::unavailable,
+                what + ": the server's TLS certificate could not be verified against the CA file " +
+                    impl_->options.ca_file.string() + " (" +
+                    (check.failure ? check.failure->message : std::string("the certificate check did not run")) + ")",
+                std::string(kTlsVerifyField));
   }
+  if (!sent) return std::unexpected(transport_error(send_error));
   // The body in pieces: a file is never held whole in memory.
   if (has_body && upload.length > 0) {
     std::vector<char> buffer(std::min<std::uint64_t>(upload.length, 256u << 10));

@@ -9,6 +9,7 @@
 #include "agent/windows/service.hpp"
 #include "agent/windows/supervisor.hpp"
 #include "agent/windows/win_util.hpp"
+#include "client/ca_trust_windows.hpp"
 #include "common/fs.hpp"
 
 namespace deskaudit::agent::windows {
@@ -54,6 +55,8 @@ std::wstring quote_argument(std::wstring_view argument) {
 
 std::filesystem::path enroll_token_file(const std::filesystem::path& state_dir) { return state_dir / "enroll-token"; }
 
+std::filesystem::path ca_copy_file(const std::filesystem::path& state_dir) { return state_dir / "server-ca.pem"; }
+
 Result<std::string> read_enroll_token(const std::filesystem::path& state_dir) {
   auto text = read_file(enroll_token_file(state_dir), 64 * 1024);
   if (!text) {
@@ -65,13 +68,29 @@ Result<std::string> read_enroll_token(const std::filesystem::path& state_dir) {
 }
 
 Status install_agent_service(const AgentInstall& install) {
+  // Checked before anything is written or installed.
+  std::string pem;
+  if (!install.ca_file.empty()) {
+    if (auto store = client::load_ca_file(install.ca_file); !store) {
+      return fail(store.error().code, "--ca-file: " + store.error().message, "ca-file");
+    }
+    auto text = read_file(install.ca_file, 1u << 20);
+    if (!text) return std::unexpected(text.error());
+    pem = std::move(*text);
+  }
   if (auto st = ensure_protected_dir(install.state_dir); !st) return st;
   if (!install.enroll_token.empty()) {
     // Inside the protected directory: inherits its DACL.
     if (auto st = write_file_atomic(enroll_token_file(install.state_dir), install.enroll_token); !st) return st;
   }
-  auto command = own_command_line(L"run" + std::wstring(install.run_arguments.empty() ? L"" : L" ") +
-                                  join_arguments(install.run_arguments));
+  std::vector<std::string> run_arguments = install.run_arguments;
+  if (!install.ca_file.empty()) {
+    const auto copy = ca_copy_file(install.state_dir);
+    if (auto st = write_file_atomic(copy, pem); !st) return st;
+    run_arguments.insert(run_arguments.end(), {"--ca-file", copy.string()});
+  }
+  auto command =
+      own_command_line(L"run" + std::wstring(run_arguments.empty() ? L"" : L" ") + join_arguments(run_arguments));
   if (!command) return std::unexpected(command.error());
   auto exe = own_exe();
   if (!exe) return std::unexpected(exe.error());

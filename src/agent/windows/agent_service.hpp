@@ -17,10 +17,14 @@ struct AgentInstall {
   std::filesystem::path state_dir;         // the protected directory (default %ProgramData%\deskaudit)
   std::vector<std::string> run_arguments;  // the service's `run` options (never the enrollment token)
   std::string enroll_token;                // kept in the state directory until enrollment; may be empty
+  std::filesystem::path ca_file;           // --ca-file: copied into the state directory (ca_copy_file); may be empty
 };
 
 // Creates the state directory with the protected DACL, writes the enrollment
-// token into it (enroll_token_file), registers the Event Log source
+// token into it (enroll_token_file), copies the CA file into it (checked
+// first: a PEM file of certificates; the service then reads the copy, which
+// only SYSTEM and Administrators can change, not a file a user could swap)
+// and adds `--ca-file <the copy>` to the run arguments, registers the Event Log source
 // (event_log.hpp) with this exe as its message file, installs the service
 // with the command line `"<this exe>" run <run_arguments>` and starts it.
 Status install_agent_service(const AgentInstall& install);
@@ -34,6 +38,9 @@ Status uninstall_agent_service();
 // `"<this exe>" <helper_arguments> --stop-event <handle>` in the user's
 // session (SessionSupervisor). Returns the service's exit code.
 Result<int> run_agent_service(const std::vector<std::string>& helper_arguments);
+
+// Where install keeps the CA file of --ca-file.
+std::filesystem::path ca_copy_file(const std::filesystem::path& state_dir);
 
 // Where install leaves the enrollment token for the first `run`.
 std::filesystem::path enroll_token_file(const std::filesystem::path& state_dir);

@@ -82,8 +82,22 @@ wait_line holding "$work/hold.log" 60 || fail "the holding process did not start
 # A closed port: nothing listens on it.
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 token="test-token-$RANDOM$RANDOM"
+# The CA file of --ca-file: checked at install (a file without a certificate
+# installs nothing), then copied into the protected state directory, and the
+# service reads the copy (no file a user could swap).
+wine_pki
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+echo "not a certificate" >"$work/not-a-ca.pem"
+step "install with a CA file that holds no certificate"
+out="$(agent install --server "https://127.0.0.1:$port" --ca-file "$(winpath "$work/not-a-ca.pem")" \
+  --enroll-token "$token")"
+echo "$out"
+grep -q -- '--ca-file: cannot use the CA file .*not-a-ca.pem' <<<"$out" ||
+  fail "a CA file without a certificate was not refused at install"
+grep -q '^error not_found' <<<"$(probe query "$name")" || fail "installed with a CA file that holds no certificate"
 step "install"
-out="$(agent install --server "http://127.0.0.1:$port" --insecure-http --enroll-token "$token" --heartbeat-seconds 5)"
+out="$(agent install --server "http://127.0.0.1:$port" --insecure-http --enroll-token "$token" --heartbeat-seconds 5 \
+  --ca-file "$(winpath "$pki/ca.pem")")"
 echo "$out"
 q="$(probe query "$name")"
 echo "$q"
@@ -91,6 +105,10 @@ grep -qx 'start=auto' <<<"$q" || fail "not installed as auto-start"
 grep -q '^command=".*deskaudit-agent.exe" run --server http://127.0.0.1:' <<<"$q" || fail "wrong command line"
 grep -q "$token" <<<"$q" && fail "the enrollment token is on the service's command line"
 [[ "$(tr -d '\r\n' <"$state_dir/enroll-token")" == "$token" ]] || fail "no enrollment token in $state_dir"
+grep -qi -- '--ca-file C:\\ProgramData\\deskaudit\\server-ca.pem$' <<<"$q" ||
+  fail "the service does not read the state directory's copy of the CA file"
+grep -q 'pki' <<<"$q" && fail "the service's command line names the CA file install was given"
+cmp -s "$pki/ca.pem" "$state_dir/server-ca.pem" || fail "no copy of the CA file in $state_dir"
 # The Event Log source, with the exe as its message file (event_log.hpp).
 event_source='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\deskaudit-agent'
 wine reg query "$event_source" /v EventMessageFile 2>/dev/null | tr -d '\r' >"$work/event-source.txt" || true

@@ -3,7 +3,8 @@
 # protected ProgramData directory, the per-session helper launch, the notice
 # box, the activity sources, the sound capture) under Wine on an Xvfb display
 # of its own (the notice is a real window) with a PulseAudio server of its own
-# (WasapiCaptureTest plays to its sink and records its monitor).
+# (WasapiCaptureTest plays to its sink and records its monitor) and https
+# servers of its own (WinHttpCaFileTest: the HTTP client with a private CA).
 #   tests/integration/windows/agent_windows_wine_test.sh [BUILD_WINDOWS_DIR [GTEST_ARGS...]]
 # Exit 77 (ctest: skipped) when the exe is not built or wine64 is absent.
 set -euo pipefail
@@ -15,4 +16,5 @@ wine_xvfb
 wine_pulse
 export DESKAUDIT_TEST_SOUND=1
 wine_boot
+wine_tls
 wine "$exe" "${@:2}"

@@ -9,6 +9,10 @@
 # the middle of a second session and started again: the recording is
 # uploaded as interrupted and lost at most the fragment in progress.
 # `session status` reaches the recording agent through its control pipe.
+# The server speaks https with a certificate of a private CA (wine_pki) and
+# the agent trusts it through --ca-file; an agent given another CA never
+# enrolls (the token in the request body never reaches the server), and a CA
+# file without a certificate stops the agent with an error naming it.
 # The first recording's activity events come from the Windows sources: its
 # start (session.connect) and a Windows program of the session that ran 6 s
 # during the workload (app.start at its start, app.exit at its end).
@@ -47,17 +51,20 @@ pids+=($!)
 echo "display $DISPLAY, prefix $WINEPREFIX"
 wine_pulse
 wine_boot
+wine_pki
 
-# The server: embedded SQLite and a local directory, a port of its own.
+# The server: embedded SQLite and a local directory, a port of its own, https
+# with a certificate of the test's CA.
 mkdir -p "$work/data"
 DESKAUDIT_ADMIN_PASSWORD=wine-test-password-1 "$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" \
+  --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" \
   --log-level warn >"$work/server.log" 2>"$work/server.err" &
 pids+=($!)
 for _ in $(seq 1 600); do grep -q 'deskaudit console: ' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
 url="$(sed -n 's/.*deskaudit console: \(http[^ ]*\)\/$/\1/p' "$work/server.log" | head -n1)"
-[[ -n "$url" ]] || fail "the server did not start"
+[[ "$url" == https://* ]] || fail "the server did not start with https"
 api() {  # api METHOD PATH [JSON]
-  curl -sS -f -X "$1" -H "Authorization: Bearer ${token:-}" -H 'Content-Type: application/json' \
+  curl -sS -f --cacert "$pki/ca.pem" -X "$1" -H "Authorization: Bearer ${token:-}" -H 'Content-Type: application/json' \
     ${3:+--data "$3"} "$url$2"
 }
 token="$(api POST /api/v1/auth/login '{"username":"admin","password":"wine-test-password-1"}' | jq -r .token)"
@@ -72,7 +79,7 @@ state="$(winpath "$work/state")"
 agent_pid=""
 start_agent() {  # start_agent LOG [ARGS...]
   local log="$1"; shift
-  wine "$exe" run --state-dir "$state" --heartbeat-seconds 1 --shutdown-timeout 60 \
+  wine "$exe" run --state-dir "$state" --heartbeat-seconds 1 --shutdown-timeout 60 --ca-file "$(winpath "$pki/ca.pem")" \
     --sound-device "Monitor of deskaudit-test-sink" "$@" \
     >"$work/$log.log" 2>"$work/$log.err" &
   agent_pid=$!
@@ -96,19 +103,31 @@ finished() {  # finished N: at least N recordings are finished (not "recording")
 
 detail() { api GET "/api/v1/recordings/$1"; }
 
-# 0. A CA file, which WinHTTP cannot take, is refused up front.
+# 0. A private CA through --ca-file (WinHTTP cannot take a file: the client
+# verifies the server's certificate against it, ca_trust_windows.hpp).
+# A file without a certificate stops the agent, naming it.
 status=0
-echo "not a certificate" >"$work/ca.pem"
-wine "$exe" run --server "https://127.0.0.1:1" --ca-file "$(winpath "$work/ca.pem")" --enroll-token "$enroll" \
-  --state-dir "$(winpath "$work/state-tls")" >"$work/ca.out" 2>"$work/ca.err" || status=$?
-[[ $status -ne 0 ]] && grep -q -- "--ca-file cannot be used on Windows" "$work/ca.err" ||
-  fail "--ca-file was not refused (exit $status)"
+echo "not a certificate" >"$work/not-a-ca.pem"
+wine "$exe" run --server "$url" --ca-file "$(winpath "$work/not-a-ca.pem")" --enroll-token "$enroll" \
+  --state-dir "$(winpath "$work/state-bad-ca")" >"$work/bad-ca.out" 2>"$work/bad-ca.err" || status=$?
+[[ $status -ne 0 ]] && grep -q 'cannot use the CA file .*not-a-ca.pem' "$work/bad-ca.out" "$work/bad-ca.err" ||
+  fail "a CA file without a certificate was not refused (exit $status)"
+# Another CA: the server is not trusted, and enrollment stops at once, saying
+# why; the enrollment (its token is in the request body) never reaches the
+# server.
+status=0
+wine "$exe" run --server "$url" --ca-file "$(winpath "$pki/other-ca.pem")" --enroll-token "$enroll" \
+  --state-dir "$(winpath "$work/state-other-ca")" >"$work/other-ca.log" 2>"$work/other-ca.err" || status=$?
+[[ $status -ne 0 ]] && grep -q 'could not be verified against the CA file.*not signed by a CA of the CA file' \
+  "$work/other-ca.log" "$work/other-ca.err" || fail "an agent given another CA did not refuse the server (exit $status)"
+[[ "$(api GET /api/v1/computers | jq '.items | length')" == 0 ]] ||
+  fail "an agent that did not trust the server enrolled"
 
 # 1. Enrollment and a whole session: the workload runs while the agent
 # records; the session ends with Windows' end of session (wineboot -e: the
 # WM_ENDSESSION every application of the session gets), which closes the
 # recording as complete before Wine ends the processes.
-start_agent agent1 --server "$url" --enroll-token "$enroll" --insecure-http
+start_agent agent1 --server "$url" --enroll-token "$enroll"
 wait_for 120 "the recording to start" grep -q 'recording started' "$work/agent1.log" "$work/agent1.err"
 computer="$(api GET /api/v1/computers | jq -r '.items[0].id')"
 [[ -n "$computer" && "$computer" != null ]] || fail "no enrolled computer"

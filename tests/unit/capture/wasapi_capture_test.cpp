@@ -138,8 +138,10 @@ TEST(WasapiCaptureTest, AnUnknownDeviceIsRefusedWithTheDevicesThereAre) {
 // delivers nothing to the monitor for a while and the data of that time is
 // lost (of 6 runs, 4 lost 0.5-1 s, the tone's start included): then the
 // first loud sample that comes is stamped that much later, which is right.
-// So the stamp is checked against the tone's start plus what was lost
-// (the time read minus the frames that came).
+// So the stamp is never before the tone's start, and at most what was lost
+// (the time read minus the frames that came) plus 200 ms after it. (Not
+// "exactly what was lost after it": under load the loss can also fall after
+// the tone's start; once, 574 ms lost with the first loud stamp 492 ms late.)
 TEST(WasapiCaptureTest, RecordsWhatIsPlayedStampedWhenItPlayed) {
   NEED_SINK();
   auto cap = open_monitor();
@@ -181,7 +183,7 @@ TEST(WasapiCaptureTest, RecordsWhatIsPlayedStampedWhenItPlayed) {
               "%lld loud, peak %d\n",
               static_cast<long long>(late), static_cast<long long>(read_ms), static_cast<long long>(total * 1000 / 48000),
               lost, static_cast<long long>(loud), peak);
-  EXPECT_GE(late - lost, -60);
+  EXPECT_GE(late, -60);
   EXPECT_LE(late - lost, 200);
   EXPECT_NEAR(peak, 16384, 1000);
   // A 1 kHz sine is above 8000 of 16384 for two thirds of its samples.

@@ -1,0 +1,222 @@
+#include <winsock2.h>
+#include <ws2tcpip.h>
+//
+#include "client/ca_trust_windows.hpp"
+//
+#include <winhttp.h>  // SECURITY_FLAG_IGNORE_UNKNOWN_CA
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "common/utf16.hpp"
+
+namespace deskaudit::client {
+namespace {
+
+constexpr std::uintmax_t kMaxCaFileBytes = 1u << 20;
+
+struct ChainFree {
+  void operator()(PCCERT_CHAIN_CONTEXT chain) const noexcept { CertFreeCertificateChain(chain); }
+};
+using ChainPtr = std::unique_ptr<const CERT_CHAIN_CONTEXT, ChainFree>;
+
+struct LocalFreer {
+  void operator()(void* p) const noexcept { LocalFree(p); }
+};
+
+std::string hex(DWORD value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08lx", static_cast<unsigned long>(value));
+  return text;
+}
+
+// The first error bit of a chain's status, in words.
+std::string chain_error_words(DWORD status) {
+  if (status & CERT_TRUST_IS_NOT_TIME_VALID) return "a certificate of its chain has expired or is not valid yet";
+  if (status & CERT_TRUST_IS_REVOKED) return "a certificate of its chain is revoked";
+  if (status & CERT_TRUST_IS_NOT_SIGNATURE_VALID) return "a signature in its chain does not verify";
+  if (status & CERT_TRUST_IS_NOT_VALID_FOR_USAGE) return "its chain is not for server authentication";
+  if (status & CERT_TRUST_IS_CYCLIC) return "its chain is cyclic";
+  if (status & (CERT_TRUST_INVALID_BASIC_CONSTRAINTS | CERT_TRUST_INVALID_NAME_CONSTRAINTS |
+                CERT_TRUST_HAS_NOT_SUPPORTED_NAME_CONSTRAINT | CERT_TRUST_HAS_NOT_DEFINED_NAME_CONSTRAINT |
+                CERT_TRUST_HAS_NOT_PERMITTED_NAME_CONSTRAINT | CERT_TRUST_HAS_EXCLUDED_NAME_CONSTRAINT))
+    return "a certificate of its chain breaks its issuer's constraints";
+  return "its chain has errors (" + hex(status) + ")";
+}
+
+bool same_certificate(PCCERT_CONTEXT a, PCCERT_CONTEXT b) {
+  return a->cbCertEncoded == b->cbCertEncoded && std::memcmp(a->pbCertEncoded, b->pbCertEncoded, a->cbCertEncoded) == 0;
+}
+
+bool in_store(PCCERT_CONTEXT cert, HCERTSTORE store) {
+  for (PCCERT_CONTEXT c = CertEnumCertificatesInStore(store, nullptr); c != nullptr;
+       c = CertEnumCertificatesInStore(store, c)) {
+    if (same_certificate(c, cert)) {
+      CertFreeCertificateContext(c);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The bytes of an IPv4 or IPv6 literal (brackets allowed); empty for a name.
+std::vector<BYTE> ip_bytes(std::wstring_view host) {
+  if (host.size() > 2 && host.front() == L'[' && host.back() == L']') host = host.substr(1, host.size() - 2);
+  const std::string text = narrow(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const auto* p = reinterpret_cast<const BYTE*>(&v4);
+    return {p, p + sizeof v4};
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    const auto* p = reinterpret_cast<const BYTE*>(&v6);
+    return {p, p + sizeof v6};
+  }
+  return {};
+}
+
+// Whether the certificate's subject alternative names hold this IP address.
+bool names_ip(PCCERT_CONTEXT cert, const std::vector<BYTE>& ip) {
+  const CERT_EXTENSION* ext =
+      CertFindExtension(szOID_SUBJECT_ALT_NAME2, cert->pCertInfo->cExtension, cert->pCertInfo->rgExtension);
+  if (ext == nullptr) return false;
+  CERT_ALT_NAME_INFO* info = nullptr;
+  DWORD size = 0;
+  if (!CryptDecodeObjectEx(X509_ASN_ENCODING, X509_ALTERNATE_NAME, ext->Value.pbData, ext->Value.cbData,
+                           CRYPT_DECODE_ALLOC_FLAG, nullptr, &info, &size))
+    return false;
+  std::unique_ptr<void, LocalFreer> owned(info);
+  for (DWORD i = 0; i < info->cAltEntry; ++i) {
+    const CERT_ALT_NAME_ENTRY& e = info->rgAltEntry[i];
+    if (e.dwAltNameChoice == CERT_ALT_NAME_IP_ADDRESS && e.IPAddress.cbData == ip.size() &&
+        std::memcmp(e.IPAddress.pbData, ip.data(), ip.size()) == 0)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem) {
+  const std::string name = pem.string();
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(pem, ec);
+  if (ec) {
+    return fail(ec == std::errc::no_such_file_or_directory ? Errc::not_found : Errc::io,
+                "cannot use the CA file " + name + " (" + ec.message() + ")");
+  }
+  if (size > kMaxCaFileBytes) {
+    return fail(Errc::invalid_argument, "cannot use the CA file " + name + " (" + std::to_string(size) +
+                                            " bytes; a PEM file of CA certificates is at most " +
+                                            std::to_string(kMaxCaFileBytes) + ")");
+  }
+  std::ifstream in(pem, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) return fail(Errc::io, "cannot use the CA file " + name + " (cannot read it)");
+
+  CertStorePtr store(CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, CERT_STORE_CREATE_NEW_FLAG, nullptr));
+  if (!store) return fail(Errc::internal, "CertOpenStore failed (" + hex(GetLastError()) + ")");
+  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  int count = 0;
+  for (std::size_t at = text.find(kBegin); at != std::string::npos; at = text.find(kBegin, at)) {
+    const std::size_t end = text.find(kEnd, at);
+    if (end == std::string::npos) {
+      return fail(Errc::invalid_argument, "cannot use the CA file " + name + " (certificate " +
+                                              std::to_string(count + 1) + " has no END line)");
+    }
+    const std::string_view block(text.data() + at, end + kEnd.size() - at);
+    DWORD der_size = 0;
+    std::vector<BYTE> der;
+    bool ok = CryptStringToBinaryA(block.data(), static_cast<DWORD>(block.size()), CRYPT_STRING_BASE64HEADER, nullptr,
+                                   &der_size, nullptr, nullptr) != 0;
+    if (ok) {
+      der.resize(der_size);
+      ok = CryptStringToBinaryA(block.data(), static_cast<DWORD>(block.size()), CRYPT_STRING_BASE64HEADER, der.data(),
+                                &der_size, nullptr, nullptr) != 0 &&
+           CertAddEncodedCertificateToStore(store.get(), X509_ASN_ENCODING, der.data(), der_size,
+                                            CERT_STORE_ADD_USE_EXISTING, nullptr) != 0;
+    }
+    if (!ok) {
+      return fail(Errc::invalid_argument, "cannot use the CA file " + name + " (certificate " +
+                                              std::to_string(count + 1) + " is not a valid certificate)");
+    }
+    ++count;
+    at = end + kEnd.size();
+  }
+  if (count == 0) {
+    return fail(Errc::invalid_argument,
+                "cannot use the CA file " + name + " (no \"" + std::string(kBegin) + "\" block in it)");
+  }
+  return store;
+}
+
+Status verify_server_certificate(PCCERT_CONTEXT cert, HCERTSTORE ca, std::wstring_view host) {
+  if (cert == nullptr) return fail(Errc::unavailable, "the server sent no certificate");
+  CERT_CHAIN_PARA para{};
+  para.cbSize = sizeof para;
+  LPSTR server_auth[] = {const_cast<LPSTR>(szOID_PKIX_KP_SERVER_AUTH)};
+  para.RequestedUsage.dwType = USAGE_MATCH_TYPE_AND;
+  para.RequestedUsage.Usage.cUsageIdentifier = 1;
+  para.RequestedUsage.Usage.rgpszUsageIdentifier = server_auth;
+  // The CA file's certificates join the search (with the ones the server
+  // sent, in its certificate's store); the Windows store's roots may end a
+  // chain too, but only a certificate of the file makes it trusted (below).
+  PCCERT_CHAIN_CONTEXT raw = nullptr;
+  if (!CertGetCertificateChain(nullptr, cert, nullptr, ca, &para, 0, nullptr, &raw)) {
+    return fail(Errc::unavailable, "its chain could not be built (" + hex(GetLastError()) + ")");
+  }
+  ChainPtr chain(raw);
+  if (chain->cChain == 0 || chain->rgpChain[0]->cElement == 0) return fail(Errc::unavailable, "it has no chain");
+  const CERT_SIMPLE_CHAIN* simple = chain->rgpChain[0];
+  // The first element (from the server's own) that the CA file holds.
+  DWORD anchor = simple->cElement;
+  for (DWORD i = 0; i < simple->cElement && anchor == simple->cElement; ++i) {
+    if (in_store(simple->rgpElement[i]->pCertContext, ca)) anchor = i;
+  }
+  if (anchor == simple->cElement) return fail(Errc::unavailable, "it is not signed by a CA of the CA file");
+  // Up to the anchor every element must be sound; a root the Windows store
+  // does not trust, or a chain that stops at the anchor, is what a private
+  // CA looks like. Revocation is not asked for (a private CA rarely publishes
+  // a list), so its "unknown" bits are not errors either.
+  constexpr DWORD kAccepted = CERT_TRUST_IS_UNTRUSTED_ROOT | CERT_TRUST_IS_PARTIAL_CHAIN |
+                              CERT_TRUST_REVOCATION_STATUS_UNKNOWN | CERT_TRUST_IS_OFFLINE_REVOCATION;
+  for (DWORD i = 0; i <= anchor; ++i) {
+    const DWORD errors = simple->rgpElement[i]->TrustStatus.dwErrorStatus & ~kAccepted;
+    if (errors != 0) return fail(Errc::unavailable, chain_error_words(errors));
+  }
+  const std::vector<BYTE> ip = ip_bytes(host);
+  if (!ip.empty()) {
+    if (!names_ip(cert, ip)) return fail(Errc::unavailable, "it is not for the address " + narrow(host));
+    return {};
+  }
+  const std::wstring server_name(host);
+  SSL_EXTRA_CERT_CHAIN_POLICY_PARA ssl{};
+  ssl.cbSize = sizeof ssl;
+  ssl.dwAuthType = AUTHTYPE_SERVER;
+  ssl.fdwChecks = SECURITY_FLAG_IGNORE_UNKNOWN_CA;
+  ssl.pwszServerName = const_cast<wchar_t*>(server_name.c_str());
+  CERT_CHAIN_POLICY_PARA policy{};
+  policy.cbSize = sizeof policy;
+  policy.pvExtraPolicyPara = &ssl;
+  CERT_CHAIN_POLICY_STATUS status{};
+  status.cbSize = sizeof status;
+  if (!CertVerifyCertificateChainPolicy(CERT_CHAIN_POLICY_SSL, chain.get(), &policy, &status)) {
+    return fail(Errc::unavailable, "the SSL policy check failed (" + hex(GetLastError()) + ")");
+  }
+  switch (static_cast<HRESULT>(status.dwError)) {
+    case S_OK:
+    case CERT_E_UNTRUSTEDROOT:  // the anchor above decides
+    case CERT_E_CHAINING:
+      return {};
+    case CERT_E_CN_NO_MATCH:
+      return fail(Errc::unavailable, "it is not for the host name " + narrow(host));
+    default:
+      return fail(Errc::unavailable, "the SSL policy refused it (" + hex(status.dwError) + ")");
+  }
+}
+
+}  // namespace deskaudit::client
