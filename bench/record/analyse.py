@@ -114,8 +114,8 @@ def events_figures(d, seconds):
             "kb_h_v1": size_v1 / 1e3 / seconds * 3600 if size_v1 is not None else None}
 
 
-def analyse_session(kind):
-    d = os.path.join(work, kind)
+def analyse_session(kind, name=None):
+    d = os.path.join(work, name or kind)
     marks = [json.loads(l) for l in open(os.path.join(d, "marks", "marks.jsonl"))]
     t_start = next(m["t_ms"] for m in marks if m["event"] == "start")
     t_end = next(m["t_ms"] for m in marks if m["event"] == "end")
@@ -360,12 +360,17 @@ def analyse_audio():
 
 
 results = {k: analyse_session(k) for k in runs if k in ("agent", "ultrafast", "veryfast", "office", "windows")}
+if "beside" in runs:
+    results["beside-agent"] = analyse_session("agent", "beside-agent")
+    results["beside-windows"] = analyse_session("windows", "beside-windows")
 audio_run = analyse_audio() if "audio" in runs else None
 idle = analyse_idle() if "idle" in runs else None
 
-cols = [k for k in ("agent", "windows", "ultrafast", "veryfast", "office") if k in results]
+cols = [k for k in ("agent", "windows", "beside-agent", "beside-windows", "ultrafast", "veryfast", "office")
+        if k in results]
 names = {"agent": "deskaudit 5fps", "ultrafast": "ffmpeg ultrafast", "veryfast": "ffmpeg veryfast",
-         "office": "deskaudit office", "windows": "deskaudit.exe Wine"}
+         "office": "deskaudit office", "windows": "deskaudit.exe Wine", "beside-agent": "beside: agent",
+         "beside-windows": "beside: .exe Wine"}
 w = 22
 print()
 print("metric".ljust(34) + "".join(names[c].rjust(w) for c in cols))
@@ -403,6 +408,15 @@ if "windows" in results:
             ratio = f"{w_ocr / a_ocr:.3f}" if a_ocr > 0 else "n/a"
             print(f"windows/agent: {n} OCR recall {w_ocr:.3f} / {a_ocr:.3f} = {ratio} (target 0.9..1.1; screenshots "
                   f"{wr['cp'][n][1]:.3f} / {a['cp'][n][1]:.3f})")
+if "beside-windows" in results:
+    wr, a = results["beside-windows"], results["beside-agent"]
+    print(f"beside (one session, both at once): windows/agent bytes per hour {wr['mb_h'] / a['mb_h']:.3f} "
+          f"(target 0.9..1.1); frames {wr['extra']} / {a['extra']}; CPU {wr['cpu_pct']:.2f}% / {a['cpu_pct']:.2f}% "
+          f"of one core; load average {a['load']}")
+    for n in sorted(set(wr["cp"]) & set(a["cp"])):
+        w_ocr, a_ocr = wr["cp"][n][0], a["cp"][n][0]
+        ratio = f"{w_ocr / a_ocr:.3f}" if a_ocr > 0 else "n/a"
+        print(f"beside: windows/agent {n} OCR recall {w_ocr:.3f} / {a_ocr:.3f} = {ratio} (target 0.9..1.1)")
 if "office" in results:
     o = results["office"]
     print(f"office: {o['mb_h']:.3f} MB/hour (target < 1.25), CPU {o['cpu_pct']:.3f}% of one core, peak RSS {o['rss_mb']:.1f} MB, "

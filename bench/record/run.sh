@@ -9,6 +9,10 @@
 #              Wine on the same kind of display, the --profile session (opt-in:
 #              not in the default runs; skipped with a message when the exe,
 #              built by scripts/build-windows, or wine64 is missing)
+#   beside     the agent and deskaudit-record.exe under Wine recording one and
+#              the same --profile session on one display at once (issue 15's
+#              comparison without the session-to-session spread; opt-in and
+#              skipped as windows is)
 # and an idle desktop (only `xclock -digital -update 1`) for the agent, and
 #   audio      the session (--profile) with sound, on a PulseAudio server of its
 #              own (null sink), recorded at once by the agent with sound, the
@@ -20,7 +24,7 @@
 # (tesseract) and SSIM of the recorded frame against the screenshot.
 # Figures only, no assertions. See README.md.
 #
-#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio windows"]
+#   bench/record/run.sh [--build DIR] [--profile standard|quick] [--runs "agent ultrafast veryfast office idle audio windows beside"]
 #                       [--windows-build DIR] [--idle-s 60] [--audio-period-s 30] [--audio-preset veryfast] [--work DIR] [--agent-args "..."] [--seed N]
 set -euo pipefail
 
@@ -72,7 +76,7 @@ fi
 # left out with a message, and the other runs go on.
 [[ -x "$session" ]] || { echo "the shared workload $session is missing (DESKAUDIT_WORKLOAD gives another)" >&2; exit 1; }
 win_exe="$windows_build/bin/deskaudit-record.exe"
-if [[ " $runs " == *" windows "* ]]; then
+if [[ " $runs " == *" windows "* || " $runs " == *" beside "* ]]; then
   why=""
   if [[ ! -f "$win_exe" ]]; then
     why="$win_exe is not built (scripts/build-windows)"
@@ -81,8 +85,8 @@ if [[ " $runs " == *" windows "* ]]; then
     why="wine64 is missing (apt-get install wine wine64)"
   fi
   if [[ -n "$why" ]]; then
-    echo "skipping the windows run: $why" >&2
-    runs="$(tr ' ' '\n' <<<"$runs" | { grep -vx windows || true; } | xargs)"
+    echo "skipping the windows and beside runs: $why" >&2
+    runs="$(tr ' ' '\n' <<<"$runs" | { grep -vx 'windows\|beside' || true; } | xargs)"
     [[ -n "$runs" ]] || { echo "nothing else to run"; exit 0; }
   fi
 fi
@@ -204,6 +208,31 @@ stop_recorder() {
   rec_pid=""
 }
 
+# A Wine prefix of the run's own in DIR/prefix, made before the recording
+# starts ($wine_prefix; drop_wine_prefix ends its wineserver and removes it).
+make_wine_prefix() {
+  wine_prefix="$1/prefix"
+  WINEPREFIX="$wine_prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=$display wineboot -i \
+    >"$1/wineboot.log" 2>&1 || { echo "wineboot failed:" >&2; cat "$1/wineboot.log" >&2; exit 1; }
+}
+drop_wine_prefix() {
+  [[ -n "$wine_prefix" ]] || return 0
+  WINEPREFIX="$wine_prefix" wineserver -k 2>/dev/null || true
+  rm -rf "$wine_prefix"
+  wine_prefix=""
+}
+# play_session DIR PROFILE: the workload on $display, its marks in DIR/marks,
+# with the checkpoints' windows watched (their text is read there: analyse.py).
+play_session() {
+  local dir=$1
+  "$here/watch-checkpoints.sh" "$display" "$dir/marks" >"$dir/watch.log" 2>&1 &
+  extra_pids+=($!)
+  as_session_user "$session" "$display" --profile "$2" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap \
+    >"$dir/session.log" 2>&1
+  kill "${extra_pids[-1]}" 2>/dev/null || true
+  sleep 1
+}
+
 run_session() {
   local kind=$1 dir="$work/$1"
   rm -rf "$dir"
@@ -211,28 +240,38 @@ run_session() {
   [[ -n "$session_user" ]] && chmod 0777 "$dir/marks"
   start_xvfb
   echo "== $kind on $display ($(date +%T))"
-  if [[ "$kind" == windows ]]; then
-    # A Wine prefix of the run's own, made before the recording starts.
-    wine_prefix="$dir/prefix"
-    WINEPREFIX="$wine_prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=$display wineboot -i \
-      >"$dir/wineboot.log" 2>&1 || { echo "wineboot failed:" >&2; cat "$dir/wineboot.log" >&2; exit 1; }
-  fi
+  [[ "$kind" == windows ]] && make_wine_prefix "$dir"
   start_recorder "$kind" "$dir"
   local p=$profile
   [[ "$kind" == office ]] && p=office
-  # Where the checkpoints' windows are (their text is read there: analyse.py).
-  "$here/watch-checkpoints.sh" "$display" "$dir/marks" >"$dir/watch.log" 2>&1 &
-  extra_pids+=($!)
-  as_session_user "$session" "$display" --profile "$p" --seed "$seed" --marks "$dir/marks/marks.jsonl" --snap \
-    >"$dir/session.log" 2>&1
-  kill "${extra_pids[-1]}" 2>/dev/null || true
-  sleep 1
+  play_session "$dir" "$p"
   stop_recorder "$dir"
-  if [[ -n "$wine_prefix" ]]; then
-    WINEPREFIX="$wine_prefix" wineserver -k 2>/dev/null || true
-    rm -rf "$wine_prefix"
-    wine_prefix=""
-  fi
+  drop_wine_prefix
+  stop_xvfb
+}
+
+# The agent and the Windows recorder under Wine on one display at once, one
+# session: $work/beside-agent and $work/beside-windows (the marks in both).
+run_beside() {
+  local da="$work/beside-agent" dw="$work/beside-windows" agent_rec win_rec
+  rm -rf "$da" "$dw"
+  mkdir -p "$da/marks" "$dw"
+  [[ -n "$session_user" ]] && chmod 0777 "$da/marks"
+  start_xvfb
+  echo "== beside (agent and windows at once) on $display ($(date +%T))"
+  make_wine_prefix "$dw"
+  start_recorder windows "$dw"
+  win_rec=$rec_pid
+  start_recorder agent "$da"
+  agent_rec=$rec_pid
+  extra_pids+=("$win_rec")
+  play_session "$da" "$profile"
+  rec_pid=$agent_rec
+  stop_recorder "$da"
+  rec_pid=$win_rec
+  stop_recorder "$dw"
+  cp -r "$da/marks" "$dw/marks"
+  drop_wine_prefix
   stop_xvfb
 }
 
@@ -381,6 +420,7 @@ please check the totals before Friday and send the corrected sheet to finance. T
 for r in $runs; do
   case "$r" in
     agent|ultrafast|veryfast|office|windows) run_session "$r" ;;
+    beside) run_beside ;;
     idle) run_idle ;;
     audio) run_audio ;;
     *) echo "unknown run $r" >&2; exit 2 ;;

@@ -87,6 +87,11 @@ class GdiCapture final : public ScreenCapture {
     if (auto st = check_grab_picture(frame, geo_.width, geo_.height); !st) return std::unexpected(st.error());
     // Convert from a read made now, not from the last tick's.
     if (auto st = read_screen(); !st) return std::unexpected(st.error());
+    // The next poll half an interval from now, between the recorder's frame
+    // times (its grid, of which this grab is one): a poll right after a grid
+    // point found motion too late for the next point, so a moving window was
+    // coded every other point (measured under Wine: 2.5 fps instead of 5).
+    next_poll_ = std::chrono::steady_clock::now() + options_.cursor_poll_interval / 2;
     if (size_changed_) return CaptureStatus::reinit;
     std::vector<Rect> dirty = copy_.take_dirty();
     if (full_refresh_) dirty.assign(1, {0, 0, geo_.width, geo_.height});

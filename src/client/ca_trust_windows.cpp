@@ -2,14 +2,13 @@
 #include <ws2tcpip.h>
 //
 #include "client/ca_trust_windows.hpp"
-//
-#include <winhttp.h>  // SECURITY_FLAG_IGNORE_UNKNOWN_CA
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <vector>
 
+#include "client/http.hpp"
 #include "common/utf16.hpp"
 
 namespace deskaudit::client {
@@ -78,24 +77,49 @@ std::vector<BYTE> ip_bytes(std::wstring_view host) {
   return {};
 }
 
-// Whether the certificate's subject alternative names hold this IP address.
-bool names_ip(PCCERT_CONTEXT cert, const std::vector<BYTE>& ip) {
+// The certificate's subject alternative names (decoded, or null when it has
+// none; LocalFree'd).
+std::unique_ptr<CERT_ALT_NAME_INFO, LocalFreer> alt_names(PCCERT_CONTEXT cert) {
   const CERT_EXTENSION* ext =
       CertFindExtension(szOID_SUBJECT_ALT_NAME2, cert->pCertInfo->cExtension, cert->pCertInfo->rgExtension);
-  if (ext == nullptr) return false;
+  if (ext == nullptr) return nullptr;
   CERT_ALT_NAME_INFO* info = nullptr;
   DWORD size = 0;
   if (!CryptDecodeObjectEx(X509_ASN_ENCODING, X509_ALTERNATE_NAME, ext->Value.pbData, ext->Value.cbData,
                            CRYPT_DECODE_ALLOC_FLAG, nullptr, &info, &size))
-    return false;
-  std::unique_ptr<void, LocalFreer> owned(info);
-  for (DWORD i = 0; i < info->cAltEntry; ++i) {
-    const CERT_ALT_NAME_ENTRY& e = info->rgAltEntry[i];
+    return nullptr;
+  return std::unique_ptr<CERT_ALT_NAME_INFO, LocalFreer>(info);
+}
+
+// Whether the certificate's subject alternative names hold this IP address.
+bool names_ip(const CERT_ALT_NAME_INFO* names, const std::vector<BYTE>& ip) {
+  if (names == nullptr) return false;
+  for (DWORD i = 0; i < names->cAltEntry; ++i) {
+    const CERT_ALT_NAME_ENTRY& e = names->rgAltEntry[i];
     if (e.dwAltNameChoice == CERT_ALT_NAME_IP_ADDRESS && e.IPAddress.cbData == ip.size() &&
         std::memcmp(e.IPAddress.pbData, ip.data(), ip.size()) == 0)
       return true;
   }
   return false;
+}
+
+// Whether the certificate is for this DNS name: its DNS entries, or, when it
+// has none, its subject's common name (as SChannel and curl fall back).
+bool names_host(PCCERT_CONTEXT cert, const CERT_ALT_NAME_INFO* names, std::string_view host) {
+  bool any_dns = false;
+  if (names != nullptr) {
+    for (DWORD i = 0; i < names->cAltEntry; ++i) {
+      const CERT_ALT_NAME_ENTRY& e = names->rgAltEntry[i];
+      if (e.dwAltNameChoice != CERT_ALT_NAME_DNS_NAME || e.pwszDNSName == nullptr) continue;
+      any_dns = true;
+      if (dns_name_matches(narrow(e.pwszDNSName), host)) return true;
+    }
+  }
+  if (any_dns) return false;
+  wchar_t cn[256];
+  const DWORD n = CertGetNameStringW(cert, CERT_NAME_ATTR_TYPE, 0, const_cast<char*>(szOID_COMMON_NAME), cn,
+                                     static_cast<DWORD>(std::size(cn)));
+  return n > 1 && dns_name_matches(narrow(std::wstring_view(cn, n - 1)), host);
 }
 
 }  // namespace
@@ -166,7 +190,9 @@ Status verify_server_certificate(PCCERT_CONTEXT cert, HCERTSTORE ca, std::wstrin
   // sent, in its certificate's store); the Windows store's roots may end a
   // chain too, but only a certificate of the file makes it trusted (below).
   PCCERT_CHAIN_CONTEXT raw = nullptr;
-  if (!CertGetCertificateChain(nullptr, cert, nullptr, ca, &para, 0, nullptr, &raw)) {
+  // No fetching of missing issuers from the network while the request waits
+  // (a private CA's chain is in the file and what the server sends).
+  if (!CertGetCertificateChain(nullptr, cert, nullptr, ca, &para, CERT_CHAIN_CACHE_ONLY_URL_RETRIEVAL, nullptr, &raw)) {
     return fail(Errc::unavailable, "its chain could not be built (" + hex(GetLastError()) + ")");
   }
   ChainPtr chain(raw);
@@ -188,35 +214,24 @@ Status verify_server_certificate(PCCERT_CONTEXT cert, HCERTSTORE ca, std::wstrin
     const DWORD errors = simple->rgpElement[i]->TrustStatus.dwErrorStatus & ~kAccepted;
     if (errors != 0) return fail(Errc::unavailable, chain_error_words(errors));
   }
+  // Usage is the chain's as a whole (the intersection of its elements').
+  if (simple->TrustStatus.dwErrorStatus & CERT_TRUST_IS_NOT_VALID_FOR_USAGE) {
+    return fail(Errc::unavailable, chain_error_words(CERT_TRUST_IS_NOT_VALID_FOR_USAGE));
+  }
+  // The host, checked here rather than by the SSL policy
+  // (CertVerifyCertificateChainPolicy), which may stop at the chain it was
+  // told to ignore before it looks at the name, and which Wine's does not
+  // match against IP addresses.
+  const auto names = alt_names(cert);
   const std::vector<BYTE> ip = ip_bytes(host);
   if (!ip.empty()) {
-    if (!names_ip(cert, ip)) return fail(Errc::unavailable, "it is not for the address " + narrow(host));
+    if (!names_ip(names.get(), ip)) return fail(Errc::unavailable, "it is not for the address " + narrow(host));
     return {};
   }
-  const std::wstring server_name(host);
-  SSL_EXTRA_CERT_CHAIN_POLICY_PARA ssl{};
-  ssl.cbSize = sizeof ssl;
-  ssl.dwAuthType = AUTHTYPE_SERVER;
-  ssl.fdwChecks = SECURITY_FLAG_IGNORE_UNKNOWN_CA;
-  ssl.pwszServerName = const_cast<wchar_t*>(server_name.c_str());
-  CERT_CHAIN_POLICY_PARA policy{};
-  policy.cbSize = sizeof policy;
-  policy.pvExtraPolicyPara = &ssl;
-  CERT_CHAIN_POLICY_STATUS status{};
-  status.cbSize = sizeof status;
-  if (!CertVerifyCertificateChainPolicy(CERT_CHAIN_POLICY_SSL, chain.get(), &policy, &status)) {
-    return fail(Errc::unavailable, "the SSL policy check failed (" + hex(GetLastError()) + ")");
+  if (!names_host(cert, names.get(), narrow(host))) {
+    return fail(Errc::unavailable, "it is not for the host name " + narrow(host));
   }
-  switch (static_cast<HRESULT>(status.dwError)) {
-    case S_OK:
-    case CERT_E_UNTRUSTEDROOT:  // the anchor above decides
-    case CERT_E_CHAINING:
-      return {};
-    case CERT_E_CN_NO_MATCH:
-      return fail(Errc::unavailable, "it is not for the host name " + narrow(host));
-    default:
-      return fail(Errc::unavailable, "the SSL policy refused it (" + hex(status.dwError) + ")");
-  }
+  return {};
 }
 
 }  // namespace deskaudit::client

@@ -36,8 +36,9 @@ Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem);
 // allowed): its chain, built for server authentication, reaches a certificate
 // of `ca` byte for byte; no element is expired, not yet valid, revoked, badly
 // signed or not for server authentication; and the host is one the certificate
-// names (DNS names and wildcards as SChannel matches them; an IP literal
-// against the certificate's IP address entries, compared here as bytes).
+// names (a DNS name against its DNS entries, or its common name when it has
+// none, by dns_name_matches in http.hpp; an IP literal against its IP address
+// entries, compared as bytes).
 // The error (Errc::unavailable) says which, in words for an administrator.
 Status verify_server_certificate(PCCERT_CONTEXT cert, HCERTSTORE ca, std::wstring_view host);
 

@@ -13,6 +13,7 @@
 
 #include "client/http_internal.hpp"
 #include "common/http_status.hpp"
+#include "common/text.hpp"
 
 namespace deskaudit::client {
 
@@ -90,6 +91,20 @@ std::string url_encode(std::string_view text, bool keep_slash) {
     }
   }
   return out;
+}
+
+bool dns_name_matches(std::string_view pattern, std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (!pattern.empty() && pattern.back() == '.') pattern.remove_suffix(1);
+  if (pattern.empty() || host.empty()) return false;
+  if (!pattern.starts_with("*.")) return pattern.find('*') == std::string_view::npos && ascii_iequals(pattern, host);
+  // "*.example.com": exactly one label, the host's leftmost, and a pattern of
+  // at least two labels after it (no "*.com").
+  const std::string_view suffix = pattern.substr(1);  // ".example.com"
+  if (suffix.find('.', 1) == std::string_view::npos || suffix.find('*') != std::string_view::npos) return false;
+  const auto dot = host.find('.');
+  if (dot == 0 || dot == std::string_view::npos) return false;
+  return ascii_iequals(host.substr(dot), suffix);
 }
 
 }  // namespace deskaudit::client

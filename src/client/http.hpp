@@ -92,6 +92,14 @@ Status check_transport(std::string_view url, bool allow_insecure_http, std::stri
 // no user info); empty when there is none.
 std::string url_host(std::string_view url);
 
+// Whether a certificate's DNS name (a subject alternative name, or the common
+// name) is for `host` (a DNS name, not an IP literal): equal ignoring ASCII
+// case and a final dot, or a wildcard "*.rest" that stands for exactly the
+// host's leftmost label, with at least two labels in rest (no "*.com",
+// "f*.example.com" or "*.*.example.com"). Used by the Windows client's own
+// host check (ca_trust_windows.cpp).
+bool dns_name_matches(std::string_view pattern, std::string_view host);
+
 // Percent-encodes for a URL path segment or query value (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view text, bool keep_slash = false);
 

@@ -46,6 +46,34 @@ TEST(UrlHost, TakesTheHostAlone) {
   EXPECT_EQ(url_host("nothing"), "");
 }
 
+TEST(DnsNameMatches, ExactNamesAndOneLeftmostWildcardLabel) {
+  struct Case {
+    const char* pattern;
+    const char* host;
+    bool matches;
+  };
+  const Case cases[] = {
+      {"audit.example.com", "audit.example.com", true},
+      {"Audit.Example.COM", "audit.example.com", true},
+      {"audit.example.com.", "audit.example.com", true},
+      {"audit.example.com", "audit.example.com.", true},
+      {"*.example.com", "audit.example.com", true},
+      {"*.example.com", "AUDIT.example.com", true},
+      {"audit.example.com", "example.com", false},
+      {"audit.example.com", "audit.example.com.evil.test", false},
+      {"*.example.com", "example.com", false},
+      {"*.example.com", "a.b.example.com", false},
+      {"*.example.com", ".example.com", false},
+      {"*.com", "example.com", false},
+      {"*.*.example.com", "a.b.example.com", false},
+      {"f*.example.com", "foo.example.com", false},
+      {"*", "localhost", false},
+      {"", "localhost", false},
+      {"localhost", "", false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(dns_name_matches(c.pattern, c.host), c.matches) << c.pattern << " / " << c.host;
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {

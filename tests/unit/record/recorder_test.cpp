@@ -148,6 +148,16 @@ TEST_F(ScriptedRecorderTest, FramesFollowTheChangesOnTheFrameGrid) {
   EXPECT_EQ(samples[2].duration, 1800);
 }
 
+TEST_F(ScriptedRecorderTest, InMotionAChangeTakesTheNextGridPointWithoutSettling) {
+  // 1000 comes after a still second: settled, a frame at 1200. 1390 comes
+  // 190 ms after that frame (as a polling capture finds the next step of a
+  // moving window, right after the frame's own work): no settle, the frame
+  // is at 1400, not 1600. 2390 is again after a still period: 2600.
+  std::vector<ScriptStep> steps{{1000, {kBox}, {}, {}}, {1390, {{300, 200, 40, 40}}, {}, {}}, {2390, {kBox}, {}, {}}};
+  const auto segs = record(640, 360, steps, 3500, options());
+  EXPECT_EQ(times(mtest::check_segments(segs)), (std::vector<long long>{0, 1200, 1400, 2600}));
+}
+
 TEST_F(ScriptedRecorderTest, PointerMovesAreFrames) {
   std::vector<ScriptStep> steps{{400, {}, std::pair{10, 10}, {}}, {900, {}, std::pair{200, 150}, {}}};
   const auto segs = record(640, 360, steps, 2000, options());
