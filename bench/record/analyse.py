@@ -371,7 +371,7 @@ cols = [k for k in ("agent", "windows", "beside-agent", "beside-windows", "ultra
 names = {"agent": "deskaudit 5fps", "ultrafast": "ffmpeg ultrafast", "veryfast": "ffmpeg veryfast",
          "office": "deskaudit office", "windows": "deskaudit.exe Wine", "beside-agent": "beside: agent",
          "beside-windows": "beside: .exe Wine"}
-w = 22
+w = 26
 print()
 print("metric".ljust(34) + "".join(names[c].rjust(w) for c in cols))
 def row(label, fmt):
