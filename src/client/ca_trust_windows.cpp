@@ -4,26 +4,22 @@
 #include "client/ca_trust_windows.hpp"
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "client/http.hpp"
+#include "common/fs.hpp"
 #include "common/utf16.hpp"
+#include "common/win_handle.hpp"
 
 namespace deskaudit::client {
 namespace {
 
-constexpr std::uintmax_t kMaxCaFileBytes = 1u << 20;
+constexpr std::size_t kMaxCaFileBytes = 1u << 20;
 
 struct ChainFree {
   void operator()(PCCERT_CHAIN_CONTEXT chain) const noexcept { CertFreeCertificateChain(chain); }
 };
 using ChainPtr = std::unique_ptr<const CERT_CHAIN_CONTEXT, ChainFree>;
-
-struct LocalFreer {
-  void operator()(void* p) const noexcept { LocalFree(p); }
-};
 
 std::string hex(DWORD value) {
   char text[16];
@@ -79,7 +75,7 @@ std::vector<BYTE> ip_bytes(std::wstring_view host) {
 
 // The certificate's subject alternative names (decoded, or null when it has
 // none; LocalFree'd).
-std::unique_ptr<CERT_ALT_NAME_INFO, LocalFreer> alt_names(PCCERT_CONTEXT cert) {
+LocalPtr<CERT_ALT_NAME_INFO> alt_names(PCCERT_CONTEXT cert) {
   const CERT_EXTENSION* ext =
       CertFindExtension(szOID_SUBJECT_ALT_NAME2, cert->pCertInfo->cExtension, cert->pCertInfo->rgExtension);
   if (ext == nullptr) return nullptr;
@@ -88,7 +84,7 @@ std::unique_ptr<CERT_ALT_NAME_INFO, LocalFreer> alt_names(PCCERT_CONTEXT cert) {
   if (!CryptDecodeObjectEx(X509_ASN_ENCODING, X509_ALTERNATE_NAME, ext->Value.pbData, ext->Value.cbData,
                            CRYPT_DECODE_ALLOC_FLAG, nullptr, &info, &size))
     return nullptr;
-  return std::unique_ptr<CERT_ALT_NAME_INFO, LocalFreer>(info);
+  return LocalPtr<CERT_ALT_NAME_INFO>(info);
 }
 
 // Whether the certificate's subject alternative names hold this IP address.
@@ -124,23 +120,14 @@ bool names_host(PCCERT_CONTEXT cert, const CERT_ALT_NAME_INFO* names, std::strin
 
 }  // namespace
 
-Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem) {
+Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem, std::string* text_out) {
   const std::string name = pem.string();
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(pem, ec);
-  if (ec) {
-    return fail(ec == std::errc::no_such_file_or_directory ? Errc::not_found : Errc::io,
-                "cannot use the CA file " + name + " (" + ec.message() + ")");
+  auto read = read_file(pem, kMaxCaFileBytes);
+  if (!read) {
+    const Errc code = read.error().code == Errc::too_large ? Errc::invalid_argument : read.error().code;
+    return fail(code, "cannot use the CA file " + name + " (" + read.error().message + ")");
   }
-  if (size > kMaxCaFileBytes) {
-    return fail(Errc::invalid_argument, "cannot use the CA file " + name + " (" + std::to_string(size) +
-                                            " bytes; a PEM file of CA certificates is at most " +
-                                            std::to_string(kMaxCaFileBytes) + ")");
-  }
-  std::ifstream in(pem, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in && !in.eof()) return fail(Errc::io, "cannot use the CA file " + name + " (cannot read it)");
-
+  const std::string& text = *read;
   CertStorePtr store(CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, CERT_STORE_CREATE_NEW_FLAG, nullptr));
   if (!store) return fail(Errc::internal, "CertOpenStore failed (" + hex(GetLastError()) + ")");
   static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
@@ -175,6 +162,7 @@ Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem) {
     return fail(Errc::invalid_argument,
                 "cannot use the CA file " + name + " (no \"" + std::string(kBegin) + "\" block in it)");
   }
+  if (text_out != nullptr) *text_out = std::move(*read);
   return store;
 }
 

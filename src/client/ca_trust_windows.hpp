@@ -28,8 +28,8 @@ using CertStorePtr = std::unique_ptr<void, CertStoreCloser>;
 // blocks and text between them are skipped) in a memory store. Errors name the
 // file: not_found (missing), io (unreadable), invalid_argument (larger than
 // 1 MiB, no certificate in it, a block that is not base64 DER of a
-// certificate).
-Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem);
+// certificate). `text`, when given, receives the file's bytes.
+Result<CertStorePtr> load_ca_file(const std::filesystem::path& pem, std::string* text = nullptr);
 
 // Whether `cert` (the server's, with the intermediates it sent in its store)
 // may be trusted for `host` (a DNS name or an IPv4/IPv6 literal, brackets

@@ -69,14 +69,11 @@ Result<std::string> read_enroll_token(const std::filesystem::path& state_dir) {
 
 Status install_agent_service(const AgentInstall& install) {
   // Checked before anything is written or installed.
-  std::string pem;
+  std::string pem;  // the file's bytes, copied below
   if (!install.ca_file.empty()) {
-    if (auto store = client::load_ca_file(install.ca_file); !store) {
+    if (auto store = client::load_ca_file(install.ca_file, &pem); !store) {
       return fail(store.error().code, "--ca-file: " + store.error().message, "ca-file");
     }
-    auto text = read_file(install.ca_file, 1u << 20);
-    if (!text) return std::unexpected(text.error());
-    pem = std::move(*text);
   }
   if (auto st = ensure_protected_dir(install.state_dir); !st) return st;
   if (!install.enroll_token.empty()) {

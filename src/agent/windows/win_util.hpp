@@ -20,12 +20,7 @@ struct ServiceHandleCloser {
 };
 using ServiceHandlePtr = std::unique_ptr<std::remove_pointer_t<SC_HANDLE>, ServiceHandleCloser>;
 
-struct LocalFreer {
-  void operator()(void* p) const noexcept { LocalFree(p); }
-};
-// Memory the API allocated with LocalAlloc (security descriptors, SDDL strings).
-template <class T>
-using LocalPtr = std::unique_ptr<T, LocalFreer>;
+using deskaudit::LocalPtr;  // common/win_handle.hpp
 
 // "<what> failed: Windows error <code> (<system message>)".
 std::string win_error(std::string_view what, DWORD code);
